@@ -1,0 +1,3 @@
+from auctionhouse.cli import main
+
+main()

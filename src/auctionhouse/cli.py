@@ -1,0 +1,61 @@
+"""The ``auctionhouse`` command.
+
+Each area owns one module under ``auctionhouse.commands`` with a ``register(app)`` function that adds
+its verbs; this file only assembles them and turns every deliberate error into one line on stderr
+and a non-zero exit (never a traceback). Heavy imports (NumPy, FastAPI) happen inside the verbs so
+that ``auctionhouse --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import typer
+
+from auctionhouse.errors import AuctionhouseError
+
+# One line per area; each module defines register(app: typer.Typer) -> None.
+COMMAND_MODULES = [
+    "auctionhouse.commands.core",
+]
+
+EXIT_ERROR = 2
+
+
+def build_app() -> typer.Typer:
+    app = typer.Typer(
+        name="auctionhouse",
+        help="An auction house for people and software agents.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+    )
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(app)
+    return app
+
+
+def main(argv: list[str] | None = None) -> None:
+    app = build_app()
+    try:
+        code = app(args=argv, standalone_mode=False)
+        if isinstance(code, int) and code:
+            raise SystemExit(code)
+    except AuctionhouseError as exc:
+        print(f"error: {exc.code}: {exc.message}", file=sys.stderr)
+        raise SystemExit(EXIT_ERROR) from None
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        raise SystemExit(130) from None
+    except SystemExit:
+        raise
+    except Exception as exc:  # click's usage errors and friends
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            raise SystemExit(exc.exit_code) from None
+        if isinstance(exc, click.exceptions.Abort):
+            raise SystemExit(1) from None
+        raise

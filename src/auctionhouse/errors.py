@@ -1,0 +1,259 @@
+"""Every error auctionhouse raises on purpose, with a stable ``code``.
+
+This module is a leaf: it imports nothing of the project, so every layer may use it.
+Faces map an error to their wire format once (HTTP status in ``server/``, one line in the CLI);
+``code`` is the stable contract, ``message`` is for people, ``http_status`` is a hint for faces.
+
+The tree::
+
+    AuctionhouseError                    (code: error)
+    +-- InvalidRequest                   invalid_request     400  malformed input, bad field
+    |   +-- InvalidRules                 invalid_rules       400  auction rules that cannot work
+    |   +-- ConfigError                  config_error        400  a bad setting or config file
+    +-- RuleViolation                    rule_violation      409  a valid command the rules refuse
+    |   +-- BidTooLow                    bid_too_low         409
+    |   +-- AuctionNotOpen               auction_not_open    409  before opens_at
+    |   +-- AuctionClosed                auction_closed      409  closed, cancelled or past its close
+    |   +-- AuctionPaused                auction_paused      409
+    |   +-- AlreadyBid                   already_bid         409  second sealed bid
+    |   +-- AuctionFull                  auction_full        409  max_bidders reached
+    |   +-- SellerCannotBid              seller_cannot_bid   403
+    |   +-- CannotCancel                 cannot_cancel       409  seller after the first bid
+    |   +-- BudgetExceeded               budget_exceeded     409  an agent's own budget guard
+    +-- SecurityError                    security_error      401
+    |   +-- Unauthorized                 unauthorized        401  no or bad credentials/token
+    |   +-- Forbidden                    forbidden           403  authenticated, not allowed
+    |   +-- BadSignature                 bad_signature       401
+    |   +-- ReplayedNonce                replayed_nonce      409
+    |   +-- StaleTimestamp               stale_timestamp     409
+    |   +-- SignatureRequired            signature_required  401
+    +-- RateLimited                      rate_limited        429  carries retry_after seconds
+    +-- QuotaExceeded                    quota_exceeded      429
+    +-- Overloaded                       overloaded          503  a full queue refuses work
+    +-- NotFound                         not_found           404
+    +-- Conflict                         conflict            409  e.g. a name already taken
+    +-- LedgerError                      ledger_error        500
+        +-- SequenceConflict             sequence_conflict   500  seq is not last + 1
+        +-- TamperDetected               tamper_detected     500  the audit found a broken chain
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class AuctionhouseError(Exception):
+    """Base of every deliberate error. ``code`` is stable; ``message`` is human text."""
+
+    code: ClassVar[str] = "error"
+    http_status: ClassVar[int] = 400
+
+    def __init__(self, message: str | None = None, **fields: Any) -> None:
+        self.message = message or self.__class__.__doc__ or self.code
+        self.fields = fields
+        super().__init__(self.message)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The wire shape: ``{"code", "message"}`` plus any public fields."""
+        body: dict[str, Any] = {"code": self.code, "message": self.message}
+        body.update({k: v for k, v in self.fields.items() if v is not None})
+        return body
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.code!r}, {self.message!r})"
+
+
+class InvalidRequest(AuctionhouseError):
+    """The request is malformed or a field is invalid."""
+
+    code = "invalid_request"
+    http_status = 400
+
+
+class InvalidRules(InvalidRequest):
+    """The auction rules are inconsistent."""
+
+    code = "invalid_rules"
+
+
+class ConfigError(InvalidRequest):
+    """A setting is invalid."""
+
+    code = "config_error"
+
+
+class RuleViolation(AuctionhouseError):
+    """The auction's rules refuse this command."""
+
+    code = "rule_violation"
+    http_status = 409
+
+
+class BidTooLow(RuleViolation):
+    """The bid is below the minimum acceptable amount."""
+
+    code = "bid_too_low"
+
+
+class AuctionNotOpen(RuleViolation):
+    """The auction is not open yet."""
+
+    code = "auction_not_open"
+
+
+class AuctionClosed(RuleViolation):
+    """The auction is closed."""
+
+    code = "auction_closed"
+
+
+class AuctionPaused(RuleViolation):
+    """The auction is paused by an admin."""
+
+    code = "auction_paused"
+
+
+class AlreadyBid(RuleViolation):
+    """Only one sealed bid per bidder is allowed."""
+
+    code = "already_bid"
+
+
+class AuctionFull(RuleViolation):
+    """The auction has reached its maximum number of bidders."""
+
+    code = "auction_full"
+
+
+class SellerCannotBid(RuleViolation):
+    """A seller cannot bid in its own auction."""
+
+    code = "seller_cannot_bid"
+    http_status = 403
+
+
+class CannotCancel(RuleViolation):
+    """The auction cannot be cancelled now."""
+
+    code = "cannot_cancel"
+
+
+class BudgetExceeded(RuleViolation):
+    """The bid would exceed the bidder's budget."""
+
+    code = "budget_exceeded"
+
+
+class SecurityError(AuctionhouseError):
+    """Authentication or authorisation failed."""
+
+    code = "security_error"
+    http_status = 401
+
+
+class Unauthorized(SecurityError):
+    """Missing or invalid credentials."""
+
+    code = "unauthorized"
+
+
+class Forbidden(SecurityError):
+    """Not allowed for this account."""
+
+    code = "forbidden"
+    http_status = 403
+
+
+class BadSignature(SecurityError):
+    """The bid signature does not verify with the bidder's key."""
+
+    code = "bad_signature"
+
+
+class SignatureRequired(SecurityError):
+    """This auction requires signed bids."""
+
+    code = "signature_required"
+
+
+class ReplayedNonce(SecurityError):
+    """The nonce is not greater than the last one used by this account."""
+
+    code = "replayed_nonce"
+    http_status = 409
+
+
+class StaleTimestamp(SecurityError):
+    """The bid timestamp is outside the allowed clock skew."""
+
+    code = "stale_timestamp"
+    http_status = 409
+
+
+class RateLimited(AuctionhouseError):
+    """Too many requests; retry later."""
+
+    code = "rate_limited"
+    http_status = 429
+
+    def __init__(self, message: str | None = None, *, retry_after: float = 1.0) -> None:
+        super().__init__(message, retry_after=round(retry_after, 3))
+        self.retry_after = retry_after
+
+
+class QuotaExceeded(AuctionhouseError):
+    """A quota is exhausted."""
+
+    code = "quota_exceeded"
+    http_status = 429
+
+
+class Overloaded(AuctionhouseError):
+    """The house is overloaded; retry later."""
+
+    code = "overloaded"
+    http_status = 503
+
+
+class NotFound(AuctionhouseError):
+    """No such object."""
+
+    code = "not_found"
+    http_status = 404
+
+
+class Conflict(AuctionhouseError):
+    """The request conflicts with existing state."""
+
+    code = "conflict"
+    http_status = 409
+
+
+class LedgerError(AuctionhouseError):
+    """The ledger could not record or read events."""
+
+    code = "ledger_error"
+    http_status = 500
+
+
+class SequenceConflict(LedgerError):
+    """An event's sequence number is not the next one of its auction."""
+
+    code = "sequence_conflict"
+
+
+class TamperDetected(LedgerError):
+    """The ledger's hash chain or signatures do not verify."""
+
+    code = "tamper_detected"
+
+
+def all_codes() -> dict[str, type[AuctionhouseError]]:
+    """Every stable code and its class (for docs, metrics labels and tests)."""
+    out: dict[str, type[AuctionhouseError]] = {}
+    stack: list[type[AuctionhouseError]] = [AuctionhouseError]
+    while stack:
+        cls = stack.pop()
+        out[cls.code] = cls
+        stack.extend(cls.__subclasses__())
+    return out

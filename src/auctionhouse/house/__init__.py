@@ -1,0 +1,1 @@
+"""house layer (see docs/architecture.md)."""
