@@ -1,9 +1,9 @@
 """The ``auctionhouse`` command.
 
-Each area owns one module under ``auctionhouse.commands`` with a ``register(app)`` function that adds
-its verbs; this file only assembles them and turns every deliberate error into one line on stderr
-and a non-zero exit (never a traceback). Heavy imports (NumPy, FastAPI) happen inside the verbs so
-that ``auctionhouse --help`` stays fast.
+Each area owns one module under ``auctionhouse.commands`` with a ``register(app)`` function
+that adds its verbs; this file only assembles them and turns every deliberate error into one
+line on stderr and a non-zero exit (never a traceback). Heavy imports (NumPy, FastAPI) happen
+inside the verbs so that ``auctionhouse --help`` stays fast.
 """
 
 from __future__ import annotations

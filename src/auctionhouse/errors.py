@@ -7,13 +7,13 @@ Faces map an error to their wire format once (HTTP status in ``server/``, one li
 The tree::
 
     AuctionhouseError                    (code: error)
-    +-- InvalidRequest                   invalid_request     400  malformed input, bad field
+    +-- InvalidRequest                   invalid_request     400  malformed input
     |   +-- InvalidRules                 invalid_rules       400  auction rules that cannot work
     |   +-- ConfigError                  config_error        400  a bad setting or config file
     +-- RuleViolation                    rule_violation      409  a valid command the rules refuse
     |   +-- BidTooLow                    bid_too_low         409
     |   +-- AuctionNotOpen               auction_not_open    409  before opens_at
-    |   +-- AuctionClosed                auction_closed      409  closed, cancelled or past its close
+    |   +-- AuctionClosed                auction_closed      409  closed or past its close
     |   +-- AuctionPaused                auction_paused      409
     |   +-- AlreadyBid                   already_bid         409  second sealed bid
     |   +-- AuctionFull                  auction_full        409  max_bidders reached
@@ -31,7 +31,7 @@ The tree::
     +-- QuotaExceeded                    quota_exceeded      429
     +-- Overloaded                       overloaded          503  a full queue refuses work
     +-- NotFound                         not_found           404
-    +-- Conflict                         conflict            409  e.g. a name already taken
+    +-- Conflict                         conflict            409  e.g. a name taken
     +-- LedgerError                      ledger_error        500
         +-- SequenceConflict             sequence_conflict   500  seq is not last + 1
         +-- TamperDetected               tamper_detected     500  the audit found a broken chain

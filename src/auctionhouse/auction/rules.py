@@ -1,0 +1,523 @@
+"""decide and apply: every rule of an auction lives here (DESIGN.md section 2).
+
+``decide(state, command, now)`` validates and returns the events the command causes, or raises a
+``RuleViolation``/``InvalidRequest`` subclass; it never changes ``state``. ``apply(state, event)``
+folds one event in; it is total (it trusts the event, which was decided before it was recorded).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from functools import singledispatch
+from typing import Any
+
+from auctionhouse.auction.commands import (
+    CancelAuction,
+    CloseAuction,
+    Command,
+    CreateAuction,
+    PauseAuction,
+    PlaceBid,
+    ResumeAuction,
+)
+from auctionhouse.auction.events import (
+    AuctionCancelled,
+    AuctionClosed,
+    AuctionCreated,
+    AuctionPaused,
+    AuctionResumed,
+    BidPlaced,
+    DeadlineExtended,
+    Event,
+)
+from auctionhouse.auction.state import AuctionState, BidRecord
+from auctionhouse.auction.types import Method, Outcome, check_amount
+from auctionhouse.errors import (
+    AlreadyBid,
+    AuctionFull,
+    AuctionNotOpen,
+    BidTooLow,
+    CannotCancel,
+    Conflict,
+    Forbidden,
+    InvalidRequest,
+    NotFound,
+    RuleViolation,
+    SellerCannotBid,
+)
+from auctionhouse.errors import (
+    AuctionClosed as AuctionClosedError,
+)
+from auctionhouse.errors import (
+    AuctionPaused as AuctionPausedError,
+)
+
+# Float time arithmetic (opens_at + k * tick) must not make a tick boundary fall a hair early.
+_EPS = 1e-9
+
+
+# --------------------------------------------------------------------------- clocks and deadlines
+
+
+def dutch_floor(state: AuctionState) -> int:
+    return state.rules.reserve_price or 1
+
+
+def dutch_price(state: AuctionState, now: float) -> int:
+    """The Dutch clock price at ``now``: start - decrement * whole ticks elapsed, never below the
+    floor (the reserve). Paused time does not count."""
+    rules = state.rules
+    clock_now = state.paused_at if state.paused_at is not None else now
+    elapsed = clock_now - state.opens_at - state.paused_total
+    if elapsed <= 0:
+        return rules.starting_price
+    steps = math.floor(elapsed / rules.tick_seconds + _EPS)
+    return max(dutch_floor(state), rules.starting_price - steps * rules.decrement)
+
+
+def _dutch_clock_end(state: AuctionState) -> float:
+    """The clock stays one tick at the floor, then the auction closes unsold."""
+    rules = state.rules
+    steps = math.ceil((rules.starting_price - dutch_floor(state)) / rules.decrement)
+    return state.opens_at + state.paused_total + (steps + 1) * rules.tick_seconds
+
+
+def close_due_at(state: AuctionState) -> float | None:
+    """When the auction must close (house time), or None if no timer applies now
+    (closed, paused, or an auction that only closes on a count of bids)."""
+    if state.outcome is not None or state.paused_at is not None:
+        return None
+    candidates: list[float] = []
+    if state.closes_at is not None:
+        candidates.append(state.closes_at)
+    if state.method is Method.ENGLISH and state.rules.quiet_seconds is not None:
+        base = (
+            state.last_bid_at
+            if state.last_bid_at is not None
+            else (state.opens_at + state.paused_total)
+        )
+        candidates.append(max(base, state.opens_at) + state.rules.quiet_seconds)
+    elif state.method is Method.DUTCH:
+        candidates.append(_dutch_clock_end(state))
+    return min(candidates) if candidates else None
+
+
+def min_next_bid(state: AuctionState, now: float) -> int:
+    """The least amount a new bid must have (public)."""
+    if state.method is Method.ENGLISH:
+        if state.leader is None:
+            return max(1, state.rules.starting_price)
+        return state.price + state.rules.min_increment
+    if state.method is Method.DUTCH:
+        return dutch_price(state, now)
+    return max(1, state.rules.starting_price)
+
+
+# --------------------------------------------------------------------------- decide
+
+
+def decide(state: AuctionState | None, command: Command, now: float) -> list[Event]:
+    """Validate ``command`` against ``state`` at ``now``; return the events it causes."""
+    if isinstance(command, CreateAuction):
+        return _decide_create(state, command, now)
+    if state is None:
+        raise NotFound(f"no auction {command.auction_id!r}")
+    if isinstance(command, PlaceBid):
+        return _decide_bid(state, command, now)
+    if isinstance(command, CloseAuction):
+        return _decide_close(state, now)
+    if isinstance(command, CancelAuction):
+        return _decide_cancel(state, command, now)
+    if isinstance(command, PauseAuction):
+        return _decide_pause(state, command, now)
+    if isinstance(command, ResumeAuction):
+        return _decide_resume(state, command, now)
+    raise InvalidRequest(f"unknown command {type(command).__name__}")
+
+
+def _decide_create(state: AuctionState | None, cmd: CreateAuction, now: float) -> list[Event]:
+    if state is not None:
+        raise Conflict(f"auction {cmd.auction_id!r} already exists")
+    for name in ("auction_id", "seller", "item_name"):
+        value = getattr(cmd, name)
+        if not isinstance(value, str) or not value.strip():
+            raise InvalidRequest(f"{name} must be a non-empty string")
+    if not isinstance(cmd.item_description, str):
+        raise InvalidRequest("item_description must be a string")
+    try:
+        method = Method(cmd.method)
+    except ValueError:
+        raise InvalidRequest(
+            f"method must be one of {', '.join(m.value for m in Method)}"
+        ) from None
+    rules = cmd.rules.for_method(method, now)
+    return [
+        AuctionCreated(
+            auction_id=cmd.auction_id,
+            seq=1,
+            at=now,
+            seller=cmd.seller,
+            item_name=cmd.item_name.strip(),
+            item_description=cmd.item_description,
+            method=method.value,
+            rules=rules,
+        )
+    ]
+
+
+def _check_can_bid(state: AuctionState, cmd: PlaceBid, now: float) -> None:
+    if state.outcome is not None:
+        raise AuctionClosedError(f"auction {state.auction_id} is closed ({state.outcome.value})")
+    if state.paused_at is not None:
+        raise AuctionPausedError(f"auction {state.auction_id} is paused")
+    if now < state.opens_at:
+        raise AuctionNotOpen(
+            f"auction {state.auction_id} opens at {state.opens_at}", opens_at=state.opens_at
+        )
+    due = close_due_at(state)
+    if due is not None and now >= due:
+        raise AuctionClosedError(f"auction {state.auction_id} has passed its close")
+    if not isinstance(cmd.bidder, str) or not cmd.bidder:
+        raise InvalidRequest("bidder must be a non-empty string")
+    if cmd.bidder == state.seller:
+        raise SellerCannotBid("a seller cannot bid in its own auction")
+    check_amount("amount", cmd.amount)
+    if cmd.proxy_max is not None:
+        if state.method is not Method.ENGLISH:
+            raise InvalidRequest("proxy_max is only for English auctions")
+        check_amount("proxy_max", cmd.proxy_max)
+        if cmd.proxy_max < cmd.amount:
+            raise InvalidRequest("proxy_max must be at least the bid amount")
+    max_bidders = state.rules.max_bidders
+    if max_bidders is not None and cmd.bidder not in state.bidders:
+        if len(state.bidders) >= max_bidders:
+            raise AuctionFull(f"auction {state.auction_id} has its {max_bidders} bidders")
+
+
+def _bid_event(state: AuctionState, cmd: PlaceBid, now: float, **public: Any) -> BidPlaced:
+    return BidPlaced(
+        auction_id=state.auction_id,
+        seq=state.seq + 1,
+        at=now,
+        bidder=cmd.bidder,
+        amount=cmd.amount,
+        proxy_max=cmd.proxy_max,
+        nonce=cmd.nonce,
+        ts=cmd.ts,
+        signature=cmd.signature,
+        **public,
+    )
+
+
+def _decide_bid(state: AuctionState, cmd: PlaceBid, now: float) -> list[Event]:
+    _check_can_bid(state, cmd, now)
+    if state.method is Method.ENGLISH:
+        return _decide_english_bid(state, cmd, now)
+    if state.method is Method.DUTCH:
+        price = dutch_price(state, now)
+        if cmd.amount < price:
+            raise BidTooLow(f"the clock price is {price}", minimum=price)
+        bid = _bid_event(state, cmd, now, price=price, leader=cmd.bidder)
+        closed = AuctionClosed(
+            auction_id=state.auction_id,
+            seq=bid.seq + 1,
+            at=now,
+            outcome=Outcome.SOLD.value,
+            winner=cmd.bidder,
+            price=price,
+            bidders=1,
+        )
+        return [bid, closed]
+    return _decide_sealed_bid(state, cmd, now)
+
+
+def _decide_english_bid(state: AuctionState, cmd: PlaceBid, now: float) -> list[Event]:
+    rules = state.rules
+    reserve = rules.reserve_price
+    amount = cmd.amount
+    my_max = cmd.proxy_max if cmd.proxy_max is not None else amount
+    leader = state.leader
+
+    def reserve_floor(price: int, top_max: int) -> int:
+        # The house bids the least needed to win *and* meet the reserve, within the maximum.
+        if reserve is not None and price < reserve:
+            return max(price, min(top_max, reserve))
+        return price
+
+    if leader is None:
+        minimum = max(1, rules.starting_price)
+        if amount < minimum:
+            raise BidTooLow(f"the starting price is {minimum}", minimum=minimum)
+        new_leader, price = cmd.bidder, reserve_floor(amount, my_max)
+    elif cmd.bidder == leader:
+        current_max = state.maxima[leader]
+        if cmd.proxy_max is not None:
+            if cmd.proxy_max <= current_max:
+                raise BidTooLow(
+                    "you lead already with a maximum at least this high", minimum=current_max + 1
+                )
+            new_leader, price = leader, reserve_floor(state.price, cmd.proxy_max)
+        else:
+            minimum = state.price + rules.min_increment
+            if amount < minimum:
+                raise BidTooLow(f"the next bid must be at least {minimum}", minimum=minimum)
+            new_leader, price = leader, amount
+    else:
+        minimum = state.price + rules.min_increment
+        if amount < minimum:
+            raise BidTooLow(f"the next bid must be at least {minimum}", minimum=minimum)
+        leader_max = state.maxima[leader]
+        if my_max > leader_max:
+            price = max(amount, min(my_max, leader_max + rules.min_increment))
+            new_leader, price = cmd.bidder, reserve_floor(price, my_max)
+        else:  # the leader's proxy answers; ties go to the earlier bid
+            new_leader, price = leader, min(leader_max, my_max + rules.min_increment)
+
+    events: list[Event] = [_bid_event(state, cmd, now, price=price, leader=new_leader)]
+    sc = rules.soft_close
+    if sc is not None and state.closes_at is not None and state.hard_close_at is not None:
+        if now >= state.closes_at - sc.window:
+            extended = min(state.closes_at + sc.extension, state.hard_close_at)
+            if extended > state.closes_at:
+                events.append(
+                    DeadlineExtended(
+                        auction_id=state.auction_id,
+                        seq=state.seq + 2,
+                        at=now,
+                        closes_at=extended,
+                    )
+                )
+    return events
+
+
+def _decide_sealed_bid(state: AuctionState, cmd: PlaceBid, now: float) -> list[Event]:
+    if cmd.bidder in state.bidders:
+        raise AlreadyBid("one sealed bid per bidder: your bid is already in")
+    minimum = max(1, state.rules.starting_price)
+    if cmd.amount < minimum:
+        raise BidTooLow(f"the minimum bid is {minimum}", minimum=minimum)
+    bid = _bid_event(state, cmd, now, price=0, leader=None)
+    events: list[Event] = [bid]
+    expected = state.rules.expected_bids
+    if expected is not None and len(state.bids) + 1 >= expected:
+        bids = [*state.bids, BidRecord(cmd.bidder, cmd.amount, bid.seq, now)]
+        events.append(_closed_event(state, bid.seq + 1, now, *_sealed_result(state, bids)))
+    return events
+
+
+def _sealed_result(
+    state: AuctionState, bids: list[BidRecord]
+) -> tuple[Outcome, str | None, int | None, int]:
+    rules = state.rules
+    n = len(bids)
+    if n == 0:
+        return Outcome.NO_BIDS, None, None, 0
+    if n < rules.min_bidders:
+        return Outcome.TOO_FEW_BIDDERS, None, None, n
+    ranked = sorted(bids, key=lambda b: (-b.amount, b.seq))
+    top = ranked[0]
+    reserve = rules.reserve_price or 0
+    if top.amount < reserve:
+        return Outcome.RESERVE_NOT_MET, None, None, n
+    if state.method is Method.FPSB:
+        return Outcome.SOLD, top.bidder, top.amount, n
+    second = ranked[1].amount if n > 1 else max(1, rules.starting_price)
+    return Outcome.SOLD, top.bidder, max(second, reserve), n
+
+
+def _closed_event(
+    state: AuctionState,
+    seq: int,
+    now: float,
+    outcome: Outcome,
+    winner: str | None,
+    price: int | None,
+    bidders: int,
+) -> AuctionClosed:
+    return AuctionClosed(
+        auction_id=state.auction_id,
+        seq=seq,
+        at=now,
+        outcome=outcome.value,
+        winner=winner,
+        price=price,
+        bidders=bidders,
+    )
+
+
+def outcome_now(state: AuctionState) -> tuple[Outcome, str | None, int | None, int]:
+    """The outcome the log implies if the auction closed now."""
+    n = len(state.bidders)
+    if state.method.sealed:
+        return _sealed_result(state, state.bids)
+    if state.method is Method.DUTCH:
+        if state.winner is not None:
+            return Outcome.SOLD, state.winner, state.price, 1
+        return Outcome.NO_BIDS, None, None, 0
+    if state.leader is None:
+        return Outcome.NO_BIDS, None, None, 0
+    if n < state.rules.min_bidders:
+        return Outcome.TOO_FEW_BIDDERS, None, None, n
+    reserve = state.rules.reserve_price
+    if reserve is not None and state.price < reserve:
+        return Outcome.RESERVE_NOT_MET, None, None, n
+    return Outcome.SOLD, state.leader, state.price, n
+
+
+def _decide_close(state: AuctionState, now: float) -> list[Event]:
+    if state.outcome is not None:
+        raise AuctionClosedError(f"auction {state.auction_id} is closed already")
+    due = close_due_at(state)
+    if due is None or now < due:
+        raise RuleViolation(f"auction {state.auction_id} is not due to close")
+    return [_closed_event(state, state.seq + 1, now, *outcome_now(state))]
+
+
+def _decide_cancel(state: AuctionState, cmd: CancelAuction, now: float) -> list[Event]:
+    if state.outcome is not None:
+        raise AuctionClosedError(f"auction {state.auction_id} is closed already")
+    if not cmd.as_admin:
+        if cmd.by != state.seller:
+            raise Forbidden("only the seller or an admin may cancel an auction")
+        if state.bids:
+            raise CannotCancel("a seller may cancel only before the first bid")
+    cancelled = AuctionCancelled(
+        auction_id=state.auction_id, seq=state.seq + 1, at=now, by=cmd.by, reason=cmd.reason
+    )
+    closed = _closed_event(
+        state, state.seq + 2, now, Outcome.CANCELLED, None, None, len(state.bidders)
+    )
+    return [cancelled, closed]
+
+
+def _decide_pause(state: AuctionState, cmd: PauseAuction, now: float) -> list[Event]:
+    if not cmd.as_admin:
+        raise Forbidden("only an admin may pause an auction")
+    if state.outcome is not None:
+        raise AuctionClosedError(f"auction {state.auction_id} is closed")
+    if state.paused_at is not None:
+        raise RuleViolation(f"auction {state.auction_id} is paused already")
+    due = close_due_at(state)
+    if due is not None and now >= due:
+        raise AuctionClosedError(f"auction {state.auction_id} has passed its close")
+    return [AuctionPaused(auction_id=state.auction_id, seq=state.seq + 1, at=now, by=cmd.by)]
+
+
+def _decide_resume(state: AuctionState, cmd: ResumeAuction, now: float) -> list[Event]:
+    if not cmd.as_admin:
+        raise Forbidden("only an admin may resume an auction")
+    if state.paused_at is None:
+        raise RuleViolation(f"auction {state.auction_id} is not paused")
+    # Only time after the opening counts: the clocks had not started before it.
+    paused_for = max(0.0, now - max(state.paused_at, state.opens_at))
+    return [
+        AuctionResumed(
+            auction_id=state.auction_id, seq=state.seq + 1, at=now, by=cmd.by, paused_for=paused_for
+        )
+    ]
+
+
+# --------------------------------------------------------------------------- apply
+
+
+@singledispatch
+def _apply(event: Any, state: AuctionState | None) -> AuctionState:
+    raise TypeError(f"not an event: {event!r}")
+
+
+@_apply.register
+def _(event: AuctionCreated, state: AuctionState | None) -> AuctionState:
+    new = AuctionState(
+        auction_id=event.auction_id,
+        seller=event.seller,
+        item_name=event.item_name,
+        item_description=event.item_description,
+        method=Method(event.method),
+        rules=event.rules,
+        created_at=event.at,
+    )
+    new.seq = event.seq
+    return new
+
+
+@_apply.register
+def _(event: BidPlaced, state: AuctionState | None) -> AuctionState:
+    assert state is not None
+    state.bids.append(BidRecord(event.bidder, event.amount, event.seq, event.at))
+    state.bidders.add(event.bidder)
+    state.last_bid_at = event.at
+    if state.method is Method.ENGLISH:
+        state.price = event.price
+        state.leader = event.leader
+        top = event.proxy_max if event.proxy_max is not None else event.amount
+        if top > state.maxima.get(event.bidder, 0):
+            state.maxima[event.bidder] = top
+    elif state.method is Method.DUTCH:
+        state.price = event.price
+        state.leader = event.bidder
+    state.seq = event.seq
+    return state
+
+
+@_apply.register
+def _(event: DeadlineExtended, state: AuctionState | None) -> AuctionState:
+    assert state is not None
+    state.closes_at = event.closes_at
+    state.seq = event.seq
+    return state
+
+
+@_apply.register
+def _(event: AuctionPaused, state: AuctionState | None) -> AuctionState:
+    assert state is not None
+    state.paused_at = event.at
+    state.seq = event.seq
+    return state
+
+
+@_apply.register
+def _(event: AuctionResumed, state: AuctionState | None) -> AuctionState:
+    assert state is not None
+    shift = event.paused_for
+    state.paused_at = None
+    state.paused_total += shift
+    if state.closes_at is not None:
+        state.closes_at += shift
+    if state.hard_close_at is not None:
+        state.hard_close_at += shift
+    if state.last_bid_at is not None:
+        state.last_bid_at += shift
+    state.seq = event.seq
+    return state
+
+
+@_apply.register
+def _(event: AuctionCancelled, state: AuctionState | None) -> AuctionState:
+    assert state is not None
+    state.seq = event.seq
+    return state
+
+
+@_apply.register
+def _(event: AuctionClosed, state: AuctionState | None) -> AuctionState:
+    assert state is not None
+    state.outcome = Outcome(event.outcome)
+    state.winner = event.winner
+    state.final_price = event.price
+    state.closed_at = event.at
+    state.seq = event.seq
+    return state
+
+
+def apply(state: AuctionState | None, event: Event) -> AuctionState:
+    """Fold ``event`` into ``state`` (``None`` before the auction exists)."""
+    return _apply(event, state)
+
+
+def replay(events: Iterable[Event]) -> AuctionState | None:
+    """Rebuild one auction from its events, in order."""
+    state: AuctionState | None = None
+    for event in events:
+        state = _apply(event, state)
+    return state
