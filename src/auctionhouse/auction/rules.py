@@ -241,8 +241,9 @@ def _decide_english_bid(state: AuctionState, cmd: PlaceBid, now: float) -> list[
 
     def reserve_floor(price: int, top_max: int) -> int:
         # The house bids the least needed to win *and* meet the reserve, within the maximum.
-        if reserve is not None and price < reserve:
-            return max(price, min(top_max, reserve))
+        # A maximum below the reserve moves nothing: raising the price to it would reveal it.
+        if reserve is not None and price < reserve <= top_max:
+            return reserve
         return price
 
     if leader is None:

@@ -1,0 +1,233 @@
+"""Accounts, roles, passwords (argon2id), sessions (bearer tokens) and public keys.
+
+Kept in an ``accounts`` and a ``sessions`` table of the house's SQLite file (or in memory), apart
+from the ledger: they are not auction events. Tokens are stored only as SHA-256 digests, so a
+stolen database file does not give working sessions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import sqlite3
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from auctionhouse.errors import Conflict, InvalidRequest, NotFound, Unauthorized
+from auctionhouse.house.signing import parse_public_key
+
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,31}$")
+ROLES = ("user", "admin")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS accounts (
+    id TEXT PRIMARY KEY,
+    password_hash TEXT NOT NULL,
+    role TEXT NOT NULL,
+    public_key TEXT,
+    created_at REAL NOT NULL,
+    strikes INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS sessions (
+    token_hash TEXT PRIMARY KEY,
+    account_id TEXT NOT NULL REFERENCES accounts(id),
+    expires_at REAL NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    id: str
+    role: str
+    public_key: str | None
+    created_at: float
+    strikes: int = 0
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+    def to_public(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "name": self.id,
+            "role": self.role,
+            "public_key": self.public_key,
+            "created_at": self.created_at,
+        }
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class AccountStore:
+    def __init__(
+        self,
+        path: str | Path | None = None,
+        *,
+        time_cost: int = 3,
+        memory_kib: int = 65_536,
+        token_ttl: float = 7 * 24 * 3600.0,
+    ) -> None:
+        target = ":memory:" if path is None else str(path)
+        # Shared by the event loop and the writer thread of the async service: guarded by a lock.
+        self._db = sqlite3.connect(target, check_same_thread=False, isolation_level=None)
+        self._lock = threading.Lock()
+        with self._lock:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("PRAGMA busy_timeout=5000")
+            self._db.executescript(_SCHEMA)
+        self._hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=1)
+        self._token_ttl = token_ttl
+        self._cache: dict[str, Account] = {}
+        self._sessions: dict[str, tuple[str, float]] = {}
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # ------------------------------------------------------------------ accounts
+
+    def create(
+        self,
+        name: str,
+        password: str,
+        *,
+        now: float,
+        role: str = "user",
+        public_key: str | None = None,
+    ) -> Account:
+        if not isinstance(name, str) or not NAME_RE.match(name):
+            raise InvalidRequest(
+                "name must be 1-32 characters: lowercase letters, digits, '_', '.', '-'"
+            )
+        if not isinstance(password, str) or len(password) < 8 or len(password) > 1024:
+            raise InvalidRequest("password must be 8 to 1024 characters")
+        if role not in ROLES:
+            raise InvalidRequest(f"role must be one of {', '.join(ROLES)}")
+        if public_key is not None:
+            parse_public_key(public_key)
+            public_key = public_key.lower()
+        password_hash = self._hasher.hash(password)
+        with self._lock:
+            try:
+                self._db.execute(
+                    "INSERT INTO accounts (id, password_hash, role, public_key, created_at)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    (name, password_hash, role, public_key, now),
+                )
+            except sqlite3.IntegrityError:
+                raise Conflict(f"the name {name!r} is taken") from None
+        account = Account(name, role, public_key, now)
+        self._cache[name] = account
+        return account
+
+    def get(self, account_id: str) -> Account:
+        cached = self._cache.get(account_id)
+        if cached is not None:
+            return cached
+        with self._lock:
+            row = self._db.execute(
+                "SELECT id, role, public_key, created_at, strikes FROM accounts WHERE id = ?",
+                (account_id,),
+            ).fetchone()
+        if row is None:
+            raise NotFound(f"no account {account_id!r}")
+        account = Account(row[0], row[1], row[2], row[3], row[4])
+        self._cache[account_id] = account
+        return account
+
+    def exists(self, account_id: str) -> bool:
+        try:
+            self.get(account_id)
+        except NotFound:
+            return False
+        return True
+
+    def all_ids(self) -> list[str]:
+        with self._lock:
+            return [r[0] for r in self._db.execute("SELECT id FROM accounts ORDER BY id")]
+
+    def set_public_key(self, account_id: str, public_key: str) -> Account:
+        parse_public_key(public_key)
+        account = self.get(account_id)
+        with self._lock:
+            self._db.execute(
+                "UPDATE accounts SET public_key = ? WHERE id = ?", (public_key.lower(), account_id)
+            )
+        updated = Account(
+            account.id, account.role, public_key.lower(), account.created_at, account.strikes
+        )
+        self._cache[account_id] = updated
+        return updated
+
+    def add_strike(self, account_id: str) -> None:
+        """A security refusal (bad signature, replay, flood) counts against reputation."""
+        account = self.get(account_id)
+        with self._lock:
+            self._db.execute(
+                "UPDATE accounts SET strikes = strikes + 1 WHERE id = ?", (account_id,)
+            )
+        self._cache[account_id] = Account(
+            account.id, account.role, account.public_key, account.created_at, account.strikes + 1
+        )
+
+    # ------------------------------------------------------------------ sessions
+
+    def login(self, name: str, password: str, *, now: float) -> str:
+        if not isinstance(name, str) or not isinstance(password, str):
+            raise Unauthorized("wrong name or password")
+        with self._lock:
+            row = self._db.execute(
+                "SELECT password_hash FROM accounts WHERE id = ?", (name,)
+            ).fetchone()
+        if row is None:
+            # Same cost as a real check, so names cannot be probed by timing.
+            self._hasher.hash(password)
+            raise Unauthorized("wrong name or password")
+        try:
+            self._hasher.verify(row[0], password)
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            raise Unauthorized("wrong name or password") from None
+        token = secrets.token_urlsafe(32)
+        expires = now + self._token_ttl
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO sessions (token_hash, account_id, expires_at) VALUES (?, ?, ?)",
+                (_digest(token), name, expires),
+            )
+        self._sessions[_digest(token)] = (name, expires)
+        return token
+
+    def authenticate(self, token: str | None, *, now: float) -> Account:
+        if not token or not isinstance(token, str):
+            raise Unauthorized("a bearer token is required")
+        digest = _digest(token)
+        hit = self._sessions.get(digest)
+        if hit is None:
+            with self._lock:
+                row = self._db.execute(
+                    "SELECT account_id, expires_at FROM sessions WHERE token_hash = ?", (digest,)
+                ).fetchone()
+            if row is None:
+                raise Unauthorized("unknown or expired token")
+            hit = (row[0], row[1])
+            self._sessions[digest] = hit
+        account_id, expires = hit
+        if now >= expires:
+            raise Unauthorized("unknown or expired token")
+        return self.get(account_id)
+
+    def logout(self, token: str) -> None:
+        digest = _digest(token)
+        self._sessions.pop(digest, None)
+        with self._lock:
+            self._db.execute("DELETE FROM sessions WHERE token_hash = ?", (digest,))

@@ -1,0 +1,610 @@
+"""AuctionHouse: turns commands into ledger events (DESIGN.md section 1, 4).
+
+Sync core: every method decides with ``auction.decide``, applies the events to the in-memory
+states, stages them, and (unless batching) makes them durable with one ``Ledger.append`` before
+it returns, so an acknowledged command is on disk. ``batch()`` groups many commands into one
+transaction (group commit); the async service (``house.service``) uses ``staged()``/``write()``
+to pipeline decisions on the event loop with fsyncs on a writer thread.
+
+One writer per auction: commands are decided one at a time under the house lock, so two bids on
+one auction never interleave, while auctions never see each other's state.
+"""
+
+from __future__ import annotations
+
+import heapq
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from auctionhouse.auction import (
+    AuctionClosed,
+    AuctionCreated,
+    AuctionState,
+    BidPlaced,
+    CancelAuction,
+    CloseAuction,
+    Command,
+    CreateAuction,
+    Event,
+    Method,
+    Outcome,
+    PauseAuction,
+    PlaceBid,
+    ResumeAuction,
+    Rules,
+    apply,
+    close_due_at,
+    decide,
+    public_event,
+    public_view,
+)
+from auctionhouse.errors import (
+    AuctionhouseError,
+    Forbidden,
+    InvalidRequest,
+    LedgerError,
+    NotFound,
+    QuotaExceeded,
+    ReplayedNonce,
+    SecurityError,
+    SignatureRequired,
+    StaleTimestamp,
+)
+from auctionhouse.house.accounts import Account, AccountStore
+from auctionhouse.house.clock import Clock, SystemClock
+from auctionhouse.house.config import HouseConfig
+from auctionhouse.house.limits import RateLimiter
+from auctionhouse.house.signing import bid_message, parse_public_key, verify
+from auctionhouse.ledger import HouseKey, Ledger, MemoryStore, SQLiteStore
+
+Listener = Callable[[Event, AuctionState], None]
+
+
+@dataclass(slots=True)
+class BidderRecord:
+    """History kept per bidder for reputation (rebuilt from the ledger on start)."""
+
+    bids: int = 0
+    auctions: int = 0
+    wins: int = 0
+
+
+class AuctionHouse:
+    def __init__(
+        self,
+        ledger: Ledger,
+        accounts: AccountStore,
+        *,
+        config: HouseConfig | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self.ledger = ledger
+        self.accounts = accounts
+        self.config = config or HouseConfig()
+        self.clock: Clock = clock or SystemClock()
+        self.auto_flush = True
+        self._lock = threading.RLock()
+        self._auctions: dict[str, AuctionState] = {}
+        self._events: dict[str, list[Event]] = {}
+        self._nonces: dict[str, int] = {}
+        self._bidders: dict[str, BidderRecord] = {}
+        self._joined: set[tuple[str, str]] = set()
+        self._open_by_seller: Counter[str] = Counter()
+        self._timers: list[tuple[float, str]] = []
+        self._timer_due: dict[str, float] = {}
+        self._staged: list[Event] = []
+        self._listeners: list[Listener] = []
+        self._batch_depth = 0
+        self._next_id = 1
+        self._failed: str | None = None
+        self._dirty_since_checkpoint = False
+        self._last_checkpoint = self.clock.now()
+        self._account_limiter = RateLimiter(self.config.account_rate, self.config.account_burst)
+        self._address_limiter = RateLimiter(self.config.address_rate, self.config.address_burst)
+        self.rejections: Counter[str] = Counter()
+        self._recover()
+
+    # ------------------------------------------------------------------ construction
+
+    @classmethod
+    def open(
+        cls,
+        db_path: str | Path,
+        *,
+        config: HouseConfig | None = None,
+        clock: Clock | None = None,
+        key_path: str | Path | None = None,
+    ) -> AuctionHouse:
+        """A house on an SQLite file (created if missing), recovered from its ledger."""
+        config = config or HouseConfig()
+        path = Path(db_path)
+        if path.parent and not path.parent.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+        key = HouseKey.load_or_create(Path(key_path) if key_path else Path(f"{path}.key"))
+        ledger = Ledger(SQLiteStore(path), key)
+        accounts = AccountStore(
+            path,
+            time_cost=config.argon2_time_cost,
+            memory_kib=config.argon2_memory_kib,
+            token_ttl=config.token_ttl_seconds,
+        )
+        return cls(ledger, accounts, config=config, clock=clock)
+
+    @classmethod
+    def in_memory(
+        cls, key_path: str | Path, *, config: HouseConfig | None = None, clock: Clock | None = None
+    ) -> AuctionHouse:
+        """A house whose ledger and accounts live in memory (tests, simulations)."""
+        config = config or HouseConfig()
+        ledger = Ledger(MemoryStore(), HouseKey.load_or_create(Path(key_path)))
+        accounts = AccountStore(
+            None,
+            time_cost=config.argon2_time_cost,
+            memory_kib=config.argon2_memory_kib,
+            token_ttl=config.token_ttl_seconds,
+        )
+        return cls(ledger, accounts, config=config, clock=clock)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._failed is None:
+                self.flush()
+                self.ledger.checkpoint(self.clock.now())
+            self.ledger.close()
+            self.accounts.close()
+
+    def _recover(self) -> None:
+        """Rebuild every auction by replaying the ledger (apply only: no rule runs twice)."""
+        for event in self.ledger.events():
+            state = apply(self._auctions.get(event.auction_id), event)
+            self._index(event, state)
+        self._dirty_since_checkpoint = False
+
+    # ------------------------------------------------------------------ the write path
+
+    def _execute(self, command: Command, now: float) -> list[Event]:
+        if self._failed is not None:
+            raise LedgerError(f"the house stopped writing after a ledger failure: {self._failed}")
+        state = self._auctions.get(command.auction_id)
+        events = decide(state, command, now)
+        for event in events:
+            state = apply(state, event)
+            self._index(event, state)
+        self._staged.extend(events)
+        return events
+
+    def _index(self, event: Event, state: AuctionState) -> None:
+        aid = event.auction_id
+        self._auctions[aid] = state
+        self._events.setdefault(aid, []).append(event)
+        self._dirty_since_checkpoint = True
+        if isinstance(event, AuctionCreated):
+            self._open_by_seller[state.seller] += 1
+            if aid.isdigit():
+                self._next_id = max(self._next_id, int(aid) + 1)
+        elif isinstance(event, BidPlaced):
+            record = self._bidders.setdefault(event.bidder, BidderRecord())
+            record.bids += 1
+            if (aid, event.bidder) not in self._joined:
+                self._joined.add((aid, event.bidder))
+                record.auctions += 1
+            if event.nonce is not None and event.nonce > self._nonces.get(event.bidder, -1):
+                self._nonces[event.bidder] = event.nonce
+        elif isinstance(event, AuctionClosed):
+            self._open_by_seller[state.seller] -= 1
+            if event.winner is not None:
+                self._bidders.setdefault(event.winner, BidderRecord()).wins += 1
+        due = close_due_at(state)
+        if due is not None and self._timer_due.get(aid) != due:
+            self._timer_due[aid] = due
+            heapq.heappush(self._timers, (due, aid))
+
+    def staged(self) -> list[Event]:
+        """Take the events decided but not yet written (the async service writes them)."""
+        with self._lock:
+            events, self._staged = self._staged, []
+            return events
+
+    def persist(self, events: list[Event]) -> None:
+        """Make ``events`` durable in one transaction (and checkpoint when due). Runs on the
+        writer thread in the async service; never touches the in-memory states."""
+        try:
+            if events:
+                self.ledger.append(events)
+            if self._checkpoint_due():
+                now = self.clock.now()
+                self.ledger.checkpoint(now)
+                self._last_checkpoint = now
+                self._dirty_since_checkpoint = False
+        except AuctionhouseError as exc:
+            self._failed = exc.message
+            raise
+        except Exception as exc:  # disk full, I/O error: memory is now ahead of disk
+            self._failed = repr(exc)
+            raise LedgerError("the ledger could not record events") from exc
+
+    def write(self, events: list[Event]) -> None:
+        """Make ``events`` durable, then tell the listeners."""
+        self.persist(events)
+        self.notify(events)
+
+    def notify(self, events: list[Event]) -> None:
+        for event in events:
+            state = self._auctions[event.auction_id]
+            for listener in list(self._listeners):
+                listener(event, state)
+
+    def flush(self) -> None:
+        with self._lock:
+            self.write(self.staged())
+
+    def _checkpoint_due(self) -> bool:
+        return (
+            self._dirty_since_checkpoint
+            and self.clock.now() - self._last_checkpoint >= self.config.checkpoint_seconds
+        )
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Group commit: commands inside are written in one transaction at the end."""
+        with self._lock:
+            self._batch_depth += 1
+            try:
+                yield
+            finally:
+                self._batch_depth -= 1
+                if self._batch_depth == 0 and self.auto_flush:
+                    self.flush()
+
+    def _run(self, command: Command, now: float) -> list[Event]:
+        with self._lock:
+            events = self._execute(command, now)
+            if self._batch_depth == 0 and self.auto_flush:
+                self.flush()
+            return events
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Call ``listener(event, state)`` for every event once it is durable."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    # ------------------------------------------------------------------ accounts
+
+    def create_account(
+        self, name: str, password: str, *, public_key: str | None = None, role: str = "user"
+    ) -> Account:
+        return self.accounts.create(
+            name, password, now=self.clock.now(), role=role, public_key=public_key
+        )
+
+    def login(self, name: str, password: str) -> str:
+        return self.accounts.login(name, password, now=self.clock.now())
+
+    def authenticate(self, token: str | None) -> Account:
+        return self.accounts.authenticate(token, now=self.clock.now())
+
+    def register_key(self, account_id: str, public_key: str) -> Account:
+        return self.accounts.set_public_key(account_id, public_key)
+
+    def _account(self, account_id: str) -> Account:
+        try:
+            return self.accounts.get(account_id)
+        except NotFound:
+            raise NotFound(f"no account {account_id!r}") from None
+
+    def reputation(self, account_id: str) -> dict[str, Any]:
+        """Bidder reputation from history: good conduct (auctions joined, won) against strikes
+        (refused signatures, replays, stale timestamps). New accounts start at 1.0."""
+        account = self._account(account_id)
+        record = self._bidders.get(account_id, BidderRecord())
+        good = 1 + record.auctions + record.wins
+        score = good / (good + 3 * account.strikes)
+        return {
+            "account": account_id,
+            "bids": record.bids,
+            "auctions": record.auctions,
+            "wins": record.wins,
+            "strikes": account.strikes,
+            "score": round(score, 4),
+        }
+
+    def check_address(self, address: str | None) -> None:
+        """Per-address rate limit (faces call this for every request from the network)."""
+        if address:
+            self._address_limiter.take(address, self.clock.now(), "requests from your address")
+
+    # ------------------------------------------------------------------ auctions
+
+    def create_auction(
+        self,
+        seller_id: str,
+        item_name: str,
+        method: str | Method,
+        rules: Rules | dict[str, Any] | None = None,
+        *,
+        description: str = "",
+        auction_id: str | None = None,
+    ) -> dict[str, Any]:
+        seller = self._account(seller_id)
+        now = self.clock.now()
+        self._account_limiter.take(seller.id, now, "requests from your account")
+        if isinstance(rules, dict) or rules is None:
+            rules = Rules.from_dict(rules or {})
+        try:
+            method = Method(method)
+        except ValueError:
+            raise InvalidRequest(
+                f"method must be one of {', '.join(m.value for m in Method)}"
+            ) from None
+        rules = self._house_rules(method, rules)
+        with self._lock:
+            if self._open_by_seller[seller.id] >= self.config.max_concurrent_auctions:
+                raise QuotaExceeded(
+                    f"a seller may have {self.config.max_concurrent_auctions} open auctions"
+                )
+            aid = auction_id or str(self._next_id)
+            command = CreateAuction(aid, seller.id, item_name, method, rules, description)
+            self._run(command, now)
+            return self.view(aid)
+
+    def _house_rules(self, method: Method, rules: Rules) -> Rules:
+        """House settings applied on top of the seller's rules (seed 000's configuration)."""
+        changes: dict[str, Any] = {}
+        has_close = rules.closes_at is not None or rules.duration is not None
+        if method is not Method.DUTCH:
+            if not has_close and rules.quiet_seconds is None and rules.expected_bids is None:
+                changes["duration"] = self.config.bid_timeout
+            if rules.min_bidders < self.config.min_bidders:
+                changes["min_bidders"] = self.config.min_bidders
+        if self.config.bid_verification_required:
+            changes["signed_bids"] = True
+        return replace(rules, **changes) if changes else rules
+
+    def place_bid(
+        self,
+        bidder_id: str,
+        auction_id: str,
+        amount: int,
+        *,
+        proxy_max: int | None = None,
+        nonce: int | None = None,
+        ts: float | None = None,
+        signature: str | None = None,
+    ) -> dict[str, Any]:
+        """Place a bid (an accept in a Dutch auction). Returns the ack once it is durable."""
+        now = self.clock.now()
+        account = self._account(bidder_id)
+        self._account_limiter.take(account.id, now, "bids from your account")
+        with self._lock:
+            state = self._state(auction_id)
+            self._close_if_due(state, now)
+            if self.config.min_reputation > 0:
+                if self.reputation(account.id)["score"] < self.config.min_reputation:
+                    raise Forbidden("your reputation is too low to bid here")
+            signed = state.rules.signed_bids or signature is not None
+            if signed:
+                self._check_signed(
+                    account, auction_id, amount, proxy_max, nonce, ts, signature, now
+                )
+            command = PlaceBid(auction_id, account.id, amount, proxy_max, nonce, ts, signature)
+            try:
+                events = self._execute(command, now)
+            except AuctionhouseError as exc:
+                self.rejections[exc.code] += 1
+                raise
+            if self._batch_depth == 0 and self.auto_flush:
+                self.flush()
+            return self._ack(events[0], state)
+
+    def _check_signed(
+        self,
+        account: Account,
+        auction_id: str,
+        amount: int,
+        proxy_max: int | None,
+        nonce: int | None,
+        ts: float | None,
+        signature: str | None,
+        now: float,
+    ) -> None:
+        try:
+            if account.public_key is None:
+                raise SignatureRequired("register an Ed25519 public key to place signed bids")
+            if signature is None:
+                raise SignatureRequired("this auction requires signed bids")
+            if not isinstance(nonce, int) or isinstance(nonce, bool) or nonce < 0:
+                raise InvalidRequest("a signed bid needs an integer nonce >= 0")
+            if not isinstance(ts, int | float) or isinstance(ts, bool):
+                raise InvalidRequest("a signed bid needs a timestamp ts in seconds")
+            message = bid_message(auction_id, account.id, amount, nonce, ts, proxy_max)
+            verify(parse_public_key(account.public_key), message, signature)
+            if nonce <= self._nonces.get(account.id, -1):
+                raise ReplayedNonce(
+                    f"nonce {nonce} was used already; use one above {self._nonces[account.id]}"
+                )
+            if abs(ts - now) > self.config.skew_seconds:
+                raise StaleTimestamp(
+                    f"the bid's timestamp is more than {self.config.skew_seconds:g} s from"
+                    " house time (GET /api/v1/time)",
+                    server_time=now,
+                )
+        except SecurityError as exc:
+            self.rejections[exc.code] += 1
+            if not isinstance(exc, SignatureRequired):
+                self.accounts.add_strike(account.id)
+            raise
+        except AuctionhouseError as exc:
+            self.rejections[exc.code] += 1
+            raise
+        # The nonce is spent once the signature holds, even if the rules then refuse the bid.
+        self._nonces[account.id] = nonce
+
+    def _ack(self, bid: Event, state: AuctionState) -> dict[str, Any]:
+        view = public_view(state, self.clock.now())
+        ack: dict[str, Any] = {
+            "auction": state.auction_id,
+            "seq": bid.seq,
+            "accepted": True,
+            "bid_count": view["bid_count"],
+            "state": view["state"],
+            "closes_at": view["closes_at"],
+        }
+        if not state.method.sealed:
+            ack.update(price=view["price"], leader=view["leader"])
+        ack["result"] = view["result"]
+        return ack
+
+    def cancel_auction(self, account_id: str, auction_id: str, reason: str = "") -> dict[str, Any]:
+        account = self._account(account_id)
+        with self._lock:
+            state = self._state(auction_id)
+            self._close_if_due(state, self.clock.now())
+            cmd = CancelAuction(auction_id, account.id, account.is_admin, reason)
+            self._run(cmd, self.clock.now())
+            return self.view(auction_id)
+
+    def pause_auction(self, account_id: str, auction_id: str) -> dict[str, Any]:
+        account = self._account(account_id)
+        with self._lock:
+            state = self._state(auction_id)
+            self._close_if_due(state, self.clock.now())
+            self._run(PauseAuction(auction_id, account.id, account.is_admin), self.clock.now())
+            return self.view(auction_id)
+
+    def resume_auction(self, account_id: str, auction_id: str) -> dict[str, Any]:
+        account = self._account(account_id)
+        with self._lock:
+            self._state(auction_id)
+            self._run(ResumeAuction(auction_id, account.id, account.is_admin), self.clock.now())
+            return self.view(auction_id)
+
+    def _state(self, auction_id: str) -> AuctionState:
+        state = self._auctions.get(auction_id)
+        if state is None:
+            raise NotFound(f"no auction {auction_id!r}")
+        return state
+
+    def _close_if_due(self, state: AuctionState, now: float) -> None:
+        due = close_due_at(state)
+        if due is not None and now >= due:
+            self._run(CloseAuction(state.auction_id), now)
+
+    # ------------------------------------------------------------------ timers
+
+    def tick(self) -> list[Event]:
+        """Close every auction that is due at the clock's now; returns the close events."""
+        now = self.clock.now()
+        closed: list[Event] = []
+        with self._lock:
+            while self._timers and self._timers[0][0] <= now:
+                _, aid = heapq.heappop(self._timers)
+                state = self._auctions[aid]
+                due = close_due_at(state)
+                if due is None:
+                    self._timer_due.pop(aid, None)
+                    continue
+                if due > now:  # moved later by a bid, an extension or a pause
+                    if self._timer_due.get(aid) != due:
+                        self._timer_due[aid] = due
+                        heapq.heappush(self._timers, (due, aid))
+                    continue
+                self._timer_due.pop(aid, None)
+                closed.extend(self._execute(CloseAuction(aid), now))
+            if self.auto_flush and self._batch_depth == 0:
+                self.flush()
+        return closed
+
+    def next_wakeup(self) -> float | None:
+        """The earliest time a timer may have work (a hint; ``tick`` re-checks)."""
+        return self._timers[0][0] if self._timers else None
+
+    # ------------------------------------------------------------------ reads
+
+    def view(self, auction_id: str, viewer: str | None = None) -> dict[str, Any]:
+        state = self._state(auction_id)
+        view = public_view(state, self.clock.now())
+        if viewer is not None:
+            view["you"] = self._private_view(state, viewer)
+        return view
+
+    def _private_view(self, state: AuctionState, viewer: str) -> dict[str, Any]:
+        """What one account may see of its own part: its bids, its maximum, a seller's reserve."""
+        mine = [b.amount for b in state.bids if b.bidder == viewer]
+        you: dict[str, Any] = {
+            "is_seller": viewer == state.seller,
+            "bids": mine,
+            "leading": state.leader == viewer if not state.method.sealed else None,
+            "won": state.winner == viewer if state.outcome is not None else None,
+        }
+        if state.method is Method.ENGLISH and viewer in state.maxima:
+            you["max"] = state.maxima[viewer]
+        if viewer == state.seller:
+            you["reserve_price"] = state.rules.reserve_price
+        return you
+
+    def state(self, auction_id: str) -> AuctionState:
+        """The full state (secrets included): for the house's own faces and tests only."""
+        return self._state(auction_id)
+
+    def auction_ids(self) -> list[str]:
+        return list(self._auctions)
+
+    def list_auctions(
+        self,
+        *,
+        state: str | None = None,
+        method: str | None = None,
+        seller: str | None = None,
+        bidder: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[dict[str, Any]]:
+        if limit < 0 or offset < 0:
+            raise InvalidRequest("limit and offset must not be negative")
+        now = self.clock.now()
+        out: list[dict[str, Any]] = []
+        skipped = 0
+        for s in reversed(list(self._auctions.values())):
+            if method is not None and s.method.value != method:
+                continue
+            if seller is not None and s.seller != seller:
+                continue
+            if bidder is not None and bidder not in s.bidders:
+                continue
+            if state is not None and s.phase(now).value != state:
+                continue
+            if skipped < offset:
+                skipped += 1
+                continue
+            if len(out) >= limit:
+                break
+            out.append(public_view(s, now))
+        return out
+
+    def events(self, auction_id: str, after: int = 0) -> list[dict[str, Any]]:
+        """The public view of an auction's log after sequence ``after``."""
+        state = self._state(auction_id)
+        revealed = state.outcome is not None
+        return [
+            public_event(e, state.method, revealed)
+            for e in self._events[auction_id][max(0, after) :]
+        ]
+
+    def counts(self) -> dict[str, Any]:
+        """Auctions by state and by outcome (for metrics)."""
+        now = self.clock.now()
+        by_state: Counter[str] = Counter()
+        by_outcome: Counter[str] = Counter()
+        for s in self._auctions.values():
+            by_state[s.phase(now).value] += 1
+            if s.outcome is not None:
+                by_outcome[s.outcome.value] += 1
+        return {"by_state": dict(by_state), "by_outcome": dict(by_outcome)}
+
+    def outcome(self, auction_id: str) -> Outcome | None:
+        return self._state(auction_id).outcome

@@ -1,0 +1,189 @@
+"""HouseService: the async shell around the sync AuctionHouse (STYLE.md: sync core, async shell).
+
+- Write commands go through one bounded queue; a full queue refuses with ``Overloaded`` at once
+  (back-pressure instead of unbounded growth).
+- One worker on the event loop decides a batch of queued commands against the in-memory states
+  (microseconds each), takes the staged events, and hands them to a single writer thread that
+  appends them in one fsync'd transaction (group commit). While batch k is being fsync'd, batch
+  k+1 is decided: decisions and disk overlap, and writes stay in order on the one thread.
+- A command's caller is answered only after its events are durable; listeners (WebSocket
+  fan-out) hear of events only once durable too.
+- The ledger's SQLite connection is created and used only on the writer thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from auctionhouse.errors import AuctionhouseError, LedgerError, Overloaded
+from auctionhouse.house.house import AuctionHouse
+
+T = TypeVar("T")
+log = logging.getLogger("auctionhouse.house")
+
+_Item = tuple[Callable[[AuctionHouse], Any], "asyncio.Future[Any]"]
+
+
+class HouseService:
+    def __init__(
+        self,
+        factory: Callable[[], AuctionHouse],
+        *,
+        max_pending: int | None = None,
+        max_batch: int = 512,
+        max_inflight_writes: int = 2,
+        timer_resolution: float = 0.05,
+    ) -> None:
+        self._factory = factory
+        self._max_pending = max_pending
+        self._max_batch = max_batch
+        self._inflight = max_inflight_writes
+        self._timer_resolution = timer_resolution
+        self._house: AuctionHouse | None = None
+        self._queue: asyncio.Queue[_Item] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="ledger-writer")
+        self._write_slots: asyncio.Semaphore | None = None
+        self._write_tasks: set[asyncio.Task[None]] = set()
+        self._closing = False
+        self.failure: BaseException | None = None
+        self.on_failure: Callable[[BaseException], None] | None = None
+
+    @property
+    def house(self) -> AuctionHouse:
+        if self._house is None:
+            raise RuntimeError("the house service is not started")
+        return self._house
+
+    @property
+    def queue_depth(self) -> int:
+        return self._queue.qsize() if self._queue is not None else 0
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._house = await loop.run_in_executor(self._writer, self._factory)
+        self._house.auto_flush = False
+        maxsize = self._max_pending or self._house.config.max_pending
+        self._queue = asyncio.Queue(maxsize=maxsize)
+        self._write_slots = asyncio.Semaphore(self._inflight)
+        self._tasks = [
+            asyncio.create_task(self._work(), name="house-worker"),
+            asyncio.create_task(self._timers(), name="house-timers"),
+        ]
+        # Auctions that passed their close while the house was down close now.
+        await self.call(lambda h: h.tick())
+
+    async def stop(self) -> None:
+        """Refuse new work, finish what is queued, write it, checkpoint and close the ledger."""
+        self._closing = True
+        if self._queue is not None:
+            await self._queue.join()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self._write_tasks:
+            await asyncio.gather(*self._write_tasks, return_exceptions=True)
+        if self._house is not None:
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(self._writer, self._house.close)
+        self._writer.shutdown(wait=True)
+
+    async def call(self, command: Callable[[AuctionHouse], T]) -> T:
+        """Run ``command(house)`` in order with every other write; return once durable."""
+        if self._queue is None:
+            raise RuntimeError("the house service is not started")
+        if self._closing:
+            raise Overloaded("the house is shutting down")
+        if self.failure is not None:
+            raise LedgerError("the house stopped after a ledger failure")
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        try:
+            self._queue.put_nowait((command, future))
+        except asyncio.QueueFull:
+            raise Overloaded("the house is overloaded; retry shortly") from None
+        return await future
+
+    async def run_blocking(self, fn: Callable[[AuctionHouse], T]) -> T:
+        """Run slow work that touches no auction state (argon2 hashing) off the event loop."""
+        return await asyncio.get_running_loop().run_in_executor(None, fn, self.house)
+
+    async def _work(self) -> None:
+        assert self._queue is not None and self._write_slots is not None
+        house = self.house
+        queue = self._queue
+        while True:
+            first = await queue.get()
+            batch = [first]
+            while len(batch) < self._max_batch and not queue.empty():
+                batch.append(queue.get_nowait())
+            done: list[tuple[asyncio.Future[Any], Any]] = []
+            for command, future in batch:
+                try:
+                    result = command(house)
+                except AuctionhouseError as exc:
+                    if not future.done():
+                        future.set_exception(exc)
+                    continue
+                except Exception as exc:
+                    log.exception("a house command failed")
+                    if not future.done():
+                        future.set_exception(exc)
+                    continue
+                done.append((future, result))
+            events = house.staged()
+            await self._write_slots.acquire()
+            task = asyncio.create_task(self._write(events, done, len(batch)))
+            self._write_tasks.add(task)
+            task.add_done_callback(self._write_tasks.discard)
+
+    async def _write(
+        self, events: list[Any], done: list[tuple[asyncio.Future[Any], Any]], taken: int
+    ) -> None:
+        assert self._queue is not None and self._write_slots is not None
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.run_in_executor(self._writer, self.house.persist, events)
+        except BaseException as exc:
+            self.failure = exc
+            log.critical("ledger write failed; the house stops taking commands: %r", exc)
+            for future, _ in done:
+                if not future.done():
+                    future.set_exception(LedgerError("the ledger could not record this command"))
+            if self.on_failure is not None:
+                self.on_failure(exc)
+            return
+        finally:
+            self._write_slots.release()
+            for _ in range(taken):
+                self._queue.task_done()
+        self.house.notify(events)
+        for future, result in done:
+            if not future.done():
+                future.set_result(result)
+
+    async def _timers(self) -> None:
+        house = self.house
+        clock = house.clock
+        while True:
+            wake = house.next_wakeup()
+            delay = self._timer_resolution * 10
+            if wake is not None:
+                delay = min(delay, max(0.0, wake - clock.now()))
+            await asyncio.sleep(max(delay, 0.001))
+            wake = house.next_wakeup()
+            try:
+                if wake is not None and wake <= clock.now():
+                    await self.call(lambda h: h.tick())
+                elif house._checkpoint_due():
+                    await self.call(lambda h: [])
+            except Overloaded:
+                continue
+            except AuctionhouseError:
+                log.exception("the timer could not close auctions")
