@@ -18,6 +18,7 @@ from auctionhouse.errors import AuctionhouseError
 # One line per area; each module defines register(app: typer.Typer) -> None.
 COMMAND_MODULES = [
     "auctionhouse.commands.core",
+    "auctionhouse.commands.sim",
 ]
 
 EXIT_ERROR = 2

@@ -1,0 +1,224 @@
+"""``auctionhouse simulate``, ``auctionhouse evolve`` and ``auctionhouse experiment thesis``.
+
+NumPy, matplotlib and the simulator load inside the verbs, so ``auctionhouse --help`` stays fast.
+Bad options raise :class:`~auctionhouse.errors.InvalidRequest` (one ``error:`` line, exit 2).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import typer
+
+from auctionhouse.errors import InvalidRequest
+
+PROGRESS_MIN_AUCTIONS = 2_000_000
+
+
+def _choice(option: str, value: str, allowed: tuple[str, ...]) -> str:
+    low = value.lower()
+    if low not in allowed:
+        raise InvalidRequest(f"--{option} must be one of {', '.join(allowed)}, not {value!r}")
+    return low
+
+
+def _checked(build: Callable[[], Any], validate: Callable[[Any], None]) -> Any:
+    """Build and validate a config, turning its ``ValueError`` into ``InvalidRequest``."""
+    try:
+        cfg = build()
+        validate(cfg)
+    except ValueError as exc:
+        raise InvalidRequest(f"invalid option: {exc}") from None
+    return cfg
+
+
+@contextmanager
+def _progress(total: int, label: str, enabled: bool) -> Iterator[Callable[[int], None] | None]:
+    """A Rich progress bar on stderr when ``enabled`` and stdout is a terminal, else nothing."""
+    if not enabled or not sys.stdout.isatty():
+        yield None
+        return
+    from rich.progress import Progress
+
+    with Progress(transient=True) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda done: bar.update(task, completed=done)
+
+
+def _print_table(title: str, rows: list[tuple[str, str]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    table.add_column("quantity")
+    table.add_column("value", justify="right")
+    for key, value in rows:
+        table.add_row(key, value)
+    Console().print(table)
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.6g}"
+    return str(value)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``simulate``, ``evolve`` and ``experiment`` to the ``auctionhouse`` command."""
+    app.command("simulate")(simulate)
+    app.command("evolve")(evolve)
+    experiment = typer.Typer(
+        help="Rerun published studies with the simulator.", no_args_is_help=True
+    )
+    experiment.command("thesis")(experiment_thesis)
+    app.add_typer(experiment, name="experiment")
+
+
+def simulate(
+    model: str = typer.Option("textbook", help="Simulator model: textbook."),
+    method: str = typer.Option("vickrey", help="english, dutch, fpsb or vickrey."),
+    values: str = typer.Option("pv", help="pv (private values) or cv (common value)."),
+    bidders: int = typer.Option(10, help="Bidders per auction."),
+    auctions: int = typer.Option(1_000_000, help="Auctions to simulate."),
+    strategy: str = typer.Option("equilibrium", help="equilibrium, truthful or naive."),
+    reserve: float = typer.Option(0.0, help="Reserve price in [0, 1]."),
+    increment: float = typer.Option(0.0, help="English/Dutch clock step (0 = continuous)."),
+    distribution: str = typer.Option("uniform", help="PV values: uniform or power (F = v^shape)."),
+    shape: float = typer.Option(1.0, help="Exponent of the power distribution."),
+    noise: float = typer.Option(0.1, help="CV signal noise e: signals V + U[-e, e]."),
+    seed: int = typer.Option(0, help="Random seed."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Monte-Carlo auctions with equilibrium or given strategies, beside the theory."""
+    _choice("model", model, ("textbook",))
+    from auctionhouse.sim import textbook
+
+    cfg = _checked(
+        lambda: textbook.TextbookConfig(
+            method=_choice("method", method, textbook.METHODS),
+            values=_choice("values", values, textbook.VALUES),
+            bidders=bidders,
+            auctions=auctions,
+            strategy=_choice("strategy", strategy, textbook.STRATEGIES),
+            reserve=reserve,
+            increment=increment,
+            distribution=_choice("distribution", distribution, textbook.DISTRIBUTIONS),
+            shape=shape,
+            noise=noise,
+            seed=seed,
+        ),
+        textbook.validate,
+    )
+    long_run = not as_json and auctions >= PROGRESS_MIN_AUCTIONS
+    with _progress(auctions, "auctions", long_run) as tick:
+        result = textbook.simulate(cfg, progress=tick)
+    out = result.to_dict()
+    if as_json:
+        print(json.dumps(out))
+        return
+    title = f"textbook {cfg.method.upper()}-{cfg.values.upper()}, {cfg.bidders} bidders"
+    _print_table(title, [(k, _fmt(v)) for k, v in out.items()])
+
+
+def _parse_sets(text: str) -> tuple[int, int, int]:
+    try:
+        parts = tuple(int(p) for p in text.split(","))
+    except ValueError:
+        parts = ()
+    if len(parts) != 3 or min(parts) < 1:
+        raise InvalidRequest(f"--sets must be three positive integers like 3,3,2, not {text!r}")
+    return (parts[0], parts[1], parts[2])
+
+
+def evolve(
+    model: str = typer.Option("thesis", help="Simulator model: thesis."),
+    scenario: str = typer.Option("bidder", help="bidder (scenario 1) or seller (scenario 2)."),
+    method: str = typer.Option("fpsb", help="english, dutch, fpsb or vickrey."),
+    values: str = typer.Option("pv", help="pv or cv."),
+    opponents: int = typer.Option(10, help="Fixed bidders in each auction."),
+    population: int = typer.Option(100, help="Evolving agents (even)."),
+    generations: int = typer.Option(100, help="Generations."),
+    auctions: int = typer.Option(100, help="Auctions each agent plays per generation."),
+    crossover: float = typer.Option(0.9, help="Crossover probability."),
+    mutation: float = typer.Option(0.01, help="Mutation probability per gene."),
+    alleles: int = typer.Option(5, help="Values a gene can take (0..alleles-1)."),
+    sets: str = typer.Option("3,3,2", help="Fuzzy sets for v, r and s."),
+    private_value: float | None = typer.Option(None, help="Own value (bidder 200, seller 100)."),
+    seed: int = typer.Option(0, help="Random seed."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    members: bool = typer.Option(False, "--members", help="With --json: every member's result."),
+    plot: str | None = typer.Option(None, help="Write a fitness-per-generation PNG here."),
+    save: str | None = typer.Option(None, help="Save the fittest strategy as a JSON file here."),
+) -> None:
+    """Evolve a bidding or selling strategy with the thesis' fuzzy-genetic algorithm."""
+    _choice("model", model, ("thesis",))
+    from auctionhouse.sim import evolve as evolution
+    from auctionhouse.sim import thesis
+
+    cfg = _checked(
+        lambda: thesis.ThesisConfig(
+            scenario=_choice("scenario", scenario, thesis.SCENARIOS),
+            method=_choice("method", method, thesis.METHODS),
+            values=_choice("values", values, ("pv", "cv")),
+            opponents=opponents,
+            population=population,
+            generations=generations,
+            auctions=auctions,
+            crossover=crossover,
+            mutation=mutation,
+            alleles=alleles,
+            sets=_parse_sets(sets),
+            private_value=private_value,
+            seed=seed,
+        ),
+        thesis.validate,
+    )
+    long_run = not as_json and population * generations * auctions >= 10_000_000
+    with _progress(generations, "generations", long_run) as tick:
+        result = evolution.evolve(cfg, progress=tick)
+    if plot:
+        from auctionhouse.sim.experiment import plot_history
+
+        plot_history(
+            {f"{cfg.method}-{cfg.values}": result.history}, plot, f"{cfg.scenario} fitness"
+        )
+    if save:
+        from auctionhouse.sim.strategy_file import save_strategy
+
+        save_strategy(result.strategy(), save, fitness=result.best.fitness, seed=cfg.seed)
+    if as_json:
+        print(json.dumps(result.to_dict(with_members=members)))
+        return
+    last = result.history[-1]
+    rows = [(f"chromosome {k}", v) for k, v in result.best.chromosomes.items()]
+    rows += [
+        ("best fitness", _fmt(result.best.fitness)),
+        ("win rate" if cfg.scenario == "bidder" else "sold rate", _fmt(result.best.win_rate)),
+        ("mean payoff", _fmt(result.best.mean_payoff)),
+        (
+            "last generation best/mean/worst",
+            f"{last['best']:.0f} / {last['mean']:.0f} / {last['worst']:.0f}",
+        ),
+        ("seconds", f"{result.seconds:.3f}"),
+    ]
+    _print_table(f"evolved {cfg.scenario}, {cfg.method.upper()}-{cfg.values.upper()}", rows)
+
+
+def experiment_thesis(
+    out: str = typer.Option("thesis-report", help="Directory for report.md and the PNG plots."),
+    seed: int = typer.Option(1, help="Base random seed."),
+    repeats: int = typer.Option(5, help="Evolutions averaged per table cell."),
+) -> None:
+    """Rerun the thesis' chapter 8 studies and write a Markdown report beside its numbers."""
+    if repeats < 1:
+        raise InvalidRequest("--repeats must be at least 1")
+    from auctionhouse.sim.experiment import run_thesis_experiment
+
+    path = run_thesis_experiment(out, seed=seed, repeats=repeats)
+    print(f"wrote {path}")

@@ -1,0 +1,144 @@
+"""The simulate / evolve / experiment verbs, driven in-process."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from auctionhouse import cli
+from auctionhouse.commands import sim as sim_commands
+from auctionhouse.sim.fuzzy import decide
+from auctionhouse.sim.strategy_file import load_strategy
+
+runner = CliRunner()
+
+
+def app() -> typer.Typer:
+    application = typer.Typer()
+    sim_commands.register(application)
+    return application
+
+
+def run_json(*args: str) -> dict[str, object]:
+    result = runner.invoke(app(), [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert isinstance(doc, dict)
+    return doc
+
+
+def test_simulate_json_has_the_documented_keys() -> None:
+    doc = run_json("simulate", "--method", "fpsb", "--bidders", "5", "--auctions", "50000")
+    for key in [
+        "model",
+        "method",
+        "values",
+        "bidders",
+        "auctions",
+        "strategy",
+        "mean_revenue",
+        "theory_revenue",
+        "efficiency",
+        "mean_winner_payoff",
+        "sold_fraction",
+        "auctions_per_second",
+    ]:
+        assert key in doc
+    assert doc["theory_revenue"] == pytest.approx(4 / 6)
+    assert doc["mean_revenue"] == pytest.approx(4 / 6, rel=0.02)
+
+
+def test_simulate_cv_naive_has_null_theory() -> None:
+    doc = run_json("simulate", "--values", "cv", "--strategy", "naive", "--auctions", "1000")
+    assert doc["theory_revenue"] is None
+
+
+def test_simulate_prints_a_table_by_default() -> None:
+    result = runner.invoke(app(), ["simulate", "--auctions", "1000"])
+    assert result.exit_code == 0
+    assert "mean_revenue" in result.stdout and "theory_revenue" in result.stdout
+
+
+def test_evolve_json_and_saved_strategy(tmp_path: Path) -> None:
+    saved = tmp_path / "bidder.json"
+    plot = tmp_path / "fitness.png"
+    doc = run_json(
+        "evolve", "--method", "vickrey", "--values", "cv", "--generations", "10",
+        "--seed", "3", "--save", str(saved), "--plot", str(plot),
+    )  # fmt: skip
+    best = doc["best"]
+    assert isinstance(best, dict)
+    assert set(best["chromosomes"]) == {"bid", "scale_down"}
+    assert all(len(g) == 18 and g.isdigit() for g in best["chromosomes"].values())
+    assert {"fitness", "win_rate", "mean_payoff"} <= set(best)
+    history = doc["history"]
+    assert isinstance(history, list) and len(history) == 10
+    assert set(history[0]) == {"best", "mean", "worst"}
+    assert isinstance(doc["seconds"], float)
+    assert plot.stat().st_size > 1000
+    strategy = load_strategy(saved)
+    assert strategy.role == "bidder" and strategy.values == "cv"
+    assert {k: "".join(map(str, v)) for k, v in strategy.chromosomes.items()} == best["chromosomes"]
+    amounts = decide(strategy, v=150, r=40, s=15)
+    assert 150 - 20 - 1.5 * 15 <= amounts["amount"] <= 150 + 20 - 0.5 * 15
+
+
+def test_evolve_same_seed_same_output() -> None:
+    args = ("evolve", "--scenario", "seller", "--method", "dutch", "--generations", "5")
+    a, b = run_json(*args), run_json(*args)
+    a.pop("seconds"), b.pop("seconds")
+    assert a == b
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["simulate", "--method", "candle"], "--method"),
+        (["simulate", "--bidders", "0"], "bidders"),
+        (["simulate", "--reserve", "2"], "reserve"),
+        (["evolve", "--population", "7"], "population"),
+        (["evolve", "--sets", "3,x"], "--sets"),
+        (["evolve", "--scenario", "auctioneer"], "--scenario"),
+    ],
+)
+def test_bad_options_exit_2_with_one_error_line(
+    argv: list[str],
+    needle: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(cli, "COMMAND_MODULES", ["auctionhouse.commands.sim"])
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert err[0].startswith("error: invalid_request:") and needle in err[0]
+
+
+def test_load_strategy_rejects_bad_files(tmp_path: Path) -> None:
+    from auctionhouse.errors import InvalidRequest
+
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"kind": "fuzzy-genetic", "role": "bidder", "method": "fpsb"}))
+    with pytest.raises(InvalidRequest, match="values"):
+        load_strategy(bad)
+    bad.write_text("{")
+    with pytest.raises(InvalidRequest, match="not JSON"):
+        load_strategy(bad)
+
+
+def test_experiment_thesis_writes_report_and_plots(tmp_path: Path) -> None:
+    out = tmp_path / "report"
+    result = runner.invoke(app(), ["experiment", "thesis", "--out", str(out), "--repeats", "1"])
+    assert result.exit_code == 0, result.output
+    text = (out / "report.md").read_text()
+    for heading in ("Table 8.4", "Table 8.5", "Table 8.6", "Figure 8.9", "Table 8.7"):
+        assert heading in text
+    assert "233-343-322" in text  # the thesis' FPSB-PV chromosome beside ours
+    for png in ("bidder_fitness", "seller_fitness", "opponents_fitness", "seller_revenue"):
+        assert (out / f"{png}.png").stat().st_size > 1000
