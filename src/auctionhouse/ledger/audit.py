@@ -1,0 +1,306 @@
+"""The audit: re-derive every hash, check seals and checkpoints, name what was tampered with.
+
+``audit_database(path)`` opens a ledger read-only; ``audit_store(store, public_hex)`` does the work
+on any store. Each finding names an auction (``None`` for the checkpoint chain or the key) and a
+seq, with a ``kind``:
+
+- ``edited``: an event whose bytes no longer hash to its stored link, or that disagrees with its
+  row, or a head that differs from its seal or a checkpoint (a rewritten chain);
+- ``deleted``: a seq missing inside the chain;
+- ``reordered``: events stored out of seq order (global append order or seq column);
+- ``inserted``: a second event with a seq, an event after the close, or past the sealed head;
+- ``truncated``: seqs that a seal or a checkpoint signed but that are gone from the end;
+- ``bad_seal``, ``missing_seal``, ``bad_checkpoint``: signatures that do not verify, a closed
+  auction without its seal, a checkpoint missing from or edited in the checkpoint chain;
+- ``key_mismatch``, ``unverifiable``: the database names another key, or no key is available.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from auctionhouse.auction import AuctionClosed, Event
+from auctionhouse.errors import LedgerError, NotFound
+from auctionhouse.ledger.encoding import GENESIS, canonical_bytes, decode_event, decode_json, link
+from auctionhouse.ledger.keys import load_public_key, verify
+from auctionhouse.ledger.ledger import META_PUBLIC_KEY, payload_digest
+from auctionhouse.ledger.sqlite import SQLiteStore
+from auctionhouse.ledger.store import CheckpointRecord, EventRecord, SealRecord, Store
+
+KEY_FILE = "key file"
+KEY_DATABASE = "database (weaker: a tamperer with the file could replace it)"
+KEY_NONE = "none"
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    auction_id: str | None
+    seq: int | None
+    kind: str
+    message: str
+
+
+@dataclass(slots=True)
+class AuditReport:
+    ok: bool
+    auctions: int
+    events: int
+    findings: list[Finding]
+    seals: int = 0
+    checkpoints: int = 0
+    key_source: str = KEY_NONE
+    public_key: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def tampered(self) -> dict[str, list[int]]:
+        """Each tampered auction and its tampered seqs (sorted)."""
+        out: dict[str, set[int]] = {}
+        for f in self.findings:
+            if f.auction_id is not None:
+                seqs = out.setdefault(f.auction_id, set())
+                if f.seq is not None:
+                    seqs.add(f.seq)
+        return {a: sorted(s) for a, s in sorted(out.items())}
+
+
+def audit_database(
+    db_path: str | os.PathLike[str],
+    auction_id: str | None = None,
+    key_path: str | os.PathLike[str] | None = None,
+) -> AuditReport:
+    """Audit the SQLite ledger at ``db_path`` (read-only).
+
+    The trusted public key comes from ``key_path`` (a house key or public key file), else from
+    the house key file beside the database (``<db_path>.key``); only when neither exists is the
+    key recorded in the database used, and the report says so (``key_source``).
+    """
+    store = SQLiteStore(db_path, readonly=True)
+    try:
+        candidate = Path(key_path) if key_path is not None else Path(f"{db_path}.key")
+        if key_path is not None or candidate.is_file():
+            public, source = load_public_key(candidate), f"{KEY_FILE} {candidate}"
+            return audit_store(store, public, auction_id=auction_id, key_source=source)
+        stored = store.get_meta(META_PUBLIC_KEY)
+        return audit_store(
+            store, stored, auction_id=auction_id, key_source=KEY_DATABASE if stored else KEY_NONE
+        )
+    finally:
+        store.close()
+
+
+def audit_store(
+    store: Store,
+    public_hex: str | None,
+    *,
+    auction_id: str | None = None,
+    key_source: str = KEY_FILE,
+) -> AuditReport:
+    """Audit any store against the trusted ``public_hex`` (None: signatures cannot be checked)."""
+    findings = _Findings()
+    stored_key = store.get_meta(META_PUBLIC_KEY)
+    if public_hex is not None and stored_key is not None and stored_key != public_hex:
+        findings.add(None, None, "key_mismatch", "the database names another house key")
+    seals = {s.auction_id: s for s in store.seals()}
+    checkpoints = store.checkpoints()
+    if public_hex is None and (seals or checkpoints):
+        findings.add(None, None, "unverifiable", "no house key: seals and checkpoints unchecked")
+    signed = _check_checkpoints(checkpoints, public_hex, findings)
+    if auction_id is not None:
+        seals = {a: s for a, s in seals.items() if a == auction_id}
+        signed = {a: e for a, e in signed.items() if a == auction_id}
+        records: Iterable[EventRecord] = store.records_for(auction_id)
+    else:
+        records = store.all_records()
+    seal_count = len(seals)
+    auctions = events = 0
+    for aid, group in itertools.groupby(records, key=lambda r: r.auction_id):
+        chain = list(group)
+        auctions += 1
+        events += len(chain)
+        _check_auction(aid, chain, seals.pop(aid, None), signed.pop(aid, []), public_hex, findings)
+    for aid in sorted(seals.keys() | signed.keys()):  # signed for, but no event is left
+        auctions += 1
+        _check_auction(aid, [], seals.get(aid), signed.get(aid, []), public_hex, findings)
+    if auction_id is not None and auctions == 0:
+        raise NotFound(f"no auction {auction_id!r} in this ledger")
+    return AuditReport(
+        ok=not findings.items,
+        auctions=auctions,
+        events=events,
+        findings=findings.items,
+        seals=seal_count,
+        checkpoints=len(checkpoints),
+        key_source=key_source,
+        public_key=public_hex,
+    )
+
+
+class _Findings:
+    """Findings, at most one per (auction, seq): the first (most specific) kind wins."""
+
+    def __init__(self) -> None:
+        self.items: list[Finding] = []
+        self._seen: set[tuple[str | None, int | None]] = set()
+
+    def add(self, auction_id: str | None, seq: int | None, kind: str, message: str) -> None:
+        key = (auction_id, seq)
+        if auction_id is None or key not in self._seen:
+            self._seen.add(key)
+            self.items.append(Finding(auction_id, seq, kind, message))
+
+    def add_range(self, auction_id: str, seqs: Iterable[int], kind: str, message: str) -> None:
+        for seq in seqs:
+            self.add(auction_id, seq, kind, message)
+
+
+Signed = list[tuple[int, int, str]]
+"""An auction's checkpoint entries: (checkpoint number, seq, hash hex)."""
+
+
+def _check_checkpoints(
+    checkpoints: list[CheckpointRecord], public_hex: str | None, findings: _Findings
+) -> dict[str, Signed]:
+    """Verify the checkpoint chain; return the heads the valid checkpoints signed."""
+    signed: dict[str, Signed] = {}
+    prev = payload_digest(None)
+    for expected, record in enumerate(checkpoints, start=1):
+        payload = bytes(record.payload) if isinstance(record.payload, bytes) else b""
+        number = record.number
+        try:
+            data = decode_json(payload)
+            heads = data["heads"]
+            ok = (
+                public_hex is not None
+                and verify(public_hex, payload, record.signature)
+                and data["number"] == number
+                and isinstance(heads, dict)
+            )
+        except (LedgerError, KeyError, TypeError):
+            ok = False
+        if not ok:
+            findings.add(None, number, "bad_checkpoint", f"checkpoint {number}: bad signature")
+        elif number != expected or data["prev"] != prev:
+            findings.add(
+                None, number, "bad_checkpoint", f"checkpoint {number}: one before it is missing"
+            )
+        else:
+            for aid, entry in heads.items():
+                if isinstance(entry, list) and len(entry) == 2:
+                    signed.setdefault(aid, []).append((number, int(entry[0]), str(entry[1])))
+        prev = payload_digest(payload)
+    return signed
+
+
+def _check_auction(
+    aid: str,
+    chain: list[EventRecord],
+    seal: SealRecord | None,
+    signed: Signed,
+    public_hex: str | None,
+    findings: _Findings,
+) -> None:
+    events = list(_decode(aid, chain, findings))
+    by_seq: dict[int, list[tuple[EventRecord, Event]]] = {}
+    for record, event in events:
+        by_seq.setdefault(event.seq, []).append((record, event))
+    tip = max(by_seq, default=0)
+    gaps = [s for s in range(1, tip + 1) if s not in by_seq]
+    findings.add_range(aid, gaps, "deleted", "this event is missing from the chain")
+    dups = [s for s, found in by_seq.items() if len(found) > 1]
+    findings.add_range(aid, dups, "inserted", "more than one event claims this seq")
+    _check_order(aid, events, findings)
+    hashes: dict[int, bytes] = {}
+    for seq in sorted(by_seq):
+        preds = [GENESIS] if seq == 1 else [r.hash for r, _ in by_seq.get(seq - 1, [])]
+        for record, event in by_seq[seq]:
+            hashes[seq] = record.hash
+            if preds and not any(link(p, canonical_bytes(event)) == record.hash for p in preds):
+                findings.add(aid, seq, "edited", "the event does not hash to its chain link")
+    if not gaps and not dups:
+        for record, event in events:
+            if record.seq != event.seq:
+                msg = f"stored as seq {record.seq}, the event says {event.seq}"
+                findings.add(aid, record.seq, "edited", msg)
+    closed = [e.seq for _, e in events if type(e) is AuctionClosed]
+    if closed:
+        after = range(min(closed) + 1, tip + 1)
+        findings.add_range(aid, after, "inserted", "an event after the auction closed")
+    _check_seal(aid, seal, closed, tip, hashes, public_hex, findings)
+    for number, seq, digest in signed:
+        if seq > tip:
+            msg = f"checkpoint {number} signed seq {seq}; the chain ends at {tip}"
+            findings.add_range(aid, range(tip + 1, seq + 1), "truncated", msg)
+        elif seq in hashes and hashes[seq].hex() != digest:
+            msg = f"differs from checkpoint {number}: the chain was rewritten up to here"
+            findings.add(aid, seq, "edited", msg)
+
+
+def _decode(
+    aid: str, chain: list[EventRecord], findings: _Findings
+) -> Iterator[tuple[EventRecord, Event]]:
+    for record in chain:
+        try:
+            event = decode_event(record.body)
+            ok = event.auction_id == aid and isinstance(record.hash, bytes)
+        except LedgerError:
+            ok = False
+        if ok:
+            yield record, event
+        else:
+            findings.add(aid, record.seq, "edited", "not a valid event of this auction")
+
+
+def _check_order(aid: str, events: list[tuple[EventRecord, Event]], findings: _Findings) -> None:
+    """In stored order (seq column) the events' own seqs and the append order must increase."""
+    for (r0, e0), (r1, e1) in itertools.pairwise(events):
+        if e1.seq < e0.seq:
+            msg = f"seq {e1.seq} is stored after seq {e0.seq}"
+            findings.add_range(aid, (e1.seq, e0.seq), "reordered", msg)
+        elif r1.pos < r0.pos:
+            msg = f"seq {e1.seq} was appended before seq {e0.seq}"
+            findings.add_range(aid, (e0.seq, e1.seq), "reordered", msg)
+
+
+def _check_seal(
+    aid: str,
+    seal: SealRecord | None,
+    closed: list[int],
+    tip: int,
+    hashes: dict[int, bytes],
+    public_hex: str | None,
+    findings: _Findings,
+) -> None:
+    if seal is None:
+        for seq in closed:
+            findings.add(aid, seq, "missing_seal", "the auction closed but its seal is gone")
+        return
+    try:
+        data = decode_json(seal.payload)
+        ok = (
+            public_hex is not None
+            and verify(public_hex, bytes(seal.payload), seal.signature)
+            and data["auction_id"] == aid
+            and data["seq"] == seal.seq
+            and data.get("kind") == "seal"
+        )
+    except (LedgerError, KeyError, TypeError):
+        ok = False
+    if not ok:
+        findings.add(aid, seal.seq, "bad_seal", "the close seal's signature does not verify")
+        return
+    seq, digest = int(data["seq"]), str(data["hash"])
+    if seq > tip:
+        msg = f"the close seal signed seq {seq}; the chain ends at {tip}"
+        findings.add_range(aid, range(tip + 1, seq + 1), "truncated", msg)
+    elif seq in hashes and hashes[seq].hex() != digest:
+        findings.add(aid, seq, "edited", "differs from the close seal: the chain was rewritten")
+    if seq < tip:
+        msg = f"after the sealed head (seq {seq})"
+        findings.add_range(aid, range(seq + 1, tip + 1), "inserted", msg)

@@ -1,0 +1,203 @@
+"""The ``Ledger``: hash-chains events, seals closed auctions, signs checkpoints, over any store.
+
+Thread-safe: one lock orders appends and checkpoints. The ledger keeps every auction's head
+(seq, hash) in memory, so an append costs one encode, one sha256 and one row per event, and one
+transaction (one fsync) per batch: that batch is the house's group commit.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from hashlib import sha256
+
+from auctionhouse.auction import AuctionClosed, Event
+from auctionhouse.errors import InvalidRequest, LedgerError, SequenceConflict
+from auctionhouse.ledger.encoding import (
+    GENESIS,
+    canonical_bytes,
+    canonical_json,
+    decode_event,
+    decode_json,
+    link,
+)
+from auctionhouse.ledger.keys import HouseKey
+from auctionhouse.ledger.store import PAGE, CheckpointRecord, NewEvent, SealRecord, Store
+
+FORMAT = "1"
+META_FORMAT = "format"
+META_PUBLIC_KEY = "public_key"
+
+
+def seal_payload(auction_id: str, seq: int, head: bytes, at: float) -> bytes:
+    """What the house signs when an auction closes: its chain head."""
+    return canonical_json(
+        {"kind": "seal", "auction_id": auction_id, "seq": seq, "hash": head.hex(), "at": at}
+    )
+
+
+def checkpoint_payload(
+    number: int, at: float, prev: str, heads: dict[str, tuple[int, bytes]]
+) -> bytes:
+    """What the house signs in a checkpoint: the heads that moved since checkpoint ``number-1``
+    (all heads in the first checkpoint after a start), chained to the previous payload's sha256."""
+    return canonical_json(
+        {
+            "kind": "checkpoint",
+            "number": number,
+            "at": at,
+            "prev": prev,
+            "heads": {a: [seq, digest.hex()] for a, (seq, digest) in sorted(heads.items())},
+        }
+    )
+
+
+def payload_digest(payload: bytes | None) -> str:
+    """The ``prev`` a checkpoint names: sha256 of the previous checkpoint's payload."""
+    return sha256(payload).hexdigest() if payload is not None else GENESIS.hex()
+
+
+class Ledger:
+    """Append-only, hash-chained, signed event log over a ``Store``."""
+
+    def __init__(self, store: Store, key: HouseKey) -> None:
+        self._store = store
+        self._key = key
+        self._lock = threading.Lock()
+        stored_key = store.get_meta(META_PUBLIC_KEY)
+        if stored_key is None:
+            store.set_meta(META_FORMAT, FORMAT)
+            store.set_meta(META_PUBLIC_KEY, key.public_hex)
+        elif stored_key != key.public_hex:
+            raise LedgerError(
+                "this ledger was signed with another house key "
+                f"({stored_key[:16]}..., this key is {key.public_hex[:16]}...)"
+            )
+        self._heads: dict[str, tuple[int, bytes]] = store.heads()
+        self._sealed: set[str] = {s.auction_id for s in store.seals()}
+        self._moved: set[str] = set(self._heads)  # heads the next checkpoint must sign
+        last = store.last_checkpoint()
+        self._checkpoint_number = last.number if last is not None else 0
+        self._checkpoint_prev = payload_digest(bytes(last.payload) if last else None)
+
+    @property
+    def store(self) -> Store:
+        return self._store
+
+    @property
+    def public_hex(self) -> str:
+        return self._key.public_hex
+
+    def append(self, events: Sequence[Event]) -> None:
+        """Record ``events`` (of one or many auctions) in one durable transaction.
+
+        Per auction each ``seq`` must be the last one + 1, else ``SequenceConflict`` and nothing
+        is written. An ``AuctionClosed`` seals its auction's head in the same transaction.
+        """
+        if isinstance(events, str | bytes) or not isinstance(events, Sequence):
+            raise InvalidRequest("append takes a sequence of events")
+        if not events:
+            return
+        with self._lock:
+            rows, seals, new_heads = self._prepare(events)
+            self._store.append(rows, seals)
+            self._heads.update(new_heads)
+            self._moved.update(new_heads)
+            self._sealed.update(seal.auction_id for seal in seals)
+
+    def _prepare(
+        self, events: Sequence[Event]
+    ) -> tuple[list[NewEvent], list[SealRecord], dict[str, tuple[int, bytes]]]:
+        heads = self._heads
+        new_heads: dict[str, tuple[int, bytes]] = {}
+        rows: list[NewEvent] = []
+        closing: dict[str, float] = {}
+        start = (0, GENESIS)
+        for event in events:
+            body = canonical_bytes(event)  # refuses non-events
+            auction_id = event.auction_id
+            if not isinstance(auction_id, str) or not auction_id:
+                raise InvalidRequest("an event's auction_id must be a non-empty string")
+            last_seq, last_hash = new_heads.get(auction_id) or heads.get(auction_id, start)
+            if event.seq != last_seq + 1 or type(event.seq) is not int:
+                raise SequenceConflict(
+                    f"auction {auction_id}: event seq {event.seq!r} is not {last_seq + 1}",
+                    auction_id=auction_id,
+                    expected=last_seq + 1,
+                )
+            if auction_id in self._sealed or auction_id in closing:
+                raise SequenceConflict(f"auction {auction_id} is closed: nothing may follow")
+            digest = link(last_hash, body)
+            rows.append((auction_id, event.seq, body, digest))
+            new_heads[auction_id] = (event.seq, digest)
+            if type(event) is AuctionClosed:
+                closing[auction_id] = event.at
+        seals = []
+        for auction_id, at in closing.items():
+            seq, head = new_heads[auction_id]
+            payload = seal_payload(auction_id, seq, head, at)
+            seals.append(SealRecord(auction_id, seq, payload, self._key.sign(payload)))
+        return rows, seals, new_heads
+
+    def checkpoint(self, at: float) -> None:
+        """Sign and store a checkpoint of the chain heads (those that moved since the last one;
+        together with their predecessors, checkpoints cover every head)."""
+        with self._lock:
+            moved = {a: self._heads[a] for a in self._moved}
+            number = self._checkpoint_number + 1
+            payload = checkpoint_payload(number, at, self._checkpoint_prev, moved)
+            record = CheckpointRecord(number, float(at), payload, self._key.sign(payload))
+            self._store.add_checkpoint(record)
+            self._checkpoint_number = number
+            self._checkpoint_prev = payload_digest(payload)
+            self._moved.clear()
+
+    def events(self) -> Iterator[Event]:
+        """Every event in global append order, read a page at a time (bounded memory)."""
+        after = 0
+        page = self._store.page
+        while True:
+            rows = page(after, PAGE)
+            if not rows:
+                return
+            for _pos, body in rows:
+                yield decode_event(body)
+            after = rows[-1][0]
+
+    def events_for(self, auction_id: str, after_seq: int = 0) -> list[Event]:
+        """One auction's events with ``seq > after_seq``, in order."""
+        if not isinstance(auction_id, str) or type(after_seq) is not int:
+            raise InvalidRequest("events_for takes an auction id and an int after_seq")
+        return [decode_event(r.body) for r in self._store.records_for(auction_id, after_seq)]
+
+    def heads(self) -> dict[str, tuple[int, str]]:
+        """Each auction's last seq and hash (hex)."""
+        with self._lock:
+            return {a: (seq, digest.hex()) for a, (seq, digest) in self._heads.items()}
+
+    def head(self, auction_id: str) -> tuple[int, str] | None:
+        with self._lock:
+            found = self._heads.get(auction_id)
+        return (found[0], found[1].hex()) if found else None
+
+    def is_sealed(self, auction_id: str) -> bool:
+        with self._lock:
+            return auction_id in self._sealed
+
+    def seal_of(self, auction_id: str) -> dict[str, object] | None:
+        """The stored seal payload of a closed auction (for receipts), or None."""
+        for seal in self._store.seals():
+            if seal.auction_id == auction_id:
+                payload = decode_json(seal.payload)
+                payload["signature"] = seal.signature
+                return dict(payload)
+        return None
+
+    def close(self) -> None:
+        self._store.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
