@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -147,6 +146,11 @@ def _chromosome_cell(chromosomes: dict[str, str], group: int) -> str:
     return "<br>".join(f"{k}: {_dash(v, group)}" for k, v in chromosomes.items())
 
 
+def _table_head(title: str, columns: list[str]) -> list[str]:
+    """A Markdown section heading and the head of its table."""
+    return [title, "", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+
+
 def run_thesis_experiment(out: str | Path, seed: int = 1, repeats: int = 3) -> Path:
     """Run every study, write ``report.md`` and the plots into ``out``; return the report path."""
     began = time.perf_counter()
@@ -175,13 +179,17 @@ def run_thesis_experiment(out: str | Path, seed: int = 1, repeats: int = 3) -> P
 
 
 def _table_8_4(base: ThesisConfig, repeats: int) -> list[str]:
-    lines = [
+    lines = _table_head(
         "## Table 8.4: crossover and mutation probabilities (FPSB-PV, sets 6/5)",
-        "",
-        "| crossover | mutation | ours: gen 100 | ours: max (gen) "
-        "| thesis: gen 100 | thesis: max (gen) |",
-        "|---|---|---|---|---|---|",
-    ]
+        [
+            "crossover",
+            "mutation",
+            "ours: gen 100",
+            "ours: max (gen)",
+            "thesis: gen 100",
+            "thesis: max (gen)",
+        ],
+    )
     for (pc, pm), (t_final, t_peak, t_gen) in THESIS_TABLE_8_4.items():
         cell = Cell(replace(base, crossover=pc, mutation=pm, sets=(6, 5, 2)), repeats)
         lines.append(
@@ -192,12 +200,15 @@ def _table_8_4(base: ThesisConfig, repeats: int) -> list[str]:
 
 
 def _table_8_5(base: ThesisConfig, repeats: int) -> list[str]:
-    lines = [
+    lines = _table_head(
         "## Table 8.5: fuzzy partitions (FPSB-PV, mean fitness after 100 generations)",
-        "",
-        "| sets for v | sets for r | ours | thesis |",
-        "|---|---|---|---|",
-    ]
+        [
+            "sets for v",
+            "sets for r",
+            "ours",
+            "thesis",
+        ],
+    )
     for (pv, pr), thesis_value in THESIS_TABLE_8_5.items():
         cell = Cell(replace(base, sets=(pv, pr, 2)), repeats)
         lines.append(f"| {pv} | {pr} | {cell.final:.0f} | {thesis_value} |")
@@ -205,13 +216,19 @@ def _table_8_5(base: ThesisConfig, repeats: int) -> list[str]:
 
 
 def _bidders(base: ThesisConfig, repeats: int, outdir: Path) -> list[str]:
-    lines = [
+    lines = _table_head(
         "## Table 8.6 and figure 8.8: evolved bidders, four methods x PV/CV (10 opponents)",
-        "",
-        "| method | values | ours: fitness | ours: win rate | ours: fittest chromosomes "
-        "| ours: mean bid gene | thesis: chromosomes | thesis: mean bid gene |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
+        [
+            "method",
+            "values",
+            "ours: fitness",
+            "ours: win rate",
+            "ours: fittest chromosomes",
+            "ours: mean bid gene",
+            "thesis: chromosomes",
+            "thesis: mean bid gene",
+        ],
+    )
     histories: dict[str, list[dict[str, float]]] = {}
     for values in ("pv", "cv"):
         for method in METHODS:
@@ -236,13 +253,17 @@ def _bidders(base: ThesisConfig, repeats: int, outdir: Path) -> list[str]:
 
 
 def _opponents(base: ThesisConfig, repeats: int, outdir: Path) -> list[str]:
-    lines = [
+    lines = _table_head(
         "## Figure 8.9: FPSB-PV bidders against 1, 5, 10 and 20 opponents",
-        "",
-        "| opponents | ours: fitness | ours: fittest bid chromosome | ours: mean bid gene "
-        "| thesis: chromosome | thesis: mean bid gene |",
-        "|---|---|---|---|---|---|",
-    ]
+        [
+            "opponents",
+            "ours: fitness",
+            "ours: fittest bid chromosome",
+            "ours: mean bid gene",
+            "thesis: chromosome",
+            "thesis: mean bid gene",
+        ],
+    )
     histories: dict[str, list[dict[str, float]]] = {}
     for n, theirs in THESIS_FIGURE_8_9.items():
         cell = Cell(replace(base, opponents=n), repeats)
@@ -256,13 +277,18 @@ def _opponents(base: ThesisConfig, repeats: int, outdir: Path) -> list[str]:
 
 
 def _sellers(base: ThesisConfig, repeats: int, outdir: Path) -> list[str]:
-    lines = [
+    lines = _table_head(
         "## Table 8.7 and figure 8.10: evolved sellers, four methods x PV/CV (10 bidders)",
-        "",
-        "| method | values | ours: fitness | ours: sold | ours: mean payoff | ours: fittest "
-        "chromosomes | thesis: chromosomes |",
-        "|---|---|---|---|---|---|---|",
-    ]
+        [
+            "method",
+            "values",
+            "ours: fitness",
+            "ours: sold",
+            "ours: mean payoff",
+            "ours: fittest chromosomes",
+            "thesis: chromosomes",
+        ],
+    )
     histories: dict[str, list[dict[str, float]]] = {}
     revenue: dict[str, dict[str, float]] = {"PV": {}, "CV": {}}
     for values in ("pv", "cv"):
@@ -295,8 +321,3 @@ def _sellers(base: ThesisConfig, repeats: int, outdir: Path) -> list[str]:
         "",
     ]
     return lines
-
-
-def summary(result: EvolutionResult) -> dict[str, Any]:
-    """A compact record of one evolution (for scripts)."""
-    return {"best": result.best.to_dict(), "final_mean": result.history[-1]["mean"]}
