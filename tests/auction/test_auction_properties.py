@@ -95,7 +95,7 @@ def test_english_proxy_winner_is_the_highest_maximum_and_pays_second_plus_increm
 
 
 sealed_bids = st.lists(
-    st.tuples(st.sampled_from(BIDDERS + ["eve", "fay"]), st.integers(min_value=1, max_value=1000)),
+    st.tuples(st.sampled_from([*BIDDERS, "eve", "fay"]), st.integers(min_value=1, max_value=1000)),
     max_size=8,
 )
 

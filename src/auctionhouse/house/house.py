@@ -137,11 +137,11 @@ class AuctionHouse:
 
     @classmethod
     def in_memory(
-        cls, key_path: str | Path, *, config: HouseConfig | None = None, clock: Clock | None = None
+        cls, *, config: HouseConfig | None = None, clock: Clock | None = None
     ) -> AuctionHouse:
         """A house whose ledger and accounts live in memory (tests, simulations)."""
         config = config or HouseConfig()
-        ledger = Ledger(MemoryStore(), HouseKey.load_or_create(Path(key_path)))
+        ledger = Ledger(MemoryStore(), HouseKey.generate())
         accounts = AccountStore(
             None,
             time_cost=config.argon2_time_cost,
