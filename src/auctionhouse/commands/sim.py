@@ -92,6 +92,7 @@ def simulate(
     distribution: str = typer.Option("uniform", help="PV values: uniform or power (F = v^shape)."),
     shape: float = typer.Option(1.0, help="Exponent of the power distribution."),
     noise: float = typer.Option(0.1, help="CV signal noise e: signals V + U[-e, e]."),
+    english: str = typer.Option("clock", help="English rule: clock or proxy (house proxy bids)."),
     seed: int = typer.Option(0, help="Random seed."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
@@ -111,6 +112,7 @@ def simulate(
             distribution=_choice("distribution", distribution, textbook.DISTRIBUTIONS),
             shape=shape,
             noise=noise,
+            english=_choice("english", english, textbook.ENGLISH_RULES),
             seed=seed,
         ),
         textbook.validate,

@@ -13,9 +13,11 @@ Clock auctions are solved in closed form, never tick by tick:
   its maximum *exceeds* the ask; the auction ends at the first ask with nobody left in, or with one
   left in and the ask above the reserve. With one left, it wins at that ask; with none, the earliest
   registrant still in at the previous ask wins at that ask. A sale needs price >= reserve.
+* English (house, proxy bids): :func:`english_proxy`, a scan over bidders (not auctions or ticks)
+  that replays ``auction/rules.py`` for bidders who each bid once with their maximum as proxy.
 * Dutch: the ask falls from the start in steps; the first bidder whose maximum reaches it wins at
   that ask (the highest step at or below the top maximum); no sale once the ask is below the
-  reserve.
+  reserve (thesis), or the clock stops at the reserve (house, ``clamp=True``).
 """
 
 from __future__ import annotations
@@ -51,17 +53,21 @@ def first_above(
 
 
 def sealed_price(
-    method: str, m1: FloatArray, m2: FloatArray, reserve: float | FloatArray
+    method: str,
+    m1: FloatArray,
+    m2: FloatArray,
+    reserve: float | FloatArray,
+    lone_price: float = 0.0,
 ) -> tuple[FloatArray, BoolArray]:
     """FPSB: the winner pays its bid; Vickrey: the second bid, at least the reserve.
 
-    A sale needs the highest bid at or above the reserve. With one bidder the Vickrey price is the
-    reserve.
+    A sale needs the highest bid at or above the reserve. A lone Vickrey bidder pays
+    ``lone_price`` (the house: its starting price), at least the reserve.
     """
     sold = m1 >= reserve
     if method == "fpsb":
         return m1, sold
-    second = np.where(np.isfinite(m2), m2, -np.inf)
+    second = np.where(np.isfinite(m2), m2, lone_price)
     return np.maximum(second, reserve), sold
 
 
@@ -112,15 +118,66 @@ def english_thesis(
 
 
 def dutch_clock(
-    m1: FloatArray, start: float | FloatArray, reserve: float | FloatArray, increment: float
+    m1: FloatArray,
+    start: float | FloatArray,
+    reserve: float | FloatArray,
+    increment: float,
+    clamp: bool = False,
 ) -> tuple[FloatArray, BoolArray]:
     """Dutch: price = highest clock step at or below ``m1`` (``m1`` itself when continuous), capped
-    at the start; sold iff the price is at least the reserve. The winner is the first registrant
-    whose maximum reaches the price (:func:`first_above` with ``strict=False``)."""
+    at the start. Without ``clamp`` (the thesis) there is no sale once the ask is below the
+    reserve; with ``clamp`` (the house) the clock stops at the reserve, so any ``m1 >= reserve``
+    buys at the larger of its step and the reserve. The winner is the first registrant whose
+    maximum reaches the price (:func:`first_above` with ``strict=False``)."""
     if increment > 0:
         k = np.maximum(np.ceil((start - m1) / increment), 0.0)
         price = start - k * increment
     else:
         price = np.minimum(m1, start)
+    if clamp:
+        return np.asarray(np.maximum(price, reserve), dtype=np.float64), np.asarray(m1 >= reserve)
     price = np.asarray(price, dtype=np.float64)
     return price, np.asarray(price >= reserve)
+
+
+def english_proxy(
+    maxima: npt.NDArray[np.floating] | IntArray,
+    start: float,
+    reserve: float | None,
+    increment: float,
+    min_amount: float = 0.0,
+) -> tuple[FloatArray, BoolArray, IntArray]:
+    """English with proxy bids, as the house runs it (``auction/rules.py``), when each bidder in
+    registration order bids once: the least allowed amount, with its maximum as ``proxy_max``.
+
+    A bidder can bid only if its maximum reaches the least allowed amount (the starting price for
+    the first bid, else the price plus the increment). A higher maximum takes the lead at
+    ``min(its max, leader's max + increment)``; otherwise the leader's proxy answers at
+    ``min(leader's max, its max + increment)``. When a maximum at or above the reserve takes the
+    lead, the price rises to the reserve at least. Vectorized over auctions; the loop is over
+    bidders only. Returns ``(price, sold, winner)``; the winner is ``-1`` when nobody bid.
+    """
+    count, size = maxima.shape[0], maxima.shape[1:]
+    leader = np.full(size, -1, dtype=np.int64)
+    leader_max = np.full(size, -np.inf)
+    price = np.zeros(size)
+    opening = max(min_amount, start)
+    for i in range(count):
+        m = maxima[i].astype(np.float64)
+        first = leader < 0
+        minimum = np.where(first, opening, price + increment)
+        bids = m >= minimum
+        takes = bids & (first | (m > leader_max))
+        new_price = np.where(
+            first, minimum, np.maximum(minimum, np.minimum(m, leader_max + increment))
+        )
+        if reserve is not None:
+            new_price = np.where((new_price < reserve) & (reserve <= m), reserve, new_price)
+        answered = np.minimum(leader_max, m + increment)
+        price = np.where(takes, new_price, np.where(bids, answered, price))
+        leader = np.where(takes, i, leader)
+        leader_max = np.where(takes, m, leader_max)
+    sold = leader >= 0
+    if reserve is not None:
+        sold &= price >= reserve
+    return price, sold, leader

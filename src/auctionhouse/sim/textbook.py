@@ -14,6 +14,11 @@ Strategies (``bid(value or signal)``)
     ``x - e*(n-2)/n`` in English and Vickrey (the interior second-price equilibrium for uniform
     noise) and ``x - e`` in FPSB and Dutch (the lowest value consistent with the signal).
 
+English rule
+    ``clock`` (default): winner = highest maximum, price = first clock step at or above the second
+    maximum (at least the reserve, at most the winner's maximum). ``proxy``: the house's proxy
+    bidding (:func:`auctionhouse.sim.kernels.english_proxy`), bidders bidding once in order.
+
 Theory
     For PV with equilibrium strategies (and continuous clocks), revenue equivalence gives every
     method the same expected revenue, ``n * int_R^1 (v - (1-F)/f) f F^(n-1) dv``; for U[0, 1]
@@ -35,6 +40,7 @@ from auctionhouse.sim import kernels
 METHODS = ("english", "dutch", "fpsb", "vickrey")
 VALUES = ("pv", "cv")
 STRATEGIES = ("equilibrium", "truthful", "naive")
+ENGLISH_RULES = ("clock", "proxy")
 DISTRIBUTIONS = ("uniform", "power")
 CHUNK = 1 << 16
 
@@ -55,6 +61,7 @@ class TextbookConfig:
     distribution: str = "uniform"
     shape: float = 1.0
     noise: float = 0.1
+    english: str = "clock"
     seed: int = 0
 
     @property
@@ -69,6 +76,7 @@ def validate(cfg: TextbookConfig) -> None:
         (cfg.values in VALUES, "values must be pv or cv"),
         (cfg.strategy in STRATEGIES, f"strategy must be one of {', '.join(STRATEGIES)}"),
         (cfg.distribution in DISTRIBUTIONS, "distribution must be uniform or power"),
+        (cfg.english in ENGLISH_RULES, "english must be clock or proxy"),
         (cfg.bidders >= 1, "bidders must be at least 1"),
         (cfg.auctions >= 1, "auctions must be at least 1"),
         (0.0 <= cfg.reserve <= 1.0, "reserve must lie in [0, 1]"),
@@ -140,13 +148,18 @@ def run_chunk(cfg: TextbookConfig, rng: np.random.Generator, size: int, totals: 
     else:
         common = rng.random(size)
         seen = common + rng.uniform(-cfg.noise, cfg.noise, size=(n, size))
-    m1, m2, winner = kernels.top_two(bids_for(cfg, seen))
+    bids = bids_for(cfg, seen)
+    m1, m2, winner = kernels.top_two(bids)
     if cfg.method in ("fpsb", "vickrey"):
         price, sold = kernels.sealed_price(cfg.method, m1, m2, cfg.reserve)
+    elif cfg.method == "english" and cfg.english == "proxy":
+        reserve = cfg.reserve if cfg.reserve > 0 else None
+        price, sold, leader = kernels.english_proxy(bids, 0.0, reserve, cfg.increment)
+        winner = np.maximum(leader, 0)
     elif cfg.method == "english":
         price, sold = kernels.english_textbook(m1, m2, cfg.reserve, cfg.increment)
     else:
-        price, sold = kernels.dutch_clock(m1, 1.0, cfg.reserve, cfg.increment)
+        price, sold = kernels.dutch_clock(m1, 1.0, cfg.reserve, cfg.increment, clamp=True)
     winner_seen = np.take_along_axis(seen, winner[None, :], axis=0)[0]
     efficient = sold & (winner_seen >= seen.max(axis=0))
     value = winner_seen if cfg.values == "pv" else common
