@@ -9,8 +9,12 @@ of an auction links to 32 zero bytes. Never change this encoding: every stored h
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import fields, is_dataclass
 from hashlib import sha256
 from typing import Any
+
+import orjson
 
 from auctionhouse.auction import EVENT_TYPES, AuctionCreated, Event, Rules, event_to_dict
 from auctionhouse.errors import InvalidRequest, LedgerError
@@ -22,6 +26,7 @@ _encode = json.JSONEncoder(
     sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
 ).encode
 _decode = json.JSONDecoder().decode
+_fast_decode = orjson.loads
 
 
 def canonical_json(value: Any) -> bytes:
@@ -47,14 +52,25 @@ def link(prev_hash: bytes, body: bytes) -> bytes:
 def decode_event(body: bytes | str) -> Event:
     """Rebuild an event from its stored canonical bytes (the fast path used by replay).
 
-    A record that is not a well-formed event raises ``LedgerError``.
+    orjson parses (it reads back exactly what the stdlib encoder wrote, floats included); the
+    stdlib parser takes over for what orjson refuses (integers past 64 bits). A record that is not
+    a well-formed event raises ``LedgerError``.
     """
     try:
-        data = _decode(body if isinstance(body, str) else body.decode("utf-8"))
+        try:
+            data = _fast_decode(body)
+        except orjson.JSONDecodeError:
+            data = _decode(body if isinstance(body, str) else body.decode("utf-8"))
         cls = EVENT_TYPES[data.pop("type")]
         if cls is AuctionCreated:
             data["rules"] = Rules.from_dict(data["rules"])
-        event: Event = cls(**data)
+        setters = _SETTERS.get(cls)
+        if setters is not None and len(data) == len(setters):
+            event: Event = _new(cls)
+            for name, set_slot in setters:
+                set_slot(event, data[name])
+        else:
+            event = cls(**data)
     except (ValueError, KeyError, TypeError, AttributeError, InvalidRequest) as exc:
         raise LedgerError(f"malformed ledger record: {exc}") from exc
     return event
@@ -69,3 +85,13 @@ def decode_json(payload: bytes | str) -> Any:
 
 
 _EVENT_CLASSES = frozenset(EVENT_TYPES.values())
+
+# Replay builds events without their generated __init__ (a frozen dataclass __init__ costs ~2 us
+# for 11 fields; setting the slots directly ~0.8 us). Only for classes whose __init__ does
+# nothing else: plain frozen slots dataclasses without __post_init__; others use cls(**data).
+_new = object.__new__
+_SETTERS: dict[type[Any], tuple[tuple[str, Callable[[Any, Any], None]], ...]] = {
+    cls: tuple((f.name, cls.__dict__[f.name].__set__) for f in fields(cls))
+    for cls in EVENT_TYPES.values()
+    if is_dataclass(cls) and not hasattr(cls, "__post_init__") and hasattr(cls, "__slots__")
+}

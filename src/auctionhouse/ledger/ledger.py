@@ -156,13 +156,13 @@ class Ledger:
         """Every event in global append order, read a page at a time (bounded memory)."""
         after = 0
         page = self._store.page
+        decode = decode_event
         while True:
             rows = page(after, PAGE)
             if not rows:
                 return
-            for _pos, body in rows:
-                yield decode_event(body)
             after = rows[-1][0]
+            yield from [decode(body) for _pos, body in rows]
 
     def events_for(self, auction_id: str, after_seq: int = 0) -> list[Event]:
         """One auction's events with ``seq > after_seq``, in order."""
