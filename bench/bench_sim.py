@@ -3,7 +3,8 @@
     /work/venv/bin/python bench/bench_sim.py [--auctions N] [--evolutions K]
 
 Figures: sealed-bid auctions/s (FPSB and Vickrey, 10 bidders, equilibrium bids, values drawn
-inside the timing), clock auctions/s (English and Dutch with an increment of 0.01), and full
+inside the timing), clock auctions/s (English and Dutch with an increment of 0.01; also English
+with the house's proxy rule), and full
 thesis default evolutions/s (population 100 x generations 100 x auctions 100, 10 opponents).
 Each figure is the best of three runs, so a busy shared machine disturbs it less.
 """
@@ -42,6 +43,9 @@ def main() -> None:
         m: best_rate(TextbookConfig(method=m, bidders=10, auctions=n, increment=0.01, seed=1))
         for m in ("english", "dutch")
     }
+    proxy = best_rate(
+        TextbookConfig(method="english", english="proxy", auctions=n, increment=0.01, seed=1)
+    )
     seconds = []
     for i in range(args.evolutions):
         began = time.perf_counter()
@@ -56,6 +60,7 @@ def main() -> None:
                 "sealed_bid_by_method": {k: round(v) for k, v in sealed.items()},
                 "clock_auctions_per_second": round(min(clock.values())),
                 "clock_by_method": {k: round(v) for k, v in clock.items()},
+                "english_proxy_auctions_per_second": round(proxy),
                 "thesis_default_evolution_seconds": round(min(seconds), 4),
                 "thesis_default_evolutions_per_second": round(1 / min(seconds), 2),
                 "python": platform.python_version(),
