@@ -17,7 +17,7 @@ from auctionhouse.errors import AuctionhouseError
 
 # One line per area; each module defines register(app: typer.Typer) -> None.
 COMMAND_MODULES = [
-    "auctionhouse.commands.core",
+    "auctionhouse.commands.demo",
     "auctionhouse.commands.sim",
 ]
 
@@ -51,12 +51,12 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(130) from None
     except SystemExit:
         raise
-    except Exception as exc:  # click's usage errors and friends
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            raise SystemExit(exc.exit_code) from None
-        if isinstance(exc, click.exceptions.Abort):
+    except Exception as exc:
+        # Usage errors from Typer's (vendored) click: they know how to show themselves.
+        show = getattr(exc, "show", None)
+        if callable(show) and isinstance(getattr(exc, "exit_code", None), int):
+            show()
+            raise SystemExit(exc.exit_code) from None  # type: ignore[attr-defined]
+        if type(exc).__name__ == "Abort":
             raise SystemExit(1) from None
         raise

@@ -1,1 +1,1 @@
-"""commands layer (see docs/architecture.md)."""
+"""The CLI verbs, one module per area; each has ``register(app)`` (see ``auctionhouse.cli``)."""

@@ -13,6 +13,7 @@ one auction never interleave, while auctions never see each other's state.
 from __future__ import annotations
 
 import heapq
+import sqlite3
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -123,16 +124,18 @@ class AuctionHouse:
         """A house on an SQLite file (created if missing), recovered from its ledger."""
         config = config or HouseConfig()
         path = Path(db_path)
-        if path.parent and not path.parent.exists():
+        try:
             path.parent.mkdir(parents=True, exist_ok=True)
-        key = HouseKey.load_or_create(Path(key_path) if key_path else Path(f"{path}.key"))
-        ledger = Ledger(SQLiteStore(path), key)
-        accounts = AccountStore(
-            path,
-            time_cost=config.argon2_time_cost,
-            memory_kib=config.argon2_memory_kib,
-            token_ttl=config.token_ttl_seconds,
-        )
+            key = HouseKey.load_or_create(Path(key_path) if key_path else Path(f"{path}.key"))
+            ledger = Ledger(SQLiteStore(path), key)
+            accounts = AccountStore(
+                path,
+                time_cost=config.argon2_time_cost,
+                memory_kib=config.argon2_memory_kib,
+                token_ttl=config.token_ttl_seconds,
+            )
+        except (OSError, sqlite3.Error) as exc:
+            raise LedgerError(f"cannot open the house database {path}: {exc}") from exc
         return cls(ledger, accounts, config=config, clock=clock)
 
     @classmethod
