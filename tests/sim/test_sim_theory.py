@@ -93,3 +93,16 @@ def test_same_seed_same_result_different_seed_different_result() -> None:
     c = simulate(TextbookConfig(method="fpsb", auctions=10_000, seed=2))
     assert a.mean_revenue == b.mean_revenue
     assert a.mean_revenue != c.mean_revenue
+
+
+def test_a_registered_strategy_is_simulated(monkeypatch: pytest.MonkeyPatch) -> None:
+    from auctionhouse.sim import textbook
+
+    monkeypatch.setattr(textbook, "STRATEGIES", dict(textbook.STRATEGIES))
+    textbook.register_strategy("half", lambda cfg, seen: seen / 2)
+    cfg = TextbookConfig(method="fpsb", bidders=2, strategy="half", auctions=100_000, seed=2)
+    result = simulate(cfg)
+    assert result.theory_revenue is None
+    assert result.mean_revenue == pytest.approx(1 / 3, rel=0.01)  # half is the n = 2 equilibrium
+    with pytest.raises(ValueError, match="built in"):
+        textbook.register_strategy("naive", lambda cfg, seen: seen)

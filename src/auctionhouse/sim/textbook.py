@@ -8,6 +8,7 @@ Values
 Strategies (``bid(value or signal)``)
     ``truthful``: bid your value (your signal in CV).
     ``naive``: bid your signal (CV; the same as truthful in PV). Falls for the winner's curse.
+    Others: any function added with :func:`register_strategy`.
     ``equilibrium``: PV, truthful in English and Vickrey; in FPSB and Dutch the symmetric
     equilibrium ``b(v) = v - int_R^v F(x)^(n-1) dx / F(v)^(n-1)``, which for U[0, 1] without
     reserve is ``(n-1)/n * v``. CV: the signal minus a scale-down that removes the winner's curse,
@@ -39,7 +40,7 @@ from auctionhouse.sim import kernels
 
 METHODS = ("english", "dutch", "fpsb", "vickrey")
 VALUES = ("pv", "cv")
-STRATEGIES = ("equilibrium", "truthful", "naive")
+BUILT_IN_STRATEGIES = ("equilibrium", "truthful", "naive")
 ENGLISH_RULES = ("clock", "proxy")
 DISTRIBUTIONS = ("uniform", "power")
 CHUNK = 1 << 16
@@ -92,7 +93,7 @@ def validate(cfg: TextbookConfig) -> None:
 
 def theory_revenue(cfg: TextbookConfig) -> float | None:
     """Expected revenue by revenue equivalence (Myerson); ``None`` where theory gives none here."""
-    if cfg.values != "pv" or cfg.strategy == "naive":
+    if cfg.values != "pv" or cfg.strategy not in ("equilibrium", "truthful"):
         return None
     if cfg.strategy == "truthful" and cfg.method in ("fpsb", "dutch"):
         return None
@@ -117,13 +118,37 @@ def equilibrium_first_price(v: FloatArray, n: int, a: float, reserve: float) -> 
 
 def bids_for(cfg: TextbookConfig, seen: FloatArray) -> FloatArray:
     """Each bidder's maximum given what it sees (its value in PV, its signal in CV)."""
+    return STRATEGIES[cfg.strategy](cfg, seen)
+
+
+def _truthful(cfg: TextbookConfig, seen: FloatArray) -> FloatArray:
+    return seen
+
+
+def _equilibrium(cfg: TextbookConfig, seen: FloatArray) -> FloatArray:
     n, sealed_first = cfg.bidders, cfg.method in ("fpsb", "dutch")
-    if cfg.strategy != "equilibrium":
-        return seen
     if cfg.values == "pv":
         return equilibrium_first_price(seen, n, cfg.power, cfg.reserve) if sealed_first else seen
     shade = cfg.noise if sealed_first else cfg.noise * max(n - 2, 0) / n
     return np.asarray(seen - shade, dtype=np.float64)
+
+
+# A strategy maps what every bidder sees, ``(bidders, auctions)``, to its maxima (same shape),
+# vectorized. Other packages (the agents) add theirs with register_strategy; theory_revenue is
+# given only for the built-in ones.
+BidFunction = Callable[[TextbookConfig, FloatArray], FloatArray]
+STRATEGIES: dict[str, BidFunction] = {
+    "equilibrium": _equilibrium,
+    "truthful": _truthful,
+    "naive": _truthful,
+}
+
+
+def register_strategy(name: str, bid: BidFunction) -> None:
+    """Make ``bid`` available as ``TextbookConfig(strategy=name)`` / ``--strategy name``."""
+    if name in BUILT_IN_STRATEGIES:
+        raise ValueError(f"strategy {name!r} is built in")
+    STRATEGIES[name] = bid
 
 
 @dataclass
