@@ -113,3 +113,29 @@ def test_mutation_moves_genes_by_one_within_bounds() -> None:
     assert mutated.min() >= 0 and mutated.max() <= 4
     assert (mutated[population == 0] == 1).all() and (mutated[population == 4] == 3).all()
     assert (genetic.mutate(rng, population, 0.0, 5) == population).all()
+
+
+def test_decide_matches_the_simulated_bidder_and_seller() -> None:
+    from auctionhouse.sim.evolve import evolve
+    from auctionhouse.sim.thesis import ThesisConfig, decisions, draw_round
+
+    for cfg in (
+        ThesisConfig(method="fpsb", values="cv", generations=3, auctions=50, seed=1),
+        ThesisConfig(scenario="seller", method="dutch", values="pv", generations=3, seed=2),
+    ):
+        result = evolve(cfg)
+        strategy = result.strategy()
+        genes = np.array([[list(map(int, g)) for g in result.best.chromosomes.values()]], np.int8)
+        rnd = draw_round(cfg, np.random.default_rng(7))
+        levels = decisions(cfg, rnd, genes)
+        for k in range(cfg.auctions):
+            v, r, s = float(rnd.v[k]), float(rnd.r[k]), float(rnd.s[k])
+            got = decide(strategy, v, r, s)
+            if cfg.scenario == "bidder":
+                bid = v - r / 2 + levels[0][k, 0] * r / 4
+                down = s / 2 + levels[1][k, 0] * s / 4
+                assert got["amount"] == int(round_money(bid - down))
+            else:
+                assert got["reserve"] == int(
+                    round_money(seller_price(v, r, s, levels[0][k, 0], 4, False))
+                )
