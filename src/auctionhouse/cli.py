@@ -19,6 +19,7 @@ from auctionhouse.errors import AuctionhouseError
 COMMAND_MODULES = [
     "auctionhouse.commands.demo",
     "auctionhouse.commands.sim",
+    "auctionhouse.commands.ledger",
 ]
 
 EXIT_ERROR = 2

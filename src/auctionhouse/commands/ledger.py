@@ -1,0 +1,91 @@
+"""``auctionhouse audit``: verify a ledger's hash chains, close seals and checkpoints.
+
+Exit 0 when everything is intact, 1 when tampering is found (each tampered auction and seq is
+named), 2 for bad input (a missing file, not a database, a bad key file) through the CLI's one
+``error:`` line. The trusted house key comes from ``--key``, else from ``<db>.key`` beside the
+database; only without either is the key recorded in the database used, and the report says so.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+if TYPE_CHECKING:
+    from auctionhouse.ledger import AuditReport
+
+EXIT_TAMPERED = 1
+MAX_ROWS = 200
+
+
+def register(app: typer.Typer) -> None:
+    app.command("audit")(audit)
+
+
+def audit(
+    auction: str | None = typer.Argument(None, help="Audit only this auction."),
+    db: Path = typer.Option(..., "--db", help="The ledger's SQLite file."),
+    key: Path | None = typer.Option(
+        None, "--key", help="House key or public key file (default: <db>.key beside the file)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+) -> None:
+    """Verify every hash chain, close seal and checkpoint; name each tampered auction and seq."""
+    from auctionhouse.ledger import audit_database
+
+    report = audit_database(db, auction_id=auction, key_path=key)
+    if as_json:
+        typer.echo(json.dumps(report.to_dict(), indent=2))
+    else:
+        _print_report(db, report)
+    if not report.ok:
+        raise typer.Exit(EXIT_TAMPERED)
+
+
+def _print_report(db: Path, report: AuditReport) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    console = Console(highlight=False, soft_wrap=True)
+    console.print(
+        f"ledger [bold]{escape(str(db))}[/]: {report.auctions} auctions, {report.events} events, "
+        f"{report.seals} seals, {report.checkpoints} checkpoints"
+    )
+    console.print(f"house key from {escape(report.key_source)}")
+    if report.ok:
+        console.print("[green]intact[/]: every chain, seal and checkpoint verifies")
+        return
+    table = Table(title="tampering found")
+    for column in ("auction", "seq", "kind", "what"):
+        table.add_column(column)
+    for f in report.findings[:MAX_ROWS]:
+        table.add_row(
+            escape(f.auction_id or "-"),
+            "-" if f.seq is None else str(f.seq),
+            f.kind,
+            escape(f.message),
+        )
+    console.print(table)
+    if len(report.findings) > MAX_ROWS:
+        console.print(f"... and {len(report.findings) - MAX_ROWS} more findings (see --json)")
+    for auction_id, seqs in report.tampered().items():
+        console.print(f"[red]TAMPERED[/] {escape(auction_id)}: seq {_ranges(seqs)}")
+    console.print(f"[red]{len(report.findings)} finding(s)[/]")
+
+
+def _ranges(seqs: list[int]) -> str:
+    """``[1, 2, 3, 7]`` -> ``"1-3, 7"``."""
+    parts: list[str] = []
+    start = prev = None
+    for s in [*seqs, None]:
+        if s is not None and prev is not None and s == prev + 1:
+            prev = s
+            continue
+        if start is not None:
+            parts.append(str(start) if start == prev else f"{start}-{prev}")
+        start = prev = s
+    return ", ".join(parts) if parts else "-"
