@@ -8,8 +8,7 @@ folds one event in; it is total (it trusts the event, which was decided before i
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
-from functools import singledispatch
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from auctionhouse.auction.commands import (
@@ -422,13 +421,7 @@ def _decide_resume(state: AuctionState, cmd: ResumeAuction, now: float) -> list[
 # --------------------------------------------------------------------------- apply
 
 
-@singledispatch
-def _apply(event: Any, state: AuctionState | None) -> AuctionState:
-    raise TypeError(f"not an event: {event!r}")
-
-
-@_apply.register
-def _(event: AuctionCreated, state: AuctionState | None) -> AuctionState:
+def _apply_created(event: AuctionCreated, state: AuctionState | None) -> AuctionState:
     new = AuctionState(
         auction_id=event.auction_id,
         seller=event.seller,
@@ -442,8 +435,7 @@ def _(event: AuctionCreated, state: AuctionState | None) -> AuctionState:
     return new
 
 
-@_apply.register
-def _(event: BidPlaced, state: AuctionState | None) -> AuctionState:
+def _apply_bid(event: BidPlaced, state: AuctionState | None) -> AuctionState:
     assert state is not None
     state.bids.append(BidRecord(event.bidder, event.amount, event.seq, event.at))
     state.bidders.add(event.bidder)
@@ -461,24 +453,21 @@ def _(event: BidPlaced, state: AuctionState | None) -> AuctionState:
     return state
 
 
-@_apply.register
-def _(event: DeadlineExtended, state: AuctionState | None) -> AuctionState:
+def _apply_extended(event: DeadlineExtended, state: AuctionState | None) -> AuctionState:
     assert state is not None
     state.closes_at = event.closes_at
     state.seq = event.seq
     return state
 
 
-@_apply.register
-def _(event: AuctionPaused, state: AuctionState | None) -> AuctionState:
+def _apply_paused(event: AuctionPaused, state: AuctionState | None) -> AuctionState:
     assert state is not None
     state.paused_at = event.at
     state.seq = event.seq
     return state
 
 
-@_apply.register
-def _(event: AuctionResumed, state: AuctionState | None) -> AuctionState:
+def _apply_resumed(event: AuctionResumed, state: AuctionState | None) -> AuctionState:
     assert state is not None
     shift = event.paused_for
     state.paused_at = None
@@ -493,15 +482,13 @@ def _(event: AuctionResumed, state: AuctionState | None) -> AuctionState:
     return state
 
 
-@_apply.register
-def _(event: AuctionCancelled, state: AuctionState | None) -> AuctionState:
+def _apply_cancelled(event: AuctionCancelled, state: AuctionState | None) -> AuctionState:
     assert state is not None
     state.seq = event.seq
     return state
 
 
-@_apply.register
-def _(event: AuctionClosed, state: AuctionState | None) -> AuctionState:
+def _apply_closed(event: AuctionClosed, state: AuctionState | None) -> AuctionState:
     assert state is not None
     state.outcome = Outcome(event.outcome)
     state.winner = event.winner
@@ -511,14 +498,30 @@ def _(event: AuctionClosed, state: AuctionState | None) -> AuctionState:
     return state
 
 
+# A dict lookup on the exact type: replay folds hundreds of thousands of events a second.
+_APPLY: dict[type[Any], Callable[[Any, AuctionState | None], AuctionState]] = {
+    AuctionCreated: _apply_created,
+    BidPlaced: _apply_bid,
+    DeadlineExtended: _apply_extended,
+    AuctionPaused: _apply_paused,
+    AuctionResumed: _apply_resumed,
+    AuctionCancelled: _apply_cancelled,
+    AuctionClosed: _apply_closed,
+}
+
+
 def apply(state: AuctionState | None, event: Event) -> AuctionState:
     """Fold ``event`` into ``state`` (``None`` before the auction exists)."""
-    return _apply(event, state)
+    try:
+        fold = _APPLY[type(event)]
+    except KeyError:
+        raise TypeError(f"not an event: {event!r}") from None
+    return fold(event, state)
 
 
 def replay(events: Iterable[Event]) -> AuctionState | None:
     """Rebuild one auction from its events, in order."""
     state: AuctionState | None = None
     for event in events:
-        state = _apply(event, state)
+        state = _APPLY[type(event)](event, state)
     return state

@@ -163,9 +163,36 @@ class AuctionHouse:
 
     def _recover(self) -> None:
         """Rebuild every auction by replaying the ledger (apply only: no rule runs twice)."""
+        # The hot loop of a restart: bids are nearly every event, so their bookkeeping is
+        # inlined here (the same as _index does for them); other events go through _index.
+        auctions = self._auctions
+        logs = self._events
+        bidders = self._bidders
+        joined = self._joined
+        nonces = self._nonces
         for event in self.ledger.events():
-            state = apply(self._auctions.get(event.auction_id), event)
-            self._index(event, state)
+            aid = event.auction_id
+            state = apply(auctions.get(aid), event)
+            if type(event) is not BidPlaced:
+                self._index(event, state, timers=False)
+                continue
+            logs[aid].append(event)
+            bidder = event.bidder
+            record = bidders.get(bidder)
+            if record is None:
+                record = bidders[bidder] = BidderRecord()
+            record.bids += 1
+            if (aid, bidder) not in joined:
+                joined.add((aid, bidder))
+                record.auctions += 1
+            if event.nonce is not None and event.nonce > nonces.get(bidder, -1):
+                nonces[bidder] = event.nonce
+        for aid, state in auctions.items():  # timers once per auction, not once per event
+            due = close_due_at(state)
+            if due is not None:
+                self._timer_due[aid] = due
+                self._timers.append((due, aid))
+        heapq.heapify(self._timers)
         self._dirty_since_checkpoint = False
 
     # ------------------------------------------------------------------ the write path
@@ -181,27 +208,32 @@ class AuctionHouse:
         self._staged.extend(events)
         return events
 
-    def _index(self, event: Event, state: AuctionState) -> None:
+    def _index(self, event: Event, state: AuctionState, *, timers: bool = True) -> None:
         aid = event.auction_id
         self._auctions[aid] = state
         self._events.setdefault(aid, []).append(event)
         self._dirty_since_checkpoint = True
-        if isinstance(event, AuctionCreated):
-            self._open_by_seller[state.seller] += 1
-            if aid.isdigit():
-                self._next_id = max(self._next_id, int(aid) + 1)
-        elif isinstance(event, BidPlaced):
-            record = self._bidders.setdefault(event.bidder, BidderRecord())
+        if isinstance(event, BidPlaced):
+            record = self._bidders.get(event.bidder)
+            if record is None:
+                record = self._bidders[event.bidder] = BidderRecord()
             record.bids += 1
-            if (aid, event.bidder) not in self._joined:
-                self._joined.add((aid, event.bidder))
+            joined = (aid, event.bidder)
+            if joined not in self._joined:
+                self._joined.add(joined)
                 record.auctions += 1
             if event.nonce is not None and event.nonce > self._nonces.get(event.bidder, -1):
                 self._nonces[event.bidder] = event.nonce
+        elif isinstance(event, AuctionCreated):
+            self._open_by_seller[state.seller] += 1
+            if aid.isdigit():
+                self._next_id = max(self._next_id, int(aid) + 1)
         elif isinstance(event, AuctionClosed):
             self._open_by_seller[state.seller] -= 1
             if event.winner is not None:
                 self._bidders.setdefault(event.winner, BidderRecord()).wins += 1
+        if not timers:
+            return
         due = close_due_at(state)
         if due is not None and self._timer_due.get(aid) != due:
             self._timer_due[aid] = due

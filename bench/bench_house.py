@@ -1,0 +1,140 @@
+"""Accepted bids/s through the house into the durable SQLite ledger, and replay speed.
+
+Prints one JSON object. Paths measured:
+- ``sync_single``: one fsync'd transaction per bid (the plain sync API).
+- ``group_commit``: ``house.batch()`` of 500 bids per transaction (how the async service runs).
+- ``service``: ``HouseService`` with many concurrent submitters on one event loop: decisions on
+  the loop, fsyncs pipelined on the writer thread.
+- ``replay``: ``AuctionHouse.open`` rebuilding every auction from the ledger.
+No signatures here (issue 2's figure); the server bench measures signed bids.
+
+Usage: python bench/bench_house.py [--bids 100000] [--auctions 100]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import tempfile
+import time
+from pathlib import Path
+
+from auctionhouse.house import AuctionHouse, HouseConfig
+from auctionhouse.house.service import HouseService
+
+CFG = HouseConfig.for_tests(account_rate=1e12, account_burst=1e12, max_pending=100_000)
+BIDDERS = [f"b{i}" for i in range(50)]
+
+
+def setup(db: Path, auctions: int) -> tuple[AuctionHouse, list[str]]:
+    house = AuctionHouse.open(db, config=CFG)
+    house.create_account("seller", "correct horse")
+    for name in BIDDERS:
+        house.create_account(name, "correct horse")
+    ids = [
+        house.create_auction("seller", f"lot {i}", "english", {"duration": 10**6})["id"]
+        for i in range(auctions)
+    ]
+    return house, ids
+
+
+def bid_stream(n: int, ids: list[str]) -> list[tuple[str, str, int]]:
+    # Each auction's price rises by 1 per bid; bidders alternate so every bid is valid.
+    out = []
+    price = dict.fromkeys(ids, 0)
+    for i in range(n):
+        aid = ids[i % len(ids)]
+        price[aid] += 1
+        out.append((BIDDERS[(i // len(ids)) % len(BIDDERS)], aid, price[aid]))
+    return out
+
+
+def run_sync(tmp: Path, n: int, auctions: int) -> float:
+    house, ids = setup(tmp / "sync.db", auctions)
+    stream = bid_stream(n, ids)
+    t = time.perf_counter()
+    for bidder, aid, amount in stream:
+        house.place_bid(bidder, aid, amount)
+    rate = n / (time.perf_counter() - t)
+    house.close()
+    return rate
+
+
+def run_group(tmp: Path, n: int, auctions: int, batch: int = 500) -> tuple[float, Path]:
+    db = tmp / "group.db"
+    house, ids = setup(db, auctions)
+    stream = bid_stream(n, ids)
+    t = time.perf_counter()
+    for start in range(0, n, batch):
+        with house.batch():
+            for bidder, aid, amount in stream[start : start + batch]:
+                house.place_bid(bidder, aid, amount)
+    rate = n / (time.perf_counter() - t)
+    house.close()
+    return rate, db
+
+
+async def _service(db: Path, n: int, auctions: int, clients: int) -> float:
+    house, ids = setup(db, auctions)
+    house.close()
+    service = HouseService(lambda: AuctionHouse.open(db, config=CFG))
+    await service.start()
+    stream = bid_stream(n, ids)
+    # one submitter per auction group keeps each auction's bids in order
+    lanes: list[list[tuple[str, str, int]]] = [[] for _ in range(clients)]
+    for item in stream:
+        lanes[ids.index(item[1]) % clients].append(item)
+
+    async def lane(items: list[tuple[str, str, int]]) -> None:
+        for bidder, aid, amount in items:
+            await service.call(lambda h, b=bidder, a=aid, m=amount: h.place_bid(b, a, m))
+
+    t = time.perf_counter()
+    await asyncio.gather(*(lane(items) for items in lanes))
+    rate = n / (time.perf_counter() - t)
+    await service.stop()
+    return rate
+
+
+def run_replay(db: Path) -> tuple[float, int]:
+    t = time.perf_counter()
+    house = AuctionHouse.open(db, config=CFG)
+    elapsed = time.perf_counter() - t
+    events = sum(len(house.events(aid)) for aid in house.auction_ids())
+    house.ledger.close()
+    return events / elapsed, events
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--bids", type=int, default=100_000)
+    parser.add_argument("--auctions", type=int, default=100)
+    parser.add_argument("--sync-bids", type=int, default=2_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        sync_rate = run_sync(tmp, args.sync_bids, args.auctions)
+        group_rate, db = run_group(tmp, args.bids, args.auctions)
+        service_rate = asyncio.run(_service(tmp / "service.db", args.bids, args.auctions, 100))
+        replay_rate, events = run_replay(db)
+    print(
+        json.dumps(
+            {
+                "bench": "house",
+                "bids": args.bids,
+                "auctions": args.auctions,
+                "sync_single_bids_per_s": round(sync_rate),
+                "group_commit_bids_per_s": round(group_rate),
+                "service_bids_per_s": round(service_rate),
+                "replay_events": events,
+                "replay_events_per_s": round(replay_rate),
+                "goal_bids_per_s": 20_000,
+                "goal_replay_events_per_s": 200_000,
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
