@@ -252,3 +252,16 @@ def test_decode_rebuilds_every_event_type() -> None:
         decode_event(b'{"type": "Nope"}')
     with pytest.raises(LedgerError):
         decode_event(b"\xff")
+
+
+def test_a_second_writer_gives_a_conflict_then_the_ledger_catches_up(tmp_path: Path) -> None:
+    db = tmp_path / "l.db"
+    key = HouseKey.load_or_create(tmp_path / "l.db.key")
+    first, second = Ledger(SQLiteStore(db), key), Ledger(SQLiteStore(db), key)
+    first.append([bid("a", 1, 10)])
+    with pytest.raises(SequenceConflict):
+        second.append([bid("a", 1, 11)])  # second's view was stale: seq 1 is taken
+    second.append([bid("a", 2, 12)])  # it reloaded the heads and chains on the real head
+    assert audit_store(second.store, key.public_hex).ok
+    first.close()
+    second.close()

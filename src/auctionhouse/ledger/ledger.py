@@ -73,12 +73,17 @@ class Ledger:
                 "this ledger was signed with another house key "
                 f"({stored_key[:16]}..., this key is {key.public_hex[:16]}...)"
             )
-        self._heads: dict[str, tuple[int, bytes]] = store.heads()
-        self._sealed: set[str] = {s.auction_id for s in store.seals()}
+        self._heads: dict[str, tuple[int, bytes]] = {}
+        self._sealed: set[str] = set()
+        self._reload()
         self._moved: set[str] = set(self._heads)  # heads the next checkpoint must sign
         last = store.last_checkpoint()
         self._checkpoint_number = last.number if last is not None else 0
         self._checkpoint_prev = payload_digest(bytes(last.payload) if last else None)
+
+    def _reload(self) -> None:
+        self._heads = self._store.heads()
+        self._sealed = {seal.auction_id for seal in self._store.seals()}
 
     @property
     def store(self) -> Store:
@@ -100,7 +105,11 @@ class Ledger:
             return
         with self._lock:
             rows, seals, new_heads = self._prepare(events)
-            self._store.append(rows, seals)
+            try:
+                self._store.append(rows, seals)
+            except SequenceConflict:
+                self._reload()  # another writer moved a head: later appends see the truth
+                raise
             self._heads.update(new_heads)
             self._moved.update(new_heads)
             self._sealed.update(seal.auction_id for seal in seals)
