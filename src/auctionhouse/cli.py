@@ -17,6 +17,7 @@ from auctionhouse.errors import AuctionhouseError
 
 # One line per area; each module defines register(app: typer.Typer) -> None.
 COMMAND_MODULES = [
+    "auctionhouse.commands.serve",
     "auctionhouse.commands.classic",
     "auctionhouse.commands.demo",
     "auctionhouse.commands.sim",

@@ -1,0 +1,88 @@
+"""``auctionhouse serve`` (the HTTP + WebSocket house) and ``auctionhouse admin create``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from auctionhouse.errors import ConfigError, InvalidRequest
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        help="A TOML file of settings (server keys at the top, house settings in \\[house]).",
+        dir_okay=False,
+    ),
+]
+DbOption = Annotated[
+    Path | None,
+    typer.Option("--db", help="The house's SQLite file (default: in the user data directory)."),
+]
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)
+    admin = typer.Typer(help="House administration on the database file itself.")
+    admin.command("create")(admin_create)
+    app.add_typer(admin, name="admin")
+
+
+def serve(
+    db: DbOption = None,
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="TCP port (0 picks a free one).")] = None,
+    config: ConfigOption = None,
+    log_level: Annotated[
+        str | None, typer.Option(help="critical, error, warning, info, debug, trace.")
+    ] = None,
+) -> None:
+    """Run the house: REST + WebSocket API, web page, /metrics. Stops cleanly on SIGTERM.
+
+    Settings: flags > AUCTIONHOUSE_* variables > the --config file > defaults
+    (docs/configuration.md).
+    """
+    from auctionhouse.server.config import load_config
+    from auctionhouse.server.run import run_server
+
+    settings = load_config(
+        {"db": db, "host": host, "port": port, "log_level": log_level}, config_file=config
+    )
+    run_server(settings)
+
+
+def admin_create(
+    name: Annotated[str, typer.Argument(help="The admin account's name.")],
+    db: DbOption = None,
+    config: ConfigOption = None,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+) -> None:
+    """Create an admin account directly in the house's database file."""
+    from auctionhouse.house.accounts import AccountStore
+    from auctionhouse.house.clock import SystemClock
+    from auctionhouse.server.config import load_config
+
+    settings = load_config({"db": db}, config_file=config)
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    if not password:
+        raise InvalidRequest("the password is empty")
+    path = settings.db
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create {path.parent}: {exc.strerror}") from None
+    house = settings.house
+    store = AccountStore(path, time_cost=house.argon2_time_cost, memory_kib=house.argon2_memory_kib)
+    try:
+        account = store.create(name, password, now=SystemClock().now(), role="admin")
+    finally:
+        store.close()
+    typer.echo(f"admin {account.id} created in {path}")

@@ -1,0 +1,241 @@
+"""``create_app(config, clock=None)``: the FastAPI application of a house.
+
+The app owns one ``HouseService`` (the async shell around the house: bounded queue, group
+commit), one ``Hub`` (WebSocket fan-out) and one ``Metrics`` registry; the lifespan starts and
+stops them, so SIGTERM (uvicorn's graceful shutdown) drains connections, writes what is queued,
+checkpoints and closes the ledger.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request, WebSocket
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+import auctionhouse
+from auctionhouse.errors import AuctionhouseError, InvalidRequest
+from auctionhouse.house import AuctionHouse, Clock
+from auctionhouse.house.service import HouseService
+from auctionhouse.server.config import ServerConfig
+from auctionhouse.server.hub import Hub
+from auctionhouse.server.metrics import Metrics
+from auctionhouse.server.models import NewBid
+from auctionhouse.server.wire import (
+    error_body,
+    error_response,
+    http_status_error,
+    retry_after_header,
+    validation_error,
+)
+
+MAX_BODY_BYTES = 1 << 20
+
+PLACEHOLDER_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>auctionhouse</title></head>
+<body><h1>auctionhouse</h1><p>The API is at <a href="/docs">/docs</a>.</p></body></html>
+"""
+
+
+def static_dir() -> Path:
+    return Path(str(resources.files("auctionhouse.server") / "static"))
+
+
+class ServerState:
+    """Everything a request handler needs: config, service, hub, metrics."""
+
+    def __init__(self, config: ServerConfig, clock: Clock | None) -> None:
+        self.config = config
+        self.clock = clock
+        self.metrics = Metrics(config.stats_window_seconds)
+        self.service = HouseService(self._open_house)
+        self.hub = Hub(
+            self.service,
+            queue_size=config.ws_send_queue,
+            per_account=config.ws_connections_per_account,
+        )
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _open_house(self) -> AuctionHouse:
+        return AuctionHouse.open(
+            self.config.db,
+            config=self.config.house,
+            clock=self.clock,
+            key_path=self.config.key_path,
+        )
+
+    @property
+    def house(self) -> AuctionHouse:
+        return self.service.house
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        assert self._loop is not None
+        return self._loop
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        await self.service.start()
+        self.hub.start()
+        self.metrics.watch_house(self.house.counts, lambda: self.service.queue_depth)
+        self.metrics.connections.set_function(lambda: float(len(self.hub.connections)))
+
+    async def stop(self) -> None:
+        await self.hub.stop()
+        await self.service.stop()
+
+    async def place_bid(self, account: str, auction: str, bid: NewBid) -> dict[str, Any]:
+        return await self.service.call(
+            lambda h: h.place_bid(
+                account,
+                auction,
+                bid.amount,
+                proxy_max=bid.proxy_max,
+                nonce=bid.nonce,
+                ts=bid.ts,
+                signature=bid.signature,
+            )
+        )
+
+    async def settled(self, auction_id: str) -> None:
+        """Wait until everything decided about ``auction_id`` is durable (a read barrier), so a
+        read never shows what a crash could still take back."""
+        state = self.house.state(auction_id)
+        if state.seq > self.hub.durable_seq.get(auction_id, 0):
+            await self.service.call(lambda h: None)
+
+
+class BodyLimit:
+    """Refuse request bodies above ``limit`` bytes with 413 (pure ASGI, no buffering)."""
+
+    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length":
+                if not value.isdigit() or int(value) > self.limit:
+                    await self._refuse(send)
+                    return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except _TooLarge:
+            await self._refuse(send)
+
+    async def _refuse(self, send: Send) -> None:
+        err = TooLarge(f"request bodies are limited to {self.limit} bytes")
+        response = error_response(err)
+        await response({"type": "http"}, _no_receive, send)
+
+
+class TooLarge(InvalidRequest):
+    """The request body is too large."""
+
+    code = "too_large"
+    http_status = 413
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _no_receive() -> Message:
+    return {"type": "http.disconnect"}
+
+
+def create_app(config: ServerConfig | None = None, *, clock: Clock | None = None) -> FastAPI:
+    """The house as an ASGI app; ``clock`` is injected in tests (a ``FakeClock``)."""
+    from auctionhouse.server.routes import api_router, page_router
+    from auctionhouse.server.ws import serve_socket
+
+    config = config or ServerConfig()
+    server = ServerState(config, clock)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await server.start()
+        try:
+            yield
+        finally:
+            await server.stop()
+
+    app = FastAPI(
+        title="auctionhouse",
+        version=auctionhouse.__version__,
+        description="An auction house for people and software agents. See docs/api.md.",
+        lifespan=lifespan,
+    )
+    app.state.server = server
+    _install_error_handlers(app, server)
+    app.include_router(api_router)
+    app.include_router(page_router)
+
+    @app.websocket("/api/v1/ws")
+    async def websocket(websocket: WebSocket) -> None:
+        await serve_socket(server, websocket)
+
+    static = static_dir()
+    if static.is_dir():
+        app.mount("/static", StaticFiles(directory=static), name="static")
+
+    @app.get("/", include_in_schema=False, response_model=None)
+    async def index() -> Response:
+        page = static / "index.html"
+        if page.is_file():
+            return FileResponse(page, media_type="text/html")
+        return HTMLResponse(PLACEHOLDER_PAGE)
+
+    app.add_middleware(BodyLimit)
+    return app
+
+
+def _install_error_handlers(app: FastAPI, server: ServerState) -> None:
+    """Every error leaves in one shape, ``{"error": {"code", "message"}}`` (wire.py)."""
+
+    async def house_error(request: Request, exc: Exception) -> Response:
+        return error_response(exc)
+
+    async def invalid(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        return error_response(validation_error(list(exc.errors())))
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        err = http_status_error(exc.status_code, exc.detail)
+        status, body = error_body(err)
+        if exc.status_code not in (404, 405):
+            status = exc.status_code
+        headers = {**retry_after_header(err), **(exc.headers or {})}
+        return JSONResponse(body, status_code=status, headers=headers)
+
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        return error_response(exc)
+
+    app.add_exception_handler(AuctionhouseError, house_error)
+    app.add_exception_handler(RequestValidationError, invalid)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(Exception, unexpected)

@@ -1,0 +1,96 @@
+"""Request bodies (pydantic), so the OpenAPI schema says what each endpoint takes.
+
+Strict types: an amount is a JSON integer, never a string or a float that happens to be whole;
+``ts`` stays the number the client signed (an int stays an int, so the signed bytes match).
+Bounds keep every number storable (SQLite integers are 64-bit). The rules core checks meaning.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt
+
+MAX_AMOUNT = 2**53 - 1  # exact in every JSON reader, including JavaScript's
+MAX_SECONDS = 10**11  # year 5138; larger times are mistakes
+
+Amount = Annotated[StrictInt, Field(ge=1, le=MAX_AMOUNT)]
+Money = Annotated[StrictInt, Field(ge=0, le=MAX_AMOUNT)]
+Count = Annotated[StrictInt, Field(ge=1, le=1_000_000)]
+Seconds = Annotated[StrictInt | StrictFloat, Field(gt=0, le=MAX_SECONDS)]
+Instant = Annotated[StrictInt | StrictFloat, Field(ge=0, le=MAX_SECONDS)]
+HexKey = Annotated[str, Field(min_length=64, max_length=64, pattern=r"^[0-9a-fA-F]{64}$")]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+class NewAccount(Body):
+    name: Annotated[str, Field(min_length=1, max_length=32, examples=["alice"])]
+    password: Annotated[str, Field(min_length=8, max_length=1024)]
+    public_key: HexKey | None = None
+
+
+class NewSession(Body):
+    name: Annotated[str, Field(min_length=1, max_length=64)]
+    password: Annotated[str, Field(min_length=1, max_length=1024)]
+
+
+class PublicKey(Body):
+    public_key: HexKey
+
+
+class Item(Body):
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    description: Annotated[str, Field(max_length=5000)] = ""
+
+
+class SoftCloseRules(Body):
+    window: Seconds
+    extension: Seconds
+    cap: Seconds
+
+
+class AuctionRules(Body):
+    """Omitted fields take the rules core's defaults (see docs/api.md)."""
+
+    starting_price: Money | None = None
+    reserve_price: Amount | None = None
+    min_increment: Amount | None = None
+    decrement: Money | None = None
+    tick_seconds: Seconds | None = None
+    opens_at: Instant | None = None
+    closes_at: Instant | None = None
+    duration: Seconds | None = None
+    quiet_seconds: Seconds | None = None
+    soft_close: SoftCloseRules | None = None
+    expected_bids: Count | None = None
+    min_bidders: Count | None = None
+    max_bidders: Count | None = None
+    signed_bids: StrictBool | None = None
+
+
+class NewAuction(Body):
+    item: Item
+    method: Literal["english", "dutch", "fpsb", "vickrey"]
+    rules: AuctionRules = Field(default_factory=AuctionRules)
+
+
+class NewBid(Body):
+    """A bid; ``nonce``, ``ts`` and ``signature`` make it a signed bid (docs/api.md)."""
+
+    amount: Amount
+    nonce: Annotated[StrictInt, Field(ge=0, le=2**63 - 1)] | None = None
+    ts: Instant | None = None
+    signature: Annotated[str, Field(min_length=1, max_length=256)] | None = None
+    proxy_max: Amount | None = None
+
+
+class CancelRequest(Body):
+    reason: Annotated[str, Field(max_length=500)] = ""
+
+
+def rules_dict(rules: AuctionRules) -> dict[str, object]:
+    """Only the rules the seller gave, as the core's ``Rules.from_dict`` takes them."""
+    return rules.model_dump(exclude_none=True)

@@ -1,0 +1,242 @@
+"""The REST endpoints of docs/api.md. Every handler is ``async``: the house lives on the event
+loop; writes go through ``HouseService.call`` (answered once durable), argon2 work through
+``run_blocking``. Every ``/api`` request first passes the per-address rate limit."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from auctionhouse.errors import AuctionhouseError, Forbidden, Unauthorized
+from auctionhouse.house import Account
+from auctionhouse.server.app import ServerState
+from auctionhouse.server.models import (
+    CancelRequest,
+    NewAccount,
+    NewAuction,
+    NewBid,
+    NewSession,
+    PublicKey,
+    rules_dict,
+)
+
+bearer = HTTPBearer(auto_error=False, description="A token from POST /api/v1/sessions.")
+
+
+def server_of(request: Request) -> ServerState:
+    server: ServerState = request.app.state.server
+    return server
+
+
+async def check_address(request: Request) -> None:
+    """The per-address rate limit (429 + Retry-After), before anything else."""
+    server_of(request).house.check_address(request.client.host if request.client else None)
+
+
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+
+
+async def optional_account(request: Request, credentials: Credentials) -> Account | None:
+    if credentials is None:
+        if "authorization" in request.headers:
+            raise Unauthorized("use Authorization: Bearer TOKEN")
+        return None
+    return server_of(request).house.authenticate(credentials.credentials)
+
+
+async def current_account(request: Request, credentials: Credentials) -> Account:
+    account = await optional_account(request, credentials)
+    if account is None:
+        raise Unauthorized("a bearer token is required (POST /api/v1/sessions)")
+    return account
+
+
+async def admin_account(account: Annotated[Account, Depends(current_account)]) -> Account:
+    if not account.is_admin:
+        raise Forbidden("only an admin may do this")
+    return account
+
+
+User = Annotated[Account, Depends(current_account)]
+MaybeUser = Annotated[Account | None, Depends(optional_account)]
+Admin = Annotated[Account, Depends(admin_account)]
+AuctionId = Annotated[str, Path(min_length=1, max_length=100)]
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "invalid_request and friends: `{error: {code, message}}`"},
+    401: {"description": "unauthorized, bad_signature, signature_required"},
+    403: {"description": "forbidden, seller_cannot_bid"},
+    404: {"description": "not_found"},
+    409: {"description": "a rule refuses the command (bid_too_low, auction_closed, ...)"},
+    429: {"description": "rate_limited (Retry-After) or quota_exceeded"},
+    503: {"description": "overloaded: the house's queue is full; retry shortly"},
+}
+
+api_router = APIRouter(prefix="/api/v1", dependencies=[Depends(check_address)], responses=ERRORS)
+page_router = APIRouter()
+
+
+# ---------------------------------------------------------------------- accounts and sessions
+
+
+@api_router.post("/accounts", status_code=201, tags=["accounts"])
+async def create_account(body: NewAccount, request: Request) -> dict[str, Any]:
+    server = server_of(request)
+    account = await server.service.run_blocking(
+        lambda h: h.create_account(body.name, body.password, public_key=body.public_key)
+    )
+    return account.to_public()
+
+
+@api_router.post("/sessions", status_code=201, tags=["accounts"])
+async def create_session(body: NewSession, request: Request) -> dict[str, Any]:
+    server = server_of(request)
+    token = await server.service.run_blocking(lambda h: h.login(body.name, body.password))
+    house = server.house
+    account = house.authenticate(token)
+    expires_at = house.clock.now() + house.config.token_ttl_seconds
+    return {"token": token, "account": account.to_public(), "expires_at": expires_at}
+
+
+@api_router.get("/me", tags=["accounts"])
+async def me(account: User, request: Request) -> dict[str, Any]:
+    house = server_of(request).house
+    return {**account.to_public(), "reputation": house.reputation(account.id)}
+
+
+@api_router.put("/me/key", tags=["accounts"])
+async def register_key(body: PublicKey, account: User, request: Request) -> dict[str, Any]:
+    server = server_of(request)
+    updated = await server.service.run_blocking(
+        lambda h: h.register_key(account.id, body.public_key)
+    )
+    return updated.to_public()
+
+
+@api_router.get("/accounts/{account_id}/reputation", tags=["accounts"])
+async def reputation(
+    account_id: Annotated[str, Path(min_length=1, max_length=64)], request: Request
+) -> dict[str, Any]:
+    return server_of(request).house.reputation(account_id)
+
+
+# ---------------------------------------------------------------------- auctions
+
+
+@api_router.get("/auctions", tags=["auctions"])
+async def list_auctions(
+    request: Request,
+    account: MaybeUser,
+    state: Literal["scheduled", "open", "paused", "closed"] | None = None,
+    method: Literal["english", "dutch", "fpsb", "vickrey"] | None = None,
+    seller: Annotated[str | None, Query(max_length=64)] = None,
+    bidder: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+) -> dict[str, Any]:
+    house = server_of(request).house
+    matches = house.list_auctions(
+        state=state, method=method, seller=seller, bidder=bidder, limit=2**62
+    )
+    return {
+        "auctions": matches[offset : offset + limit],
+        "limit": limit,
+        "offset": offset,
+        "total": len(matches),
+    }
+
+
+@api_router.post("/auctions", status_code=201, tags=["auctions"])
+async def create_auction(body: NewAuction, account: User, request: Request) -> dict[str, Any]:
+    rules = rules_dict(body.rules)
+    return await server_of(request).service.call(
+        lambda h: h.create_auction(
+            account.id, body.item.name, body.method, rules, description=body.item.description
+        )
+    )
+
+
+@api_router.get("/auctions/{auction_id}", tags=["auctions"])
+async def show_auction(auction_id: AuctionId, account: MaybeUser, request: Request) -> Any:
+    server = server_of(request)
+    await server.settled(auction_id)
+    return server.house.view(auction_id, account.id if account else None)
+
+
+@api_router.post("/auctions/{auction_id}/bids", status_code=201, tags=["bids"])
+async def place_bid(
+    auction_id: AuctionId, body: NewBid, account: User, request: Request
+) -> dict[str, Any]:
+    server = server_of(request)
+    started = time.perf_counter()
+    try:
+        ack = await server.place_bid(account.id, auction_id, body)
+    except AuctionhouseError as exc:
+        server.metrics.bid("http", started, exc.code)
+        raise
+    server.metrics.bid("http", started, None)
+    return ack
+
+
+@api_router.post("/auctions/{auction_id}/cancel", tags=["auctions"])
+async def cancel_auction(
+    auction_id: AuctionId, account: User, request: Request, body: CancelRequest | None = None
+) -> dict[str, Any]:
+    reason = body.reason if body is not None else ""
+    return await server_of(request).service.call(
+        lambda h: h.cancel_auction(account.id, auction_id, reason)
+    )
+
+
+@api_router.post("/auctions/{auction_id}/pause", tags=["admin"])
+async def pause_auction(auction_id: AuctionId, account: Admin, request: Request) -> dict[str, Any]:
+    return await server_of(request).service.call(lambda h: h.pause_auction(account.id, auction_id))
+
+
+@api_router.post("/auctions/{auction_id}/resume", tags=["admin"])
+async def resume_auction(auction_id: AuctionId, account: Admin, request: Request) -> dict[str, Any]:
+    return await server_of(request).service.call(lambda h: h.resume_auction(account.id, auction_id))
+
+
+@api_router.get("/auctions/{auction_id}/events", tags=["auctions"])
+async def auction_events(
+    auction_id: AuctionId,
+    request: Request,
+    after: Annotated[int, Query(ge=0, le=2**62)] = 0,
+) -> dict[str, Any]:
+    server = server_of(request)
+    await server.settled(auction_id)
+    events = server.house.events(auction_id, after)
+    return {"events": events, "last_seq": server.house.state(auction_id).seq}
+
+
+# ---------------------------------------------------------------------- house
+
+
+@api_router.get("/time", tags=["house"])
+async def server_time(request: Request) -> dict[str, float]:
+    return {"now": server_of(request).house.clock.now()}
+
+
+@api_router.get("/admin/stats", tags=["admin"])
+async def admin_stats(account: Admin, request: Request) -> dict[str, Any]:
+    server = server_of(request)
+    counts = server.house.counts()["by_state"]
+    return {
+        "bids_per_second": server.metrics.bids_per_second(),
+        "open_auctions": counts.get("open", 0),
+        "connections": len(server.hub.connections),
+        "rejected": dict(server.metrics.rejected),
+        "queue_depth": server.service.queue_depth,
+        "dropped_connections": server.hub.dropped,
+    }
+
+
+@page_router.get("/metrics", include_in_schema=False)
+async def metrics(request: Request) -> Response:
+    return Response(server_of(request).metrics.render(), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,60 @@
+"""Run the app under uvicorn: uvloop + httptools when present, graceful SIGTERM, one
+``listening on http://HOST:PORT`` line on stdout once the socket is bound (port 0 picks one)."""
+
+from __future__ import annotations
+
+import sqlite3
+import sys
+from typing import Any
+
+from auctionhouse.errors import ConfigError
+from auctionhouse.server.config import ServerConfig
+
+
+def check_database(config: ServerConfig) -> None:
+    """Fail early, in one line, when the database file cannot be opened."""
+    try:
+        config.db.parent.mkdir(parents=True, exist_ok=True)
+        sqlite3.connect(config.db).close()
+    except (OSError, sqlite3.Error) as exc:
+        raise ConfigError(f"cannot open the house database {config.db}: {exc}") from None
+
+
+def uvicorn_config(config: ServerConfig, app: Any) -> Any:
+    import uvicorn
+
+    return uvicorn.Config(
+        app,
+        host=config.host,
+        port=config.port,
+        log_level=config.log_level,
+        access_log=config.log_level in ("debug", "trace"),
+        ws_max_size=config.ws_max_message_bytes,
+        proxy_headers=config.proxy_headers,
+        forwarded_allow_ips=config.forwarded_allow_ips,
+        timeout_graceful_shutdown=max(1, round(config.graceful_seconds)),
+        limit_concurrency=config.max_connections or None,
+        server_header=False,
+    )
+
+
+def run_server(config: ServerConfig) -> None:
+    import uvicorn
+
+    from auctionhouse.server.app import create_app
+
+    check_database(config)
+
+    class Server(uvicorn.Server):
+        async def startup(self, sockets: Any = None) -> None:
+            await super().startup(sockets=sockets)
+            if self.started:
+                for server in self.servers:
+                    for sock in server.sockets:
+                        host, port = sock.getsockname()[:2]
+                        print(f"listening on http://{host}:{port}", flush=True)
+
+    server = Server(uvicorn_config(config, create_app(config)))
+    server.run()
+    if not server.started:
+        sys.exit(1)

@@ -1,0 +1,190 @@
+"""The WebSocket protocol of ``/api/v1/ws`` (docs/api.md): auth, subscribe, unsubscribe, bid,
+time. Each bid is answered with an ack or an error carrying the same codes as HTTP."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from fastapi import WebSocket, WebSocketDisconnect
+from pydantic import ValidationError
+
+from auctionhouse.errors import AuctionhouseError, InvalidRequest, Overloaded, Unauthorized
+from auctionhouse.server.hub import Connection
+from auctionhouse.server.models import NewBid
+from auctionhouse.server.wire import dumps, error_body, validation_error
+
+if TYPE_CHECKING:
+    from auctionhouse.server.app import ServerState
+
+MAX_INFLIGHT_BIDS = 1024
+CLOSE_UNAUTHORIZED = 4001
+_BID_FIELDS = ("amount", "nonce", "ts", "signature", "proxy_max")
+
+
+def _error(request_id: Any, exc: BaseException, **extra: Any) -> str:
+    _, body = error_body(exc)
+    message: dict[str, Any] = {"type": "error", "id": request_id, **body, **extra}
+    return dumps(message)
+
+
+def _auction_list(value: Any) -> list[str] | None:
+    """``"*"`` (None: every auction) or a list of auction ids."""
+    if value == "*":
+        return None
+    if isinstance(value, str):
+        return [value]
+    if (
+        isinstance(value, list)
+        and 0 < len(value) <= 1000
+        and all(isinstance(a, str) and 0 < len(a) <= 100 for a in value)
+    ):
+        return list(dict.fromkeys(value))
+    raise InvalidRequest('auctions must be "*" or a list of 1 to 1000 auction ids')
+
+
+def _after(value: Any) -> dict[str, int]:
+    if value is None:
+        return {}
+    if isinstance(value, dict) and all(
+        isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) and v >= 0
+        for k, v in value.items()
+    ):
+        return dict(value)
+    raise InvalidRequest("after must map auction ids to the last seq seen (integers >= 0)")
+
+
+class Session:
+    """One connection's protocol: reads ops, answers them through the hub's send queue."""
+
+    def __init__(self, server: ServerState, conn: Connection) -> None:
+        self.server = server
+        self.conn = conn
+
+    async def handle(self, raw: str | bytes) -> None:
+        request_id: Any = None
+        try:
+            try:
+                message = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                raise InvalidRequest("a message must be one JSON object") from None
+            if not isinstance(message, dict):
+                raise InvalidRequest("a message must be one JSON object")
+            request_id = message.get("id")
+            if not isinstance(request_id, str | int | None) or isinstance(request_id, bool):
+                request_id = None
+            self.server.house.check_address(self.conn.address)
+            op = message.get("op")
+            if op == "bid":
+                self._bid(request_id, message)
+            elif op == "subscribe":
+                await self._subscribe(request_id, message)
+            elif op == "unsubscribe":
+                auctions = _auction_list(message.get("auctions"))
+                self.server.hub.unsubscribe(self.conn, auctions)
+                self._reply(request_id, {"type": "unsubscribed", "auctions": auctions or "*"})
+            elif op == "auth":
+                self.authenticate(message.get("token"))
+                self._reply(request_id, {"type": "auth", "account": self.conn.account})
+            elif op == "time":
+                now = self.server.house.clock.now()
+                self._reply(request_id, {"type": "time", "server_time": now})
+            else:
+                raise InvalidRequest("op must be auth, subscribe, unsubscribe, bid or time")
+        except AuctionhouseError as exc:
+            self.conn.push(_error(request_id, exc))
+
+    def _reply(self, request_id: Any, message: dict[str, Any]) -> None:
+        if request_id is not None:
+            message["id"] = request_id
+        self.conn.push(dumps(message))
+
+    def authenticate(self, token: Any) -> None:
+        account = self.server.house.authenticate(token if isinstance(token, str) else None)
+        self.server.hub.authenticate(self.conn, account.id)
+
+    async def _subscribe(self, request_id: Any, message: dict[str, Any]) -> None:
+        auctions = _auction_list(message.get("auctions"))
+        after = _after(message.get("after"))
+        errors = await self.server.hub.subscribe(self.conn, auctions, after)
+        for err in errors:
+            auction = err.pop("auction")
+            self.conn.push(
+                dumps({"type": "error", "id": request_id, "auction": auction, "error": err})
+            )
+        self._reply(request_id, {"type": "subscribed", "auctions": auctions or "*"})
+
+    def _bid(self, request_id: Any, message: dict[str, Any]) -> None:
+        started = time.perf_counter()
+        conn = self.conn
+        try:
+            auction = message.get("auction")
+            if not isinstance(auction, str) or not auction:
+                raise InvalidRequest("auction must be an auction id")
+            if conn.account is None:
+                raise Unauthorized("authenticate first: send {op: auth, token}")
+            try:
+                bid = NewBid.model_validate({k: message[k] for k in _BID_FIELDS if k in message})
+            except ValidationError as exc:
+                raise validation_error(exc.errors()) from None
+            if len(conn.tasks) >= MAX_INFLIGHT_BIDS:
+                raise Overloaded("too many bids in flight on this connection")
+        except AuctionhouseError as exc:
+            self.server.metrics.bid("websocket", started, exc.code)
+            conn.push(_error(request_id, exc))
+            return
+        task = self.server.loop.create_task(
+            self._place(request_id, conn.account, auction, bid, started)
+        )
+        conn.tasks.add(task)
+        task.add_done_callback(conn.tasks.discard)
+
+    async def _place(
+        self, request_id: Any, account: str, auction: str, bid: NewBid, started: float
+    ) -> None:
+        try:
+            ack = await self.server.place_bid(account, auction, bid)
+        except Exception as exc:
+            code = exc.code if isinstance(exc, AuctionhouseError) else "internal_error"
+            self.server.metrics.bid("websocket", started, code)
+            self.conn.push(_error(request_id, exc))
+            return
+        self.server.metrics.bid("websocket", started, None)
+        self.conn.push(dumps({"type": "ack", "id": request_id, "ack": ack}))
+
+
+async def serve_socket(server: ServerState, websocket: WebSocket) -> None:
+    """One WebSocket from accept to close."""
+    address = websocket.client.host if websocket.client else "unknown"
+    await websocket.accept()
+    conn = server.hub.open(websocket, address)
+    session = Session(server, conn)
+    try:
+        server.house.check_address(address)
+        token = websocket.query_params.get("token")
+        if token:
+            try:
+                session.authenticate(token)
+            except AuctionhouseError as exc:
+                conn.push(_error(None, exc))
+                await conn.flush()
+                await websocket.close(code=CLOSE_UNAUTHORIZED, reason=exc.code)
+                return
+            conn.push(dumps({"type": "auth", "account": conn.account}))
+        while not conn.closed:
+            frame = await websocket.receive()
+            if frame["type"] == "websocket.disconnect":
+                break
+            raw = frame.get("text")
+            if raw is None:
+                raw = frame.get("bytes") or b""
+            await session.handle(raw)
+    except AuctionhouseError as exc:  # refused at the door (rate limit)
+        conn.push(_error(None, exc))
+        await conn.flush()
+        await websocket.close(code=1013, reason=exc.code)
+    except (WebSocketDisconnect, RuntimeError):
+        pass
+    finally:
+        server.hub.close(conn)
