@@ -1,0 +1,381 @@
+"""AsyncClient: every endpoint of docs/api.md over httpx, bids over HTTP or WebSocket, watching.
+
+Answers are the API's JSON (dicts). An error answer raises the ``auctionhouse.errors`` class of
+its ``code`` (``BidTooLow``, ``AuctionClosed``...); no connection raises ``HouseUnreachable``.
+Bids are signed when the client holds a key (or the caller asks): ``bid_message`` bytes, a nonce
+from the key's persistent counter, ``ts`` on the estimated house clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Iterable, Mapping
+from typing import Any, Literal
+
+import httpx
+
+from auctionhouse.client.clock import ServerClock
+from auctionhouse.client.errors import BadResponse, HouseUnreachable, error_from_body
+from auctionhouse.client.keys import BidKey, NonceCounter
+from auctionhouse.client.socket import HouseSocket
+from auctionhouse.errors import (
+    ConfigError,
+    InvalidRequest,
+    ReplayedNonce,
+    StaleTimestamp,
+    Unauthorized,
+)
+
+DEFAULT_HOUSE = "http://127.0.0.1:8000"
+API = "/api/v1"
+Json = dict[str, Any]
+
+
+def default_house() -> str:
+    return os.environ.get("AUCTIONHOUSE_HOUSE") or DEFAULT_HOUSE
+
+
+def normalize_house(url: str) -> str:
+    """``host:port`` or ``http://host:port/`` -> ``http://host:port`` (checked)."""
+    text = url.strip()
+    scheme, sep, rest = text.partition("://")
+    if not sep:
+        scheme, rest = "http", text
+    rest = rest.rstrip("/")
+    if scheme not in ("http", "https") or not rest or any(c.isspace() for c in rest):
+        raise InvalidRequest(f"the house URL must look like http://HOST:PORT, not {url!r}")
+    url = f"{scheme}://{rest}"
+    return url
+
+
+class AsyncClient:
+    """An auction house seen from one account (or anonymously)."""
+
+    def __init__(
+        self,
+        house: str | None = None,
+        *,
+        token: str | None = None,
+        account: str | None = None,
+        key: BidKey | None = None,
+        timeout: float = 10.0,
+    ) -> None:
+        self.house = normalize_house(house or default_house())
+        self.token = token
+        self.account = account
+        self.timeout = timeout
+        self.clock = ServerClock()
+        self._key = key
+        self._nonces: NonceCounter | None = key.nonces() if key is not None else None
+        self._http = httpx.AsyncClient(base_url=self.house + API, timeout=timeout)
+        self._bid_socket: HouseSocket | None = None
+        self._socket_lock = asyncio.Lock()
+
+    @property
+    def key(self) -> BidKey | None:
+        return self._key
+
+    @key.setter
+    def key(self, key: BidKey | None) -> None:
+        self._key = key
+        self._nonces = key.nonces() if key is not None else None
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        if self._bid_socket is not None:
+            await self._bid_socket.close()
+            self._bid_socket = None
+        await self._http.aclose()
+
+    # ------------------------------------------------------------------ the one HTTP seam
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Mapping[str, Any] | None = None,
+        params: Mapping[str, Any] | None = None,
+        auth: bool = False,
+        text: bool = False,
+    ) -> Any:
+        """One request; ``auth`` demands a token, otherwise it is sent when there is one."""
+        headers = {}
+        if self.token is not None:
+            headers["Authorization"] = f"Bearer {self.token}"
+        elif auth:
+            raise Unauthorized("log in first (auctionhouse login NAME, or client.login())")
+        query = {k: v for k, v in (params or {}).items() if v is not None}
+        try:
+            response = await self._http.request(
+                method, path, json=body, params=query, headers=headers
+            )
+        except httpx.TimeoutException:
+            raise HouseUnreachable(
+                f"the house at {self.house} did not answer within {self.timeout:g} s"
+            ) from None
+        except httpx.HTTPError as exc:
+            raise HouseUnreachable(f"cannot reach the house at {self.house}: {exc}") from None
+        if response.status_code >= 400:
+            try:
+                payload = response.json()
+            except ValueError:
+                payload = None
+            raise error_from_body(
+                response.status_code, payload, response.headers.get("Retry-After")
+            )
+        if text:
+            return response.text
+        try:
+            return response.json()
+        except ValueError:
+            raise BadResponse(f"{method} {path} did not answer JSON") from None
+
+    # ------------------------------------------------------------------ time
+
+    async def time(self) -> float:
+        """The house's time now (and a fresh sample for the clock offset)."""
+        sent = self.clock.local()
+        answer = await self._call("GET", "/time")
+        received = self.clock.local()
+        now = answer.get("now") if isinstance(answer, dict) else None
+        if not isinstance(now, int | float):
+            raise BadResponse("GET /time answered without a number 'now'")
+        self.clock.sample(sent, float(now), received)
+        return float(now)
+
+    async def sync_clock(self, samples: int = 3) -> float:
+        """Estimate the house clock offset from a few round trips; returns the offset."""
+        for _ in range(max(1, samples)):
+            await self.time()
+        return self.clock.offset
+
+    def server_now(self) -> float:
+        """Estimated house time (no request)."""
+        return self.clock.now()
+
+    # ------------------------------------------------------------------ accounts
+
+    async def create_account(
+        self, name: str, password: str, *, public_key: str | None = None
+    ) -> Json:
+        body: Json = {"name": name, "password": password}
+        if public_key is not None:
+            body["public_key"] = public_key
+        result: Json = await self._call("POST", "/accounts", body=body)
+        return result
+
+    async def login(self, name: str, password: str) -> Json:
+        """Open a session; the client then acts as this account."""
+        session: Json = await self._call(
+            "POST", "/sessions", body={"name": name, "password": password}
+        )
+        token = session.get("token")
+        if not isinstance(token, str):
+            raise BadResponse("POST /sessions answered without a token")
+        self.token = token
+        account = session.get("account", name)
+        self.account = account.get("id", name) if isinstance(account, dict) else str(account)
+        return session
+
+    async def me(self) -> Json:
+        result: Json = await self._call("GET", "/me", auth=True)
+        if self.account is None and isinstance(result.get("id"), str):
+            self.account = result["id"]
+        return result
+
+    async def register_key(self, public_key: str | None = None) -> Json:
+        """Register ``public_key`` (hex) or the client's own key for signed bids."""
+        if public_key is None:
+            if self._key is None:
+                raise ConfigError("no key to register: give a public key or load a key file")
+            public_key = self._key.public_key
+        body = {"public_key": public_key}
+        result: Json = await self._call("PUT", "/me/key", body=body, auth=True)
+        return result
+
+    async def reputation(self, account_id: str) -> Json:
+        result: Json = await self._call("GET", f"/accounts/{_seg(account_id)}/reputation")
+        return result
+
+    # ------------------------------------------------------------------ auctions
+
+    async def list_auctions(
+        self,
+        *,
+        state: str | None = None,
+        method: str | None = None,
+        seller: str | None = None,
+        bidder: str | None = None,
+        limit: int | None = None,
+        offset: int | None = None,
+    ) -> Json:
+        params = {
+            "state": state,
+            "method": method,
+            "seller": seller,
+            "bidder": bidder,
+            "limit": limit,
+            "offset": offset,
+        }
+        result: Json = await self._call("GET", "/auctions", params=params)
+        return result
+
+    async def create_auction(
+        self,
+        item: str,
+        method: str,
+        rules: Mapping[str, Any] | None = None,
+        *,
+        description: str | None = None,
+    ) -> Json:
+        body: Json = {"item": {"name": item}, "method": method, "rules": dict(rules or {})}
+        if description is not None:
+            body["item"]["description"] = description
+        result: Json = await self._call("POST", "/auctions", body=body, auth=True)
+        return result
+
+    async def auction(self, auction_id: str) -> Json:
+        result: Json = await self._call("GET", f"/auctions/{_seg(auction_id)}")
+        return result
+
+    async def events(self, auction_id: str, after: int = 0) -> Json:
+        result: Json = await self._call(
+            "GET", f"/auctions/{_seg(auction_id)}/events", params={"after": after}
+        )
+        return result
+
+    async def cancel(self, auction_id: str, reason: str | None = None) -> Json:
+        body = {"reason": reason} if reason is not None else {}
+        result: Json = await self._call(
+            "POST", f"/auctions/{_seg(auction_id)}/cancel", body=body, auth=True
+        )
+        return result
+
+    async def pause(self, auction_id: str) -> Json:
+        result: Json = await self._call("POST", f"/auctions/{_seg(auction_id)}/pause", auth=True)
+        return result
+
+    async def resume(self, auction_id: str) -> Json:
+        result: Json = await self._call("POST", f"/auctions/{_seg(auction_id)}/resume", auth=True)
+        return result
+
+    async def admin_stats(self) -> Json:
+        result: Json = await self._call("GET", "/admin/stats", auth=True)
+        return result
+
+    async def metrics(self) -> str:
+        """The Prometheus text of ``/metrics`` (outside ``/api/v1``)."""
+        result: str = await self._call("GET", f"{self.house}/metrics", text=True)
+        return result
+
+    # ------------------------------------------------------------------ bids
+
+    async def bid(
+        self,
+        auction_id: str,
+        amount: int,
+        *,
+        proxy_max: int | None = None,
+        signed: bool | None = None,
+        via: Literal["http", "ws"] = "http",
+    ) -> Json:
+        """Place a bid (an accept in a Dutch auction) and return the house's ack.
+
+        ``signed`` defaults to "when the client has a key". A signed bid refused only for its
+        nonce (another process of the same account got ahead) or its timestamp (the clock
+        estimate drifted) is signed again once with a fresh nonce and a fresh clock.
+        """
+        if via not in ("http", "ws"):
+            raise InvalidRequest("via must be 'http' or 'ws'")
+        sign = self._key is not None if signed is None else signed
+        body: Json = {"amount": amount}
+        if proxy_max is not None:
+            body["proxy_max"] = proxy_max
+        for attempt in (1, 2):
+            if sign:
+                body.update(await self.signature(auction_id, amount, proxy_max))
+            try:
+                if via == "ws":
+                    return await self._bid_ws(auction_id, body)
+                result: Json = await self._call(
+                    "POST", f"/auctions/{_seg(auction_id)}/bids", body=body, auth=True
+                )
+                return result
+            except (ReplayedNonce, StaleTimestamp) as exc:
+                if not sign or attempt == 2:
+                    raise
+                server_time = exc.fields.get("server_time")
+                if isinstance(exc, StaleTimestamp) and isinstance(server_time, int | float):
+                    self.clock.observe(float(server_time))
+                await self.time()
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def signature(self, auction_id: str, amount: int, proxy_max: int | None = None) -> Json:
+        """``{"nonce", "ts", "signature"}`` for a bid by this client's account and key."""
+        if self._key is None or self._nonces is None:
+            raise ConfigError("signed bids need a key: create one or load a key file")
+        if self.account is None:
+            await self.me()
+        if self.account is None:
+            raise Unauthorized("log in first: a signed bid names its bidder")
+        if not self.clock.synced:
+            await self.time()
+        nonce = self._nonces.next()
+        ts = round(self.clock.now(), 3)
+        signature = self._key.sign_bid(auction_id, self.account, amount, nonce, ts, proxy_max)
+        return {"nonce": nonce, "ts": ts, "signature": signature}
+
+    async def _bid_ws(self, auction_id: str, body: Json) -> Json:
+        if self.token is None:
+            raise Unauthorized("log in first (auctionhouse login NAME, or client.login())")
+        async with self._socket_lock:
+            if self._bid_socket is None or self._bid_socket.closed:
+                socket = HouseSocket(self.house, self.clock, open_timeout=self.timeout)
+                self._bid_socket = await socket.connect(self.token)
+            socket = self._bid_socket
+        try:
+            answer = await socket.request({"op": "bid", "auction": auction_id, **body})
+        except HouseUnreachable as exc:
+            raise HouseUnreachable(
+                f"{exc.message}; the bid's ack was lost (check the auction: it may be in)"
+            ) from None
+        ack = answer.get("ack")
+        if not isinstance(ack, dict):
+            raise BadResponse("the WebSocket answered a bid without an ack")
+        return ack
+
+    # ------------------------------------------------------------------ watching
+
+    def watch(
+        self,
+        auctions: Iterable[str] | str,
+        *,
+        after: Mapping[str, int] | None = None,
+        until_closed: bool = False,
+        give_up_after: float | None = 30.0,
+    ) -> AsyncIterator[Json]:
+        """Every pushed message of ``auctions`` (ids, or ``"*"``), reconnecting as needed.
+
+        See :func:`auctionhouse.client.watch.watch`: events come in seq order per auction with
+        no gap and no duplicate across reconnects.
+        """
+        from auctionhouse.client.watch import watch
+
+        return watch(
+            self, auctions, after=after, until_closed=until_closed, give_up_after=give_up_after
+        )
+
+
+def _seg(value: str) -> str:
+    """One URL path segment (an id), refusing what would change the path."""
+    text = str(value)
+    if not text or "/" in text or text in (".", "..") or any(c.isspace() for c in text):
+        raise InvalidRequest(f"{value!r} is not a valid id")
+    return text

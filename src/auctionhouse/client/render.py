@@ -1,0 +1,209 @@
+"""Rich renderables of auctions for people: the ``show`` panel, the ``list`` table, the live view.
+
+Everything shown comes from the public view and public events (the house already hides reserve
+prices, proxy maxima and sealed amounts); countdowns use the house clock estimate. Rich loads
+only when these functions run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable
+from typing import Any
+
+Json = dict[str, Any]
+MAX_BIDS_SHOWN = 10
+
+
+def money(value: object) -> str:
+    return "-" if value is None else f"{value}"
+
+
+def countdown(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    seconds = max(0.0, seconds)
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    whole = int(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def when(epoch: float | None) -> str:
+    if epoch is None:
+        return "-"
+    return dt.datetime.fromtimestamp(epoch).astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
+def rules_lines(view: Json) -> list[str]:
+    """The public rules that apply, one short line each."""
+    rules = view.get("rules") or {}
+    method = view.get("method")
+    out = []
+    if method == "dutch":
+        out.append(
+            f"clock from {money(rules.get('starting_price'))}, -{money(rules.get('decrement'))}"
+            f" every {rules.get('tick_seconds')} s"
+        )
+    else:
+        out.append(f"starting price {money(rules.get('starting_price'))}")
+    if method == "english":
+        out.append(f"minimum increment {money(rules.get('min_increment'))}")
+        if rules.get("quiet_seconds"):
+            out.append(f"closes after {rules['quiet_seconds']} s without a bid")
+        soft = rules.get("soft_close")
+        if soft:
+            out.append(
+                f"soft close: a bid in the last {soft['window']} s adds {soft['extension']} s"
+                f" (at most {soft['cap']} s)"
+            )
+    if rules.get("has_reserve"):
+        met = view.get("reserve_met")
+        out.append(
+            "reserve: " + ("met" if met is True else "not met" if met is False else "hidden")
+        )
+    if rules.get("expected_bids"):
+        out.append(f"closes when {rules['expected_bids']} bids are in")
+    bidders = f"bidders: at least {rules.get('min_bidders', 1)}"
+    if rules.get("max_bidders"):
+        bidders += f", at most {rules['max_bidders']}"
+    out.append(bidders)
+    if rules.get("signed_bids"):
+        out.append("signed bids only")
+    return out
+
+
+def price_lines(view: Json, now: float, tick_price: int | None = None) -> list[str]:
+    method, state = view.get("method"), view.get("state")
+    out = []
+    if method in ("fpsb", "vickrey") and view.get("result") is None:
+        out.append(f"sealed bids: {view.get('bid_count', 0)} in (amounts hidden until close)")
+    elif method == "dutch" and view.get("result") is None:
+        price = tick_price if tick_price is not None else view.get("price")
+        out.append(f"clock price {money(price)}")
+        tick = (view.get("rules") or {}).get("tick_seconds")
+        opens = view.get("opens_at")
+        if state == "open" and tick and opens is not None:
+            left = tick - ((now - opens) % tick)
+            out.append(f"next tick in {countdown(left)}")
+    elif view.get("result") is None:
+        out.append(f"price {money(view.get('price'))}  leader {view.get('leader') or '-'}")
+        out.append(f"bids {view.get('bid_count', 0)} from {view.get('bidder_count', 0)} bidders")
+    if view.get("min_next_bid") is not None and view.get("result") is None:
+        out.append(f"next bid at least {money(view['min_next_bid'])}")
+    if state == "scheduled":
+        out.append(f"opens in {countdown((view.get('opens_at') or now) - now)}")
+    elif state == "paused":
+        out.append("paused by the house")
+    elif view.get("result") is None:
+        due = view.get("close_due_at") or view.get("closes_at")
+        out.append(f"closes in {countdown(due - now)}" if due else "closes on the bid count")
+    return out
+
+
+def result_line(view: Json) -> str | None:
+    result = view.get("result")
+    if not result:
+        return None
+    outcome = result.get("outcome")
+    if outcome == "sold":
+        return f"SOLD to {result.get('winner')} for {money(result.get('price'))}"
+    return {
+        "no_bids": "closed: no bids",
+        "reserve_not_met": "closed: reserve not met",
+        "too_few_bidders": "closed: too few bidders",
+        "cancelled": "cancelled",
+    }.get(str(outcome), f"closed: {outcome}")
+
+
+def bid_lines(events: Iterable[Json]) -> list[str]:
+    bids = [e for e in events if e.get("type") == "BidPlaced" and "amount" in e]
+    lines = [f"#{e['seq']}  {e.get('bidder')}  {money(e.get('amount'))}" for e in bids]
+    return lines[-MAX_BIDS_SHOWN:]
+
+
+def auction_panel(
+    view: Json, events: Iterable[Json], now: float, tick_price: int | None = None
+) -> Any:
+    from rich.panel import Panel
+    from rich.table import Table
+
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column()
+    item = view.get("item") or {}
+    grid.add_row("item", str(item.get("name", "")))
+    if item.get("description"):
+        grid.add_row("", str(item["description"]))
+    grid.add_row("method", f"{view.get('method')}   seller {view.get('seller')}")
+    grid.add_row("state", str(view.get("state")))
+    grid.add_row("rules", "\n".join(rules_lines(view)))
+    grid.add_row("now", "\n".join(price_lines(view, now, tick_price)) or "-")
+    bids = bid_lines(events)
+    if bids:
+        grid.add_row("bids", "\n".join(bids))
+    result = result_line(view)
+    if result:
+        grid.add_row("result", f"[bold]{result}[/bold]  at {when(view['result'].get('closed_at'))}")
+    return Panel(grid, title=f"auction {view.get('id')}", expand=False)
+
+
+def auction_table(auctions: list[Json], now: float) -> Any:
+    from rich.table import Table
+
+    table = Table(title="auctions")
+    for name, justify in (
+        ("id", "right"),
+        ("item", "left"),
+        ("method", "left"),
+        ("state", "left"),
+        ("price", "right"),
+        ("bids", "right"),
+        ("closes in", "right"),
+        ("result", "left"),
+    ):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for view in auctions:
+        due = view.get("close_due_at") or view.get("closes_at")
+        table.add_row(
+            str(view.get("id")),
+            str((view.get("item") or {}).get("name", "")),
+            str(view.get("method")),
+            str(view.get("state")),
+            money(view.get("price")),
+            str(view.get("bid_count", 0)),
+            countdown(due - now) if due and view.get("result") is None else "-",
+            result_line(view) or "",
+        )
+    return table
+
+
+class LiveAuction:
+    """The watched auction: folds pushed messages; renders itself at the current house time."""
+
+    def __init__(self, now: Callable[[], float]) -> None:
+        self.now = now
+        self.view: Json | None = None
+        self.events: list[Json] = []
+        self.tick_price: int | None = None
+
+    def update(self, message: Json) -> None:
+        kind = message.get("type")
+        if message.get("view"):
+            self.view = message["view"]
+            self.tick_price = None
+        if kind == "event" and isinstance(message.get("event"), dict):
+            self.events.append(message["event"])
+        elif kind == "tick" and isinstance(message.get("price"), int):
+            self.tick_price = message["price"]
+
+    @property
+    def closed(self) -> bool:
+        return self.view is not None and self.view.get("result") is not None
+
+    def __rich__(self) -> Any:
+        if self.view is None:
+            return "waiting for the house..."
+        return auction_panel(self.view, self.events, self.now(), self.tick_price)
