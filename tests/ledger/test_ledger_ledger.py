@@ -28,6 +28,7 @@ from auctionhouse.ledger import (
     decode_event,
     load_public_key,
 )
+from auctionhouse.ledger.encoding import reference_canonical_bytes
 from auctionhouse.ledger.keys import verify
 
 BACKENDS = sorted(store_factories(Path()))
@@ -265,3 +266,42 @@ def test_a_second_writer_gives_a_conflict_then_the_ledger_catches_up(tmp_path: P
     assert audit_store(second.store, key.public_hex).ok
     first.close()
     second.close()
+
+
+any_float = st.floats(allow_nan=False, allow_infinity=False) | st.integers(-(10**20), 10**20)
+any_int = st.integers(-(10**20), 10**20)
+odd_events = st.builds(
+    auction.BidPlaced,
+    auction_id=st.text(min_size=1),
+    seq=any_int,
+    at=any_float,
+    bidder=st.text(),
+    amount=any_int,
+    price=any_int,
+    leader=st.none() | st.text(),
+    proxy_max=st.none() | any_int,
+    nonce=st.none() | any_int,
+    ts=st.none() | any_float | st.just(float("nan")),
+    signature=st.none() | st.text(),
+) | st.builds(
+    auction.AuctionClosed,
+    auction_id=st.text(min_size=1),
+    seq=any_int,
+    at=any_float,
+    outcome=st.text() | st.sampled_from(list(auction.Outcome)),
+    winner=st.none() | st.text(),
+    price=st.none() | any_int,
+    bidders=any_int | st.booleans(),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(odd_events)
+def test_the_fast_encoder_writes_exactly_the_reference_bytes(event: auction.Event) -> None:
+    try:
+        expected = reference_canonical_bytes(event)
+    except InvalidRequest:
+        with pytest.raises(InvalidRequest):
+            canonical_bytes(event)
+        return
+    assert canonical_bytes(event) == expected

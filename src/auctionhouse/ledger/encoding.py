@@ -12,6 +12,7 @@ import json
 from collections.abc import Callable
 from dataclasses import fields, is_dataclass
 from hashlib import sha256
+from operator import attrgetter
 from typing import Any
 
 import orjson
@@ -27,6 +28,9 @@ _encode = json.JSONEncoder(
 ).encode
 _decode = json.JSONDecoder().decode
 _fast_decode = orjson.loads
+_fast_encode = orjson.dumps
+_INT64 = 2**63
+_F_MIN, _F_MAX = 1e-4, 1e16
 
 
 def canonical_json(value: Any) -> bytes:
@@ -38,7 +42,38 @@ def canonical_json(value: Any) -> bytes:
 
 
 def canonical_bytes(event: Event) -> bytes:
-    """The canonical byte form of ``event`` (what its chain hash covers)."""
+    """The canonical byte form of ``event`` (what its chain hash covers).
+
+    Defined as ``reference_canonical_bytes`` (the stdlib encoder). When every field is a str,
+    None, an int within 64 bits or a float that both libraries write alike (0 or
+    1e-4 <= |x| < 1e16), orjson writes the very same bytes four times faster: that is checked per
+    event here and, for random events, by a hypothesis test; anything else takes the stdlib path.
+    """
+    spec = _ENCODE.get(event.__class__)
+    if spec is not None:
+        names, get, type_name = spec
+        values = get(event)
+        for value in values:
+            kind = value.__class__
+            if kind is str or value is None:
+                continue
+            if kind is int:
+                if -_INT64 < value < _INT64:
+                    continue
+            elif kind is float and (_F_MIN <= abs(value) < _F_MAX or value == 0.0):
+                continue
+            return reference_canonical_bytes(event)
+        data = dict(zip(names, values, strict=True))
+        data["type"] = type_name
+        try:
+            return _fast_encode(data, option=orjson.OPT_SORT_KEYS)
+        except orjson.JSONEncodeError:  # e.g. lone surrogates: the reference path refuses them
+            pass
+    return reference_canonical_bytes(event)
+
+
+def reference_canonical_bytes(event: Event) -> bytes:
+    """The definition of the canonical form: the stdlib JSON of ``event_to_dict(event)``."""
     if type(event) not in _EVENT_CLASSES:
         raise InvalidRequest(f"not an event: {type(event).__name__}")
     return canonical_json(event_to_dict(event))
@@ -115,4 +150,12 @@ _FAST: dict[type[Any], tuple[_Setters, tuple[str, ...]]] = {
     and cls is not AuctionCreated
     and not hasattr(cls, "__post_init__")
     and hasattr(cls, "__slots__")
+}
+
+# Per event class with plain JSON fields: field names, a getter of all of them, the type name.
+_ENCODE: dict[type[Any], tuple[tuple[str, ...], Callable[[Any], tuple[Any, ...]], str]] = {
+    cls: (names, attrgetter(*names), cls.__name__)
+    for cls in _FAST
+    for names in [tuple(f.name for f in fields(cls))]
+    if len(names) > 1  # attrgetter of one name returns a bare value, not a tuple
 }
