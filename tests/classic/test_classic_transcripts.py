@@ -14,6 +14,7 @@ from classic_helpers import (
     BUSY,
     GOODBYE,
     SELLER_GREETING,
+    Peer,
     ServerProcess,
     ledger_state,
     open_round,
@@ -42,6 +43,21 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
 def assert_audited(server: ServerProcess) -> None:
     report = audit_database(server.db)
     assert report.ok, report.findings
+
+
+def assert_sold_messages(seller: Peer, buyers: list[Peer], winner: int, price: str) -> None:
+    """The seed's three messages: to the seller, to the winner (``buyers[winner]``), to losers."""
+    assert seller.read_to_close() == (
+        f"\nAuction finished!\nSuccess! Your item WolfPackSword has been sold for {price}.\n"
+        + GOODBYE
+    )
+    for k, buyer in enumerate(buyers):
+        assert buyer.read_to_close() == (
+            "\nServer: Auction finished!\nYou won the item 'WolfPackSword'! Your payment due is "
+            f"{price}\n" + GOODBYE
+            if k == winner
+            else SOLD_TO_LOSER
+        )
 
 
 def test_the_seeds_second_price_session(server: ServerProcess) -> None:
@@ -87,15 +103,7 @@ def test_the_seeds_second_price_session(server: ServerProcess) -> None:
     place_bids(server, buyers, [110, 400, 150])
     server.expect(">> Item sold! The highest bid is $400. The actual payment is $150")
 
-    assert seller.read_to_close() == (
-        "\nAuction finished!\nSuccess! Your item WolfPackSword has been sold for $150.\n" + GOODBYE
-    )
-    assert buyers[0].read_to_close() == SOLD_TO_LOSER
-    assert buyers[1].read_to_close() == (
-        "\nServer: Auction finished!\nYou won the item 'WolfPackSword'! Your payment due is $150\n"
-        + GOODBYE
-    )
-    assert buyers[2].read_to_close() == SOLD_TO_LOSER
+    assert_sold_messages(seller, buyers, winner=1, price="$150")
     server.expect("Waiting for the next Seller.")
 
     state = ledger_state(server.db, auction_id)
@@ -117,15 +125,7 @@ def test_first_price_then_the_next_seller_and_a_sale_below_the_minimum(
     seller, buyers, first = open_round(server, "1 100 3 WolfPackSword", 3)
     place_bids(server, buyers, [110, 190, 150])
     server.expect(">> Item sold! The highest bid is $190. The actual payment is $190")
-    assert seller.read_to_close() == (
-        "\nAuction finished!\nSuccess! Your item WolfPackSword has been sold for $190.\n" + GOODBYE
-    )
-    assert buyers[0].read_to_close() == SOLD_TO_LOSER
-    assert buyers[1].read_to_close() == (
-        "\nServer: Auction finished!\nYou won the item 'WolfPackSword'! Your payment due is $190\n"
-        + GOODBYE
-    )
-    assert buyers[2].read_to_close() == SOLD_TO_LOSER
+    assert_sold_messages(seller, buyers, winner=1, price="$190")
     server.expect("Waiting for the next Seller.")
 
     # The next client is the next Seller: below the minimum, nothing is sold.

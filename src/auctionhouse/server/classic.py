@@ -147,15 +147,17 @@ class ClassicServer:
                 self.house.cancel_auction(self._admin, aid, "the classic server restarted")
                 self.out(f">> Auction {aid} was left open by an earlier run: cancelled")
 
-    def _cancel(self, round_: Round, by: str, reason: str) -> None:
+    def _cancel(self, round_: Round, by: str, reason: str) -> bool:
+        """Cancel the round's auction if it is open; true if it was."""
         if not round_.auction_id or self.house.outcome(round_.auction_id) is not None:
-            return
+            return False
         try:
             self.house.cancel_auction(by, round_.auction_id, reason)
         except AuctionhouseError as exc:
             self.out(f">> Could not cancel auction {round_.auction_id}: {exc.code}: {exc.message}")
-            return
+            return False
         self.out(f">> Auction {round_.auction_id} cancelled: {reason}")
+        return True
 
     # ------------------------------------------------------------------ connections
 
@@ -357,10 +359,12 @@ class ClassicServer:
         round_ = self.round
         if round_ is not None:
             self.out("Auctioneer is shutting down.")
-            self._cancel(round_, self._admin, "the classic server shut down")
+            farewell = say.SHUTTING_DOWN
+            if self._cancel(round_, self._admin, "the classic server shut down"):
+                farewell = f"{farewell} {say.CANCELLED}"
             self.round = None
             for client in round_.everyone:
-                client.send("", say.SHUTTING_DOWN, say.GOODBYE)
+                client.send("", farewell, say.GOODBYE)
                 client.hang_up()
         if self._handlers:
             await asyncio.wait(list(self._handlers), timeout=5)

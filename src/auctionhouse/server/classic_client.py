@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import socket
 import sys
 import threading
 from collections.abc import Callable
@@ -122,7 +124,11 @@ async def connect(host: str, port: int, stdin: TextIO | None = None, out: Printe
     try:
         reader, writer = await asyncio.open_connection(host, port, limit=64 * 1024)
     except OSError as exc:
-        raise ConfigError(f"cannot connect to {host}:{port}: {exc.strerror or exc}") from None
+        if isinstance(exc, socket.gaierror) or not exc.errno:
+            reason = exc.strerror or str(exc)
+        else:  # asyncio's message names the address again; the errno says it better
+            reason = os.strerror(exc.errno)
+        raise ConfigError(f"cannot connect to {host}:{port}: {reason}") from None
     await LineClient(reader, writer, out).run(stdin or sys.stdin)
 
 

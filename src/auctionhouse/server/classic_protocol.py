@@ -43,7 +43,8 @@ ALREADY_BID = "Server: Your bid is already in. Please wait..."
 SELLER_WAIT = "Server: Your auction is under way. Please wait..."
 SELLER_LEFT = "Server: The Seller disconnected before the bidding. The auction is cancelled."
 BUYER_LEFT = "Server: A Buyer disconnected before bidding. The auction is cancelled."
-SHUTTING_DOWN = "Server: The Auctioneer is shutting down. The auction is cancelled."
+SHUTTING_DOWN = "Server: The Auctioneer is shutting down."
+CANCELLED = "The auction is cancelled."
 
 # Limits the seed leaves open (docs/classic.md).
 MAX_LINE = 1024  # bytes in one input line
