@@ -88,6 +88,11 @@ def test_signed_bids_forgery_replay_and_staleness(
     assert codes(signed_bid, h, alice, "alice", aid, 20, 1, now) == "replayed_nonce"
     # stale timestamp
     assert codes(signed_bid, h, alice, "alice", aid, 20, 5, now - 3600) == "stale_timestamp"
+    # a timestamp that is no time at all
+    nan_sig = sign(alice, bid_message(aid, "alice", 20, 7, float("nan")))
+    assert codes(h.place_bid, "alice", aid, 20, nonce=7, ts=float("nan"), signature=nan_sig) == (
+        "invalid_request"
+    )
     # no signature where the house requires one
     assert codes(h.place_bid, "alice", aid, 20) == "signature_required"
     # an amount changed after signing

@@ -93,6 +93,8 @@ class Rules:
             value = getattr(self, name)
             if value is not None and not _finite_number(value):
                 raise InvalidRules(f"{name} must be a time in seconds")
+        if self.tick_seconds is None:
+            raise InvalidRules("tick_seconds must be a positive number of seconds")
         for name in ("duration", "quiet_seconds", "tick_seconds"):
             value = getattr(self, name)
             if value is not None and (not _finite_number(value) or value <= 0):

@@ -131,6 +131,8 @@ class AccountStore:
         return account
 
     def get(self, account_id: str) -> Account:
+        if not isinstance(account_id, str):
+            raise NotFound("no such account")
         cached = self._cache.get(account_id)
         if cached is not None:
             return cached

@@ -13,6 +13,7 @@ one auction never interleave, while auctions never see each other's state.
 from __future__ import annotations
 
 import heapq
+import math
 import sqlite3
 import threading
 from collections import Counter
@@ -48,6 +49,7 @@ from auctionhouse.errors import (
     AuctionhouseError,
     Forbidden,
     InvalidRequest,
+    InvalidRules,
     LedgerError,
     NotFound,
     QuotaExceeded,
@@ -370,6 +372,8 @@ class AuctionHouse:
         self._account_limiter.take(seller.id, now, "requests from your account")
         if isinstance(rules, dict) or rules is None:
             rules = Rules.from_dict(rules or {})
+        elif not isinstance(rules, Rules):
+            raise InvalidRules("rules must be an object of auction rules")
         try:
             method = Method(method)
         except ValueError:
@@ -454,7 +458,7 @@ class AuctionHouse:
                 raise SignatureRequired("this auction requires signed bids")
             if not isinstance(nonce, int) or isinstance(nonce, bool) or nonce < 0:
                 raise InvalidRequest("a signed bid needs an integer nonce >= 0")
-            if not isinstance(ts, int | float) or isinstance(ts, bool):
+            if not isinstance(ts, int | float) or isinstance(ts, bool) or not math.isfinite(ts):
                 raise InvalidRequest("a signed bid needs a timestamp ts in seconds")
             message = bid_message(auction_id, account.id, amount, nonce, ts, proxy_max)
             verify(parse_public_key(account.public_key), message, signature)
@@ -519,6 +523,8 @@ class AuctionHouse:
             return self.view(auction_id)
 
     def _state(self, auction_id: str) -> AuctionState:
+        if not isinstance(auction_id, str):
+            raise NotFound("no such auction")
         state = self._auctions.get(auction_id)
         if state is None:
             raise NotFound(f"no auction {auction_id!r}")
@@ -599,8 +605,14 @@ class AuctionHouse:
         limit: int = 100,
         offset: int = 0,
     ) -> list[dict[str, Any]]:
-        if limit < 0 or offset < 0:
-            raise InvalidRequest("limit and offset must not be negative")
+        for name, number in (("limit", limit), ("offset", offset)):
+            if not isinstance(number, int) or isinstance(number, bool) or number < 0:
+                raise InvalidRequest(f"{name} must be a whole number >= 0")
+        for name, text in (("state", state), ("method", method), ("seller", seller)):
+            if text is not None and not isinstance(text, str):
+                raise InvalidRequest(f"{name} must be a string")
+        if bidder is not None and not isinstance(bidder, str):
+            raise InvalidRequest("bidder must be a string")
         now = self.clock.now()
         out: list[dict[str, Any]] = []
         skipped = 0
@@ -624,6 +636,8 @@ class AuctionHouse:
     def events(self, auction_id: str, after: int = 0) -> list[dict[str, Any]]:
         """The public view of an auction's log after sequence ``after``."""
         state = self._state(auction_id)
+        if not isinstance(after, int) or isinstance(after, bool):
+            raise InvalidRequest("after must be a whole number (a sequence number)")
         revealed = state.outcome is not None
         return [
             public_event(e, state.method, revealed)
