@@ -279,3 +279,41 @@ def test_bad_databases_are_typed_errors(tmp_path: Path) -> None:
 
 def canonical_json(value: object) -> bytes:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def test_an_edit_with_its_own_hash_recomputed_is_named_at_the_next_link(
+    db: Path, sql: sqlite3.Connection
+) -> None:
+    forged = body_of(sql, OPEN, 3).replace(b'"bidder-1"', b'"mallory"')
+    sql.execute(
+        "UPDATE ledger_events SET body = ?, hash = ? WHERE auction_id = ? AND seq = 3",
+        (forged, sha256(hash_of(sql, OPEN, 2) + forged).digest(), OPEN),
+    )
+    assert tampered(db) == {OPEN: [4]}
+
+
+@pytest.mark.parametrize(
+    "update",
+    [
+        "UPDATE ledger_events SET body = x'00ff' WHERE auction_id = 'open-1' AND seq = 2",
+        "UPDATE ledger_events SET hash = 'text' WHERE auction_id = 'open-1' AND seq = 2",
+        "UPDATE ledger_events SET seq = 'two' WHERE auction_id = 'open-1' AND seq = 2",
+        "UPDATE ledger_events SET auction_id = 'ghost' WHERE auction_id = 'open-1' AND seq = 2",
+        "UPDATE ledger_events SET body = replace(body, '\"seq\":2', '\"seq\":2.5')"
+        " WHERE auction_id = 'open-1' AND seq = 2",
+        "UPDATE ledger_seals SET payload = 'junk', signature = 5",
+        "UPDATE ledger_checkpoints SET payload = x'00', signature = NULL",
+        "DROP TABLE ledger_seals",
+    ],
+)
+def test_garbage_in_the_file_is_a_finding_never_a_crash(
+    db: Path, sql: sqlite3.Connection, update: str
+) -> None:
+    if "NULL" in update:  # the column is NOT NULL: rebuild the table without the constraint
+        sql.execute("ALTER TABLE ledger_checkpoints RENAME TO old")
+        sql.execute("CREATE TABLE ledger_checkpoints AS SELECT * FROM old")
+    sql.execute(update)
+    report = audit_database(db)
+    assert not report.ok
+    assert report.tampered() or report.findings
+    assert json.loads(json.dumps(report.to_dict()))["ok"] is False

@@ -124,7 +124,11 @@ def audit_store(
         chain = list(group)
         auctions += 1
         events += len(chain)
-        _check_auction(aid, chain, seals.pop(aid, None), signed.pop(aid, []), public_hex, findings)
+        seal, heads = seals.pop(aid, None), signed.pop(aid, [])
+        try:
+            _check_auction(aid, chain, seal, heads, public_hex, findings)
+        except (TypeError, ValueError, OverflowError) as exc:  # columns of the wrong type
+            findings.add(aid, None, "edited", f"records no longer readable as a chain: {exc}")
     for aid in sorted(seals.keys() | signed.keys()):  # signed for, but no event is left
         auctions += 1
         _check_auction(aid, [], seals.get(aid), signed.get(aid, []), public_hex, findings)
@@ -149,7 +153,9 @@ class _Findings:
         self.items: list[Finding] = []
         self._seen: set[tuple[str | None, int | None]] = set()
 
-    def add(self, auction_id: str | None, seq: int | None, kind: str, message: str) -> None:
+    def add(self, auction_id: str | None, seq: object, kind: str, message: str) -> None:
+        if seq is not None and type(seq) is not int:  # a seq column edited to another type
+            seq, message = None, f"{message} (stored seq {seq!r})"
         key = (auction_id, seq)
         if auction_id is None or key not in self._seen:
             self._seen.add(key)
@@ -248,7 +254,12 @@ def _decode(
     for record in chain:
         try:
             event = decode_event(record.body)
-            ok = event.auction_id == aid and isinstance(record.hash, bytes)
+            ok = (
+                event.auction_id == aid
+                and type(event.seq) is int
+                and event.seq >= 1
+                and isinstance(record.hash, bytes)
+            )
         except LedgerError:
             ok = False
         if ok:
