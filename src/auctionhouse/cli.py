@@ -19,6 +19,7 @@ from auctionhouse.errors import AuctionhouseError
 COMMAND_MODULES = [
     "auctionhouse.commands.serve",
     "auctionhouse.commands.classic",
+    "auctionhouse.commands.client",
     "auctionhouse.commands.demo",
     "auctionhouse.commands.sim",
     "auctionhouse.commands.ledger",

@@ -1,0 +1,211 @@
+"""The sync and async SDK against a real ``auctionhouse serve``: all four methods, bids over HTTP
+and WebSocket, signed bids, typed errors, watching until the close."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from auctionhouse.client import AsyncClient, BidKey, Client, HouseUnreachable
+from auctionhouse.errors import (
+    AlreadyBid,
+    BidTooLow,
+    CannotCancel,
+    Conflict,
+    Forbidden,
+    NotFound,
+    SellerCannotBid,
+    SignatureRequired,
+    Unauthorized,
+)
+
+from .conftest import HouseProcess, free_port
+
+pytestmark = pytest.mark.e2e
+PASSWORD = "correct horse battery"
+
+
+def _accounts(url: str, prefix: str, tmp: Path) -> tuple[Client, Client, Client]:
+    """A seller, a bidder with a registered key, and a bidder without one (all logged in)."""
+    seller, signer, plain = (
+        Client(url),
+        Client(url, key=BidKey.generate(tmp / f"{prefix}.pem")),
+        Client(url),
+    )
+    seller.create_account(f"{prefix}-seller", PASSWORD)
+    assert signer.key is not None
+    signer.create_account(f"{prefix}-signer", PASSWORD, public_key=signer.key.public_key)
+    plain.create_account(f"{prefix}-plain", PASSWORD)
+    for client, name in ((seller, "seller"), (signer, "signer"), (plain, "plain")):
+        client.login(f"{prefix}-{name}", PASSWORD)
+        assert client.account == f"{prefix}-{name}"
+    return seller, signer, plain
+
+
+def _event_seqs(messages: list[dict[str, Any]], auction: str) -> list[int]:
+    return [m["seq"] for m in messages if m.get("type") == "event" and m.get("auction") == auction]
+
+
+def test_sync_english_signed_and_unsigned_bids_errors_and_watch(
+    house_server: HouseProcess, tmp_path: Path
+) -> None:
+    seller, signer, plain = _accounts(house_server.url, "en", tmp_path)
+    with seller, signer, plain:
+        offset = seller.sync_clock()
+        assert abs(seller.server_now() - (time.time() + offset)) < 0.5
+        view = seller.create_auction(
+            "brass lamp",
+            "english",
+            {"starting_price": 100, "min_increment": 10, "duration": 3},
+            description="1920s",
+        )
+        auction = view["id"]
+        assert view["state"] == "open" and view["item"] == {
+            "name": "brass lamp",
+            "description": "1920s",
+        }
+
+        seen: list[dict[str, Any]] = []
+        watcher = threading.Thread(
+            target=lambda: seen.extend(plain.watch([auction], until_closed=True))
+        )
+        watcher.start()
+
+        ack = signer.bid(auction, 100)  # signed: the client holds a key
+        assert ack["accepted"] and ack["leader"] == "en-signer" and ack["price"] == 100
+        with pytest.raises(BidTooLow) as low:
+            plain.bid(auction, 105)
+        assert low.value.code == "bid_too_low" and low.value.fields["minimum"] == 110
+        assert plain.bid(auction, 110)["leader"] == "en-plain"
+        with pytest.raises(SellerCannotBid):
+            seller.bid(auction, 500)
+        ws_ack = signer.bid(auction, 200, via="ws")
+        assert ws_ack["price"] == 200 and ws_ack["leader"] == "en-signer"
+        with pytest.raises(CannotCancel):
+            seller.cancel(auction)
+
+        watcher.join(timeout=30)
+        assert not watcher.is_alive()
+        seqs = _event_seqs(seen, auction)
+        assert seqs == list(range(1, len(seqs) + 1))
+        last = [m for m in seen if m.get("type") == "event"][-1]
+        assert last["event"]["type"] == "AuctionClosed"
+        assert (last["event"]["winner"], last["event"]["price"]) == ("en-signer", 200)
+        assert seen[0]["type"] == "snapshot"
+
+        final = plain.auction(auction)
+        assert final["result"]["outcome"] == "sold" and final["result"]["winner"] == "en-signer"
+        bids = [e for e in plain.events(auction)["events"] if e["type"] == "BidPlaced"]
+        assert [b["amount"] for b in bids] == [100, 110, 200]
+        listed = plain.list_auctions(seller="en-seller")
+        assert [a["id"] for a in listed["auctions"]] == [auction]
+        assert signer.me()["reputation"]["bids"] == 2
+
+
+async def _dutch_and_sealed(url: str, prefix: str, tmp: Path) -> None:
+    key = BidKey.generate(tmp / f"{prefix}.pem")
+    async with (
+        AsyncClient(url) as seller,
+        AsyncClient(url, key=key) as alice,
+        AsyncClient(url) as bob,
+    ):
+        await seller.create_account(f"{prefix}-s", PASSWORD)
+        await alice.create_account(f"{prefix}-a", PASSWORD, public_key=key.public_key)
+        await bob.create_account(f"{prefix}-b", PASSWORD)
+        await asyncio.gather(
+            seller.login(f"{prefix}-s", PASSWORD),
+            alice.login(f"{prefix}-a", PASSWORD),
+            bob.login(f"{prefix}-b", PASSWORD),
+        )
+
+        dutch = await seller.create_auction(
+            "tulips", "dutch", {"starting_price": 10_000, "decrement": 100, "tick_seconds": 0.2}
+        )
+        price = (await bob.auction(dutch["id"]))["price"]
+        ack = await bob.bid(dutch["id"], price, via="ws")
+        assert ack["result"]["outcome"] == "sold" and ack["result"]["winner"] == f"{prefix}-b"
+        assert ack["result"]["price"] <= price
+
+        fpsb = await seller.create_auction("painting", "fpsb", {"expected_bids": 2, "duration": 60})
+        vickrey = await seller.create_auction(
+            "stamp", "vickrey", {"expected_bids": 2, "duration": 60}
+        )
+        collected: list[dict[str, Any]] = []
+
+        async def follow() -> None:
+            async for message in bob.watch([fpsb["id"], vickrey["id"]], until_closed=True):
+                collected.append(message)
+
+        follower = asyncio.create_task(follow())
+        for auction in (fpsb["id"], vickrey["id"]):
+            await alice.bid(auction, 500)  # signed, over HTTP
+            with pytest.raises(AlreadyBid):
+                await alice.bid(auction, 900)
+            await bob.bid(auction, 700, via="ws")
+        await asyncio.wait_for(follower, timeout=30)
+
+        assert (await bob.auction(fpsb["id"]))["result"]["price"] == 700
+        result = (await bob.auction(vickrey["id"]))["result"]
+        assert (result["winner"], result["price"]) == (f"{prefix}-b", 500)
+        for auction in (fpsb["id"], vickrey["id"]):
+            seqs = _event_seqs(collected, auction)
+            assert seqs == list(range(1, len(seqs) + 1))
+            sealed = [
+                m["event"]
+                for m in collected
+                if m.get("auction") == auction and m.get("type") == "event"
+            ]
+            assert all("amount" not in e for e in sealed if e["type"] == "BidPlaced")
+            assert sealed[-1]["type"] == "AuctionClosed"
+
+
+def test_async_dutch_fpsb_vickrey_over_http_and_ws(
+    house_server: HouseProcess, tmp_path: Path
+) -> None:
+    asyncio.run(_dutch_and_sealed(house_server.url, "sealed", tmp_path))
+
+
+def test_errors_come_back_typed(house_server: HouseProcess, tmp_path: Path) -> None:
+    seller, signer, plain = _accounts(house_server.url, "err", tmp_path)
+    with seller, signer, plain:
+        with pytest.raises(Conflict):
+            plain.create_account("err-plain", PASSWORD)
+        with Client(house_server.url) as anon:
+            with pytest.raises(Unauthorized):
+                anon.login("err-plain", "wrong password!")
+            with pytest.raises(Unauthorized, match="log in"):
+                anon.bid("1", 100)
+            anon.token = "not-a-token"
+            with pytest.raises(Unauthorized):
+                anon.me()
+        with pytest.raises(NotFound):
+            plain.auction("999999")
+
+        view = seller.create_auction("chair", "english", {"duration": 60})
+        with pytest.raises(Forbidden):
+            plain.cancel(view["id"])
+        cancelled = seller.cancel(view["id"], "changed my mind")
+        assert cancelled["result"]["outcome"] == "cancelled"
+
+        signed_only = seller.create_auction(
+            "vase", "english", {"duration": 60, "signed_bids": True}
+        )
+        with pytest.raises(SignatureRequired):
+            plain.bid(signed_only["id"], 10)
+        assert signer.bid(signed_only["id"], 10)["accepted"]
+        with pytest.raises(SignatureRequired):
+            signer.bid(signed_only["id"], 20, signed=False)
+
+
+def test_an_unreachable_house_is_a_clear_error() -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    with Client(url, timeout=2) as client:
+        with pytest.raises(HouseUnreachable, match="cannot reach"):
+            client.time()
+        with pytest.raises(HouseUnreachable):
+            next(iter(client.watch(["1"], give_up_after=0.3)))
