@@ -167,26 +167,44 @@ class ClassicServer:
             self._handlers.add(task)
         client = Client(writer, _peer(writer))
         try:
-            self.on_connect(client)
+            self._guarded(self.on_connect, client)
             while not client.hung_up:
                 try:
                     raw = await reader.readline()
                 except ValueError:  # a line over the stream limit; the stream skips past it
-                    self.on_line(client, None)
+                    self._guarded(self.on_line, client, None)
                     continue
                 if not raw:
                     break
-                self.on_line(client, raw.decode("utf-8", "replace").rstrip("\r\n"))
+                text = raw.decode("utf-8", "replace").rstrip("\r\n")
+                self._guarded(self.on_line, client, text)
                 await writer.drain()
         except (ConnectionError, OSError):
             pass
         finally:
-            self.on_disconnect(client)
+            self._guarded(self.on_disconnect, client)
             client.hang_up()
             with contextlib.suppress(ConnectionError, OSError):
                 await writer.wait_closed()
             if task is not None:
                 self._handlers.discard(task)
+
+    def _guarded(self, step: Callable[..., None], *args: object) -> None:
+        """Run one step of the state machine; an unexpected failure (a full disk, a bug) ends
+        the round with a message to its clients instead of leaving it stuck or the server down."""
+        try:
+            step(*args)
+        except Exception as exc:
+            self.out(f">> Error: {type(exc).__name__}: {exc}")
+            round_ = self.round
+            if round_ is not None:
+                with contextlib.suppress(Exception):
+                    self._cancel(round_, self._admin, "the classic server hit an error")
+                self._end_round(say.FAILED, say.GOODBYE)
+            for client in args:
+                if isinstance(client, Client):  # also one that was not in the round yet
+                    client.send("", say.FAILED, say.GOODBYE)
+                    client.hang_up()
 
     def on_connect(self, client: Client) -> None:
         round_ = self.round

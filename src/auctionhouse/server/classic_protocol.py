@@ -44,6 +44,7 @@ SELLER_WAIT = "Server: Your auction is under way. Please wait..."
 SELLER_LEFT = "Server: The Seller disconnected before the bidding. The auction is cancelled."
 BUYER_LEFT = "Server: A Buyer disconnected before bidding. The auction is cancelled."
 SHUTTING_DOWN = "Server: The Auctioneer is shutting down."
+FAILED = "Server: The Auctioneer hit an error. The auction is cancelled."
 CANCELLED = "The auction is cancelled."
 
 # Limits the seed leaves open (docs/classic.md).
