@@ -16,8 +16,9 @@ BATCH = 3000
 KILLS = 6
 
 
-def run_until_killed(db: Path, acks_wanted: int) -> list[int]:
-    """Start the worker, read ``acks_wanted`` acks, then SIGKILL it (it is mid-append by then)."""
+def run_until_killed(db: Path, acks_wanted: int, inside: bool) -> list[int]:
+    """Start the worker, read ``acks_wanted`` acks, then SIGKILL it: at once (it is preparing
+    the next batch), or with ``inside`` when it next reports an open transaction."""
     proc = subprocess.Popen(
         [sys.executable, str(WORKER), str(db), str(BATCH)],
         stdout=subprocess.PIPE,
@@ -27,8 +28,12 @@ def run_until_killed(db: Path, acks_wanted: int) -> list[int]:
     assert proc.stdout is not None
     acked = []
     for line in proc.stdout:
+        if line.startswith("mid"):
+            if inside and len(acked) >= acks_wanted:
+                break
+            continue
         acked.append(int(line))
-        if len(acked) >= acks_wanted:
+        if not inside and len(acked) >= acks_wanted:
             break
     proc.send_signal(signal.SIGKILL)
     proc.wait()
@@ -42,8 +47,8 @@ def test_sigkill_mid_append_loses_nothing_acknowledged_and_leaves_no_partial_bat
     db = tmp_path / "crash.db"
     rng = random.Random(20261121)
     acked: list[int] = []
-    for _ in range(KILLS):
-        acked += run_until_killed(db, rng.randint(1, 4))
+    for kill in range(KILLS):
+        acked += run_until_killed(db, rng.randint(1, 4), inside=kill % 2 == 1)
         report = audit_database(db)  # read-only, straight after the kill (WAL not checkpointed)
         assert report.ok, report.findings[:5]
         with Ledger(SQLiteStore(db), HouseKey.load(f"{db}.key")) as ledger:
