@@ -144,7 +144,7 @@ class Context:
         self.runtime = runtime
         self.address = address
         self.parent = parent
-        self.rng = np.random.default_rng([seed, zlib.crc32(address.encode())])
+        self.rng = agent_rng(seed, address)
 
     @property
     def clock(self) -> Clock:
@@ -207,6 +207,11 @@ class Context:
             raise ConfigError("a periodic task needs a positive period")
         delay = period if first is None else first
         return self.runtime._add_timer(self.address, delay, period, action, name)
+
+
+def agent_rng(seed: int, name: str) -> np.random.Generator:
+    """The random generator of agent ``name`` under run seed ``seed`` (same seed, same draws)."""
+    return np.random.default_rng([seed, zlib.crc32(name.encode())])
 
 
 def _in_scope(target: Address, scope: Scope) -> bool:

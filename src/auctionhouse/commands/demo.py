@@ -196,5 +196,60 @@ def run_embedded_demo(db: Path | None) -> int:
     return 1
 
 
+@demo_app.command("holonic")
+def demo_holonic(
+    quiet: Annotated[
+        float, typer.Option("--quiet", help="Seconds without a bid that close the auction.")
+    ] = 10.0,
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="Seed of the agents' randomness.")
+    ] = None,
+    bidders: Annotated[int, typer.Option("--bidders", help="Bidders the auctioneer spawns.")] = 3,
+) -> None:
+    """Seed 001: an auctioneer holon spawns bidders in its own context and runs an English
+    auction from 50.00; bidders raise by up to 50.00 under a secret maximum in [100, 1000)."""
+    import asyncio
+    import secrets
+
+    from auctionhouse.agents.holonic import run_holonic
+    from auctionhouse.agents.runtime import Runtime
+    from auctionhouse.errors import InvalidRequest
+    from auctionhouse.house import AuctionHouse, HouseConfig
+
+    if not quiet > 0 or quiet > 3600:
+        raise InvalidRequest("--quiet must be a number of seconds in (0, 3600]")
+    if not 0 <= bidders <= 100:
+        raise InvalidRequest("--bidders must be between 0 and 100")
+    seed = secrets.randbelow(10**6) if seed is None else seed
+    out = console()
+    out.print(f"seed {seed}: auctioneer + {bidders} bidders, quiet period {quiet:g} s")
+    config = HouseConfig(argon2_time_cost=1, argon2_memory_kib=1024)
+    house = AuctionHouse.in_memory(config=config)
+
+    def say(line: str) -> None:
+        print(line, flush=True)
+
+    async def main() -> None:
+        async with Runtime(seed=seed) as runtime:
+            result = await run_holonic(
+                runtime,
+                house,
+                bidders=bidders,
+                quiet=quiet,
+                say=lambda line: print(line, flush=True),
+            )
+            for name, maximum in sorted(result.maxima.items()):
+                print(f"  {name}: secret maximum {money(maximum)}")
+            print(f"  {result.bids} bids accepted")
+            for address, what in runtime.lifecycle:
+                if what == "stopped":
+                    print(f"  {address} stopped")
+
+    try:
+        asyncio.run(main())
+    finally:
+        house.close()
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(demo_app, name="demo")

@@ -1,0 +1,199 @@
+"""Bidder and seller agents against an embedded house on a FakeClock: every method, budgets,
+re-bids, Dutch accepts, and seed 002's rules (a winner who left still wins; a seller cannot stop
+a running auction)."""
+
+from __future__ import annotations
+
+from agents_helpers import T0, World, bids_by, run, world
+
+from auctionhouse.agents.bidder import Want
+from auctionhouse.agents.selling import Listing
+
+VALUES = {"alice": 15_000, "bob": 12_000, "charlie": 20_000, "dana": 9_000}
+
+
+async def english(w: World, strategy: str) -> tuple[str, dict[str, object]]:
+    seller = await w.seller(
+        [Listing("clock", "english", 10_000, rules={"duration": 60, "min_increment": 500})]
+    )
+    for name, value in VALUES.items():
+        await w.bidder(name, strategy, budget=100_000, value=value)
+    await w.rt.advance(61)
+    (aid,) = seller.auctions
+    assert seller.results[aid].result is not None
+    return aid, w.house.view(aid)
+
+
+def test_english_proxy_bidders_highest_maximum_wins_at_second_maximum_plus_increment() -> None:
+    async def main() -> None:
+        w = world()
+        async with w.rt:
+            aid, view = await english(w, "truthful")
+            result = view["result"]
+            assert result["winner"] == "charlie"
+            assert 15_000 <= result["price"] <= 15_000 + 500
+            for name in VALUES:  # a proxy bidder bids once and lets the house bid for it
+                assert len(bids_by(w.house, aid, name)) <= 1
+            assert not w.rt.failures
+
+    run(main())
+
+
+def test_english_increment_bidders_rebid_when_outbid() -> None:
+    async def main() -> None:
+        w = world()
+        async with w.rt:
+            aid, view = await english(w, "market-value")
+            result = view["result"]
+            assert result["winner"] == "charlie"
+            assert result["price"] <= 15_000 + 500
+            assert len(bids_by(w.house, aid, "alice")) > 3  # outbid again and again: re-bids
+            assert all(b <= VALUES["alice"] for b in bids_by(w.house, aid, "alice"))
+
+    run(main())
+
+
+def test_dutch_equilibrium_bidders_accept_at_their_shaded_value() -> None:
+    async def main() -> None:
+        w = world()
+        async with w.rt:
+            listing = Listing(
+                "rug",
+                "dutch",
+                10_000,
+                rules={"decrement": 1_000, "tick_seconds": 1.0},
+                starting_price=30_000,
+            )
+            seller = await w.seller([listing])
+            for name, value in VALUES.items():
+                await w.bidder(
+                    name, "equilibrium", budget=100_000, value=value, params={"bidders": 4}
+                )
+            await w.rt.advance(40)
+            (aid,) = seller.auctions
+            result = w.house.view(aid)["result"]
+            assert result["winner"] == "charlie"
+            # charlie accepts at 3/4 x 20000 = 15000: the first clock price at or below it
+            assert result["price"] == 15_000
+            assert sum(len(bids_by(w.house, aid, n)) for n in VALUES) == 1
+
+    run(main())
+
+
+def test_sealed_bids_fpsb_and_vickrey() -> None:
+    async def main() -> None:
+        w = world()
+        async with w.rt:
+            seller = await w.seller(
+                [
+                    Listing("painting", "fpsb", 10_000, rules={"expected_bids": 4, "duration": 60}),
+                    Listing("stamp", "vickrey", 10_000, rules={"duration": 60}),
+                ]
+            )
+            for name, value in VALUES.items():
+                await w.bidder(
+                    name, "equilibrium", budget=100_000, value=value, params={"bidders": 4}
+                )
+            await w.rt.advance(61)
+            fpsb, vickrey = seller.auctions
+            assert w.house.view(fpsb)["result"]["winner"] == "charlie"
+            assert w.house.view(fpsb)["result"]["price"] == 15_000  # pays its shaded bid
+            assert w.house.view(vickrey)["result"]["winner"] == "charlie"
+            assert w.house.view(vickrey)["result"]["price"] == 15_000  # alice's truthful bid
+            for name in VALUES:  # exactly one sealed bid each, never a second
+                assert len(bids_by(w.house, fpsb, name)) == 1
+                assert len(bids_by(w.house, vickrey, name)) == 1
+
+    run(main())
+
+
+def test_budget_is_enforced_across_auctions() -> None:
+    async def main() -> None:
+        w = world()
+        async with w.rt:
+            seller = await w.seller(
+                [
+                    Listing(
+                        "lamp A", "english", 10_000, rules={"duration": 30, "min_increment": 500}
+                    ),
+                    Listing(
+                        "lamp B", "english", 10_000, rules={"duration": 30, "min_increment": 500}
+                    ),
+                ]
+            )
+            lamps = [Want("lamp*", 12_000)]
+            thrifty = await w.bidder("thrifty", "truthful", budget=15_000, wants=lamps)
+            await w.bidder("rival", "truthful", budget=100_000, wants=[Want("lamp*", 10_000)])
+            await w.rt.advance(31)
+            won = [w.house.view(a)["result"] for a in seller.auctions]
+            mine = [r for r in won if r["winner"] == "thrifty"]
+            assert len(mine) == 1 and sum(r["price"] for r in mine) <= 15_000
+            # its maxima in flight never added up past its budget
+            maxima = [w.house.state(a).maxima.get("thrifty", 0) for a in seller.auctions]
+            assert sum(maxima) <= 15_000
+            assert thrifty.committed() <= 15_000
+
+    run(main())
+
+
+def test_a_bidder_that_left_while_leading_still_wins_and_is_told_on_return() -> None:
+    async def main() -> None:
+        w = world()
+        async with w.rt:
+            seller = await w.seller([Listing("vase", "english", 10_000, rules={"duration": 30})])
+            (aid,) = seller.auctions
+            await w.bidder("alice", "truthful", budget=50_000, value=20_000)
+            assert w.house.view(aid)["leader"] == "alice"
+            w.rt.stop("alice")
+            await w.rt.wait_stopped("alice", 5)
+            await w.bidder("bob", "market-value", budget=50_000, value=12_000)
+            await w.rt.advance(31)
+            assert w.house.view(aid)["result"]["winner"] == "alice"
+            back = await w.bidder("alice", "truthful", budget=50_000, value=20_000)
+            told = [r for r in back.reports if r.kind == "won_while_away"]
+            assert [r.auction_id for r in told] == [aid]
+            assert "vase" in told[0].message
+
+    run(main())
+
+
+def test_a_seller_cannot_stop_a_running_auction() -> None:
+    async def main() -> None:
+        w = world()
+        async with w.rt:
+            seller = await w.seller(
+                [
+                    Listing("quiet lot", "english", 10_000, rules={"duration": 30}),
+                    Listing("busy lot", "english", 10_000, rules={"duration": 30}),
+                ]
+            )
+            quiet, busy = seller.auctions
+            await w.bidder("bob", "truthful", budget=50_000, wants=[Want("busy*", 12_000)])
+            assert w.house.view(busy)["bid_count"] == 1
+            refused = await seller.try_cancel(busy, "changed my mind")
+            assert refused["error"]["code"] == "cannot_cancel"
+            cancelled = await seller.try_cancel(quiet, "before any bid")
+            assert cancelled["result"]["outcome"] == "cancelled"
+            await w.rt.advance(31)
+            assert w.house.view(busy)["result"]["winner"] == "bob"
+            assert seller.done
+
+    run(main())
+
+
+def test_bidders_joining_later_discover_new_auctions_from_events() -> None:
+    async def main() -> None:
+        w = world()
+        async with w.rt:
+            alice = await w.bidder("alice", "truthful", budget=50_000, value=20_000)
+            assert not alice.tracked
+            seller = await w.seller(
+                [Listing("late lot", "vickrey", 10_000, rules={"duration": 10})]
+            )
+            (aid,) = seller.auctions
+            assert aid in alice.tracked and bids_by(w.house, aid, "alice") == [20_000]
+            await w.rt.advance(11)
+            assert [r.kind for r in alice.reports if r.auction_id == aid][-1] == "won"
+            assert w.clock.now() == T0 + 11
+
+    run(main())
