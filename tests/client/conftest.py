@@ -42,7 +42,8 @@ class HouseProcess:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        env = {**os.environ, **FAST_HOUSE_ENV}
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AUCTIONHOUSE_")}
+        env.update(FAST_HOUSE_ENV)
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
                 [
