@@ -81,8 +81,17 @@ class Connection:
         except asyncio.QueueFull:
             self.hub.drop(self, CLOSE_SLOW, "too slow: the send queue is full")
 
+    async def push_wait(self, text: str) -> None:
+        """Queue a message, waiting for room: catch-up after a subscribe may be longer than the
+        queue, and only this connection's own reader waits for it."""
+        if not self.closed:
+            await self._queue.put(text)
+
     def push_event(self, auction_id: str, seq: int, text: str) -> None:
         if self.backlog is not None:
+            if len(self.backlog) >= self._queue.maxsize:
+                self.hub.drop(self, CLOSE_SLOW, "too slow: live events piled up during catch-up")
+                return
             self.backlog.append((auction_id, seq, text))
             return
         if seq <= self.last_seq.get(auction_id, 0):
@@ -100,9 +109,14 @@ class Connection:
             text = await queue.get()
             try:
                 await send(text)
-            except Exception:  # the peer went away: the reader will see it and close
-                self.closed = True
+            except Exception:  # the peer went away
+                self.hub.close(self)
                 return
+
+    def discard_queued(self) -> None:
+        """Empty the send queue (a closed connection): wakes a reader waiting in push_wait."""
+        while not self._queue.empty():
+            self._queue.get_nowait()
 
     async def shutdown(self, code: int, reason: str) -> None:
         self.closed = True
@@ -208,6 +222,7 @@ class Hub:
         for task in list(conn.tasks):
             task.cancel()
         conn._sender.cancel()
+        conn.discard_queued()
 
     def drop(self, conn: Connection, code: int, reason: str) -> None:
         if conn.closed:
@@ -243,7 +258,7 @@ class Hub:
                     self._unwatch(conn, item.auction_id)
                     errors.append(item.error)
                     continue
-                self._send_catch_up(conn, item)
+                await self._send_catch_up(conn, item)
         except BaseException:
             if auctions is None:
                 conn.everything = False
@@ -302,10 +317,11 @@ class Hub:
             out.append(CatchUp(aid, view, events, now))
         return out
 
-    def _send_catch_up(self, conn: Connection, item: CatchUp) -> None:
+    async def _send_catch_up(self, conn: Connection, item: CatchUp) -> None:
         aid, view, now = item.auction_id, item.view, item.now
         assert view is not None
-        conn.push(dumps({"type": "snapshot", "auction": aid, "view": view, "server_time": now}))
+        snapshot = {"type": "snapshot", "auction": aid, "view": view, "server_time": now}
+        await conn.push_wait(dumps(snapshot))
         for event in item.events:
             message = {
                 "type": "event",
@@ -315,7 +331,7 @@ class Hub:
                 "view": view,
                 "server_time": now,
             }
-            conn.push(dumps(message))
+            await conn.push_wait(dumps(message))
         conn.last_seq[aid] = max(conn.last_seq.get(aid, 0), view["seq"])
 
     # ------------------------------------------------------------------ fan-out

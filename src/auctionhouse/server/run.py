@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import signal
 import sqlite3
 import sys
 from typing import Any
@@ -46,6 +47,12 @@ def run_server(config: ServerConfig) -> None:
     check_database(config)
 
     class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            super().handle_exit(sig, frame)
+            if sig == signal.SIGTERM:
+                # A drained, checkpointed stop on SIGTERM is a success: exit 0, not -15.
+                self._captured_signals.remove(sig)
+
         async def startup(self, sockets: Any = None) -> None:
             await super().startup(sockets=sockets)
             if self.started:

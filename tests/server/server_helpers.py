@@ -1,0 +1,260 @@
+"""Helpers for the server tests: a real ``auctionhouse serve`` subprocess on a free loopback
+port, an in-process app on a FakeClock, signing, and WebSocket reads with bounded deadlines."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+from nacl.signing import SigningKey
+
+from auctionhouse.house import FakeClock, HouseConfig, bid_message, sign
+from auctionhouse.server.app import create_app
+from auctionhouse.server.config import ServerConfig
+
+PASSWORD = "correct horse battery"
+FAST_HOUSE = {"argon2_time_cost": 1, "argon2_memory_kib": 1024}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def write_config(path: Path, **house: Any) -> Path:
+    """A TOML config with fast password hashing and the given house settings."""
+    settings = {**FAST_HOUSE, **house}
+    lines = ["[house]"]
+    for key, value in settings.items():
+        lines.append(f"{key} = {json.dumps(value)}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+class LiveServer:
+    """``python -m auctionhouse serve`` on 127.0.0.1:<free port>, started and stopped here."""
+
+    def __init__(self, db: Path, config: Path, port: int | None = None) -> None:
+        self.db = db
+        self.config = config
+        self.port = port or free_port()
+        self.proc: subprocess.Popen[str] | None = None
+        self.err = ""
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.ws_url = f"ws://127.0.0.1:{self.port}/api/v1/ws"
+
+    def start(self, timeout: float = 30.0) -> LiveServer:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AUCTIONHOUSE_")}
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "auctionhouse",
+                "serve",
+                "--db",
+                str(self.db),
+                "--port",
+                str(self.port),
+                "--config",
+                str(self.config),
+                "--log-level",
+                "warning",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        assert self.proc.stdout is not None
+        deadline = time.monotonic() + timeout
+        line = self.proc.stdout.readline()  # blocks until the socket is bound (or exit)
+        if "listening on" not in line:
+            self.proc.kill()
+            _, err = self.proc.communicate(timeout=10)
+            raise RuntimeError(f"the server did not start: {line!r} {err[-2000:]}")
+        while time.monotonic() < deadline:  # the lifespan has run once /time answers
+            try:
+                if httpx.get(self.url + "/api/v1/time", timeout=2).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.02)
+        raise RuntimeError("the server did not answer in time")
+
+    def signal(self, sig: int) -> None:
+        assert self.proc is not None
+        os.kill(self.proc.pid, sig)
+
+    def wait(self, timeout: float = 30.0) -> int:
+        assert self.proc is not None
+        _, self.err = self.proc.communicate(timeout=timeout)
+        return self.proc.returncode
+
+    def stderr(self) -> str:
+        return self.err
+
+    def kill9(self) -> None:
+        self.signal(signal.SIGKILL)
+        self.wait()
+
+    def stop(self) -> int:
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else 0
+        self.signal(signal.SIGTERM)
+        return self.wait()
+
+
+@contextmanager
+def live_server(tmp: Path, **house: Any) -> Iterator[LiveServer]:
+    server = LiveServer(tmp / "house.db", write_config(tmp / "house.toml", **house)).start()
+    try:
+        yield server
+    finally:
+        if server.proc is not None and server.proc.poll() is None:
+            server.proc.kill()
+            server.wait()
+
+
+def inprocess_app(tmp: Path, clock: FakeClock | None = None, **house: Any) -> Any:
+    """The app in-process on a FakeClock (run it with starlette's TestClient)."""
+    config = ServerConfig(
+        db=tmp / "house.db", house=HouseConfig.for_tests(**house), ws_send_queue=256
+    )
+    return create_app(config, clock=clock or FakeClock(1_000_000.0))
+
+
+# ---------------------------------------------------------------------- API helpers
+
+
+class Api:
+    """Thin synchronous helper over any httpx client (live server or TestClient)."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.tokens: dict[str, str] = {}
+        self.keys: dict[str, SigningKey] = {}
+        self.nonces: dict[str, int] = {}
+
+    def account(self, name: str, *, key: bool = False) -> str:
+        body: dict[str, Any] = {"name": name, "password": PASSWORD}
+        if key:
+            self.keys[name] = SigningKey.generate()
+            body["public_key"] = self.keys[name].verify_key.encode().hex()
+        r = self.client.post("/api/v1/accounts", json=body)
+        assert r.status_code == 201, r.text
+        r = self.client.post("/api/v1/sessions", json={"name": name, "password": PASSWORD})
+        assert r.status_code == 201, r.text
+        self.tokens[name] = r.json()["token"]
+        return self.tokens[name]
+
+    def auth(self, name: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[name]}"}
+
+    def sell(self, seller: str, method: str, **rules: Any) -> dict[str, Any]:
+        body = {"item": {"name": f"{method} lot"}, "method": method, "rules": rules}
+        r = self.client.post("/api/v1/auctions", json=body, headers=self.auth(seller))
+        assert r.status_code == 201, r.text
+        view: dict[str, Any] = r.json()
+        return view
+
+    def signed(
+        self, name: str, auction: str, amount: int, *, ts: float, proxy_max: int | None = None
+    ) -> dict[str, Any]:
+        nonce = self.nonces.get(name, 0) + 1
+        self.nonces[name] = nonce
+        return signed_bid(self.keys[name], name, auction, amount, nonce, ts, proxy_max)
+
+    def bid(self, name: str, auction: str, amount: int, **extra: Any) -> httpx.Response:
+        body = {"amount": amount, **extra}
+        response: httpx.Response = self.client.post(
+            f"/api/v1/auctions/{auction}/bids", json=body, headers=self.auth(name)
+        )
+        return response
+
+    def view(self, auction: str, name: str | None = None) -> dict[str, Any]:
+        headers = self.auth(name) if name else {}
+        r = self.client.get(f"/api/v1/auctions/{auction}", headers=headers)
+        assert r.status_code == 200, r.text
+        view: dict[str, Any] = r.json()
+        return view
+
+    def events(self, auction: str, after: int = 0) -> list[dict[str, Any]]:
+        r = self.client.get(f"/api/v1/auctions/{auction}/events", params={"after": after})
+        assert r.status_code == 200, r.text
+        events: list[dict[str, Any]] = r.json()["events"]
+        return events
+
+    def wait_for(
+        self, auction: str, predicate: Callable[[dict[str, Any]], bool], timeout: float = 10.0
+    ) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            view = self.view(auction)
+            if predicate(view):
+                return view
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting on auction {auction}: {view}")
+            time.sleep(0.02)
+
+
+def signed_bid(
+    key: SigningKey,
+    bidder: str,
+    auction: str,
+    amount: int,
+    nonce: int,
+    ts: float,
+    proxy_max: int | None = None,
+) -> dict[str, Any]:
+    message = bid_message(auction, bidder, amount, nonce, ts, proxy_max)
+    body: dict[str, Any] = {
+        "amount": amount,
+        "nonce": nonce,
+        "ts": ts,
+        "signature": sign(key, message),
+    }
+    if proxy_max is not None:
+        body["proxy_max"] = proxy_max
+    return body
+
+
+def error_code(response: httpx.Response) -> str:
+    code: str = response.json()["error"]["code"]
+    return code
+
+
+# ---------------------------------------------------------------------- WebSocket helpers
+
+
+async def ws_recv(ws: Any, timeout: float = 5.0) -> dict[str, Any]:
+    raw = await asyncio.wait_for(ws.recv(), timeout)
+    message: dict[str, Any] = json.loads(raw)
+    return message
+
+
+async def ws_until(
+    ws: Any, predicate: Callable[[dict[str, Any]], bool], timeout: float = 5.0
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Read until a message matches; returns it and everything read before it."""
+    seen: list[dict[str, Any]] = []
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError(f"no matching WebSocket message; got {seen[-5:]}")
+        message = await ws_recv(ws, left)
+        if predicate(message):
+            return message, seen
+        seen.append(message)
