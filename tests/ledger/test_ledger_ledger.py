@@ -116,6 +116,7 @@ def test_close_seals_the_head_in_the_same_batch(ledger: Ledger, key: HouseKey) -
 def test_checkpoints_sign_the_moved_heads_and_chain(ledger: Ledger, key: HouseKey) -> None:
     ledger.append(english("a", 2) + english("b", 1))
     ledger.checkpoint(T0 + 10)
+    ledger.checkpoint(T0 + 15)  # nothing moved: nothing new to sign
     ledger.append([bid("a", 4, 50)])
     ledger.checkpoint(T0 + 20)
     one, two = ledger.store.checkpoints()

@@ -150,8 +150,11 @@ class Ledger:
 
     def checkpoint(self, at: float) -> None:
         """Sign and store a checkpoint of the chain heads (those that moved since the last one;
-        together with their predecessors, checkpoints cover every head)."""
+        together with their predecessors, checkpoints cover every head). When no head moved
+        since the last checkpoint there is nothing new to sign and nothing is written."""
         with self._lock:
+            if not self._moved and self._checkpoint_number > 0:
+                return
             moved = {a: self._heads[a] for a in self._moved}
             number = self._checkpoint_number + 1
             payload = checkpoint_payload(number, at, self._checkpoint_prev, moved)
