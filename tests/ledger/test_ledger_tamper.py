@@ -304,6 +304,7 @@ def test_an_edit_with_its_own_hash_recomputed_is_named_at_the_next_link(
         "UPDATE ledger_seals SET payload = 'junk', signature = 5",
         "UPDATE ledger_checkpoints SET payload = x'00', signature = NULL",
         "DROP TABLE ledger_seals",
+        "UPDATE ledger_seals SET auction_id = 5 WHERE auction_id = 'closed-1'",
     ],
 )
 def test_garbage_in_the_file_is_a_finding_never_a_crash(

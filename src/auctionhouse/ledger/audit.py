@@ -124,14 +124,10 @@ def audit_store(
         chain = list(group)
         auctions += 1
         events += len(chain)
-        seal, heads = seals.pop(aid, None), signed.pop(aid, [])
-        try:
-            _check_auction(aid, chain, seal, heads, public_hex, findings)
-        except (TypeError, ValueError, OverflowError) as exc:  # columns of the wrong type
-            findings.add(aid, None, "edited", f"records no longer readable as a chain: {exc}")
-    for aid in sorted(seals.keys() | signed.keys()):  # signed for, but no event is left
+        _check_safely(aid, chain, seals.pop(aid, None), signed.pop(aid, []), public_hex, findings)
+    for aid in sorted(seals.keys() | signed.keys(), key=str):  # signed for, but no event left
         auctions += 1
-        _check_auction(aid, [], seals.get(aid), signed.get(aid, []), public_hex, findings)
+        _check_safely(aid, [], seals.get(aid), signed.get(aid, []), public_hex, findings)
     if auction_id is not None and auctions == 0:
         raise NotFound(f"no auction {auction_id!r} in this ledger")
     return AuditReport(
@@ -202,6 +198,20 @@ def _check_checkpoints(
                     signed.setdefault(aid, []).append((number, int(entry[0]), str(entry[1])))
         prev = payload_digest(payload)
     return signed
+
+
+def _check_safely(
+    aid: str,
+    chain: list[EventRecord],
+    seal: SealRecord | None,
+    signed: Signed,
+    public_hex: str | None,
+    findings: _Findings,
+) -> None:
+    try:
+        _check_auction(aid, chain, seal, signed, public_hex, findings)
+    except (TypeError, ValueError, OverflowError) as exc:  # columns edited to the wrong type
+        findings.add(aid, None, "edited", f"records no longer readable as a chain: {exc}")
 
 
 def _check_auction(
