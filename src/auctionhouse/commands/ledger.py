@@ -26,7 +26,7 @@ def register(app: typer.Typer) -> None:
 
 
 def audit(
-    auction: str | None = typer.Argument(None, help="Audit only this auction."),
+    auction: str | None = typer.Argument(None, metavar="AUCTION", help="Audit only this auction."),
     db: Path = typer.Option(..., "--db", help="The ledger's SQLite file."),
     key: Path | None = typer.Option(
         None, "--key", help="House key or public key file (default: <db>.key beside the file)."
