@@ -44,3 +44,4 @@ def test_cli_errors_are_one_line_with_a_code(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert proc.stderr.startswith("error: ") and len(proc.stderr.strip().splitlines()) == 1
     assert "Traceback" not in proc.stderr
+    assert list(not_a_dir.parent.iterdir()) == [not_a_dir]  # nothing left behind

@@ -128,8 +128,9 @@ class AuctionHouse:
         path = Path(db_path)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
+            store = SQLiteStore(path)  # first: an unusable path must not leave a key behind
             key = HouseKey.load_or_create(Path(key_path) if key_path else Path(f"{path}.key"))
-            ledger = Ledger(SQLiteStore(path), key)
+            ledger = Ledger(store, key)
             accounts = AccountStore(
                 path,
                 time_cost=config.argon2_time_cost,
