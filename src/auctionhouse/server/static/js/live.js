@@ -1,0 +1,171 @@
+// The one WebSocket to the house (docs/api.md "WebSocket"): subscriptions, clock samples,
+// reconnection with back-off, and a visible connection state.
+//
+// States: "connecting" (first attempt), "live", "reconnecting" (lost; trying again),
+// "closed" (stopped on purpose, or the page is offline). On every (re)connect each watcher's
+// subscription is sent again with `after` set to the last seq it saw, so nothing is missed;
+// watchers also get an "open" message to refetch what they show (belt and braces).
+
+import { clock } from "./clock.js";
+import { currentSession } from "./api.js";
+
+const BACKOFF = [250, 500, 1000, 2000, 4000, 8000];
+
+export class Live {
+  constructor() {
+    this.state = "closed";
+    this.attempt = 0;
+    this.ws = null;
+    this.watchers = new Set();
+    this.stateListeners = new Set();
+    this.retryTimer = null;
+    this.timeTimer = null;
+    this.held = false;
+    this.nextTimeId = 1;
+    this.timeSent = new Map();
+    this.opened = 0;
+  }
+
+  // ------------------------------------------------------------------ lifecycle
+
+  start() {
+    this.held = false;
+    if (!this.ws) this.connect();
+  }
+
+  connect() {
+    clearTimeout(this.retryTimer);
+    this.setState(this.opened ? "reconnecting" : "connecting");
+    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    const s = currentSession();
+    const token = s ? `?token=${encodeURIComponent(s.token)}` : "";
+    let ws;
+    try {
+      ws = new WebSocket(`${scheme}//${location.host}/api/v1/ws${token}`);
+    } catch {
+      this.scheduleRetry();
+      return;
+    }
+    this.ws = ws;
+    ws.onopen = () => {
+      if (ws !== this.ws) return;
+      this.attempt = 0;
+      this.opened += 1;
+      this.setState("live");
+      for (const w of this.watchers) this.subscribe(w);
+      this.askTime();
+      clearInterval(this.timeTimer);
+      this.timeTimer = setInterval(() => this.askTime(), 15000);
+      for (const w of this.watchers) w.handler({ type: "open" });
+    };
+    ws.onmessage = (e) => {
+      if (ws !== this.ws) return;
+      let msg;
+      try {
+        msg = JSON.parse(e.data);
+      } catch {
+        return;
+      }
+      this.receive(msg);
+    };
+    ws.onclose = () => {
+      if (ws !== this.ws) return;
+      this.ws = null;
+      clearInterval(this.timeTimer);
+      if (this.held) this.setState("closed");
+      else this.scheduleRetry();
+    };
+    ws.onerror = () => {}; // onclose follows and decides
+  }
+
+  scheduleRetry() {
+    this.setState(navigator.onLine === false ? "closed" : "reconnecting");
+    const base = BACKOFF[Math.min(this.attempt, BACKOFF.length - 1)];
+    this.attempt += 1;
+    this.retryTimer = setTimeout(() => this.connect(), base + Math.random() * base * 0.3);
+  }
+
+  // Reconnect now with the current token (after signing in or out).
+  restart() {
+    const ws = this.ws;
+    this.ws = null;
+    if (ws) ws.close(1000, "restart");
+    clearInterval(this.timeTimer);
+    if (!this.held) this.connect();
+  }
+
+  // Test and debugging hook: drop the socket as a network fault would. With hold, stay down
+  // until start() (so a test can make things happen while the page is away).
+  drop({ hold = false } = {}) {
+    this.held = hold;
+    clearTimeout(this.retryTimer);
+    if (this.ws) this.ws.close(4000, "dropped");
+    else if (hold) this.setState("closed");
+  }
+
+  setState(state) {
+    if (this.state === state) return;
+    this.state = state;
+    for (const fn of this.stateListeners) fn(state);
+  }
+
+  onState(fn) {
+    this.stateListeners.add(fn);
+    fn(this.state);
+    return () => this.stateListeners.delete(fn);
+  }
+
+  // ------------------------------------------------------------------ messages
+
+  send(msg) {
+    if (this.ws && this.ws.readyState === WebSocket.OPEN) {
+      this.ws.send(JSON.stringify(msg));
+      return true;
+    }
+    return false;
+  }
+
+  askTime() {
+    const id = `t${this.nextTimeId++}`;
+    this.timeSent.set(id, clock.local());
+    this.send({ op: "time", id });
+  }
+
+  receive(msg) {
+    if (msg.type === "time" && this.timeSent.has(msg.id)) {
+      clock.sample(this.timeSent.get(msg.id), msg.server_time, clock.local());
+      this.timeSent.delete(msg.id);
+    } else if (typeof msg.server_time === "number") {
+      clock.observe(msg.server_time);
+    }
+    for (const w of this.watchers) {
+      if (w.auctions === "*" || !msg.auction || w.auctions.includes(String(msg.auction))) {
+        w.handler(msg);
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------ subscriptions
+
+  // watch({auctions: "*" | [ids], after: () => ({id: seq})}, handler) -> stop function.
+  watch(spec, handler) {
+    const w = { auctions: spec.auctions, after: spec.after || (() => ({})), handler };
+    this.watchers.add(w);
+    this.subscribe(w);
+    return () => {
+      this.watchers.delete(w);
+      const still = [...this.watchers].some((o) => sameAuctions(o.auctions, w.auctions));
+      if (!still) this.send({ op: "unsubscribe", auctions: w.auctions });
+    };
+  }
+
+  subscribe(w) {
+    this.send({ op: "subscribe", auctions: w.auctions, after: w.after() });
+  }
+}
+
+function sameAuctions(a, b) {
+  return a === b || (Array.isArray(a) && Array.isArray(b) && a.join() === b.join());
+}
+
+export const live = new Live();
