@@ -33,10 +33,11 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def write_config(path: Path, **house: Any) -> Path:
-    """A TOML config with fast password hashing and the given house settings."""
+def write_config(path: Path, server: dict[str, Any] | None = None, **house: Any) -> Path:
+    """A TOML config: server settings at the top, fast password hashing and ``house`` below."""
     settings = {**FAST_HOUSE, **house}
-    lines = ["[house]"]
+    lines = [f"{key} = {json.dumps(value)}" for key, value in (server or {}).items()]
+    lines.append("[house]")
     for key, value in settings.items():
         lines.append(f"{key} = {json.dumps(value)}")
     path.write_text("\n".join(lines) + "\n")
@@ -117,8 +118,11 @@ class LiveServer:
 
 
 @contextmanager
-def live_server(tmp: Path, **house: Any) -> Iterator[LiveServer]:
-    server = LiveServer(tmp / "house.db", write_config(tmp / "house.toml", **house)).start()
+def live_server(
+    tmp: Path, server_settings: dict[str, Any] | None = None, **house: Any
+) -> Iterator[LiveServer]:
+    config = write_config(tmp / "house.toml", server_settings, **house)
+    server = LiveServer(tmp / "house.db", config).start()
     try:
         yield server
     finally:

@@ -45,7 +45,7 @@ class ServerConfig:
     proxy_headers: bool = False
     forwarded_allow_ips: str = "127.0.0.1"
     # WebSocket: messages queued per connection before a slow reader is dropped; largest frame.
-    ws_send_queue: int = 1024
+    ws_send_queue: int = 4096
     ws_max_message_bytes: int = 65_536
     # WebSocket connections one account may hold at once (a quota).
     ws_connections_per_account: int = 32

@@ -69,6 +69,8 @@ class Connection:
         self.backlog: list[tuple[str, int, str]] | None = None
         self.tasks: set[asyncio.Task[None]] = set()
         self.closed = False
+        # The task reading this socket: cancelled when the hub drops the connection.
+        self.reader: asyncio.Task[Any] | None = None
         self._queue: asyncio.Queue[str] = asyncio.Queue(queue_size)
         self._sender = asyncio.create_task(self._send_loop(), name="ws-sender")
 
@@ -125,6 +127,8 @@ class Connection:
             task.cancel()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.socket.close(code=code, reason=reason), timeout=2.0)
+        if self.reader is not None and self.reader is not asyncio.current_task():
+            self.reader.cancel()
 
     async def flush(self, timeout: float = 1.0) -> None:
         """Wait (bounded) until everything queued so far has been handed to the socket."""

@@ -3,6 +3,7 @@ time. Each bid is answered with an ack or an error carrying the same codes as HT
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -159,6 +160,7 @@ async def serve_socket(server: ServerState, websocket: WebSocket) -> None:
     address = websocket.client.host if websocket.client else "unknown"
     await websocket.accept()
     conn = server.hub.open(websocket, address)
+    conn.reader = asyncio.current_task()
     session = Session(server, conn)
     try:
         server.house.check_address(address)
@@ -186,5 +188,8 @@ async def serve_socket(server: ServerState, websocket: WebSocket) -> None:
         await websocket.close(code=1013, reason=exc.code)
     except (WebSocketDisconnect, RuntimeError):
         pass
+    except asyncio.CancelledError:
+        if not conn.closed:  # not our own drop: let the cancellation through
+            raise
     finally:
         server.hub.close(conn)

@@ -1,0 +1,104 @@
+"""ServerConfig: flags > AUCTIONHOUSE_* variables > TOML file > defaults; bad values are one
+ConfigError line (exit 2 from the CLI)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from auctionhouse.errors import ConfigError
+from auctionhouse.server.config import ServerConfig, default_db_path, load_config
+
+
+def toml(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "house.toml"
+    path.write_text(text)
+    return path
+
+
+def test_defaults() -> None:
+    config = load_config(env={})
+    assert (config.host, config.port) == ("127.0.0.1", 8000)
+    assert config.db == default_db_path() and config.db.name == "house.db"
+    assert config.key_path == Path(f"{config.db}.key")
+    assert config.house.skew_seconds == 30.0
+
+
+def test_precedence_flags_over_env_over_file(tmp_path: Path) -> None:
+    path = toml(
+        tmp_path,
+        'host = "0.0.0.0"\nport = 9001\nlog_level = "debug"\ndb = "from-file.db"\n'
+        "[house]\nskew_seconds = 5\nmin_bidders = 2\n",
+    )
+    env = {
+        "AUCTIONHOUSE_PORT": "9002",
+        "AUCTIONHOUSE_HOUSE_SKEW_SECONDS": "7.5",
+        "AUCTIONHOUSE_HOUSE": "http://elsewhere",  # the client's variable: not ours, ignored
+    }
+    config = load_config({"port": 9003, "host": None}, config_file=path, env=env)
+    assert config.port == 9003  # flag
+    assert config.host == "0.0.0.0"  # file (the flag was not given)
+    assert config.log_level == "debug"
+    assert config.db == Path("from-file.db")
+    assert config.house.skew_seconds == 7.5  # env over file
+    assert config.house.min_bidders == 2  # file
+    assert load_config(config_file=path, env=env).port == 9002  # env over file
+    env["AUCTIONHOUSE_CONFIG"] = str(path)
+    assert load_config(env=env).host == "0.0.0.0"  # the file named by the environment
+
+
+@pytest.mark.parametrize(
+    ("text", "env", "flags", "needle"),
+    [
+        ("port = 'x'\n", {}, {}, "port must be an integer"),
+        ("port = 70000\n", {}, {}, "port must be an integer from 0 to 65535"),
+        ("colour = 'red'\n", {}, {}, "unknown setting 'colour'"),
+        ("[house]\nwhatever = 1\n", {}, {}, "unknown house setting 'whatever'"),
+        ("[house]\nskew_seconds = -1\n", {}, {}, "skew_seconds must be positive"),
+        ("house = 3\n", {}, {}, "[house] must be a table"),
+        ("port = [\n", {}, {}, "not valid TOML"),
+        ("", {"AUCTIONHOUSE_PORT": "eighty"}, {}, "AUCTIONHOUSE_PORT: port must be an integer"),
+        ("", {"AUCTIONHOUSE_PROXY_HEADERS": "maybe"}, {}, "proxy_headers must be true or false"),
+        ("", {"AUCTIONHOUSE_HOUSE_BID_TIMEOUT": "nan"}, {}, "bid_timeout must be a number"),
+        ("", {}, {"log_level": "loud"}, "log_level must be one of"),
+        ("", {}, {"ws_send_queue": 0}, "ws_send_queue must be an integer"),
+    ],
+)
+def test_bad_values_are_config_errors(
+    tmp_path: Path, text: str, env: dict[str, str], flags: dict[str, object], needle: str
+) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_config(flags, config_file=toml(tmp_path, text), env=env)
+    assert needle in err.value.message
+    assert "\n" not in err.value.message
+
+
+def test_missing_config_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(config_file=tmp_path / "nope.toml", env={})
+
+
+def test_booleans_and_paths_from_the_environment() -> None:
+    config = load_config(env={"AUCTIONHOUSE_PROXY_HEADERS": "yes", "AUCTIONHOUSE_DB": "~/h.db"})
+    assert config.proxy_headers is True and config.db == Path("~/h.db").expanduser()
+
+
+def test_config_is_frozen() -> None:
+    config = ServerConfig()
+    with pytest.raises(AttributeError):
+        config.port = 1  # type: ignore[misc]
+
+
+def test_cli_reports_a_bad_value_in_one_line(tmp_path: Path) -> None:
+    path = toml(tmp_path, "[house]\nmin_bidders = 0\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "auctionhouse", "serve", "--config", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == "error: config_error: min_bidders must be positive"

@@ -1,0 +1,174 @@
+"""The app in-process on a FakeClock (httpx's ASGI transport, lifespan run by hand): house time,
+back-pressure (503 overloaded), admin actions and stats, metrics, and the private "you" view."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+from server_helpers import PASSWORD, inprocess_app
+
+from auctionhouse.house import FakeClock
+
+T0 = 1_000_000.0
+
+
+@asynccontextmanager
+async def running(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://house") as client:
+            yield client
+
+
+async def account(client: httpx.AsyncClient, name: str) -> dict[str, str]:
+    r = await client.post("/api/v1/accounts", json={"name": name, "password": PASSWORD})
+    assert r.status_code == 201, r.text
+    r = await client.post("/api/v1/sessions", json={"name": name, "password": PASSWORD})
+    return {"Authorization": f"Bearer {r.json()['token']}"}
+
+
+def run(
+    tmp_path: Path,
+    scenario: Callable[[httpx.AsyncClient, FakeClock], Awaitable[None]],
+    **house: Any,
+) -> None:
+    clock = FakeClock(T0)
+
+    async def main() -> None:
+        async with running(inprocess_app(tmp_path, clock, **house)) as client:
+            await scenario(client, clock)
+
+    asyncio.run(main())
+
+
+def test_house_time_and_deadlines_follow_the_injected_clock(tmp_path: Path) -> None:
+    async def scenario(client: httpx.AsyncClient, clock: FakeClock) -> None:
+        assert (await client.get("/api/v1/time")).json() == {"now": T0}
+        seller = await account(client, "seller")
+        bidder = await account(client, "ann")
+        r = await client.post(
+            "/api/v1/auctions",
+            json={"item": {"name": "clock"}, "method": "english", "rules": {"duration": 60}},
+            headers=seller,
+        )
+        aid = r.json()["id"]
+        assert r.json()["closes_at"] == T0 + 60
+        assert (
+            await client.post(f"/api/v1/auctions/{aid}/bids", json={"amount": 5}, headers=bidder)
+        ).status_code == 201
+        clock.advance(61)
+        r = await client.post(f"/api/v1/auctions/{aid}/bids", json={"amount": 9}, headers=bidder)
+        assert r.status_code == 409 and r.json()["error"]["code"] == "auction_closed"
+        view = (await client.get(f"/api/v1/auctions/{aid}")).json()
+        assert view["result"]["outcome"] == "sold" and view["result"]["price"] == 5
+
+    run(tmp_path, scenario)
+
+
+def test_a_full_queue_answers_503_overloaded(tmp_path: Path) -> None:
+    async def scenario(client: httpx.AsyncClient, clock: FakeClock) -> None:
+        seller = await account(client, "seller")
+        bidder = await account(client, "ann")
+        r = await client.post(
+            "/api/v1/auctions",
+            json={"item": {"name": "x"}, "method": "english", "rules": {"duration": 60}},
+            headers=seller,
+        )
+        aid = r.json()["id"]
+        answers = await asyncio.gather(
+            *(
+                client.post(f"/api/v1/auctions/{aid}/bids", json={"amount": 10 + i}, headers=bidder)
+                for i in range(40)
+            )
+        )
+        codes = [a.status_code for a in answers]
+        assert 503 in codes and 201 in codes, codes
+        busy = next(a for a in answers if a.status_code == 503)
+        assert busy.json()["error"]["code"] == "overloaded" and busy.headers["Retry-After"] == "1"
+        events = (await client.get(f"/api/v1/auctions/{aid}/events")).json()["events"]
+        assert len([e for e in events if e["type"] == "BidPlaced"]) <= codes.count(201)
+
+    run(tmp_path, scenario, max_pending=2)
+
+
+def test_admin_pause_resume_stats_and_metrics(tmp_path: Path) -> None:
+    db = tmp_path / "house.db"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "auctionhouse",
+            "admin",
+            "create",
+            "root",
+            "--db",
+            str(db),
+            "--password-stdin",
+        ],
+        input=PASSWORD + "\n",
+        text=True,
+        check=True,
+        capture_output=True,
+        env={
+            "AUCTIONHOUSE_HOUSE_ARGON2_TIME_COST": "1",
+            "AUCTIONHOUSE_HOUSE_ARGON2_MEMORY_KIB": "1024",
+            "PATH": "",
+        },
+    )
+
+    async def scenario(client: httpx.AsyncClient, clock: FakeClock) -> None:
+        r = await client.post("/api/v1/sessions", json={"name": "root", "password": PASSWORD})
+        admin = {"Authorization": f"Bearer {r.json()['token']}"}
+        assert r.json()["account"]["role"] == "admin"
+        seller = await account(client, "seller")
+        bidder = await account(client, "ann")
+        r = await client.post(
+            "/api/v1/auctions",
+            json={
+                "item": {"name": "x"},
+                "method": "english",
+                "rules": {"duration": 60, "reserve_price": 500},
+            },
+            headers=seller,
+        )
+        aid = r.json()["id"]
+        r = await client.post(f"/api/v1/auctions/{aid}/pause", headers=admin)
+        assert r.status_code == 200 and r.json()["state"] == "paused"
+        r = await client.post(f"/api/v1/auctions/{aid}/bids", json={"amount": 10}, headers=bidder)
+        assert r.json()["error"]["code"] == "auction_paused"
+        clock.advance(100)  # paused time does not count
+        r = await client.post(f"/api/v1/auctions/{aid}/resume", headers=admin)
+        assert r.status_code == 200 and r.json()["state"] == "open"
+        assert r.json()["closes_at"] == T0 + 160
+        r = await client.post(f"/api/v1/auctions/{aid}/bids", json={"amount": 10}, headers=bidder)
+        assert r.status_code == 201
+        r = await client.post(f"/api/v1/auctions/{aid}/bids", json={"amount": 10}, headers=bidder)
+        assert r.status_code == 409
+
+        stats = (await client.get("/api/v1/admin/stats", headers=admin)).json()
+        assert stats["open_auctions"] == 1 and stats["queue_depth"] == 0
+        assert stats["rejected"] == {"auction_paused": 1, "bid_too_low": 1}
+        assert set(stats) >= {"bids_per_second", "connections", "rejected", "queue_depth"}
+
+        text = (await client.get("/metrics")).text
+        assert 'auctionhouse_bids_total{result="accepted"} 1.0' in text
+        assert 'auctionhouse_bids_total{result="bid_too_low"} 1.0' in text
+        assert 'auctionhouse_bid_seconds_count{transport="http"} 3.0' in text
+        assert 'auctionhouse_auctions{state="open"} 1.0' in text
+
+        # The private view: a seller sees its reserve, a bidder its bids, the public neither.
+        mine = (await client.get(f"/api/v1/auctions/{aid}", headers=seller)).json()
+        assert mine["you"]["reserve_price"] == 500
+        theirs = (await client.get(f"/api/v1/auctions/{aid}", headers=bidder)).json()
+        assert theirs["you"]["bids"] == [10] and "reserve_price" not in theirs["you"]
+        public = (await client.get(f"/api/v1/auctions/{aid}")).json()
+        assert "you" not in public and "500" not in str(public)
+
+    run(tmp_path, scenario)
