@@ -113,20 +113,29 @@ def test_close_seals_the_head_in_the_same_batch(ledger: Ledger, key: HouseKey) -
         ledger.append([bid("a1", seq + 1, 99)])
 
 
-def test_checkpoints_sign_the_moved_heads_and_chain(ledger: Ledger, key: HouseKey) -> None:
+def test_every_append_and_checkpoint_is_a_signed_chained_record(
+    ledger: Ledger, key: HouseKey
+) -> None:
     ledger.append(english("a", 2) + english("b", 1))
     ledger.checkpoint(T0 + 10)
     ledger.checkpoint(T0 + 15)  # nothing moved: nothing new to sign
     ledger.append([bid("a", 4, 50)])
     ledger.checkpoint(T0 + 20)
-    one, two = ledger.store.checkpoints()
-    assert verify(key.public_hex, one.payload, one.signature)
-    assert set(json.loads(one.payload)["heads"]) == {"a", "b"}
-    second = json.loads(two.payload)
-    assert second["heads"] == {"a": list(ledger.heads()["a"])}
-    assert second["prev"] == sha256(one.payload).hexdigest()
+    records = list(ledger.store.checkpoints())
+    payloads = [json.loads(r.payload) for r in records]
+    assert [p["kind"] for p in payloads] == ["batch", "checkpoint", "batch", "checkpoint"]
+    assert [r.number for r in records] == [p["number"] for p in payloads] == [1, 2, 3, 4]
+    prev = "0" * 64
+    for record, payload in zip(records, payloads, strict=True):
+        assert verify(key.public_hex, record.payload, record.signature)
+        assert payload["prev"] == prev
+        prev = sha256(record.payload).hexdigest()
+    head_a = list(ledger.heads()["a"])
+    assert set(payloads[0]["heads"]) == set(payloads[1]["heads"]) == {"a", "b"}
+    assert payloads[2]["heads"] == payloads[3]["heads"] == {"a": head_a}
     report = audit_store(ledger.store, key.public_hex)
     assert report.ok, report.findings
+    assert (report.batches, report.checkpoints) == (2, 2)
 
 
 def test_events_pages_through_more_than_one_page(key: HouseKey) -> None:
@@ -143,6 +152,11 @@ def test_bad_input_is_refused_with_typed_errors(ledger: Ledger) -> None:
             ledger.append(bad)  # type: ignore[arg-type]
     with pytest.raises(InvalidRequest):
         ledger.append([auction.BidPlaced("", 1, T0, "b", 1, 1)])
+    with pytest.raises(InvalidRequest):
+        ledger.append([auction.BidPlaced("a", 1, "noon", "b", 1, 1)])  # type: ignore[arg-type]
+    for at in (float("nan"), "noon"):
+        with pytest.raises(InvalidRequest):
+            ledger.checkpoint(at)  # type: ignore[arg-type]
     with pytest.raises(InvalidRequest):
         ledger.events_for(5)  # type: ignore[arg-type]
     ledger.append([])

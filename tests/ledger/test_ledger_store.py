@@ -83,11 +83,22 @@ def test_checkpoints_are_kept_in_order_and_unique(store: Store) -> None:
     two = CheckpointRecord(2, 6.0, b'{"n":2}', "11")
     store.add_checkpoint(one)
     store.add_checkpoint(two)
-    assert store.checkpoints() == [one, two]
+    assert list(store.checkpoints()) == [one, two]
     assert store.last_checkpoint() == two
     with pytest.raises(SequenceConflict):
         store.add_checkpoint(CheckpointRecord(2, 7.0, b"{}", "22"))
-    assert store.checkpoints() == [one, two]
+    assert list(store.checkpoints()) == [one, two]
+
+
+def test_a_record_appended_with_events_shares_their_transaction(store: Store) -> None:
+    one = CheckpointRecord(1, 5.0, b'{"n":1}', "00")
+    store.append([row("a", 1)], (), one)
+    assert list(store.checkpoints()) == [one] and store.count() == 1
+    with pytest.raises(SequenceConflict):  # a taken number refuses the events too
+        store.append([row("a", 2)], (), CheckpointRecord(1, 6.0, b"{}", "11"))
+    with pytest.raises(SequenceConflict):  # a taken seq refuses the record too
+        store.append([row("a", 1)], (), CheckpointRecord(2, 6.0, b"{}", "11"))
+    assert list(store.checkpoints()) == [one] and store.count() == 1
 
 
 def test_meta_is_kept(store: Store) -> None:

@@ -11,7 +11,7 @@ from hashlib import sha256
 from pathlib import Path
 
 import pytest
-from ledger_helpers import T0, english
+from ledger_helpers import T0, bid, english
 
 from auctionhouse.errors import InvalidRequest, NotFound
 from auctionhouse.ledger import (
@@ -88,12 +88,8 @@ def rechain(sql: sqlite3.Connection, auction_id: str) -> None:
 def test_an_intact_ledger_passes(db: Path) -> None:
     report = audit_database(db)
     assert report.ok, report.findings
-    assert (report.auctions, report.events, report.seals, report.checkpoints) == (
-        4,
-        7 + 7 + 4 + 4,
-        2,
-        1,
-    )
+    counts = (report.auctions, report.events, report.seals, report.batches, report.checkpoints)
+    assert counts == (4, 7 + 7 + 4 + 4, 2, 2, 1)
     assert report.key_source.startswith("key file")
 
 
@@ -233,21 +229,58 @@ def test_a_seal_forged_with_another_key_is_caught_by_the_key_file(
 def test_an_edited_or_missing_checkpoint_is_named(db: Path) -> None:
     key = HouseKey.load(f"{db}.key")
     with Ledger(SQLiteStore(db), key) as ledger:
-        ledger.checkpoint(T0 + 200)
+        ledger.checkpoint(T0 + 200)  # record 4 (1: batch, 2: checkpoint, 3: batch)
     conn = sqlite3.connect(db, isolation_level=None)
     payload = bytes(
-        conn.execute("SELECT payload FROM ledger_checkpoints WHERE number = 2").fetchone()[0]
+        conn.execute("SELECT payload FROM ledger_checkpoints WHERE number = 4").fetchone()[0]
     )
     conn.execute(
-        "UPDATE ledger_checkpoints SET payload = ? WHERE number = 2",
+        "UPDATE ledger_checkpoints SET payload = ? WHERE number = 4",
         (payload.replace(b'"at":1200.0', b'"at":1300.0'),),
     )
-    assert (None, 2, "bad_checkpoint") in kinds(db)
-    conn.execute("UPDATE ledger_checkpoints SET payload = ? WHERE number = 2", (payload,))
+    assert kinds(db) == {(None, 4, "bad_checkpoint")}
+    conn.execute("UPDATE ledger_checkpoints SET payload = ? WHERE number = 4", (payload,))
     assert audit_database(db).ok
-    conn.execute("DELETE FROM ledger_checkpoints WHERE number = 1")
-    assert (None, 2, "bad_checkpoint") in kinds(db)
+    conn.execute("DELETE FROM ledger_checkpoints WHERE number = 2")
+    assert kinds(db) == {(None, 3, "bad_checkpoint")}  # its successor no longer links
     conn.close()
+
+
+def test_an_event_forged_onto_an_open_auction_is_unsigned(
+    db: Path, sql: sqlite3.Connection
+) -> None:
+    # A valid hash at the end of an open auction, after every checkpoint: only the batch
+    # records (signed in each append's transaction) can tell it was never appended by the house.
+    extra = body_of(sql, OPEN, 7).replace(b'"seq":7', b'"seq":8')
+    insert_chained(sql, OPEN, 8, extra, prev=hash_of(sql, OPEN, 7))
+    assert kinds(db) == {(OPEN, 8, "inserted")}
+    # Nor can a batch record signed by someone else cover it.
+    mallory = HouseKey.generate()
+    last = sql.execute("SELECT number, payload FROM ledger_checkpoints ORDER BY number DESC")
+    number, payload = last.fetchone()
+    forged = canonical_json(
+        {
+            "kind": "batch",
+            "number": number + 1,
+            "at": T0,
+            "prev": sha256(bytes(payload)).hexdigest(),
+            "heads": {OPEN: [8, hash_of(sql, OPEN, 8).hex()]},
+        }
+    )
+    sql.execute(
+        "INSERT INTO ledger_checkpoints VALUES (?, ?, ?, ?)",
+        (number + 1, T0, forged, mallory.sign(forged)),
+    )
+    assert kinds(db) == {(OPEN, 8, "inserted"), (None, number + 1, "bad_checkpoint")}
+
+
+def test_a_truncated_open_auction_is_caught_by_its_batch_record(db: Path) -> None:
+    with Ledger(SQLiteStore(db), HouseKey.load(f"{db}.key")) as ledger:
+        ledger.append([bid(OPEN, 8, 500), bid(OPEN, 9, 600)])  # after the last checkpoint
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute("DELETE FROM ledger_events WHERE auction_id = ? AND seq = 9", (OPEN,))
+    conn.close()
+    assert kinds(db) == {(OPEN, 9, "truncated")}
 
 
 def test_a_deleted_seal_is_named(db: Path, sql: sqlite3.Connection) -> None:

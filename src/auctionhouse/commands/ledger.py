@@ -53,7 +53,7 @@ def _print_report(db: Path, report: AuditReport) -> None:
     console = Console(highlight=False, soft_wrap=True)
     console.print(
         f"ledger [bold]{escape(str(db))}[/]: {report.auctions} auctions, {report.events} events, "
-        f"{report.seals} seals, {report.checkpoints} checkpoints"
+        f"{report.seals} seals, {report.batches} batch records, {report.checkpoints} checkpoints"
     )
     console.print(f"house key from {escape(report.key_source)}")
     if report.ok:

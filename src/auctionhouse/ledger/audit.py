@@ -8,10 +8,12 @@ seq, with a ``kind``:
   row, or a head that differs from its seal or a checkpoint (a rewritten chain);
 - ``deleted``: a seq missing inside the chain;
 - ``reordered``: events stored out of seq order (global append order or seq column);
-- ``inserted``: a second event with a seq, an event after the close, or past the sealed head;
-- ``truncated``: seqs that a seal or a checkpoint signed but that are gone from the end;
+- ``inserted``: a second event with a seq, an event after the close or past the sealed head, or
+  one that no record signed by the house covers;
+- ``truncated``: seqs that a seal or a signed record signed but that are gone from the end;
 - ``bad_seal``, ``missing_seal``, ``bad_checkpoint``: signatures that do not verify, a closed
-  auction without its seal, a checkpoint missing from or edited in the checkpoint chain;
+  auction without its seal, a signed record (batch record or checkpoint) edited, or missing from
+  the chain of signed records;
 - ``key_mismatch``, ``unverifiable``: the database names another key, or no key is available.
 """
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import itertools
 import os
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -53,6 +56,7 @@ class AuditReport:
     findings: list[Finding]
     seals: int = 0
     checkpoints: int = 0
+    batches: int = 0
     key_source: str = KEY_NONE
     public_key: str | None = None
 
@@ -108,10 +112,10 @@ def audit_store(
     if public_hex is not None and stored_key is not None and stored_key != public_hex:
         findings.add(None, None, "key_mismatch", "the database names another house key")
     seals = {s.auction_id: s for s in store.seals()}
-    checkpoints = store.checkpoints()
-    if public_hex is None and (seals or checkpoints):
+    if public_hex is None and (seals or store.last_checkpoint() is not None):
         findings.add(None, None, "unverifiable", "no house key: seals and checkpoints unchecked")
-    signed = _check_checkpoints(checkpoints, public_hex, findings)
+    kinds: Counter[str] = Counter()
+    signed = _check_checkpoints(store.checkpoints(), public_hex, findings, kinds)
     if auction_id is not None:
         seals = {a: s for a, s in seals.items() if a == auction_id}
         signed = {a: e for a, e in signed.items() if a == auction_id}
@@ -124,10 +128,10 @@ def audit_store(
         chain = list(group)
         auctions += 1
         events += len(chain)
-        _check_safely(aid, chain, seals.pop(aid, None), signed.pop(aid, []), public_hex, findings)
+        _check_safely(aid, chain, seals.pop(aid, None), signed.pop(aid, None), public_hex, findings)
     for aid in sorted(seals.keys() | signed.keys(), key=str):  # signed for, but no event left
         auctions += 1
-        _check_safely(aid, [], seals.get(aid), signed.get(aid, []), public_hex, findings)
+        _check_safely(aid, [], seals.get(aid), signed.get(aid), public_hex, findings)
     if auction_id is not None and auctions == 0:
         raise NotFound(f"no auction {auction_id!r} in this ledger")
     return AuditReport(
@@ -136,7 +140,8 @@ def audit_store(
         events=events,
         findings=findings.items,
         seals=seal_count,
-        checkpoints=len(checkpoints),
+        checkpoints=kinds["checkpoint"],
+        batches=kinds["batch"],
         key_source=key_source,
         public_key=public_hex,
     )
@@ -162,17 +167,22 @@ class _Findings:
             self.add(auction_id, seq, kind, message)
 
 
-Signed = list[tuple[int, int, str]]
-"""An auction's checkpoint entries: (checkpoint number, seq, hash hex)."""
+Signed = tuple[int, int, str] | None
+"""An auction's highest signed head: (signed record number, seq, hash hex), or None."""
 
 
 def _check_checkpoints(
-    checkpoints: list[CheckpointRecord], public_hex: str | None, findings: _Findings
+    checkpoints: Iterable[CheckpointRecord],
+    public_hex: str | None,
+    findings: _Findings,
+    kinds: Counter[str],
 ) -> dict[str, Signed]:
-    """Verify the checkpoint chain; return the heads the valid checkpoints signed."""
+    """Verify the chain of signed records (batch records and checkpoints); return, per auction,
+    the highest head a validly signed record names (a broken link is reported, but the house did
+    sign that record, so its heads still count)."""
     signed: dict[str, Signed] = {}
-    prev = payload_digest(None)
-    for expected, record in enumerate(checkpoints, start=1):
+    prev, expected = payload_digest(None), 1
+    for record in checkpoints:
         payload = bytes(record.payload) if isinstance(record.payload, bytes) else b""
         number = record.number
         try:
@@ -187,16 +197,19 @@ def _check_checkpoints(
         except (LedgerError, KeyError, TypeError):
             ok = False
         if not ok:
-            findings.add(None, number, "bad_checkpoint", f"checkpoint {number}: bad signature")
-        elif number != expected or data["prev"] != prev:
-            findings.add(
-                None, number, "bad_checkpoint", f"checkpoint {number}: one before it is missing"
-            )
+            findings.add(None, number, "bad_checkpoint", f"signed record {number}: bad signature")
         else:
+            kinds[str(data.get("kind"))] += 1
+            if number != expected or data.get("prev") != prev:
+                msg = f"signed record {number}: the one before it is missing or was changed"
+                findings.add(None, number, "bad_checkpoint", msg)
             for aid, entry in heads.items():
-                if isinstance(entry, list) and len(entry) == 2:
-                    signed.setdefault(aid, []).append((number, int(entry[0]), str(entry[1])))
+                if isinstance(entry, list) and len(entry) == 2 and type(entry[0]) is int:
+                    best = signed.get(aid)
+                    if best is None or entry[0] >= best[1]:
+                        signed[aid] = (number, entry[0], str(entry[1]))
         prev = payload_digest(payload)
+        expected = number + 1 if type(number) is int else expected + 1
     return signed
 
 
@@ -248,14 +261,19 @@ def _check_auction(
     if closed:
         after = range(min(closed) + 1, tip + 1)
         findings.add_range(aid, after, "inserted", "an event after the auction closed")
-    _check_seal(aid, seal, closed, tip, hashes, public_hex, findings)
-    for number, seq, digest in signed:
+    seal_seq = _check_seal(aid, seal, closed, tip, hashes, public_hex, findings)
+    if signed is not None:
+        number, seq, digest = signed
         if seq > tip:
-            msg = f"checkpoint {number} signed seq {seq}; the chain ends at {tip}"
+            msg = f"signed record {number} signed seq {seq}; the chain ends at {tip}"
             findings.add_range(aid, range(tip + 1, seq + 1), "truncated", msg)
         elif seq in hashes and hashes[seq].hex() != digest:
-            msg = f"differs from checkpoint {number}: the chain was rewritten up to here"
+            msg = f"differs from signed record {number}: the chain was rewritten up to here"
             findings.add(aid, seq, "edited", msg)
+    if public_hex is not None:
+        covered = max(signed[1] if signed else 0, seal_seq or 0)
+        msg = "no record signed by the house covers this event"
+        findings.add_range(aid, range(covered + 1, tip + 1), "inserted", msg)
 
 
 def _decode(
@@ -297,11 +315,12 @@ def _check_seal(
     hashes: dict[int, bytes],
     public_hex: str | None,
     findings: _Findings,
-) -> None:
+) -> int | None:
+    """Check the close seal; return the seq it validly signs (None: no valid seal)."""
     if seal is None:
         for seq in closed:
             findings.add(aid, seq, "missing_seal", "the auction closed but its seal is gone")
-        return
+        return None
     try:
         data = decode_json(seal.payload)
         ok = (
@@ -315,7 +334,7 @@ def _check_seal(
         ok = False
     if not ok:
         findings.add(aid, seal.seq, "bad_seal", "the close seal's signature does not verify")
-        return
+        return None
     seq, digest = int(data["seq"]), str(data["hash"])
     if seq > tip:
         msg = f"the close seal signed seq {seq}; the chain ends at {tip}"
@@ -325,3 +344,4 @@ def _check_seal(
     if seq < tip:
         msg = f"after the sealed head (seq {seq})"
         findings.add_range(aid, range(seq + 1, tip + 1), "inserted", msg)
+    return seq

@@ -7,6 +7,7 @@ transaction (one fsync) per batch: that batch is the house's group commit.
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Iterator, Sequence
 from hashlib import sha256
@@ -37,13 +38,15 @@ def seal_payload(auction_id: str, seq: int, head: bytes, at: float) -> bytes:
 
 
 def checkpoint_payload(
-    number: int, at: float, prev: str, heads: dict[str, tuple[int, bytes]]
+    kind: str, number: int, at: float, prev: str, heads: dict[str, tuple[int, bytes]]
 ) -> bytes:
-    """What the house signs in a checkpoint: the heads that moved since checkpoint ``number-1``
-    (all heads in the first checkpoint after a start), chained to the previous payload's sha256."""
+    """What the house signs in record ``number`` of the signed chain: a ``batch`` record (the
+    heads one append moved, in the same transaction) or a ``checkpoint`` (the heads that moved
+    since the last checkpoint; all heads in the first one after a start). ``prev`` is the sha256
+    of record ``number - 1``'s payload, so that no record can go missing unseen."""
     return canonical_json(
         {
-            "kind": "checkpoint",
+            "kind": kind,
             "number": number,
             "at": at,
             "prev": prev,
@@ -75,15 +78,18 @@ class Ledger:
             )
         self._heads: dict[str, tuple[int, bytes]] = {}
         self._sealed: set[str] = set()
+        self._checkpoint_number = 0
+        self._checkpoint_prev = payload_digest(None)
         self._reload()
         self._moved: set[str] = set(self._heads)  # heads the next checkpoint must sign
-        last = store.last_checkpoint()
-        self._checkpoint_number = last.number if last is not None else 0
-        self._checkpoint_prev = payload_digest(bytes(last.payload) if last else None)
 
     def _reload(self) -> None:
         self._heads = self._store.heads()
         self._sealed = {seal.auction_id for seal in self._store.seals()}
+        last = self._store.last_checkpoint()
+        if last is not None:
+            self._checkpoint_number = last.number
+            self._checkpoint_prev = payload_digest(bytes(last.payload))
 
     @property
     def store(self) -> Store:
@@ -105,11 +111,14 @@ class Ledger:
             return
         with self._lock:
             rows, seals, new_heads = self._prepare(events)
+            at = max(event.at for event in events)
+            batch = self._signed_record("batch", at, new_heads)
             try:
-                self._store.append(rows, seals)
+                self._store.append(rows, seals, batch)
             except SequenceConflict:
                 self._reload()  # another writer moved a head: later appends see the truth
                 raise
+            self._advance(batch)
             self._heads.update(new_heads)
             self._moved.update(new_heads)
             self._sealed.update(seal.auction_id for seal in seals)
@@ -127,6 +136,8 @@ class Ledger:
             auction_id = event.auction_id
             if not isinstance(auction_id, str) or not auction_id:
                 raise InvalidRequest("an event's auction_id must be a non-empty string")
+            if type(event.at) not in (int, float):
+                raise InvalidRequest("an event's at must be a time in seconds")
             last_seq, last_hash = new_heads.get(auction_id) or heads.get(auction_id, start)
             if event.seq != last_seq + 1 or type(event.seq) is not int:
                 raise SequenceConflict(
@@ -152,17 +163,30 @@ class Ledger:
         """Sign and store a checkpoint of the chain heads (those that moved since the last one;
         together with their predecessors, checkpoints cover every head). When no head moved
         since the last checkpoint there is nothing new to sign and nothing is written."""
+        if type(at) not in (int, float) or not math.isfinite(at):
+            raise InvalidRequest("a checkpoint's at must be a time in seconds")
         with self._lock:
             if not self._moved and self._checkpoint_number > 0:
                 return
-            moved = {a: self._heads[a] for a in self._moved}
-            number = self._checkpoint_number + 1
-            payload = checkpoint_payload(number, at, self._checkpoint_prev, moved)
-            record = CheckpointRecord(number, float(at), payload, self._key.sign(payload))
-            self._store.add_checkpoint(record)
-            self._checkpoint_number = number
-            self._checkpoint_prev = payload_digest(payload)
+            record = self._signed_record("checkpoint", at, {a: self._heads[a] for a in self._moved})
+            try:
+                self._store.add_checkpoint(record)
+            except SequenceConflict:
+                self._reload()
+                raise
+            self._advance(record)
             self._moved.clear()
+
+    def _signed_record(
+        self, kind: str, at: float, heads: dict[str, tuple[int, bytes]]
+    ) -> CheckpointRecord:
+        number = self._checkpoint_number + 1
+        payload = checkpoint_payload(kind, number, at, self._checkpoint_prev, heads)
+        return CheckpointRecord(number, float(at), payload, self._key.sign(payload))
+
+    def _advance(self, record: CheckpointRecord) -> None:
+        self._checkpoint_number = record.number
+        self._checkpoint_prev = payload_digest(record.payload)
 
     def events(self) -> Iterator[Event]:
         """Every event in global append order, read a page at a time (bounded memory)."""

@@ -55,6 +55,9 @@ TABLES = ("ledger_events", "ledger_seals", "ledger_checkpoints", "ledger_meta")
 
 _INSERT_EVENT = "INSERT INTO ledger_events (auction_id, seq, body, hash) VALUES (?, ?, ?, ?)"
 _INSERT_SEAL = "INSERT INTO ledger_seals (auction_id, seq, payload, signature) VALUES (?, ?, ?, ?)"
+_INSERT_CHECKPOINT = (
+    "INSERT INTO ledger_checkpoints (number, at, payload, signature) VALUES (?, ?, ?, ?)"
+)
 _RECORD_COLUMNS = "pos, auction_id, seq, body, hash"
 
 
@@ -73,7 +76,12 @@ class SQLiteStore:
 
     # -- writing ---------------------------------------------------------------------------
 
-    def append(self, events: Sequence[NewEvent], seals: Sequence[SealRecord] = ()) -> None:
+    def append(
+        self,
+        events: Sequence[NewEvent],
+        seals: Sequence[SealRecord] = (),
+        checkpoint: CheckpointRecord | None = None,
+    ) -> None:
         with self._lock:
             db = self._open_db()
             try:
@@ -82,6 +90,8 @@ class SQLiteStore:
                     db.executemany(_INSERT_EVENT, events)
                     if seals:
                         db.executemany(_INSERT_SEAL, seals)
+                    if checkpoint is not None:
+                        db.execute(_INSERT_CHECKPOINT, checkpoint)
                     db.execute("COMMIT")
                 except BaseException:
                     if db.in_transaction:
@@ -93,10 +103,7 @@ class SQLiteStore:
                 raise LedgerError(f"cannot append to the ledger: {exc}") from exc
 
     def add_checkpoint(self, checkpoint: CheckpointRecord) -> None:
-        self._write(
-            "INSERT INTO ledger_checkpoints (number, at, payload, signature) VALUES (?, ?, ?, ?)",
-            checkpoint,
-        )
+        self._write(_INSERT_CHECKPOINT, checkpoint)
 
     def set_meta(self, key: str, value: str) -> None:
         self._write("INSERT OR REPLACE INTO ledger_meta (key, value) VALUES (?, ?)", (key, value))
@@ -131,18 +138,26 @@ class SQLiteStore:
 
     def all_records(self) -> Iterator[EventRecord]:
         """Streams with its own cursor (bounded memory); meant for the read-only audit."""
+        sql = f"SELECT {_RECORD_COLUMNS} FROM ledger_events ORDER BY auction_id, seq, pos"
+        return (EventRecord(*row) for row in self._stream(sql))
+
+    def checkpoints(self) -> Iterator[CheckpointRecord]:
+        sql = "SELECT number, at, payload, signature FROM ledger_checkpoints ORDER BY number"
+        return (CheckpointRecord(*row) for row in self._stream(sql))
+
+    def _stream(self, sql: str) -> Iterator[tuple[Any, ...]]:
         with self._lock:
-            cursor = self._open_db().execute(
-                f"SELECT {_RECORD_COLUMNS} FROM ledger_events ORDER BY auction_id, seq, pos"
-            )
+            try:
+                cursor = self._open_db().execute(sql)
+            except sqlite3.Error as exc:
+                raise LedgerError(f"cannot read the ledger: {exc}") from exc
         try:
             while True:
                 with self._lock:
                     rows = cursor.fetchmany(PAGE)
                 if not rows:
                     return
-                for row in rows:
-                    yield EventRecord(*row)
+                yield from rows
         except sqlite3.Error as exc:
             raise LedgerError(f"cannot read the ledger: {exc}") from exc
         finally:
@@ -158,12 +173,6 @@ class SQLiteStore:
     def seals(self) -> list[SealRecord]:
         rows = self._read("SELECT auction_id, seq, payload, signature FROM ledger_seals", ())
         return [SealRecord(*row) for row in rows]
-
-    def checkpoints(self) -> list[CheckpointRecord]:
-        rows = self._read(
-            "SELECT number, at, payload, signature FROM ledger_checkpoints ORDER BY number", ()
-        )
-        return [CheckpointRecord(*row) for row in rows]
 
     def last_checkpoint(self) -> CheckpointRecord | None:
         rows = self._read(

@@ -37,7 +37,8 @@ class SealRecord(NamedTuple):
 
 
 class CheckpointRecord(NamedTuple):
-    """A signed checkpoint of chain heads; ``number`` counts from 1."""
+    """A signed record of chain heads, ``number`` counting from 1: a batch record (written with
+    each append) or a periodic checkpoint; both form one chain."""
 
     number: int
     at: float
@@ -55,10 +56,16 @@ PAGE = 4096
 class Store(Protocol):
     """What the ``Ledger`` and the audit need of a backend."""
 
-    def append(self, events: Sequence[NewEvent], seals: Sequence[SealRecord] = ()) -> None:
-        """Make ``events`` and ``seals`` durable in one transaction, or nothing of them.
+    def append(
+        self,
+        events: Sequence[NewEvent],
+        seals: Sequence[SealRecord] = (),
+        checkpoint: CheckpointRecord | None = None,
+    ) -> None:
+        """Make ``events``, ``seals`` and ``checkpoint`` durable in one transaction, or nothing.
 
-        A ``(auction_id, seq)`` or seal that exists already raises ``SequenceConflict``.
+        A ``(auction_id, seq)``, seal or checkpoint number that exists already raises
+        ``SequenceConflict``.
         """
         ...
 
@@ -82,8 +89,8 @@ class Store(Protocol):
 
     def seals(self) -> list[SealRecord]: ...
 
-    def checkpoints(self) -> list[CheckpointRecord]:
-        """Every checkpoint, in ``number`` order."""
+    def checkpoints(self) -> Iterator[CheckpointRecord]:
+        """Every signed record (batch records and checkpoints), in ``number`` order, streamed."""
         ...
 
     def last_checkpoint(self) -> CheckpointRecord | None: ...
@@ -111,7 +118,12 @@ class MemoryStore:
         self._meta: dict[str, str] = {}
         self._closed = False
 
-    def append(self, events: Sequence[NewEvent], seals: Sequence[SealRecord] = ()) -> None:
+    def append(
+        self,
+        events: Sequence[NewEvent],
+        seals: Sequence[SealRecord] = (),
+        checkpoint: CheckpointRecord | None = None,
+    ) -> None:
         with self._lock:
             self._check_open()
             fresh: set[tuple[str, int]] = set()
@@ -123,6 +135,8 @@ class MemoryStore:
             sealed = {s.auction_id for s in seals}
             if len(sealed) != len(seals) or sealed & self._seals.keys():
                 raise SequenceConflict(f"already sealed: {sorted(sealed & self._seals.keys())}")
+            if checkpoint is not None:
+                self._check_checkpoint_number(checkpoint)
             pos = len(self._records)
             for auction_id, seq, body, digest in events:
                 pos += 1
@@ -131,13 +145,18 @@ class MemoryStore:
                 self._by_auction.setdefault(auction_id, []).append(record)
             for seal in seals:
                 self._seals[seal.auction_id] = seal
+            if checkpoint is not None:
+                self._checkpoints.append(checkpoint)
 
     def add_checkpoint(self, checkpoint: CheckpointRecord) -> None:
         with self._lock:
             self._check_open()
-            if self._checkpoints and self._checkpoints[-1].number >= checkpoint.number:
-                raise SequenceConflict(f"checkpoint {checkpoint.number} exists already")
+            self._check_checkpoint_number(checkpoint)
             self._checkpoints.append(checkpoint)
+
+    def _check_checkpoint_number(self, checkpoint: CheckpointRecord) -> None:
+        if self._checkpoints and self._checkpoints[-1].number >= checkpoint.number:
+            raise SequenceConflict(f"checkpoint {checkpoint.number} exists already")
 
     def page(self, after_pos: int, limit: int = PAGE) -> list[tuple[int, bytes]]:
         with self._lock:
@@ -168,10 +187,10 @@ class MemoryStore:
             self._check_open()
             return list(self._seals.values())
 
-    def checkpoints(self) -> list[CheckpointRecord]:
+    def checkpoints(self) -> Iterator[CheckpointRecord]:
         with self._lock:
             self._check_open()
-            return list(self._checkpoints)
+            return iter(list(self._checkpoints))
 
     def last_checkpoint(self) -> CheckpointRecord | None:
         with self._lock:
