@@ -337,6 +337,8 @@ def test_an_edit_with_its_own_hash_recomputed_is_named_at_the_next_link(
         "UPDATE ledger_seals SET payload = 'junk', signature = 5",
         "UPDATE ledger_checkpoints SET payload = x'00', signature = NULL",
         "DROP TABLE ledger_seals",
+        "UPDATE ledger_events SET body = replace(body, '\"seq\":3', '\"seq\":3000000000000')"
+        " WHERE auction_id = 'open-1' AND seq = 3",
         "UPDATE ledger_seals SET auction_id = 5 WHERE auction_id = 'closed-1'",
     ],
 )

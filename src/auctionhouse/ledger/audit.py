@@ -235,7 +235,15 @@ def _check_auction(
     public_hex: str | None,
     findings: _Findings,
 ) -> None:
-    events = list(_decode(aid, chain, findings))
+    # A forged seq far past anything this chain could hold (signed heads + its own rows) is
+    # reported and set aside, so that no gap of a billion seqs is ever enumerated.
+    bound = (signed[1] if signed else 0) + len(chain)
+    events = []
+    for record, event in _decode(aid, chain, findings):
+        if event.seq <= bound:
+            events.append((record, event))
+        else:
+            findings.add(aid, record.seq, "edited", f"the event claims seq {event.seq}")
     by_seq: dict[int, list[tuple[EventRecord, Event]]] = {}
     for record, event in events:
         by_seq.setdefault(event.seq, []).append((record, event))
