@@ -2,7 +2,8 @@
 
 Thread-safe: one lock orders appends and checkpoints. The ledger keeps every auction's head
 (seq, hash) in memory, so an append costs one encode, one sha256 and one row per event, and one
-transaction (one fsync) per batch: that batch is the house's group commit.
+transaction (one fsync) and one Ed25519 signature (the batch record) per batch: that batch is the
+house's group commit.
 """
 
 from __future__ import annotations
@@ -103,7 +104,9 @@ class Ledger:
         """Record ``events`` (of one or many auctions) in one durable transaction.
 
         Per auction each ``seq`` must be the last one + 1, else ``SequenceConflict`` and nothing
-        is written. An ``AuctionClosed`` seals its auction's head in the same transaction.
+        is written. In the same transaction: a signed batch record of the heads this batch
+        moved, and for each ``AuctionClosed`` the signed seal of its auction's head. Returns
+        once the transaction is durable (fsync'd for SQLite).
         """
         if isinstance(events, str | bytes) or not isinstance(events, Sequence):
             raise InvalidRequest("append takes a sequence of events")
