@@ -232,6 +232,7 @@ def goto(page: Page, house: House, hash_route: str) -> None:
 def screenshot(page: Page, name: str) -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
+    page.evaluate("window.scrollTo(0, 0)")  # the sticky header belongs at the top
     page.screenshot(path=str(path), full_page=True)
     return path
 

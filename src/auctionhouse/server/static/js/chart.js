@@ -7,12 +7,12 @@
 
 import { h, money, when } from "./format.js";
 
-const W = 640;
-const H = 240;
-const PAD = { left: 64, right: 12, top: 12, bottom: 28 };
+const PAD = { left: 56, right: 12, top: 12, bottom: 28 };
 const MAX_STEPS = 2000;
 
-export function priceChart({ view, events, now, until = null, label = "Price over time" }) {
+export function priceChart({ view, events, now, until = null, width = 640, label = "Price over time" }) {
+  const W = Math.max(280, Math.round(width || 640));
+  const H = Math.round(Math.min(260, Math.max(180, W * 0.38)));
   const opened = view.opens_at ?? view.created_at;
   const end = Math.max(opened + 1, until ?? timeEnd(view, opened, now));
   const cut = until ?? (view.result ? end : Math.min(end, now));
@@ -168,7 +168,8 @@ function describe(label, view, series, dots, sealedMarks, paid) {
 }
 
 // A small line of recent values (admin view).
-export function sparkline(values, label) {
+export function sparkline(samples, label) {
+  const values = samples.length === 1 ? [samples[0], samples[0]] : samples;
   const w = 320;
   const hgt = 60;
   const top = Math.max(1, ...values);

@@ -82,6 +82,9 @@ export async function mountAuction(root, ctx) {
 
   function drawStatic() {
     const v = page.view;
+    // reserve room only for lines this method can show (no jumps when they fill in)
+    el.nextStep.hidden = v.method !== "dutch";
+    el.extended.hidden = !v.rules.soft_close;
     setText(el.title, v.item.name);
     setText(el.description, v.item.description || "");
     el.description.hidden = !v.item.description;
@@ -130,7 +133,7 @@ export async function mountAuction(root, ctx) {
     if (key === chartKey && v.state === "closed") return;
     chartKey = key;
     el.chart.replaceChildren(priceChart({ view: v, events: page.events, now: clock.now(),
-      until: page.replayAt }));
+      until: page.replayAt, width: el.chart.clientWidth }));
   }
 
   function drawYou() {
@@ -250,6 +253,17 @@ export async function mountAuction(root, ctx) {
   drawLive();
   setupReplay();
 
+  // the chart is drawn at the box's own width, so its text stays readable on a phone
+  let drawnWidth = el.chart.clientWidth;
+  const resize = new ResizeObserver(() => {
+    if (el.chart.clientWidth !== drawnWidth) {
+      drawnWidth = el.chart.clientWidth;
+      chartKey = "";
+      drawChart();
+    }
+  });
+  resize.observe(el.chart);
+
   const stopLive = live.watch({ auctions: [String(id)], after: () => ({ [id]: page.lastSeq }) },
     onMessage);
   let closedSeen = page.view.state === "closed";
@@ -310,7 +324,7 @@ export async function mountAuction(root, ctx) {
       let k = Number(slider.value);
       if (k >= n) k = 0;
       show(k);
-      setText(playButton, "⏸ Pause");
+      setText(playButton, "Pause");
       timer = setInterval(() => {
         k += 1;
         show(k);
@@ -328,10 +342,10 @@ export async function mountAuction(root, ctx) {
     el.replay.replaceChildren(
       h("h3", {}, "Replay"),
       h("div", { class: "replay-controls" },
-        h("button", { type: "button", id: "replay-start", onclick: stepBy(-n) }, "⏮ Start"),
-        h("button", { type: "button", id: "replay-back", onclick: stepBy(-1) }, "◀ Step back"),
+        h("button", { type: "button", id: "replay-start", onclick: stepBy(-n) }, "◀◀ Start"),
+        h("button", { type: "button", id: "replay-back", onclick: stepBy(-1) }, "◀ Back"),
         playButton,
-        h("button", { type: "button", id: "replay-forward", onclick: stepBy(1) }, "Step ▶")),
+        h("button", { type: "button", id: "replay-forward", onclick: stepBy(1) }, "Forward ▶")),
       h("label", { for: "replay-step" }, "Event"),
       slider,
       words,
@@ -341,6 +355,7 @@ export async function mountAuction(root, ctx) {
   }
 
   return () => {
+    resize.disconnect();
     stopLive();
     stopTick();
     clearTimeout(youTimer);
