@@ -22,34 +22,22 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 from playwright.sync_api import WebSocket, sync_playwright
 
 from auctionhouse.house import AuctionHouse, HouseConfig
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+# The browser tests' helpers: the same Chromium flags and the same real-server runner.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "web"))
+from web_helpers import CHROMIUM, CHROMIUM_ARGS, House
+
 METHODS = ("english", "dutch", "fpsb", "vickrey")
-FAST = {"argon2_time_cost": 1, "argon2_memory_kib": 1024}
 
 
 def fill(db: Path, n: int) -> None:
@@ -76,47 +64,6 @@ def fill(db: Path, n: int) -> None:
                     house.place_bid("bidder", aid, 1000 + i)
     finally:
         house.close()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def serve(db: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AUCTIONHOUSE_")}
-    env.update({f"AUCTIONHOUSE_HOUSE_{k.upper()}": str(v) for k, v in FAST.items()})
-    with log.open("ab") as out:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "auctionhouse",
-                "serve",
-                "--db",
-                str(db),
-                "--port",
-                str(port),
-                "--log-level",
-                "warning",
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"the house exited: {log.read_text()[-2000:]}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/api/v1/time", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.05)
-    proc.kill()
-    raise SystemExit("the house did not start in 60 s")
 
 
 def load_once(browser: Any, url: str) -> dict[str, Any]:
@@ -168,21 +115,19 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-web-") as tmp:
-        db = Path(tmp) / "house.db"
+        house = House(Path(tmp))
         t0 = time.perf_counter()
-        fill(db, args.auctions)
+        fill(house.db, args.auctions)
         fill_s = time.perf_counter() - t0
-        port = free_port()
-        proc = serve(db, port, Path(tmp) / "serve.log")
+        house.start()
         try:
             with sync_playwright() as pw:
-                browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-                load_once(browser, f"http://127.0.0.1:{port}")  # warm the server, not measured
-                runs = [load_once(browser, f"http://127.0.0.1:{port}") for _ in range(args.runs)]
+                browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+                load_once(browser, house.url)  # warm the server, not measured
+                runs = [load_once(browser, house.url) for _ in range(args.runs)]
                 browser.close()
         finally:
-            proc.terminate()
-            proc.wait(timeout=30)
+            house.stop()
 
     def stat(key: str) -> dict[str, float]:
         values = [r[key] for r in runs]
