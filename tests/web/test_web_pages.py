@@ -170,7 +170,10 @@ def test_the_list_is_live_filtered_and_paginated(house: House, pages: Pages) -> 
     for i in range(30):
         make_auction(seller, "fpsb", f"Lot {i:02d}", duration=600)
     total = seller.list_auctions(method="fpsb", limit=1)["total"]
-    page = pages.open("/#/auctions?method=fpsb")
+    page = pages.new()
+    sent: list[str] = []
+    page.on("websocket", lambda ws: ws.on("framesent", lambda frame: sent.append(str(frame))))
+    page.goto(f"{house.url}/#/auctions?method=fpsb")
     expect(page.locator(".auction-row")).to_have_count(25)
     pages_total = -(-total // 25)
     expect(page.locator("#list-summary")).to_have_text(f"Showing 1–25 of {total}")
@@ -179,6 +182,10 @@ def test_the_list_is_live_filtered_and_paginated(house: House, pages: Pages) -> 
     page.click("text=Older →")
     expect(page.locator(".page-of")).to_have_text(f"Page 2 of {pages_total}")
     expect(page.locator(".auction-row")).to_have_count(min(25, total - 25))
+    page.click("text=← Newer")
+    expect(page.locator(".page-of")).to_have_text(f"Page 1 of {pages_total}")
+    # paging reuses the live subscription: the house sent its snapshot of every auction once
+    assert sum('"subscribe"' in frame and '"*"' in frame for frame in sent) == 1
     assert_labelled(page)
 
     # live: a new auction arrives at the top, a bid moves its row

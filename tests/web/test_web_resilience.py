@@ -102,3 +102,15 @@ def test_the_countdown_uses_house_time_when_the_browser_clock_is_wrong(
     late.click("#bid-submit")
     expect(late.locator("#bid-status")).to_contain_text("you lead")
     expect(late.locator("#countdown")).to_have_text(re.compile(r"^4:[0-5]\d$"))
+
+
+def test_an_expired_session_signs_out_and_stays_live(house: House, pages: Pages) -> None:
+    page = pages.open("/")
+    page.evaluate(
+        """localStorage.setItem('auctionhouse.session', JSON.stringify(
+             {token: 'not-a-token', account: {id: 'zed', name: 'zed', role: 'user'}}))"""
+    )
+    page.reload()
+    expect(page.locator("#account")).to_contain_text("Sign in")
+    expect(page.locator("#connection")).to_have_attribute("data-state", "live")
+    assert page.evaluate("localStorage.getItem('auctionhouse.session')") is None

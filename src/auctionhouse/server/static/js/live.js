@@ -10,6 +10,7 @@ import { clock } from "./clock.js";
 import { currentSession } from "./api.js";
 
 const BACKOFF = [250, 500, 1000, 2000, 4000, 8000];
+const CLOSE_UNAUTHORIZED = 4001;
 
 export class Live {
   constructor() {
@@ -24,6 +25,8 @@ export class Live {
     this.nextTimeId = 1;
     this.timeSent = new Map();
     this.opened = 0;
+    this.everything = false; // "*" is subscribed on the current socket
+    this.onUnauthorized = null;
   }
 
   // ------------------------------------------------------------------ lifecycle
@@ -35,6 +38,7 @@ export class Live {
 
   connect() {
     clearTimeout(this.retryTimer);
+    this.everything = false;
     this.setState(this.opened ? "reconnecting" : "connecting");
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
     const s = currentSession();
@@ -52,7 +56,9 @@ export class Live {
       this.attempt = 0;
       this.opened += 1;
       this.setState("live");
-      for (const w of this.watchers) this.subscribe(w);
+      const everything = [...this.watchers].find((w) => w.auctions === "*");
+      if (everything) this.subscribe(everything);
+      for (const w of this.watchers) if (w.auctions !== "*") this.subscribe(w);
       this.askTime();
       clearInterval(this.timeTimer);
       this.timeTimer = setInterval(() => this.askTime(), 15000);
@@ -68,10 +74,15 @@ export class Live {
       }
       this.receive(msg);
     };
-    ws.onclose = () => {
+    ws.onclose = (e) => {
       if (ws !== this.ws) return;
       this.ws = null;
+      this.everything = false;
       clearInterval(this.timeTimer);
+      if (e.code === CLOSE_UNAUTHORIZED && this.onUnauthorized) {
+        this.onUnauthorized(); // the token expired: sign out here, then connect as a visitor
+        return;
+      }
       if (this.held) this.setState("closed");
       else this.scheduleRetry();
     };
@@ -148,24 +159,37 @@ export class Live {
   // ------------------------------------------------------------------ subscriptions
 
   // watch({auctions: "*" | [ids], after: () => ({id: seq})}, handler) -> stop function.
+  //
+  // "*" (the live list) is subscribed once and kept a moment after its last watcher leaves, so
+  // paging through the list does not make the house send a snapshot of every auction again.
   watch(spec, handler) {
     const w = { auctions: spec.auctions, after: spec.after || (() => ({})), handler };
     this.watchers.add(w);
-    this.subscribe(w);
+    if (w.auctions !== "*" || !this.everything) this.subscribe(w);
     return () => {
       this.watchers.delete(w);
-      const still = [...this.watchers].some((o) => sameAuctions(o.auctions, w.auctions));
-      if (!still) this.send({ op: "unsubscribe", auctions: w.auctions });
+      if (w.auctions === "*") {
+        setTimeout(() => this.dropEverything(), EVERYTHING_GRACE_MS);
+      } else if (![...this.watchers].some((o) => o.auctions.join?.() === w.auctions.join())) {
+        this.send({ op: "unsubscribe", auctions: w.auctions });
+      }
     };
   }
 
   subscribe(w) {
+    if (w.auctions === "*") this.everything = true;
     this.send({ op: "subscribe", auctions: w.auctions, after: w.after() });
+  }
+
+  dropEverything() {
+    if (!this.everything || [...this.watchers].some((w) => w.auctions === "*")) return;
+    this.everything = false;
+    this.send({ op: "unsubscribe", auctions: "*" });
+    // The house's unsubscribe from "*" also ends the named subscriptions: name them again.
+    for (const w of this.watchers) this.subscribe(w);
   }
 }
 
-function sameAuctions(a, b) {
-  return a === b || (Array.isArray(a) && Array.isArray(b) && a.join() === b.join());
-}
+const EVERYTHING_GRACE_MS = 2000;
 
 export const live = new Live();

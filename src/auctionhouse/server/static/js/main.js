@@ -148,6 +148,7 @@ async function start() {
       live.restart(); // the socket authenticates with the token it was opened with
     }
   });
+  live.onUnauthorized = () => setSession(null);
   window.addEventListener("hashchange", route);
   window.addEventListener("online", () => live.start());
   try {
