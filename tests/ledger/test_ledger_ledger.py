@@ -320,3 +320,35 @@ def test_the_fast_encoder_writes_exactly_the_reference_bytes(event: auction.Even
             canonical_bytes(event)
         return
     assert canonical_bytes(event) == expected
+
+
+def test_sqlite_appends_are_wal_and_synchronous_full(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "l.db")
+    assert store.durability() == {"journal_mode": "wal", "synchronous": "FULL"}
+    store.close()
+
+
+def test_appends_from_many_threads_all_land_in_one_valid_chain(tmp_path: Path) -> None:
+    import threading
+
+    key = HouseKey.generate()
+    ledger = Ledger(SQLiteStore(tmp_path / "l.db"), key)
+    errors: list[BaseException] = []
+
+    def writer(auction_id: str) -> None:
+        try:
+            for seq in range(1, 41):
+                ledger.append([bid(auction_id, seq, seq)])
+        except BaseException as exc:  # surfaced by the assert below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(f"t{i}",)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert {a: seq for a, (seq, _h) in ledger.heads().items()} == {f"t{i}": 40 for i in range(4)}
+    report = audit_store(ledger.store, key.public_hex)
+    assert report.ok and report.events == 160 and report.batches == 160, report.findings[:3]
+    ledger.close()

@@ -186,6 +186,13 @@ class SQLiteStore:
         rows = self._read("SELECT value FROM ledger_meta WHERE key = ?", (key,))
         return str(rows[0][0]) if rows else None
 
+    def durability(self) -> dict[str, str]:
+        """The connection's journal mode and synchronous level (what makes append durable)."""
+        mode = self._read("PRAGMA journal_mode", ())[0][0]
+        level = self._read("PRAGMA synchronous", ())[0][0]
+        names = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}
+        return {"journal_mode": str(mode), "synchronous": names.get(level, str(level))}
+
     def count(self) -> int:
         return int(self._read("SELECT COUNT(*) FROM ledger_events", ())[0][0])
 
