@@ -270,6 +270,17 @@ def test_the_admin_view_shows_the_house_metrics(house: House, pages: Pages) -> N
     assert_fits(phone, PHONE["width"])
     screenshot(phone, "admin-phone")
 
+    # an admin pauses and resumes an auction from its page; a watcher sees the clock stop
+    watcher = pages.open(f"/#/auction/{auction}")
+    goto(page, house, f"#/auction/{auction}")
+    page.click("#pause-auction")
+    for p in (page, watcher):
+        expect(p.locator("#state")).to_have_text("paused")
+        expect(p.locator("#countdown")).to_have_text("clock stopped")
+    page.click("#resume-auction")
+    expect(watcher.locator("#state")).to_have_text("open")
+    expect(watcher.locator("#countdown-label")).to_have_text("Closes in")
+
     # a user is told the page is for admins
     user = pages.signed_up("tim")
     goto(user, house, "#/admin")

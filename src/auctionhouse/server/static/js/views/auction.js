@@ -269,8 +269,8 @@ export async function mountAuction(root, ctx) {
   let closedSeen = page.view.state === "closed";
   const stopTick = onTick((now) => {
     drawTime(now);
-    if (page.view.state === "open" && page.view.method === "dutch" && page.replayAt === null) {
-      // the staircase grows with time
+    if (page.view.state === "open" && page.replayAt === null) {
+      // the line (and a Dutch staircase) grows with time
       if (Math.floor(now) !== Math.floor(page.chartAt || 0)) {
         page.chartAt = now;
         drawChart();

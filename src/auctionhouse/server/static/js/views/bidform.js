@@ -33,8 +33,9 @@ export function errorWords(err) {
   if (!(err instanceof ApiError)) return String(err.message || err);
   const head = HEADLINES[err.code] || "Refused";
   let text = `${head}: ${err.message}`;
-  if (err.code === "bid_too_low" && typeof err.fields.minimum === "number") {
-    text += ` (minimum ${money(err.fields.minimum)})`;
+  const min = err.fields.minimum;
+  if (err.code === "bid_too_low" && typeof min === "number" && !err.message.includes(String(min))) {
+    text += ` (minimum ${money(min)})`;
   }
   if (err.code === "rate_limited" && err.fields.retry_after) {
     text += ` Try again in ${Math.ceil(err.fields.retry_after)} s.`;
