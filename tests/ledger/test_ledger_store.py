@@ -71,6 +71,8 @@ def test_a_taken_seq_refuses_the_whole_batch(store: Store) -> None:
 def test_a_second_seal_refuses_the_whole_batch(store: Store) -> None:
     store.append([row("a", 1)], [seal("a", 1)])
     assert [s.auction_id for s in store.seals()] == ["a"]
+    assert store.seal("a") == seal("a", 1) and store.seal("b") is None
+    assert store.sealed_auctions() == {"a"}
     with pytest.raises(SequenceConflict):
         store.append([row("a", 2)], [seal("a", 2)])
     assert store.count() == 1

@@ -86,7 +86,7 @@ class Ledger:
 
     def _reload(self) -> None:
         self._heads = self._store.heads()
-        self._sealed = {seal.auction_id for seal in self._store.seals()}
+        self._sealed = self._store.sealed_auctions()
         last = self._store.last_checkpoint()
         if last is not None:
             self._checkpoint_number = last.number
@@ -225,12 +225,12 @@ class Ledger:
 
     def seal_of(self, auction_id: str) -> dict[str, object] | None:
         """The stored seal payload of a closed auction (for receipts), or None."""
-        for seal in self._store.seals():
-            if seal.auction_id == auction_id:
-                payload = decode_json(seal.payload)
-                payload["signature"] = seal.signature
-                return dict(payload)
-        return None
+        seal = self._store.seal(auction_id)
+        if seal is None:
+            return None
+        payload = decode_json(seal.payload)
+        payload["signature"] = seal.signature
+        return dict(payload)
 
     def close(self) -> None:
         self._store.close()

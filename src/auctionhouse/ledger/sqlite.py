@@ -174,6 +174,16 @@ class SQLiteStore:
         rows = self._read("SELECT auction_id, seq, payload, signature FROM ledger_seals", ())
         return [SealRecord(*row) for row in rows]
 
+    def seal(self, auction_id: str) -> SealRecord | None:
+        rows = self._read(
+            "SELECT auction_id, seq, payload, signature FROM ledger_seals WHERE auction_id = ?",
+            (auction_id,),
+        )
+        return SealRecord(*rows[0]) if rows else None
+
+    def sealed_auctions(self) -> set[str]:
+        return {row[0] for row in self._read("SELECT auction_id FROM ledger_seals", ())}
+
     def last_checkpoint(self) -> CheckpointRecord | None:
         rows = self._read(
             "SELECT number, at, payload, signature FROM ledger_checkpoints"

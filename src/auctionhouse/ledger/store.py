@@ -89,6 +89,10 @@ class Store(Protocol):
 
     def seals(self) -> list[SealRecord]: ...
 
+    def seal(self, auction_id: str) -> SealRecord | None: ...
+
+    def sealed_auctions(self) -> set[str]: ...
+
     def checkpoints(self) -> Iterator[CheckpointRecord]:
         """Every signed record (batch records and checkpoints), in ``number`` order, streamed."""
         ...
@@ -186,6 +190,16 @@ class MemoryStore:
         with self._lock:
             self._check_open()
             return list(self._seals.values())
+
+    def seal(self, auction_id: str) -> SealRecord | None:
+        with self._lock:
+            self._check_open()
+            return self._seals.get(auction_id)
+
+    def sealed_auctions(self) -> set[str]:
+        with self._lock:
+            self._check_open()
+            return set(self._seals)
 
     def checkpoints(self) -> Iterator[CheckpointRecord]:
         with self._lock:
