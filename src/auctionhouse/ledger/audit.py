@@ -23,6 +23,7 @@ import itertools
 import os
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -128,10 +129,13 @@ def audit_store(
         chain = list(group)
         auctions += 1
         events += len(chain)
-        _check_safely(aid, chain, seals.pop(aid, None), signed.pop(aid, None), public_hex, findings)
+        seal, head = seals.pop(aid, None), signed.pop(aid, None)
+        with _unreadable_is_a_finding(aid, findings):
+            _check_auction(aid, chain, seal, head, public_hex, findings)
     for aid in sorted(seals.keys() | signed.keys(), key=str):  # signed for, but no event left
         auctions += 1
-        _check_safely(aid, [], seals.get(aid), signed.get(aid), public_hex, findings)
+        with _unreadable_is_a_finding(aid, findings):
+            _check_auction(aid, [], seals.get(aid), signed.get(aid), public_hex, findings)
     if auction_id is not None and auctions == 0:
         raise NotFound(f"no auction {auction_id!r} in this ledger")
     return AuditReport(
@@ -213,16 +217,10 @@ def _check_checkpoints(
     return signed
 
 
-def _check_safely(
-    aid: str,
-    chain: list[EventRecord],
-    seal: SealRecord | None,
-    signed: Signed,
-    public_hex: str | None,
-    findings: _Findings,
-) -> None:
+@contextmanager
+def _unreadable_is_a_finding(aid: str, findings: _Findings) -> Iterator[None]:
     try:
-        _check_auction(aid, chain, seal, signed, public_hex, findings)
+        yield
     except (TypeError, ValueError, OverflowError) as exc:  # columns edited to the wrong type
         findings.add(aid, None, "edited", f"records no longer readable as a chain: {exc}")
 
