@@ -56,14 +56,14 @@ def test_a_dutch_auction_is_won_from_the_page_at_the_clock_price(
         "Tulip bulbs",
         starting_price=5000,
         decrement=100,
-        tick_seconds=1,
+        tick_seconds=2,
         reserve_price=1000,
     )
     kim = pages.signed_up("kim")
     goto(kim, house, f"#/auction/{auction}")
     expect(kim.locator("#price-label")).to_have_text("Clock price")
     # the clock ticks down on the page
-    expect(kim.locator("#price")).to_have_text(re.compile(r"^4[0-8]00$"))
+    expect(kim.locator("#price")).to_have_text(re.compile(r"^[1-4]\d00$"))
     expect(kim.locator("#next-step")).to_contain_text("Next step down (100) in")
     screenshot(kim, "auction-dutch-desktop")
     shown = int(kim.locator("#price").inner_text())
