@@ -5,6 +5,7 @@ extension appears as it happens; the page and the CLI show the same numbers."""
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -63,6 +64,8 @@ def test_two_browsers_and_a_cli_bidder_see_each_others_bids_live(
     expect(bob.locator("#state")).to_have_text("open")
     expect(bob.locator("#bid-amount-hint")).to_have_text("At least 1600")
     assert "next bid at least 1600" in shown
+    # ... and the CLI bidder sees the page users' bids
+    assert re.search(r"bob\s+1000", shown) and re.search(r"carol\s+1200", shown)
 
     # every bid the page made was signed with the page's own key (the auction demands it)
     for e in house.user("auditor").events(auction)["events"]:
@@ -112,3 +115,7 @@ def test_a_late_bid_extends_the_close_as_it_happens(house: House, pages: Pages) 
     # two minutes became three: more than 2:00 left now
     expect(watcher.locator("#countdown")).to_have_text(re.compile(r"^2:(0[1-9]|[1-5]\d)$"))
     expect(watcher.locator("#history")).to_contain_text("Soft close: the close moved")
+    closes = house.user("hal").auction(auction)["closes_at"]
+    expect(watcher.locator("#rules")).to_contain_text(
+        time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(closes))
+    )

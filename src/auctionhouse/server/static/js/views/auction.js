@@ -79,6 +79,7 @@ export async function mountAuction(root, ctx) {
 
   // ------------------------------------------------------------------ drawing
   let chartKey = "";
+  let rulesFor = null;
 
   function drawStatic() {
     const v = page.view;
@@ -90,10 +91,12 @@ export async function mountAuction(root, ctx) {
     el.description.hidden = !v.item.description;
     setText(el.method, METHOD_NAMES[v.method] || v.method);
     renderRules(el.rules, v);
+    rulesFor = v.closes_at;
   }
 
   function drawLive() {
     const v = page.view;
+    if (v.closes_at !== rulesFor) drawStatic(); // a soft-close extension moved the close
     const p = priceLine(v);
     setText(el.priceLabel, p.label);
     setText(el.price, p.value);
