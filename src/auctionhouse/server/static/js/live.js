@@ -4,7 +4,8 @@
 // States: "connecting" (first attempt), "live", "reconnecting" (lost; trying again),
 // "closed" (stopped on purpose, or the page is offline). On every (re)connect each watcher's
 // subscription is sent again with `after` set to the last seq it saw, so nothing is missed;
-// watchers also get an "open" message to refetch what they show (belt and braces).
+// after a reconnect, watchers also get an "open" message to refetch what they show (belt and
+// braces).
 
 import { clock } from "./clock.js";
 import { currentSession } from "./api.js";
@@ -62,7 +63,7 @@ export class Live {
       this.askTime();
       clearInterval(this.timeTimer);
       this.timeTimer = setInterval(() => this.askTime(), 15000);
-      for (const w of this.watchers) w.handler({ type: "open" });
+      if (this.opened > 1) for (const w of this.watchers) w.handler({ type: "open" });
     };
     ws.onmessage = (e) => {
       if (ws !== this.ws) return;
