@@ -117,7 +117,8 @@ function renderAccount() {
   document.body.classList.toggle("is-admin", Boolean(account && account.role === "admin"));
   if (account) {
     box.append(
-      h("span", { class: "who", "data-testid": "who" }, account.name || account.id),
+      h("a", { class: "who", href: "#/signin", "data-testid": "who", title: "Your account and key" },
+        account.name || account.id),
       h("button", { type: "button", class: "link", onclick: signOut }, "Sign out"),
     );
   } else {
