@@ -184,3 +184,20 @@ def test_argon2_defaults_are_production_strength(tmp_path: Path) -> None:
     h.close()
     stored = sqlite3.connect(tmp_path / "h.db").execute("SELECT password_hash FROM accounts")
     assert "$m=65536,t=3,p=1$" in stored.fetchone()[0]
+
+
+def test_who_bid_in_a_sealed_auction_is_secret_until_close(
+    house: AuctionHouse, clock: FakeClock
+) -> None:
+    for name in ("seller", "ann", "bob"):
+        house.create_account(name, "correct horse")
+    sealed = house.create_auction("seller", "Map", "vickrey", {"duration": 10})["id"]
+    open_cry = house.create_auction("seller", "Pen", "english", {"duration": 10})["id"]
+    house.place_bid("ann", sealed, 50)
+    house.place_bid("ann", open_cry, 5)
+    assert [v["id"] for v in house.list_auctions(bidder="ann")] == [open_cry]
+    assert [v["id"] for v in house.list_auctions(bidder="ann", viewer="bob")] == [open_cry]
+    assert [v["id"] for v in house.list_auctions(bidder="ann", viewer="ann")] == [open_cry, sealed]
+    clock.advance(10)
+    house.tick()
+    assert {v["id"] for v in house.list_auctions(bidder="ann")} == {open_cry, sealed}

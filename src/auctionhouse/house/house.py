@@ -605,7 +605,10 @@ class AuctionHouse:
         bidder: str | None = None,
         limit: int = 100,
         offset: int = 0,
+        viewer: str | None = None,
     ) -> list[dict[str, Any]]:
+        """Public views, newest first. Who bid in a sealed auction is secret until it closes, so
+        the ``bidder`` filter shows open sealed auctions only to that bidder (``viewer``)."""
         for name, number in (("limit", limit), ("offset", offset)):
             if not isinstance(number, int) or isinstance(number, bool) or number < 0:
                 raise InvalidRequest(f"{name} must be a whole number >= 0")
@@ -622,8 +625,11 @@ class AuctionHouse:
                 continue
             if seller is not None and s.seller != seller:
                 continue
-            if bidder is not None and bidder not in s.bidders:
-                continue
+            if bidder is not None:
+                if bidder not in s.bidders:
+                    continue
+                if s.method.sealed and s.outcome is None and viewer != bidder:
+                    continue
             if state is not None and s.phase(now).value != state:
                 continue
             if skipped < offset:

@@ -141,7 +141,12 @@ async def list_auctions(
 ) -> dict[str, Any]:
     house = server_of(request).house
     matches = house.list_auctions(
-        state=state, method=method, seller=seller, bidder=bidder, limit=2**62
+        state=state,
+        method=method,
+        seller=seller,
+        bidder=bidder,
+        limit=2**62,
+        viewer=account.id if account is not None else None,
     )
     return {
         "auctions": matches[offset : offset + limit],
