@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import fnmatch
 import logging
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -30,11 +31,13 @@ from auctionhouse.agents.market import (
     Reconnected,
     SignedBid,
     is_lost_connection,
+    money,
 )
 from auctionhouse.agents.runtime import Address, Agent, Context
 from auctionhouse.errors import (
     AlreadyBid,
     AuctionhouseError,
+    BidTooLow,
     BudgetExceeded,
     ReplayedNonce,
     RuleViolation,
@@ -67,6 +70,7 @@ class Tracked:
     my_bids: list[int] = field(default_factory=list)
     my_max: int | None = None
     pending: SignedBid | None = None
+    limit: int | None = None  # the most it would pay, as last decided (budget-capped)
     bids_before_pending: int = 0
     retries: int = 0
 
@@ -94,6 +98,7 @@ class BidderAgent(Agent):
         auctions: list[str] | None = None,
         value: int | None = None,
         poll: float = 0.25,
+        discover_every: float = 2.0,
         resend_window: float = 10.0,
         on_report: Callable[[BidderReport], None] | None = None,
     ) -> None:
@@ -105,11 +110,14 @@ class BidderAgent(Agent):
         self.explicit = list(auctions or [])
         self.default_value = value
         self.poll = poll
+        self.discover_every = discover_every
         self.resend_window = resend_window
         self.on_report = on_report
         self.tracked: dict[str, Tracked] = {}
         self.reports: list[BidderReport] = []
         self.settled: set[str] = set()
+        self.refusals: Counter[str] = Counter()
+        self._depth = 0
         self.connected = True
         self.sent = 0
         self._ctx: Context | None = None
@@ -137,7 +145,23 @@ class BidderAgent(Agent):
                 for view in await self.market.auctions(state=state):
                     await self._follow(view)
         ctx.every(self.poll, self._poll, name="poll")
+        if not self.explicit:
+            ctx.every(self.discover_every, self._discover, name="discover")
         await self._decide_all()
+
+    async def _discover(self) -> None:
+        """Follow open auctions that no event announced to us (e.g. created while the market's
+        subscription was being set up)."""
+        if not self.connected:
+            return
+        try:
+            found = await self.market.auctions(state="open")
+        except AuctionhouseError as exc:
+            log.info("%s: cannot list auctions: %s", self.account, exc.message)
+            return
+        for view in found:
+            if str(view["id"]) not in self.tracked:
+                await self._follow(view)
 
     async def on_stop(self, ctx: Context) -> None:
         await self.market.close()
@@ -232,15 +256,19 @@ class BidderAgent(Agent):
         view = replace(tracked.view, my_bids=tuple(tracked.my_bids), my_max=tracked.my_max)
         left = self.budget - self.committed(except_auction=aid)
         now = self.market.now()
-        decision = self.strategy.decide(view.mine(value=tracked.value, budget=max(0, left)), now)
+        mine = view.mine(value=tracked.value, budget=max(0, left))
+        raw = self.strategy.limit(mine, now)
+        if raw is not None:
+            tracked.limit = min(int(raw), max(0, left))
+        decision = self.strategy.decide(mine, now)
         if decision is None:
             return
         needed = decision.proxy_max or decision.amount
         if needed > left:
-            self._report("budget", aid, needed, f"would exceed the budget left ({left})")
+            self._report("budget", aid, needed, f"would exceed the budget left ({money(left)})")
             log.warning("%s: %s", self.account, BudgetExceeded(f"{needed} > {left}").message)
             return
-        signed = self.market.sign_bid(aid, decision.amount, decision.proxy_max)
+        signed = await self.market.sign_bid(aid, decision.amount, decision.proxy_max)
         tracked.pending = signed
         tracked.bids_before_pending = len(tracked.my_bids)
         await self._send(aid, tracked, signed)
@@ -251,7 +279,7 @@ class BidderAgent(Agent):
             ack = await self.market.send_bid(signed)
         except AuctionhouseError as exc:
             if is_lost_connection(exc):
-                self._unknown(aid, exc)
+                self._unknown(aid, signed, exc)
                 return
             tracked.pending = None
             await self._refused(aid, tracked, signed, exc)
@@ -264,8 +292,8 @@ class BidderAgent(Agent):
         tracked.my_bids.append(signed.amount)
         tracked.my_max = max(tracked.my_max or 0, signed.proxy_max or signed.amount)
         tracked.retries = 0
-        extra = f" (max {signed.proxy_max})" if signed.proxy_max else ""
-        self._report("bid", aid, signed.amount, f"bid {signed.amount}{extra}")
+        extra = f" (secret max {money(signed.proxy_max)})" if signed.proxy_max else ""
+        self._report("bid", aid, signed.amount, f"{self.account} bid {money(signed.amount)}{extra}")
 
     def _apply_ack(self, tracked: Tracked, ack: dict[str, Any]) -> None:
         view = tracked.view
@@ -279,23 +307,33 @@ class BidderAgent(Agent):
     async def _refused(
         self, aid: str, tracked: Tracked, signed: SignedBid, exc: AuctionhouseError
     ) -> None:
+        self.refusals[exc.code] += 1
         if isinstance(exc, AlreadyBid):
             tracked.my_bids.append(signed.amount)
         self._report("refused", aid, signed.amount, f"{exc.code}: {exc.message}")
-        if isinstance(exc, RuleViolation | ReplayedNonce):
-            try:  # the view moved under us (outbid, clock, close): look again
-                raw = await self.market.view(aid)
-            except AuctionhouseError:
-                return
-            tracked.view = MarketView.from_api(raw, seen_at=self.market.now(), me=self.account)
-            if tracked.view.closed:
-                self._settle(aid, tracked)
+        if not isinstance(exc, RuleViolation | ReplayedNonce):
+            return  # rate limited, overloaded...: the next poll tries again
+        try:  # the view moved under us (outbid, clock, close): look again
+            raw = await self.market.view(aid)
+        except AuctionhouseError:
+            return
+        before = tracked.view.seq
+        tracked.view = MarketView.from_api(raw, seen_at=self.market.now(), me=self.account)
+        if tracked.view.closed:
+            self._settle(aid, tracked)
+        elif isinstance(exc, BidTooLow) and tracked.view.seq > before and self._depth < 3:
+            self._depth += 1  # outbid in between: answer the new price at once
+            try:
+                await self._decide(aid, tracked)
+            finally:
+                self._depth -= 1
 
     # -- lost answers: did the bid land? ----------------------------------------------------
 
-    def _unknown(self, aid: str, exc: AuctionhouseError) -> None:
+    def _unknown(self, aid: str, signed: SignedBid, exc: AuctionhouseError) -> None:
         self.connected = False
-        self._report("unknown", aid, None, f"connection lost while bidding: {exc.message}")
+        message = f"connection lost while bidding {money(signed.amount)}: {exc.message}"
+        self._report("unknown", aid, signed.amount, message)
         assert self._ctx is not None
         self._ctx.in_(min(2.0, 0.05 * 2 ** self.tracked[aid].retries), self._resync, name="resync")
 
@@ -347,9 +385,11 @@ class BidderAgent(Agent):
             return
         self.settled.add(aid)
         if result.winner == self.account:
-            self._report("won", aid, result.price, f"won {tracked.view.item} for {result.price}")
+            item, price = tracked.view.item, money(result.price)
+            self._report("won", aid, result.price, f"{self.account} won {item} for {price}")
         elif tracked.my_bids:
-            self._report("lost", aid, None, f"{tracked.view.item}: {result.outcome}")
+            outcome = result.outcome.replace("_", " ")
+            self._report("lost", aid, None, f"{self.account}: {tracked.view.item}: {outcome}")
 
     async def _report_past_wins(self) -> None:
         """Seed 002: a bidder that left while leading still wins, and hears so on return."""
@@ -366,7 +406,7 @@ class BidderAgent(Agent):
                     "won_while_away",
                     str(raw["id"]),
                     result.get("price"),
-                    f"while you were away you won {item} for {result.get('price')}",
+                    f"while you were away you won {item} for {money(result.get('price'))}",
                 )
 
     def _report(self, kind: str, aid: str, amount: int | None, message: str) -> None:

@@ -143,7 +143,9 @@ class EmbeddedMarket:
         account = self.account
         return await self.hub.call(lambda h: h.cancel_auction(account, auction_id, reason))
 
-    def sign_bid(self, auction_id: str, amount: int, proxy_max: int | None = None) -> SignedBid:
+    async def sign_bid(
+        self, auction_id: str, amount: int, proxy_max: int | None = None
+    ) -> SignedBid:
         if self.key is None:
             return SignedBid(auction_id, amount, proxy_max, None, None, None)
         nonce = max(next(self._nonce), time.time_ns() // 1000)

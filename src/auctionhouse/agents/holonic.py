@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from auctionhouse.agents.bidding import Sarl
-from auctionhouse.agents.market import MarketView
+from auctionhouse.agents.market import MarketView, money
 from auctionhouse.agents.runtime import Address, Agent, Context, MemberStopped, Timer
 from auctionhouse.errors import RuleViolation
 from auctionhouse.house import AuctionHouse
@@ -118,7 +118,7 @@ class Auctioneer(Agent):
         for i in range(1, self.bidders + 1):
             self._account(f"bidder-{i}")
             ctx.spawn(HolonBidder(), name=f"bidder-{i}")
-        self.say(f"auctioneer: {self.item} opens at {_money(self.opening)}")
+        self.say(f"auctioneer: {self.item} opens at {money(self.opening)}")
         ctx.wake(Price(view))
         self._arm(ctx)
 
@@ -159,19 +159,13 @@ class Auctioneer(Agent):
         if result["winner"] is None:
             self.say("No winner")
         else:
-            self.say(f"The winner is {result['winner']} with the bid of {_money(result['price'])}")
+            self.say(f"The winner is {result['winner']} with the bid of {money(result['price'])}")
         ctx.wake(StopAuction())
         if not ctx.has_members:
             ctx.stop()
 
     def on_stop(self, ctx: Context) -> None:
         self.say("auctioneer: all bidders gone, stopping")
-
-
-def _money(minor: int | None) -> str:
-    if minor is None:
-        return "-"
-    return f"{minor // 100:,}.{minor % 100:02d}"
 
 
 async def run_holonic(

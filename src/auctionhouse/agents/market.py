@@ -229,7 +229,11 @@ class Market(Protocol):
 
     async def cancel(self, auction_id: str, reason: str = "") -> dict[str, Any]: ...
 
-    def sign_bid(self, auction_id: str, amount: int, proxy_max: int | None = None) -> SignedBid: ...
+    async def sign_bid(
+        self, auction_id: str, amount: int, proxy_max: int | None = None
+    ) -> SignedBid:
+        """Sign a bid once (a fresh nonce); ``send_bid`` may send it again after a lost answer."""
+        ...
 
     async def send_bid(self, bid: SignedBid) -> dict[str, Any]:
         """Send a signed bid; the ack once it is durable."""
@@ -241,6 +245,13 @@ class Market(Protocol):
         ...
 
     async def unwatch(self, auction_ids: list[str], listener: Listener) -> None: ...
+
+
+def money(minor: int | None) -> str:
+    """Minor units as a readable amount: 15050 -> '150.50'."""
+    if minor is None:
+        return "-"
+    return f"{minor // 100:,}.{minor % 100:02d}"
 
 
 def is_lost_connection(exc: BaseException) -> bool:

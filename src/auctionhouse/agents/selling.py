@@ -60,8 +60,9 @@ class SellerStrategy:
         reserve = listing.reserve_price
         if reserve is None:
             reserve = chosen.reserve_price
-        if listing.method == "dutch" and reserve is not None and start < reserve:
-            start = reserve  # a Dutch clock starts at or above its floor
+        if listing.method == "dutch" and reserve is not None and start <= reserve:
+            # A Dutch clock falls from its start to its floor (the reserve): give it room.
+            start = max(reserve * 3 // 2, listing.value * 3 // 2)
         return Prices(max(1, start), reserve if reserve is None else max(1, reserve))
 
 
@@ -123,8 +124,12 @@ class FuzzyGeneticSeller(SellerStrategy):
     def prices(self, listing: Listing) -> Prices:
         out = self.evolved.amounts(listing.value)
         reserve = out.get("reserve") or None
-        default_start = listing.value * 3 // 2 if listing.method == "dutch" else 1
-        return Prices(out.get("starting") or default_start, reserve)
+        start = out.get("starting")
+        if start is None or listing.method != self.evolved.model.method:
+            # A starting price evolved for another method does not carry over (an English
+            # opening is low, a Dutch one high): use the usual shares of the value.
+            start = listing.value * 3 // 2 if listing.method == "dutch" else listing.value // 2
+        return Prices(start, reserve)
 
 
 def auction_rules(listing: Listing, prices: Prices) -> dict[str, Any]:

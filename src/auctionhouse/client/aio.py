@@ -285,12 +285,15 @@ class AsyncClient:
         proxy_max: int | None = None,
         signed: bool | None = None,
         via: Literal["http", "ws"] = "http",
+        presigned: Mapping[str, Any] | None = None,
     ) -> Json:
         """Place a bid (an accept in a Dutch auction) and return the house's ack.
 
         ``signed`` defaults to "when the client has a key". A signed bid refused only for its
         nonce (another process of the same account got ahead) or its timestamp (the clock
         estimate drifted) is signed again once with a fresh nonce and a fresh clock.
+        ``presigned`` (``{"nonce", "ts", "signature"}`` from :meth:`signature`) is sent as is and
+        never signed again: resending it after a lost answer cannot place the bid twice.
         """
         if via not in ("http", "ws"):
             raise InvalidRequest("via must be 'http' or 'ws'")
@@ -298,6 +301,9 @@ class AsyncClient:
         body: Json = {"amount": amount}
         if proxy_max is not None:
             body["proxy_max"] = proxy_max
+        if presigned is not None:
+            body.update({k: presigned[k] for k in ("nonce", "ts", "signature")})
+            sign = False
         for attempt in (1, 2):
             if sign:
                 body.update(await self.signature(auction_id, amount, proxy_max))

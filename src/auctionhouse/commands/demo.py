@@ -1,23 +1,36 @@
-"""``auctionhouse demo``: one auction of each method, run for real on an embedded SQLite house.
+"""``auctionhouse demo``: agents trading on a real house, and the seed scenarios.
 
-The embedded demo drives an ``AuctionHouse`` in-process on a ledger file. Its bidders sign every
-bid with their own Ed25519 keys (the house requires it), and time runs on a demo clock that the
-script moves forward, so Dutch ticks and deadlines pass in an instant while every rule (soft
-close, proxies, reserves, second prices) is applied exactly as in a live house. At the end the
-ledger is audited like ``auctionhouse audit`` would.
+- ``demo`` (the main demo): a house on its embedded default (an SQLite file) served over HTTP and
+  WebSocket on a loopback port; seller agents list items in all four methods; bidder agents with
+  mixed strategies (one evolved by the simulator) bid over the network with signed bids; a live
+  view, the results, and the audit of the ledger. ``--web`` keeps the house up afterwards.
+- ``demo agents`` (seed 000): the seed's house settings and its three smart bidders.
+- ``demo holonic`` (seed 001): an auctioneer holon and its bidders, on the agent runtime.
+
+The house runs in this process (uvicorn on its own thread and event loop); the agents reach it
+through ``auctionhouse.client`` over real sockets, exactly as remote agents do.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
+import secrets
 import tempfile
+import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from auctionhouse.commands.core import console, money
+
+if TYPE_CHECKING:
+    from rich.console import Console, RenderableType
+
+    from auctionhouse.agents.scenarios import Cast, Scenario
+    from auctionhouse.house import HouseConfig
 
 demo_app = typer.Typer(
     help="Run demonstrations: the main demo, and the seed scenarios.",
@@ -25,162 +38,212 @@ demo_app = typer.Typer(
     no_args_is_help=False,
 )
 
+PASSWORD = "demo-agent-password"
 
-@dataclass(frozen=True)
-class Bidder:
-    name: str
-    value: int  # private value, minor units
-
-
-BIDDERS = (
-    Bidder("alice", 15_000),
-    Bidder("bob", 12_000),
-    Bidder("charlie", 20_000),
-    Bidder("dana", 9_000),
-)
-
-
-@demo_app.callback()
-def demo(
-    ctx: typer.Context,
-    db: Annotated[
-        Path | None, typer.Option("--db", help="SQLite ledger file (default: a new temporary one).")
-    ] = None,
-) -> None:
-    """Run one auction of each method with several bidders, print the results, audit the ledger."""
-    if ctx.invoked_subcommand is not None:
-        return
-    code = run_embedded_demo(db)
-    raise typer.Exit(code)
+DbOption = Annotated[
+    Path | None, typer.Option("--db", help="SQLite ledger file (default: a new temporary one).")
+]
+SeedOption = Annotated[int | None, typer.Option("--seed", help="Seed of the agents' randomness.")]
+DurationOption = Annotated[
+    float, typer.Option("--duration", help="Seconds each timed auction runs.")
+]
+JsonOption = Annotated[
+    bool, typer.Option("--json", help="Print the results as JSON (no live view).")
+]
 
 
-def run_embedded_demo(db: Path | None) -> int:
-    from nacl.signing import SigningKey
+class HouseServer:
+    """``auctionhouse serve`` inside this process: uvicorn on a loopback port (0: a free one) on
+    its own thread and event loop, so agents on the main loop reach it over real sockets."""
 
-    from auctionhouse.house import AuctionHouse, FakeClock, HouseConfig, bid_message, sign
-    from auctionhouse.ledger import audit_database
+    def __init__(self, db: Path, house: HouseConfig, *, port: int = 0) -> None:
+        from auctionhouse.server.config import ServerConfig
 
-    out = console()
-    if db is None:
-        db = Path(tempfile.mkdtemp(prefix="auctionhouse-demo-")) / "demo.db"
-    clock = FakeClock(time.time())
-    config = HouseConfig(
-        bid_verification_required=True, argon2_time_cost=2, argon2_memory_kib=19_456
-    )
-    house = AuctionHouse.open(db, config=config, clock=clock)
-    keys: dict[str, SigningKey] = {}
-    nonces: dict[str, int] = {}
-    try:
-        for name in ["seller", *(b.name for b in BIDDERS)]:
-            keys[name] = SigningKey.generate()
-            public = keys[name].verify_key.encode().hex()
-            if house.accounts.exists(name):
-                house.register_key(name, public)
-            else:
-                house.create_account(name, "demo-password", public_key=public)
+        self.config = ServerConfig(
+            host="127.0.0.1",
+            port=port,
+            db=db,
+            house=house,
+            log_level="warning",
+            graceful_seconds=1.0,
+        )
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+        self.url = ""
 
-        def bid(who: str, aid: str, amount: int, proxy_max: int | None = None) -> dict[str, Any]:
-            nonces[who] = max(nonces.get(who, 0) + 1, time.time_ns() // 1000)
-            ts = clock.now()
-            signature = sign(keys[who], bid_message(aid, who, amount, nonces[who], ts, proxy_max))
-            return house.place_bid(
-                who, aid, amount, proxy_max=proxy_max, nonce=nonces[who], ts=ts, signature=signature
-            )
+    def start(self, timeout: float = 30.0) -> str:
+        import uvicorn
 
-        notes: dict[str, str] = {}
-        # English: proxy bids up to each bidder's value; the house bids the least needed.
-        eng = house.create_auction(
-            "seller",
-            "Antique clock",
-            "english",
-            {
-                "starting_price": 5_000,
-                "min_increment": 500,
-                "reserve_price": 10_000,
-                "duration": 120,
-                "soft_close": {"window": 30, "extension": 30, "cap": 120},
-            },
-        )["id"]
-        for b in BIDDERS:
-            clock.advance(20)
-            floor = house.view(eng)["min_next_bid"]
-            if floor <= b.value:
-                bid(b.name, eng, floor, proxy_max=b.value)
-        notes[eng] = "proxy bids; pays second maximum + increment"
-        # English with a reserve no one reaches.
-        rare = house.create_auction(
-            "seller",
-            "Signed first edition",
-            "english",
-            {"starting_price": 1_000, "reserve_price": 50_000, "duration": 60},
-        )["id"]
-        bid("dana", rare, 1_000, proxy_max=9_000)
-        notes[rare] = "secret reserve of 500.00"
-        # Dutch: the clock falls 10.00 a second; each bidder accepts at its (n-1)/n shaded value.
-        dutch = house.create_auction(
-            "seller",
-            "Persian rug",
-            "dutch",
-            {
-                "starting_price": 30_000,
-                "decrement": 1_000,
-                "tick_seconds": 1,
-                "reserve_price": 8_000,
-            },
-        )["id"]
-        n = len(BIDDERS)
-        while house.view(dutch)["result"] is None:
-            price = house.view(dutch)["price"]
-            taker = next((b for b in BIDDERS if b.value * (n - 1) // n >= price), None)
-            if taker is not None:
-                bid(taker.name, dutch, price)
-                break
-            clock.advance(1)
-            house.tick()
-        notes[dutch] = "first accept at the clock price"
-        # First-price sealed bid: shaded bids, closes when the expected four bids are in.
-        fpsb = house.create_auction(
-            "seller", "Oil painting", "fpsb", {"expected_bids": n, "duration": 300}
-        )["id"]
-        for b in BIDDERS:
-            clock.advance(5)
-            bid(b.name, fpsb, b.value * (n - 1) // n)
-        notes[fpsb] = "highest sealed bid pays its bid"
-        # Vickrey: truthful sealed bids; the winner pays the second-highest bid.
-        vick = house.create_auction(
-            "seller", "Rare stamp", "vickrey", {"duration": 60, "reserve_price": 5_000}
-        )["id"]
-        for b in BIDDERS:
-            clock.advance(5)
-            bid(b.name, vick, b.value)
-        notes[vick] = "highest sealed bid pays the second price"
+        from auctionhouse.errors import ConfigError
+        from auctionhouse.server.app import create_app
+        from auctionhouse.server.run import check_database, uvicorn_config
 
-        clock.advance(600)
-        house.tick()
-        rows = [house.view(aid) for aid in (eng, rare, dutch, fpsb, vick)]
-    finally:
-        house.close()
+        check_database(self.config)
+        self._server = uvicorn.Server(uvicorn_config(self.config, create_app(self.config)))
+        self._thread = threading.Thread(target=self._server.run, name="house-server", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise ConfigError(f"the house server did not start on {self.config.host}")
+            time.sleep(0.01)
+        port = self._server.servers[0].sockets[0].getsockname()[1]
+        self.url = f"http://{self.config.host}:{port}"
+        return self.url
 
+    def stop(self, timeout: float = 30.0) -> None:
+        if self._server is not None and self._thread is not None:
+            self._server.should_exit = True
+            self._thread.join(timeout)
+
+    def __enter__(self) -> HouseServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def demo_house_config(**settings: Any) -> HouseConfig:
+    from auctionhouse.house import HouseConfig
+
+    # Cheap password hashing: the demo creates a dozen accounts in a second. Every agent of
+    # the demo comes from the same loopback address: the per-address limit is lifted for it.
+    values: dict[str, Any] = {
+        "argon2_time_cost": 1,
+        "argon2_memory_kib": 8_192,
+        "address_rate": 10_000.0,
+        "address_burst": 20_000.0,
+    }
+    return HouseConfig(**(values | settings))
+
+
+async def run_cast(url: str, cast: Cast, *, out: Console | None, timeout: float) -> Scenario:
+    """Run ``cast`` against the house at ``url``, every agent with its own account, Ed25519
+    key and connection; draw a live view on ``out`` (None: quiet)."""
+    from auctionhouse.agents.remote import RemoteMarket
+    from auctionhouse.agents.runtime import Runtime
+    from auctionhouse.agents.scenarios import Scenario
+    from auctionhouse.client import BidKey
+
+    async def market_for(name: str) -> RemoteMarket:
+        return RemoteMarket(url, name, PASSWORD, key=BidKey.generate(), create_account=True)
+
+    async with Runtime(seed=cast.seed) as runtime:
+        scenario = Scenario(runtime, cast, market_for)
+        if out is None:
+            await scenario.start(timeout)
+            await scenario.wait_done(timeout)
+            return scenario
+        from rich.live import Live
+
+        with Live(render_live(scenario), console=out, refresh_per_second=8, transient=True) as live:
+            await scenario.start(timeout)
+            deadline = time.monotonic() + timeout
+            while not scenario.done and time.monotonic() < deadline:
+                live.update(render_live(scenario))
+                await asyncio.sleep(0.125)
+            live.update(render_live(scenario))
+        await scenario.wait_done(1.0)
+        return scenario
+
+
+def render_live(scenario: Scenario) -> RenderableType:
+    from rich.console import Group
     from rich.table import Table
 
-    table = Table(title="auctionhouse demo: one auction of each method")
-    for column in ("method", "item", "winner", "price", "outcome", "how"):
-        table.add_column(column, justify="right" if column == "price" else "left")
-    for view in rows:
-        result = view["result"]
+    now = time.time()
+    table = Table(title=scenario.cast.title, expand=False)
+    for column in ("#", "seller", "item", "method", "state", "price", "leader", "bids", "left"):
+        table.add_column(column, justify="right" if column in ("price", "bids", "left") else "left")
+    for seller, view in scenario.auctions():
+        if view.result is not None:
+            state = view.result.outcome.replace("_", " ")
+            price, leader = money(view.result.price), view.result.winner or "-"
+        else:
+            state = view.state
+            price = "sealed" if view.sealed else money(view.clock_price(now) or view.price)
+            leader = "-" if view.sealed else view.leader or "-"
+        remaining = view.remaining(now)
+        left = "-" if remaining is None or view.closed else f"{remaining:.1f}s"
         table.add_row(
-            view["method"],
-            view["item"]["name"],
-            result["winner"] or "-",
-            money(result["price"]),
-            result["outcome"].replace("_", " "),
-            notes[view["id"]],
+            view.auction_id,
+            seller,
+            view.item,
+            view.method,
+            state,
+            price,
+            leader,
+            str(view.bid_count),
+            left,
         )
-    out.print(table)
-    out.print(
-        "bidders' private values: " + ", ".join(f"{b.name} {money(b.value)}" for b in BIDDERS)
-    )
+    feed = [f"{r.auction_id:>3} {r.message}" for r in scenario.feed[-6:]]
+    return Group(table, render_bidders(scenario), *feed)
+
+
+def render_bidders(scenario: Scenario) -> RenderableType:
+    from rich.table import Table
+
+    table = Table(title="bidders")
+    for column in ("bidder", "strategy", "budget", "bids", "won", "spent"):
+        table.add_column(
+            column, justify="right" if column in ("budget", "bids", "spent") else "left"
+        )
+    for name, row in scenario.spending().items():
+        table.add_row(
+            name,
+            row["strategy"],
+            money(row["budget"]),
+            str(row["bids"]),
+            ", ".join(row["won"]) or "-",
+            money(row["spent"]),
+        )
+    return table
+
+
+def render_results(scenario: Scenario) -> RenderableType:
+    from rich.table import Table
+
+    table = Table(title="results")
+    for column in ("#", "method", "item", "seller", "winner", "price", "outcome", "bids"):
+        table.add_column(column, justify="right" if column in ("price", "bids") else "left")
+    for seller, view in scenario.auctions():
+        result = view.result
+        table.add_row(
+            view.auction_id,
+            view.method,
+            view.item,
+            seller,
+            (result.winner if result else None) or "-",
+            money(result.price if result else None),
+            result.outcome.replace("_", " ") if result else view.state,
+            str(view.bid_count),
+        )
+    return table
+
+
+def finish(scenario: Scenario, out: Console, as_json: bool, extra: dict[str, Any]) -> int:
+    summary = scenario.summary() | extra
+    over = [n for n, b in summary["bidders"].items() if b["spent"] > b["budget"]]
+    summary["within_budget"] = not over
+    if as_json:
+        print(json.dumps(summary, indent=2))
+    else:
+        out.print(render_results(scenario))
+        out.print(render_bidders(scenario))
+        if over:
+            out.print(f"[red]over budget: {', '.join(over)}[/red]")
+        else:
+            out.print("every bidder stayed within its budget")
+    return 1 if over else 0
+
+
+def audit_line(db: Path, out: Console, as_json: bool) -> int:
+    from auctionhouse.ledger import audit_database
+
     report = audit_database(db)
+    if as_json:
+        return 0 if report.ok else 1
     if report.ok:
         out.print(
             f"[green]ledger verified[/green]: {report.auctions} auctions, {report.events} events, "
@@ -196,54 +259,156 @@ def run_embedded_demo(db: Path | None) -> int:
     return 1
 
 
+def _check_duration(duration: float) -> None:
+    from auctionhouse.errors import InvalidRequest
+
+    if not 0.5 <= duration <= 3600:
+        raise InvalidRequest("--duration must be between 0.5 and 3600 seconds")
+
+
+def _db(db: Path | None, prefix: str) -> Path:
+    if db is not None:
+        return db
+    return Path(tempfile.mkdtemp(prefix=f"auctionhouse-{prefix}-")) / "house.db"
+
+
+def evolved_strategies(seed: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A bidder (FPSB) and a seller (English) strategy, evolved now by the simulator (a short
+    run: about a tenth of a second) and handed to agents like an ``evolve --save`` file."""
+    from auctionhouse.sim.evolve import evolve
+    from auctionhouse.sim.strategy_file import strategy_to_dict
+    from auctionhouse.sim.thesis import ThesisConfig
+
+    def small(scenario: str, method: str) -> ThesisConfig:
+        return ThesisConfig(
+            scenario=scenario, method=method, population=20, generations=30, auctions=50, seed=seed
+        )
+
+    bidder = evolve(small("bidder", "fpsb")).strategy()
+    seller = evolve(small("seller", "english")).strategy()
+    return strategy_to_dict(bidder), strategy_to_dict(seller)
+
+
+@demo_app.callback()
+def demo(
+    ctx: typer.Context,
+    db: DbOption = None,
+    duration: DurationOption = 8.0,
+    seed: SeedOption = None,
+    web: Annotated[
+        bool, typer.Option("--web", help="Keep the house up afterwards (for the web page).")
+    ] = False,
+    port: Annotated[int, typer.Option("--port", help="Port of the house (0: a free one).")] = 0,
+    as_json: JsonOption = False,
+) -> None:
+    """Sellers list items in all four methods; bidder agents with mixed strategies bid over the
+    network with signed bids; live view, results, and the audit of the ledger."""
+    if ctx.invoked_subcommand is not None:
+        return
+    _check_duration(duration)
+    seed = secrets.randbelow(10**6) if seed is None else seed
+    db = _db(db, "demo")
+    out = console()
+    from auctionhouse.agents.scenarios import main_cast
+
+    evolved_bidder, evolved_seller = evolved_strategies(seed)
+    cast = main_cast(
+        duration=duration, seed=seed, evolved_bidder=evolved_bidder, evolved_seller=evolved_seller
+    )
+    server = HouseServer(db, demo_house_config(bid_verification_required=True), port=port)
+    url = server.start()
+    try:
+        if not as_json:
+            out.print(f"house at {url} (ledger {db}), seed {seed}")
+        scenario = asyncio.run(
+            run_cast(url, cast, out=None if as_json else out, timeout=duration * 4 + 30)
+        )
+        code = finish(scenario, out, as_json, {"house": url, "db": str(db)})
+        if web:
+            out.print(f"the house stays up at {url} (web page: {url}/); Ctrl-C to stop")
+            try:
+                while True:
+                    time.sleep(3600)
+            except KeyboardInterrupt:
+                pass
+    finally:
+        server.stop()
+    code = max(code, audit_line(db, out, as_json))
+    raise typer.Exit(code)
+
+
+@demo_app.command("agents")
+def demo_agents(
+    db: DbOption = None,
+    duration: DurationOption = 8.0,
+    seed: SeedOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Seed 000: a house with min_bidders=3, bid_timeout=30, max_concurrent_auctions=10 and
+    bid_verification_required; Alice (1500.00, market-value), Bob (1200.00, aggressive) and
+    Charlie (2000.00, conservative), all smart bidders, in five concurrent auctions."""
+    from auctionhouse.agents.scenarios import seed000_cast
+
+    _check_duration(duration)
+    seed = secrets.randbelow(10**6) if seed is None else seed
+    db = _db(db, "seed000")
+    out = console()
+    config = demo_house_config(
+        min_bidders=3, bid_timeout=30, max_concurrent_auctions=10, bid_verification_required=True
+    )
+    with HouseServer(db, config) as server:
+        if not as_json:
+            out.print(
+                f"house at {server.url}: min_bidders=3, bid_timeout=30, "
+                "max_concurrent_auctions=10, bid_verification_required=True"
+            )
+        scenario = asyncio.run(
+            run_cast(
+                server.url,
+                seed000_cast(duration=duration, seed=seed),
+                out=None if as_json else out,
+                timeout=duration * 4 + 30,
+            )
+        )
+        code = finish(scenario, out, as_json, {"house": server.url, "db": str(db)})
+    raise typer.Exit(code)
+
+
 @demo_app.command("holonic")
 def demo_holonic(
     quiet: Annotated[
         float, typer.Option("--quiet", help="Seconds without a bid that close the auction.")
     ] = 10.0,
-    seed: Annotated[
-        int | None, typer.Option("--seed", help="Seed of the agents' randomness.")
-    ] = None,
+    seed: SeedOption = None,
     bidders: Annotated[int, typer.Option("--bidders", help="Bidders the auctioneer spawns.")] = 3,
 ) -> None:
     """Seed 001: an auctioneer holon spawns bidders in its own context and runs an English
     auction from 50.00; bidders raise by up to 50.00 under a secret maximum in [100, 1000)."""
-    import asyncio
-    import secrets
-
     from auctionhouse.agents.holonic import run_holonic
     from auctionhouse.agents.runtime import Runtime
     from auctionhouse.errors import InvalidRequest
-    from auctionhouse.house import AuctionHouse, HouseConfig
+    from auctionhouse.house import AuctionHouse
 
-    if not quiet > 0 or quiet > 3600:
+    if not 0 < quiet <= 3600:
         raise InvalidRequest("--quiet must be a number of seconds in (0, 3600]")
     if not 0 <= bidders <= 100:
         raise InvalidRequest("--bidders must be between 0 and 100")
     seed = secrets.randbelow(10**6) if seed is None else seed
-    out = console()
-    out.print(f"seed {seed}: auctioneer + {bidders} bidders, quiet period {quiet:g} s")
-    config = HouseConfig(argon2_time_cost=1, argon2_memory_kib=1024)
-    house = AuctionHouse.in_memory(config=config)
+    print(f"seed {seed}: auctioneer + {bidders} bidders, quiet period {quiet:g} s", flush=True)
+    house = AuctionHouse.in_memory(config=demo_house_config())
 
     def say(line: str) -> None:
         print(line, flush=True)
 
     async def main() -> None:
         async with Runtime(seed=seed) as runtime:
-            result = await run_holonic(
-                runtime,
-                house,
-                bidders=bidders,
-                quiet=quiet,
-                say=lambda line: print(line, flush=True),
-            )
+            result = await run_holonic(runtime, house, bidders=bidders, quiet=quiet, say=say)
             for name, maximum in sorted(result.maxima.items()):
-                print(f"  {name}: secret maximum {money(maximum)}")
-            print(f"  {result.bids} bids accepted")
+                say(f"  {name}: secret maximum {money(maximum)}")
+            say(f"  {result.bids} bids accepted")
             for address, what in runtime.lifecycle:
                 if what == "stopped":
-                    print(f"  {address} stopped")
+                    say(f"  {address} stopped")
 
     try:
         asyncio.run(main())
