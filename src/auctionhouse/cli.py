@@ -21,6 +21,7 @@ COMMAND_MODULES = [
     "auctionhouse.commands.classic",
     "auctionhouse.commands.client",
     "auctionhouse.commands.demo",
+    "auctionhouse.commands.agents",
     "auctionhouse.commands.sim",
     "auctionhouse.commands.ledger",
 ]

@@ -1,0 +1,198 @@
+"""Agent documents: the examples load; every bad field is named; ``agent run`` runs a seller
+and bidders from their documents against a real house over the network."""
+
+from __future__ import annotations
+
+import stat
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from auctionhouse.agents.document import load_document
+from auctionhouse.commands.demo import HouseServer, demo_house_config
+from auctionhouse.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+BIDDER = """
+owner = "Test"
+house = "http://127.0.0.1:8000"
+role = "bidder"
+budget = 50000
+[account]
+name = "tester"
+password = "tester-password"
+[strategy]
+name = "truthful"
+[[items]]
+name = "*"
+value = 12000
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "agent.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def test_every_example_document_loads() -> None:
+    examples = sorted((ROOT / "examples" / "agents").glob("*.toml"))
+    assert len(examples) >= 5
+    roles = {load_document(path).role for path in examples}
+    assert roles == {"bidder", "seller"}
+    erin = load_document(ROOT / "examples" / "agents" / "erin-evolved.toml")
+    assert erin.bidder_strategy().limit  # the embedded evolved chromosome is usable
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        (('role = "bidder"', 'role = "buyer"'), "role"),
+        (("budget = 50000", "budget = 500.50"), "budget"),
+        (("budget = 50000", "budget = -3"), "budget"),
+        (("budget = 50000\n", ""), "budget: is missing"),
+        (('owner = "Test"', 'owner = "Test"\ncolour = "red"'), "colour: unknown field"),
+        (('name = "truthful"', 'name = "greedy"'), "strategy.name"),
+        (('name = "truthful"', 'name = "smart"\nparams = { low = "x" }'), "strategy.params.low"),
+        (('name = "truthful"', 'name = "smart"\nparams = { pace = 1 }'), "strategy.params.pace"),
+        (
+            ('name = "truthful"', 'name = "fuzzy-genetic"\nparams = { file = "missing.json" }'),
+            "strategy.params.file",
+        ),
+        (("value = 12000", "value = 0"), "items[0].value"),
+        (("value = 12000", 'value = 12000\nmethods = ["auction"]'), "items[0].methods"),
+        (
+            ('password = "tester-password"', 'password_env = "NO_SUCH_VARIABLE_X"'),
+            "account.password_env",
+        ),
+        (
+            ('password = "tester-password"', 'password = "p"\npassword_env = "X"'),
+            "account.password",
+        ),
+        (('house = "http://127.0.0.1:8000"', 'house = "ftp://x"'), "house"),
+        (("[account]", "[acount]"), "account"),
+    ],
+)
+def test_a_bad_document_names_the_field(
+    tmp_path: Path, change: tuple[str, str], field: str
+) -> None:
+    old, new = change
+    assert old in BIDDER
+    path = write(tmp_path, BIDDER.replace(old, new, 1))
+    with pytest.raises(ConfigError) as info:
+        load_document(path)
+    assert str(path) in info.value.message
+    assert field in info.value.message, info.value.message
+
+
+def test_seller_documents_are_checked_too(tmp_path: Path) -> None:
+    seller = """
+        house = "http://127.0.0.1:8000"
+        role = "seller"
+        [account]
+        name = "shop"
+        password = "shop-password"
+        [strategy]
+        name = "fixed"
+        [[items]]
+        name = "Lamp"
+        method = "english"
+        value = 10000
+        rules = { duration = 10, colour = 3 }
+    """
+    with pytest.raises(ConfigError, match=r"items\[0\]\.rules: unknown rule"):
+        load_document(write(tmp_path, seller))
+    with pytest.raises(ConfigError, match=r"items\[0\]\.method"):
+        load_document(write(tmp_path, seller.replace('"english"', '"silent"')))
+    with pytest.raises(ConfigError, match=r"budget: is a bidder's field"):
+        load_document(
+            write(
+                tmp_path,
+                seller.replace('role = "seller"', 'role = "seller"\nbudget = 5').replace(
+                    ", colour = 3", ""
+                ),
+            )
+        )
+
+
+def test_agent_check_and_run_refuse_bad_documents_in_one_line(tmp_path: Path) -> None:
+    bad = write(tmp_path, "role = 'bidder'\nhouse = [1")
+    for verb in ("check", "run"):
+        proc = subprocess.run(
+            [sys.executable, "-m", "auctionhouse", "agent", verb, str(bad)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert proc.returncode == 2
+        assert proc.stderr.startswith("error: config_error: ") and "not valid TOML" in proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
+
+
+@pytest.mark.e2e
+def test_agent_run_trades_from_documents_over_the_network(tmp_path: Path) -> None:
+    seller = write(
+        tmp_path,
+        """
+        house = "http://127.0.0.1:1"
+        role = "seller"
+        [account]
+        name = "shop"
+        password = "shop-password"
+        create = true
+        [strategy]
+        name = "fixed"
+        params = { starting = 0.5 }
+        [[items]]
+        name = "Lamp"
+        method = "english"
+        value = 10000
+        rules = { duration = 3, min_increment = 100 }
+        [[items]]
+        name = "Book"
+        method = "vickrey"
+        value = 10000
+        rules = { duration = 3 }
+        """,
+        "seller.toml",
+    )
+    bidders = []
+    for name, strategy, value in (("ann", "truthful", 12000), ("ben", "market-value", 9000)):
+        text = BIDDER.replace('name = "tester"', f'name = "{name}"').replace("truthful", strategy)
+        text = text.replace("value = 12000", f"value = {value}").replace(
+            'password = "tester-password"',
+            f'password = "{name}-password"\nkey_file = "{name}.pem"\ncreate = true',
+        )
+        bidders.append(write(tmp_path, text, f"{name}.toml"))
+    with HouseServer(
+        tmp_path / "house.db", demo_house_config(bid_verification_required=True)
+    ) as server:
+        run = [sys.executable, "-m", "auctionhouse", "agent", "run", "--house", server.url]
+        procs = [
+            subprocess.Popen(
+                [*run, str(b), "--for", "8"],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for b in bidders
+        ]
+        shop = subprocess.run([*run, str(seller)], capture_output=True, text=True, timeout=60)
+        outs = [p.communicate(timeout=60) for p in procs]
+    assert shop.returncode == 0, shop.stderr
+    assert (
+        "(Lamp): sold to ann for" in shop.stdout and "(Book): sold to ann for 90.00" in shop.stdout
+    )
+    lamp_price = shop.stdout.split("(Lamp): sold to ann for ")[1].split()[0]
+    assert float(lamp_price) <= 91.00  # ben's 90.00 + one increment
+    ann_out, ann_err = outs[0]
+    assert procs[0].returncode == 0, ann_err
+    assert "ann won Lamp" in ann_out and "ann won Book" in ann_out
+    assert "2 won" in ann_out.splitlines()[-1]
+    for name in ("ann", "ben"):  # keys were created, readable by their owner only
+        mode = stat.S_IMODE((tmp_path / f"{name}.pem").stat().st_mode)
+        assert mode == 0o600
