@@ -150,7 +150,7 @@ def test_sell_in_all_four_methods_list_and_show(people: dict[str, Cli]) -> None:
     assert _error_line(bob.run("show", "424242")).startswith("error: not_found: ")
 
 
-def test_bid_errors_nonces_and_watch_to_the_close(people: dict[str, Cli]) -> None:
+def test_bid_errors_and_nonces_across_runs(people: dict[str, Cli]) -> None:
     seller, alice, bob = people["seller"], people["alice"], people["bob"]
     auction = _sell(
         seller,
@@ -163,11 +163,8 @@ def test_bid_errors_nonces_and_watch_to_the_close(people: dict[str, Cli]) -> Non
         "--increment",
         "10",
         "--duration",
-        "4",
+        "1h",
     )
-    watcher = bob.popen("watch", auction, "--json")
-    live = bob.popen("watch", auction)
-
     first = json.loads(alice.ok("bid", auction, "100", "--json"))
     assert first["leader"] == "alice"
     nonce_file = next(Path(alice.env["AUCTIONHOUSE_CONFIG_DIR"]).glob("keys/*/alice.pem.nonce"))
@@ -181,25 +178,42 @@ def test_bid_errors_nonces_and_watch_to_the_close(people: dict[str, Cli]) -> Non
     assert n2 > n1  # a second run never reuses the first run's nonce (the house would refuse it)
     assert _error_line(seller.run("bid", auction, "500")).startswith("error: seller_cannot_bid: ")
     assert _error_line(seller.run("cancel", auction)).startswith("error: cannot_cancel: ")
+    assert "your bids 100, 150" in alice.ok("show", auction)
+
+
+def test_watch_to_the_close(people: dict[str, Cli]) -> None:
+    seller, alice, bob = people["seller"], people["alice"], people["bob"]
+    auction = _sell(
+        seller,
+        "--method",
+        "vickrey",
+        "--item",
+        "coin",
+        "--start-price",
+        "50",
+        "--expected-bids",
+        "2",
+        "--duration",
+        "1h",
+    )
+    watcher = bob.popen("watch", auction, "--json")
+    live = bob.popen("watch", auction)
+    assert _error_line(bob.run("bid", auction, "40")).startswith("error: bid_too_low: ")
+    alice.ok("bid", auction, "300")
+    assert "SOLD to alice for 200" in bob.ok("bid", auction, "200")  # the second bid closes it
 
     out, err = watcher.communicate(timeout=60)
     assert watcher.returncode == 0, err
     messages = [json.loads(line) for line in out.splitlines()]
     events = [m for m in messages if m["type"] == "event"]
     assert [m["seq"] for m in events] == list(range(1, len(events) + 1))
-    assert [e["event"].get("amount") for e in events if e["event"]["type"] == "BidPlaced"] == [
-        100,
-        120,
-        150,
-    ]
-    assert (
-        events[-1]["event"]["type"] == "AuctionClosed" and events[-1]["event"]["winner"] == "alice"
-    )
+    closed = events[-1]["event"]
+    assert (closed["type"], closed["winner"], closed["price"]) == ("AuctionClosed", "alice", 200)
     shown, err = live.communicate(timeout=60)
     assert live.returncode == 0, err
-    assert "SOLD to alice for 150" in shown
-    assert "SOLD to alice for 150" in bob.ok("watch", auction, "--once")
-    assert json.loads(bob.ok("watch", auction, "--once", "--json"))["result"]["price"] == 150
+    assert "SOLD to alice for 200" in shown
+    assert "SOLD to alice for 200" in bob.ok("watch", auction, "--once")
+    assert json.loads(bob.ok("watch", auction, "--once", "--json"))["result"]["price"] == 200
 
 
 def test_cancel_and_an_unreadable_key(people: dict[str, Cli]) -> None:

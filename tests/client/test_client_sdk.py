@@ -71,9 +71,14 @@ def test_sync_english_signed_and_unsigned_bids_errors_and_watch(
         }
 
         seen: list[dict[str, Any]] = []
-        watcher = threading.Thread(
-            target=lambda: seen.extend(plain.watch([auction], until_closed=True))
-        )
+
+        def follow() -> None:  # until the fourth bid's event (seq 5)
+            for message in plain.watch([auction]):
+                seen.append(message)
+                if message.get("seq") == 5:
+                    return
+
+        watcher = threading.Thread(target=follow, daemon=True)
         watcher.start()
 
         ack = signer.bid(auction, 100)  # signed: the client holds a key
@@ -89,22 +94,24 @@ def test_sync_english_signed_and_unsigned_bids_errors_and_watch(
         with pytest.raises(CannotCancel):
             seller.cancel(auction)
 
+        raised = signer.bid(auction, 300, proxy_max=1000)  # seq 5: already leading, price stays
+        assert (raised["price"], raised["leader"]) == (200, "en-signer")
         watcher.join(timeout=30)
         assert not watcher.is_alive()
-        seqs = _event_seqs(seen, auction)
-        assert seqs == list(range(1, len(seqs) + 1))
-        last = [m for m in seen if m.get("type") == "event"][-1]
-        assert last["event"]["type"] == "AuctionClosed"
-        assert (last["event"]["winner"], last["event"]["price"]) == ("en-signer", 200)
         assert seen[0]["type"] == "snapshot"
+        assert _event_seqs(seen, auction) == [1, 2, 3, 4, 5]
+        assert [m["event"]["amount"] for m in seen if m.get("seq", 0) > 1] == [100, 110, 200, 300]
+        events = [m["event"] for m in seen if m.get("type") == "event"]
+        assert all("proxy_max" not in e and 1000 not in e.values() for e in events)
 
-        final = plain.auction(auction)
-        assert final["result"]["outcome"] == "sold" and final["result"]["winner"] == "en-signer"
+        view = plain.auction(auction)
+        assert (view["price"], view["leader"], view["result"]) == (200, "en-signer", None)
+        assert signer.auction(auction)["you"]["max"] == 1000  # only the bidder sees its maximum
         bids = [e for e in plain.events(auction)["events"] if e["type"] == "BidPlaced"]
-        assert [b["amount"] for b in bids] == [100, 110, 200]
+        assert [b["amount"] for b in bids] == [100, 110, 200, 300]
         listed = plain.list_auctions(seller="en-seller")
         assert [a["id"] for a in listed["auctions"]] == [auction]
-        assert signer.me()["reputation"]["bids"] == 2
+        assert signer.me()["reputation"]["bids"] == 3
 
 
 async def _dutch_and_sealed(url: str, prefix: str, tmp: Path) -> None:

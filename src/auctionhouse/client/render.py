@@ -47,8 +47,10 @@ def rules_lines(view: Json) -> list[str]:
             f"clock from {money(rules.get('starting_price'))}, -{money(rules.get('decrement'))}"
             f" every {rules.get('tick_seconds')} s"
         )
-    else:
+    elif method == "english":
         out.append(f"starting price {money(rules.get('starting_price'))}")
+    else:
+        out.append(f"minimum bid {money(rules.get('starting_price'))}")
     if method == "english":
         out.append(f"minimum increment {money(rules.get('min_increment'))}")
         if rules.get("quiet_seconds"):
@@ -91,7 +93,7 @@ def price_lines(view: Json, now: float, tick_price: int | None = None) -> list[s
     elif view.get("result") is None:
         out.append(f"price {money(view.get('price'))}  leader {view.get('leader') or '-'}")
         out.append(f"bids {view.get('bid_count', 0)} from {view.get('bidder_count', 0)} bidders")
-    if view.get("min_next_bid") is not None and view.get("result") is None:
+    if method == "english" and view.get("min_next_bid") is not None and view.get("result") is None:
         out.append(f"next bid at least {money(view['min_next_bid'])}")
     if state == "scheduled":
         out.append(f"opens in {countdown((view.get('opens_at') or now) - now)}")
@@ -118,9 +120,33 @@ def result_line(view: Json) -> str | None:
     }.get(str(outcome), f"closed: {outcome}")
 
 
+def you_lines(you: object) -> list[str]:
+    """What the house tells only you: your bids, your proxy maximum, your own reserve."""
+    if not isinstance(you, dict):
+        return []
+    out = []
+    if you.get("is_seller"):
+        reserve = you.get("reserve_price")
+        out.append("you sell this" + (f"; your reserve is {reserve}" if reserve else ""))
+    if you.get("bids"):
+        out.append("your bids " + ", ".join(money(b) for b in you["bids"]))
+    if you.get("max") is not None:
+        out.append(f"your proxy maximum {money(you['max'])}")
+    if you.get("won"):
+        out.append("you won")
+    elif you.get("leading"):
+        out.append("you lead")
+    return out
+
+
 def bid_lines(events: Iterable[Json]) -> list[str]:
     bids = [e for e in events if e.get("type") == "BidPlaced" and "amount" in e]
-    lines = [f"#{e['seq']}  {e.get('bidder')}  {money(e.get('amount'))}" for e in bids]
+    lines = []
+    for e in bids:
+        line = f"#{e['seq']}  {e.get('bidder')}  {money(e.get('amount'))}"
+        if e.get("price") is not None and e.get("price") != e.get("amount"):
+            line += f"  (price {money(e['price'])})"
+        lines.append(line)
     return lines[-MAX_BIDS_SHOWN:]
 
 
@@ -140,7 +166,12 @@ def auction_panel(
     grid.add_row("method", f"{view.get('method')}   seller {view.get('seller')}")
     grid.add_row("state", str(view.get("state")))
     grid.add_row("rules", "\n".join(rules_lines(view)))
-    grid.add_row("now", "\n".join(price_lines(view, now, tick_price)) or "-")
+    current = price_lines(view, now, tick_price)
+    if current:
+        grid.add_row("now", "\n".join(current))
+    mine = you_lines(view.get("you"))
+    if mine:
+        grid.add_row("you", "\n".join(mine))
     bids = bid_lines(events)
     if bids:
         grid.add_row("bids", "\n".join(bids))
