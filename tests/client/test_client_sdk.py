@@ -194,6 +194,10 @@ def test_errors_come_back_typed(house_server: HouseProcess, tmp_path: Path) -> N
             plain.auction("999999")
 
         view = seller.create_auction("chair", "english", {"duration": 60})
+        with Client(house_server.url, token="an-expired-token") as stale:
+            assert stale.auction(view["id"])["id"] == view["id"]  # public: answered anyway
+            with pytest.raises(Unauthorized):
+                stale.cancel(view["id"])
         with pytest.raises(Forbidden):
             plain.cancel(view["id"])
         cancelled = seller.cancel(view["id"], "changed my mind")
@@ -216,3 +220,26 @@ def test_an_unreachable_house_is_a_clear_error() -> None:
             client.time()
         with pytest.raises(HouseUnreachable):
             next(iter(client.watch(["1"], give_up_after=0.3)))
+
+
+async def _watch_everything(url: str) -> None:
+    async with AsyncClient(url) as seller, AsyncClient(url) as viewer:
+        await seller.create_account("star-seller", PASSWORD)
+        await seller.login("star-seller", PASSWORD)
+        wanted: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+        async def follow() -> dict[str, Any]:
+            async for message in viewer.watch("*"):
+                if message.get("type") == "event" and message.get("auction") == await wanted:
+                    return message
+            raise AssertionError("the watch ended")
+
+        follower = asyncio.create_task(follow())
+        created = await seller.create_auction("kite", "english", {"duration": 60})
+        wanted.set_result(created["id"])
+        message = await asyncio.wait_for(follower, timeout=30)
+        assert message["seq"] == 1 and message["event"]["type"] == "AuctionCreated"
+
+
+def test_watch_everything_sees_new_auctions(house_server: HouseProcess) -> None:
+    asyncio.run(asyncio.wait_for(_watch_everything(house_server.url), timeout=60))

@@ -105,23 +105,14 @@ class AsyncClient:
         auth: bool = False,
         text: bool = False,
     ) -> Any:
-        """One request; ``auth`` demands a token, otherwise it is sent when there is one."""
-        headers = {}
-        if self.token is not None:
-            headers["Authorization"] = f"Bearer {self.token}"
-        elif auth:
+        """One request; ``auth`` demands a token, otherwise it is sent when there is one
+        (and a public request refused only for an expired token is sent again without it)."""
+        if self.token is None and auth:
             raise Unauthorized("log in first (auctionhouse login NAME, or client.login())")
         query = {k: v for k, v in (params or {}).items() if v is not None}
-        try:
-            response = await self._http.request(
-                method, path, json=body, params=query, headers=headers
-            )
-        except httpx.TimeoutException:
-            raise HouseUnreachable(
-                f"the house at {self.house} did not answer within {self.timeout:g} s"
-            ) from None
-        except httpx.HTTPError as exc:
-            raise HouseUnreachable(f"cannot reach the house at {self.house}: {exc}") from None
+        response = await self._send(method, path, body, query, self.token)
+        if response.status_code == 401 and self.token is not None and not auth:
+            response = await self._send(method, path, body, query, None)
         if response.status_code >= 400:
             try:
                 payload = response.json()
@@ -136,6 +127,24 @@ class AsyncClient:
             return response.json()
         except ValueError:
             raise BadResponse(f"{method} {path} did not answer JSON") from None
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        body: Mapping[str, Any] | None,
+        query: Mapping[str, Any],
+        token: str | None,
+    ) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
+        try:
+            return await self._http.request(method, path, json=body, params=query, headers=headers)
+        except httpx.TimeoutException:
+            raise HouseUnreachable(
+                f"the house at {self.house} did not answer within {self.timeout:g} s"
+            ) from None
+        except httpx.HTTPError as exc:
+            raise HouseUnreachable(f"cannot reach the house at {self.house}: {exc}") from None
 
     # ------------------------------------------------------------------ time
 
