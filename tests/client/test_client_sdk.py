@@ -243,3 +243,29 @@ async def _watch_everything(url: str) -> None:
 
 def test_watch_everything_sees_new_auctions(house_server: HouseProcess) -> None:
     asyncio.run(asyncio.wait_for(_watch_everything(house_server.url), timeout=60))
+
+
+async def _gap_and_duplicate(url: str) -> None:
+    from auctionhouse.client.watch import _accept, _Progress
+
+    async with AsyncClient(url) as seller, AsyncClient(url) as bidder:
+        for client, name in ((seller, "gap-seller"), (bidder, "gap-bidder")):
+            await client.create_account(name, PASSWORD)
+            await client.login(name, PASSWORD)
+        auction = (await seller.create_auction("gong", "english", {"duration": 60}))["id"]
+        for amount in (10, 20, 30):  # seqs 2, 3, 4
+            await bidder.bid(auction, amount)
+        logged = (await bidder.events(auction))["events"]
+        progress = _Progress([auction], {auction: 1})
+        # A push of seq 4 when seq 1 was the last seen (a house that skipped 2 and 3).
+        pushed = {"type": "event", "auction": auction, "seq": 4, "event": logged[3], "view": {}}
+        out = [m async for m in _accept(bidder, progress, pushed)]
+        assert [m["seq"] for m in out] == [2, 3, 4]
+        assert [m["event"] for m in out] == logged[1:4]
+        assert out[0]["view"] is None and out[-1] is pushed
+        assert [m async for m in _accept(bidder, progress, pushed)] == []  # a duplicate
+        assert progress.last == {auction: 4}
+
+
+def test_watch_fills_a_gap_from_the_log_and_drops_duplicates(house_server: HouseProcess) -> None:
+    asyncio.run(_gap_and_duplicate(house_server.url))
