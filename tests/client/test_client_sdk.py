@@ -19,6 +19,7 @@ from auctionhouse.errors import (
     Conflict,
     Forbidden,
     NotFound,
+    ReplayedNonce,
     SellerCannotBid,
     SignatureRequired,
     Unauthorized,
@@ -209,8 +210,12 @@ def test_errors_come_back_typed(house_server: HouseProcess, tmp_path: Path) -> N
         with pytest.raises(SignatureRequired):
             plain.bid(signed_only["id"], 10)
         assert signer.bid(signed_only["id"], 10)["accepted"]
+        presigned = signer.signature(signed_only["id"], 20)
+        assert signer.bid(signed_only["id"], 20, presigned=presigned)["price"] == 20
+        with pytest.raises(ReplayedNonce):  # resent as is (a lost answer): never placed twice
+            signer.bid(signed_only["id"], 20, presigned=presigned)
         with pytest.raises(SignatureRequired):
-            signer.bid(signed_only["id"], 20, signed=False)
+            signer.bid(signed_only["id"], 30, signed=False)
 
 
 def test_an_unreachable_house_is_a_clear_error() -> None:
