@@ -6,23 +6,34 @@ Every CLI run gets its own config dir through ``AUCTIONHOUSE_CONFIG_DIR`` (never
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any, TypeVar
 
 import httpx
 import pytest
 
+T = TypeVar("T")
 START_DEADLINE = 30.0
 FAST_HOUSE_ENV = {
     "AUCTIONHOUSE_HOUSE_ARGON2_TIME_COST": "1",
     "AUCTIONHOUSE_HOUSE_ARGON2_MEMORY_KIB": "1024",
 }
+
+
+def run_async(coro: Coroutine[Any, Any, T], timeout: float = 120.0) -> T:
+    """``asyncio.run(coro)`` on a fresh thread: the main thread may already run a loop (the
+    browser tests' Playwright keeps one there for the session)."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result(timeout=timeout)
 
 
 def free_port() -> int:

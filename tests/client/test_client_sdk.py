@@ -25,7 +25,7 @@ from auctionhouse.errors import (
     Unauthorized,
 )
 
-from .conftest import HouseProcess, free_port
+from .conftest import HouseProcess, free_port, run_async
 
 pytestmark = pytest.mark.e2e
 PASSWORD = "correct horse battery"
@@ -175,7 +175,7 @@ async def _dutch_and_sealed(url: str, prefix: str, tmp: Path) -> None:
 def test_async_dutch_fpsb_vickrey_over_http_and_ws(
     house_server: HouseProcess, tmp_path: Path
 ) -> None:
-    asyncio.run(_dutch_and_sealed(house_server.url, "sealed", tmp_path))
+    run_async(_dutch_and_sealed(house_server.url, "sealed", tmp_path))
 
 
 def test_errors_come_back_typed(house_server: HouseProcess, tmp_path: Path) -> None:
@@ -247,7 +247,7 @@ async def _watch_everything(url: str) -> None:
 
 
 def test_watch_everything_sees_new_auctions(house_server: HouseProcess) -> None:
-    asyncio.run(asyncio.wait_for(_watch_everything(house_server.url), timeout=60))
+    run_async(_watch_everything(house_server.url))
 
 
 async def _gap_and_duplicate(url: str) -> None:
@@ -273,4 +273,4 @@ async def _gap_and_duplicate(url: str) -> None:
 
 
 def test_watch_fills_a_gap_from_the_log_and_drops_duplicates(house_server: HouseProcess) -> None:
-    asyncio.run(_gap_and_duplicate(house_server.url))
+    run_async(_gap_and_duplicate(house_server.url))
