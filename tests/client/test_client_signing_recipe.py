@@ -30,6 +30,12 @@ def recipe(kind: str) -> list[str]:
     return blocks
 
 
+def _bash(script: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["bash", "-c", script], cwd=cwd, env=env, capture_output=True, text=True, timeout=60
+    )
+
+
 def _signed_auction(url: str, seller: str) -> str:
     with Client(url) as client:
         client.create_account(seller, PASSWORD)
@@ -80,14 +86,7 @@ def test_shell_recipe_with_openssl_jq_and_curl(house_server: HouseProcess, tmp_p
         "AUCTION": auction,
         "AMOUNT": "300",
     }
-    first = subprocess.run(
-        ["bash", "-c", setup + bid],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    first = _bash(setup + bid, env, tmp_path)
     assert first.returncode == 0, first.stderr
     assert '"accepted":true' in first.stdout.replace(" ", "")
     key = tmp_path / "recipe-shell.pem"
@@ -97,14 +96,7 @@ def test_shell_recipe_with_openssl_jq_and_curl(house_server: HouseProcess, tmp_p
     with Client(house_server.url) as client:
         env["TOKEN"] = client.login("recipe-shell", PASSWORD)["token"]
     env.update(AMOUNT="400", KEY=str(key))
-    second = subprocess.run(
-        ["bash", "-c", "set -euo pipefail\n" + bid],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    second = _bash("set -euo pipefail\n" + bid, env, tmp_path)
     assert second.returncode == 0, second.stderr
     bids = _bids(house_server.url, auction)
     assert [(b["bidder"], b["amount"]) for b in bids] == [
@@ -129,12 +121,5 @@ def test_shell_recipe_with_openssl_jq_and_curl(house_server: HouseProcess, tmp_p
 
     # A bad amount in the shell gets the house's error body and a failing curl.
     env["AMOUNT"] = "350"
-    low = subprocess.run(
-        ["bash", "-c", "set -euo pipefail\n" + bid],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    low = _bash("set -euo pipefail\n" + bid, env, tmp_path)
     assert low.returncode != 0 and '"bid_too_low"' in low.stdout
