@@ -11,8 +11,11 @@ from playwright.sync_api import Browser, sync_playwright
 from web_helpers import CHROMIUM, CHROMIUM_ARGS, House, Pages
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    # Module-scoped, not session-scoped: Playwright's sync API runs an event loop on the main
+    # thread while it is open, which would break asyncio.run() in later tests of the same
+    # xdist worker.
     if not CHROMIUM.exists():
         pytest.fail(
             f"{CHROMIUM} is missing: the browser tests need Debian's Chromium. Install it with "
