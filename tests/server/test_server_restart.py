@@ -67,7 +67,13 @@ async def watch(
 
 def test_kill_9_mid_stream_loses_no_acknowledged_bid(tmp_path: Path) -> None:
     db = tmp_path / "house.db"
-    config = write_config(tmp_path / "house.toml", account_rate=10_000.0, account_burst=10_000.0)
+    config = write_config(
+        tmp_path / "house.toml",
+        account_rate=10_000.0,
+        account_burst=10_000.0,
+        address_rate=10_000.0,
+        address_burst=10_000.0,
+    )
     server = LiveServer(db, config).start()
     try:
         client = httpx.Client(base_url=server.url, timeout=10)

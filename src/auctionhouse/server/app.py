@@ -9,13 +9,13 @@ checkpoints and closes the ledger.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request, WebSocket
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -29,7 +29,7 @@ from auctionhouse.house.service import HouseService
 from auctionhouse.server.config import ServerConfig
 from auctionhouse.server.hub import Hub
 from auctionhouse.server.metrics import Metrics
-from auctionhouse.server.models import NewBid
+from auctionhouse.server.models import BidFields
 from auctionhouse.server.wire import (
     error_body,
     error_response,
@@ -64,6 +64,8 @@ class ServerState:
             per_account=config.ws_connections_per_account,
         )
         self._loop: asyncio.AbstractEventLoop | None = None
+        # Called once the house is recovered and serving (run.py tunes the GC here).
+        self.on_started: Callable[[], None] | None = None
 
     def _open_house(self) -> AuctionHouse:
         return AuctionHouse.open(
@@ -88,12 +90,14 @@ class ServerState:
         self.hub.start()
         self.metrics.watch_house(self.house.counts, lambda: self.service.queue_depth)
         self.metrics.connections.set_function(lambda: float(len(self.hub.connections)))
+        if self.on_started is not None:
+            self.on_started()
 
     async def stop(self) -> None:
         await self.hub.stop()
         await self.service.stop()
 
-    async def place_bid(self, account: str, auction: str, bid: NewBid) -> dict[str, Any]:
+    async def place_bid(self, account: str, auction: str, bid: BidFields) -> dict[str, Any]:
         return await self.service.call(
             lambda h: h.place_bid(
                 account,
@@ -170,7 +174,7 @@ async def _no_receive() -> Message:
 def create_app(config: ServerConfig | None = None, *, clock: Clock | None = None) -> FastAPI:
     """The house as an ASGI app; ``clock`` is injected in tests (a ``FakeClock``)."""
     from auctionhouse.server.routes import api_router, page_router
-    from auctionhouse.server.ws import serve_socket
+    from auctionhouse.server.ws import WebSocketEndpoint
 
     config = config or ServerConfig()
     server = ServerState(config, clock)
@@ -194,10 +198,6 @@ def create_app(config: ServerConfig | None = None, *, clock: Clock | None = None
     app.include_router(api_router)
     app.include_router(page_router)
 
-    @app.websocket("/api/v1/ws")
-    async def websocket(websocket: WebSocket) -> None:
-        await serve_socket(server, websocket)
-
     static = static_dir()
     if static.is_dir():
         app.mount("/static", StaticFiles(directory=static), name="static")
@@ -210,6 +210,7 @@ def create_app(config: ServerConfig | None = None, *, clock: Clock | None = None
         return HTMLResponse(PLACEHOLDER_PAGE)
 
     app.add_middleware(BodyLimit)
+    app.add_middleware(WebSocketEndpoint, server=server)  # outermost of ours: WS skips the rest
     return app
 
 

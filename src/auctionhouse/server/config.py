@@ -49,6 +49,8 @@ class ServerConfig:
     ws_max_message_bytes: int = 65_536
     # WebSocket connections one account may hold at once (a quota).
     ws_connections_per_account: int = 32
+    # permessage-deflate compression of WebSocket frames: saves bandwidth, costs CPU per frame.
+    ws_compression: bool = False
     # Most concurrent connections the server accepts (0: no limit); more get HTTP 503.
     max_connections: int = 0
     # Bid handling latency histogram buckets are fixed; this is the window of bids_per_second.
@@ -67,8 +69,9 @@ class ServerConfig:
         _check_int("ws_max_message_bytes", self.ws_max_message_bytes, 256, 64 * 2**20)
         _check_int("ws_connections_per_account", self.ws_connections_per_account, 1, 10**6)
         _check_int("max_connections", self.max_connections, 0, 10**7)
-        if not isinstance(self.proxy_headers, bool):
-            raise ConfigError("proxy_headers must be true or false")
+        for name in ("proxy_headers", "ws_compression"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"{name} must be true or false")
         if not isinstance(self.house, HouseConfig):
             raise ConfigError("house must be a [house] table of settings")
 

@@ -111,6 +111,8 @@ class Connection:
             text = await queue.get()
             try:
                 await send(text)
+                while not queue.empty():  # drain without a wake-up per message
+                    await send(queue.get_nowait())
             except Exception:  # the peer went away
                 self.hub.close(self)
                 return

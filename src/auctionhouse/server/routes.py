@@ -180,7 +180,7 @@ async def place_bid(
     server = server_of(request)
     started = time.perf_counter()
     try:
-        ack = await server.place_bid(account.id, auction_id, body)
+        ack = await server.place_bid(account.id, auction_id, body.fields())
     except AuctionhouseError as exc:
         server.metrics.bid("http", started, exc.code)
         raise

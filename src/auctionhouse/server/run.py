@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import gc
 import signal
 import sqlite3
 import sys
@@ -10,6 +11,8 @@ from typing import Any
 
 from auctionhouse.errors import ConfigError
 from auctionhouse.server.config import ServerConfig
+
+GC_YOUNG = 20_000  # allocations between young collections (the default is 700)
 
 
 def check_database(config: ServerConfig) -> None:
@@ -31,12 +34,22 @@ def uvicorn_config(config: ServerConfig, app: Any) -> Any:
         log_level=config.log_level,
         access_log=config.log_level in ("debug", "trace"),
         ws_max_size=config.ws_max_message_bytes,
+        ws_per_message_deflate=config.ws_compression,
         proxy_headers=config.proxy_headers,
         forwarded_allow_ips=config.forwarded_allow_ips,
         timeout_graceful_shutdown=max(1, round(config.graceful_seconds)),
         limit_concurrency=config.max_connections or None,
         server_header=False,
     )
+
+
+def tune_gc() -> None:
+    """The house keeps every auction in memory, so the heap only grows; a full collection
+    scans all of it (100 ms and more). Freeze what the start built (the recovered ledger: the
+    cycle collector never scans it again; refcounting still frees it) and collect less often."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG, 50, 50)
 
 
 def run_server(config: ServerConfig) -> None:
@@ -61,7 +74,9 @@ def run_server(config: ServerConfig) -> None:
                         host, port = sock.getsockname()[:2]
                         print(f"listening on http://{host}:{port}", flush=True)
 
-    server = Server(uvicorn_config(config, create_app(config)))
+    app = create_app(config)
+    server = Server(uvicorn_config(config, app))
+    app.state.server.on_started = tune_gc
     server.run()
     if not server.started:
         sys.exit(1)

@@ -6,20 +6,22 @@ from __future__ import annotations
 import asyncio
 import time
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs
 
 import orjson
-from fastapi import WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from auctionhouse.errors import AuctionhouseError, InvalidRequest, Overloaded, Unauthorized
 from auctionhouse.server.hub import Connection
-from auctionhouse.server.models import NewBid
+from auctionhouse.server.models import BidFields, NewBid, quick_bid
 from auctionhouse.server.wire import dumps, error_body, validation_error
 
 if TYPE_CHECKING:
     from auctionhouse.server.app import ServerState
 
 MAX_INFLIGHT_BIDS = 1024
+WS_PATH = "/api/v1/ws"
 CLOSE_UNAUTHORIZED = 4001
 _BID_FIELDS = ("amount", "nonce", "ts", "signature", "proxy_max")
 
@@ -125,10 +127,13 @@ class Session:
                 raise InvalidRequest("auction must be an auction id")
             if conn.account is None:
                 raise Unauthorized("authenticate first: send {op: auth, token}")
-            try:
-                bid = NewBid.model_validate({k: message[k] for k in _BID_FIELDS if k in message})
-            except ValidationError as exc:
-                raise validation_error(exc.errors()) from None
+            fields = {k: message[k] for k in _BID_FIELDS if k in message}
+            bid = quick_bid(fields)
+            if bid is None:
+                try:
+                    bid = NewBid.model_validate(fields).fields()
+                except ValidationError as exc:
+                    raise validation_error(exc.errors()) from None
             if len(conn.tasks) >= MAX_INFLIGHT_BIDS:
                 raise Overloaded("too many bids in flight on this connection")
         except AuctionhouseError as exc:
@@ -142,7 +147,7 @@ class Session:
         task.add_done_callback(conn.tasks.discard)
 
     async def _place(
-        self, request_id: Any, account: str, auction: str, bid: NewBid, started: float
+        self, request_id: Any, account: str, auction: str, bid: BidFields, started: float
     ) -> None:
         try:
             ack = await self.server.place_bid(account, auction, bid)
@@ -155,19 +160,48 @@ class Session:
         self.conn.push(dumps({"type": "ack", "id": request_id, "ack": ack}))
 
 
-async def serve_socket(server: ServerState, websocket: WebSocket) -> None:
+class RawSocket:
+    """The ASGI WebSocket messages, used directly: no per-frame wrapper on the hot path."""
+
+    def __init__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self._receive = receive
+        self._send = send
+        client = scope.get("client")
+        self.address = str(client[0]) if client else "unknown"
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        self.token = (query.get("token") or [None])[0]
+
+    async def accept(self) -> bool:
+        message = await self._receive()
+        if message["type"] != "websocket.connect":
+            return False
+        await self._send({"type": "websocket.accept"})
+        return True
+
+    async def receive(self) -> Message:
+        return await self._receive()
+
+    async def send_text(self, data: str) -> None:
+        await self._send({"type": "websocket.send", "text": data})
+
+    async def close(self, code: int = 1000, reason: str | None = None) -> None:
+        await self._send({"type": "websocket.close", "code": code, "reason": reason or ""})
+
+
+async def serve_socket(server: ServerState, scope: Scope, receive: Receive, send: Send) -> None:
     """One WebSocket from accept to close."""
-    address = websocket.client.host if websocket.client else "unknown"
-    await websocket.accept()
+    websocket = RawSocket(scope, receive, send)
+    if not await websocket.accept():
+        return
+    address = websocket.address
     conn = server.hub.open(websocket, address)
     conn.reader = asyncio.current_task()
     session = Session(server, conn)
     try:
         server.house.check_address(address)
-        token = websocket.query_params.get("token")
-        if token:
+        if websocket.token:
             try:
-                session.authenticate(token)
+                session.authenticate(websocket.token)
             except AuctionhouseError as exc:
                 conn.push(_error(None, exc))
                 await conn.flush()
@@ -176,7 +210,7 @@ async def serve_socket(server: ServerState, websocket: WebSocket) -> None:
             conn.push(dumps({"type": "auth", "account": conn.account}))
         while not conn.closed:
             frame = await websocket.receive()
-            if frame["type"] == "websocket.disconnect":
+            if frame["type"] != "websocket.receive":
                 break
             raw = frame.get("text")
             if raw is None:
@@ -186,10 +220,26 @@ async def serve_socket(server: ServerState, websocket: WebSocket) -> None:
         conn.push(_error(None, exc))
         await conn.flush()
         await websocket.close(code=1013, reason=exc.code)
-    except (WebSocketDisconnect, RuntimeError):
+    except OSError:  # the peer vanished mid-send
         pass
     except asyncio.CancelledError:
         if not conn.closed:  # not our own drop: let the cancellation through
             raise
     finally:
         server.hub.close(conn)
+
+
+class WebSocketEndpoint:
+    """Pure ASGI middleware: ``/api/v1/ws`` is served here, before Starlette's per-frame
+    wrappers; everything else goes on to the app."""
+
+    def __init__(self, app: ASGIApp, server: ServerState, path: str = WS_PATH) -> None:
+        self.app = app
+        self.server = server
+        self.path = path
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket" and scope["path"] == self.path:
+            await serve_socket(self.server, scope, receive, send)
+        else:
+            await self.app(scope, receive, send)

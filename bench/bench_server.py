@@ -1,0 +1,420 @@
+"""The networked house under load: signed bids over WebSocket, and fan-out to many watchers.
+
+Starts a real ``auctionhouse serve`` (SystemClock, SQLite file, fsync'd group commit) in a
+subprocess; this process is the client. Prints one JSON object:
+
+- ``verify_per_s``: bare PyNaCl Ed25519 verifies a second on one core, measured in this run.
+- ``saturated``: K clients (one socket each, ``--window`` bids in flight each) send pre-signed
+  bids for ``--seconds``: accepted bids/s, ack latency p50/p99 (ms), and the ratio to
+  ``verify_per_s`` (goal >= 0.5).
+- ``half_load``: the same clients pace their bids (open loop) at half the goal rate
+  (0.25 x verify_per_s) and report the ack latency p50/p99 (goal p99 < 20 ms).
+- ``fanout``: ``--watchers`` open WebSocket watchers on one auction; one bid; seconds until
+  the last watcher has the event (goal < 1 s), median of ``--fanout-rounds``.
+
+Usage: python bench/bench_server.py [--clients 8] [--seconds 5] [--watchers 5000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import os
+import resource
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import websockets
+from nacl.signing import SigningKey
+
+from auctionhouse.house import bid_message, sign
+
+PASSWORD = "correct horse battery"
+SERVE = [sys.executable, "-m", "auctionhouse", "serve", "--log-level", "warning"]
+
+
+def verify_rate(seconds: float = 1.0) -> tuple[float, float]:
+    """Verifies a second of wall time and a second of this thread's CPU."""
+    key = SigningKey.generate()
+    message = bid_message("1", "bidder", 12345, 1, time.time())
+    signature = key.sign(message).signature
+    verify_key = key.verify_key
+    n = 0
+    start, cpu = time.perf_counter(), time.thread_time()
+    while time.perf_counter() - start < seconds:
+        for _ in range(500):
+            verify_key.verify(message, signature)
+        n += 500
+    return n / (time.perf_counter() - start), n / (time.thread_time() - cpu)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def raise_fd_limit() -> None:
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def start_server(tmp: Path) -> tuple[subprocess.Popen[str], str]:
+    config = tmp / "bench.toml"
+    config.write_text(
+        "ws_send_queue = 65536\n[house]\nargon2_time_cost = 1\nargon2_memory_kib = 1024\n"
+        "account_rate = 1e9\naccount_burst = 1e9\naddress_rate = 1e9\naddress_burst = 1e9\n"
+        "max_pending = 100000\n"
+    )
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            *SERVE,
+            "--db",
+            str(tmp / "bench.db"),
+            "--port",
+            str(port),
+            "--config",
+            str(config),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        preexec_fn=raise_fd_limit,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if "listening on" not in line:
+        proc.kill()
+        raise SystemExit(f"the server did not start: {line!r}")
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url + "/api/v1/time").status_code == 200:
+                return proc, url
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    raise SystemExit("the server did not answer")
+
+
+def setup(url: str, clients: int) -> tuple[list[tuple[str, str, SigningKey, str]], str]:
+    """K signing bidders, each with an English auction of its own; a seller's token."""
+    out = []
+    with httpx.Client(base_url=url, timeout=30) as http:
+
+        def account(name: str, key: SigningKey | None) -> str:
+            body: dict[str, Any] = {"name": name, "password": PASSWORD}
+            if key is not None:
+                body["public_key"] = key.verify_key.encode().hex()
+            http.post("/api/v1/accounts", json=body).raise_for_status()
+            r = http.post("/api/v1/sessions", json={"name": name, "password": PASSWORD})
+            return str(r.json()["token"])
+
+        seller = account("seller", None)
+        for i in range(clients):
+            key = SigningKey.generate()
+            token = account(f"bidder{i}", key)
+            r = http.post(
+                "/api/v1/auctions",
+                json={
+                    "item": {"name": f"lot {i}"},
+                    "method": "english",
+                    "rules": {"duration": 3600, "signed_bids": True},
+                },
+                headers={"Authorization": f"Bearer {seller}"},
+            )
+            out.append((f"bidder{i}", token, key, r.json()["id"]))
+    return out, seller
+
+
+class Bidder:
+    """One socket; bids pre-signed before the clock starts (the server's work is measured)."""
+
+    def __init__(self, url: str, name: str, token: str, key: SigningKey, auction: str) -> None:
+        self.url, self.name, self.token, self.key, self.auction = url, name, token, key, auction
+        self.amount = 0
+        self.nonce = 0
+        self.latencies: list[float] = []
+        self.accepted = 0
+        self.errors: dict[str, int] = {}
+
+    def presign(self, n: int) -> list[tuple[int, str]]:
+        frames = []
+        ts = time.time()
+        for _ in range(n):
+            self.amount += 1
+            self.nonce += 1
+            message = bid_message(self.auction, self.name, self.amount, self.nonce, ts)
+            frames.append(
+                (
+                    self.nonce,
+                    json.dumps(
+                        {
+                            "op": "bid",
+                            "id": self.nonce,
+                            "auction": self.auction,
+                            "amount": self.amount,
+                            "nonce": self.nonce,
+                            "ts": ts,
+                            "signature": sign(self.key, message),
+                        }
+                    ),
+                )
+            )
+        return frames
+
+    async def run(self, frames: list[tuple[int, str]], window: int, interval: float | None) -> None:
+        """Closed loop (``window`` in flight) or open loop (one bid every ``interval`` s)."""
+        sent: dict[int, float] = {}
+        pending: set[asyncio.Future[None]] = set()
+        async with websockets.connect(f"{self.url}?token={self.token}", max_queue=None) as ws:
+            await ws.recv()  # auth
+            done = asyncio.Event()
+            expected = len(frames)
+            answered = 0
+
+            async def reader() -> None:
+                nonlocal answered
+                async for raw in ws:
+                    message = json.loads(raw)
+                    kind = message.get("type")
+                    if kind not in ("ack", "error"):
+                        continue
+                    at = sent.pop(message["id"], None)
+                    if at is not None:
+                        self.latencies.append(time.perf_counter() - at)
+                    if kind == "ack":
+                        self.accepted += 1
+                    else:
+                        code = message["error"]["code"]
+                        self.errors[code] = self.errors.get(code, 0) + 1
+                    answered += 1
+                    if answered >= expected:
+                        done.set()
+                        return
+                    if interval is None and frames_left:
+                        send_next()
+
+            frames_left = list(reversed(frames))
+
+            def send_next() -> None:
+                bid_id, frame = frames_left.pop()
+                sent[bid_id] = time.perf_counter()
+                sending = asyncio.ensure_future(ws.send(frame))
+                pending.add(sending)
+                sending.add_done_callback(pending.discard)
+
+            task = asyncio.create_task(reader())
+            if interval is None:
+                for _ in range(min(window, len(frames_left))):
+                    send_next()
+            else:
+                start = time.perf_counter()
+                for i in range(len(frames)):
+                    delay = start + i * interval - time.perf_counter()
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+                    send_next()
+            await asyncio.wait_for(done.wait(), timeout=120)
+            task.cancel()
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process, all threads (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def load(
+    pid: int, bidders: list[Bidder], per_client: int, window: int, rate: float | None
+) -> dict[str, Any]:
+    batches = [b.presign(per_client) for b in bidders]
+    for b in bidders:
+        b.latencies.clear()
+        b.accepted = 0
+        b.errors = {}
+    interval = None if rate is None else len(bidders) / rate
+    server_cpu = cpu_seconds(pid)
+    start = time.perf_counter()
+    await asyncio.gather(
+        *(b.run(f, window, interval) for b, f in zip(bidders, batches, strict=True))
+    )
+    elapsed = time.perf_counter() - start
+    server_cpu = cpu_seconds(pid) - server_cpu
+    latencies = [x for b in bidders for x in b.latencies]
+    errors: dict[str, int] = {}
+    for b in bidders:
+        for code, n in b.errors.items():
+            errors[code] = errors.get(code, 0) + n
+    accepted = sum(b.accepted for b in bidders)
+    return {
+        "clients": len(bidders),
+        "bids": per_client * len(bidders),
+        "accepted": accepted,
+        "errors": errors,
+        "seconds": round(elapsed, 3),
+        "accepted_per_s": round(accepted / elapsed, 1),
+        "ack_ms_p50": round(percentile(latencies, 0.50) * 1000, 3),
+        "ack_ms_p99": round(percentile(latencies, 0.99) * 1000, 3),
+        # CPU the server spent per accepted bid (all threads): robust to a busy machine.
+        "server_cpu_us_per_bid": round(1e6 * server_cpu / max(1, accepted), 1),
+    }
+
+
+async def wait_event(ws: Any, amount: int, arrived: list[float]) -> None:
+    while True:
+        message = json.loads(await ws.recv())
+        if message["type"] == "event" and message["event"].get("amount") == amount:
+            arrived.append(time.perf_counter())
+            return
+
+
+async def fanout(url: str, watchers: int, seller_token: str, rounds: int) -> dict[str, Any]:
+    ws_url = url.replace("http://", "ws://") + "/api/v1/ws"
+    async with httpx.AsyncClient(base_url=url, timeout=60) as http:
+        headers = {"Authorization": f"Bearer {seller_token}"}
+        r = await http.post(
+            "/api/v1/auctions",
+            json={"item": {"name": "fan-out"}, "method": "english", "rules": {"duration": 3600}},
+            headers=headers,
+        )
+        auction = r.json()["id"]
+        await http.post("/api/v1/accounts", json={"name": "fan", "password": PASSWORD})
+        token = (
+            await http.post("/api/v1/sessions", json={"name": "fan", "password": PASSWORD})
+        ).json()["token"]
+
+    sockets: list[Any] = []
+    opened = time.perf_counter()
+
+    async def watcher() -> Any:
+        ws = await websockets.connect(ws_url, max_queue=None, open_timeout=60)
+        await ws.send(json.dumps({"op": "subscribe", "auctions": [auction]}))
+        while json.loads(await ws.recv())["type"] != "subscribed":
+            pass
+        return ws
+
+    for start in range(0, watchers, 250):
+        batch = await asyncio.gather(*(watcher() for _ in range(min(250, watchers - start))))
+        sockets.extend(batch)
+    open_seconds = time.perf_counter() - opened
+
+    times = []
+    async with websockets.connect(f"{ws_url}?token={token}") as bidder:
+        await bidder.recv()
+        for amount in range(1, rounds + 1):
+            arrived = []
+
+            waiting = [asyncio.create_task(wait_event(ws, amount, arrived)) for ws in sockets]
+            await asyncio.sleep(0.2)  # every waiter is parked in recv()
+            sent = time.perf_counter()
+            await bidder.send(json.dumps({"op": "bid", "auction": auction, "amount": amount}))
+            await asyncio.wait_for(asyncio.gather(*waiting), timeout=60)
+            times.append(max(arrived) - sent)
+    await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
+    return {
+        "watchers": watchers,
+        "open_seconds": round(open_seconds, 2),
+        "last_delivery_s": round(statistics.median(times), 4),
+        "rounds": [round(t, 4) for t in times],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--bids", type=int, default=2000, help="bids per client, saturated")
+    parser.add_argument("--window", type=int, default=64, help="bids in flight per client")
+    parser.add_argument("--half-seconds", type=float, default=4.0)
+    parser.add_argument("--watchers", type=int, default=5000)
+    parser.add_argument("--fanout-rounds", type=int, default=3)
+    parser.add_argument("--profile", help="record the server with py-spy (raw stacks) here")
+    args = parser.parse_args()
+    raise_fd_limit()
+    gc.freeze()  # the client's own collector pauses would count as server latency
+    gc.set_threshold(50_000, 50, 50)
+
+    verify, verify_cpu = verify_rate()
+    with tempfile.TemporaryDirectory() as tmp:
+        proc, url = start_server(Path(tmp))
+        try:
+            accounts, seller = setup(url, args.clients)
+            ws_url = url.replace("http://", "ws://") + "/api/v1/ws"
+            bidders = [Bidder(ws_url, n, t, k, a) for n, t, k, a in accounts]
+            asyncio.run(load(proc.pid, bidders, 200, args.window, None))  # warm-up
+            spy = None
+            if args.profile:  # py-spy on the server during the saturated run only
+                spy = subprocess.Popen(
+                    [
+                        "py-spy",
+                        "record",
+                        "--pid",
+                        str(proc.pid),
+                        "--format",
+                        "raw",
+                        "--rate",
+                        "250",
+                        "-o",
+                        args.profile,
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+                time.sleep(1.0)
+            saturated = asyncio.run(load(proc.pid, bidders, args.bids, args.window, None))
+            if spy is not None:
+                spy.send_signal(signal.SIGINT)
+                spy.wait(timeout=60)
+            saturated["ratio_to_verify"] = round(saturated["accepted_per_s"] / verify, 3)
+            # Bids a second one core of server CPU would carry, against verifies per CPU second.
+            saturated["cpu_ratio_to_verify"] = round(
+                1e6 / saturated["server_cpu_us_per_bid"] / verify_cpu, 3
+            )
+            half_rate = 0.25 * verify
+            per_client = max(10, int(half_rate * args.half_seconds / args.clients))
+            half = asyncio.run(load(proc.pid, bidders, per_client, args.window, half_rate))
+            half["target_per_s"] = round(half_rate, 1)
+            spread = (
+                asyncio.run(fanout(url, args.watchers, seller, args.fanout_rounds))
+                if args.watchers
+                else None
+            )
+        finally:
+            proc.terminate()
+            proc.wait(timeout=60)
+    result = {
+        "bench": "server",
+        "cpus": os.cpu_count(),
+        "verify_per_s": round(verify, 1),
+        "verify_per_cpu_s": round(verify_cpu, 1),
+        "saturated": saturated,
+        "half_load": half,
+        "fanout": spread,
+        "goals": {
+            "accepted_ratio_to_verify>=0.5": saturated["ratio_to_verify"] >= 0.5,
+            "half_load_p99_ms<20": half["ack_ms_p99"] < 20,
+            "fanout_s<1": spread is None or spread["last_delivery_s"] < 1.0,
+        },
+    }
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
