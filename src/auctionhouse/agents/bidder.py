@@ -15,12 +15,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import fnmatch
+import functools
 import logging
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, TypeVar
 
 from auctionhouse.agents.bidding import BidderStrategy
 from auctionhouse.agents.market import (
@@ -44,6 +46,7 @@ from auctionhouse.errors import (
 )
 
 log = logging.getLogger("auctionhouse.agents.bidder")
+T = TypeVar("T")
 
 METHODS = ("english", "dutch", "fpsb", "vickrey")
 
@@ -100,6 +103,7 @@ class BidderAgent(Agent):
         poll: float = 0.25,
         discover_every: float = 2.0,
         resend_window: float = 10.0,
+        reaction: float = 0.0,
         on_report: Callable[[BidderReport], None] | None = None,
     ) -> None:
         self.name = name
@@ -117,7 +121,8 @@ class BidderAgent(Agent):
         self.reports: list[BidderReport] = []
         self.settled: set[str] = set()
         self.refusals: Counter[str] = Counter()
-        self._depth = 0
+        self.reaction = reaction
+        self._reacting: set[str] = set()
         self.connected = True
         self.sent = 0
         self._ctx: Context | None = None
@@ -126,7 +131,7 @@ class BidderAgent(Agent):
 
     async def on_start(self, ctx: Context) -> None:
         self._ctx = ctx
-        await self.market.start()
+        await self._retry(self.market.start)
         me = ctx.address
         runtime = ctx.runtime
 
@@ -138,16 +143,29 @@ class BidderAgent(Agent):
         if self.explicit:
             await self.market.watch(self.explicit, listener)
             for aid in self.explicit:
-                await self._follow(await self.market.view(aid))
+                await self._follow(await self._retry(functools.partial(self.market.view, aid)))
         else:
             await self.market.watch("*", listener)
             for state in ("open", "scheduled"):
-                for view in await self.market.auctions(state=state):
+                listing = functools.partial(self.market.auctions, state=state)
+                found = await self._retry(listing)
+                for view in found:
                     await self._follow(view)
         ctx.every(self.poll, self._poll, name="poll")
         if not self.explicit:
             ctx.every(self.discover_every, self._discover, name="discover")
         await self._decide_all()
+
+    async def _retry(self, call: Callable[[], Awaitable[T]], attempts: int = 6) -> T:
+        """``call()``, again after a lost connection (0.1 s, doubling), up to ``attempts``."""
+        for attempt in range(attempts):
+            try:
+                return await call()
+            except AuctionhouseError as exc:
+                if not is_lost_connection(exc) or attempt == attempts - 1:
+                    raise
+                await asyncio.sleep(0.1 * 2**attempt)
+        raise AssertionError("unreachable")
 
     async def _discover(self) -> None:
         """Follow open auctions that no event announced to us (e.g. created while the market's
@@ -216,10 +234,23 @@ class BidderAgent(Agent):
         if update.seq < tracked.view.seq:
             return  # older than what we know (a resync overtook it)
         tracked.view = MarketView.from_api(update.view, seen_at=update.server_time, me=self.account)
+        aid = update.auction_id
         if tracked.view.closed:
-            self._settle(update.auction_id, tracked)
-            return
-        await self._decide(update.auction_id, tracked)
+            self._settle(aid, tracked)
+        elif self.reaction <= 0:
+            await self._decide(aid, tracked)
+        elif aid not in self._reacting and self._ctx is not None:
+            # A reaction time (seconds, drawn at random up to ``reaction``): many bidders
+            # answering one price at the same instant would mostly collide.
+            self._reacting.add(aid)
+            delay = float(self._ctx.rng.uniform(0, self.reaction))
+            self._ctx.in_(delay, lambda: self._react(aid), name="react")
+
+    async def _react(self, aid: str) -> None:
+        self._reacting.discard(aid)
+        tracked = self.tracked.get(aid)
+        if tracked is not None:
+            await self._decide(aid, tracked)
 
     async def _poll(self) -> None:
         await self._decide_all()
@@ -311,22 +342,21 @@ class BidderAgent(Agent):
         if isinstance(exc, AlreadyBid):
             tracked.my_bids.append(signed.amount)
         self._report("refused", aid, signed.amount, f"{exc.code}: {exc.message}")
+        minimum = exc.fields.get("minimum")
+        if isinstance(exc, BidTooLow) and isinstance(minimum, int):
+            # Outbid while the bid was in flight: the event that outbid us is on its way and
+            # brings the next decision; until then the house's minimum is the one to know.
+            tracked.view = replace(tracked.view, min_next_bid=minimum)
+            return
         if not isinstance(exc, RuleViolation | ReplayedNonce):
             return  # rate limited, overloaded...: the next poll tries again
-        try:  # the view moved under us (outbid, clock, close): look again
+        try:  # the auction moved under us (clock, close...): look again
             raw = await self.market.view(aid)
         except AuctionhouseError:
             return
-        before = tracked.view.seq
         tracked.view = MarketView.from_api(raw, seen_at=self.market.now(), me=self.account)
         if tracked.view.closed:
             self._settle(aid, tracked)
-        elif isinstance(exc, BidTooLow) and tracked.view.seq > before and self._depth < 3:
-            self._depth += 1  # outbid in between: answer the new price at once
-            try:
-                await self._decide(aid, tracked)
-            finally:
-                self._depth -= 1
 
     # -- lost answers: did the bid land? ----------------------------------------------------
 

@@ -13,11 +13,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Any
+from typing import Any, Literal
 
 from auctionhouse.agents.market import Listener, MarketUpdate, Reconnected, SignedBid
 from auctionhouse.client import AsyncClient, BidKey
-from auctionhouse.errors import AuctionhouseError, ConfigError, NotFound, Unauthorized
+from auctionhouse.errors import AuctionhouseError, NotFound, Unauthorized
 
 log = logging.getLogger("auctionhouse.agents.remote")
 
@@ -32,8 +32,10 @@ class RemoteMarket:
         key: BidKey | None = None,
         create_account: bool = False,
         timeout: float = 10.0,
+        bid_via: Literal["http", "ws"] = "http",
     ) -> None:
         self.account = account
+        self.bid_via: Literal["http", "ws"] = bid_via
         self.password = password
         self.key = key
         self.create_account = create_account
@@ -113,6 +115,7 @@ class RemoteMarket:
             proxy_max=bid.proxy_max,
             signed=bid.signature is not None,
             presigned=presigned,
+            via=self.bid_via,
         )
 
     async def watch(self, auction_ids: list[str] | str, listener: Listener) -> None:
@@ -131,8 +134,8 @@ class RemoteMarket:
         )
         if task in done and not ready.done():
             task.result()  # raises what stopped it
-        if not done:
-            raise ConfigError(f"watching auctions at {self.house} did not start in time")
+        if not done:  # the watcher keeps reconnecting; events will come once it is through
+            log.warning("%s: watching %s has not started yet", self.account, self.house)
 
     async def unwatch(self, auction_ids: list[str], listener: Listener) -> None:
         keep = []
