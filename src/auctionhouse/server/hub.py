@@ -309,7 +309,8 @@ class Hub:
         if auctions is None:
             # The live list: every auction not closed, plus any the client names in ``after``.
             ids = [a for a in house.auction_ids() if house.state(a).outcome is None]
-            ids += [a for a in after if a not in set(ids)]
+            live = set(ids)
+            ids += [a for a in after if a not in live]
         else:
             ids = auctions
         out = []
@@ -351,7 +352,14 @@ class Hub:
         return tuple(direct | self.everyone)
 
     def on_event(self, event: Event, state: AuctionState) -> None:
-        """A durable event: send it once, encoded once, to everyone watching its auction."""
+        """A durable event: send it once, encoded once, to everyone watching its auction.
+        Never raises: the house calls this before it answers the commands of the batch."""
+        try:
+            self._fan_out(event, state)
+        except Exception:
+            log.exception("could not fan out event %s/%s", event.auction_id, event.seq)
+
+    def _fan_out(self, event: Event, state: AuctionState) -> None:
         aid = event.auction_id
         self.durable_seq[aid] = event.seq
         if state.method is Method.DUTCH and isinstance(
