@@ -1,7 +1,7 @@
 """Agents against one networked house. Prints one JSON object.
 
     python bench/bench_agents.py [--agents 1000] [--auctions 100] [--duration 30]
-                                 [--increment 500] [--reaction 0.5] [--via ws|http]
+                                 [--increment 100] [--reaction 0.5] [--via ws|http]
                                  [--english-bidders 80] [--english-duration 5]
 
 A real ``auctionhouse serve`` runs in a subprocess (SQLite, fsync'd group commit, signed bids
@@ -25,8 +25,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import resource
-import socket
 import statistics
 import subprocess
 import sys
@@ -35,7 +35,6 @@ import time
 from pathlib import Path
 from typing import Any, ClassVar
 
-import httpx
 import numpy as np
 
 from auctionhouse.agents.bidder import BidderAgent, Want
@@ -61,55 +60,15 @@ class TimedMarket(RemoteMarket):
             TimedMarket.latencies.append(time.perf_counter() - start)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def start_house(tmp: Path) -> tuple[subprocess.Popen[str], str]:
+    """bench_server's house (limits lifted: one host runs every agent), with signed bids
+    required and room for every auction of one seller."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from bench_server import start_server
 
-
-def start_server(tmp: Path) -> tuple[subprocess.Popen[str], str]:
-    config = tmp / "bench.toml"
-    # One host runs every agent: the per-address and per-account limits are lifted.
-    config.write_text(
-        "ws_send_queue = 65536\n[house]\nargon2_time_cost = 1\nargon2_memory_kib = 1024\n"
-        "bid_verification_required = true\n"
-        "account_rate = 1e9\naccount_burst = 1e9\naddress_rate = 1e9\naddress_burst = 1e9\n"
-        "max_pending = 100000\nmax_concurrent_auctions = 100000\n"
-    )
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "auctionhouse",
-            "serve",
-            "--log-level",
-            "warning",
-            "--db",
-            str(tmp / "house.db"),
-            "--port",
-            str(port),
-            "--config",
-            str(config),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    if "listening on" not in line:
-        proc.kill()
-        raise RuntimeError(f"the server did not start: {line!r} {proc.communicate()[1][-2000:]}")
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url + "/api/v1/time", timeout=2).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    raise RuntimeError("the server did not answer")
+    os.environ["AUCTIONHOUSE_HOUSE_BID_VERIFICATION_REQUIRED"] = "true"
+    os.environ["AUCTIONHOUSE_HOUSE_MAX_CONCURRENT_AUCTIONS"] = "100000"
+    return start_server(tmp)
 
 
 async def start_markets(
@@ -132,6 +91,32 @@ async def start_markets(
         return market
 
     return await asyncio.gather(*(one(n) for n in names))
+
+
+def spawn_bidders(
+    rt: Runtime,
+    cls: type[BidderAgent],
+    markets: list[TimedMarket],
+    values: Any,
+    auction_ids: list[str],
+    reaction: float,
+) -> list[BidderAgent]:
+    """One bidder per market, strategies in turn, the i-th in auction ``i mod len(ids)``."""
+    bidders = []
+    for i, market in enumerate(markets):
+        bidder = cls(
+            market.account,
+            market,
+            make_strategy(STRATEGIES[i % len(STRATEGIES)]),
+            budget=1_000_000,
+            wants=[Want("*", int(values[i]))],
+            auctions=[auction_ids[i % len(auction_ids)]],
+            poll=1.0,
+            reaction=reaction,
+        )
+        bidders.append(bidder)
+        rt.spawn(bidder, name=market.account)
+    return bidders
 
 
 async def wait_closed(seller: RemoteMarket, ids: list[str], timeout: float) -> list[dict[str, Any]]:
@@ -170,27 +155,13 @@ async def concurrent(
         view = await seller.create_auction(
             f"lot {i}",
             "english",
-            {"duration": duration, "starting_price": 1000, "min_increment": 100},
+            {"duration": duration, "starting_price": 1000, "min_increment": increment},
         )
         ids.append(str(view["id"]))
     values = rng.integers(5_000, 15_001, agents)
     TimedMarket.latencies = []
     async with Runtime(seed=1) as rt:
-        bidders = []
-        for i, market in enumerate(markets):
-            aid = ids[i % auctions]
-            bidder = BidderAgent(
-                names[i],
-                market,
-                make_strategy(STRATEGIES[i % len(STRATEGIES)]),
-                budget=1_000_000,
-                wants=[Want("*", int(values[i]))],
-                auctions=[aid],
-                poll=1.0,
-                reaction=reaction,
-            )
-            bidders.append(bidder)
-            rt.spawn(bidder, name=names[i])
+        bidders = spawn_bidders(rt, BidderAgent, markets, values, ids, reaction)
         bidding_from = time.perf_counter()
         results = await wait_closed(seller, ids, duration + 120)
         bidding = time.perf_counter() - bidding_from
@@ -259,20 +230,7 @@ async def english_80(
 
     values = np.random.default_rng(2).integers(5_000, 15_001, bidders)
     async with Runtime(seed=2) as rt:
-        agents = []
-        for i, market in enumerate(markets):
-            agent = TimedBidder(
-                names[i],
-                market,
-                make_strategy(STRATEGIES[i % len(STRATEGIES)]),
-                budget=1_000_000,
-                wants=[Want("*", int(values[i]))],
-                auctions=[aid],
-                poll=1.0,
-                reaction=reaction,
-            )
-            agents.append(agent)
-            rt.spawn(agent, name=names[i])
+        agents = spawn_bidders(rt, TimedBidder, markets, values, [aid], reaction)
         result = (await wait_closed(seller, [aid], duration + 60))[0]["result"]
         took_part = sum(1 for a in agents if a.tracked[aid].my_bids)
         deadline = time.monotonic() + 30
@@ -298,7 +256,7 @@ def main() -> None:
     parser.add_argument("--agents", type=int, default=1000)
     parser.add_argument("--auctions", type=int, default=100)
     parser.add_argument("--duration", type=float, default=30.0)
-    parser.add_argument("--increment", type=int, default=500)
+    parser.add_argument("--increment", type=int, default=100)
     parser.add_argument("--reaction", type=float, default=0.5)
     parser.add_argument("--via", choices=("http", "ws"), default="ws")
     parser.add_argument("--english-bidders", type=int, default=80)
@@ -307,7 +265,7 @@ def main() -> None:
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     with tempfile.TemporaryDirectory(prefix="bench-agents-") as tmp:
-        proc, url = start_server(Path(tmp))
+        proc, url = start_house(Path(tmp))
         try:
             out = {
                 "concurrent": asyncio.run(
