@@ -4,6 +4,9 @@ a running auction)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 from agents_helpers import T0, World, bids_by, run, world
 
 from auctionhouse.agents.bidder import Want
@@ -197,3 +200,46 @@ def test_bidders_joining_later_discover_new_auctions_from_events() -> None:
             assert w.clock.now() == T0 + 11
 
     run(main())
+
+
+def test_the_seed_000_cast_runs_in_process_on_the_house_service(tmp_path: Path) -> None:
+    """The same agents and scenario as ``demo agents``, on an embedded house: its async
+    service (queue, group commit, timers) on an SQLite file, on the real clock."""
+    from nacl.signing import SigningKey
+
+    from auctionhouse.agents.embedded import EmbeddedHouse
+    from auctionhouse.agents.runtime import Runtime
+    from auctionhouse.agents.scenarios import Scenario, seed000_cast
+    from auctionhouse.house import AuctionHouse, HouseConfig
+    from auctionhouse.house.service import HouseService
+
+    config = HouseConfig.for_tests(
+        min_bidders=3, bid_timeout=30, max_concurrent_auctions=10, bid_verification_required=True
+    )
+    service = HouseService(lambda: AuctionHouse.open(tmp_path / "house.db", config=config))
+
+    async def main() -> Scenario:
+        await service.start()
+        hub = EmbeddedHouse(service)
+
+        async def market_for(name: str) -> Any:
+            key = SigningKey.generate()
+            await hub.open_account(name, "embedded-password", key)
+            return hub.market(name, key)
+
+        try:
+            async with Runtime(seed=3) as rt:
+                scenario = Scenario(rt, seed000_cast(duration=1.5, seed=3), market_for)
+                await scenario.start(30)
+                await scenario.wait_done(30)
+                assert not rt.failures
+                return scenario
+        finally:
+            await service.stop()
+
+    scenario = run(main())
+    summary = scenario.summary()
+    assert len(summary["auctions"]) == 5 and all(a["outcome"] for a in summary["auctions"])
+    assert any(a["outcome"] == "sold" for a in summary["auctions"])
+    for bidder in summary["bidders"].values():
+        assert bidder["spent"] <= bidder["budget"]

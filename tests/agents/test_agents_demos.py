@@ -121,3 +121,37 @@ def test_seed_000_demo_smart_bidders_within_budget_on_a_seed_configured_house(
         assert rules["signed_bids"] is True
         if rules["method"] != "dutch":
             assert rules["min_bidders"] == 3
+
+
+@pytest.mark.e2e
+def test_demo_web_keeps_the_house_up_until_interrupted(tmp_path: Path) -> None:
+    import signal
+
+    import httpx
+
+    db = tmp_path / "web.db"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "auctionhouse", "demo", "--web", "--duration", "1", "--db", str(db)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"},
+    )
+    try:
+        assert proc.stdout is not None
+        url = None
+        for line in proc.stdout:  # bounded: the demo itself has a deadline
+            if "stays up at" in line:
+                url = line.split("stays up at ")[1].split()[0]
+                break
+        assert url is not None, proc.stderr.read() if proc.stderr else ""
+        listed = httpx.get(f"{url}/api/v1/auctions", timeout=10).json()
+        assert listed["total"] == 8
+        assert all(a["result"] is not None for a in listed["auctions"])
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert "ledger verified" in out

@@ -325,7 +325,8 @@ def demo(
         )
         code = finish(scenario, out, as_json, {"house": url, "db": str(db)})
         if web:
-            out.print(f"the house stays up at {url} (web page: {url}/); Ctrl-C to stop")
+            note = console(stderr=True) if as_json else out
+            note.print(f"the house stays up at {url} (web page: {url}/); Ctrl-C to stop")
             try:
                 while True:
                     time.sleep(3600)
