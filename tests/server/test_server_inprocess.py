@@ -152,9 +152,21 @@ def test_admin_pause_resume_stats_and_metrics(tmp_path: Path) -> None:
         r = await client.post(f"/api/v1/auctions/{aid}/bids", json={"amount": 10}, headers=bidder)
         assert r.status_code == 409
 
+        r = await client.post(
+            f"/api/v1/auctions/{aid}/bids", json={"amount": "ten"}, headers=bidder
+        )
+        assert r.status_code == 400
+        r = await client.post(f"/api/v1/auctions/{aid}/bids", json={"amount": 99})
+        assert r.status_code == 401
+
         stats = (await client.get("/api/v1/admin/stats", headers=admin)).json()
         assert stats["open_auctions"] == 1 and stats["queue_depth"] == 0
-        assert stats["rejected"] == {"auction_paused": 1, "bid_too_low": 1}
+        assert stats["rejected"] == {
+            "auction_paused": 1,
+            "bid_too_low": 1,
+            "invalid_request": 1,
+            "unauthorized": 1,
+        }
         assert set(stats) >= {"bids_per_second", "connections", "rejected", "queue_depth"}
 
         text = (await client.get("/metrics")).text

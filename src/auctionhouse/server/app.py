@@ -9,6 +9,7 @@ checkpoints and closes the ledger.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from importlib import resources
@@ -39,6 +40,7 @@ from auctionhouse.server.wire import (
 )
 
 MAX_BODY_BYTES = 1 << 20
+BID_PATH = re.compile(r"^/api/v1/auctions/[^/]+/bids$")
 
 PLACEHOLDER_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>auctionhouse</title></head>
@@ -217,12 +219,22 @@ def create_app(config: ServerConfig | None = None, *, clock: Clock | None = None
 def _install_error_handlers(app: FastAPI, server: ServerState) -> None:
     """Every error leaves in one shape, ``{"error": {"code", "message"}}`` (wire.py)."""
 
+    def count_refused_bid(request: Request, err: AuctionhouseError) -> None:
+        """Every refused HTTP bid is counted here, once, whatever refused it."""
+        if request.method == "POST" and BID_PATH.match(request.url.path):
+            started = getattr(request.state, "bid_started", None)
+            server.metrics.bid("http", started, err.code)
+
     async def house_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, AuctionhouseError)
+        count_refused_bid(request, exc)
         return error_response(exc)
 
     async def invalid(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
-        return error_response(validation_error(list(exc.errors())))
+        err = validation_error(list(exc.errors()))
+        count_refused_bid(request, err)
+        return error_response(err)
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)

@@ -94,10 +94,11 @@ class Metrics:
         self.registry.register(_AuctionCollector(counts))
         self.queue_depth.set_function(lambda: float(depth()))
 
-    def bid(self, transport: str, started: float, code: str | None) -> None:
-        """Record one bid's answer: ``code`` None for an ack, else the refusal's code."""
-        now = time.perf_counter()
-        self._observers[transport](now - started)
+    def bid(self, transport: str, started: float | None, code: str | None) -> None:
+        """Record one bid's answer: ``code`` None for an ack, else the refusal's code.
+        ``started`` None: refused before it was read (a malformed body, no token)."""
+        if started is not None:
+            self._observers[transport](time.perf_counter() - started)
         if code is None:
             self._accepted.inc()
             second = int(time.monotonic())
