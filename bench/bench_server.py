@@ -340,7 +340,7 @@ async def fanout(url: str, watchers: int, seller_token: str, rounds: int) -> dic
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--clients", type=int, default=8)
-    parser.add_argument("--bids", type=int, default=2000, help="bids per client, saturated")
+    parser.add_argument("--bids", type=int, default=4000, help="bids per client, saturated")
     parser.add_argument("--window", type=int, default=64, help="bids in flight per client")
     parser.add_argument("--half-seconds", type=float, default=4.0)
     parser.add_argument("--watchers", type=int, default=5000)
