@@ -173,3 +173,113 @@ async def duel(house_url: str, house_port: int) -> dict[str, object]:
         "unknown": [r.amount for r in alice.reports if r.kind == "unknown"],
         "resumed": [r.amount for r in alice.reports if r.kind == "resumed"],
     }
+
+
+@pytest.mark.e2e
+def test_bidders_resume_after_the_house_is_killed_and_restarted(tmp_path: Path) -> None:
+    """kill -9 the house mid-auction, start it again on the same port and file: the bidders
+    reconnect, learn which of their bids are in, and the auction ends by the rules."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = os.environ | {
+        "AUCTIONHOUSE_HOUSE_ARGON2_TIME_COST": "1",
+        "AUCTIONHOUSE_HOUSE_ARGON2_MEMORY_KIB": "1024",
+        "AUCTIONHOUSE_HOUSE_BID_VERIFICATION_REQUIRED": "true",
+    }
+    command = [sys.executable, "-m", "auctionhouse", "serve", "--db", str(tmp_path / "h.db")]
+    command += ["--port", str(port), "--log-level", "warning"]
+    url = f"http://127.0.0.1:{port}"
+
+    def start() -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen(
+            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        for _ in range(300):  # up to 30 s
+            try:
+                if httpx.get(f"{url}/api/v1/time", timeout=1).status_code == 200:
+                    return proc
+            except httpx.HTTPError:
+                pass
+            assert proc.poll() is None, "the house exited"
+            import time
+
+            time.sleep(0.1)
+        raise AssertionError("the house did not start")
+
+    async def auction(house: list[subprocess.Popen[bytes]]) -> dict[str, object]:
+        seller = RemoteMarket(url, "seller", PASSWORD, create_account=True)
+        await seller.start()
+        view = await seller.create_auction(
+            "cello", "english", {"duration": 8, "min_increment": 100}
+        )
+        aid = view["id"]
+        async with Runtime(seed=2) as rt:
+            agents = {}
+            for name, value in (("alice", 10_000), ("bob", 8_000)):
+                market = RemoteMarket(
+                    url, name, PASSWORD, key=BidKey.generate(), create_account=True
+                )
+                agents[name] = BidderAgent(
+                    name,
+                    market,
+                    make_strategy("market-value"),
+                    budget=50_000,
+                    wants=[Want("cello", value)],
+                    auctions=[aid],
+                    poll=0.05,
+                    reaction=0.2,
+                )
+                rt.spawn(agents[name], name=name)
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 30
+            while sum(len(t.my_bids) for a in agents.values() for t in a.tracked.values()) < 6:
+                assert loop.time() < deadline
+                await asyncio.sleep(0.02)
+            house[0].send_signal(signal.SIGKILL)  # mid-auction, bids in flight
+            house[0].wait(timeout=10)
+            await asyncio.sleep(0.5)
+            house[0] = await asyncio.to_thread(start)
+            while (await seller.view(aid))["result"] is None:
+                assert loop.time() < deadline + 30
+                await asyncio.sleep(0.1)
+            await rt.idle()
+            assert not rt.failures, rt.failures
+        await seller.close()
+        return {n: (a.reports, a.reconnects) for n, a in agents.items()}
+
+    house = [start()]
+    try:
+        reports = run(auction(house), timeout=90)
+    finally:
+        house[0].terminate()
+        house[0].wait(timeout=30)
+    from auctionhouse.house import AuctionHouse
+
+    db = AuctionHouse.open(tmp_path / "h.db", config=demo_house_config())
+    try:
+        (aid,) = db.auction_ids()
+        state = db.state(aid)
+        bids = [(b.bidder, b.amount) for b in state.bids]
+    finally:
+        db.close()
+    for who in ("alice", "bob"):  # no amount twice, never twice in a row
+        mine = [amount for name, amount in bids if name == who]
+        assert len(mine) == len(set(mine))
+    for (who, _), (next_who, _) in itertools.pairwise(bids):
+        assert who != next_who, bids
+    assert state.winner == "alice" and state.final_price is not None
+    assert 8_000 - 100 <= state.final_price <= 8_000 + 100
+    for name, (said, reconnects) in reports.items():  # type: ignore[misc]
+        assert reconnects >= 1, name  # its watch came back after the restart
+        assert [r.kind for r in said if r.kind in ("won", "lost")] == [
+            "won" if name == "alice" else "lost"
+        ]

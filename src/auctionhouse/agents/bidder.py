@@ -121,6 +121,7 @@ class BidderAgent(Agent):
         self.reports: list[BidderReport] = []
         self.settled: set[str] = set()
         self.refusals: Counter[str] = Counter()
+        self.reconnects = 0
         self.reaction = reaction
         self._reacting: set[str] = set()
         self.connected = True
@@ -190,6 +191,7 @@ class BidderAgent(Agent):
         elif isinstance(event, ConnectionLost):
             self.connected = False
         elif isinstance(event, Reconnected):
+            self.reconnects += 1
             self.connected = True
             await self._resync()
 
