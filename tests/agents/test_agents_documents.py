@@ -184,6 +184,7 @@ def test_agent_run_trades_from_documents_over_the_network(tmp_path: Path) -> Non
         shop = subprocess.run([*run, str(seller)], capture_output=True, text=True, timeout=60)
         outs = [p.communicate(timeout=60) for p in procs]
     assert shop.returncode == 0, shop.stderr
+    assert "Lamp listed (english, from 50.00)" in shop.stdout
     assert (
         "(Lamp): sold to ann for" in shop.stdout and "(Book): sold to ann for 90.00" in shop.stdout
     )

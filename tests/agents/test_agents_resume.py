@@ -283,3 +283,30 @@ def test_bidders_resume_after_the_house_is_killed_and_restarted(tmp_path: Path) 
         assert [r.kind for r in said if r.kind in ("won", "lost")] == [
             "won" if name == "alice" else "lost"
         ]
+
+
+@pytest.mark.e2e
+def test_a_signed_bid_sent_twice_is_placed_once(tmp_path: Path) -> None:
+    """What makes resending safe: the market signs a bid once; the SDK sends those bytes as
+    they are (``presigned``), and the house refuses the nonce the second time."""
+    from auctionhouse.errors import ReplayedNonce
+
+    async def main(url: str) -> None:
+        seller = RemoteMarket(url, "seller", PASSWORD, create_account=True)
+        alice = RemoteMarket(url, "alice", PASSWORD, key=BidKey.generate(), create_account=True)
+        for market in (seller, alice):
+            await market.start()
+        aid = (await seller.create_auction("harp", "english", {"duration": 30}))["id"]
+        signed = await alice.sign_bid(aid, 500, proxy_max=900)
+        ack = await alice.send_bid(signed)
+        assert ack["accepted"] and ack["leader"] == "alice"
+        with pytest.raises(ReplayedNonce):
+            await alice.send_bid(signed)
+        assert (await alice.view(aid))["you"]["bids"] == [500]
+        for market in (seller, alice):
+            await market.close()
+
+    with HouseServer(
+        tmp_path / "h.db", demo_house_config(bid_verification_required=True)
+    ) as server:
+        run(main(server.url))

@@ -65,8 +65,18 @@ def build_agent(doc: AgentDocument, say: Callable[[str], None]) -> tuple[Agent, 
         sold = f" to {outcome.winner} for {money(outcome.price)}" if outcome.winner else ""
         say(f"auction {view.auction_id} ({view.item}): {outcome.outcome.replace('_', ' ')}{sold}")
 
+    def listed(view: MarketView) -> None:
+        start = money(view.starting_price)
+        reserve = ", with a reserve" if view.has_reserve else ""
+        say(f"auction {view.auction_id}: {view.item} listed ({view.method}, from {start}{reserve})")
+
     seller = SellerAgent(
-        doc.account, market, doc.seller_strategy(), list(doc.listings), on_result=result
+        doc.account,
+        market,
+        doc.seller_strategy(),
+        list(doc.listings),
+        on_result=result,
+        on_listed=listed,
     )
     return seller, market
 

@@ -28,6 +28,7 @@ class SellerAgent(Agent):
         *,
         stop_when_done: bool = False,
         on_result: Callable[[MarketView], None] | None = None,
+        on_listed: Callable[[MarketView], None] | None = None,
     ) -> None:
         self.name = name
         self.market = market
@@ -35,6 +36,7 @@ class SellerAgent(Agent):
         self.listings = listings
         self.stop_when_done = stop_when_done
         self.on_result = on_result
+        self.on_listed = on_listed
         self.auctions: dict[str, MarketView] = {}
         self.results: dict[str, MarketView] = {}
         self._ctx: Context | None = None
@@ -53,6 +55,8 @@ class SellerAgent(Agent):
             view = MarketView.from_api(raw, seen_at=self.market.now(), me=self.market.account)
             self.auctions[view.auction_id] = view
             created.append(view.auction_id)
+            if self.on_listed is not None:
+                self.on_listed(view)
             log.info("%s listed %s as auction %s", me, listing.name, view.auction_id)
         await self.market.watch(created, lambda notice: runtime.send(me, notice))
 
