@@ -185,16 +185,21 @@ def test_sealed_bids_and_proxy_maxima_appear_in_no_public_view_before_close(
     sealed.bid("ann", SECRET, T0 + 1)
     english = Run(Method.ENGLISH, Rules(duration=100, reserve_price=SECRET + 1))
     english.bid("ann", 1, T0 + 1, proxy_max=SECRET)
+    covered = Run(Method.ENGLISH, Rules(duration=100, reserve_price=SECRET + 1))
+    covered.bid("ann", 1, T0 + 1, proxy_max=SECRET + 500)  # the reserve is met, yet secret
     for i, amount in enumerate(others):
         sealed.try_bid(f"o{i}", amount, T0 + 2 + i)
         english.try_bid(f"o{i}", amount, T0 + 2 + i)
-    for run in (sealed, english):
+        covered.try_bid(f"o{i}", amount, T0 + 2 + i)
+    assert public_view(covered.state, T0 + 50)["reserve_met"] is True
+    for run in (sealed, english, covered):
         s = run.state
         text = json.dumps(public_view(s, T0 + 50)) + json.dumps(
             [public_event(e, s.method, revealed=False) for e in run.log]
         )
         assert str(SECRET) not in text
         assert str(SECRET + 1) not in text  # the reserve is secret too
+        assert str(SECRET + 500) not in text
 
 
 @settings(max_examples=100, deadline=None)

@@ -149,3 +149,20 @@ def test_listeners_hear_only_durable_events(house: AuctionHouse, clock: FakeCloc
         house.place_bid("ann", aid, 5)
         assert heard == []
     assert heard == ["AuctionCreated", "BidPlaced", "AuctionClosed"]
+
+
+def test_a_failing_listener_stops_neither_the_others_nor_the_command(
+    house: AuctionHouse, clock: FakeClock
+) -> None:
+    heard: list[str] = []
+
+    def broken(event: object, state: object) -> None:
+        raise RuntimeError("a face with a bug")
+
+    house.subscribe(broken)
+    house.subscribe(lambda event, state: heard.append(type(event).__name__))
+    for name in ("seller", "ann"):
+        house.create_account(name, "correct horse")
+    aid = house.create_auction("seller", "Pen", "english", {"duration": 10})["id"]
+    assert house.place_bid("ann", aid, 5)["price"] == 5
+    assert heard == ["AuctionCreated", "BidPlaced"]

@@ -233,23 +233,15 @@ def _decide_bid(state: AuctionState, cmd: PlaceBid, now: float) -> list[Event]:
 
 def _decide_english_bid(state: AuctionState, cmd: PlaceBid, now: float) -> list[Event]:
     rules = state.rules
-    reserve = rules.reserve_price
     amount = cmd.amount
     my_max = cmd.proxy_max if cmd.proxy_max is not None else amount
     leader = state.leader
-
-    def reserve_floor(price: int, top_max: int) -> int:
-        # The house bids the least needed to win *and* meet the reserve, within the maximum.
-        # A maximum below the reserve moves nothing: raising the price to it would reveal it.
-        if reserve is not None and price < reserve <= top_max:
-            return reserve
-        return price
 
     if leader is None:
         minimum = max(1, rules.starting_price)
         if amount < minimum:
             raise BidTooLow(f"the starting price is {minimum}", minimum=minimum)
-        new_leader, price = cmd.bidder, reserve_floor(amount, my_max)
+        new_leader, price = cmd.bidder, amount
     elif cmd.bidder == leader:
         current_max = state.maxima[leader]
         if cmd.proxy_max is not None:
@@ -257,7 +249,7 @@ def _decide_english_bid(state: AuctionState, cmd: PlaceBid, now: float) -> list[
                 raise BidTooLow(
                     "you lead already with a maximum at least this high", minimum=current_max + 1
                 )
-            new_leader, price = leader, reserve_floor(state.price, cmd.proxy_max)
+            new_leader, price = leader, state.price
         else:
             minimum = state.price + rules.min_increment
             if amount < minimum:
@@ -270,7 +262,7 @@ def _decide_english_bid(state: AuctionState, cmd: PlaceBid, now: float) -> list[
         leader_max = state.maxima[leader]
         if my_max > leader_max:
             price = max(amount, min(my_max, leader_max + rules.min_increment))
-            new_leader, price = cmd.bidder, reserve_floor(price, my_max)
+            new_leader = cmd.bidder
         else:  # the leader's proxy answers; ties go to the earlier bid
             new_leader, price = leader, min(leader_max, my_max + rules.min_increment)
 
@@ -361,7 +353,11 @@ def outcome_now(state: AuctionState) -> tuple[Outcome, str | None, int | None, i
         return Outcome.TOO_FEW_BIDDERS, None, None, n
     reserve = state.rules.reserve_price
     if reserve is not None and state.price < reserve:
-        return Outcome.RESERVE_NOT_MET, None, None, n
+        # The reserve stays secret while the auction runs: the public price never jumps to it.
+        # A winner whose maximum covers it pays the reserve at close.
+        if state.maxima[state.leader] < reserve:
+            return Outcome.RESERVE_NOT_MET, None, None, n
+        return Outcome.SOLD, state.leader, reserve, n
     return Outcome.SOLD, state.leader, state.price, n
 
 

@@ -117,7 +117,8 @@ class AuctionState:
             return self.outcome is Outcome.SOLD
         if self.method is Method.DUTCH:
             return True if self.winner is not None else None
-        return self.leader is not None and self.price >= reserve
+        # English: the leader's maximum covers the reserve (a yes/no; neither number is shown).
+        return self.leader is not None and self.maxima[self.leader] >= reserve
 
     def snapshot(self) -> dict[str, Any]:
         return {name: _plain(getattr(self, name)) for name in self.__slots__}

@@ -13,6 +13,7 @@ one auction never interleave, while auctions never see each other's state.
 from __future__ import annotations
 
 import heapq
+import logging
 import math
 import sqlite3
 import threading
@@ -45,6 +46,7 @@ from auctionhouse.auction import (
     public_event,
     public_view,
 )
+from auctionhouse.auction.views import result_view
 from auctionhouse.errors import (
     AuctionhouseError,
     Forbidden,
@@ -66,6 +68,7 @@ from auctionhouse.house.signing import bid_message, parse_public_key, verify
 from auctionhouse.ledger import HouseKey, Ledger, MemoryStore, SQLiteStore
 
 Listener = Callable[[Event, AuctionState], None]
+log = logging.getLogger("auctionhouse.house")
 
 
 @dataclass(slots=True)
@@ -272,10 +275,15 @@ class AuctionHouse:
         self.notify(events)
 
     def notify(self, events: list[Event]) -> None:
+        """Tell every listener; a failing listener is logged and never stops the others (nor
+        the acknowledgement of the commands whose events these are)."""
         for event in events:
             state = self._auctions[event.auction_id]
             for listener in list(self._listeners):
-                listener(event, state)
+                try:
+                    listener(event, state)
+                except Exception:
+                    log.exception("a listener failed on %s", type(event).__name__)
 
     def flush(self) -> None:
         with self._lock:
@@ -485,18 +493,20 @@ class AuctionHouse:
         self._nonces[account.id] = nonce
 
     def _ack(self, bid: Event, state: AuctionState) -> dict[str, Any]:
-        view = public_view(state, self.clock.now())
+        """What a bidder is told once its bid is durable: the public facts only (built straight
+        from the state: this is on every bid's path, a full public view is not needed)."""
         ack: dict[str, Any] = {
             "auction": state.auction_id,
             "seq": bid.seq,
             "accepted": True,
-            "bid_count": view["bid_count"],
-            "state": view["state"],
-            "closes_at": view["closes_at"],
+            "bid_count": len(state.bids),
+            "state": state.phase(self.clock.now()).value,
+            "closes_at": state.closes_at,
         }
         if not state.method.sealed:
-            ack.update(price=view["price"], leader=view["leader"])
-        ack["result"] = view["result"]
+            ack["price"] = state.price if state.leader is not None else None
+            ack["leader"] = state.leader
+        ack["result"] = result_view(state)
         return ack
 
     def cancel_auction(self, account_id: str, auction_id: str, reason: str = "") -> dict[str, Any]:

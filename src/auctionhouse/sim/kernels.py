@@ -153,8 +153,8 @@ def english_proxy(
     A bidder can bid only if its maximum reaches the least allowed amount (the starting price for
     the first bid, else the price plus the increment). A higher maximum takes the lead at
     ``min(its max, leader's max + increment)``; otherwise the leader's proxy answers at
-    ``min(leader's max, its max + increment)``. When a maximum at or above the reserve takes the
-    lead, the price rises to the reserve at least. Vectorized over auctions; the loop is over
+    ``min(leader's max, its max + increment)``. The reserve stays secret until close: a winner
+    whose maximum covers it then pays at least the reserve. Vectorized over auctions; the loop is over
     bidders only. Returns ``(price, sold, winner)``; the winner is ``-1`` when nobody bid.
     """
     count, size = maxima.shape[0], maxima.shape[1:]
@@ -171,13 +171,14 @@ def english_proxy(
         new_price = np.where(
             first, minimum, np.maximum(minimum, np.minimum(m, leader_max + increment))
         )
-        if reserve is not None:
-            new_price = np.where((new_price < reserve) & (reserve <= m), reserve, new_price)
         answered = np.minimum(leader_max, m + increment)
         price = np.where(takes, new_price, np.where(bids, answered, price))
         leader = np.where(takes, i, leader)
         leader_max = np.where(takes, m, leader_max)
     sold = leader >= 0
     if reserve is not None:
-        sold &= price >= reserve
+        # The house keeps the reserve secret until close: a winner whose maximum covers it
+        # pays at least the reserve then.
+        sold &= leader_max >= reserve
+        price = np.where(sold, np.maximum(price, reserve), price)
     return price, sold, leader
