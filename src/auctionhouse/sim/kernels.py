@@ -154,8 +154,8 @@ def english_proxy(
     the first bid, else the price plus the increment). A higher maximum takes the lead at
     ``min(its max, leader's max + increment)``; otherwise the leader's proxy answers at
     ``min(leader's max, its max + increment)``. The reserve stays secret until close: a winner
-    whose maximum covers it then pays at least the reserve. Vectorized over auctions; the loop is over
-    bidders only. Returns ``(price, sold, winner)``; the winner is ``-1`` when nobody bid.
+    whose maximum covers it then pays at least the reserve. Vectorized over auctions; the loop
+    is over bidders only. Returns ``(price, sold, winner)``; the winner is ``-1`` when nobody bid.
     """
     count, size = maxima.shape[0], maxima.shape[1:]
     leader = np.full(size, -1, dtype=np.int64)
