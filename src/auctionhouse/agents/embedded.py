@@ -126,7 +126,9 @@ class EmbeddedMarket:
     async def auctions(
         self, state: str | None = None, bidder: str | None = None
     ) -> list[dict[str, Any]]:
-        return self.hub.house.list_auctions(state=state, bidder=bidder, limit=500)
+        return self.hub.house.list_auctions(
+            state=state, bidder=bidder, limit=500, viewer=self.account
+        )
 
     async def view(self, auction_id: str) -> dict[str, Any]:
         return self.hub.house.view(auction_id, viewer=self.account)
