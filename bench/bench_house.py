@@ -97,13 +97,19 @@ async def _service(db: Path, n: int, auctions: int, clients: int) -> float:
     return rate
 
 
-def run_replay(db: Path) -> tuple[float, int]:
-    t = time.perf_counter()
-    house = AuctionHouse.open(db, config=CFG)
-    elapsed = time.perf_counter() - t
-    events = sum(len(house.events(aid)) for aid in house.auction_ids())
-    house.ledger.close()
-    return events / elapsed, events
+def run_replay(db: Path, repeat: int = 3) -> tuple[float, int]:
+    """A whole restart (open the files, replay every event, rebuild indexes and timers);
+    the best of ``repeat`` runs, since a shared machine only ever slows a run down."""
+    best = 0.0
+    events = 0
+    for _ in range(repeat):
+        t = time.perf_counter()
+        house = AuctionHouse.open(db, config=CFG)
+        elapsed = time.perf_counter() - t
+        events = sum(len(house.events(aid)) for aid in house.auction_ids())
+        house.ledger.close()
+        best = max(best, events / elapsed)
+    return best, events
 
 
 def main() -> None:

@@ -166,3 +166,25 @@ def test_a_failing_listener_stops_neither_the_others_nor_the_command(
     aid = house.create_auction("seller", "Pen", "english", {"duration": 10})["id"]
     assert house.place_bid("ann", aid, 5)["price"] == 5
     assert heard == ["AuctionCreated", "BidPlaced"]
+
+
+def test_reputation_history_is_the_same_live_and_after_replay(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    h = AuctionHouse.open(tmp_path / "h.db", config=CFG, clock=clock)
+    for name in ("seller", "ann", "bob"):
+        h.create_account(name, "correct horse")
+    a = h.create_auction("seller", "A", "english", {"duration": 10})["id"]
+    b = h.create_auction("seller", "B", "english", {"duration": 10})["id"]
+    h.place_bid("ann", a, 1)
+    h.place_bid("bob", a, 2)
+    h.place_bid("ann", a, 3)
+    h.place_bid("ann", b, 1)
+    clock.advance(10)
+    h.tick()
+    live = h.reputation("ann")
+    assert (live["bids"], live["auctions"], live["wins"]) == (3, 2, 2)
+    h.close()
+    again = AuctionHouse.open(tmp_path / "h.db", config=CFG, clock=clock)
+    assert again.reputation("ann") == live
+    assert again.reputation("bob")["auctions"] == 1

@@ -99,7 +99,6 @@ class AuctionHouse:
         self._events: dict[str, list[Event]] = {}
         self._nonces: dict[str, int] = {}
         self._bidders: dict[str, BidderRecord] = {}
-        self._joined: set[tuple[str, str]] = set()
         self._open_by_seller: Counter[str] = Counter()
         self._timers: list[tuple[float, str]] = []
         self._timer_due: dict[str, float] = {}
@@ -174,22 +173,22 @@ class AuctionHouse:
         auctions = self._auctions
         logs = self._events
         bidders = self._bidders
-        joined = self._joined
         nonces = self._nonces
         for event in self.ledger.events():
             aid = event.auction_id
-            state = apply(auctions.get(aid), event)
-            if type(event) is not BidPlaced:
-                self._index(event, state, timers=False)
+            before = auctions.get(aid)
+            if type(event) is not BidPlaced or before is None:
+                self._index(event, apply(before, event), timers=False)
                 continue
-            logs[aid].append(event)
             bidder = event.bidder
+            first_here = bidder not in before.bidders  # apply folds in place: ask before it
+            apply(before, event)
+            logs[aid].append(event)
             record = bidders.get(bidder)
             if record is None:
                 record = bidders[bidder] = BidderRecord()
             record.bids += 1
-            if (aid, bidder) not in joined:
-                joined.add((aid, bidder))
+            if first_here:
                 record.auctions += 1
             if event.nonce is not None and event.nonce > nonces.get(bidder, -1):
                 nonces[bidder] = event.nonce
@@ -209,12 +208,21 @@ class AuctionHouse:
         state = self._auctions.get(command.auction_id)
         events = decide(state, command, now)
         for event in events:
+            first_here = (
+                isinstance(event, BidPlaced)
+                and state is not None
+                and event.bidder not in state.bidders
+            )
             state = apply(state, event)
-            self._index(event, state)
+            self._index(event, state, first_here=first_here)
         self._staged.extend(events)
         return events
 
-    def _index(self, event: Event, state: AuctionState, *, timers: bool = True) -> None:
+    def _index(
+        self, event: Event, state: AuctionState, *, timers: bool = True, first_here: bool = False
+    ) -> None:
+        """Keep the house's indexes (event log, bidder records, nonces, seller counts, timers)
+        up to date with one applied event. ``first_here``: a bidder's first bid in this auction."""
         aid = event.auction_id
         self._auctions[aid] = state
         self._events.setdefault(aid, []).append(event)
@@ -224,9 +232,7 @@ class AuctionHouse:
             if record is None:
                 record = self._bidders[event.bidder] = BidderRecord()
             record.bids += 1
-            joined = (aid, event.bidder)
-            if joined not in self._joined:
-                self._joined.add(joined)
+            if first_here:
                 record.auctions += 1
             if event.nonce is not None and event.nonce > self._nonces.get(event.bidder, -1):
                 self._nonces[event.bidder] = event.nonce
