@@ -244,3 +244,21 @@ def test_events_round_trip_through_their_dict_form() -> None:
         assert event_from_dict(event_to_dict(event)) == event
     with pytest.raises(InvalidRequest):
         event_from_dict({"type": "BidPlaced", "seq": 1})
+
+
+def test_next_dutch_step_follows_the_clock_pauses_and_floor() -> None:
+    from auctionhouse.auction.rules import next_dutch_step
+
+    rules = Rules(
+        starting_price=100, decrement=10, tick_seconds=2, reserve_price=80, opens_at=T0 + 5
+    )
+    run = Run(Method.DUTCH, rules)
+    assert next_dutch_step(run.state, T0) == T0 + 5  # not open yet: the opening
+    assert next_dutch_step(run.state, T0 + 5) == T0 + 7
+    assert next_dutch_step(run.state, T0 + 6.5) == T0 + 7
+    run.do(PauseAuction("a1", "root", as_admin=True), T0 + 6)
+    assert next_dutch_step(run.state, T0 + 6) is None  # paused: the clock stands
+    run.do(ResumeAuction("a1", "root", as_admin=True), T0 + 16)
+    assert next_dutch_step(run.state, T0 + 16) == T0 + 17  # 10 paused seconds later
+    assert next_dutch_step(run.state, T0 + 19) is None  # at the floor (80): no more steps
+    assert next_dutch_step(Run(Method.FPSB, Rules(duration=5)).state, T0) is None

@@ -75,6 +75,20 @@ def dutch_price(state: AuctionState, now: float) -> int:
     return max(dutch_floor(state), rules.starting_price - steps * rules.decrement)
 
 
+def next_dutch_step(state: AuctionState, now: float) -> float | None:
+    """When the Dutch clock price next changes after ``now`` (the opening, if not yet open), or
+    None when it will not: not Dutch, closed, paused, or stopped at the floor."""
+    if state.method is not Method.DUTCH or state.outcome is not None or state.paused_at is not None:
+        return None
+    base = state.opens_at + state.paused_total
+    if now < base:
+        return base
+    if dutch_price(state, now) <= dutch_floor(state):
+        return None
+    step = state.rules.tick_seconds
+    return base + (math.floor((now - base) / step + _EPS) + 1) * step
+
+
 def _dutch_clock_end(state: AuctionState) -> float:
     """The clock stays one tick at the floor, then the auction closes unsold."""
     rules = state.rules

@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -35,7 +34,7 @@ from auctionhouse.auction import (
     dutch_price,
     public_event,
 )
-from auctionhouse.auction.rules import dutch_floor
+from auctionhouse.auction.rules import next_dutch_step
 from auctionhouse.auction.views import public_view
 from auctionhouse.errors import NotFound, QuotaExceeded
 from auctionhouse.house import AuctionHouse
@@ -404,17 +403,10 @@ class Hub:
         self._schedule_tick(aid, state)
 
     def _schedule_tick(self, aid: str, state: AuctionState) -> None:
-        if state.method is not Method.DUTCH or state.outcome is not None or state.paused:
-            return
         now = self.house.clock.now()
-        base = state.opens_at + state.paused_total
-        step = state.rules.tick_seconds
-        if now < base:
-            at = base
-        else:
-            if dutch_price(state, now) <= dutch_floor(state):
-                return  # the clock has stopped at the floor
-            at = base + (math.floor((now - base) / step + 1e-9) + 1) * step
+        at = next_dutch_step(state, now)
+        if at is None:
+            return
         loop = asyncio.get_running_loop()
         self._tickers[aid] = loop.call_later(max(0.0, at - now) + TICK_SLACK, self._tick, aid)
 
