@@ -21,6 +21,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -628,15 +629,40 @@ class AuctionHouse:
         for name, number in (("limit", limit), ("offset", offset)):
             if not isinstance(number, int) or isinstance(number, bool) or number < 0:
                 raise InvalidRequest(f"{name} must be a whole number >= 0")
+        now = self.clock.now()
+        page = islice(
+            self._matching(state, method, seller, bidder, viewer, now), offset, offset + limit
+        )
+        return [public_view(s, now) for s in page]
+
+    def count_auctions(
+        self,
+        *,
+        state: str | None = None,
+        method: str | None = None,
+        seller: str | None = None,
+        bidder: str | None = None,
+        viewer: str | None = None,
+    ) -> int:
+        """How many auctions ``list_auctions`` would list with these filters, without a limit."""
+        now = self.clock.now()
+        return sum(1 for _ in self._matching(state, method, seller, bidder, viewer, now))
+
+    def _matching(
+        self,
+        state: str | None,
+        method: str | None,
+        seller: str | None,
+        bidder: str | None,
+        viewer: str | None,
+        now: float,
+    ) -> Iterator[AuctionState]:
         for name, text in (("state", state), ("method", method), ("seller", seller)):
             if text is not None and not isinstance(text, str):
                 raise InvalidRequest(f"{name} must be a string")
         if bidder is not None and not isinstance(bidder, str):
             raise InvalidRequest("bidder must be a string")
-        now = self.clock.now()
-        out: list[dict[str, Any]] = []
-        skipped = 0
-        for s in reversed(list(self._auctions.values())):
+        for s in reversed(self._auctions.values()):
             if method is not None and s.method.value != method:
                 continue
             if seller is not None and s.seller != seller:
@@ -648,13 +674,7 @@ class AuctionHouse:
                     continue
             if state is not None and s.phase(now).value != state:
                 continue
-            if skipped < offset:
-                skipped += 1
-                continue
-            if len(out) >= limit:
-                break
-            out.append(public_view(s, now))
-        return out
+            yield s
 
     def events(self, auction_id: str, after: int = 0) -> list[dict[str, Any]]:
         """The public view of an auction's log after sequence ``after``."""

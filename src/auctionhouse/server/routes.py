@@ -140,19 +140,18 @@ async def list_auctions(
     offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
 ) -> dict[str, Any]:
     house = server_of(request).house
-    matches = house.list_auctions(
-        state=state,
-        method=method,
-        seller=seller,
-        bidder=bidder,
-        limit=2**62,
-        viewer=account.id if account is not None else None,
-    )
+    filters: dict[str, Any] = {
+        "state": state,
+        "method": method,
+        "seller": seller,
+        "bidder": bidder,
+        "viewer": account.id if account is not None else None,
+    }
     return {
-        "auctions": matches[offset : offset + limit],
+        "auctions": house.list_auctions(limit=limit, offset=offset, **filters),
         "limit": limit,
         "offset": offset,
-        "total": len(matches),
+        "total": house.count_auctions(**filters),
     }
 
 
