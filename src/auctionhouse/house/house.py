@@ -169,30 +169,21 @@ class AuctionHouse:
 
     def _recover(self) -> None:
         """Rebuild every auction by replaying the ledger (apply only: no rule runs twice)."""
-        # The hot loop of a restart: bids are nearly every event, so their bookkeeping is
-        # inlined here (the same as _index does for them); other events go through _index.
+        # The hot loop of a restart: bids are nearly every event, so they skip _index's
+        # general bookkeeping (timers come once per auction, below).
         auctions = self._auctions
         logs = self._events
-        bidders = self._bidders
-        nonces = self._nonces
+        count_bid = self._count_bid
         for event in self.ledger.events():
             aid = event.auction_id
             before = auctions.get(aid)
             if type(event) is not BidPlaced or before is None:
                 self._index(event, apply(before, event), timers=False)
                 continue
-            bidder = event.bidder
-            first_here = bidder not in before.bidders  # apply folds in place: ask before it
+            first_here = event.bidder not in before.bidders  # apply folds in place: ask first
             apply(before, event)
             logs[aid].append(event)
-            record = bidders.get(bidder)
-            if record is None:
-                record = bidders[bidder] = BidderRecord()
-            record.bids += 1
-            if first_here:
-                record.auctions += 1
-            if event.nonce is not None and event.nonce > nonces.get(bidder, -1):
-                nonces[bidder] = event.nonce
+            count_bid(event, first_here)
         for aid, state in auctions.items():  # timers once per auction, not once per event
             due = close_due_at(state)
             if due is not None:
@@ -229,14 +220,7 @@ class AuctionHouse:
         self._events.setdefault(aid, []).append(event)
         self._dirty_since_checkpoint = True
         if isinstance(event, BidPlaced):
-            record = self._bidders.get(event.bidder)
-            if record is None:
-                record = self._bidders[event.bidder] = BidderRecord()
-            record.bids += 1
-            if first_here:
-                record.auctions += 1
-            if event.nonce is not None and event.nonce > self._nonces.get(event.bidder, -1):
-                self._nonces[event.bidder] = event.nonce
+            self._count_bid(event, first_here)
         elif isinstance(event, AuctionCreated):
             self._open_by_seller[state.seller] += 1
             if aid.isdigit():
@@ -251,6 +235,18 @@ class AuctionHouse:
         if due is not None and self._timer_due.get(aid) != due:
             self._timer_due[aid] = due
             heapq.heappush(self._timers, (due, aid))
+
+    def _count_bid(self, event: BidPlaced, first_here: bool) -> None:
+        """A bid's part of the bidder's history (reputation) and of its nonces (replay)."""
+        bidder = event.bidder
+        record = self._bidders.get(bidder)
+        if record is None:
+            record = self._bidders[bidder] = BidderRecord()
+        record.bids += 1
+        if first_here:
+            record.auctions += 1
+        if event.nonce is not None and event.nonce > self._nonces.get(bidder, -1):
+            self._nonces[bidder] = event.nonce
 
     def staged(self) -> list[Event]:
         """Take the events decided but not yet written (the async service writes them)."""
