@@ -10,6 +10,7 @@ The tree::
     +-- InvalidRequest                   invalid_request     400  malformed input
     |   +-- InvalidRules                 invalid_rules       400  auction rules that cannot work
     |   +-- ConfigError                  config_error        400  a bad setting or config file
+    |   +-- TooLarge                     too_large           413  a request body over the limit
     +-- RuleViolation                    rule_violation      409  a valid command the rules refuse
     |   +-- BidTooLow                    bid_too_low         409
     |   +-- AuctionNotOpen               auction_not_open    409  before opens_at
@@ -31,7 +32,10 @@ The tree::
     +-- QuotaExceeded                    quota_exceeded      429
     +-- Overloaded                       overloaded          503  a full queue refuses work
     +-- NotFound                         not_found           404
+    +-- MethodNotAllowed                 method_not_allowed  405  a path without that HTTP method
     +-- Conflict                         conflict            409  e.g. a name taken
+    +-- HouseUnreachable                 house_unreachable   503  (client) no connection, timeout
+    +-- BadResponse                      bad_response        502  (client) not the API's answer
     +-- LedgerError                      ledger_error        500
         +-- SequenceConflict             sequence_conflict   500  seq is not last + 1
         +-- TamperDetected               tamper_detected     500  the audit found a broken chain
@@ -80,6 +84,13 @@ class ConfigError(InvalidRequest):
     """A setting is invalid."""
 
     code = "config_error"
+
+
+class TooLarge(InvalidRequest):
+    """The request body is too large."""
+
+    code = "too_large"
+    http_status = 413
 
 
 class RuleViolation(AuctionhouseError):
@@ -220,6 +231,27 @@ class NotFound(AuctionhouseError):
 
     code = "not_found"
     http_status = 404
+
+
+class MethodNotAllowed(AuctionhouseError):
+    """This path does not answer that HTTP method."""
+
+    code = "method_not_allowed"
+    http_status = 405
+
+
+class HouseUnreachable(AuctionhouseError):
+    """The house could not be reached."""
+
+    code = "house_unreachable"
+    http_status = 503
+
+
+class BadResponse(AuctionhouseError):
+    """The house answered something that is not the auctionhouse API."""
+
+    code = "bad_response"
+    http_status = 502
 
 
 class Conflict(AuctionhouseError):

@@ -13,7 +13,9 @@ from typing import Any
 
 from auctionhouse.errors import (
     AuctionhouseError,
+    BadResponse,
     Forbidden,
+    HouseUnreachable,
     InvalidRequest,
     NotFound,
     Overloaded,
@@ -23,20 +25,7 @@ from auctionhouse.errors import (
     all_codes,
 )
 
-
-class HouseUnreachable(AuctionhouseError):
-    """The house could not be reached."""
-
-    code = "house_unreachable"
-    http_status = 503
-
-
-class BadResponse(AuctionhouseError):
-    """The house answered something that is not the auctionhouse API."""
-
-    code = "bad_response"
-    http_status = 502
-
+__all__ = ["BadResponse", "HouseUnreachable", "error_from_body"]
 
 # An unknown code (a newer house) becomes the nearest family by HTTP status, code kept.
 _BY_STATUS: dict[int, type[AuctionhouseError]] = {

@@ -24,7 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import auctionhouse
-from auctionhouse.errors import AuctionhouseError, InvalidRequest
+from auctionhouse.errors import AuctionhouseError, TooLarge
 from auctionhouse.house import AuctionHouse, Clock
 from auctionhouse.house.service import HouseService
 from auctionhouse.server.config import ServerConfig
@@ -156,13 +156,6 @@ class BodyLimit:
         err = TooLarge(f"request bodies are limited to {self.limit} bytes")
         response = error_response(err)
         await response({"type": "http"}, _no_receive, send)
-
-
-class TooLarge(InvalidRequest):
-    """The request body is too large."""
-
-    code = "too_large"
-    http_status = 413
 
 
 class _TooLarge(Exception):

@@ -14,18 +14,17 @@ from typing import Any
 import orjson
 from fastapi.responses import JSONResponse, Response
 
-from auctionhouse.errors import AuctionhouseError, InvalidRequest, NotFound, RateLimited
+from auctionhouse.errors import (
+    AuctionhouseError,
+    InvalidRequest,
+    MethodNotAllowed,
+    NotFound,
+    RateLimited,
+)
 
 log = logging.getLogger("auctionhouse.server")
 
 INTERNAL = {"code": "internal_error", "message": "the server could not complete the request"}
-
-
-class MethodNotAllowed(AuctionhouseError):
-    """This path does not answer that HTTP method."""
-
-    code = "method_not_allowed"
-    http_status = 405
 
 
 def as_house_error(exc: BaseException) -> AuctionhouseError | None:
