@@ -8,25 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-import httpx
 import pytest
 
+from serve_process import ServeProcess
+
 T = TypeVar("T")
-START_DEADLINE = 30.0
-FAST_HOUSE_ENV = {
-    "AUCTIONHOUSE_HOUSE_ARGON2_TIME_COST": "1",
-    "AUCTIONHOUSE_HOUSE_ARGON2_MEMORY_KIB": "1024",
-}
 
 
 def run_async(coro: Coroutine[Any, Any, T], timeout: float = 120.0) -> T:
@@ -36,71 +29,8 @@ def run_async(coro: Coroutine[Any, Any, T], timeout: float = 120.0) -> T:
         return pool.submit(asyncio.run, coro).result(timeout=timeout)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class HouseProcess:
-    """``auctionhouse serve --db DB --port PORT``; can be killed (-9) and started again."""
-
-    def __init__(self, db: Path, log: Path) -> None:
-        self.db = db
-        self.log = log
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("AUCTIONHOUSE_")}
-        env.update(FAST_HOUSE_ENV)
-        with self.log.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "auctionhouse",
-                    "serve",
-                    "--db",
-                    str(self.db),
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(self.port),
-                    "--log-level",
-                    "warning",
-                ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=env,
-            )
-        deadline = time.monotonic() + START_DEADLINE
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"the house exited: {self.log.read_text()[-2000:]}")
-            try:
-                if httpx.get(f"{self.url}/api/v1/time", timeout=1.0).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"the house did not answer /api/v1/time within {START_DEADLINE} s")
-
-    def kill(self) -> None:
-        """kill -9, and wait until it is gone."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.kill()
+# The house process is shared with the browser tests (tests/serve_process.py).
+HouseProcess = ServeProcess
 
 
 @pytest.fixture(scope="module")

@@ -24,8 +24,9 @@ from auctionhouse.errors import (
     SignatureRequired,
     Unauthorized,
 )
+from serve_process import free_port
 
-from .conftest import HouseProcess, free_port, run_async
+from .conftest import HouseProcess, run_async
 
 pytestmark = pytest.mark.e2e
 PASSWORD = "correct horse battery"

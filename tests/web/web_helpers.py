@@ -3,18 +3,15 @@ SDK and the CLI as other users, Debian's headless Chromium through Playwright, s
 
 from __future__ import annotations
 
-import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from auctionhouse.client import BidKey, Client
+from serve_process import ServeProcess, clean_env
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -32,40 +29,18 @@ ADMIN = "root"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
-START_DEADLINE = 30.0
-HOUSE_ENV = {
-    "AUCTIONHOUSE_HOUSE_ARGON2_TIME_COST": "1",
-    "AUCTIONHOUSE_HOUSE_ARGON2_MEMORY_KIB": "1024",
-    "AUCTIONHOUSE_GRACEFUL_SECONDS": "1",
-}
+HOUSE_ENV = {"AUCTIONHOUSE_GRACEFUL_SECONDS": "1"}
 # Playwright's expect: bounded waits, generous for two shared cores.
 expect.set_options(timeout=10_000)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AUCTIONHOUSE_")}
-    env.update(HOUSE_ENV)
-    env.update(extra or {})
-    return env
-
-
-class House:
-    """``auctionhouse serve`` on 127.0.0.1:<free port> over an SQLite file in ``home``; it can be
-    stopped and started again on the same port and file (a restart)."""
+class House(ServeProcess):
+    """``auctionhouse serve`` over an SQLite file in ``home`` (tests/serve_process.py), with its
+    admin, SDK users and CLI users."""
 
     def __init__(self, home: Path) -> None:
+        super().__init__(home / "house.db", home / "serve.log", HOUSE_ENV)
         self.home = home
-        self.db = home / "house.db"
-        self.log = home / "serve.log"
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc: subprocess.Popen[bytes] | None = None
         self._cli_homes = 0
 
     def create_admin(self) -> None:
@@ -83,53 +58,10 @@ class House:
             ],
             input=PASSWORD + "\n",
             text=True,
-            env=_env(),
+            env=self.env,
             check=True,
             capture_output=True,
         )
-
-    def start(self) -> House:
-        with self.log.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "auctionhouse",
-                    "serve",
-                    "--db",
-                    str(self.db),
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(self.port),
-                    "--log-level",
-                    "warning",
-                ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=_env(),
-            )
-        deadline = time.monotonic() + START_DEADLINE
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"the house exited: {self.log.read_text()[-2000:]}")
-            try:
-                if httpx.get(f"{self.url}/api/v1/time", timeout=1.0).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)  # polling a starting server, bounded by the deadline above
-        raise RuntimeError(f"the house did not answer in {START_DEADLINE} s")
-
-    def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
 
     # ------------------------------------------------------------------ other users
 
@@ -160,7 +92,7 @@ class Cli:
 
     def __init__(self, url: str, config_dir: Path) -> None:
         self.url = url
-        self.env = _env({"AUCTIONHOUSE_CONFIG_DIR": str(config_dir)})
+        self.env = clean_env(HOUSE_ENV | {"AUCTIONHOUSE_CONFIG_DIR": str(config_dir)})
 
     def run(self, *args: str, input: str | None = None) -> str:
         done = subprocess.run(
