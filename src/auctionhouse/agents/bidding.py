@@ -21,7 +21,7 @@ import numpy as np
 
 from auctionhouse.agents.market import Bid, MarketView
 from auctionhouse.agents.params import Param, check_params, evolved_params
-from auctionhouse.errors import ConfigError
+from auctionhouse.agents.registry import Registry
 
 
 class BidderStrategy:
@@ -74,27 +74,10 @@ class BidderStrategy:
         return Bid(limit)
 
 
-REGISTRY: dict[str, type[BidderStrategy]] = {}
-
-
-def register(cls: type[BidderStrategy]) -> type[BidderStrategy]:
-    """Class decorator: make a strategy available by its ``name`` (agent documents use it)."""
-    if not cls.name or cls.name in REGISTRY:
-        raise ConfigError(f"bidder strategy name {cls.name!r} is empty or taken")
-    REGISTRY[cls.name] = cls
-    return cls
-
-
-def make_strategy(
-    name: str, params: dict[str, Any] | None = None, rng: np.random.Generator | None = None
-) -> BidderStrategy:
-    """The strategy registered as ``name`` with checked ``params``."""
-    cls = REGISTRY.get(name)
-    if cls is None:
-        raise ConfigError(
-            f"unknown bidder strategy {name!r} (known: {', '.join(sorted(REGISTRY))})"
-        )
-    return cls(rng, **(params or {}))
+BIDDERS: Registry[BidderStrategy] = Registry("bidder")
+REGISTRY = BIDDERS.classes
+register = BIDDERS.register
+make_strategy = BIDDERS.make
 
 
 # --------------------------------------------------------------------------------- strategies

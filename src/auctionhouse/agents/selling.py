@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from auctionhouse.agents.params import Param, check_params, evolved_params
+from auctionhouse.agents.registry import Registry
 from auctionhouse.errors import ConfigError
 
 METHODS = ("english", "dutch", "fpsb", "vickrey")
@@ -66,23 +67,10 @@ class SellerStrategy:
         return Prices(max(1, start), reserve if reserve is None else max(1, reserve))
 
 
-SELLERS: dict[str, type[SellerStrategy]] = {}
-
-
-def register_seller(cls: type[SellerStrategy]) -> type[SellerStrategy]:
-    if not cls.name or cls.name in SELLERS:
-        raise ConfigError(f"seller strategy name {cls.name!r} is empty or taken")
-    SELLERS[cls.name] = cls
-    return cls
-
-
-def make_seller_strategy(
-    name: str, params: dict[str, Any] | None = None, rng: np.random.Generator | None = None
-) -> SellerStrategy:
-    cls = SELLERS.get(name)
-    if cls is None:
-        raise ConfigError(f"unknown seller strategy {name!r} (known: {', '.join(sorted(SELLERS))})")
-    return cls(rng, **(params or {}))
+SELLER_STRATEGIES: Registry[SellerStrategy] = Registry("seller")
+SELLERS = SELLER_STRATEGIES.classes
+register_seller = SELLER_STRATEGIES.register
+make_seller_strategy = SELLER_STRATEGIES.make
 
 
 @register_seller
