@@ -130,6 +130,24 @@ class AccountStore:
         self._cache[name] = account
         return account
 
+    def create_key_account(self, account_id: str, public_key: str, *, now: float) -> Account:
+        """An account known only by an Ed25519 public key (a mobile agent's owner, seed 004):
+        no password (it can never log in), created once; a second call returns it unchanged.
+        The caller derives ``account_id`` from the key in a form no person can register."""
+        parse_public_key(public_key)
+        public_key = public_key.lower()
+        with self._lock:
+            self._db.execute(
+                "INSERT OR IGNORE INTO accounts (id, password_hash, role, public_key, created_at)"
+                " VALUES (?, '!', 'user', ?, ?)",
+                (account_id, public_key, now),
+            )
+        self._cache.pop(account_id, None)
+        account = self.get(account_id)
+        if account.public_key != public_key:
+            raise Conflict(f"the account {account_id!r} belongs to another key")
+        return account
+
     def get(self, account_id: str) -> Account:
         if not isinstance(account_id, str):
             raise NotFound("no such account")

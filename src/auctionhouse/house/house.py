@@ -25,6 +25,8 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from auctionhouse.auction import (
     AuctionClosed,
     AuctionCreated,
@@ -51,10 +53,13 @@ from auctionhouse.auction.views import result_view
 from auctionhouse.errors import (
     AuctionhouseError,
     Forbidden,
+    InvalidMandate,
     InvalidRequest,
     InvalidRules,
     LedgerError,
+    MandateExpired,
     NotFound,
+    OverMandate,
     QuotaExceeded,
     ReplayedNonce,
     SecurityError,
@@ -67,6 +72,7 @@ from auctionhouse.house.config import HouseConfig
 from auctionhouse.house.limits import RateLimiter
 from auctionhouse.house.signing import bid_message, parse_public_key, verify
 from auctionhouse.ledger import HouseKey, Ledger, MemoryStore, SQLiteStore
+from auctionhouse.ledger.mandate import Mandate, bid_problem, mandate_digest, parse_mandate
 
 Listener = Callable[[Event, AuctionState], None]
 log = logging.getLogger("auctionhouse.house")
@@ -113,6 +119,7 @@ class AuctionHouse:
         self._account_limiter = RateLimiter(self.config.account_rate, self.config.account_burst)
         self._address_limiter = RateLimiter(self.config.address_rate, self.config.address_burst)
         self.rejections: Counter[str] = Counter()
+        self._mandates: dict[str, Mandate] = {}  # mobile agents' mandates by digest
         self._recover()
 
     # ------------------------------------------------------------------ construction
@@ -426,8 +433,12 @@ class AuctionHouse:
         nonce: int | None = None,
         ts: float | None = None,
         signature: str | None = None,
+        mandate: tuple[str, str] | None = None,
     ) -> dict[str, Any]:
-        """Place a bid (an accept in a Dutch auction). Returns the ack once it is durable."""
+        """Place a bid (an accept in a Dutch auction). Returns the ack once it is durable.
+
+        ``mandate``: a mobile agent's bid, ``(hash, canonical JSON)`` of the owner's signed
+        mandate, checked by the agent host before it calls (``mandated``)."""
         now = self.clock.now()
         account = self._account(bidder_id)
         self._account_limiter.take(account.id, now, "bids from your account")
@@ -444,6 +455,8 @@ class AuctionHouse:
                 )
             command = PlaceBid(auction_id, account.id, amount, proxy_max, nonce, ts, signature)
             try:
+                if mandate is not None:
+                    command = self.mandated(command, *mandate)
                 events = self._execute(command, now)
             except AuctionhouseError as exc:
                 self.rejections[exc.code] += 1
@@ -451,6 +464,33 @@ class AuctionHouse:
             if self._batch_depth == 0 and self.auto_flush:
                 self.flush()
             return self._ack(events[0], state)
+
+    def mandated(self, command: PlaceBid, digest: str, document: str) -> PlaceBid:
+        """``command`` as a mobile agent's bid under the owner's signed mandate (seed 004):
+        ``document`` must hash to ``digest``, its signature hold and the bid be within it
+        (``ledger.mandate.bid_problem``), else ``InvalidMandate``/``OverMandate``/
+        ``MandateExpired``. The mandate's text goes into the ledger with the agent's first bid
+        in the auction, so the audit checks every agent bid against it."""
+        mandate = self._mandates.get(digest)
+        if mandate is None:
+            try:
+                raw = orjson.loads(document)
+            except orjson.JSONDecodeError:
+                raise InvalidMandate("the mandate is not JSON") from None
+            if mandate_digest(raw) != digest:
+                raise InvalidMandate("the mandate does not hash to its digest")
+            mandate = self._mandates[digest] = parse_mandate(raw)
+        now = self.clock.now()
+        if now > mandate.return_by:
+            raise MandateExpired("the agent's return-by time has passed: it may not bid")
+        problem = bid_problem(mandate, command.bidder, command.amount, command.proxy_max, now)
+        if problem is not None:
+            raise OverMandate(f"the bid is outside the agent's mandate: {problem}")
+        filed = any(
+            type(e) is BidPlaced and e.mandate == digest and e.mandate_doc is not None
+            for e in self._events.get(command.auction_id, ())
+        )
+        return replace(command, mandate=digest, mandate_doc=None if filed else mandate.text())
 
     def _check_signed(
         self,
