@@ -45,13 +45,14 @@ def serve(
     Settings: flags > AUCTIONHOUSE_* variables > the --config file > defaults
     (docs/configuration.md).
     """
+    from auctionhouse.mobile.app import create_site_app
     from auctionhouse.server.config import load_config
     from auctionhouse.server.run import run_server
 
     settings = load_config(
         {"db": db, "host": host, "port": port, "log_level": log_level}, config_file=config
     )
-    run_server(settings)
+    run_server(settings, create_site_app)
 
 
 def admin_create(

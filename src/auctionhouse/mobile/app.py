@@ -1,0 +1,44 @@
+"""``create_site_app(config)``: the house's app (``server.app``) with its agent host mounted.
+
+``auctionhouse serve`` runs this app, so every house hosts visiting agents unless its
+``[agents]`` policy says ``enabled = false`` (then ``POST /api/v1/agents`` refuses every
+visitor with ``agent_refused``, while home records stay readable).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+
+from auctionhouse.house import Clock
+from auctionhouse.mobile.host import AgentHost
+from auctionhouse.mobile.records import HomeRecords
+from auctionhouse.mobile.routes import router
+from auctionhouse.server.app import create_app
+from auctionhouse.server.config import ServerConfig
+
+
+def create_site_app(config: ServerConfig | None = None, *, clock: Clock | None = None) -> FastAPI:
+    config = config or ServerConfig()
+    app = create_app(config, clock=clock)
+    records = HomeRecords(Path(f"{config.db}.agents"))
+    host = AgentHost(app.state.server, config.agents, records)
+    app.state.agents = host
+    app.include_router(router)
+    inner = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(application: Any) -> AsyncIterator[None]:
+        async with inner(application):
+            await host.start()
+            try:
+                yield
+            finally:
+                await host.stop()
+
+    app.router.lifespan_context = lifespan
+    return app
