@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -39,17 +40,22 @@ class Site:
     def __init__(self, tmp: Path, name: str, policy: dict[str, Any] | None = None) -> None:
         self.dir = tmp / name
         self.dir.mkdir(parents=True, exist_ok=True)
-        config = self.dir / "house.toml"
-        config.write_text(policy_toml({**FAST_SITE, **(policy or {})}))
+        self.config = self.dir / "house.toml"
+        self.policy = dict(policy or {})
+        self.db = self.dir / "house.db"
         self.proc = ServeProcess(
-            self.dir / "house.db", self.dir / "house.log", {"AUCTIONHOUSE_CONFIG": str(config)}
+            self.db, self.dir / "house.log", {"AUCTIONHOUSE_CONFIG": str(self.config)}
         )
         self.url = self.proc.url
         self.token: str | None = None
 
     def start(self) -> Site:
+        self.config.write_text(policy_toml({**FAST_SITE, **self.policy}))
         self.proc.start()
         return self
+
+    def info(self) -> dict[str, Any]:
+        return dict(httpx.get(f"{self.url}/api/v1/agents/site").json())
 
     def stop(self) -> None:
         self.proc.stop()
@@ -82,15 +88,21 @@ def dead_url() -> str:
     return f"http://127.0.0.1:{free_port()}"
 
 
+def start_all(*group: Site) -> None:
+    """Start the sites at once (each start waits for its house to answer)."""
+    with ThreadPoolExecutor(2) as pool:  # two cores
+        for future in [pool.submit(site.start) for site in group]:
+            future.result()
+
+
 @contextmanager
 def sites(tmp: Path, *policies: dict[str, Any] | None) -> Iterator[list[Site]]:
-    started: list[Site] = []
+    group = [Site(tmp, f"site{n}", policy) for n, policy in enumerate(policies)]
     try:
-        for n, policy in enumerate(policies):
-            started.append(Site(tmp, f"site{n}", policy).start())
-        yield started
+        start_all(*group)
+        yield group
     finally:
-        for site in started:
+        for site in group:
             site.stop()
 
 

@@ -187,8 +187,6 @@ class AgentHost:
         self._check_strategy(mandate)
         travel = check_travel(body["travel"])
         now = self.now()
-        if now > mandate.expires:
-            raise MandateExpired(f"agent {mandate.agent}'s mandate expired")
         hop = travel["hop"]
         seen = self.hops.get(mandate.agent)
         if seen is not None and hop <= seen[0]:
@@ -199,7 +197,9 @@ class AgentHost:
         if returning:
             if mandate.agent not in self.records:
                 raise InvalidRequest(f"agent {mandate.agent} was not launched from here")
-        else:
+        else:  # home always takes its agents back, even late; visitors must be in time
+            if now > mandate.expires:
+                raise MandateExpired(f"agent {mandate.agent}'s mandate expired")
             if not self.policy.enabled or not self.policy.accepts(mandate.owner_key):
                 raise AgentRefused("this site does not accept visiting agents of this owner")
             if mandate.agent in self.visiting:
@@ -374,10 +374,17 @@ class AgentHost:
         if view.get("seller") == mandate.account:
             return None
         closes = view.get("close_due_at") or view.get("closes_at")
-        if closes is not None and closes > mandate.return_by:
-            return None
+        if view["method"] != "dutch" and closes is not None and closes > mandate.return_by:
+            return None  # it could not see it through (a Dutch clock is accepted any time)
         rules = view.get("rules") or {}
         estimate = view.get("price") or rules.get("starting_price") or 1
+        if view["method"] == "dutch" and rules.get("decrement"):
+            # The clock falls: the estimate is its price at return-by (the secret reserve may
+            # stop it higher; the strategy never accepts above its limit anyway).
+            ticks = max(0.0, mandate.return_by - self.now()) // float(
+                rules.get("tick_seconds") or 1
+            )
+            estimate = max(1, estimate - int(ticks) * int(rules["decrement"]))
         if estimate > cap:
             return None
         return {

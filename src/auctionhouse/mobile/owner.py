@@ -13,7 +13,7 @@
     budget = 80000                       # the most the whole trip may spend
     search_for = 30                      # seconds of searching, then it decides
     return_in = 60                       # it must be home this many seconds after sending
-    expires_in = 120                     # the mandate's validity (>= return_in)
+    expires_in = 120                     # the mandate's validity (default: return_in + 1 h)
     schedule = ["http://127.0.0.1:8002", "http://127.0.0.1:8003"]
 
     [strategy]
@@ -45,6 +45,10 @@ from auctionhouse.ledger.mandate import (
     site_url,
 )
 from auctionhouse.sim.strategy_file import load_strategy, strategy_to_dict
+
+EXPIRES_AFTER_RETURN = 3600.0
+"""Seconds a mandate stays valid after return-by unless the document says (a late agent may
+still be checked by the sites it passes on its way home)."""
 
 OWNER_KEYS = {
     "agent",
@@ -112,7 +116,7 @@ def _times(data: dict[str, Any], now: float, where: str) -> dict[str, float]:
                 raise _fail(where, absolute, "must be a time in seconds since the epoch")
             out[absolute] = round(float(value), 3)
     out.setdefault("search_until", out["return_by"])
-    out.setdefault("expires", out["return_by"])
+    out.setdefault("expires", round(out["return_by"] + EXPIRES_AFTER_RETURN, 3))
     return out
 
 

@@ -91,6 +91,8 @@ class HomeRecords:
                 state=message.get("state"), where=message.get("site"), hop=message.get("hop")
             )
         detail = message.get("detail") or {}
+        if message.get("what") == "handed" and record["returned_at"] is None:
+            record["where"] = detail.get("to")  # the site that signed a receipt for it
         if message.get("what") == "bid":
             record["bids"].append({"site": message.get("site"), **detail})
         if message.get("result") is not None:
