@@ -184,7 +184,7 @@ class AgentHost:
         if not isinstance(body, dict) or set(body) != {"mandate", "travel"}:
             raise InvalidRequest("an agent document is {mandate, travel}")
         mandate = parse_mandate(body["mandate"])
-        self._check_strategy(mandate)
+        check_strategy(mandate)
         travel = check_travel(body["travel"])
         now = self.now()
         hop = travel["hop"]
@@ -232,14 +232,6 @@ class AgentHost:
         self.visiting[mandate.agent] = visit
         self._spawn(self._run(visit))
         return receipt
-
-    def _check_strategy(self, mandate: Mandate) -> None:
-        if "file" in mandate.params:
-            raise InvalidMandate("strategy.params.file: a site opens no files; embed 'evolved'")
-        try:
-            make_strategy(mandate.strategy, dict(mandate.params))
-        except ConfigError as exc:
-            raise InvalidMandate(f"strategy: {exc.message}") from None
 
     def _forget_expired(self, now: float) -> None:
         if len(self.hops) > 4 * self.policy.max_agents:
@@ -638,6 +630,17 @@ class AgentHost:
         outcome = "no_sale" if result.get("winner") is None else "lost"
         self._set_option(travel, target, outcome)
         self._step(visit, "DECIDING", outcome, {"auction": auction_id, "bids": market.attempts})
+
+
+def check_strategy(mandate: Mandate) -> None:
+    """The mandate's strategy must be registered here and its parameters valid; a site never
+    opens a file an agent names (``InvalidMandate``)."""
+    if "file" in mandate.params:
+        raise InvalidMandate("strategy.params.file: a site opens no files; embed 'evolved'")
+    try:
+        make_strategy(mandate.strategy, dict(mandate.params))
+    except ConfigError as exc:
+        raise InvalidMandate(f"strategy: {exc.message}") from None
 
 
 def _json(response: httpx.Response) -> Any:
