@@ -110,7 +110,7 @@ class World:
         self.started: list[Site] = []
         self.key = BidKey.generate(tmp / "owner.pem")
         self.client = httpx.AsyncClient(
-            timeout=120, limits=httpx.Limits(max_connections=100, max_keepalive_connections=100)
+            timeout=120, limits=httpx.Limits(max_connections=100, keepalive_expiry=2.0)
         )
 
     async def sites(self, n: int, peers: tuple[str, ...] = ()) -> list[Site]:

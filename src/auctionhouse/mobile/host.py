@@ -105,7 +105,11 @@ class AgentHost:
     # -- lifecycle ----------------------------------------------------------------------------
 
     async def start(self) -> None:
-        limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
+        # Idle connections are dropped before uvicorn's 5 s keep-alive closes them, so a move
+        # never goes out on a connection the next site has just closed.
+        limits = httpx.Limits(
+            max_connections=200, max_keepalive_connections=50, keepalive_expiry=2.0
+        )
         self._http = httpx.AsyncClient(limits=limits, timeout=self.policy.move_timeout)
         self._runtime = Runtime(self.house.clock)
         self._hub = EmbeddedHouse(self.server.service)
@@ -470,20 +474,25 @@ class AgentHost:
         self._step(visit, "MOVING", "leaving", {"to": site})
         await self._progress(visit, "leaving", {"to": site})
         document = {"mandate": visit.mandate.raw, "travel": travel}
-        status, refusal = "dead", None
+        status, refusal, uncertain = "dead", None, False
         for attempt in range(MOVE_ATTEMPTS):
             try:
                 response = await self.http.post(f"{site}/api/v1/agents", json=document)
-            except httpx.HTTPError as exc:
-                refusal = {"error": type(exc).__name__}
+            except (httpx.ConnectError, httpx.TimeoutException) as exc:
+                refusal = {"error": type(exc).__name__}  # nobody there, or no answer in time
                 break
-            if response.status_code == 201:
+            except httpx.TransportError as exc:  # the connection broke: it may have landed
+                refusal, uncertain = {"error": type(exc).__name__}, True
+                await asyncio.sleep(0.05 * 2**attempt)
+                continue
+            answer, code = _json(response), _code(response)
+            if response.status_code == 201 or (uncertain and code == "replayed_hop"):
+                # (a replayed hop after a broken connection: the first attempt got there)
                 self.counts["moved"] += 1
-                receipt = _json(response)
-                ok = isinstance(receipt, dict) and statement_holds(RECEIPT_CONTEXT, receipt)
-                await self._progress(visit, "handed", {"to": site, "receipt": receipt, "ok": ok})
+                ok = isinstance(answer, dict) and statement_holds(RECEIPT_CONTEXT, answer)
+                await self._progress(visit, "handed", {"to": site, "receipt": answer, "ok": ok})
                 return True
-            refusal = _json(response)
+            refusal = answer
             if response.status_code in BUSY and attempt < MOVE_ATTEMPTS - 1:
                 await asyncio.sleep(0.05 * 2**attempt)
                 continue
@@ -511,7 +520,8 @@ class AgentHost:
         for attempt in range(MOVE_ATTEMPTS):
             try:
                 response = await self.http.post(f"{mandate.home}/api/v1/agents", json=document)
-                if response.status_code == 201:
+                code = _code(response)
+                if response.status_code == 201 or (attempt and code == "replayed_hop"):
                     self.counts["sent_home"] += 1
                     return
                 if response.status_code not in BUSY:
@@ -641,6 +651,12 @@ def check_strategy(mandate: Mandate) -> None:
         make_strategy(mandate.strategy, dict(mandate.params))
     except ConfigError as exc:
         raise InvalidMandate(f"strategy: {exc.message}") from None
+
+
+def _code(response: httpx.Response) -> str | None:
+    answer = _json(response)
+    error = answer.get("error") if isinstance(answer, dict) else None
+    return error.get("code") if isinstance(error, dict) else None
 
 
 def _json(response: httpx.Response) -> Any:
