@@ -472,7 +472,6 @@ class AgentHost:
         travel = visit.travel
         travel["hop"] += 1
         self._step(visit, "MOVING", "leaving", {"to": site})
-        await self._progress(visit, "leaving", {"to": site})
         document = {"mandate": visit.mandate.raw, "travel": travel}
         status, refusal, uncertain = "dead", None, False
         for attempt in range(MOVE_ATTEMPTS):
@@ -488,6 +487,7 @@ class AgentHost:
             answer, code = _json(response), _code(response)
             if response.status_code == 201 or (uncertain and code == "replayed_hop"):
                 # (a replayed hop after a broken connection: the first attempt got there)
+                # One progress message per move, after it: its head is the log as handed on.
                 self.counts["moved"] += 1
                 ok = isinstance(answer, dict) and statement_holds(RECEIPT_CONTEXT, answer)
                 await self._progress(visit, "handed", {"to": site, "receipt": answer, "ok": ok})
