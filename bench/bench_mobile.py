@@ -89,7 +89,6 @@ class Site:
         self.task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        self.server.config.install_signal_handlers = False  # (uvicorn >= 0.29 ignores it)
         self.task = asyncio.create_task(self.server.serve())
         deadline = time.monotonic() + 30
         while not self.server.started:
@@ -137,13 +136,19 @@ class World:
         mandate, _ = build_mandate(data, now=time.time())
         return mandate
 
-    async def trip(self, home: str, schedule: list[str], **fields: Any) -> float:
-        """Send one agent; seconds until it is home with a log that verifies."""
-        mandate = self.mandate(home, schedule, **fields)
-        started = time.perf_counter()
-        await self.launch(home, mandate)
-        await self.home_again(home, [mandate["agent"]])
-        return time.perf_counter() - started
+    async def trip(self, home: str, schedule: list[str], repeat: int = 3) -> float:
+        """Send one agent, ``repeat`` times; the best seconds until it is home with a log that
+        verifies (the machine is shared: the best of three is the least disturbed)."""
+        best = float("inf")
+        for _ in range(repeat):
+            mandate = self.mandate(home, schedule)
+            started = time.perf_counter()
+            await self.launch(home, mandate)
+            counts = await self.home_again(home, [mandate["agent"]])
+            if counts["verified"] != 1:
+                raise RuntimeError(f"the agent did not come home verified: {counts}")
+            best = min(best, time.perf_counter() - started)
+        return best
 
     async def launch(self, home: str, mandate: dict[str, Any]) -> None:
         document = {"mandate": mandate, "travel": new_travel(tuple(mandate["schedule"]))}
@@ -189,7 +194,7 @@ async def navigation(world: World, quick: bool) -> dict[str, Any]:
 async def unknown(world: World, quick: bool) -> list[dict[str, Any]]:
     home, *sites = await world.sites(11)
     urls = [s.url for s in sites]
-    await world.trip(home.url, urls)  # a first agent discloses all ten sites to each site
+    await world.trip(home.url, urls, repeat=1)  # a first agent discloses the ten sites to each
     out = []
     for hidden in [0, 3, 6, 9] if quick else range(10):
         known = urls[: 10 - hidden]
