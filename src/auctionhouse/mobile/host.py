@@ -58,6 +58,7 @@ from auctionhouse.ledger.mandate import Mandate, parse_mandate, site_url
 from auctionhouse.mobile.market import MandateMarket
 from auctionhouse.mobile.records import HomeRecords
 from auctionhouse.mobile.travel import (
+    MAX_SCHEDULE,
     PROGRESS_CONTEXT,
     RECEIPT_CONTEXT,
     TO_VISIT,
@@ -72,6 +73,8 @@ from auctionhouse.server.app import ServerState
 log = logging.getLogger("auctionhouse.mobile")
 BUSY = (429, 503)
 MOVE_ATTEMPTS = 5
+MAX_KNOWN = 1024  # sites a site remembers from what agents disclose
+MAX_ADDED = 16  # sites one cooperation gives an agent (a flood of junk sites stays bounded)
 
 
 @dataclass
@@ -399,11 +402,13 @@ class AgentHost:
         travel["state"] = "COOPERATING"
         theirs = {e["site"] for e in travel["schedule"]}
         for site in theirs:
-            if site not in (self.url, mandate.home):
+            if site not in (self.url, mandate.home) and len(self.known) < MAX_KNOWN:
                 self.known.setdefault(site, None)
         added: list[str] = []
         if self.now() < mandate.search_until:
             for site in self.known:
+                if len(added) >= MAX_ADDED or len(travel["schedule"]) >= MAX_SCHEDULE:
+                    break
                 if site not in theirs and site != mandate.home and site != self.url:
                     travel["schedule"].append({"site": site, "status": "discovered"})
                     added.append(site)
