@@ -281,3 +281,23 @@ def test_the_trip_log_names_an_edited_a_reordered_and_a_cut_log() -> None:
     cut = verify_log(anchor, log[:3], reported)
     assert [(p.kind, p.n) for p in cut] == [("cut", 4)]
     assert verify_log("b" * 64, log)[0].kind == "edited"  # transplanted onto another mandate
+
+
+def test_home_takes_an_agent_back_once(tmp_path: Path) -> None:
+    from auctionhouse.errors import Conflict
+    from auctionhouse.mobile.records import HomeRecords
+    from auctionhouse.mobile.travel import new_travel
+
+    mandate = parse_mandate(a_mandate(tmp_path))
+    records = HomeRecords(tmp_path / "home.agents")
+    records.launch(mandate, T0)
+    travel = {**new_travel(()), "state": "HOME", "hop": 2}
+    records.returned(mandate, {"mandate": mandate.raw, "travel": travel}, T0 + 5)
+    forged = {**travel, "hop": 9, "log": []}
+    with pytest.raises(Conflict):
+        records.returned(mandate, {"mandate": mandate.raw, "travel": forged}, T0 + 6)
+    records.close()
+    again = HomeRecords(tmp_path / "home.agents")  # the record survives a restart
+    assert again.view(mandate.agent, T0 + 7, 30)["status"] == "home"
+    assert again.log(mandate.agent)["travel"]["hop"] == 2
+    again.close()

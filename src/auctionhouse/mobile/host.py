@@ -204,6 +204,8 @@ class AgentHost:
         if returning:
             if mandate.agent not in self.records:
                 raise InvalidRequest(f"agent {mandate.agent} was not launched from here")
+            if self.records.is_home(mandate.agent):
+                raise Conflict(f"agent {mandate.agent} is home already")
         else:  # home always takes its agents back, even late; visitors must be in time
             if now > mandate.expires:
                 raise MandateExpired(f"agent {mandate.agent}'s mandate expired")

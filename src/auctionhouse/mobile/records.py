@@ -14,7 +14,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from auctionhouse.errors import InvalidRequest, NotFound
+from auctionhouse.errors import Conflict, InvalidRequest, NotFound
 from auctionhouse.ledger.mandate import Mandate
 from auctionhouse.mobile.travel import PROGRESS_CONTEXT, statement_holds, verify_log
 
@@ -51,6 +51,10 @@ class HomeRecords:
 
     def __contains__(self, agent: str) -> bool:
         return agent in self._records
+
+    def is_home(self, agent: str) -> bool:
+        record = self._records.get(agent)
+        return record is not None and record["returned_at"] is not None
 
     def launch(self, mandate: Mandate, now: float) -> None:
         """A new record for an agent leaving home (a relaunch of a known agent is refused)."""
@@ -106,6 +110,8 @@ class HomeRecords:
         record = self._records.get(mandate.agent)
         if record is None:
             raise NotFound(f"no agent {mandate.agent!r} launched from this house")
+        if record["returned_at"] is not None:
+            raise Conflict(f"agent {mandate.agent} is home already: a second return is refused")
         travel = document["travel"]
         record.update(
             state="HOME",
