@@ -16,6 +16,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse, Response
+from starlette.requests import ClientDisconnect
 
 from auctionhouse.errors import AuctionhouseError, InvalidRequest
 from auctionhouse.mobile.host import AgentHost
@@ -37,6 +38,8 @@ async def _json_body(request: Request) -> Any:
         return await request.json()
     except ValueError:
         raise InvalidRequest("the body must be a JSON agent document") from None
+    except ClientDisconnect:  # the sender hung up mid-body: it will retry or mark us dead
+        raise InvalidRequest("the sender hung up before the whole document arrived") from None
 
 
 @router.post("", status_code=201, tags=["mobile agents"])
