@@ -83,8 +83,16 @@ class Site:
             port=self.port, db=tmp / f"site{n}.db", log_level="warning", house=house, agents=policy
         )
         self.app = create_site_app(config)
+        # All sites share one event loop here: under load a stalled loop fires uvicorn's 5 s
+        # keep-alive timer late, racing requests on reused connections; give it room.
         self.server = uvicorn.Server(
-            uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning")
+            uvicorn.Config(
+                self.app,
+                host="127.0.0.1",
+                port=self.port,
+                log_level="warning",
+                timeout_keep_alive=60,
+            )
         )
         self.task: asyncio.Task[None] | None = None
 
@@ -152,9 +160,18 @@ class World:
 
     async def launch(self, home: str, mandate: dict[str, Any]) -> None:
         document = {"mandate": mandate, "travel": new_travel(tuple(mandate["schedule"]))}
-        answer = await self.client.post(f"{home}/api/v1/agents", json=document)
-        if answer.status_code != 201:
+        for attempt in range(5):
+            try:
+                answer = await self.client.post(f"{home}/api/v1/agents", json=document)
+            except httpx.TransportError:  # a broken connection: it may have landed
+                await asyncio.sleep(0.1 * 2**attempt)
+                continue
+            if answer.status_code == 201:
+                return
+            if attempt and "launched already" in answer.text:
+                return  # the broken attempt got there
             raise RuntimeError(f"launch refused: {answer.text}")
+        raise RuntimeError("launch failed: the connection broke five times")
 
     async def home_again(self, home: str, agents: list[str]) -> dict[str, int]:
         """Wait (bounded) until every agent is home; count those home with a verified log.
