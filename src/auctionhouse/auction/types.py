@@ -141,6 +141,10 @@ class Rules:
         make ``min_bidders``... An ``opens_at`` up to ``OPENS_AT_GRACE_SECONDS`` in the past
         is taken as ``now``.
         """
+        if self.closes_at is not None and self.closes_at <= now:
+            raise _invalid(
+                "closes_at", f"is in the past ({self.closes_at:.0f} <= house time {now:.0f})"
+            )
         opens_at = now if self.opens_at is None else float(self.opens_at)
         if opens_at < now - OPENS_AT_GRACE_SECONDS:
             raise _invalid("opens_at", f"is in the past ({opens_at:.0f} < house time {now:.0f})")
@@ -148,13 +152,8 @@ class Rules:
         closes_at = self.closes_at
         if self.duration is not None:
             closes_at = opens_at + self.duration
-        if closes_at is not None:
-            if closes_at <= now:
-                raise _invalid(
-                    "closes_at", f"is in the past ({closes_at:.0f} <= house time {now:.0f})"
-                )
-            if closes_at <= opens_at:
-                raise _invalid("closes_at", "the auction must close after it opens")
+        if closes_at is not None and closes_at <= opens_at:
+            raise _invalid("closes_at", "the auction must close after it opens")
         if self.floor_price is not None and method is not Method.DUTCH:
             raise _invalid("floor_price", "applies to Dutch auctions only")
         if self.decrement and method is not Method.DUTCH:
