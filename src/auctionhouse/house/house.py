@@ -774,7 +774,7 @@ class AuctionHouse:
         ]
 
     def counts(self) -> dict[str, Any]:
-        """Auctions by state and by outcome (for metrics)."""
+        """Auctions by state and by outcome, and resent bids answered again (for metrics)."""
         now = self.clock.now()
         by_state: Counter[str] = Counter()
         by_outcome: Counter[str] = Counter()
@@ -782,7 +782,11 @@ class AuctionHouse:
             by_state[s.phase(now).value] += 1
             if s.outcome is not None:
                 by_outcome[s.outcome.value] += 1
-        return {"by_state": dict(by_state), "by_outcome": dict(by_outcome)}
+        return {
+            "by_state": dict(by_state),
+            "by_outcome": dict(by_outcome),
+            "resent_bids": self.resent_bids,
+        }
 
     def outcome(self, auction_id: str) -> Outcome | None:
         return self._state(auction_id).outcome
