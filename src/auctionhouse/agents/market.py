@@ -162,7 +162,8 @@ class MarketView:
 @dataclass(frozen=True, slots=True)
 class SignedBid:
     """A bid as sent: signed once, so a retry after a lost answer sends the very same bytes
-    (the house refuses a second use of the nonce: no double bid)."""
+    (the house answers a byte-identical resend with the original ack: no double bid, no
+    strike)."""
 
     auction_id: str
     amount: int
