@@ -218,7 +218,7 @@ def test_seller_cannot_bid_and_bad_amounts_are_refused() -> None:
         (Method.ENGLISH, {"duration": 5, "min_bidders": 3, "max_bidders": 2}, "max_bidders"),
         (Method.ENGLISH, {"duration": 5, "starting_price": 1.5}, "integer"),
         (Method.ENGLISH, {"duration": 5, "colour": "red"}, "unknown rule"),
-        (Method.ENGLISH, {"closes_at": T0 - 5}, "closes_at: is in the past"),
+        (Method.ENGLISH, {"closes_at": T0 - 5}, "closes_at is in the past"),
         (Method.ENGLISH, {"opens_at": T0 + 9, "closes_at": T0 + 5}, "close after it opens"),
         (Method.DUTCH, {"starting_price": 9, "decrement": 1, "tick_seconds": None}, "tick_seconds"),
         (Method.ENGLISH, {"opens_at": float("nan"), "duration": 5}, "time in seconds"),

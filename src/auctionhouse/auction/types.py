@@ -36,8 +36,9 @@ class Phase(StrEnum):
     CLOSED = "closed"  # sold, no bids, reserve not met, too few bidders or cancelled
 
 
-# Refused at creation: a clock faster than this floods every watcher with ticks (seconds).
-MIN_TICK_SECONDS = 0.1
+# Refused at creation: a clock faster than this floods every watcher with ticks (seconds;
+# 20 ticks a second is already more than a person can follow).
+MIN_TICK_SECONDS = 0.05
 # An ``opens_at`` this far in the past is taken as "now" (a typed "now" arrives a bit late);
 # further back it is a mistake (a wrong date or time zone) and is refused (seconds).
 OPENS_AT_GRACE_SECONDS = 60.0
@@ -153,7 +154,10 @@ class Rules:
         if self.duration is not None:
             closes_at = opens_at + self.duration
         if closes_at is not None and closes_at <= opens_at:
-            raise _invalid("closes_at", "the auction must close after it opens")
+            raise _invalid(
+                "closes_at",
+                "closes_at must be after opens_at: the auction must close after it opens",
+            )
         if self.floor_price is not None and method is not Method.DUTCH:
             raise _invalid("floor_price", "applies to Dutch auctions only")
         if self.decrement and method is not Method.DUTCH:
@@ -195,15 +199,17 @@ class Rules:
                 "tick_seconds", f"must be at least {MIN_TICK_SECONDS:g} s (ticks go to watchers)"
             )
         if self.starting_price < self.dutch_floor:
-            raise _invalid("starting_price", "a Dutch clock must start at or above its floor")
+            raise _invalid(
+                "starting_price", "must be at or above the Dutch clock's floor (floor_price)"
+            )
         if self.reserve_price is not None and self.reserve_price > self.starting_price:
             raise _invalid(
                 "reserve_price", "is above the starting price: no clock price could meet it"
             )
         if closes_at is not None and closes_at - opens_at < self.tick_seconds:
-            raise _invalid("closes_at", "the window cannot hold one tick of the Dutch clock")
+            raise _invalid("closes_at", "leaves a window shorter than one tick of the Dutch clock")
         if self.min_bidders != 1:
-            raise _invalid("min_bidders", "a Dutch auction is won by the first accept: use 1")
+            raise _invalid("min_bidders", "must be 1: a Dutch auction is won by the first accept")
         for name in ("soft_close", "quiet_seconds", "expected_bids"):
             if getattr(self, name) is not None:
                 raise _invalid(name, "is not a Dutch rule")
@@ -229,7 +235,7 @@ class Rules:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise _invalid(unknown[0], f"unknown rule(s): {', '.join(unknown)}")
+            raise _invalid(unknown[0], f"unknown rule(s): {', '.join(unknown)}")  # names it
         kwargs = dict(data)
         sc = kwargs.get("soft_close")
         if sc is not None:
@@ -246,8 +252,10 @@ _OMITTED_WHEN_UNSET = frozenset({"floor_price"})
 
 
 def _invalid(field: str, reason: str) -> InvalidRules:
-    """``InvalidRules`` naming ``field`` (also in the error's public ``field``)."""
-    return InvalidRules(f"{field}: {reason}", field=field)
+    """``InvalidRules`` naming ``field``: in its message (``reason`` is put after the field's
+    name unless it names it already) and in the error's public ``field``."""
+    message = reason if field in reason else f"{field} {reason}"
+    return InvalidRules(message, field=field)
 
 
 def _replace(rules: Rules, **changes: Any) -> Rules:
