@@ -144,7 +144,7 @@ class Scenario:
         else:
             rules = {"duration": 600, "starting_price": 100}
             if self.draw(st.booleans()):
-                rules["expected_bids"] = 3  # more than the scenario's bidders ever place
+                rules["expected_bids"] = len(BIDDERS) + 1  # never reached: it stays open
         twin = self.api.sell(SELLER, method, **rules)["id"]
         secret = self.api.sell(SELLER, method, **rules, reserve_price=reserve or 0)["id"]
         lot = Lot(method, (secret, twin), reserve)
@@ -208,8 +208,9 @@ class Scenario:
                 amount = raised
         if proxy is not None:
             lot.secrets.add(proxy)
-        if kind == "raise" and proxy is None:
-            lot.secrets.add(amount)  # a plain bid that may raise its bidder's maximum
+        if kind == "raise" and proxy is None and bidder == model.leader:
+            lot.secrets.add(amount)  # a leader's plain raise: its new maximum
+        # (anyone else's plain bid is public as made)
         accepted = model.bid(bidder, amount, proxy)
         code = self.bid_both(lot, bidder, amount, proxy)
         assert (code == 201) == accepted, (amount, proxy, code, model)
@@ -279,8 +280,10 @@ class Scenario:
             for secret in lot.secrets - allowed:
                 pattern = re.compile(rf"(?<!\d){secret}(?!\d)")
                 for text in texts:
-                    if pattern.search(text):
-                        found.append((lot.method, secret, text[:300]))
+                    hit = pattern.search(text)
+                    if hit:
+                        context = text[max(0, hit.start() - 300) : hit.end() + 100]
+                        found.append((lot.method, secret, context))
                         break
         return found
 
@@ -298,7 +301,8 @@ class Scenario:
                 self.look()
         self.look()
         wait_for_frames(self)
-        assert self.leaks(self.read + self.frames(), closed=False) == []
+        found = self.leaks(self.read + self.frames(), closed=False)
+        assert found == [], found
 
     def close_all(self, wait: Callable[[], None]) -> None:
         """Dutch accepts (maybe below the reserve), then every close; ``wait`` lets the house's
@@ -322,7 +326,8 @@ class Scenario:
                 assert view["min_next_bid"] is None and view["close_due_at"] is None, view
                 texts += [json.dumps(view), json.dumps(self.api.events(aid))]
         wait_for_frames(self)
-        assert self.leaks(texts + self.frames(), closed=True) == []
+        found = self.leaks(texts + self.frames(), closed=True)
+        assert found == [], found
 
 
 def wait_for_frames(scenario: Scenario, timeout: float = 10.0) -> None:

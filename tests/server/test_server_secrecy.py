@@ -186,7 +186,7 @@ class FrameSink:
 
 
 @settings(
-    max_examples=25,
+    max_examples=20, phases=[__import__("hypothesis").Phase.reuse, __import__("hypothesis").Phase.generate],
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
