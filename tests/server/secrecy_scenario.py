@@ -192,18 +192,18 @@ class Scenario:
         proxy: int | None = None
         if kind == "plain":
             amount = least + 100 * self.draw(st.integers(0, 3))
-        elif kind == "proxy":
+        elif kind == "proxy":  # its amount the least allowed, or its maximum itself
             proxy = self.marker(least - 1)
             if proxy is None:
                 return
-            amount = least
+            amount = self.draw(st.sampled_from([least, proxy]))
         else:  # a leader's raise of its own maximum (plain or proxy); anyone else: plain max
             top = model.maxima.get(bidder, 0)
             raised = self.marker(max(top, least - 1))
             if raised is None:
                 return
-            if self.draw(st.booleans()):
-                amount, proxy = least, raised
+            if self.draw(st.booleans()):  # issue 9's input: amount and maximum alike
+                amount, proxy = self.draw(st.sampled_from([least, raised])), raised
             else:
                 amount = raised
         if proxy is not None:
