@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -110,6 +111,8 @@ def test_replayed_nonce(api: Api) -> None:
     assert resent.status_code == 201 and resent.json() == ack
     assert state_of(api, aid) == before
     assert api.client.get("/api/v1/accounts/bo/reputation").json()["strikes"] == strikes
+    metrics = api.client.get("/metrics").text
+    assert re.search(r"^auctionhouse_bid_resends_total [1-9]", metrics, re.M), metrics[-500:]
     # A different bid signed with the spent nonce is a replay: refused, with a strike.
     again = signed_bid(api.keys["bo"], "bo", aid, 500, first["nonce"], time.time())
     refused(api, aid, post_bid(api, "bo", aid, again), 409, "replayed_nonce")
