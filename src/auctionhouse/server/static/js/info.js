@@ -36,10 +36,10 @@ export function priceLine(view) {
     }
     return { label: "Clock price", value: money(view.price) };
   }
-  if (view.price === null || view.price === undefined) {
-    return { label: "Starting price", value: money(view.rules.starting_price) };
-  }
-  return { label: closed ? "Final price" : "Current price", value: money(view.price) };
+  const unset = view.price === null || view.price === undefined;
+  if (closed) return { label: "Final price", value: unset ? "–" : money(view.price) };
+  if (unset) return { label: "Starting price", value: money(view.rules.starting_price) };
+  return { label: "Current price", value: money(view.price) };
 }
 
 // {label, value} for the time: "Closes in 3:04", "Opens in", "Paused", "Closed".
