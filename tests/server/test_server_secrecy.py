@@ -241,6 +241,7 @@ def test_no_secret_reaches_another_account_or_anyone_over_http_and_websocket(
     tmp_path: Path,
 ) -> None:
     """The same property against a real server: real HTTP, real WebSockets, a real clock."""
+    import contextlib
     import tempfile
     import threading
 
@@ -254,9 +255,10 @@ def test_no_secret_reaches_another_account_or_anyone_over_http_and_websocket(
         with (
             live_server(Path(tempfile.mkdtemp(dir=tmp_path))) as server,
             httpx.Client(base_url=server.url, timeout=10) as client,
+            contextlib.ExitStack() as sockets,
         ):
             api = Api(client)
-            sockets: list[Any] = []
+            readers: list[threading.Thread] = []
 
             def read(ws: Any) -> None:
                 try:
@@ -268,18 +270,17 @@ def test_no_secret_reaches_another_account_or_anyone_over_http_and_websocket(
             def watch() -> None:
                 for token in (None, api.tokens[OTHER]):
                     url = server.ws_url + (f"?token={token}" if token else "")
-                    ws = connect(url, open_timeout=10)
+                    ws = sockets.enter_context(connect(url, open_timeout=10))
                     ws.send(json.dumps({"op": "subscribe", "auctions": "*"}))
-                    sockets.append(ws)
-                    threading.Thread(target=read, args=(ws,), daemon=True).start()
+                    readers.append(threading.Thread(target=read, args=(ws,), daemon=True))
+                    readers[-1].start()
 
             frames.clear()
             scenario = Scenario(api, lambda: list(frames), lambda dt: None, data.draw, exact=False)
-            try:
-                scenario.run(steps, list(METHODS), watch)
-            finally:
-                for ws in sockets:
-                    ws.close()
+            scenario.run(steps, list(METHODS), watch)
             assert len(frames) > 10
+            sockets.close()
+            for reader in readers:
+                reader.join(timeout=10)
 
     one()
