@@ -480,7 +480,8 @@ class AuctionHouse:
                 self.rejections[exc.code] += 1
                 if signed and isinstance(nonce, int) and ts is not None and signature:
                     message = bid_message(auction_id, account.id, amount, nonce, ts, proxy_max)
-                    refused = Spent(auction_id, None, message, signature, exc)
+                    # A copy: the raised error's traceback would keep its frames alive.
+                    refused = Spent(auction_id, None, message, signature, copy.copy(exc))
                     self._nonces.remember(account.id, nonce, refused)
                 raise
             if self._batch_depth == 0 and self.auto_flush:
