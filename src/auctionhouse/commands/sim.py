@@ -152,6 +152,9 @@ def evolve(
     alleles: int = typer.Option(5, help="Values a gene can take (0..alleles-1)."),
     sets: str = typer.Option("3,3,2", help="Fuzzy sets for v, r and s."),
     private_value: float | None = typer.Option(None, help="Own value (bidder 200, seller 100)."),
+    decision: str = typer.Option(
+        "text", help="Decision rule: text (the thesis' formula) or code (its appendix H)."
+    ),
     seed: int = typer.Option(0, help="Random seed."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
     members: bool = typer.Option(False, "--members", help="With --json: every member's result."),
@@ -178,6 +181,7 @@ def evolve(
             sets=_parse_sets(sets),
             private_value=private_value,
             seed=seed,
+            decision=_choice("decision", decision, thesis.DECISIONS),
         ),
         thesis.validate,
     )

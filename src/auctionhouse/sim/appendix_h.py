@@ -24,12 +24,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 F32 = np.float32
 IntArray = npt.NDArray[np.int64]
+AnyInts = npt.NDArray[np.signedinteger[Any]]  # int32 from the tables, int64 computed
 F32Array = npt.NDArray[np.float32]
 
 
@@ -37,12 +39,13 @@ def java_div(n: npt.ArrayLike, d: npt.ArrayLike) -> IntArray:
     """Java ``int`` division: the quotient truncated toward zero (``-7 / 2 == -3``).
 
     Raises ``ZeroDivisionError`` when a divisor is 0 (Java throws ``ArithmeticException``).
+    Computed as ``trunc(n / d)`` in ``float64``, exact for ``|n|, |d| < 2**26`` (an inexact
+    quotient is at least ``1/|d|`` from an integer, far more than the rounding error).
     """
     na, da = np.asarray(n, dtype=np.int64), np.asarray(d, dtype=np.int64)
     if np.any(da == 0):
         raise ZeroDivisionError("Java integer division by zero")
-    q = np.abs(na) // np.abs(da)
-    return np.asarray(np.where((na < 0) != (da < 0), -q, q), dtype=np.int64)
+    return np.asarray(np.trunc(na / da), dtype=np.int64)
 
 
 def java_int(x: npt.ArrayLike) -> IntArray:
@@ -90,7 +93,7 @@ class CodeState:
     """The fuzzy state of some auctions as the code sees it: the non-zero weights of ``F`` in scan
     order (``index[q]``, ``weight[q]``) and the dominant cell ``(loc_v, loc_r, loc_s)``."""
 
-    index: list[IntArray]
+    index: list[AnyInts]
     weight: list[F32Array]
     loc_v: IntArray
     loc_r: IntArray
@@ -103,12 +106,13 @@ def code_state(mu_v: F32Array, mu_r: F32Array, mu_s: F32Array | None) -> CodeSta
     iv, v0, v1 = _neighbourhood(mu_v)
     ir, r0, r1 = _neighbourhood(mu_r)
     p1, p2 = mu_v.shape[-1], mu_r.shape[-1]
+    s_mu: list[F32Array | None]
     if mu_s is None:
         i_s, s_mu, p3 = np.zeros_like(iv), [None], 1
     else:
         i_s, s0, s1 = _neighbourhood(mu_s)
         s_mu, p3 = [s0, s1], mu_s.shape[-1]
-    index: list[IntArray] = []
+    index: list[AnyInts] = []
     weight: list[F32Array] = []
     for dv, fv in ((0, v0), (1, v1)):
         for dr, fr in ((0, r0), (1, r1)):
@@ -138,18 +142,19 @@ def threshold(state: CodeState, chromosomes: npt.NDArray[np.integer]) -> F32Arra
     ``chromosomes`` is ``(members, states)``; the state's arrays are ``(A, 1)`` (one draw shared
     by all members) or ``(A, members)``. Returns ``(A, members)`` ``float32``.
     """
-    genes = np.asarray(chromosomes)
-    members = genes.shape[0]
-    member = np.arange(members)[None, :]
+    genes = np.asarray(chromosomes, dtype=F32)
+    members, states = genes.shape
+    flat = genes.ravel()  # one flat gather per term is much faster than 2-D fancy indexing
+    offset = (np.arange(members) * states)[None, :]
     total: F32Array | None = None
     for idx, w in zip(state.index, state.weight, strict=True):
-        term = genes[member, idx].astype(F32) * w
+        term = np.take(flat, idx + offset) * w
         total = term if total is None else total + term
     assert total is not None
     return np.asarray(total, dtype=F32)
 
 
-def _decide(lo: IntArray, hi: IntArray, thr: F32Array, top: int) -> IntArray:
+def _decide(lo: AnyInts, hi: AnyInts, thr: F32Array, top: int) -> IntArray:
     """``(int)(lo + (float)(threshold/N) * (hi - lo))``."""
     level = thr / F32(top)
     return java_int(lo.astype(F32) + level * (hi - lo).astype(F32))
@@ -245,7 +250,14 @@ def draw_int(
     """``lo + (int)(width * r.nextFloat())``: the code's uniform integer in ``[lo, lo+width)``
     (``lo`` when ``width`` is 0); ``nextFloat`` is a 24-bit ``float`` in ``[0, 1)``."""
     u = rng.random(size, dtype=F32)
-    return np.asarray(lo + java_int(np.asarray(width, dtype=F32) * u), dtype=np.int64)
+    base = np.asarray(lo, dtype=np.int64)
+    return np.asarray(base + java_int(np.asarray(width, dtype=F32) * u), dtype=np.int64)
+
+
+def _next_float_grid(u: F32Array) -> F32Array:
+    """``u`` on ``nextFloat``'s grid: a multiple of ``2^-24`` below 1 (exact in ``float32``)."""
+    grid = F32(1 << 24)
+    return np.asarray(np.minimum(np.floor(u * grid), grid - F32(1)) / grid, dtype=F32)
 
 
 def top_two_draws(
@@ -256,15 +268,14 @@ def top_two_draws(
     ``U(1) = B1^(1/n)``, ``U(2) = U(1) * B2^(1/(n-1))``: the map is non-decreasing in ``U``, so the
     top two draws are the map of the top two ``U``s. Two draws per auction instead of ``n``."""
     shape = np.shape(lo)
-    u1 = rng.random(shape) ** (1.0 / n)
+    u1 = rng.random(shape, dtype=F32) ** F32(1.0 / n)  # float32: the grid below is 2^-24 anyway
     # nextFloat's grid: multiples of 2^-24 below 1
-    grid = float(1 << 24)
     w = np.asarray(width, dtype=F32)
-    first = lo + java_int(w * (np.floor(u1 * grid) / grid).astype(F32))
+    first = lo + java_int(w * _next_float_grid(u1))
     if n == 1:
         return np.asarray(first, dtype=np.int64), np.full(shape, -1, dtype=np.int64)
-    u2 = u1 * rng.random(shape) ** (1.0 / (n - 1))
-    second = lo + java_int(w * (np.floor(u2 * grid) / grid).astype(F32))
+    u2 = u1 * rng.random(shape, dtype=F32) ** F32(1.0 / (n - 1))
+    second = lo + java_int(w * _next_float_grid(u2))
     return np.asarray(first, dtype=np.int64), np.asarray(second, dtype=np.int64)
 
 
@@ -272,15 +283,16 @@ def top_two_draws(
 class CodeTable:
     """Every integer auction state ``(v, r[, s])`` of the ranges, decided once: the simulator's
     draws are integers in ``[a, b)``, ``[c, d)``, ``[e, f)``, so a round looks its states up
-    (:meth:`lookup`) instead of recomputing memberships. Built by the same functions, so equal."""
+    (:meth:`lookup`) instead of recomputing memberships. Built by the same functions, so equal.
+
+    ``ints[combo]`` holds the term indices then ``minbid, maxbid, minsd/2, 3*maxsd/2``;
+    ``weights[combo]`` the terms' weights (two gathers per round).
+    """
 
     ranges: CodeRanges
     cv: bool
-    state: CodeState
-    bid_lo: IntArray
-    bid_hi: IntArray
-    sd_lo: IntArray
-    sd_hi: IntArray
+    ints: npt.NDArray[np.int32]
+    weights: F32Array
 
     def combo(self, v: IntArray, r: IntArray, s: IntArray | None) -> IntArray:
         """Flat table index of integer states (``ValueError`` outside the drawn ranges)."""
@@ -297,23 +309,22 @@ class CodeTable:
             flat = flat * (rg.f - rg.e) + k
         return np.asarray(flat, dtype=np.int64)
 
-    def lookup(self, combo: IntArray) -> tuple[CodeState, IntArray, IntArray, IntArray, IntArray]:
-        """The state, ``[minbid, maxbid]`` and ``[minsd/2, 3*maxsd/2]`` of looked-up auctions."""
-        st = self.state
+    def lookup(self, combo: IntArray) -> tuple[CodeState, AnyInts, AnyInts, AnyInts, AnyInts]:
+        """The state, ``[minbid, maxbid]`` and ``[minsd/2, 3*maxsd/2]`` of looked-up auctions
+        (the state's dominant cell is not kept: the intervals already encode it)."""
+        rows = np.take(self.ints, combo, axis=0)
+        w = np.take(self.weights, combo, axis=0)
+        terms = self.weights.shape[1]
+        none = np.zeros(0, dtype=np.int64)
         state = CodeState(
-            [ix[combo] for ix in st.index],
-            [w[combo] for w in st.weight],
-            st.loc_v[combo],
-            st.loc_r[combo],
-            st.loc_s[combo],
+            [rows[..., q] for q in range(terms)],
+            [w[..., q] for q in range(terms)],
+            none,
+            none,
+            none,
         )
-        return (
-            state,
-            self.bid_lo[combo],
-            self.bid_hi[combo],
-            self.sd_lo[combo],
-            self.sd_hi[combo],
-        )
+        lo, hi, sd_lo, sd_hi = (rows[..., terms + q] for q in range(4))
+        return state, lo, hi, sd_lo, sd_hi
 
 
 @lru_cache(maxsize=32)
@@ -332,11 +343,12 @@ def code_table(rg: CodeRanges, sets: tuple[int, int, int], cv: bool) -> CodeTabl
     )
     lo, hi = bid_interval(state, rg, sets, cv)
     sd_lo, sd_hi = scale_down_interval(state, rg, sets[2]) if cv else (lo * 0, lo * 0)
-    return CodeTable(rg, cv, state, lo, hi, sd_lo, sd_hi)
+    ints = np.stack([*state.index, lo, hi, sd_lo, sd_hi], axis=1).astype(np.int32)
+    return CodeTable(rg, cv, ints, np.stack(state.weight, axis=1))
 
 
 def decide_from(
-    lo: IntArray, hi: IntArray, state: CodeState, chromosomes: npt.NDArray[np.integer], top: int
+    lo: AnyInts, hi: AnyInts, state: CodeState, chromosomes: npt.NDArray[np.integer], top: int
 ) -> IntArray:
     """``(int)(lo + (float)(threshold/N) * (hi - lo))`` for every member, ``(A, members)``."""
     return _decide(lo, hi, threshold(state, chromosomes), top)

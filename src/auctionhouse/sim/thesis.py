@@ -309,13 +309,14 @@ def _bidder_round(
 ) -> RoundResult:
     bid = amounts.first  # (A, members), registrant 0
     h1, h2 = rnd.h1, rnd.h2
-    m1 = np.maximum(bid, h1)
-    m2 = np.where(bid >= h1, h1, np.maximum(bid, h2))
     if cfg.method in ("fpsb", "vickrey"):
-        sold = m1 >= 0
-        win = sold & (bid >= h1)
+        win = (bid >= h1) & (bid >= 0)  # sold: the highest bid is at least the reserve 0
         price = bid if cfg.method == "fpsb" else np.where(np.isfinite(h1), h1, 0.0)
-    elif cfg.method == "english":
+        payoff = np.where(win, value - price, 0.0)
+        return RoundResult(payoff, win, np.broadcast_to(price, win.shape))
+    m1 = np.maximum(bid, h1)
+    if cfg.method == "english":
+        m2 = np.where(bid >= h1, h1, np.maximum(bid, h2))
         start = amounts.lowest - cfg.delta_bid
         price, sold = kernels.english_thesis(m1, m2, start, 0.0, cfg.delta_bid)
         win = sold & (bid > price)
