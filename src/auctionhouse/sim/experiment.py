@@ -246,6 +246,25 @@ def _pct(ours: float, theirs: float) -> str:
     return f"{100 * (ours - theirs) / theirs:+.1f}%"
 
 
+TEXT_WHY = "the text's rule lets a 'very high' bid win every auction (see Why the rules differ)"
+DUTCH_STEP_WHY = (
+    "the Dutch clock falls in steps of 5 from above every bid, so a Dutch winner pays its bid "
+    "rounded down to a step (up to 5 less): worth little against PV profits, but CV profits are "
+    "a few units per auction, so Dutch bids higher and wins and earns more than FPSB"
+)
+SELLER_WHY = (
+    "English is a clock here (price about the second bid), so English-CV sells like Vickrey "
+    "(~20%), as auction theory says; the thesis' table 7.2 prices English at the winner's bid, "
+    "which would sell like FPSB (~40%). The evolved Dutch-CV sellers' starting price is mostly "
+    "below their reserve (about 80% of auctions in a seed-1 check), which can never sell: the two "
+    "18-gene chromosomes evolve separately"
+)
+CODE_WHY_SINGLE_RUNS = (
+    "the thesis' chromosomes are single runs (its 10-opponent one, mean gene 3.33, and table "
+    "8.6's, 2.78, come from the same setting)"
+)
+
+
 def numeric_verdict(ours: Stat, theirs: float, tolerance: float = 0.05) -> tuple[bool, str]:
     """Agrees when the mean is within ``tolerance`` of the thesis' single-run figure."""
     ok = abs(ours.mean - theirs) <= tolerance * abs(theirs)
@@ -254,6 +273,13 @@ def numeric_verdict(ours: Stat, theirs: float, tolerance: float = 0.05) -> tuple
 
 def _mark(ok: bool) -> str:
     return "agrees" if ok else "**disagrees**"
+
+
+def _cells_verdict(rule: str, agreeing: int, cells: int) -> str:
+    note = f" ({agreeing}/{cells} cells"
+    if agreeing < cells and rule == "text":
+        note += f"; {TEXT_WHY}"
+    return _mark(agreeing == cells) + note + ")"
 
 
 class Report:
@@ -289,13 +315,24 @@ class Report:
     def verdicts(self, result: str, line: str, per_rule: dict[str, str]) -> None:
         self.summary.append((result, line, per_rule))
 
-    def claims(self, title: str, line: str, checks: dict[str, tuple[bool, str]]) -> None:
-        """One claim of the thesis checked under each rule: ``checks[rule] = (holds, evidence)``."""
+    def claims(
+        self,
+        title: str,
+        line: str,
+        checks: dict[str, tuple[bool, str]],
+        why: dict[str, str] | None = None,
+    ) -> None:
+        """One claim of the thesis checked under each rule: ``checks[rule] = (holds, evidence)``;
+        ``why[rule]`` explains a disagreement (the text rule's default: :data:`TEXT_WHY`)."""
+        notes = {"text": TEXT_WHY, **(why or {})}
         self.lines.append(f"- {title} ({line}):")
+        verdicts = {}
         for rule in self.rules:
             ok, evidence = checks[rule]
-            self.lines.append(f"  - `{rule}`: {_mark(ok)}: {evidence}")
-        self.verdicts(title, line, {r: _mark(checks[r][0]) for r in self.rules})
+            reason = "" if ok or rule not in notes else f" Why: {notes[rule]}"
+            self.lines.append(f"  - `{rule}`: {_mark(ok)}: {evidence}.{reason}")
+            verdicts[rule] = _mark(ok) + (f" ({notes[rule]})" if not ok and rule in notes else "")
+        self.verdicts(title, line, verdicts)
 
     def plot_path(self, name: str) -> Path:
         return self.outdir / name
@@ -471,7 +508,7 @@ def section_table_8_4(report: Report) -> None:
     report.verdicts(
         "Table 8.4 values (within 5%)",
         ch8.TABLE_8_4_LINE,
-        {r: f"{_mark(agree[r] == n)} ({agree[r]}/{n} cells)" for r in report.rules},
+        {r: _cells_verdict(r, agree[r], n) for r in report.rules},
     )
     checks = {}
     for rule in report.rules:
@@ -542,7 +579,7 @@ def section_table_8_5(report: Report) -> None:
     report.verdicts(
         "Table 8.5 values (within 5%)",
         ch8.TABLE_8_5_LINE,
-        {r: f"{_mark(agree[r] == n)} ({agree[r]}/{n} cells)" for r in report.rules},
+        {r: _cells_verdict(r, agree[r], n) for r in report.rules},
     )
     checks = {}
     for rule in report.rules:
@@ -616,20 +653,22 @@ def section_bidders(report: Report) -> None:
             f"{values.upper()} win rates (FPSB/Dutch vs Vickrey/English, +-5 points)",
             ch8.WIN_RATES_LINE[values],
             checks,
+            {"code": DUTCH_STEP_WHY},
         )
-    checks_order, checks_cv, checks_gene = {}, {}, {}
+    checks_order: dict[str, dict[str, tuple[bool, str]]] = {"pv": {}, "cv": {}}
+    checks_cv, checks_gene = {}, {}
     for rule in report.rules:
         f = {k: report.final("bidders", k, rule).mean for k in report_keys()}
         pairs = [("fpsb", "dutch"), ("vickrey", "english")]
-        close = all(
-            abs(f[(a, v)] - f[(b, v)]) <= 0.1 * (max(f[(a, v)], f[(b, v)]) - 1000)
-            for a, b in pairs
-            for v in ("pv", "cv")
-        )
-        checks_order[rule] = (
-            close and f[("vickrey", "pv")] > f[("fpsb", "pv")],
-            ", ".join(f"{m}-{v} {f[(m, v)]:,.0f}" for m, v in report_keys()),
-        )
+        for v in ("pv", "cv"):
+            close = all(
+                abs(f[(a, v)] - f[(b, v)]) <= 0.1 * (max(f[(a, v)], f[(b, v)]) - 1000)
+                for a, b in pairs
+            )
+            checks_order[v][rule] = (
+                close and f[("vickrey", v)] > f[("fpsb", v)],
+                ", ".join(f"{m} {f[(m, v)]:,.0f}" for m in METHODS),
+            )
         checks_cv[rule] = (
             all(1000 < f[(m, "cv")] < f[(m, "pv")] for m in METHODS),
             "CV fitness " + ", ".join(f"{m} {f[(m, 'cv')]:,.0f}" for m in METHODS),
@@ -642,12 +681,14 @@ def section_bidders(report: Report) -> None:
             max(g["fpsb"], g["dutch"]) < min(g["vickrey"], g["english"]) - 0.3,
             ", ".join(f"{m} {x:.2f}" for m, x in g.items()),
         )
-    report.claims(
-        "Fitness: FPSB ~ Dutch and Vickrey ~ English (within 10% of the profit), Vickrey above "
-        "FPSB (figure 8.8)",
-        "L9409-9418",
-        checks_order,
-    )
+    for v, line in (("pv", "L9409-9418"), ("cv", "L9418-9419")):
+        report.claims(
+            f"{v.upper()} fitness: FPSB ~ Dutch and Vickrey ~ English (profits within 10%), "
+            "Vickrey above FPSB (figure 8.8)",
+            line,
+            checks_order[v],
+            {"code": DUTCH_STEP_WHY},
+        )
     report.claims(
         "CV bidders profit (fitness above the credit 1000) but far less than PV",
         "L9418-9425, L9535-9536",
@@ -695,8 +736,9 @@ def section_fig_8_9(report: Report) -> None:
             all(a > b for a, b in itertools.pairwise(f)),
             ", ".join(f"{n}: {x:,.0f}" for n, x in zip(OPPONENTS, f, strict=True)),
         )
-        checks_gene[rule] = (
-            g[0] < g[1] <= g[-1] + 0.1 and g[-1] > g[0] + 0.3,
+        sd = [report.stat("fig8.9", n, rule, lambda r: r.genes["bid"]).sd for n in OPPONENTS]
+        checks_gene[rule] = (  # rising, the last step allowed to stay within the seeds' spread
+            g[0] < g[1] < g[2] and g[3] >= g[2] - max(sd[2], sd[3]),
             ", ".join(f"{n}: {x:.2f}" for n, x in zip(OPPONENTS, g, strict=True)),
         )
     report.claims("More opponents, lower fitness", "L9603-9606, L10145-10148", checks_fit)
@@ -704,6 +746,7 @@ def section_fig_8_9(report: Report) -> None:
         "More opponents, higher bids (thesis mean genes 2.33 / 3.11 / 3.33 / 3.44)",
         "L9612-9622",
         checks_gene,
+        {"code": CODE_WHY_SINGLE_RUNS},
     )
     draw = _history_lines(report, "fig8.9", OPPONENTS, lambda n: f"{n} opponents")
     report.lines += ["", _figure(report, "fig8_9.png", draw, "Figure 8.9"), ""]

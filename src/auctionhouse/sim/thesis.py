@@ -203,21 +203,24 @@ def _draw_code_round(cfg: ThesisConfig, rng: np.random.Generator, members: int) 
     half = appendix_h.java_div(ra, 2)
     lo, width = av - half, 2 * half
     n = cfg.opponents
+    asd = np.zeros(shape, dtype=np.int64)
     if cfg.common_value:
         asd = appendix_h.draw_int(rng, rg.e, rg.f - rg.e, shape)
+    if n == 0:
+        h1, h2 = np.full(shape, -np.inf), np.full(shape, -np.inf)
+    elif cfg.common_value:
         sd_lo = appendix_h.java_div(asd, 2)
         sd_width = appendix_h.java_div(3 * asd, 2) - sd_lo
         val = appendix_h.draw_int(rng, lo, width, (n, *shape))
-        bids = val - appendix_h.draw_int(rng, sd_lo, sd_width, (n, *shape))
-        h1, h2 = _top_two(bids, shape)
+        t1, t2 = appendix_h.top_two_ints(
+            val - appendix_h.draw_int(rng, sd_lo, sd_width, (n, *shape))
+        )
+        h1 = t1.astype(np.float64)
+        h2 = t2.astype(np.float64) if n > 1 else np.full(shape, -np.inf)
     else:
-        asd = np.zeros(shape, dtype=np.int64)
-        if n == 0:
-            h1, h2 = np.full(shape, -np.inf), np.full(shape, -np.inf)
-        else:
-            t1, t2 = appendix_h.top_two_draws(rng, lo, width, n)
-            h1 = t1.astype(np.float64)
-            h2 = np.where(t2 < 0, -np.inf, t2) if n == 1 else t2.astype(np.float64)
+        t1, t2 = appendix_h.top_two_draws(rng, lo, width, n)
+        h1 = t1.astype(np.float64)
+        h2 = t2.astype(np.float64) if n > 1 else np.full(shape, -np.inf)
     as_float = [np.asarray(x, dtype=np.float64) for x in (av, ra, asd)]
     return Round(as_float[0], as_float[1], as_float[2], h1, h2)
 
