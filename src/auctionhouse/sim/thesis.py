@@ -4,8 +4,7 @@ A *round* is ``A`` auctions drawn afresh: per auction an expected valuation ``v`
 (CV) an expected scale-down ``s``; each fixed bidder's valuation ``~ U[v - r/2, v + r/2]`` and, in
 CV, its scale-down ``~ U[s/2, 3s/2]``; it bids valuation - scale-down, rounded to a whole unit.
 :func:`play_round` then plays that round against every member of an evolving population at once,
-giving arrays of shape ``(A, members)``. Every member of a generation meets the same round (common
-random numbers: fitness differences come from strategies, not from luck of the draw).
+giving arrays of shape ``(A, members)``.
 
 Two decision rules (``ThesisConfig.decision``; docs/simulator.md says which reproduces what):
 
