@@ -53,6 +53,11 @@ def java_int(x: npt.ArrayLike) -> IntArray:
     return np.asarray(x, dtype=np.float32).astype(np.int64)  # C's cast truncates toward zero
 
 
+def java_int32(x: npt.NDArray[np.float32]) -> npt.NDArray[np.int32]:
+    """:func:`java_int` into ``int32`` (Java's ``int``), for large arrays of draws."""
+    return x.astype(np.int32)
+
+
 def java_memberships(val: npt.ArrayLike, a: int, b: int, p: int) -> F32Array:
     """``AV``/``VR``/``SDV``: memberships of ``val`` in ``p`` sets over ``[a, b]`` (Java floats).
 
@@ -142,16 +147,23 @@ def threshold(state: CodeState, chromosomes: npt.NDArray[np.integer]) -> F32Arra
     ``chromosomes`` is ``(members, states)``; the state's arrays are ``(A, 1)`` (one draw shared
     by all members) or ``(A, members)``. Returns ``(A, members)`` ``float32``.
     """
-    genes = np.asarray(chromosomes, dtype=F32)
-    members, states = genes.shape
-    flat = genes.ravel()  # one flat gather per term is much faster than 2-D fancy indexing
+    return thresholds(state, [chromosomes])[0]
+
+
+def thresholds(state: CodeState, chromosomes: list[npt.NDArray[np.integer]]) -> list[F32Array]:
+    """:func:`threshold` of several chromosomes (bid and scale-down) on one state, sharing the
+    gather indices."""
+    members, states = np.shape(chromosomes[0])
     offset = (np.arange(members) * states)[None, :]
-    total: F32Array | None = None
+    flats = [np.asarray(c, dtype=F32).ravel() for c in chromosomes]
+    totals: list[F32Array | None] = [None] * len(flats)
     for idx, w in zip(state.index, state.weight, strict=True):
-        term = np.take(flat, idx + offset) * w
-        total = term if total is None else total + term
-    assert total is not None
-    return np.asarray(total, dtype=F32)
+        where = idx + offset  # one flat gather per term: much faster than 2-D fancy indexing
+        for k, flat in enumerate(flats):
+            term = np.take(flat, where) * w
+            prev = totals[k]
+            totals[k] = term if prev is None else prev + term
+    return [np.asarray(t, dtype=F32) for t in totals]
 
 
 def _decide(lo: AnyInts, hi: AnyInts, thr: F32Array, top: int) -> IntArray:
@@ -267,7 +279,7 @@ def top_two_ints(bids: npt.NDArray[np.integer]) -> tuple[IntArray, IntArray]:
     m1 = bids.max(axis=0)
     top = bids == m1
     shared = top.sum(axis=0) >= 2
-    rest = np.where(top, np.iinfo(np.int64).min, bids).max(axis=0)
+    rest = np.where(top, np.iinfo(bids.dtype).min, bids).max(axis=0)
     return np.asarray(m1, dtype=np.int64), np.asarray(np.where(shared, m1, rest), dtype=np.int64)
 
 
@@ -356,6 +368,11 @@ def code_table(rg: CodeRanges, sets: tuple[int, int, int], cv: bool) -> CodeTabl
     sd_lo, sd_hi = scale_down_interval(state, rg, sets[2]) if cv else (lo * 0, lo * 0)
     ints = np.stack([*state.index, lo, hi, sd_lo, sd_hi], axis=1).astype(np.int32)
     return CodeTable(rg, cv, ints, np.stack(state.weight, axis=1))
+
+
+def decide_levels(lo: AnyInts, hi: AnyInts, thr: F32Array, top: int) -> IntArray:
+    """``(int)(lo + (float)(threshold/N) * (hi - lo))`` from precomputed thresholds."""
+    return _decide(lo, hi, thr, top)
 
 
 def decide_from(

@@ -210,12 +210,14 @@ def _draw_code_round(cfg: ThesisConfig, rng: np.random.Generator, members: int) 
     elif cfg.common_value:
         sd_lo = appendix_h.java_div(asd, 2)
         sd_width = appendix_h.java_div(3 * asd, 2) - sd_lo
-        val = appendix_h.draw_int(rng, lo, width, (n, *shape))
-        t1, t2 = appendix_h.top_two_ints(
-            val - appendix_h.draw_int(rng, sd_lo, sd_width, (n, *shape))
-        )
-        h1 = t1.astype(np.float64)
-        h2 = t2.astype(np.float64) if n > 1 else np.full(shape, -np.inf)
+        # bid = (lo + (int)(width*U)) - (sd_lo + (int)(sd_width*U')): the per-auction part
+        # (lo - sd_lo) is the same for every opponent, so rank only the drawn offsets (int32).
+        u = rng.random((2, n, *shape), dtype=np.float32)
+        offsets = appendix_h.java_int32(width.astype(np.float32) * u[0])
+        offsets -= appendix_h.java_int32(sd_width.astype(np.float32) * u[1])
+        t1, t2 = appendix_h.top_two_ints(offsets)
+        h1 = (t1 + lo - sd_lo).astype(np.float64)
+        h2 = (t2 + lo - sd_lo).astype(np.float64) if n > 1 else np.full(shape, -np.inf)
     else:
         t1, t2 = appendix_h.top_two_draws(rng, lo, width, n)
         h1 = t1.astype(np.float64)
@@ -284,15 +286,13 @@ def _code_amounts(cfg: ThesisConfig, rnd: Round, population: npt.NDArray[np.int8
         opp_hi = opp_hi - appendix_h.java_div(s, 2)
     lowest = np.minimum(lo - sd_hi, opp_lo).astype(np.float64)
     highest = np.maximum(hi - sd_lo, opp_hi).astype(np.float64)
+    levels = appendix_h.thresholds(state, [population[:, k, :] for k in range(population.shape[1])])
     if cfg.scenario == "bidder":
-        amount = appendix_h.decide_from(lo, hi, state, population[:, 0, :], top)
+        amount = appendix_h.decide_levels(lo, hi, levels[0], top)
         if cv:
-            amount = amount - appendix_h.decide_from(sd_lo, sd_hi, state, population[:, 1, :], top)
+            amount = amount - appendix_h.decide_levels(sd_lo, sd_hi, levels[1], top)
         return Amounts(amount.astype(np.float64), None, lowest, highest)
-    chosen = [
-        appendix_h.decide_from(lo, hi, state, population[:, k, :], top).astype(np.float64)
-        for k in range(population.shape[1])
-    ]
+    chosen = [appendix_h.decide_levels(lo, hi, level, top).astype(np.float64) for level in levels]
     return Amounts(chosen[0], chosen[1] if len(chosen) > 1 else None, lowest, highest)
 
 
