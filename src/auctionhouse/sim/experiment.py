@@ -253,9 +253,11 @@ def _pct(ours: float, theirs: float) -> str:
 
 TEXT_WHY = "the text's rule lets 'very high' win every auction: see Why the rules differ"
 DUTCH_STEP_WHY = (
-    "the Dutch clock falls in steps of 5 from above every bid, so a Dutch winner pays its bid "
-    "rounded down to a step (up to 5 less): worth little against PV profits, but CV profits are "
-    "a few units per auction, so Dutch bids higher and wins and earns more than FPSB"
+    "the clocks move in steps of 5: a Dutch winner pays its bid rounded down to a step (up to 5 "
+    "less than in FPSB), an English winner the first step at or above the second bid (up to 5 "
+    "more than in Vickrey); against CV profits of a few units an auction these steps are large, "
+    "so Dutch bids higher and earns more than FPSB and English trails Vickrey (PV profits are "
+    "ten times larger, and there the pairs agree)"
 )
 SELLER_WHY = (
     "English is a clock here (price about the second bid), so English-CV sells like Vickrey "
