@@ -8,6 +8,7 @@ cast truncating toward zero.
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -225,3 +226,16 @@ def test_evaluate_shares_draws_between_chromosomes() -> None:
     same = np.array([[list(map(int, THESIS_FPSB))]] * 2, dtype=np.int8)
     a, b = evaluate(cfg, same, auctions=5000, seed=1)
     assert a == b
+
+
+def test_report_verdicts_and_reasons(tmp_path: Path) -> None:
+    from auctionhouse.sim.experiment import Report, Settings, Stat, numeric_verdict
+
+    assert numeric_verdict(Stat((3650.0, 3750.0)), 3702) == (True, "agrees (-0.1%)")
+    assert numeric_verdict(Stat((4792.0,)), 3702)[0] is False
+    assert Stat((1.0, 3.0)).fmt(1) == "2.0 ± 1.4"
+    report = Report({}, Settings(), tmp_path)
+    report.claims("a claim", "L1", {"text": (False, "x"), "code": (True, "y")})
+    assert "`code`: agrees: y." in report.lines[-1]
+    assert "`text`: **disagrees**: x. Why: the text's rule" in report.lines[-2]
+    assert report.summary[-1][2]["code"] == "agrees"
