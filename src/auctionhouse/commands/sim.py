@@ -223,7 +223,7 @@ def experiment_thesis(
     rules: str = typer.Option("text,code", help="Decision rules to run: text, code or both."),
     jobs: int = typer.Option(2, help="Worker processes for the evolutions."),
     quick: bool = typer.Option(
-        False, "--quick", help="Population 20, 10 generations: a smoke test, not comparable."
+        False, "--quick", help="Population 10, 5 generations: a smoke test, not comparable."
     ),
 ) -> None:
     """Rerun every chapter 8 simulator result of the thesis under both decision rules and write a

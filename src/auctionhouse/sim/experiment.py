@@ -97,7 +97,7 @@ class Stat:
 
 @dataclass
 class Settings:
-    """How big the rerun is: the thesis' sizes, or ``quick`` (population 20, 10 generations: a
+    """How big the rerun is: the thesis' sizes, or ``quick`` (population 10, 5 generations: a
     smoke test whose numbers are not comparable)."""
 
     seed: int = 1
@@ -115,7 +115,7 @@ class Settings:
         cfg = replace(ThesisConfig(seed=self.seed), **changes)
         if self.quick:
             cfg = replace(
-                cfg, population=min(cfg.population, 20), generations=min(cfg.generations, 10)
+                cfg, population=min(cfg.population, 10), generations=min(cfg.generations, 5)
             )
         return cfg
 
@@ -927,7 +927,7 @@ def run_thesis_experiment(
         "",
     ]
     if quick:
-        head += ["**Quick run** (population 20, 10 generations): not comparable to the thesis.", ""]
+        head += ["**Quick run** (population 10, 5 generations): not comparable to the thesis.", ""]
     if repeats < 5:
         head += [f"**Only {repeats} seed(s)**: the spread is not meaningful.", ""]
     summary = ["## Summary: which rule reproduces which result", ""]
