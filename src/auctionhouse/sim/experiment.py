@@ -19,7 +19,7 @@ import itertools
 import os
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -186,12 +186,28 @@ def execute(
                 f"{setting} {rule}: mean fitness {finals.fmt()}"
             )
 
+    # Studies share settings (the defaults are table 8.5's 3/3 cell, table 8.6's FPSB-PV and
+    # figure 8.9's 10 opponents): each distinct evolution runs once.
     if plan.settings.jobs <= 1:
+        cache: dict[str, RunSummary] = {}
+
+        def run_once(c: ThesisConfig) -> RunSummary:
+            if repr(c) not in cache:
+                cache[repr(c)] = run_one(c)
+            return cache[repr(c)]
+
         for key, cfgs in plan.cells.items():
-            done(key, [run_one(c) for c in cfgs])
+            done(key, [run_once(c) for c in cfgs])
         return out
     with ProcessPoolExecutor(max_workers=plan.settings.jobs) as pool:
-        futures = {key: [pool.submit(run_one, c) for c in cfgs] for key, cfgs in plan.cells.items()}
+        shared: dict[str, Future[RunSummary]] = {}
+
+        def submit_once(c: ThesisConfig) -> Future[RunSummary]:
+            if repr(c) not in shared:
+                shared[repr(c)] = pool.submit(run_one, c)
+            return shared[repr(c)]
+
+        futures = {key: [submit_once(c) for c in cfgs] for key, cfgs in plan.cells.items()}
         for key, fs in futures.items():
             done(key, [f.result() for f in fs])
     return out
@@ -889,9 +905,9 @@ def run_thesis_experiment(
     outdir.mkdir(parents=True, exist_ok=True)
     settings = Settings(seed=seed, repeats=repeats, rules=rules, quick=quick, jobs=jobs)
     plan = plan_thesis(settings)
-    total = sum(len(c) for c in plan.cells.values())
+    total = len({repr(c) for cfgs in plan.cells.values() for c in cfgs})  # distinct ones
     if progress is not None:
-        progress(f"{len(plan.cells)} cells, {total} evolutions, {jobs} process(es)")
+        progress(f"{len(plan.cells)} cells, {total} distinct evolutions, {jobs} process(es)")
     results = execute(plan, progress)
     evolved = time.perf_counter() - began
     report = Report(results, settings, outdir)
@@ -921,7 +937,7 @@ def run_thesis_experiment(
         + ". Line numbers (L) point into `../shared/seeds/004_cdfd4dafceae7c36.txt`; the "
         "thesis' figures are single runs.",
         "",
-        f"Run: {total} evolutions in {evolved:.0f} s, report in {elapsed - evolved:.0f} s, "
+        f"Run: {total} distinct evolutions in {evolved:.0f} s, report in {elapsed - evolved:.0f} s, "
         f"{elapsed:.0f} s in all, {jobs} process(es), load average {load:.1f} at the end "
         f"(a shared 2-core machine).",
         "",
