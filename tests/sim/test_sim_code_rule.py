@@ -234,7 +234,7 @@ def test_report_verdicts_and_reasons(tmp_path: Path) -> None:
     assert numeric_verdict(Stat((3650.0, 3750.0)), 3702) == (True, "agrees (-0.1%)")
     assert numeric_verdict(Stat((4792.0,)), 3702)[0] is False
     assert Stat((1.0, 3.0)).fmt(1) == "2.0 ± 1.4"
-    report = Report({}, Settings(), tmp_path)
+    report = Report({}, Settings(), tmp_path, scores={})
     report.claims("a claim", "L1", {"text": (False, "x"), "code": (True, "y")})
     assert "`code`: agrees: y." in report.lines[-1]
     assert "`text`: **disagrees**: x. Why: the text's rule" in report.lines[-2]
