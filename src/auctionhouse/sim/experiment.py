@@ -906,8 +906,10 @@ WHY = """## Why the rules differ
   arithmetic, so a bid reaches 225 (above the value 200) and a low gene can bid far below the
   opponents. Shading is then a real trade-off, and tables 8.4/8.5, the thesis' own FPSB
   chromosome's score (~3,700, ~70% wins) and the FPSB/Vickrey gene gap come out as in chapter 8.
-- What neither rule reproduces exactly is a single run's chromosome: the thesis gives one fittest
-  chromosome per cell; across seeds a cell's mean gene varies by about +-0.3-0.5.
+- What neither rule reproduces exactly is a single run's chromosome: the thesis gives one run's
+  fittest chromosome per cell, which differs from run to run (its 10-opponent chromosome, mean
+  gene 3.33, and table 8.6's, 2.78, come from the same setting). The rerun compares population
+  mean genes over 5 seeds, whose spread is given beside them.
 - Nothing here says the opponents bid lower than THESIS-MODEL.md states: the difference between
   the rules is the evolving agent's decision, not the opponents.
 """
