@@ -95,7 +95,7 @@ def test_agent_bids_carry_the_mandate_and_file_it_once(house: AuctionHouse, tmp_
     mandate = a_mandate(tmp_path)
     account = owner(house, mandate)
     house.place_bid(account, "1", 1_000, mandate=ref(mandate))
-    house.place_bid(account, "1", 1_000, proxy_max=5_000, mandate=ref(mandate))
+    house.place_bid(account, "1", 2_000, proxy_max=5_000, mandate=ref(mandate))
     first, second = bids(house)[-2:]
     assert first.mandate == second.mandate == mandate_digest(mandate)
     assert json.loads(first.mandate_doc or "") == mandate and second.mandate_doc is None
