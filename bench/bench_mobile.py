@@ -134,6 +134,7 @@ class World:
         data = {
             "home": home,
             "key_file": str(self.tmp / "owner.pem"),
+            "create_key": True,
             "item": "antique*",
             "site_cap": 50_000,
             "budget": 50_000,
@@ -279,10 +280,17 @@ async def auctions(world: World) -> dict[str, Any]:
             await asyncio.sleep(0.01)
         aid = listed[0]
         mandates = [
-            world.mandate(
-                home.url, [site.url], item=item, value=v, site_cap=v, budget=v, return_in=60
+            world.mandate(  # thirty owners: each bids as its own owner's account
+                home.url,
+                [site.url],
+                item=item,
+                value=v,
+                site_cap=v,
+                budget=v,
+                return_in=120,
+                key_file=str(world.tmp / f"owner-{method}-{n}.pem"),
             )
-            for v in values
+            for n, v in enumerate(values)
         ]
         await asyncio.gather(*(world.launch(home.url, m) for m in mandates))
         deadline = time.monotonic() + 60
@@ -290,6 +298,10 @@ async def auctions(world: World) -> dict[str, Any]:
         while state.outcome is None and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
             state = host.house.state(aid)
+        if state.outcome is None:
+            first = mandates[0]["agent"]
+            record = (await world.client.get(f"{home.url}/api/v1/agents/{first}")).json()
+            progress(method, "not closed; an agent's record:", json.dumps(record)[:3000])
         closed = host.house.ledger.events_for(aid)[-1].at
         bidders = len(state.bidders)
         out[method] = {
@@ -297,7 +309,7 @@ async def auctions(world: World) -> dict[str, Any]:
             "thesis_seconds": THESIS["auctions"][method],
             "bidders": bidders,
             "winner_value": max(values) if state.winner else None,
-            "price": state.price if state.winner else None,
+            "price": state.final_price,
             "outcome": state.outcome.value if state.outcome else None,
         }
         progress("auction", method, out[method])
