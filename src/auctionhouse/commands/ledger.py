@@ -27,7 +27,9 @@ def register(app: typer.Typer) -> None:
 
 def audit(
     auction: str | None = typer.Argument(None, metavar="AUCTION", help="Audit only this auction."),
-    db: Path = typer.Option(..., "--db", help="The ledger's SQLite file."),
+    db: str = typer.Option(
+        ..., "--db", help="The ledger's SQLite file, or a postgresql://USER@HOST/DB URL."
+    ),
     key: Path | None = typer.Option(
         None, "--key", help="House key or public key file (default: <db>.key beside the file)."
     ),
@@ -35,8 +37,10 @@ def audit(
 ) -> None:
     """Verify every hash chain, close seal and checkpoint; name each tampered auction and seq."""
     from auctionhouse.ledger import audit_database
+    from auctionhouse.ledger.postgres import redact
 
     report = audit_database(db, auction_id=auction, key_path=key)
+    db = redact(db)
     if as_json:
         typer.echo(json.dumps(report.to_dict(), indent=2))
     else:
@@ -45,7 +49,7 @@ def audit(
         raise typer.Exit(EXIT_TAMPERED)
 
 
-def _print_report(db: Path, report: AuditReport) -> None:
+def _print_report(db: str, report: AuditReport) -> None:
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table

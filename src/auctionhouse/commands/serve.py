@@ -19,8 +19,12 @@ ConfigOption = Annotated[
     ),
 ]
 DbOption = Annotated[
-    Path | None,
-    typer.Option("--db", help="The house's SQLite file (default: in the user data directory)."),
+    str | None,
+    typer.Option(
+        "--db",
+        help="The house's SQLite file (default: in the user data directory), or a"
+        " postgresql://USER@HOST/DB URL: several instances share one PostgreSQL database.",
+    ),
 ]
 
 
@@ -45,11 +49,11 @@ def serve(
     Settings: flags > AUCTIONHOUSE_* variables > the --config file > defaults
     (docs/configuration.md).
     """
-    from auctionhouse.server.config import load_config
+    from auctionhouse.server.config import db_flags, load_config
     from auctionhouse.server.run import run_server
 
     settings = load_config(
-        {"db": db, "host": host, "port": port, "log_level": log_level}, config_file=config
+        {**db_flags(db), "host": host, "port": port, "log_level": log_level}, config_file=config
     )
     run_server(settings)
 
@@ -65,9 +69,9 @@ def admin_create(
     """Create an admin account directly in the house's database file."""
     from auctionhouse.house.accounts import AccountStore
     from auctionhouse.house.clock import SystemClock
-    from auctionhouse.server.config import load_config
+    from auctionhouse.server.config import db_flags, load_config
 
-    settings = load_config({"db": db}, config_file=config)
+    settings = load_config(db_flags(db), config_file=config)
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:

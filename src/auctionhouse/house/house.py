@@ -174,7 +174,7 @@ class AuctionHouse:
         auctions = self._auctions
         logs = self._events
         count_bid = self._count_bid
-        for event in self.ledger.events():
+        for event in self._replay_events():
             aid = event.auction_id
             before = auctions.get(aid)
             if type(event) is not BidPlaced or before is None:
@@ -191,6 +191,10 @@ class AuctionHouse:
                 self._timers.append((due, aid))
         heapq.heapify(self._timers)
         self._dirty_since_checkpoint = False
+
+    def _replay_events(self) -> Iterator[Event]:
+        """The events a start replays (the shared house stops at its snapshot)."""
+        return self.ledger.events()
 
     # ------------------------------------------------------------------ the write path
 

@@ -59,7 +59,7 @@ class ServerState:
         self.config = config
         self.clock = clock
         self.metrics = Metrics(config.stats_window_seconds)
-        self.service = HouseService(self._open_house)
+        self.service = self._service(config)
         self.hub = Hub(
             self.service,
             queue_size=config.ws_send_queue,
@@ -68,6 +68,20 @@ class ServerState:
         self._loop: asyncio.AbstractEventLoop | None = None
         # Called once the house is recovered and serving (run.py tunes the GC here).
         self.on_started: Callable[[], None] | None = None
+
+    def _service(self, config: ServerConfig) -> HouseService:
+        if config.database_url is None:
+            return HouseService(self._open_house)
+        from auctionhouse.house.shared import SharedAuctionHouse, SharedHouseService
+
+        url = config.database_url
+
+        def open_shared() -> SharedAuctionHouse:
+            return SharedAuctionHouse.open_shared(
+                url, key_path=config.key_path, config=config.house, clock=self.clock
+            )
+
+        return SharedHouseService(open_shared, url)
 
     def _open_house(self) -> AuctionHouse:
         return AuctionHouse.open(

@@ -18,6 +18,7 @@ from typing import Any
 
 from auctionhouse.errors import ConfigError
 from auctionhouse.house.config import HouseConfig
+from auctionhouse.ledger.postgres import is_postgres_url
 
 ENV_PREFIX = "AUCTIONHOUSE_"
 HOUSE_ENV_PREFIX = "AUCTIONHOUSE_HOUSE_"
@@ -38,6 +39,8 @@ class ServerConfig:
     # The house's SQLite file; its signing key is FILE.key next to it unless key_file is set.
     db: Path = field(default_factory=default_db_path)
     key_file: Path | None = None
+    # A PostgreSQL URL (postgresql://...): the shared house of several instances, in place of db.
+    database_url: str | None = None
     log_level: str = "info"
     # Seconds a SIGTERM waits for open connections before it closes them.
     graceful_seconds: float = 10.0
@@ -72,12 +75,18 @@ class ServerConfig:
         for name in ("proxy_headers", "ws_compression"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name} must be true or false")
+        if self.database_url is not None and not is_postgres_url(self.database_url):
+            raise ConfigError("database_url must be a postgresql:// URL")
         if not isinstance(self.house, HouseConfig):
             raise ConfigError("house must be a [house] table of settings")
 
     @property
     def key_path(self) -> Path:
-        return self.key_file if self.key_file is not None else Path(f"{self.db}.key")
+        if self.key_file is not None:
+            return self.key_file
+        if self.database_url is not None:  # every instance needs this same key (a copy)
+            return self.db.parent / "postgres-house.key"
+        return Path(f"{self.db}.key")
 
 
 def _check_int(name: str, value: object, low: int, high: int) -> None:
@@ -109,6 +118,7 @@ _EXPECTED = {
     "str": "a string",
     "Path": "a path",
     "Path | None": "a path",
+    "str | None": "a string",
 }
 
 
@@ -233,6 +243,15 @@ def load_config(
         return ServerConfig(**server, house=house_config)
     except TypeError as exc:  # pragma: no cover - guarded by the field checks above
         raise ConfigError(str(exc)) from None
+
+
+def db_flags(db: str | None) -> dict[str, Any]:
+    """The settings a ``--db`` value gives: a PostgreSQL URL or an SQLite file path."""
+    if db is None:
+        return {}
+    if is_postgres_url(db):
+        return {"database_url": db}
+    return {"db": Path(db).expanduser()}
 
 
 def with_house(config: ServerConfig, **house_changes: Any) -> ServerConfig:
