@@ -376,6 +376,58 @@ class SharedAuctionHouse(AuctionHouse):
             self.accounts.close()
 
 
+def migrate_house(source: str | Path, url: str) -> dict[str, int]:
+    """Copy an embedded house (its SQLite file: ledger, accounts, sessions) into an empty
+    PostgreSQL database, each part in one transaction. Returns how many events, accounts
+    and sessions were copied. The house key stays a file: every instance needs a copy."""
+    from auctionhouse.ledger import SQLiteStore
+
+    require_psycopg()
+    path = Path(source)
+    src = SQLiteStore(path, readonly=True)
+    dst = PostgresStore(url)
+    try:
+        events = dst.copy_from(src)
+    finally:
+        src.close()
+        dst.close()
+    copied = {"events": events, "accounts": 0, "sessions": 0}
+    accounts = SharedAccountStore(url)  # creates the account tables
+    try:
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            names = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            pg = accounts._pg
+            with pg._conn.transaction():
+                for table in ("accounts", "sessions"):  # accounts first: sessions refer to them
+                    if table not in names:
+                        continue
+                    theirs = [r[1] for r in db.execute(f"PRAGMA table_info({table})")]
+                    ours = {
+                        r[0]
+                        for r in pg.execute(
+                            "SELECT column_name FROM information_schema.columns"
+                            " WHERE table_schema = current_schema() AND table_name = ?",
+                            (table,),
+                        )
+                    }
+                    columns = [c for c in theirs if c in ours]
+                    rows = db.execute(f"SELECT {', '.join(columns)} FROM {table}").fetchall()
+                    marks = ", ".join("%s" for _ in columns)
+                    with pg._conn.cursor() as cur:
+                        cur.executemany(
+                            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows
+                        )
+                    copied[table] = len(rows)
+        finally:
+            db.close()
+    except psycopg.Error as exc:
+        raise LedgerError(f"cannot copy the accounts: {exc}") from exc
+    finally:
+        accounts.close()
+    return copied
+
+
 def _level(limiter: RateLimiter, bucket: tuple[float, float], now: float) -> float:
     tokens, last = bucket
     return min(limiter.burst, tokens + max(0.0, now - last) * limiter.rate)
