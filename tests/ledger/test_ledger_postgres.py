@@ -9,11 +9,11 @@ import json
 import threading
 from pathlib import Path
 
-import pg_cluster
 import psycopg
 import pytest
 from ledger_helpers import T0, bid, english
 
+import pg_cluster
 from auctionhouse.cli import main
 from auctionhouse.errors import SequenceConflict
 from auctionhouse.house import AuctionHouse, HouseConfig
