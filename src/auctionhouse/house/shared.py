@@ -65,6 +65,7 @@ log = logging.getLogger("auctionhouse.house")
 EVENTS_CHANNEL = "auctionhouse_events"
 ACCOUNTS_CHANNEL = "auctionhouse_accounts"
 HOP_TIMEOUT = 60.0  # seconds a round waits for the event loop to decide its batch
+LISTEN_WAIT = 10.0  # seconds a start waits for its LISTEN connection
 
 SHARED_SCHEMA = """
 CREATE TABLE IF NOT EXISTS house_shared (
@@ -168,6 +169,12 @@ class SharedAccountStore(AccountStore):
 
     def forget_session(self, digest: str) -> None:
         self._sessions.pop(digest, None)
+
+    def forget_all(self) -> None:
+        """Drop every cached account and session: announcements may have been missed (the
+        listener was not connected), and the tables are the truth."""
+        self._cache.clear()
+        self._sessions.clear()
 
 
 class SharedAuctionHouse(AuctionHouse):
@@ -456,6 +463,7 @@ class SharedHouseService(HouseService):
         self._catchup_wanted = False
         self._catchup_task: asyncio.Task[None] | None = None
         self.listener_connections = 0  # (re)connects of the LISTEN connection
+        self._listening = asyncio.Event()
 
     @property
     def shared(self) -> SharedAuctionHouse:
@@ -464,8 +472,13 @@ class SharedHouseService(HouseService):
         return house
 
     async def start(self) -> None:
+        """Start, and return once this instance listens to the others (or ``LISTEN_WAIT``
+        passed: the listener keeps trying, and periodic catch-up covers the meantime)."""
         await super().start()
+        self._listening = asyncio.Event()
         self._tasks.append(asyncio.create_task(self._listen(), name="house-listener"))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._listening.wait(), LISTEN_WAIT)
 
     async def stop(self) -> None:
         await super().stop()
@@ -588,7 +601,11 @@ class SharedHouseService(HouseService):
                 await conn.execute(f"LISTEN {ACCOUNTS_CHANNEL}")
                 self.listener_connections += 1
                 backoff = 0.05
+                accounts = self.shared.accounts
+                if isinstance(accounts, SharedAccountStore):
+                    accounts.forget_all()
                 self.catch_up()
+                self._listening.set()
                 while True:
                     async for note in conn.notifies(timeout=self._resync):
                         self._on_note(note.channel, note.payload)
