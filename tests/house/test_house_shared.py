@@ -16,7 +16,7 @@ from nacl.signing import SigningKey
 
 import pg_cluster
 from auctionhouse.auction import AuctionClosed
-from auctionhouse.errors import QuotaExceeded, RateLimited, ReplayedNonce, Unauthorized
+from auctionhouse.errors import LedgerError, QuotaExceeded, RateLimited, ReplayedNonce, Unauthorized
 from auctionhouse.house import HouseConfig, bid_message, sign
 from auctionhouse.house.clock import FakeClock
 from auctionhouse.house.shared import SharedAuctionHouse, SharedHouseService
@@ -243,6 +243,28 @@ async def _a_lost_listener_connection_is_repaired_and_no_event_is_missed(cluster
     await until(lambda: b.listener_connections >= 2)
 
 
+async def _a_lost_database_session_is_reopened_and_the_house_goes_on(cluster: Cluster) -> None:
+    a, b = [await cluster.add() for _ in range(2)]
+    a.house.create_account("seller", "password123")
+    a.house.create_account("ann", "password123")
+    aid = (await a.call(lambda h: h.create_auction("seller", "lamp", "english", {"duration": 60})))[
+        "id"
+    ]
+    with psycopg.connect(cluster.url, autocommit=True) as conn:  # every session but this one
+        conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+    try:  # the first command may find its session gone: refused, nothing decided
+        await a.call(lambda h: h.place_bid("ann", aid, 10))
+    except LedgerError:
+        pass
+    assert a.failure is None
+    ack = await a.call(lambda h: h.place_bid("ann", aid, 20))
+    assert a.house.authenticate(a.house.login("ann", "password123")).id == "ann"
+    await until(lambda: b.house.state(aid).seq == ack["seq"])
+
+
 def test_bidders_on_every_instance_share_one_auction_without_gap_or_double(tmp_path: Path) -> None:
     run(tmp_path, _bidders_on_every_instance_share_one_auction_without_gap_or_double)
 
@@ -261,3 +283,7 @@ def test_sessions_keys_and_logouts_hold_on_every_instance(tmp_path: Path) -> Non
 
 def test_a_lost_listener_connection_is_repaired_and_no_event_is_missed(tmp_path: Path) -> None:
     run(tmp_path, _a_lost_listener_connection_is_repaired_and_no_event_is_missed)
+
+
+def test_a_lost_database_session_is_reopened_and_the_house_goes_on(tmp_path: Path) -> None:
+    run(tmp_path, _a_lost_database_session_is_reopened_and_the_house_goes_on)

@@ -109,15 +109,25 @@ class PostgresConnection:
     statement commits on its own (autocommit, ``synchronous_commit = on``)."""
 
     def __init__(self, url: str) -> None:
+        self._url = url
         self._conn = connect(url)
 
     def execute(self, sql: str, params: Sequence[object] = ()) -> Any:
-        try:
-            return self._conn.execute(sql.replace("?", "%s"), params)
-        except psycopg.errors.UniqueViolation as exc:
-            raise sqlite3.IntegrityError(str(exc)) from exc
-        except psycopg.Error as exc:
-            raise LedgerError(f"the account database failed: {exc}") from exc
+        """Run one statement; a session the server dropped is reopened and the statement
+        tried once more (each statement is its own transaction, so nothing half-done)."""
+        for attempt in (1, 2):
+            if self._conn.closed:
+                self._conn = connect(self._url)
+            try:
+                return self._conn.execute(sql.replace("?", "%s"), params)
+            except psycopg.errors.UniqueViolation as exc:
+                raise sqlite3.IntegrityError(str(exc)) from exc
+            except psycopg.OperationalError as exc:
+                if attempt == 2 or not self._conn.closed:
+                    raise LedgerError(f"the account database failed: {exc}") from exc
+            except psycopg.Error as exc:
+                raise LedgerError(f"the account database failed: {exc}") from exc
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def executescript(self, script: str) -> None:
         with self._conn.transaction():  # instances starting together: one creates the tables
@@ -125,7 +135,7 @@ class PostgresConnection:
             self._conn.execute(script)
 
     def notify(self, channel: str, payload: str) -> None:
-        self._conn.execute("SELECT pg_notify(%s, %s)", (channel, payload))
+        self.execute("SELECT pg_notify(?, ?)", (channel, payload))
 
     def close(self) -> None:
         self._conn.close()
@@ -481,11 +491,12 @@ class SharedHouseService(HouseService):
             await asyncio.wait_for(self._listening.wait(), LISTEN_WAIT)
 
     async def stop(self) -> None:
-        await super().stop()
+        self._closing = True
         if self._catchup_task is not None:
             self._catchup_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._catchup_task
+        await super().stop()
 
     # ------------------------------------------------------------------ rounds
 
@@ -499,26 +510,49 @@ class SharedHouseService(HouseService):
             while len(batch) < self._max_batch and not queue.empty():
                 batch.append(queue.get_nowait())
             try:
-                done, events, pos = await loop.run_in_executor(
-                    self._writer, self._round, loop, batch
-                )
-            except BaseException as exc:
-                self._fail(exc, batch)
-                continue
+                await self._run_round(loop, batch)
             finally:
                 for _ in batch:
                     queue.task_done()
-            house = self.shared
-            house.pos = max(house.pos, pos)
-            house.notify(events)
-            for future, result in done:
-                if not future.done():
-                    future.set_result(result)
+
+    async def _run_round(self, loop: asyncio.AbstractEventLoop, batch: list[_Item]) -> None:
+        """Run a round; one that failed before deciding anything (a dropped session) is
+        tried once more on a new session, then refused. One that failed after deciding stops
+        the house: its memory may be ahead of the database (a restart replays the truth)."""
+        for attempt in (1, 2):
+            decided: list[bool] = []
+            try:
+                done, events, pos = await loop.run_in_executor(
+                    self._writer, self._round, loop, batch, decided
+                )
+            except BaseException as exc:
+                if decided:
+                    self._fail(exc, batch)
+                elif attempt == 2:
+                    log.warning("a round could not start (%s); its commands are refused", exc)
+                    self._refuse(batch, LedgerError("the database is unavailable; retry"))
+                else:
+                    continue
+                return
+            self._finish(done, events, pos)
+            return
+
+    def _finish(
+        self, done: list[tuple[asyncio.Future[Any], Any]], events: list[Event], pos: int
+    ) -> None:
+        """A committed round: listeners hear of its events, then callers get their answers."""
+        house = self.shared
+        house.pos = max(house.pos, pos)
+        house.notify(events)
+        for future, result in done:
+            if not future.done():
+                future.set_result(result)
 
     def _round(
-        self, loop: asyncio.AbstractEventLoop, batch: list[_Item]
+        self, loop: asyncio.AbstractEventLoop, batch: list[_Item], decided: list[bool]
     ) -> tuple[list[tuple[asyncio.Future[Any], Any]], list[Event], int]:
-        """One turn (writer thread): lock, catch up, decide on the loop, write, commit."""
+        """One turn (writer thread): lock, catch up, decide on the loop, write, commit.
+        ``decided`` gets an entry once the loop has decided the batch."""
         house = self.shared
         store = house.store
         with store.locked():
@@ -527,6 +561,7 @@ class SharedHouseService(HouseService):
             last = store.last_checkpoint()
             hop: Future[tuple[list[tuple[asyncio.Future[Any], Any]], list[Event], list[SharedRow]]]
             hop = asyncio.run_coroutine_threadsafe(self._decide(batch, records, shared, last), loop)
+            decided.append(True)  # a hop that times out may still decide: count it as decided
             done, events, changed = hop.result(HOP_TIMEOUT)
             house.persist(events)
             house.push_shared(changed)
@@ -563,11 +598,15 @@ class SharedHouseService(HouseService):
     def _fail(self, exc: BaseException, batch: list[_Item]) -> None:
         self.failure = exc
         log.critical("a shared round failed; the house stops taking commands: %r", exc)
-        for _command, future in batch:
-            if not future.done():
-                future.set_exception(LedgerError("the ledger could not record this command"))
+        self._refuse(batch, LedgerError("the ledger could not record this command"))
         if self.on_failure is not None:
             self.on_failure(exc)
+
+    @staticmethod
+    def _refuse(batch: list[_Item], error: Exception) -> None:
+        for _command, future in batch:
+            if not future.done():
+                future.set_exception(error)
 
     # ------------------------------------------------------------------ listening
 

@@ -376,6 +376,8 @@ class PostgresStore:
     def _open_db(self) -> Any:
         if self._closed:
             raise LedgerError("the ledger store is closed")
+        if self._db.closed and not self._in_lock:  # the server went away: a new session
+            self._db = connect(self.url)
         return self._db
 
     # -- schema ----------------------------------------------------------------------------
