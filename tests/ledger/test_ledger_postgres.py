@@ -157,3 +157,24 @@ def test_an_english_auction_written_through_postgres_audits_clean() -> None:
         ledger.checkpoint(T0 + 5_000)
         report = audit_store(ledger.store, key.public_hex)
     assert report.ok and report.events == 42 and report.seals == 1
+
+
+def test_admin_create_writes_the_admin_into_the_shared_house(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import io
+
+    from auctionhouse.house.shared import SharedAccountStore
+
+    url = pg_cluster.new_database()
+    monkeypatch.setattr("sys.stdin", io.StringIO("a long password\n"))
+    monkeypatch.setenv("AUCTIONHOUSE_HOUSE_ARGON2_TIME_COST", "1")
+    monkeypatch.setenv("AUCTIONHOUSE_HOUSE_ARGON2_MEMORY_KIB", "1024")
+    code, out, err = run(["admin", "create", "root", "--db", url, "--password-stdin"], capsys)
+    assert code == 0, err
+    assert "admin root created in postgresql://" in out
+    accounts = SharedAccountStore(url)
+    try:
+        assert accounts.get("root").is_admin
+    finally:
+        accounts.close()

@@ -78,15 +78,30 @@ def admin_create(
         password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
     if not password:
         raise InvalidRequest("the password is empty")
-    path = settings.db
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigError(f"cannot create {path.parent}: {exc.strerror}") from None
     house = settings.house
-    store = AccountStore(path, time_cost=house.argon2_time_cost, memory_kib=house.argon2_memory_kib)
+    store: AccountStore
+    if settings.database_url is not None:  # the shared house's accounts live in PostgreSQL
+        from auctionhouse.house.shared import SharedAccountStore
+        from auctionhouse.ledger.postgres import redact
+
+        where = redact(settings.database_url)
+        store = SharedAccountStore(
+            settings.database_url,
+            time_cost=house.argon2_time_cost,
+            memory_kib=house.argon2_memory_kib,
+        )
+    else:
+        path = settings.db
+        where = str(path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"cannot create {path.parent}: {exc.strerror}") from None
+        store = AccountStore(
+            path, time_cost=house.argon2_time_cost, memory_kib=house.argon2_memory_kib
+        )
     try:
         account = store.create(name, password, now=SystemClock().now(), role="admin")
     finally:
         store.close()
-    typer.echo(f"admin {account.id} created in {path}")
+    typer.echo(f"admin {account.id} created in {where}")
