@@ -262,7 +262,7 @@ async def _a_lost_database_session_is_reopened_and_the_house_goes_on(cluster: Cl
     assert a.failure is None
     ack = await a.call(lambda h: h.place_bid("ann", aid, 20))
     assert a.house.authenticate(a.house.login("ann", "password123")).id == "ann"
-    await until(lambda: b.house.state(aid).seq == ack["seq"])
+    await until(lambda: aid in b.house.auction_ids() and b.house.state(aid).seq == ack["seq"])
 
 
 def test_bidders_on_every_instance_share_one_auction_without_gap_or_double(tmp_path: Path) -> None:

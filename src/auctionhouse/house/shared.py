@@ -52,7 +52,14 @@ from auctionhouse.house.limits import RateLimiter
 from auctionhouse.house.service import HouseService
 from auctionhouse.ledger import HouseKey, Ledger
 from auctionhouse.ledger.encoding import decode_event
-from auctionhouse.ledger.postgres import PostgresStore, connect, redact, require_psycopg
+from auctionhouse.ledger.postgres import (
+    PostgresStore,
+    checkpoint_of,
+    connect,
+    record_of,
+    redact,
+    require_psycopg,
+)
 from auctionhouse.ledger.store import PAGE, CheckpointRecord, EventRecord
 
 try:  # optional: `pip install 'auctionhouse[postgres]'` (require_psycopg says so)
@@ -81,6 +88,15 @@ CREATE SEQUENCE IF NOT EXISTS house_stamp;
 _PUSH = (
     "INSERT INTO house_shared (kind, key, value, stamp) VALUES (%s, %s, %s, nextval('house_stamp'))"
     " ON CONFLICT (kind, key) DO UPDATE SET value = EXCLUDED.value, stamp = EXCLUDED.stamp"
+)
+
+_SHARED_AFTER = "SELECT kind, key, value, stamp FROM house_shared WHERE stamp > %s ORDER BY stamp"
+_RECORDS_AFTER = (
+    "SELECT pos, auction_id, seq, body, hash FROM ledger_events WHERE pos > %s"
+    " ORDER BY pos LIMIT %s"
+)
+_LAST_RECORD = (
+    "SELECT number, at, payload, signature FROM ledger_checkpoints ORDER BY number DESC LIMIT 1"
 )
 
 SharedRow = tuple[str, str, str]
@@ -275,6 +291,30 @@ class SharedAuctionHouse(AuctionHouse):
                 return records
             after = page[-1].pos
 
+    def read_turn(
+        self,
+    ) -> tuple[list[EventRecord], list[tuple[str, str, str, int]], CheckpointRecord | None]:
+        """At the start of a round (writer thread, lock held), in one round trip: the records
+        appended since ``pos``, the shared state changed since ``stamp``, the newest signed
+        record. More than a page of records is read on by ``read_new``."""
+        events, shared, last = self.store.read_together(
+            [
+                (_RECORDS_AFTER, (self.pos, PAGE)),
+                (_SHARED_AFTER, (self.stamp,)),
+                (_LAST_RECORD, ()),
+            ]
+        )
+        records = [record_of(row) for row in events]
+        if len(records) == PAGE:
+            saved, self.pos = self.pos, records[-1].pos
+            try:
+                records += self.read_new()
+            finally:
+                self.pos = saved
+        rows = [(str(k), str(key), str(v), int(n)) for k, key, v, n in shared]
+        checkpoint = checkpoint_of(last[0]) if last else None
+        return records, rows, checkpoint
+
     def absorb(
         self, records: Sequence[EventRecord], last: CheckpointRecord | None = None
     ) -> list[Event]:
@@ -317,10 +357,7 @@ class SharedAuctionHouse(AuctionHouse):
 
     def pull_shared(self) -> list[tuple[str, str, str, int]]:
         """Shared state other instances changed since ``stamp`` (writer thread)."""
-        rows = self.store.execute(
-            "SELECT kind, key, value, stamp FROM house_shared WHERE stamp > %s ORDER BY stamp",
-            (self.stamp,),
-        )
+        rows = self.store.execute(_SHARED_AFTER, (self.stamp,))
         return [(str(k), str(key), str(v), int(s)) for k, key, v, s in rows]
 
     def pull_shared_now(self) -> None:
@@ -556,9 +593,7 @@ class SharedHouseService(HouseService):
         house = self.shared
         store = house.store
         with store.locked():
-            records = house.read_new()
-            shared = house.pull_shared()
-            last = store.last_checkpoint()
+            records, shared, last = house.read_turn()
             hop: Future[tuple[list[tuple[asyncio.Future[Any], Any]], list[Event], list[SharedRow]]]
             hop = asyncio.run_coroutine_threadsafe(self._decide(batch, records, shared, last), loop)
             decided.append(True)  # a hop that times out may still decide: count it as decided
@@ -619,14 +654,18 @@ class SharedHouseService(HouseService):
     async def _catch_up(self) -> None:
         loop = asyncio.get_running_loop()
         house = self.shared
+        failures = 0
         while self._catchup_wanted and self.failure is None and not self._closing:
             self._catchup_wanted = False
             try:
                 records = await loop.run_in_executor(self._writer, house.read_new)
                 house.notify(house.absorb(records))
             except (AuctionhouseError, RuntimeError) as exc:
-                log.warning("catch-up read failed (retried on the next notification): %s", exc)
-                return
+                failures += 1
+                if failures > 1:  # the next notification or resync tries again
+                    log.warning("catch-up read failed: %s", exc)
+                    return
+                self._catchup_wanted = True  # once more at once, on a new session
 
     async def _listen(self) -> None:
         """LISTEN for other instances' commits; reconnect with back-off, catching up each

@@ -170,12 +170,16 @@ class PostgresStore:
 
     @contextlib.contextmanager
     def _writing(self, what: str) -> Iterator[Any]:
-        """One transaction (a savepoint inside ``locked()``); driver errors become ours."""
+        """One transaction (inside ``locked()``: part of its transaction, which any error
+        rolls back whole); driver errors become ours."""
         with self._lock:
             db = self._open_db()
             try:
-                with db.transaction():
+                if self._in_lock:
                     yield db
+                else:
+                    with db.transaction():
+                        yield db
             except pg_errors.UniqueViolation as exc:
                 raise SequenceConflict(f"an event, seal or record exists already: {exc}") from exc
             except psycopg.Error as exc:
@@ -252,7 +256,21 @@ class PostgresStore:
             f"SELECT {_COLUMNS} FROM ledger_events WHERE pos > %s ORDER BY pos LIMIT %s",
             (after_pos, limit),
         )
-        return [_record(row) for row in rows]
+        return [record_of(row) for row in rows]
+
+    def read_together(
+        self, queries: Sequence[tuple[str, Sequence[object]]]
+    ) -> list[list[tuple[Any, ...]]]:
+        """Run several reads in one round trip (psycopg's pipeline mode); their rows, in order.
+        A round's catch-up uses it: the lock holder's time is the whole house's time."""
+        with self._lock:
+            db = self._open_db()
+            try:
+                with db.pipeline():
+                    cursors = [db.execute(sql, params) for sql, params in queries]
+                return [cur.fetchall() for cur in cursors]
+            except psycopg.Error as exc:
+                raise LedgerError(f"cannot read the ledger: {exc}") from exc
 
     def max_pos(self) -> int:
         return int(self._read("SELECT COALESCE(MAX(pos), 0) FROM ledger_events", ())[0][0])
@@ -263,7 +281,7 @@ class PostgresStore:
             " WHERE auction_id = %s AND seq > %s ORDER BY seq, pos",
             (auction_id, after_seq),
         )
-        return [_record(row) for row in rows]
+        return [record_of(row) for row in rows]
 
     def all_records(self) -> Iterator[EventRecord]:
         """Streamed by keyset pages on (auction, seq, pos): bounded memory, no open cursor."""
@@ -283,7 +301,7 @@ class PostgresStore:
             if not rows:
                 return
             for row in rows:
-                yield _record(row)
+                yield record_of(row)
             last = (rows[-1][1], rows[-1][2], rows[-1][0])
 
     def checkpoints(self) -> Iterator[CheckpointRecord]:
@@ -297,7 +315,7 @@ class PostgresStore:
             if not rows:
                 return
             for row in rows:
-                yield _checkpoint(row)
+                yield checkpoint_of(row)
             after = rows[-1][0]
 
     def heads(self) -> dict[str, tuple[int, bytes]]:
@@ -327,7 +345,7 @@ class PostgresStore:
             f"SELECT {_CHECKPOINT_COLUMNS} FROM ledger_checkpoints ORDER BY number DESC LIMIT 1",
             (),
         )
-        return _checkpoint(rows[0]) if rows else None
+        return checkpoint_of(rows[0]) if rows else None
 
     def get_meta(self, key: str) -> str | None:
         rows = self._read("SELECT value FROM ledger_meta WHERE key = %s", (key,))
@@ -411,7 +429,7 @@ class PostgresStore:
                 self._db.execute("SET default_transaction_read_only = on")
 
 
-def _record(row: tuple[Any, ...]) -> EventRecord:
+def record_of(row: tuple[Any, ...]) -> EventRecord:
     pos, auction_id, seq, body, digest = row
     return EventRecord(int(pos), auction_id, int(seq), bytes(body), bytes(digest))
 
@@ -420,5 +438,5 @@ def _seal(row: tuple[Any, ...]) -> SealRecord:
     return SealRecord(row[0], int(row[1]), bytes(row[2]), row[3])
 
 
-def _checkpoint(row: tuple[Any, ...]) -> CheckpointRecord:
+def checkpoint_of(row: tuple[Any, ...]) -> CheckpointRecord:
     return CheckpointRecord(int(row[0]), float(row[1]), bytes(row[2]), row[3])
