@@ -143,6 +143,9 @@ def test_bad_urls_and_databases_are_one_line_errors(
     nowhere = f"postgresql://postgres:secret@127.0.0.1:{port}/x"
     code, _, err = run(["audit", "--db", nowhere], capsys)
     assert code == 2 and "cannot connect" in err and "secret" not in err
+    assert err.count("\n") == 1
+    code, _, err = run(["serve", "--db", nowhere, "--port", "0"], capsys)
+    assert code == 2 and "cannot connect to PostgreSQL" in err and err.count("\n") == 1
     code, _, err = run(["migrate", str(tmp_path / "missing.db"), empty], capsys)
     assert code == 2 and "no such database file" in err
     code, _, err = run(["migrate", str(tmp_path / "missing.db"), str(tmp_path / "x.db")], capsys)

@@ -108,7 +108,8 @@ def connect(url: str, *, readonly: bool = False) -> Any:
     try:
         conn = psycopg.connect(url, autocommit=True, connect_timeout=10)
     except psycopg.Error as exc:
-        raise InvalidRequest(f"{redact(url)}: cannot connect to PostgreSQL: {exc}") from exc
+        reason = " ".join(str(exc).split())  # one line, however psycopg words it
+        raise InvalidRequest(f"{redact(url)}: cannot connect to PostgreSQL: {reason}") from exc
     try:
         conn.execute("SET synchronous_commit = on")
         if readonly:

@@ -17,8 +17,11 @@ GC_YOUNG = 20_000  # allocations between young collections (the default is 700)
 
 def check_database(config: ServerConfig) -> None:
     """Fail early, in one line, when the database file cannot be opened."""
-    if config.database_url is not None:
-        return  # the shared house connects (and says why it cannot) when it opens
+    if config.database_url is not None:  # psycopg installed, the server answers, we may write
+        from auctionhouse.ledger.postgres import PostgresStore
+
+        PostgresStore(config.database_url).close()
+        return
     try:
         config.db.parent.mkdir(parents=True, exist_ok=True)
         sqlite3.connect(config.db).close()
