@@ -180,9 +180,19 @@ async def _sessions_keys_and_logouts_hold_on_every_instance(cluster: Cluster) ->
     token = b.house.login("ann", "password123")
     assert a.house.authenticate(token).id == "ann"
     assert b.house.authenticate(token).id == "ann"
+    a.house.create_account("seller", "password123")
+    aid = (await b.call(lambda h: h.create_auction("seller", "lamp", "english", {"duration": 60})))[
+        "id"
+    ]
+    assert b.house.accounts.get("ann").public_key is None  # b caches ann without a key
     key = SigningKey.generate()
     a.house.register_key("ann", key.verify_key.encode().hex())
-    assert b.house.accounts.get("ann").public_key == key.verify_key.encode().hex()
+    now = cluster.clock.now()
+    sig = sign(key, bid_message(aid, "ann", 20, 1, now))
+    ack = await b.call(  # at once on b: its cached copy is read again, not trusted
+        lambda h: h.place_bid("ann", aid, 20, nonce=1, ts=now, signature=sig)
+    )
+    assert ack["accepted"]
     a.house.accounts.logout(token)
 
     def refused() -> bool:
@@ -287,3 +297,27 @@ def test_a_lost_listener_connection_is_repaired_and_no_event_is_missed(tmp_path:
 
 def test_a_lost_database_session_is_reopened_and_the_house_goes_on(tmp_path: Path) -> None:
     run(tmp_path, _a_lost_database_session_is_reopened_and_the_house_goes_on)
+
+
+async def _a_catch_up_longer_than_a_page_reads_every_record(cluster: Cluster) -> None:
+    a, b = [await cluster.add() for _ in range(2)]
+    a.house.create_account("seller", "password123")
+    a.house.create_account("ann", "password123")
+    aid = (await a.call(lambda h: h.create_auction("seller", "lamp", "english", {"duration": 60})))[
+        "id"
+    ]
+    await until(lambda: aid in b.house.auction_ids())
+    start = b.shared.pos
+    for k in range(7):
+        await a.call(lambda h, k=k: h.place_bid("ann", aid, 10 + k))  # type: ignore[misc]
+    records = b.shared.read_new(start)  # three pages of 3 (PAGE is 3 here)
+    assert [(r.auction_id, r.seq) for r in records] == [(aid, s) for s in range(2, 9)]
+
+
+def test_a_catch_up_longer_than_a_page_reads_every_record(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import auctionhouse.house.shared as shared
+
+    monkeypatch.setattr(shared, "PAGE", 3)
+    run(tmp_path, _a_catch_up_longer_than_a_page_reads_every_record)

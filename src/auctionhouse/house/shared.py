@@ -95,6 +95,7 @@ _RECORDS_AFTER = (
     "SELECT pos, auction_id, seq, body, hash FROM ledger_events WHERE pos > %s"
     " ORDER BY pos LIMIT %s"
 )
+_MAX_POS = "SELECT COALESCE(MAX(pos), 0) FROM ledger_events"
 _LAST_RECORD = (
     "SELECT number, at, payload, signature FROM ledger_checkpoints ORDER BY number DESC LIMIT 1"
 )
@@ -164,13 +165,6 @@ class SharedAccountStore(AccountStore):
     def __init__(self, url: str, **kwargs: Any) -> None:
         self._pg = PostgresConnection(url)
         super().__init__(None, connection=self._pg, **kwargs)
-
-    def get(self, account_id: str) -> Account:
-        account = super().get(account_id)
-        if account.public_key is None:  # a key registered on another instance a moment ago
-            self.forget(account_id)
-            account = super().get(account_id)
-        return account
 
     def set_public_key(self, account_id: str, public_key: str) -> Account:
         account = super().set_public_key(account_id, public_key)
@@ -278,12 +272,31 @@ class SharedAuctionHouse(AuctionHouse):
                 yield decode_event(body)
             after = rows[-1][0]
 
+    def _check_signed(
+        self,
+        account: Account,
+        auction_id: str,
+        amount: int,
+        proxy_max: int | None,
+        nonce: int | None,
+        ts: float | None,
+        signature: str | None,
+        now: float,
+    ) -> None:
+        if account.public_key is None and isinstance(self.accounts, SharedAccountStore):
+            # a key registered on another instance a moment ago (its announcement may be on
+            # its way): read the account again rather than refuse
+            self.accounts.forget(account.id)
+            account = self.accounts.get(account.id)
+        super()._check_signed(account, auction_id, amount, proxy_max, nonce, ts, signature, now)
+
     # ------------------------------------------------------------------ catching up
 
-    def read_new(self) -> list[EventRecord]:
-        """Every record another instance may have appended since ``pos`` (writer thread)."""
+    def read_new(self, after: int | None = None) -> list[EventRecord]:
+        """Every record another instance may have appended since ``pos`` (or ``after``;
+        writer thread)."""
         records: list[EventRecord] = []
-        after = self.pos
+        after = self.pos if after is None else after
         while True:
             page = self.store.records_after(after, PAGE)
             records.extend(page)
@@ -291,26 +304,25 @@ class SharedAuctionHouse(AuctionHouse):
                 return records
             after = page[-1].pos
 
+    def turn_reads(self) -> list[tuple[str, Sequence[object]]]:
+        """What a round reads once it holds the lock (sent with the lock, one round trip):
+        the records appended since ``pos``, the shared state changed since ``stamp``, the
+        newest signed record."""
+        return [
+            (_RECORDS_AFTER, (self.pos, PAGE)),
+            (_SHARED_AFTER, (self.stamp,)),
+            (_LAST_RECORD, ()),
+        ]
+
     def read_turn(
-        self,
+        self, reads: list[list[tuple[Any, ...]]]
     ) -> tuple[list[EventRecord], list[tuple[str, str, str, int]], CheckpointRecord | None]:
-        """At the start of a round (writer thread, lock held), in one round trip: the records
-        appended since ``pos``, the shared state changed since ``stamp``, the newest signed
-        record. More than a page of records is read on by ``read_new``."""
-        events, shared, last = self.store.read_together(
-            [
-                (_RECORDS_AFTER, (self.pos, PAGE)),
-                (_SHARED_AFTER, (self.stamp,)),
-                (_LAST_RECORD, ()),
-            ]
-        )
+        """The rows of ``turn_reads`` as records, shared state and the newest signed record
+        (writer thread, lock held); more than a page of records is read on."""
+        events, shared, last = reads
         records = [record_of(row) for row in events]
         if len(records) == PAGE:
-            saved, self.pos = self.pos, records[-1].pos
-            try:
-                records += self.read_new()
-            finally:
-                self.pos = saved
+            records += self.read_new(records[-1].pos)
         rows = [(str(k), str(key), str(v), int(n)) for k, key, v, n in shared]
         checkpoint = checkpoint_of(last[0]) if last else None
         return records, rows, checkpoint
@@ -403,8 +415,7 @@ class SharedAuctionHouse(AuctionHouse):
     def push_shared(self, rows: Sequence[SharedRow]) -> None:
         """Write changed shared state (writer thread, inside the round's transaction)."""
         if rows:
-            self.store.executemany(_PUSH, rows)
-            self.stamp = int(self.store.execute("SELECT currval('house_stamp')")[0][0])
+            self.store.later(_PUSH, rows, many=True)
 
     def announce(self, events: Sequence[Event]) -> None:
         """One NOTIFY per auction moved: ``'AUCTION SEQ'`` of its newest event (delivered at
@@ -413,7 +424,7 @@ class SharedAuctionHouse(AuctionHouse):
         for event in events:
             newest[event.auction_id] = event.seq
         if newest:
-            self.store.execute(
+            self.store.later(
                 "SELECT pg_notify(%s, p) FROM unnest(%s::text[]) AS p",
                 (EVENTS_CHANNEL, [f"{a} {s}" for a, s in newest.items()]),
             )
@@ -588,12 +599,12 @@ class SharedHouseService(HouseService):
     def _round(
         self, loop: asyncio.AbstractEventLoop, batch: list[_Item], decided: list[bool]
     ) -> tuple[list[tuple[asyncio.Future[Any], Any]], list[Event], int]:
-        """One turn (writer thread): lock, catch up, decide on the loop, write, commit.
-        ``decided`` gets an entry once the loop has decided the batch."""
+        """One turn (writer thread): lock and catch up (one round trip), decide on the loop,
+        then every write in one pipeline and COMMIT. ``decided`` gets an entry once the loop
+        is asked to decide the batch."""
         house = self.shared
-        store = house.store
-        with store.locked():
-            records, shared, last = house.read_turn()
+        with house.store.locked(house.turn_reads()) as reads:
+            records, shared, last = house.read_turn(reads)
             hop: Future[tuple[list[tuple[asyncio.Future[Any], Any]], list[Event], list[SharedRow]]]
             hop = asyncio.run_coroutine_threadsafe(self._decide(batch, records, shared, last), loop)
             decided.append(True)  # a hop that times out may still decide: count it as decided
@@ -601,8 +612,8 @@ class SharedHouseService(HouseService):
             house.persist(events)
             house.push_shared(changed)
             house.announce(events)
-            pos = store.max_pos()
-        return done, events, pos
+            tail = house.store.later(_MAX_POS)
+        return done, events, int(tail.rows[0][0])
 
     async def _decide(
         self,

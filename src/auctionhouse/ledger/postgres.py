@@ -129,6 +129,8 @@ class PostgresStore:
         self._db = connect(url, readonly=readonly)
         self._closed = False
         self._in_lock = False
+        self._pending: list[Later] = []
+        self._pending_events: list[NewEvent] = []
         try:
             if readonly:
                 self._require_schema()
@@ -146,6 +148,14 @@ class PostgresStore:
         seals: Sequence[SealRecord] = (),
         checkpoint: CheckpointRecord | None = None,
     ) -> None:
+        if self._in_lock:  # written with the turn's other writes at its end
+            if events:
+                self._pending_events.extend(events)
+            if seals:
+                self.later(_INSERT_SEAL, seals, many=True)
+            if checkpoint is not None:
+                self.later(_INSERT_CHECKPOINT, checkpoint)
+            return
         with self._writing("append to the ledger") as db:
             if events:
                 with db.cursor() as cur, cur.copy(_COPY_EVENTS) as copy:
@@ -158,6 +168,9 @@ class PostgresStore:
                 db.execute(_INSERT_CHECKPOINT, checkpoint)
 
     def add_checkpoint(self, checkpoint: CheckpointRecord) -> None:
+        if self._in_lock:
+            self.later(_INSERT_CHECKPOINT, checkpoint)
+            return
         with self._writing("write a checkpoint") as db:
             db.execute(_INSERT_CHECKPOINT, checkpoint)
 
@@ -187,30 +200,59 @@ class PostgresStore:
                 raise LedgerError(f"cannot {what}: {exc}") from exc
 
     @contextlib.contextmanager
-    def locked(self) -> Iterator[PostgresStore]:
-        """A transaction holding the ledger's writer lock (waits for other instances' turns).
+    def locked(
+        self, reads: Sequence[tuple[str, Sequence[object]]] = ()
+    ) -> Iterator[list[list[tuple[Any, ...]]]]:
+        """A transaction holding the ledger's writer lock (waits for other instances' turns);
+        yields the rows of ``reads``, run once the lock is held, in the same round trip.
 
-        Everything this store does inside (from this thread) is part of the transaction; it
-        commits when the block ends (durably: ``synchronous_commit`` is on) and rolls back if
-        the block raises. Re-entrant from the same thread.
-        """
+        Inside, from this thread: ``append``, ``add_checkpoint`` and ``later`` statements are
+        queued and sent together, in one pipeline, when the block ends (so a read inside the
+        block does not see them yet); then the transaction commits (durably:
+        ``synchronous_commit`` is on). If the block or a queued write raises, everything rolls
+        back, the lock with it. Re-entrant from the same thread (the inner block yields [])."""
         with self._lock:
             if self._in_lock:
-                yield self
+                yield []
                 return
             db = self._open_db()
             try:
                 with db.transaction():
-                    db.execute("SELECT pg_advisory_xact_lock(%s)", (LEDGER_LOCK,))
+                    with db.pipeline():
+                        db.execute("SELECT pg_advisory_xact_lock(%s)", (LEDGER_LOCK,))
+                        cursors = [db.execute(sql, params) for sql, params in reads]
+                    rows = [cur.fetchall() for cur in cursors]
                     self._in_lock = True
+                    self._pending, self._pending_events = [], []
                     try:
-                        yield self
+                        yield rows
                     finally:
                         self._in_lock = False
+                    pending, self._pending = self._pending, []
+                    events, self._pending_events = self._pending_events, []
+                    if events:  # COPY: the fastest way in, but not allowed in a pipeline
+                        with db.cursor() as cur, cur.copy(_COPY_EVENTS) as copy:
+                            for row in events:
+                                copy.write_row(row)
+                    if pending:
+                        with db.pipeline():
+                            for later in pending:
+                                later.send(db)
+                        for later in pending:
+                            later.fetch()
             except pg_errors.UniqueViolation as exc:
                 raise SequenceConflict(f"an event, seal or record exists already: {exc}") from exc
             except psycopg.Error as exc:
                 raise LedgerError(f"the ledger transaction failed: {exc}") from exc
+
+    def later(self, sql: str, params: Any = (), *, many: bool = False) -> Later:
+        """Queue a statement for the end of the current ``locked()`` turn (``many``: run it
+        for each row of ``params``); its rows are on the returned ``Later`` after commit."""
+        if not self._in_lock:
+            raise LedgerError("later() is for statements inside locked()")
+        queued = Later(sql, params, many)
+        self._pending.append(queued)
+        return queued
 
     def copy_from(self, source: Store) -> int:
         """Copy every record, seal, signed record and meta value of ``source`` (an SQLite
@@ -428,6 +470,27 @@ class PostgresStore:
                             statement.replace("CREATE TABLE IF NOT EXISTS", "CREATE TEMP TABLE")
                         )
                 self._db.execute("SET default_transaction_read_only = on")
+
+
+class Later:
+    """A statement queued inside ``locked()``; ``rows`` holds its result once sent."""
+
+    def __init__(self, sql: str, params: Any, many: bool) -> None:
+        self.sql, self.params, self.many = sql, params, many
+        self.rows: list[tuple[Any, ...]] = []
+        self._cursor: Any = None
+
+    def send(self, db: Any) -> None:
+        if self.many:
+            self._cursor = db.cursor()
+            self._cursor.executemany(self.sql, self.params)
+        else:
+            self._cursor = db.execute(self.sql, self.params)
+
+    def fetch(self) -> None:
+        cur, self._cursor = self._cursor, None
+        if cur is not None and not self.many and cur.description is not None:
+            self.rows = cur.fetchall()
 
 
 def record_of(row: tuple[Any, ...]) -> EventRecord:
