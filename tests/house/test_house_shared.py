@@ -16,7 +16,14 @@ from nacl.signing import SigningKey
 
 import pg_cluster
 from auctionhouse.auction import AuctionClosed
-from auctionhouse.errors import LedgerError, QuotaExceeded, RateLimited, ReplayedNonce, Unauthorized
+from auctionhouse.errors import (
+    LedgerError,
+    NotFound,
+    QuotaExceeded,
+    RateLimited,
+    ReplayedNonce,
+    Unauthorized,
+)
 from auctionhouse.house import HouseConfig, bid_message, sign
 from auctionhouse.house.clock import FakeClock
 from auctionhouse.house.shared import SharedAuctionHouse, SharedHouseService
@@ -122,6 +129,20 @@ async def _bidders_on_every_instance_share_one_auction_without_gap_or_double(
     await cluster.stop()
     report = audit_database(cluster.url, key_path=cluster.key)
     assert report.ok and report.events == last, report.findings[:3]
+
+
+async def _an_auction_made_on_one_instance_is_at_once_on_the_others(cluster: Cluster) -> None:
+    a, b = [await cluster.add() for _ in range(2)]
+    a.house.create_account("seller", "password123")
+    for _ in range(5):  # read-your-writes behind a proxy: no wait for the notification
+        aid = (await a.call(lambda h: h.create_auction("seller", "lamp", "english", {})))["id"]
+        assert b.house.view(aid)["id"] == aid
+    with pytest.raises(NotFound):
+        b.house.view("no-such-auction")
+
+
+def test_an_auction_made_on_one_instance_is_at_once_on_the_others(tmp_path: Path) -> None:
+    run(tmp_path, _an_auction_made_on_one_instance_is_at_once_on_the_others)
 
 
 async def _a_due_close_is_made_once_whoever_ticks(cluster: Cluster) -> None:

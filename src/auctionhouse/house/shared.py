@@ -42,8 +42,8 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
-from auctionhouse.auction import AuctionClosed, BidPlaced, Event, apply
-from auctionhouse.errors import AuctionhouseError, LedgerError
+from auctionhouse.auction import AuctionClosed, AuctionState, BidPlaced, Event, apply
+from auctionhouse.errors import AuctionhouseError, LedgerError, NotFound
 from auctionhouse.house.accounts import Account, AccountStore, _digest
 from auctionhouse.house.clock import Clock
 from auctionhouse.house.config import HouseConfig
@@ -221,6 +221,7 @@ class SharedAuctionHouse(AuctionHouse):
         self._account_limiter._buckets = _Tracked(self._account_limiter._buckets)
         self._address_limiter._buckets = _Tracked(self._address_limiter._buckets)
         self.absorbed = 0  # events applied that other instances wrote (metrics, tests)
+        self._reader: PostgresStore | None = None  # reads on the event loop (see _state)
 
     @classmethod
     def open_shared(
@@ -256,6 +257,7 @@ class SharedAuctionHouse(AuctionHouse):
             store.close()
             raise
         house = cls(ledger, accounts, replay_until=until, config=config, clock=clock)
+        house._reader = PostgresStore(url)
         house.stamp = stamp
         house.pull_shared_now()
         return house
@@ -271,6 +273,23 @@ class SharedAuctionHouse(AuctionHouse):
                     return
                 yield decode_event(body)
             after = rows[-1][0]
+
+    def _state(self, auction_id: str) -> AuctionState:
+        """An auction another instance created a moment ago (its announcement may be on its
+        way) is read from the database rather than reported missing: read-your-writes across
+        instances behind a proxy. Only a miss costs a query (on a connection of its own)."""
+        try:
+            return super()._state(auction_id)
+        except NotFound:
+            if not isinstance(auction_id, str) or self._reader is None:
+                raise
+            try:
+                rows = self._reader.records_after(self.pos, PAGE)
+            except LedgerError:
+                raise NotFound(f"no auction {auction_id!r}") from None
+            if rows:
+                self.notify(self.absorb(rows))
+            return super()._state(auction_id)
 
     def _check_signed(
         self,
@@ -439,6 +458,8 @@ class SharedAuctionHouse(AuctionHouse):
                     self.ledger.checkpoint(self.clock.now())
             self.ledger.close()
             self.accounts.close()
+            if self._reader is not None:
+                self._reader.close()
 
 
 def migrate_house(source: str | Path, url: str) -> dict[str, int]:
