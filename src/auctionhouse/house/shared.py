@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from auctionhouse.auction import AuctionClosed, AuctionState, BidPlaced, Event, apply
-from auctionhouse.errors import AuctionhouseError, LedgerError, NotFound
+from auctionhouse.errors import AuctionhouseError, InvalidRequest, LedgerError, NotFound
 from auctionhouse.house.accounts import Account, AccountStore, _digest
 from auctionhouse.house.clock import Clock
 from auctionhouse.house.config import HouseConfig
@@ -55,7 +55,6 @@ from auctionhouse.ledger.encoding import decode_event
 from auctionhouse.ledger.postgres import (
     PostgresStore,
     checkpoint_of,
-    connect,
     record_of,
     redact,
     require_psycopg,
@@ -64,6 +63,8 @@ from auctionhouse.ledger.store import PAGE, CheckpointRecord, EventRecord
 
 try:  # optional: `pip install 'auctionhouse[postgres]'` (require_psycopg says so)
     import psycopg
+    import psycopg_pool
+    from psycopg_pool import ConnectionPool
 except ImportError:  # pragma: no cover - exercised only where psycopg is missing
     psycopg = None  # type: ignore[assignment]
 
@@ -120,42 +121,75 @@ class _Tracked(dict[str, Any]):
         return dirty
 
 
+class _Rows:
+    """What a statement returned, read before its connection went back to the pool."""
+
+    def __init__(self, rows: list[tuple[Any, ...]]) -> None:
+        self._rows = rows
+
+    def fetchone(self) -> tuple[Any, ...] | None:
+        return self._rows[0] if self._rows else None
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        return self._rows
+
+    def __iter__(self) -> Iterator[tuple[Any, ...]]:
+        return iter(self._rows)
+
+
+def _configure(conn: Any) -> None:
+    conn.execute("SET synchronous_commit = on")
+
+
 class PostgresConnection:
-    """The sqlite3 connection API that ``AccountStore`` speaks, on PostgreSQL (psycopg):
-    ``?`` placeholders become ``%s``, a unique violation is ``sqlite3.IntegrityError``. Each
-    statement commits on its own (autocommit, ``synchronous_commit = on``)."""
+    """The sqlite3 connection API that ``AccountStore`` speaks, on PostgreSQL: ``?``
+    placeholders become ``%s``, a unique violation is ``sqlite3.IntegrityError``. Statements
+    run on a psycopg-pool pool (autocommit, ``synchronous_commit = on``): the pool checks a
+    connection before lending it and replaces one the server dropped, and a login's argon2
+    hashing on a worker thread never holds up a lookup on the event loop."""
 
-    def __init__(self, url: str) -> None:
-        self._url = url
-        self._conn = connect(url)
+    def __init__(self, url: str, max_size: int = 4) -> None:
+        self._pool = ConnectionPool(
+            url,
+            min_size=1,
+            max_size=max_size,
+            kwargs={"autocommit": True, "connect_timeout": 10},
+            configure=_configure,
+            check=ConnectionPool.check_connection,
+            open=False,
+            name="auctionhouse-accounts",
+        )
+        try:
+            self._pool.open(wait=True, timeout=15)
+        except psycopg_pool.PoolTimeout as exc:
+            self._pool.close()
+            raise InvalidRequest(f"{redact(url)}: cannot connect to PostgreSQL") from exc
 
-    def execute(self, sql: str, params: Sequence[object] = ()) -> Any:
-        """Run one statement; a session the server dropped is reopened and the statement
-        tried once more (each statement is its own transaction, so nothing half-done)."""
-        for attempt in (1, 2):
-            if self._conn.closed:
-                self._conn = connect(self._url)
-            try:
-                return self._conn.execute(sql.replace("?", "%s"), params)
-            except psycopg.errors.UniqueViolation as exc:
-                raise sqlite3.IntegrityError(str(exc)) from exc
-            except psycopg.OperationalError as exc:
-                if attempt == 2 or not self._conn.closed:
-                    raise LedgerError(f"the account database failed: {exc}") from exc
-            except psycopg.Error as exc:
-                raise LedgerError(f"the account database failed: {exc}") from exc
-        raise AssertionError("unreachable")  # pragma: no cover
+    def execute(self, sql: str, params: Sequence[object] = ()) -> _Rows:
+        try:
+            with self._pool.connection() as conn:
+                cur = conn.execute(sql.replace("?", "%s"), params)
+                return _Rows(cur.fetchall() if cur.description is not None else [])
+        except psycopg.errors.UniqueViolation as exc:
+            raise sqlite3.IntegrityError(str(exc)) from exc
+        except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
+            raise LedgerError(f"the account database failed: {exc}") from exc
 
     def executescript(self, script: str) -> None:
-        with self._conn.transaction():  # instances starting together: one creates the tables
-            self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (0x61756376,))
-            self._conn.execute(script)
+        with self._pool.connection() as conn, conn.transaction():
+            # instances starting together: one creates the tables
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (0x61756376,))
+            conn.execute(script)
 
     def notify(self, channel: str, payload: str) -> None:
         self.execute("SELECT pg_notify(?, ?)", (channel, payload))
 
+    def connection(self) -> contextlib.AbstractContextManager[Any]:
+        """Borrow a pool connection (``auctionhouse migrate`` copies in one transaction)."""
+        return self._pool.connection()
+
     def close(self) -> None:
-        self._conn.close()
+        self._pool.close()
 
 
 class SharedAccountStore(AccountStore):
@@ -483,8 +517,7 @@ def migrate_house(source: str | Path, url: str) -> dict[str, int]:
         db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
         try:
             names = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-            pg = accounts._pg
-            with pg._conn.transaction():
+            with accounts._pg.connection() as pg, pg.transaction():
                 for table in ("accounts", "sessions"):  # accounts first: sessions refer to them
                     if table not in names:
                         continue
@@ -493,14 +526,14 @@ def migrate_house(source: str | Path, url: str) -> dict[str, int]:
                         r[0]
                         for r in pg.execute(
                             "SELECT column_name FROM information_schema.columns"
-                            " WHERE table_schema = current_schema() AND table_name = ?",
+                            " WHERE table_schema = current_schema() AND table_name = %s",
                             (table,),
                         )
                     }
                     columns = [c for c in theirs if c in ours]
                     rows = db.execute(f"SELECT {', '.join(columns)} FROM {table}").fetchall()
                     marks = ", ".join("%s" for _ in columns)
-                    with pg._conn.cursor() as cur:
+                    with pg.cursor() as cur:
                         cur.executemany(
                             f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows
                         )
