@@ -167,13 +167,16 @@ def main() -> None:
     parser.add_argument("--window", type=int, default=16)
     parser.add_argument("--paced-bids", type=int, default=200)
     parser.add_argument("--paced-rate", type=float, default=100.0)
+    parser.add_argument(
+        "--setups", default="sqlite-1,postgres-1,postgres-2,postgres-3", help="which runs"
+    )
     args = parser.parse_args()
     cluster = pg_cluster.shared()
     result: dict[str, Any] = {"runs": {}, "load_average": os.getloadavg()}
     try:
         with tempfile.TemporaryDirectory() as tmp_name:
             tmp = Path(tmp_name)
-            setups = [("sqlite-1", 1), ("postgres-1", 1), ("postgres-2", 2), ("postgres-3", 3)]
+            setups = [(label, int(label.rsplit("-", 1)[1])) for label in args.setups.split(",")]
             for label, n in setups:
                 run_dir = tmp / label
                 run_dir.mkdir()
