@@ -26,7 +26,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-PG_BIN_DIRS = [Path("/usr/lib/postgresql/15/bin"), Path("/usr/lib/postgresql/16/bin")]
+PG_BIN_DIRS = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)  # Debian's layout
 START_TIMEOUT = 60
 
 

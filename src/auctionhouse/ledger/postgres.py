@@ -71,6 +71,7 @@ LEDGER_LOCK = 0x61756374  # 'auct': the advisory lock key writers of one ledger 
 SCHEMA_LOCK = 0x61756375
 
 _COPY_EVENTS = "COPY ledger_events (auction_id, seq, body, hash) FROM STDIN"
+_INSERT_EVENT = "INSERT INTO ledger_events (auction_id, seq, body, hash) VALUES (%s, %s, %s, %s)"
 _INSERT_SEAL = (
     "INSERT INTO ledger_seals (auction_id, seq, payload, signature) VALUES (%s, %s, %s, %s)"
 )
@@ -207,9 +208,9 @@ class PostgresStore:
         yields the rows of ``reads``, run once the lock is held, in the same round trip.
 
         Inside, from this thread: ``append``, ``add_checkpoint`` and ``later`` statements are
-        queued and sent together, in one pipeline, when the block ends (so a read inside the
-        block does not see them yet); then the transaction commits (durably:
-        ``synchronous_commit`` is on). If the block or a queued write raises, everything rolls
+        queued and sent together with the COMMIT, in one pipeline, when the block ends (so a
+        read inside the block does not see them yet); the commit is durable
+        (``synchronous_commit`` is on). If the block or a queued write raises, everything rolls
         back, the lock with it. Re-entrant from the same thread (the inner block yields [])."""
         with self._lock:
             if self._in_lock:
@@ -217,8 +218,9 @@ class PostgresStore:
                 return
             db = self._open_db()
             try:
-                with db.transaction():
-                    with db.pipeline():
+                try:
+                    with db.pipeline():  # BEGIN, the lock, the reads: one round trip
+                        db.execute("BEGIN")
                         db.execute("SELECT pg_advisory_xact_lock(%s)", (LEDGER_LOCK,))
                         cursors = [db.execute(sql, params) for sql, params in reads]
                     rows = [cur.fetchall() for cur in cursors]
@@ -230,16 +232,20 @@ class PostgresStore:
                         self._in_lock = False
                     pending, self._pending = self._pending, []
                     events, self._pending_events = self._pending_events, []
-                    if events:  # COPY: the fastest way in, but not allowed in a pipeline
-                        with db.cursor() as cur, cur.copy(_COPY_EVENTS) as copy:
-                            for row in events:
-                                copy.write_row(row)
-                    if pending:
-                        with db.pipeline():
-                            for later in pending:
-                                later.send(db)
+                    with db.pipeline():  # every write and COMMIT: one round trip
+                        if events:
+                            with db.cursor() as cur:
+                                cur.executemany(_INSERT_EVENT, events)
                         for later in pending:
-                            later.fetch()
+                            later.send(db)
+                        db.execute("COMMIT")
+                    for later in pending:
+                        later.fetch()
+                except BaseException:
+                    if not db.closed:
+                        with contextlib.suppress(psycopg.Error):
+                            db.execute("ROLLBACK")
+                    raise
             except pg_errors.UniqueViolation as exc:
                 raise SequenceConflict(f"an event, seal or record exists already: {exc}") from exc
             except psycopg.Error as exc:
