@@ -37,7 +37,7 @@ def migrate(
     from auctionhouse.errors import InvalidRequest, NotFound
     from auctionhouse.house.shared import migrate_house
     from auctionhouse.ledger import audit_database
-    from auctionhouse.ledger.postgres import is_postgres_url, redact
+    from auctionhouse.ledger.location import is_postgres_url, redact
 
     if not is_postgres_url(destination):
         raise InvalidRequest("the destination must be a postgresql:// URL")
@@ -74,7 +74,7 @@ def audit(
 ) -> None:
     """Verify every hash chain, close seal and checkpoint; name each tampered auction and seq."""
     from auctionhouse.ledger import audit_database
-    from auctionhouse.ledger.postgres import redact
+    from auctionhouse.ledger.location import redact
 
     report = audit_database(db, auction_id=auction, key_path=key)
     db = redact(db)

@@ -82,7 +82,7 @@ def admin_create(
     store: AccountStore
     if settings.database_url is not None:  # the shared house's accounts live in PostgreSQL
         from auctionhouse.house.shared import SharedAccountStore
-        from auctionhouse.ledger.postgres import redact
+        from auctionhouse.ledger.location import redact
 
         where = redact(settings.database_url)
         store = SharedAccountStore(

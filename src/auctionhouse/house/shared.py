@@ -52,11 +52,11 @@ from auctionhouse.house.limits import RateLimiter
 from auctionhouse.house.service import HouseService
 from auctionhouse.ledger import HouseKey, Ledger
 from auctionhouse.ledger.encoding import decode_event
+from auctionhouse.ledger.location import redact
 from auctionhouse.ledger.postgres import (
     PostgresStore,
     checkpoint_of,
     record_of,
-    redact,
     require_psycopg,
 )
 from auctionhouse.ledger.store import PAGE, CheckpointRecord, EventRecord

@@ -33,7 +33,7 @@ from auctionhouse.errors import LedgerError, NotFound
 from auctionhouse.ledger.encoding import GENESIS, canonical_bytes, decode_event, decode_json, link
 from auctionhouse.ledger.keys import load_public_key, verify
 from auctionhouse.ledger.ledger import META_PUBLIC_KEY, payload_digest
-from auctionhouse.ledger.postgres import PostgresStore, is_postgres_url
+from auctionhouse.ledger.location import is_postgres_url
 from auctionhouse.ledger.sqlite import SQLiteStore
 from auctionhouse.ledger.store import CheckpointRecord, EventRecord, SealRecord, Store
 
@@ -90,9 +90,13 @@ def audit_database(
     (``key_source``).
     """
     url = is_postgres_url(str(db_path))
-    store: Store = (
-        PostgresStore(str(db_path), readonly=True) if url else SQLiteStore(db_path, readonly=True)
-    )
+    store: Store
+    if url:
+        from auctionhouse.ledger.postgres import PostgresStore  # psycopg only when needed
+
+        store = PostgresStore(str(db_path), readonly=True)
+    else:
+        store = SQLiteStore(db_path, readonly=True)
     try:
         candidate = Path(key_path) if key_path is not None else Path(f"{db_path}.key")
         if key_path is not None or (not url and candidate.is_file()):

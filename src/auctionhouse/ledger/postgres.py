@@ -23,6 +23,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from auctionhouse.errors import InvalidRequest, LedgerError, NotFound, SequenceConflict
+from auctionhouse.ledger.location import redact
 from auctionhouse.ledger.store import (
     PAGE,
     CheckpointRecord,
@@ -82,25 +83,11 @@ _COLUMNS = "pos, auction_id, seq, body, hash"
 _CHECKPOINT_COLUMNS = "number, at, payload, signature"
 
 
-def is_postgres_url(text: object) -> bool:
-    """Whether a ``--db`` value names a PostgreSQL database rather than an SQLite file."""
-    return isinstance(text, str) and text.startswith(("postgresql://", "postgres://"))
-
-
 def require_psycopg() -> None:
     if psycopg is None:
         raise InvalidRequest(
             "PostgreSQL needs psycopg 3 and psycopg-pool: pip install 'auctionhouse[postgres]'"
         )
-
-
-def redact(url: str) -> str:
-    """The URL without its password (for messages and logs)."""
-    head, sep, tail = url.partition("@")
-    if not sep or ":" not in head.split("//", 1)[-1]:
-        return url
-    scheme, _, userinfo = head.partition("//")
-    return f"{scheme}//{userinfo.split(':', 1)[0]}:***@{tail}"
 
 
 def connect(url: str, *, readonly: bool = False) -> Any:

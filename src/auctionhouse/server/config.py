@@ -18,7 +18,7 @@ from typing import Any
 
 from auctionhouse.errors import ConfigError
 from auctionhouse.house.config import HouseConfig
-from auctionhouse.ledger.postgres import is_postgres_url
+from auctionhouse.ledger.location import is_postgres_url
 
 ENV_PREFIX = "AUCTIONHOUSE_"
 HOUSE_ENV_PREFIX = "AUCTIONHOUSE_HOUSE_"
