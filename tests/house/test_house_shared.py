@@ -185,9 +185,11 @@ async def _a_nonce_spent_on_one_instance_is_spent_on_all(cluster: Cluster) -> No
         sig = sign(key, bid_message(aid, "ann", amount, nonce, now))
         return lambda h: h.place_bid("ann", aid, amount, nonce=nonce, ts=now, signature=sig)
 
-    await a.call(signed(20, 5))  # accepted on a
+    first = await a.call(signed(20, 5))  # accepted on a
+    again = await b.call(signed(20, 5))  # the same bytes resent to b: the first answer, no bid
+    assert again["seq"] == first["seq"] and b.house.state(aid).seq == first["seq"]
     with pytest.raises(ReplayedNonce):
-        await b.call(signed(20, 5))  # replayed on b
+        await b.call(signed(25, 5))  # another bid with the spent nonce: a replay, on b too
     with pytest.raises(Exception, match="at least"):
         await b.call(signed(1, 9))  # refused by the rules on b, but its nonce is spent
     with pytest.raises(ReplayedNonce):

@@ -251,7 +251,7 @@ class SharedAuctionHouse(AuctionHouse):
         self.pos = replay_until  # every event up to this pos is applied (or skipped by seq)
         self.stamp = 0  # every house_shared change up to this stamp is applied
         super().__init__(ledger, accounts, config=config, clock=clock)
-        self._nonces = _Tracked(self._nonces)
+        self._nonces.highest = _Tracked(self._nonces.highest)
         self._account_limiter._buckets = _Tracked(self._account_limiter._buckets)
         self._address_limiter._buckets = _Tracked(self._address_limiter._buckets)
         self.absorbed = 0  # events applied that other instances wrote (metrics, tests)
@@ -390,7 +390,8 @@ class SharedAuctionHouse(AuctionHouse):
         heads: dict[str, tuple[int, bytes]] = {}
         closed: set[str] = set()
         auctions = self._auctions
-        dirty = set(self._nonces.dirty) if isinstance(self._nonces, _Tracked) else set()
+        highest = self._nonces.highest
+        dirty = set(highest.dirty) if isinstance(highest, _Tracked) else set()
         for record in records:
             if record.pos > self.pos:
                 self.pos = record.pos
@@ -412,8 +413,8 @@ class SharedAuctionHouse(AuctionHouse):
             if type(event) is AuctionClosed:
                 closed.add(record.auction_id)
             applied.append(event)
-        if isinstance(self._nonces, _Tracked):  # absorbed bids' nonces are in the ledger
-            self._nonces.dirty = dirty
+        if isinstance(highest, _Tracked):  # absorbed bids' nonces are in the ledger
+            highest.dirty = dirty
         self.ledger.absorb(heads, closed, last)
         self.absorbed += len(applied)
         return applied
@@ -436,8 +437,8 @@ class SharedAuctionHouse(AuctionHouse):
             self.stamp = max(self.stamp, stamp)
             if kind == "nonce":
                 nonce = int(value)
-                if nonce > self._nonces.get(key, -1):
-                    dict.__setitem__(self._nonces, key, nonce)
+                if nonce > self._nonces.last(key):
+                    dict.__setitem__(self._nonces.highest, key, nonce)
             elif kind in ("account", "address"):
                 limiter = self._account_limiter if kind == "account" else self._address_limiter
                 tokens, last = (float(x) for x in value.split())
@@ -450,11 +451,11 @@ class SharedAuctionHouse(AuctionHouse):
     def take_shared(self) -> list[SharedRow]:
         """What this instance changed since the last round (event loop)."""
         rows: list[SharedRow] = []
-        nonces = self._nonces
+        nonces = self._nonces.highest
         assert isinstance(nonces, _Tracked)
         for account in nonces.take():
-            if account in self._nonces:
-                rows.append(("nonce", account, str(self._nonces[account])))
+            if account in nonces:
+                rows.append(("nonce", account, str(nonces[account])))
         limiters = (("account", self._account_limiter), ("address", self._address_limiter))
         for kind, limiter in limiters:
             buckets = limiter._buckets
