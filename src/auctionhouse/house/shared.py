@@ -29,6 +29,8 @@ difference. What makes N of them one house:
   rate-limit buckets are pushed to ``house_shared`` in the round that changed them and pulled by
   every round before deciding, so a nonce spent on one instance is spent on all, and an
   account's bids are limited across instances.
+- **Read-your-writes behind a proxy.** An auction id not known here yet (created on another
+  instance a moment ago) is looked up in the database before ``not_found`` is answered.
 """
 
 from __future__ import annotations
