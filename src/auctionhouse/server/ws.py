@@ -82,7 +82,7 @@ class Session:
             if op == "bid":
                 self._bid(request_id, message)
             elif op == "subscribe":
-                await self._subscribe(request_id, message)
+                self._subscribe(request_id, message)
             elif op == "unsubscribe":
                 auctions = _auction_list(message.get("auctions"))
                 self.server.hub.unsubscribe(self.conn, auctions)
@@ -107,10 +107,12 @@ class Session:
         account = self.server.house.authenticate(token if isinstance(token, str) else None)
         self.server.hub.authenticate(self.conn, account.id)
 
-    async def _subscribe(self, request_id: Any, message: dict[str, Any]) -> None:
+    def _subscribe(self, request_id: Any, message: dict[str, Any]) -> None:
+        """Queues the catch-up and the answers; the sender sends them in order, under flow
+        control (hub.py), so a subscribe never holds more than a marker in memory."""
         auctions = _auction_list(message.get("auctions"))
         after = _after(message.get("after"))
-        errors = await self.server.hub.subscribe(self.conn, auctions, after)
+        errors = self.server.hub.subscribe(self.conn, auctions, after)
         for err in errors:
             auction = err.pop("auction")
             self.conn.push(
