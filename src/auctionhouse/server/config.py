@@ -63,6 +63,8 @@ class ServerConfig:
     header_timeout: float = 10.0
     keep_alive_timeout: float = 5.0
     ws_handshake_timeout: float = 10.0
+    # Seconds a dropped WebSocket client has to read up to the close frame before it is cut.
+    ws_close_grace: float = 10.0
     # Largest request line + headers (431 beyond).
     max_header_bytes: int = 65_536
     # Seconds one send may wait for a client that does not read before it is disconnected
@@ -90,7 +92,12 @@ class ServerConfig:
         _check_int("max_header_bytes", self.max_header_bytes, 1024, 2**24)
         _check_int("ws_send_buffer_bytes", self.ws_send_buffer_bytes, 4096, 2**34)
         _check_int("catch_up_cache_bytes", self.catch_up_cache_bytes, 0, 2**36)
-        for name in ("header_timeout", "keep_alive_timeout", "ws_handshake_timeout"):
+        for name in (
+            "header_timeout",
+            "keep_alive_timeout",
+            "ws_handshake_timeout",
+            "ws_close_grace",
+        ):
             _check_number(name, getattr(self, name), minimum=0.01)
         _check_number("send_timeout", self.send_timeout, minimum=0.1)
         for name in ("proxy_headers", "ws_compression"):

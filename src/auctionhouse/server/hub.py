@@ -136,6 +136,8 @@ class Connection:
         self.sending_since: float | None = None
         # The task reading this socket: cancelled when the hub drops the connection.
         self.reader: asyncio.Task[Any] | None = None
+        # The hub's shutdown of a dropped connection (its close frame with the reason).
+        self.closing: asyncio.Task[None] | None = None
         self._queue: deque[_Item] = deque()
         self._queued_bytes = 0
         self._wake = asyncio.Event()
@@ -426,6 +428,7 @@ class Hub:
         log.warning("dropping WebSocket %s: %s", conn.address, reason)
         self.close(conn)
         task = asyncio.get_running_loop().create_task(conn.shutdown(code, reason))
+        conn.closing = task
         self._closing_tasks.add(task)
         task.add_done_callback(self._closing_tasks.discard)
 

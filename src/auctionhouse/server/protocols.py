@@ -20,13 +20,16 @@ connection (all settings in ``ServerConfig``, docs/operations.md):
   (``transport.abort()``: its buffered response is freed, not flushed);
 - WebSocket: ``ws_handshake_timeout`` until the app accepts; a close frame is written even when
   the client has stopped reading (behind what is buffered), and the connection is cut
-  ``CLOSE_GRACE`` seconds later if the client has not gone by then.
+  ``ws_close_grace`` seconds later if the client has not gone by then.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import socket
+import struct
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,8 +38,6 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 log = logging.getLogger("auctionhouse.server")
-
-CLOSE_GRACE = 5.0  # seconds a closed WebSocket's client has to read the close frame
 
 
 def _plain_response(status: str, code: str, message: str) -> bytes:
@@ -67,6 +68,7 @@ class ConnectionGuard:
     header_timeout: float = 10.0
     keep_alive_timeout: float = 5.0
     ws_handshake_timeout: float = 10.0
+    ws_close_grace: float = 10.0
     send_timeout: float = 20.0
     max_header_bytes: int = 65_536
     refused: int = 0
@@ -124,7 +126,13 @@ class _StallGuard:
 
 
 def _abort(transport: asyncio.BaseTransport, why: str) -> None:
-    """Cut the connection now: its buffered output is dropped, not flushed."""
+    """Cut the connection now: its buffered output is dropped, not flushed. SO_LINGER 0 makes
+    the close a reset, so the kernel frees its buffers too instead of keeping an orphaned
+    socket that probes a zero window for minutes."""
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError, AttributeError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     log.info("cutting a connection from %s: %s", _address(transport), why)
     abort = getattr(transport, "abort", None)
     if abort is not None:
@@ -254,7 +262,7 @@ class GuardedWebSocket(WebSocketsSansIOProtocol):
         self._handshake_timer: asyncio.TimerHandle | None = None
         self._close_timer: asyncio.TimerHandle | None = None
         # The app drops a reader after send_timeout (close 4008); this is the backstop.
-        self._stall = _StallGuard(self.loop, self.guard.send_timeout + CLOSE_GRACE)
+        self._stall = _StallGuard(self.loop, self.guard.send_timeout + self.guard.ws_close_grace)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
@@ -296,10 +304,10 @@ class GuardedWebSocket(WebSocketsSansIOProtocol):
         ):
             # The last write: queue the close frame behind what is buffered even if the client
             # has stopped reading (it sees the code if it ever reads), and cut the connection if
-            # it is still there CLOSE_GRACE seconds later (transport.close() alone would wait
-            # for the buffer to flush, forever).
+            # it is still there ws_close_grace seconds later (transport.close() alone would
+            # wait for the buffer to flush, forever).
             self._close_timer = self.loop.call_later(
-                CLOSE_GRACE, _abort, self.transport, "it did not take the close frame"
+                self.guard.ws_close_grace, _abort, self.transport, "it did not take the close frame"
             )
             self.writable.set()
         await super().send(message)

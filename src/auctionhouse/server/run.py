@@ -34,6 +34,7 @@ def connection_guard(config: ServerConfig) -> Any:
         header_timeout=config.header_timeout,
         keep_alive_timeout=config.keep_alive_timeout,
         ws_handshake_timeout=config.ws_handshake_timeout,
+        ws_close_grace=config.ws_close_grace,
         send_timeout=config.send_timeout,
         max_header_bytes=config.max_header_bytes,
     )

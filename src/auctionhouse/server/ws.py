@@ -4,6 +4,7 @@ time. Each bid is answered with an ack or an error carrying the same codes as HT
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
@@ -229,6 +230,11 @@ async def serve_socket(server: ServerState, scope: Scope, receive: Receive, send
             raise
     finally:
         server.hub.close(conn)
+        if conn.closing is not None and conn.closing is not asyncio.current_task():
+            # Dropped by the hub: its close frame (code and reason) goes out before the
+            # socket ends, else the client would see the connection end with no reason.
+            with contextlib.suppress(BaseException):
+                await asyncio.shield(conn.closing)
 
 
 class WebSocketEndpoint:
