@@ -292,6 +292,13 @@ class GuardedWebSocket(WebSocketsSansIOProtocol):
         super().resume_writing()
         self._stall.resumed()
 
+    def keepalive_timeout(self) -> None:
+        """No pong within ``ws_ping_timeout``: uvicorn writes a 1011 close and calls
+        ``transport.close()``, which waits for the buffer to flush, forever if the client does
+        not read (a non-reader whose catch-up fit in the kernel's buffers ends up here)."""
+        super().keepalive_timeout()
+        _abort(self.transport, "it answered no ping")
+
     async def send(self, message: Any) -> None:
         if message["type"] == "websocket.accept" and self._handshake_timer is not None:
             self._handshake_timer.cancel()
