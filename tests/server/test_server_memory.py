@@ -201,3 +201,44 @@ def test_long_descriptions_are_cut_in_lists(tmp_path: Path, house: tuple[LiveSer
     (row,) = [v for v in listed if v["id"] == aid]
     assert row["item"]["truncated"] is True and len(row["item"]["description"]) == 280
     assert whole["item"]["description"] == "é" * DESCRIPTION
+
+
+def test_live_events_carry_a_view_without_the_description(house: tuple[LiveServer, str]) -> None:
+    server, _ = house
+    with httpx.Client(base_url=server.url, timeout=10) as http:
+        tokens = {
+            name: http.post(
+                "/api/v1/sessions", json={"name": name, "password": "correct horse battery"}
+            ).json()["token"]
+            for name in ("seller", "ann")
+        }
+        body = {
+            "item": {"name": "vase", "description": "long " * 1000},
+            "method": "english",
+            "rules": {"duration": 600},
+        }
+        created = http.post(
+            "/api/v1/auctions", json=body, headers={"Authorization": f"Bearer {tokens['seller']}"}
+        )
+        assert created.status_code == 201, created.text
+        aid = created.json()["id"]
+
+        async def watch() -> tuple[dict[str, Any], dict[str, Any]]:
+            async with websockets.connect(server.ws_url) as ws:
+                await ws.send(subscribe(aid))
+                snapshot = json.loads(await asyncio.wait_for(ws.recv(), 10))
+                while json.loads(await asyncio.wait_for(ws.recv(), 10))["type"] != "subscribed":
+                    pass
+                bid = await asyncio.to_thread(
+                    http.post,
+                    f"/api/v1/auctions/{aid}/bids",
+                    json={"amount": 500},
+                    headers={"Authorization": f"Bearer {tokens['ann']}"},
+                )
+                assert bid.status_code == 201, bid.text
+                return snapshot, json.loads(await asyncio.wait_for(ws.recv(), 10))
+
+        snapshot, live = asyncio.run(watch())
+    assert snapshot["view"]["item"]["description"] == "long " * 1000
+    assert live["type"] == "event" and live["event"]["type"] == "BidPlaced"
+    assert live["view"]["item"] == {"name": "vase"} and live["view"]["price"] == 500
