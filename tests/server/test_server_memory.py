@@ -86,11 +86,12 @@ def test_non_reading_subscribers_are_dropped_and_cost_little(
     base = settled_rss(pid, 5.0)
 
     async def scenario() -> websockets.ConnectionClosed:
-        # One that will read again once dropped, to see the close code.
+        silent = [silent_websocket(server.port, subscribe(aid)) for _ in range(20)]
+        # Last, one that will read again once all are dropped, to see the close code (it is
+        # dropped last, so its close grace is not over when it reads).
         _, options = slow_websocket(server.port)
         late = await websockets.connect(server.ws_url, **options)
         await late.send(subscribe(aid))
-        silent = [silent_websocket(server.port, subscribe(aid)) for _ in range(20)]
         peak = base
         deadline = time.monotonic() + SEND_TIMEOUT + 30
         while await asyncio.to_thread(connections, server) > 0:

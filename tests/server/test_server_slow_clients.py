@@ -102,12 +102,11 @@ def test_an_idle_keep_alive_connection_is_closed(server: LiveServer) -> None:
     sock = connect(server)
     with sock:
         sock.sendall(b"GET /api/v1/time HTTP/1.1\r\nHost: x\r\n\r\n")
-        first = sock.recv(65536)
-        assert first.startswith(b"HTTP/1.1 200")
-        answered = time.monotonic()
-        rest, ended = read_to_close(sock)
-    assert rest == b""  # closed quietly, before the header timeout would have said 408
-    assert KEEP_ALIVE * 0.8 < ended - answered < KEEP_ALIVE + 3.5  # uvicorn alone: 5 s
+        sent = time.monotonic()
+        data, ended = read_to_close(sock)
+    # One answer, then closed quietly (the head timer would have said 408, later).
+    assert data.startswith(b"HTTP/1.1 200") and data.count(b"HTTP/1.1") == 1, data
+    assert ended - sent < KEEP_ALIVE + 3.5  # uvicorn's own default would be 5 s
 
 
 def test_a_stalled_body_is_cut(server: LiveServer) -> None:
