@@ -159,7 +159,9 @@ class RemoteMarket:
                 if not ready.done() and kind in ("snapshot", "event", "subscribed"):
                     ready.set_result(None)
                 if kind == "snapshot" and isinstance(aid, str):
-                    views[aid] = message.get("view") or views.get(aid)
+                    snapshot = message.get("view")
+                    if isinstance(snapshot, dict):
+                        views[aid] = snapshot
                     if aid in snapshotted:
                         snapshotted.clear()
                         listener(Reconnected())
