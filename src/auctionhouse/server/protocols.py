@@ -153,10 +153,12 @@ class GuardedHttp(HttpToolsProtocol):
         self._head_bytes = 0
         self._body_timer: asyncio.TimerHandle | None = None
         self._stall = _StallGuard(self.loop, self.guard.send_timeout)
+        self._refused = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        if not self.guard.admit(transport, _address(transport)):
+        self._refused = not self.guard.admit(transport, _address(transport))
+        if self._refused:
             transport.write(REFUSED)
             transport.close()
             return
@@ -183,12 +185,20 @@ class GuardedHttp(HttpToolsProtocol):
 
     def _head_late(self) -> None:
         self._head_timer = None
-        if not self.transport.is_closing():
-            log.info("closing a connection from %s: no request head in time", self.client)
-            self.transport.write(HEAD_TIMEOUT)
-            self.transport.close()
+        if self.transport.is_closing():
+            return
+        if self.cycle is not None and not self.cycle.response_complete:
+            # A pipelined head is late while an answer is still being written: no 408 in
+            # the middle of it.
+            _abort(self.transport, "no request head in time")
+            return
+        log.info("closing a connection from %s: no request head in time", self.client)
+        self.transport.write(HEAD_TIMEOUT)
+        self.transport.close()
 
     def data_received(self, data: bytes) -> None:
+        if self._refused:
+            return
         if self._head_timer is not None:
             self._head_bytes += len(data)
         super().data_received(data)
