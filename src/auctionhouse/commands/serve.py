@@ -43,6 +43,9 @@ def serve(
     log_level: Annotated[
         str | None, typer.Option(help="critical, error, warning, info, debug, trace.")
     ] = None,
+    max_connections: Annotated[
+        int | None, typer.Option(help="Open connections at once (0: no limit).")
+    ] = None,
 ) -> None:
     """Run the house: REST + WebSocket API, web page, /metrics. Stops cleanly on SIGTERM.
 
@@ -53,7 +56,14 @@ def serve(
     from auctionhouse.server.run import run_server
 
     settings = load_config(
-        {**db_flags(db), "host": host, "port": port, "log_level": log_level}, config_file=config
+        {
+            **db_flags(db),
+            "host": host,
+            "port": port,
+            "log_level": log_level,
+            "max_connections": max_connections,
+        },
+        config_file=config,
     )
     run_server(settings)
 

@@ -767,15 +767,20 @@ class AuctionHouse:
                 continue
             yield s
 
-    def events(self, auction_id: str, after: int = 0) -> list[dict[str, Any]]:
-        """The public view of an auction's log after sequence ``after``."""
+    def events(
+        self, auction_id: str, after: int = 0, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        """The public view of an auction's log after sequence ``after``: at most ``limit``
+        events (None: all), in seq order. Raises NotFound, InvalidRequest."""
         state = self._state(auction_id)
-        if not isinstance(after, int) or isinstance(after, bool):
-            raise InvalidRequest("after must be a whole number (a sequence number)")
+        for name, number in (("after", after), ("limit", limit)):
+            if number is not None and (not isinstance(number, int) or isinstance(number, bool)):
+                raise InvalidRequest(f"{name} must be a whole number")
+        start = max(0, after)
+        stop = None if limit is None else start + max(0, limit)
         revealed = state.outcome is not None
         return [
-            public_event(e, state.method, revealed)
-            for e in self._events[auction_id][max(0, after) :]
+            public_event(e, state.method, revealed) for e in self._events[auction_id][start:stop]
         ]
 
     def counts(self) -> dict[str, Any]:

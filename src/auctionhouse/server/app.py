@@ -28,7 +28,7 @@ from auctionhouse.errors import AuctionhouseError, TooLarge
 from auctionhouse.house import AuctionHouse, Clock
 from auctionhouse.house.service import HouseService
 from auctionhouse.server.config import ServerConfig
-from auctionhouse.server.hub import Hub
+from auctionhouse.server.hub import Hub, Limits
 from auctionhouse.server.metrics import Metrics
 from auctionhouse.server.models import BidFields
 from auctionhouse.server.wire import (
@@ -62,8 +62,13 @@ class ServerState:
         self.service = self._service(config)
         self.hub = Hub(
             self.service,
-            queue_size=config.ws_send_queue,
+            limits=Limits(
+                queue_messages=config.ws_send_queue,
+                queue_bytes=config.ws_send_buffer_bytes,
+                send_timeout=config.send_timeout,
+            ),
             per_account=config.ws_connections_per_account,
+            page_cache_bytes=config.catch_up_cache_bytes,
         )
         self._loop: asyncio.AbstractEventLoop | None = None
         # Called once the house is recovered and serving (run.py tunes the GC here).
