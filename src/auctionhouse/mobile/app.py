@@ -14,6 +14,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from auctionhouse.errors import ConfigError
 from auctionhouse.house import Clock
 from auctionhouse.mobile.host import AgentHost
 from auctionhouse.mobile.records import HomeRecords
@@ -22,10 +23,21 @@ from auctionhouse.server.app import create_app
 from auctionhouse.server.config import ServerConfig
 
 
+def records_path(config: ServerConfig) -> Path:
+    """Home's records of its agents: ``DB.agents`` beside the house's SQLite file (on a
+    PostgreSQL house, beside the default path: each instance keeps its own records)."""
+    path = Path(f"{config.db}.agents")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create {path.parent} for the agents' records: {exc}") from None
+    return path
+
+
 def create_site_app(config: ServerConfig | None = None, *, clock: Clock | None = None) -> FastAPI:
     config = config or ServerConfig()
     app = create_app(config, clock=clock)
-    records = HomeRecords(Path(f"{config.db}.agents"))
+    records = HomeRecords(records_path(config))
     host = AgentHost(app.state.server, config.agents, records)
     app.state.agents = host
     app.include_router(router)

@@ -14,7 +14,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from auctionhouse.errors import Conflict, InvalidRequest, NotFound
+from auctionhouse.errors import ConfigError, Conflict, InvalidRequest, NotFound
 from auctionhouse.ledger.mandate import Mandate
 from auctionhouse.mobile.travel import PROGRESS_CONTEXT, statement_holds, verify_log
 
@@ -27,14 +27,17 @@ class HomeRecords:
         self._lock = threading.Lock()
         self._db: sqlite3.Connection | None = None
         if path is not None:
-            self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute(
-                "CREATE TABLE IF NOT EXISTS mobile_agents (id TEXT PRIMARY KEY, record TEXT)"
-            )
-            for agent, text in self._db.execute("SELECT id, record FROM mobile_agents"):
-                self._records[agent] = json.loads(text)
+            try:
+                self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=NORMAL")
+                self._db.execute(
+                    "CREATE TABLE IF NOT EXISTS mobile_agents (id TEXT PRIMARY KEY, record TEXT)"
+                )
+                for agent, text in self._db.execute("SELECT id, record FROM mobile_agents"):
+                    self._records[agent] = json.loads(text)
+            except sqlite3.Error as exc:
+                raise ConfigError(f"cannot open the agents' records {path}: {exc}") from None
 
     def close(self) -> None:
         if self._db is not None:
