@@ -1,0 +1,263 @@
+"""One peer: a Raft node (pysyncobj) carrying the replicated house, its TLS tunnels, and the
+server app (API, WebSocket, page) on top of a ``ReplicatedService``.
+
+Everything runs on the one asyncio loop of the server: the loop watches the library's epoll
+descriptor and calls ``doTick(0)`` when a socket is ready (and every ``TICK_SECONDS`` for its
+timers); committed entries are applied during the tick, and the events they decided are written
+to the replica's ledger right after it, in one transaction, before any proposer is answered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pysyncobj import FAIL_REASON, SyncObj, SyncObjConf
+
+from auctionhouse.errors import ConfigError, LedgerError, NoQuorum
+from auctionhouse.house import AuctionHouse, HouseConfig
+from auctionhouse.p2p.codec import encode, install_restricted_unpickler, raise_error, refused
+from auctionhouse.p2p.machine import HouseMachine, ReplicaClock
+from auctionhouse.p2p.poller import EpollPoller, install_epoll_poller
+from auctionhouse.p2p.tls import PeerFiles, Tunnels
+from auctionhouse.p2p.transport import tunnel_transport
+
+log = logging.getLogger("auctionhouse.p2p")
+
+TICK_SECONDS = 0.01  # the library's timers (heartbeats, elections) are looked at this often
+RETRY_SECONDS = 1.0  # a proposal not answered in this time is proposed again (same key)
+HOUSE_FILES = ("house.db", "house.db-wal", "house.db-shm")
+
+
+def parse_address(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
+        raise ConfigError(f"{text!r} is not HOST:PORT")
+    return host, int(port)
+
+
+@dataclass(frozen=True, slots=True)
+class RaftTiming:
+    """pysyncobj's timing (seconds): elections within ``min_timeout``..``max_timeout`` of the
+    last heartbeat; a leader that hears no majority for ``leader_fallback`` steps down."""
+
+    heartbeat: float = 0.05
+    min_timeout: float = 0.3
+    max_timeout: float = 0.8
+    leader_fallback: float = 1.0
+    connection_timeout: float = 1.0
+    connection_retry: float = 0.2
+    compaction_entries: int = 20_000
+    compaction_seconds: float = 300.0
+
+
+@dataclass(frozen=True, slots=True)
+class PeerConfig:
+    data: Path
+    peer_address: str  # this peer's public Raft (TLS) address, HOST:PORT
+    members: tuple[str, ...]  # every member's peer address, this one's included
+    house: HouseConfig = field(default_factory=HouseConfig)
+    timing: RaftTiming = field(default_factory=RaftTiming)
+    write_timeout: float = 5.0  # a write without a majority is refused (no_quorum) after this
+
+
+class Peer:
+    def __init__(self, config: PeerConfig) -> None:
+        self.config = config
+        self.files = PeerFiles.in_dir(config.data)
+        self.files.check()
+        self._machine: HouseMachine | None = None
+        self.syncobj: SyncObj | None = None
+        self.tunnels: Tunnels | None = None
+        self.pending = 0
+        self._poller_fd: int | None = None
+        self._tick_handle: asyncio.TimerHandle | None = None
+        self._tick_soon = False
+        self._stopped = False
+        self.internal_port = 0
+
+    @property
+    def machine(self) -> HouseMachine:
+        if self._machine is None:
+            raise RuntimeError("the peer is not started")
+        return self._machine
+
+    @property
+    def house(self) -> AuctionHouse:
+        return self.machine.house
+
+    def _open_house(self, clock: ReplicaClock) -> AuctionHouse:
+        """An empty house: the replica's ledger is rebuilt from the Raft state at each start."""
+        data = self.config.data
+        for name in HOUSE_FILES:
+            with contextlib.suppress(FileNotFoundError):
+                (data / name).unlink()
+        return AuctionHouse.open(
+            data / "house.db", config=self.config.house, clock=clock, key_path=data / "house.db.key"
+        )
+
+    async def start(self) -> None:
+        install_restricted_unpickler()
+        install_epoll_poller()
+        cfg = self.config
+        host, port = parse_address(cfg.peer_address)
+        self.internal_port = _free_port()
+        self.tunnels = Tunnels(self.files, ("127.0.0.1", self.internal_port))
+        await self.tunnels.listen(host, port)
+        partners = [m for m in cfg.members if m != cfg.peer_address]
+        for member in partners:
+            await self.tunnels.outbound(member)
+        self._machine = HouseMachine(self._open_house)
+        t = cfg.timing
+        conf = SyncObjConf(
+            autoTick=False,
+            password=self.files.password(),
+            bindAddress=f"127.0.0.1:{self.internal_port}",
+            journalFile=str(cfg.data / "raft.journal"),
+            fullDumpFile=str(cfg.data / "raft.dump"),
+            useFork=False,
+            appendEntriesUseBatch=False,
+            appendEntriesPeriod=t.heartbeat,
+            raftMinTimeout=t.min_timeout,
+            raftMaxTimeout=t.max_timeout,
+            leaderFallbackTimeout=t.leader_fallback,
+            connectionTimeout=t.connection_timeout,
+            connectionRetryTime=t.connection_retry,
+            logCompactionMinEntries=t.compaction_entries,
+            logCompactionMinTime=t.compaction_seconds,
+            dynamicMembershipChange=True,
+        )
+        tunnels = self.tunnels
+        self.syncobj = SyncObj(
+            cfg.peer_address,
+            partners,
+            conf,
+            consumers=[self._machine],
+            transportClass=tunnel_transport(tunnels.outbound_port),
+        )
+        poller = self.syncobj._poller
+        loop = asyncio.get_running_loop()
+        if isinstance(poller, EpollPoller):
+            self._poller_fd = poller.fileno()
+            loop.add_reader(self._poller_fd, self._step)
+        self._schedule_tick()
+        log.info("peer %s started; members %s", cfg.peer_address, ", ".join(cfg.members))
+
+    def _schedule_tick(self) -> None:
+        if self._stopped:
+            return
+        self._step()
+        self._tick_handle = asyncio.get_running_loop().call_later(TICK_SECONDS, self._schedule_tick)
+
+    def _step(self) -> None:
+        """One library tick, then the decided events written to this replica's ledger."""
+        self._tick_soon = False
+        if self._stopped or self.syncobj is None:
+            return
+        try:
+            self.syncobj.doTick(0.0)
+            self.machine.house.flush()
+        except Exception:
+            log.exception("a Raft tick failed")
+
+    def _kick(self) -> None:
+        if not self._tick_soon:
+            self._tick_soon = True
+            asyncio.get_running_loop().call_soon(self._step)
+
+    async def propose(self, op: str, args: dict[str, Any]) -> Any:
+        """Replicate one command and return the local replica's result of applying it.
+
+        Raises the command's own error, or ``NoQuorum`` if no majority commits it within
+        ``write_timeout``. A proposal unanswered after ``RETRY_SECONDS`` (a leader died with it)
+        is proposed again with the same idempotency key, so it is applied at most once."""
+        if self.syncobj is None or self._stopped:
+            raise NoQuorum("this peer is not running")
+        loop = asyncio.get_running_loop()
+        blob = encode(uuid.uuid4().hex, time.time(), op, args)
+        deadline = loop.time() + self.config.write_timeout
+        self.pending += 1
+        try:
+            while True:
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    raise NoQuorum("no majority of the replica group answered; retry later")
+                answer: asyncio.Future[tuple[Any, int]] = loop.create_future()
+
+                def done(
+                    result: Any, err: int, answer: asyncio.Future[tuple[Any, int]] = answer
+                ) -> None:
+                    if not answer.done():
+                        answer.set_result((result, err))
+
+                self.machine.apply(blob, callback=done)
+                self._kick()
+                try:
+                    result, err = await asyncio.wait_for(answer, min(remaining, RETRY_SECONDS))
+                except TimeoutError:
+                    continue
+                if err == FAIL_REASON.SUCCESS:
+                    break
+                # not leader yet, no leader, discarded by a new leader: try again shortly
+                await asyncio.sleep(min(0.05, max(0.0, deadline - loop.time())))
+        finally:
+            self.pending -= 1
+        if not isinstance(result, dict):
+            raise LedgerError("a replica returned no result")
+        raise_error(result)
+        return result["ok"]
+
+    def status(self) -> dict[str, Any]:
+        so = self.syncobj
+        if so is None:
+            return {"self": self.config.peer_address, "started": False}
+        raw = so.getStatus()
+        leader = raw.get("leader")
+        return {
+            "self": self.config.peer_address,
+            "started": True,
+            "members": list(self.config.members),
+            "leader": str(leader.address) if leader is not None else None,
+            "is_leader": leader is not None and leader.address == self.config.peer_address,
+            "term": raw.get("raft_term"),
+            "commit_index": raw.get("commit_idx"),
+            "last_applied": raw.get("last_applied"),
+            "has_quorum": raw.get("has_quorum"),
+            "partners_connected": sum(
+                1 for k, v in raw.items() if k.startswith("partner_node_status_server_") and v == 2
+            ),
+            "commands": len(self.machine.commands),
+            "rebuilds": self.machine.rebuilds,
+            "refused_connections": self.tunnels.refused if self.tunnels else 0,
+            "refused_pickles": refused[0],
+            "pending": self.pending,
+        }
+
+    async def stop(self) -> None:
+        self._stopped = True
+        if self._tick_handle is not None:
+            self._tick_handle.cancel()
+        loop = asyncio.get_running_loop()
+        if self._poller_fd is not None:
+            loop.remove_reader(self._poller_fd)
+        if self.syncobj is not None:
+            with contextlib.suppress(Exception):
+                self.machine.house.flush()
+            self.syncobj.destroy()
+        if self.tunnels is not None:
+            await asyncio.wait_for(self.tunnels.close(), timeout=5)
+        if self._machine is not None:
+            self._machine.house.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
