@@ -31,8 +31,9 @@ from auctionhouse.p2p.transport import tunnel_transport
 
 log = logging.getLogger("auctionhouse.p2p")
 
-TICK_SECONDS = 0.01  # the library's timers (heartbeats, elections) are looked at this often
-RETRY_SECONDS = 1.0  # a proposal not answered in this time is proposed again (same key)
+TICK_SECONDS = 0.02  # the library's timers (heartbeats, elections) are looked at this often
+RETRY_SECONDS = 2.5  # a proposal not answered in this time is proposed again (same key)
+WATCH_SECONDS = 0.2  # ... and sooner when the Raft term changes meanwhile (a new leader)
 HOUSE_FILES = ("house.db", "house.db-wal", "house.db-shm")
 
 
@@ -162,6 +163,9 @@ class Peer:
         if self._stopped or self.syncobj is None:
             return
         try:
+            # The library reads its sockets at the end of a tick and acts on what it read
+            # (commit, apply, answer) at the start of the next: two ticks per wake-up.
+            self.syncobj.doTick(0.0)
             self.syncobj.doTick(0.0)
             self.machine.house.flush()
         except Exception:
@@ -197,12 +201,22 @@ class Peer:
                     if not answer.done():
                         answer.set_result((result, err))
 
+                term = self._term()
                 self.machine.apply(blob, callback=done)
                 self._kick()
-                try:
-                    result, err = await asyncio.wait_for(answer, min(remaining, RETRY_SECONDS))
-                except TimeoutError:
+                waited = 0.0
+                while not answer.done() and waited < RETRY_SECONDS:
+                    step = min(WATCH_SECONDS, max(0.0, deadline - loop.time()))
+                    if step <= 0:
+                        break
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(asyncio.shield(answer), step)
+                    waited += step
+                    if self._term() != term:
+                        break  # a new leader: what the old one held may be gone; propose again
+                if not answer.done():
                     continue
+                result, err = answer.result()
                 if err == FAIL_REASON.SUCCESS:
                     break
                 # not leader yet, no leader, discarded by a new leader: try again shortly
@@ -213,6 +227,9 @@ class Peer:
             raise LedgerError("a replica returned no result")
         raise_error(result)
         return result["ok"]
+
+    def _term(self) -> int:
+        return int(self.syncobj.raftCurrentTerm) if self.syncobj is not None else 0
 
     def status(self) -> dict[str, Any]:
         so = self.syncobj

@@ -1,0 +1,159 @@
+"""Real peer processes on loopback: a leader killed with -9 during a stream of signed bids,
+a rejoining peer, a seller and a winner who leave (issue 16, docs/peers.md)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import httpx
+import pytest
+from peer_helpers import Bidder, Cluster, wait_for
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def cluster(tmp_path: Path):  # type: ignore[no-untyped-def]
+    c = Cluster(tmp_path).start()
+    try:
+        yield c
+    finally:
+        c.stop()
+
+
+def bid_events(peer, auction: str) -> list[dict]:  # type: ignore[no-untyped-def]
+    r = httpx.get(f"{peer.url}/api/v1/auctions/{auction}/events", timeout=5)
+    r.raise_for_status()
+    return [e for e in r.json()["events"] if e["type"] == "BidPlaced"]
+
+
+def test_leader_killed_during_signed_bids_loses_no_acknowledged_bid(cluster: Cluster) -> None:
+    peers = cluster.peers
+    leader = cluster.wait_leader()
+    followers = [p for p in peers if p is not leader]
+    seller = Bidder(followers[0].url, "seller")
+    bidders = [Bidder(peers[i % 3].url, f"bidder{i}") for i in range(3)]
+    closes_in = 25.0
+    auction = seller.create_auction(
+        followers[1].url,
+        {"starting_price": 100, "min_increment": 1, "duration": closes_in, "signed_bids": True},
+    )
+    created = time.time()
+    acked: list[tuple[str, int, int]] = []  # (bidder, nonce, amount)
+    lock = threading.Lock()
+    price = [100]
+    stop = threading.Event()
+    refusals: Counter[str] = Counter()
+
+    def stream(b: Bidder, me: int) -> None:
+        # Each client bids through every peer in turn, the killed one included (it then gets
+        # connection errors: those bids are not acknowledged, and the client moves on).
+        turn = me
+        while not stop.is_set():
+            with lock:
+                amount = price[0] + 1 + me
+            url = peers[turn % 3].url
+            turn += 1
+            try:
+                r = b.bid(url, auction, amount, timeout=8)
+            except httpx.HTTPError:
+                continue
+            if r.status_code == 201:
+                with lock:
+                    acked.append((b.name, b.nonce, amount))
+                    price[0] = max(price[0], amount)
+            else:
+                refusals[r.json()["error"]["code"]] += 1
+                if r.status_code == 409:  # outbid meanwhile (or a bid whose ack was lost)
+                    try:
+                        view = httpx.get(f"{url}/api/v1/auctions/{auction}", timeout=5).json()
+                    except httpx.HTTPError:
+                        continue
+                    with lock:
+                        price[0] = max(price[0], view.get("price") or 0)
+
+    threads = [threading.Thread(target=stream, args=(b, i)) for i, b in enumerate(bidders)]
+    for t in threads:
+        t.start()
+    try:
+        wait_for("15 acknowledged bids", lambda: len(acked) >= 15, 15)
+        before_kill = len(acked)
+        leader.kill()
+        survivors = [p for p in peers if p.alive]
+        new_leader = cluster.wait_leader(survivors, deadline=10)
+        assert new_leader is not leader
+        wait_for(
+            f"bidding to go on after the kill ({refusals})",
+            lambda: len(acked) >= before_kill + 15,
+            20,
+        )
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=30)
+
+    # The auction closes on time, decided by the survivors, with the outcome its log implies.
+    def closed() -> dict | None:  # type: ignore[type-arg]
+        view = httpx.get(f"{survivors[0].url}/api/v1/auctions/{auction}", timeout=5).json()
+        return view if view.get("result") else None
+
+    view = wait_for("the auction to close", closed, closes_in + 15)
+    result = view["result"]
+    assert result["closed_at"] >= created + closes_in - 1
+    assert result["closed_at"] <= created + closes_in + 3  # on time, not when someone noticed
+    cluster.wait_applied(survivors)
+    for peer in survivors:
+        bids = bid_events(peer, auction)
+        seen = Counter((e["bidder"], e["amount"]) for e in bids)
+        for bidder, _nonce, amount in acked:
+            assert seen[(bidder, amount)] == 1, (peer.name, bidder, amount, acked, bids)
+        top = max(bids, key=lambda e: e["amount"])
+        assert result["outcome"] == "sold"
+        assert result["winner"] == top["bidder"] and result["price"] == top["amount"]
+        peer_view = httpx.get(f"{peer.url}/api/v1/auctions/{auction}", timeout=5).json()
+        assert peer_view["result"] == result
+    # Identical, audit-clean ledgers on every surviving replica.
+    rows = [p.ledger_rows() for p in survivors]
+    assert rows[0] and all(r == rows[0] for r in rows)
+    for peer in survivors:
+        audit = peer.audit()
+        assert audit.returncode == 0, audit.stdout + audit.stderr
+
+    # The killed peer comes back, catches up from the others, and holds the same ledger.
+    leader.start(cluster.members)
+    leader.wait_up()
+    cluster.wait_applied(peers, deadline=30)
+    wait_for("the rejoined replica's ledger", lambda: leader.ledger_rows() == rows[0], 20)
+    assert leader.audit().returncode == 0
+
+
+def test_a_seller_and_a_winner_who_leave_cannot_stop_the_auction(cluster: Cluster) -> None:
+    """Seed 002: the seller cannot stop a running auction; a winner who left still wins."""
+    p1, _p2, p3 = cluster.peers
+    seller = Bidder(p3.url, "seller")
+    winner = Bidder(p3.url, "winner")
+    other = Bidder(p1.url, "other")
+    auction = seller.create_auction(
+        p3.url, {"starting_price": 100, "min_increment": 10, "duration": 6, "signed_bids": True}
+    )
+    assert other.bid(p1.url, auction, 100).status_code == 201
+    assert winner.bid(p3.url, auction, 150).status_code == 201
+    r = httpx.post(f"{p3.url}/api/v1/auctions/{auction}/cancel", headers=seller.headers, timeout=10)
+    assert r.status_code == 409 and r.json()["error"]["code"] == "cannot_cancel"
+    p3.kill()  # the seller's and the winner's own peer leaves with them
+
+    def closed() -> dict | None:  # type: ignore[type-arg]
+        view = httpx.get(f"{p1.url}/api/v1/auctions/{auction}", timeout=5).json()
+        return view["result"] if view.get("result") else None
+
+    result = wait_for("the auction to close without its seller", closed, 25)
+    assert result["outcome"] == "sold"
+    assert result["winner"] == "winner" and result["price"] == 150
+    p3.start(cluster.members)
+    p3.wait_up()
+    cluster.wait_applied(cluster.peers, deadline=30)
+    back = httpx.get(f"{p3.url}/api/v1/auctions/{auction}", timeout=5).json()
+    assert back["result"] == result  # the finished auction is stored on every replica
