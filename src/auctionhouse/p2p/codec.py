@@ -39,6 +39,12 @@ ALLOWED_GLOBALS = frozenset(
         ("builtins", "object"),
         ("pysyncobj.node", "TCPNode"),
         ("pysyncobj.node", "Node"),
+        # protocol 2 spells builtins the Python 2 way; find_class maps them afterwards
+        ("__builtin__", "set"),
+        ("__builtin__", "frozenset"),
+        ("__builtin__", "bytearray"),
+        ("__builtin__", "object"),
+        ("copy_reg", "_reconstructor"),
     }
 )
 
