@@ -77,7 +77,12 @@ class PeerProcess:
         self.log = data.parent / f"{name}.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self, members: list[str], extra_env: dict[str, str] | None = None) -> PeerProcess:
+    def start(
+        self,
+        members: list[str],
+        extra_env: dict[str, str] | None = None,
+        replace_after: float | None = None,
+    ) -> PeerProcess:
         env = {k: v for k, v in os.environ.items() if not k.startswith("AUCTIONHOUSE_")}
         env.update(FAST_ENV)
         env.update(extra_env or {})
@@ -86,6 +91,8 @@ class PeerProcess:
         for member in members:
             cmd += ["--join", member]
         cmd += ["--log-level", "info"]
+        if replace_after is not None:
+            cmd += ["--replace-after", str(replace_after)]
         if self.netns is not None:
             cmd = ["ip", "netns", "exec", self.netns, *cmd]
         with self.log.open("ab") as log:
@@ -156,6 +163,7 @@ class Cluster:
             )
 
     def new_peer(self, host: str = "127.0.0.1", netns: str | None = None) -> PeerProcess:
+        """A peer with keys from the cluster CA (not started, not yet in ``peers``)."""
         index = len([p for p in self.root.iterdir() if p.name.startswith("p") and p.is_dir()]) + 1
         name = f"p{index}"
         data = self.root / name
@@ -168,9 +176,9 @@ class Cluster:
     def members(self) -> list[str]:
         return [p.address for p in self.peers]
 
-    def start(self) -> Cluster:
+    def start(self, replace_after: float | None = None) -> Cluster:
         for peer in self.peers:
-            peer.start(self.members)
+            peer.start(self.members, replace_after=replace_after)
         for peer in self.peers:
             peer.wait_up()
         self.wait_leader()

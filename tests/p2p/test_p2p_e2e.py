@@ -157,3 +157,48 @@ def test_a_seller_and_a_winner_who_leave_cannot_stop_the_auction(cluster: Cluste
     cluster.wait_applied(cluster.peers, deadline=30)
     back = httpx.get(f"{p3.url}/api/v1/auctions/{auction}", timeout=5).json()
     assert back["result"] == result  # the finished auction is stored on every replica
+
+
+def test_a_dead_replica_is_replaced_and_the_newcomer_serves_verified_state(
+    tmp_path: Path,
+) -> None:
+    cluster = Cluster(tmp_path).start(replace_after=2.0)
+    try:
+        p1, p2, p3 = cluster.peers
+        seller = Bidder(p1.url, "seller")
+        bob = Bidder(p2.url, "bob")
+        auction = seller.create_auction(
+            p1.url,
+            {"starting_price": 100, "min_increment": 1, "duration": 120, "signed_bids": True},
+        )
+        for i in range(10):
+            assert bob.bid(cluster.peers[i % 3].url, auction, 100 + i).status_code == 201
+        p3.kill()
+        p4 = cluster.new_peer()
+        cluster.peers.append(p4)
+        p4.start([p1.address, p2.address], replace_after=2.0)  # knows two members only
+        p4.wait_up()
+        group = sorted([p1.address, p2.address, p4.address])
+        for peer in (p1, p2, p4):
+            wait_for(
+                f"{peer.name} to see the new group",
+                lambda p=peer: p.status()["members"] == group,
+                30,
+            )
+        wait_for("the newcomer to verify its copy", lambda: p4.status()["verified"] is True, 30)
+        cluster.wait_applied([p1, p2, p4])
+        assert p4.ledger_rows() == p1.ledger_rows()
+        assert p4.audit().returncode == 0
+        # The newcomer is a full replica: with an original member gone too, it is part of
+        # the majority that takes bids and closes the auction.
+        p1.kill()
+        cluster.wait_leader([p2, p4], deadline=15)
+        for i in range(5):
+            r = bob.bid(p4.url, auction, 200 + i)
+            assert r.status_code == 201, r.text
+        bids = [e["amount"] for e in bid_events(p2, auction)]
+        assert bids == [*range(100, 110), *range(200, 205)]
+        cluster.wait_applied([p2, p4])
+        assert p4.ledger_rows() == p2.ledger_rows()
+    finally:
+        cluster.stop()

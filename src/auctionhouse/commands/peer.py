@@ -35,12 +35,32 @@ def peer(
         Path | None, typer.Option("--config", help="A TOML file of settings.", dir_okay=False)
     ] = None,
     log_level: Annotated[str | None, typer.Option(help="warning, info, debug.")] = None,
+    group_size: Annotated[
+        int, typer.Option("--group-size", help="Replicas wanted in the group: 3 or 5.")
+    ] = 3,
+    replace_after: Annotated[
+        float,
+        typer.Option(
+            "--replace-after",
+            help="Seconds a member may be unreachable before the leader removes it (once"
+            " another peer has joined to take its place).",
+        ),
+    ] = 30.0,
 ) -> None:
     """Run a peer: a whole house (API, WebSocket, page) whose auctions are replicated by Raft
     on the replica group of the members given (docs/peers.md)."""
     from auctionhouse.p2p.run import run_peer
 
-    run_peer(data, listen, peer_listen, join or [], config_file=config, log_level=log_level)
+    run_peer(
+        data,
+        listen,
+        peer_listen,
+        join or [],
+        config_file=config,
+        log_level=log_level,
+        group_size=group_size,
+        replace_after=replace_after,
+    )
 
 
 def keys_init(

@@ -67,6 +67,8 @@ class PeerConfig:
     house: HouseConfig = field(default_factory=HouseConfig)
     timing: RaftTiming = field(default_factory=RaftTiming)
     write_timeout: float = 5.0  # a write without a majority is refused (no_quorum) after this
+    group_size: int = 3  # replicas wanted in the group (3 or 5)
+    replace_after: float = 30.0  # a member unreachable this long is removed once replaced
 
 
 class Peer:
@@ -83,6 +85,11 @@ class Peer:
         self._tick_soon = False
         self._stopped = False
         self.internal_port = 0
+        self._down_since: dict[str, float] = {}
+        self._background: set[asyncio.Task[Any]] = set()
+        self.joined: bool | None = None  # None: not asked; True once the group took us in
+        self.verified: bool | None = None  # the replica's own ledger audited once caught up
+        self.audit_findings = 0
 
     @property
     def machine(self) -> HouseMachine:
@@ -135,13 +142,13 @@ class Peer:
             logCompactionMinTime=t.compaction_seconds,
             dynamicMembershipChange=True,
         )
-        tunnels = self.tunnels
+        partners = await self._discover(partners)
         self.syncobj = SyncObj(
             cfg.peer_address,
             partners,
             conf,
             consumers=[self._machine],
-            transportClass=tunnel_transport(tunnels.outbound_port),
+            transportClass=tunnel_transport(self._route),
         )
         poller = self.syncobj._poller
         loop = asyncio.get_running_loop()
@@ -149,7 +156,135 @@ class Peer:
             self._poller_fd = poller.fileno()
             loop.add_reader(self._poller_fd, self._step)
         self._schedule_tick()
+        self._spawn(self._membership(), "peer-membership")
         log.info("peer %s started; members %s", cfg.peer_address, ", ".join(cfg.members))
+
+    def _spawn(self, coro: Any, name: str) -> None:
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def _route(self, address: str) -> int | None:
+        """The local tunnel port to ``address``; a member added by a membership change gets
+        its tunnel made now and is reached at the library's next connection retry."""
+        assert self.tunnels is not None
+        port = self.tunnels.outbound_port(address)
+        if port is None and not self._stopped:
+            self._spawn(self.tunnels.outbound(address), "peer-tunnel")
+        return port
+
+    # ------------------------------------------------------------------ membership
+
+    async def _membership(self) -> None:
+        """Join the group if it does not know us yet; as leader, replace dead members; once
+        caught up, audit this replica's own ledger before calling it verified."""
+        loop = asyncio.get_running_loop()
+        while not self._stopped:
+            await asyncio.sleep(0.25)
+            so = self.syncobj
+            if so is None:
+                continue
+            try:
+                if self.joined is False:
+                    await self._ask_to_join()
+                    await asyncio.sleep(1.0)
+                if self.verified is None and so.isReady():
+                    report = await loop.run_in_executor(None, self._audit_own_ledger)
+                    self.audit_findings = len(report.findings)
+                    self.verified = report.ok
+                    level = logging.INFO if report.ok else logging.ERROR
+                    log.log(
+                        level, "caught up: own ledger audited, %d findings", len(report.findings)
+                    )
+                if so._isLeader():
+                    self._replace_dead(loop.time())
+            except Exception:
+                log.exception("membership upkeep failed")
+
+    async def _utility(self, member: str, command: list[Any], timeout: float = 3.0) -> Any:
+        """Run one of pysyncobj's utility commands on ``member``, through the TLS tunnel."""
+        from pysyncobj.utility import TcpUtility
+
+        assert self.tunnels is not None
+        port = await self.tunnels.outbound(member)
+        utility = TcpUtility(self.files.password(), timeout=timeout)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            None, utility.executeCommand, f"127.0.0.1:{port}", command
+        )
+
+    async def _discover(self, partners: list[str]) -> list[str]:
+        """Ask the members given for the group's membership. If the group runs and does not
+        count us, we are a newcomer: take its membership, and ask to be added."""
+        from pysyncobj.utility import UtilityException
+
+        for member in partners:
+            try:
+                status = await self._utility(member, ["status"], timeout=2.0)
+            except (UtilityException, OSError) as exc:
+                log.info("member %s gave no status: %s", member, exc)
+                continue
+            if not isinstance(status, dict) or status.get("self") is None:
+                continue
+            prefix = "partner_node_status_server_"
+            group = {str(status["self"].address)}
+            group.update(k[len(prefix) :] for k in status if k.startswith(prefix))
+            if self.config.peer_address in group:
+                self.joined = True
+                return sorted(group - {self.config.peer_address})
+            log.info("the group %s does not count us yet: joining", ", ".join(sorted(group)))
+            self.joined = False
+            return sorted(group)
+        return partners
+
+    async def _ask_to_join(self) -> None:
+        """Ask a member, through its TLS port, to add us with the library's membership
+        change (pysyncobj's 'add' utility command, forwarded to the leader and committed)."""
+        from pysyncobj.utility import UtilityException
+
+        assert self.syncobj is not None
+        for node in list(self.syncobj.otherNodes):
+            member = str(node.address)
+            try:
+                answer = await self._utility(member, ["add", self.config.peer_address])
+            except (UtilityException, OSError) as exc:
+                log.info("member %s did not add us: %s", member, exc)
+                continue
+            log.info("asked %s to add us: %s", member, answer)
+            if isinstance(answer, str) and answer.startswith("SUCCESS"):
+                self.joined = True
+                return
+
+    def _replace_dead(self, now: float) -> None:
+        """Remove a member unreachable for ``replace_after`` once enough others are up (a
+        newcomer has joined): the group returns to ``group_size`` live replicas."""
+        so = self.syncobj
+        assert so is not None
+        live = 1
+        dead: list[Any] = []
+        for node in so.otherNodes:
+            if so.isNodeConnected(node):
+                live += 1
+                self._down_since.pop(node.address, None)
+                continue
+            since = self._down_since.setdefault(node.address, now)
+            if now - since >= self.config.replace_after:
+                dead.append(node)
+        if dead and live >= min(self.config.group_size, len(so.otherNodes)):
+            node = dead[0]
+            log.warning(
+                "removing member %s, unreachable for %.0f s",
+                node.address,
+                now - self._down_since[node.address],
+            )
+            self._down_since.pop(node.address, None)
+            so.removeNodeFromCluster(node, callback=lambda res, err: log.info("removed: %s", err))
+
+    def _audit_own_ledger(self) -> Any:
+        from auctionhouse.ledger import audit_database
+
+        self.machine.house.flush()
+        return audit_database(self.config.data / "house.db")
 
     def _schedule_tick(self) -> None:
         if self._stopped:
@@ -240,7 +375,7 @@ class Peer:
         return {
             "self": self.config.peer_address,
             "started": True,
-            "members": list(self.config.members),
+            "members": sorted([self.config.peer_address, *(n.address for n in so.otherNodes)]),
             "leader": str(leader.address) if leader is not None else None,
             "is_leader": leader is not None and leader.address == self.config.peer_address,
             "term": raw.get("raft_term"),
@@ -252,6 +387,9 @@ class Peer:
             ),
             "commands": len(self.machine.commands),
             "rebuilds": self.machine.rebuilds,
+            "ready": bool(so.isReady()),
+            "joined": self.joined,
+            "verified": self.verified,
             "refused_connections": self.tunnels.refused if self.tunnels else 0,
             "refused_pickles": refused[0],
             "pending": self.pending,
@@ -259,6 +397,8 @@ class Peer:
 
     async def stop(self) -> None:
         self._stopped = True
+        for task in list(self._background):
+            task.cancel()
         if self._tick_handle is not None:
             self._tick_handle.cancel()
         loop = asyncio.get_running_loop()

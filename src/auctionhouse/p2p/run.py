@@ -20,6 +20,8 @@ def run_peer(
     *,
     config_file: Path | None = None,
     log_level: str | None = None,
+    group_size: int = 3,
+    replace_after: float = 30.0,
 ) -> None:
     import uvicorn
 
