@@ -198,7 +198,7 @@ class Cluster:
             if len(leaders) != 1 or None in leaders:
                 return None
             (leader,) = leaders
-            return next((p for p in self.peers if p.address == leader and p.alive), None)
+            return next((p for p in group if p.address == leader and p.alive), None)
 
         return wait_for("the peers to agree on a leader", agreed, deadline)
 

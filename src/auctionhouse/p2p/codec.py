@@ -2,7 +2,12 @@
 
 A replicated command is canonical JSON (sorted keys, UTF-8 bytes)::
 
-    {"key": "<idempotency key>", "t": <proposer's time, s>, "op": "<operation>", "args": {...}}
+    {"key": "<idempotency key>", "t": <proposer's time, s>, "until": <t + write timeout>,
+     "op": "<operation>", "args": {...}}
+
+``until``: the proposer told its client "refused" (no_quorum) after it; a replica that has
+already applied a command stamped later than ``until`` refuses this one (the decision depends on
+the log order only, so every replica refuses it alike).
 
 pysyncobj pickles its messages, log entries and snapshots (pysyncobj/pickle.py is its one
 entry point). Peers only ever see members' bytes (mutual TLS, then pysyncobj's own password
@@ -107,11 +112,12 @@ def frame(message: Any) -> bytes:
 # ---------------------------------------------------------------------- commands
 
 
-def encode(key: str, t: float, op: str, args: dict[str, Any]) -> bytes:
-    """One replicated command as canonical JSON bytes."""
+def encode(key: str, t: float, op: str, args: dict[str, Any], until: float | None = None) -> bytes:
+    """One replicated command as canonical JSON bytes (``until`` defaults to ``t``)."""
     if op not in OPS:
         raise InvalidRequest(f"unknown replicated operation {op!r}")
-    return orjson.dumps({"key": key, "t": t, "op": op, "args": args}, option=orjson.OPT_SORT_KEYS)
+    command = {"key": key, "t": t, "until": t if until is None else until, "op": op, "args": args}
+    return orjson.dumps(command, option=orjson.OPT_SORT_KEYS)
 
 
 def decode(blob: bytes) -> dict[str, Any]:
@@ -124,10 +130,11 @@ def decode(blob: bytes) -> dict[str, Any]:
         not isinstance(command, dict)
         or not isinstance(command.get("key"), str)
         or not isinstance(command.get("t"), int | float)
+        or not isinstance(command.get("until"), int | float)
         or command.get("op") not in OPS
         or not isinstance(command.get("args"), dict)
     ):
-        raise InvalidRequest("a replicated command lacks key, t, op or args")
+        raise InvalidRequest("a replicated command lacks key, t, until, op or args")
     return command
 
 

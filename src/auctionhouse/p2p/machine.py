@@ -24,7 +24,7 @@ from typing import Any
 
 from pysyncobj import SyncObjConsumer, replicated
 
-from auctionhouse.errors import AuctionhouseError, InvalidRules, LedgerError
+from auctionhouse.errors import AuctionhouseError, InvalidRules, LedgerError, NoQuorum
 from auctionhouse.house import AuctionHouse
 from auctionhouse.p2p.codec import decode, error_result
 
@@ -82,6 +82,12 @@ class HouseMachine(SyncObjConsumer):  # type: ignore[misc]
         done = self.results.get(key)
         if done is not None:
             return done  # committed twice (a retry after a lost ack): applied once
+        if self.clock.applied > command["until"]:
+            # Its proposer gave up on it (and told its client so) before commands proposed
+            # later were applied: applying it now would do what the client was told failed.
+            late = error_result(NoQuorum("the command reached the group after its deadline"))
+            self.results[key] = late
+            return late
         self.commands.append(blob)
         self.clock.pin(command["t"])
         try:

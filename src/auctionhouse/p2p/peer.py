@@ -141,6 +141,9 @@ class Peer:
             logCompactionMinEntries=t.compaction_entries,
             logCompactionMinTime=t.compaction_seconds,
             dynamicMembershipChange=True,
+            # Without a leader a command fails at once instead of waiting in the library's
+            # queue: one that waited could commit after its client was told "refused".
+            commandsWaitLeader=False,
         )
         partners = await self._discover(partners)
         self.syncobj = SyncObj(
@@ -320,7 +323,8 @@ class Peer:
         if self.syncobj is None or self._stopped:
             raise NoQuorum("this peer is not running")
         loop = asyncio.get_running_loop()
-        blob = encode(uuid.uuid4().hex, time.time(), op, args)
+        now = time.time()
+        blob = encode(uuid.uuid4().hex, now, op, args, until=now + self.config.write_timeout)
         deadline = loop.time() + self.config.write_timeout
         self.pending += 1
         try:
