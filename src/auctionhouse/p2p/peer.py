@@ -23,6 +23,7 @@ from pysyncobj import FAIL_REASON, SyncObj, SyncObjConf
 
 from auctionhouse.errors import ConfigError, LedgerError, NoQuorum
 from auctionhouse.house import AuctionHouse, HouseConfig
+from auctionhouse.ledger import SQLiteStore
 from auctionhouse.p2p.codec import encode, install_restricted_unpickler, raise_error, refused
 from auctionhouse.p2p.machine import HouseMachine, ReplicaClock
 from auctionhouse.p2p.poller import EpollPoller, install_epoll_poller
@@ -84,6 +85,8 @@ class Peer:
         self._tick_handle: asyncio.TimerHandle | None = None
         self._tick_soon = False
         self._stopped = False
+        self._outbox: list[tuple[bytes, asyncio.Future[tuple[Any, int]]]] = []
+        self._send_soon = False
         self.internal_port = 0
         self._down_since: dict[str, float] = {}
         self._background: set[asyncio.Task[Any]] = set()
@@ -107,9 +110,15 @@ class Peer:
         for name in HOUSE_FILES:
             with contextlib.suppress(FileNotFoundError):
                 (data / name).unlink()
-        return AuctionHouse.open(
+        house = AuctionHouse.open(
             data / "house.db", config=self.config.house, clock=clock, key_path=data / "house.db.key"
         )
+        store = house.ledger.store
+        if isinstance(store, SQLiteStore):
+            # A view of the Raft log, rebuilt at each start: its fsyncs would buy nothing
+            # (the durability limit is the library's journal, docs/peers.md).
+            store.set_synchronous("OFF")
+        return house
 
     async def start(self) -> None:
         install_restricted_unpickler()
@@ -309,11 +318,6 @@ class Peer:
         except Exception:
             log.exception("a Raft tick failed")
 
-    def _kick(self) -> None:
-        if not self._tick_soon:
-            self._tick_soon = True
-            asyncio.get_running_loop().call_soon(self._step)
-
     async def propose(self, op: str, args: dict[str, Any]) -> Any:
         """Replicate one command and return the local replica's result of applying it.
 
@@ -333,16 +337,11 @@ class Peer:
                 if remaining <= 0:
                     raise NoQuorum("no majority of the replica group answered; retry later")
                 answer: asyncio.Future[tuple[Any, int]] = loop.create_future()
-
-                def done(
-                    result: Any, err: int, answer: asyncio.Future[tuple[Any, int]] = answer
-                ) -> None:
-                    if not answer.done():
-                        answer.set_result((result, err))
-
                 term = self._term()
-                self.machine.apply(blob, callback=done)
-                self._kick()
+                self._outbox.append((blob, answer))
+                if not self._send_soon:
+                    self._send_soon = True
+                    loop.call_soon(self._send_outbox)
                 waited = 0.0
                 while not answer.done() and waited < RETRY_SECONDS:
                     step = min(WATCH_SECONDS, max(0.0, deadline - loop.time()))
@@ -366,6 +365,25 @@ class Peer:
             raise LedgerError("a replica returned no result")
         raise_error(result)
         return result["ok"]
+
+    def _send_outbox(self) -> None:
+        """Propose every command queued since the last turn of the loop as one entry."""
+        self._send_soon = False
+        batch, self._outbox = self._outbox, []
+        batch = [(blob, answer) for blob, answer in batch if not answer.done()]
+        if not batch or self._machine is None:
+            return
+        answers = [answer for _, answer in batch]
+
+        def done(results: Any, err: int) -> None:
+            for i, answer in enumerate(answers):
+                if answer.done():
+                    continue
+                ok = err == FAIL_REASON.SUCCESS and isinstance(results, list)
+                answer.set_result((results[i] if ok else None, err))
+
+        self._machine.apply_batch([blob for blob, _ in batch], callback=done)
+        self._step()
 
     def _term(self) -> int:
         return int(self.syncobj.raftCurrentTerm) if self.syncobj is not None else 0

@@ -1,0 +1,189 @@
+"""Replicated auctions on a 3-peer Raft group (real ``auctionhouse peer`` processes on loopback).
+
+Prints one JSON object:
+
+- ``one_peer`` / ``all_peers``: ``--bidders`` clients, each bidding on its own English auction
+  with signed bids (one in flight per client, so nonces stay in order) for ``--seconds``,
+  through one peer or spread over the three: acknowledged bids/s, ack latency p50/p99 (ms),
+  and ``lost``: acknowledged bids missing from a replica's ledger (goal: >= 2,000/s, 0 lost).
+- ``failover``: ``--kills`` times, kill -9 the leader and time until a survivor acknowledges a
+  bid again (s, p50/p99/max; goal p99 < 2 s); the killed peer is restarted and catches up
+  before the next kill.
+- ``catch_up``: the log is filled to ``--events`` commands, then a new peer joins: seconds until
+  it has applied everything and audited its own ledger.
+
+Usage: python bench/bench_p2p.py [--bidders 48] [--seconds 10] [--kills 10] [--events 100000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "p2p"))
+from peer_helpers import Bidder, Cluster, PeerProcess, wait_for
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+class Load:
+    def __init__(self, cluster: Cluster, bidders: int) -> None:
+        url = cluster.peers[0].url
+        self.cluster = cluster
+        self.seller = Bidder(url, "seller")
+        self.bidders = [Bidder(cluster.peers[i % 3].url, f"b{i}") for i in range(bidders)]
+        self.auctions = [
+            self.seller.create_auction(
+                url,
+                {"starting_price": 1, "min_increment": 1, "duration": 3600, "signed_bids": True},
+            )
+            for _ in self.bidders
+        ]
+        self.price = [0 for _ in self.bidders]
+        self.acked: list[tuple[str, int]] = []  # (auction, amount)
+
+    async def run(self, urls: list[str], seconds: float) -> dict[str, Any]:
+        latencies: list[float] = []
+        errors: dict[str, int] = {}
+        end = time.monotonic() + seconds
+
+        async def client(i: int, http: httpx.AsyncClient) -> None:
+            bidder, auction = self.bidders[i], self.auctions[i]
+            url = urls[i % len(urls)]
+            while time.monotonic() < end:
+                amount = self.price[i] + 1
+                body = bidder.signed(auction, amount)
+                started = time.perf_counter()
+                try:
+                    r = await http.post(
+                        f"{url}/api/v1/auctions/{auction}/bids", json=body, headers=bidder.headers
+                    )
+                except httpx.HTTPError as exc:
+                    errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
+                    continue
+                if r.status_code == 201:
+                    latencies.append(time.perf_counter() - started)
+                    self.price[i] = amount
+                    self.acked.append((auction, amount))
+                else:
+                    code = r.json()["error"]["code"]
+                    errors[code] = errors.get(code, 0) + 1
+
+        started = time.monotonic()
+        limits = httpx.Limits(max_connections=len(self.bidders) * 2)
+        async with httpx.AsyncClient(timeout=30, limits=limits) as http:
+            await asyncio.gather(*(client(i, http) for i in range(len(self.bidders))))
+        elapsed = time.monotonic() - started
+        return {
+            "acked": len(latencies),
+            "bids_per_s": round(len(latencies) / elapsed, 1),
+            "ack_p50_ms": round(pct(latencies, 0.5) * 1000, 2),
+            "ack_p99_ms": round(pct(latencies, 0.99) * 1000, 2),
+            "refused": errors,
+        }
+
+    def one_bid(self, peer: PeerProcess) -> bool:
+        """One signed bid by the first bidder through ``peer``; whether it was acknowledged."""
+        amount = self.price[0] + 1
+        r = self.bidders[0].bid(peer.url, self.auctions[0], amount, timeout=10)
+        if r.status_code != 201:
+            return False
+        self.price[0] = amount
+        self.acked.append((self.auctions[0], amount))
+        return True
+
+    def lost(self, peer: PeerProcess) -> int:
+        """Acknowledged bids missing from ``peer``'s ledger (read through its API)."""
+        present: set[tuple[str, int]] = set()
+        for auction in self.auctions:
+            r = httpx.get(f"{peer.url}/api/v1/auctions/{auction}/events", timeout=30).json()
+            present.update((auction, e["amount"]) for e in r["events"] if e["type"] == "BidPlaced")
+        return sum(1 for bid in self.acked if bid not in present)
+
+
+def failover(cluster: Cluster, load: Load, kills: int) -> dict[str, Any]:
+    times: list[float] = []
+    for _ in range(kills):
+        leader = cluster.wait_leader()
+        survivor = next(p for p in cluster.peers if p is not leader)
+        leader.kill()
+        killed_at = time.monotonic()
+        wait_for("a bid acknowledged after the kill", lambda s=survivor: load.one_bid(s), 30)
+        times.append(time.monotonic() - killed_at)
+        leader.start(cluster.members)
+        leader.wait_up()
+        cluster.wait_applied(cluster.peers, deadline=60)
+    return {
+        "kills": kills,
+        "p50_s": round(pct(times, 0.5), 3),
+        "p99_s": round(pct(times, 0.99), 3),
+        "max_s": round(max(times), 3),
+    }
+
+
+def catch_up(cluster: Cluster, load: Load, events: int, seconds_cap: float) -> dict[str, Any]:
+    status = cluster.peers[0].status()
+    have = status["commands"]
+    started = time.monotonic()
+    urls = [p.url for p in cluster.peers]
+    while have < events and time.monotonic() - started < seconds_cap:
+        asyncio.run(load.run(urls, 10))
+        have = cluster.peers[0].status()["commands"]
+    newcomer = cluster.new_peer()
+    cluster.peers.append(newcomer)
+    t0 = time.monotonic()
+    newcomer.start(cluster.members[:3])
+    newcomer.wait_up()
+    wait_for("the newcomer to verify its copy", lambda: newcomer.status()["verified"], 900)
+    elapsed = time.monotonic() - t0
+    applied = newcomer.status()["commands"]
+    return {
+        "commands": applied,
+        "events_in_ledger": len(newcomer.ledger_rows()),
+        "seconds": round(elapsed, 2),
+        "commands_per_s": round(applied / elapsed, 1),
+        "lost_on_newcomer": load.lost(newcomer),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--bidders", type=int, default=48)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--kills", type=int, default=10)
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--fill-cap", type=float, default=600.0, help="max seconds to fill the log")
+    args = parser.parse_args()
+    out: dict[str, Any] = {"peers": 3, "bidders": args.bidders}
+    with tempfile.TemporaryDirectory() as tmp:
+        cluster = Cluster(Path(tmp)).start()
+        try:
+            load = Load(cluster, args.bidders)
+            out["one_peer"] = asyncio.run(load.run([cluster.peers[0].url], args.seconds))
+            out["all_peers"] = asyncio.run(load.run([p.url for p in cluster.peers], args.seconds))
+            cluster.wait_applied(cluster.peers)
+            out["lost"] = {p.name: load.lost(p) for p in cluster.peers}
+            if args.kills:
+                out["failover"] = failover(cluster, load, args.kills)
+            if args.events:
+                out["catch_up"] = catch_up(cluster, load, args.events, args.fill_cap)
+        finally:
+            cluster.stop()
+    print(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()
