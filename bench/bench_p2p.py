@@ -11,6 +11,9 @@ Prints one JSON object:
   before the next kill.
 - ``catch_up``: the log is filled to ``--events`` commands, then a new peer joins: seconds until
   it has applied everything and audited its own ledger.
+- ``rebuild``: a newcomer's own share of a catch-up without the network, for
+  ``--rebuild-events`` signed bids: rebuild the house from a snapshot of commands (signatures
+  verified again) and audit the ledger.
 
 Usage: python bench/bench_p2p.py [--bidders 48] [--seconds 10] [--kills 10] [--events 100000]
 """
@@ -159,6 +162,99 @@ def catch_up(cluster: Cluster, load: Load, events: int, seconds_cap: float) -> d
     }
 
 
+def rebuild(events: int) -> dict[str, Any]:
+    """A newcomer's own work for ``events`` commands (no network): rebuild the house from a
+    snapshot of signed-bid commands (every signature verified again), then audit the ledger."""
+    from nacl.signing import SigningKey
+
+    from auctionhouse.house import AuctionHouse, HouseConfig, bid_message, sign
+    from auctionhouse.ledger import audit_database
+    from auctionhouse.p2p.codec import encode
+    from auctionhouse.p2p.machine import HouseMachine, ReplicaClock
+
+    t0 = 1_800_000_000.0
+    keys = [SigningKey.generate() for _ in range(2)]
+    config = {"bidders": 2, "auctions": max(1, events // 1000)}
+    blobs = [
+        encode(
+            f"a{i}",
+            t0,
+            "account",
+            {"name": name, "password_hash": "x", "role": "user", "public_key": pk},
+        )
+        for i, (name, pk) in enumerate(
+            [("seller", None)]
+            + [(f"b{j}", k.verify_key.encode().hex()) for j, k in enumerate(keys)]
+        )
+    ]
+    rules = {"starting_price": 1, "min_increment": 1, "duration": 10**6, "signed_bids": True}
+    for a in range(config["auctions"]):
+        blobs.append(
+            encode(
+                f"c{a}",
+                t0,
+                "create_auction",
+                {
+                    "seller_id": "seller",
+                    "item_name": "lot",
+                    "method": "english",
+                    "rules": rules,
+                    "description": "",
+                    "auction_id": None,
+                },
+            )
+        )
+    nonce = [0, 0]
+    for n in range(events):
+        aid, j = str(n % config["auctions"] + 1), (n // config["auctions"]) % 2
+        amount = n // config["auctions"] + 1
+        ts = t0 + 1 + n * 1e-3
+        nonce[j] += 1
+        sig = sign(keys[j], bid_message(aid, f"b{j}", amount, nonce[j], ts, None))
+        blobs.append(
+            encode(
+                f"x{n}",
+                ts,
+                "place_bid",
+                {
+                    "bidder_id": f"b{j}",
+                    "auction_id": aid,
+                    "amount": amount,
+                    "proxy_max": None,
+                    "nonce": nonce[j],
+                    "ts": ts,
+                    "signature": sig,
+                },
+            )
+        )
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "house.db"
+        house_config = HouseConfig.for_tests(account_rate=1e9, account_burst=1e9)
+
+        def open_house(clock: ReplicaClock) -> AuctionHouse:
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+            return AuctionHouse.open(path, config=house_config, clock=clock)
+
+        machine = HouseMachine(open_house)
+        started = time.perf_counter()
+        machine._deserialize(blobs)
+        applied = time.perf_counter() - started
+        events_in_ledger = machine.house.ledger.store.count()
+        machine.house.close()
+        started = time.perf_counter()
+        report = audit_database(path)
+        audited = time.perf_counter() - started
+    return {
+        "commands": len(blobs),
+        "events_in_ledger": events_in_ledger,
+        "apply_s": round(applied, 2),
+        "audit_s": round(audited, 2),
+        "audit_ok": report.ok,
+        "events_per_s": round(events_in_ledger / (applied + audited), 1),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--bidders", type=int, default=48)
@@ -166,8 +262,16 @@ def main() -> None:
     parser.add_argument("--kills", type=int, default=10)
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--fill-cap", type=float, default=600.0, help="max seconds to fill the log")
+    parser.add_argument(
+        "--rebuild-events",
+        type=int,
+        default=100_000,
+        help="signed-bid commands a newcomer rebuilds from (in-process; 0 skips)",
+    )
     args = parser.parse_args()
     out: dict[str, Any] = {"peers": 3, "bidders": args.bidders}
+    if args.rebuild_events:
+        out["rebuild"] = rebuild(args.rebuild_events)
     with tempfile.TemporaryDirectory() as tmp:
         cluster = Cluster(Path(tmp)).start()
         try:
