@@ -82,6 +82,7 @@ class PeerProcess:
         members: list[str],
         extra_env: dict[str, str] | None = None,
         replace_after: float | None = None,
+        snapshot_every: int | None = None,
     ) -> PeerProcess:
         env = {k: v for k, v in os.environ.items() if not k.startswith("AUCTIONHOUSE_")}
         env.update(FAST_ENV)
@@ -93,6 +94,8 @@ class PeerProcess:
         cmd += ["--log-level", "info"]
         if replace_after is not None:
             cmd += ["--replace-after", str(replace_after)]
+        if snapshot_every is not None:
+            cmd += ["--snapshot-every", str(snapshot_every)]
         if self.netns is not None:
             cmd = ["ip", "netns", "exec", self.netns, *cmd]
         with self.log.open("ab") as log:
@@ -176,9 +179,11 @@ class Cluster:
     def members(self) -> list[str]:
         return [p.address for p in self.peers]
 
-    def start(self, replace_after: float | None = None) -> Cluster:
+    def start(
+        self, replace_after: float | None = None, snapshot_every: int | None = None
+    ) -> Cluster:
         for peer in self.peers:
-            peer.start(self.members, replace_after=replace_after)
+            peer.start(self.members, replace_after=replace_after, snapshot_every=snapshot_every)
         for peer in self.peers:
             peer.wait_up()
         self.wait_leader()

@@ -202,3 +202,38 @@ def test_a_dead_replica_is_replaced_and_the_newcomer_serves_verified_state(
         assert p4.ledger_rows() == p2.ledger_rows()
     finally:
         cluster.stop()
+
+
+def test_a_newcomer_and_a_restarted_peer_rebuild_from_a_snapshot(tmp_path: Path) -> None:
+    """With the log compacted, a newcomer is sent the snapshot (pickled by the library, read
+    back through the restricted unpickler) and rebuilds the house from its commands."""
+    cluster = Cluster(tmp_path).start(replace_after=2.0, snapshot_every=10)
+    try:
+        p1, p2, p3 = cluster.peers
+        seller = Bidder(p1.url, "seller")
+        bob = Bidder(p2.url, "bob")
+        auction = seller.create_auction(
+            p1.url, {"starting_price": 1, "min_increment": 1, "duration": 120, "signed_bids": True}
+        )
+        for i in range(25):
+            assert bob.bid(cluster.peers[i % 3].url, auction, 1 + i).status_code == 201
+        wait_for("a snapshot on disk", lambda: (p1.data / "raft.dump").is_file(), 20)
+        p3.kill()
+        p4 = cluster.new_peer()
+        cluster.peers.append(p4)
+        p4.start([p1.address], replace_after=2.0, snapshot_every=10)
+        p4.wait_up()
+        wait_for("the newcomer to verify its copy", lambda: p4.status()["verified"] is True, 40)
+        assert p4.status()["rebuilds"] >= 1  # it was sent the snapshot, not only the log
+        cluster.wait_applied([p1, p2, p4])
+        assert p4.ledger_rows() == p1.ledger_rows()
+        # A restart loads its own snapshot and journal: nothing comes back short.
+        p2.kill()
+        p2.start([p1.address, p2.address, p4.address], snapshot_every=10)
+        p2.wait_up()
+        cluster.wait_applied([p1, p2, p4], deadline=30)
+        assert p2.status()["rebuilds"] >= 1
+        assert p2.ledger_rows() == p1.ledger_rows()
+        assert len([r for r in p2.ledger_rows() if r[0] == auction]) == 26
+    finally:
+        cluster.stop()

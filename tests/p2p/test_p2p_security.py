@@ -45,6 +45,8 @@ def test_the_unpickler_takes_the_library_messages_and_refuses_anything_else(
     change = ["add", "127.0.0.1:9", TCPNode("127.0.0.1:9")]
     assert restricted_loads(pickle.dumps(change, 2))[2] == TCPNode("127.0.0.1:9")
     assert restricted_loads(pickle.dumps({1, 2}, 2)) == {1, 2}
+    snapshot_chunk = {"type": "apply_snapshot", "data": b"", "is_first": True, "is_last": False}
+    assert restricted_loads(pickle.dumps(snapshot_chunk, 2)) == snapshot_chunk
     marker = tmp_path / "ran"
     with pytest.raises(RefusedPickle):
         restricted_loads(pickle.dumps(Boom(marker), 2))

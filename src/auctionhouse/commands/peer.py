@@ -46,6 +46,13 @@ def peer(
             " another peer has joined to take its place).",
         ),
     ] = 30.0,
+    snapshot_every: Annotated[
+        int,
+        typer.Option(
+            "--snapshot-every",
+            help="Raft log entries between snapshots (a newcomer is sent the latest one).",
+        ),
+    ] = 20_000,
 ) -> None:
     """Run a peer: a whole house (API, WebSocket, page) whose auctions are replicated by Raft
     on the replica group of the members given (docs/peers.md)."""
@@ -60,6 +67,7 @@ def peer(
         log_level=log_level,
         group_size=group_size,
         replace_after=replace_after,
+        snapshot_every=snapshot_every,
     )
 
 

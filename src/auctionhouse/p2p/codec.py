@@ -37,6 +37,8 @@ log = logging.getLogger("auctionhouse.p2p")
 ALLOWED_GLOBALS = frozenset(
     {
         ("_codecs", "encode"),
+        ("builtins", "bytes"),  # b"" is pickled as bytes() (snapshot transfers send it)
+        ("__builtin__", "bytes"),
         ("builtins", "set"),
         ("builtins", "frozenset"),
         ("builtins", "bytearray"),

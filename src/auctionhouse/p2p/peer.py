@@ -282,7 +282,7 @@ class Peer:
             since = self._down_since.setdefault(node.address, now)
             if now - since >= self.config.replace_after:
                 dead.append(node)
-        if dead and live >= min(self.config.group_size, len(so.otherNodes)):
+        if dead and live >= self.config.group_size:  # never shrink below the group size
             node = dead[0]
             log.warning(
                 "removing member %s, unreachable for %.0f s",

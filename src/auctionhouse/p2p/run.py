@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from auctionhouse.p2p.peer import Peer, PeerConfig, parse_address
+from auctionhouse.p2p.peer import Peer, PeerConfig, RaftTiming, parse_address
 from auctionhouse.p2p.service import ReplicatedService
 
 
@@ -22,6 +22,7 @@ def run_peer(
     log_level: str | None = None,
     group_size: int = 3,
     replace_after: float = 30.0,
+    snapshot_every: int = 20_000,
 ) -> None:
     import uvicorn
 
@@ -45,10 +46,25 @@ def run_peer(
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    from auctionhouse.errors import ConfigError
+
+    if group_size not in (3, 5):
+        raise ConfigError("a replica group has 3 or 5 peers")
+    if not replace_after > 0:
+        raise ConfigError("--replace-after must be a positive number of seconds")
+    if snapshot_every < 10:
+        raise ConfigError("--snapshot-every must be at least 10 entries")
     members = tuple(sorted({peer_listen, *join}))
-    peer = Peer(
-        PeerConfig(data=data, peer_address=peer_listen, members=members, house=settings.house)
+    config = PeerConfig(
+        data=data,
+        peer_address=peer_listen,
+        members=members,
+        house=settings.house,
+        group_size=group_size,
+        replace_after=replace_after,
+        timing=RaftTiming(compaction_entries=snapshot_every),
     )
+    peer = Peer(config)
     service = ReplicatedService(peer)
     app = create_app(settings, service=service)
 

@@ -269,6 +269,14 @@ class Tunnels:
 
         async def forward(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             try:
+                await connect_and_splice(reader, writer)
+            except asyncio.CancelledError:  # the peer is stopping
+                writer.close()
+
+        async def connect_and_splice(
+            reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+        ) -> None:
+            try:
                 remote = await asyncio.wait_for(
                     asyncio.open_connection(
                         host, int(remote_port), ssl=self._client_ctx, server_hostname=host
