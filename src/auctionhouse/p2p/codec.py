@@ -22,7 +22,6 @@ from __future__ import annotations
 import io
 import logging
 import pickle
-import zlib
 from typing import IO, Any
 
 import orjson
@@ -103,12 +102,6 @@ def install_restricted_unpickler() -> None:
 
     library_pickle.loads = restricted_loads
     library_pickle.load = restricted_load
-
-
-def frame(message: Any) -> bytes:
-    """pysyncobj's wire form of one unencrypted message (for tests of the refusal path)."""
-    data = zlib.compress(pickle.dumps(message, 2), 3)
-    return len(data).to_bytes(4, "little", signed=True) + data
 
 
 # ---------------------------------------------------------------------- commands

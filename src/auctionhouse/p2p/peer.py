@@ -380,6 +380,7 @@ class Peer:
                 if answer.done():
                     continue
                 ok = err == FAIL_REASON.SUCCESS and isinstance(results, list)
+                ok = ok and i < len(results)
                 answer.set_result((results[i] if ok else None, err))
 
         self._machine.apply_batch([blob for blob, _ in batch], callback=done)
