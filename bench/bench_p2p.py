@@ -5,7 +5,8 @@ Prints one JSON object:
 - ``one_peer`` / ``all_peers``: ``--bidders`` clients, each bidding on its own English auction
   with signed bids (one in flight per client, so nonces stay in order) for ``--seconds``,
   through one peer or spread over the three: acknowledged bids/s, ack latency p50/p99 (ms),
-  and ``lost``: acknowledged bids missing from a replica's ledger (goal: >= 2,000/s, 0 lost).
+  the peers' CPU per bid, and ``lost``: acknowledged bids missing from a replica's ledger
+  (goal: >= 2,000/s, 0 lost).
 - ``failover``: ``--kills`` times, kill -9 the leader and time until a survivor acknowledges a
   bid again (s, p50/p99/max; goal p99 < 2 s); the killed peer is restarted and catches up
   before the next kill.
@@ -33,6 +34,19 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "p2p"))
 from peer_helpers import Bidder, Cluster, PeerProcess, wait_for
+
+
+def cpu_seconds(peers: list[PeerProcess]) -> float:
+    """User + system CPU seconds the peers' processes have used (Linux /proc)."""
+    import os
+
+    total = 0.0
+    for peer in peers:
+        if peer.proc is None or peer.proc.poll() is not None:
+            continue
+        fields = Path(f"/proc/{peer.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def pct(values: list[float], q: float) -> float:
@@ -86,11 +100,16 @@ class Load:
                     errors[code] = errors.get(code, 0) + 1
 
         started = time.monotonic()
+        cpu_before = cpu_seconds(self.cluster.peers)
         limits = httpx.Limits(max_connections=len(self.bidders) * 2)
         async with httpx.AsyncClient(timeout=30, limits=limits) as http:
             await asyncio.gather(*(client(i, http) for i in range(len(self.bidders))))
         elapsed = time.monotonic() - started
+        cpu = cpu_seconds(self.cluster.peers) - cpu_before
         return {
+            # CPU the three peers spent per acknowledged bid (with their idle ticking): what
+            # a bid costs whatever else the machine runs; 1000 / it = bids/s per free core.
+            "peers_cpu_ms_per_bid": round(1000 * cpu / max(1, len(latencies)), 2),
             "acked": len(latencies),
             "bids_per_s": round(len(latencies) / elapsed, 1),
             "ack_p50_ms": round(pct(latencies, 0.5) * 1000, 2),
