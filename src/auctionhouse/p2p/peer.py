@@ -201,13 +201,7 @@ class Peer:
                     await self._ask_to_join()
                     await asyncio.sleep(1.0)
                 if self.verified is None and so.isReady():
-                    report = await loop.run_in_executor(None, self._audit_own_ledger)
-                    self.audit_findings = len(report.findings)
-                    self.verified = report.ok
-                    level = logging.INFO if report.ok else logging.ERROR
-                    log.log(
-                        level, "caught up: own ledger audited, %d findings", len(report.findings)
-                    )
+                    await self._verify(loop)
                 if so._isLeader():
                     self._replace_dead(loop.time())
             except Exception:
@@ -292,11 +286,24 @@ class Peer:
             self._down_since.pop(node.address, None)
             so.removeNodeFromCluster(node, callback=lambda res, err: log.info("removed: %s", err))
 
-    def _audit_own_ledger(self) -> Any:
+    async def _verify(self, loop: asyncio.AbstractEventLoop, attempts: int = 3) -> None:
+        """Audit this replica's own ledger once it has caught up. The audit reads the file on
+        a thread while the loop may still append; a finding is confirmed by a second read
+        before the replica is declared unverified (a real one persists)."""
         from auctionhouse.ledger import audit_database
 
-        self.machine.house.flush()
-        return audit_database(self.config.data / "house.db")
+        for attempt in range(attempts):
+            self.machine.house.flush()  # on the loop: the house is only touched here
+            path = self.config.data / "house.db"
+            report = await loop.run_in_executor(None, audit_database, path)
+            self.audit_findings = len(report.findings)
+            if report.ok:
+                self.verified = True
+                log.info("caught up: own ledger audited, intact")
+                return
+            await asyncio.sleep(1.0 + attempt)
+        self.verified = False
+        log.error("caught up, but the own ledger audit has %d findings", self.audit_findings)
 
     def _schedule_tick(self) -> None:
         if self._stopped:
