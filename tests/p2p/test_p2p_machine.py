@@ -162,3 +162,16 @@ def test_a_replica_rebuilds_from_a_snapshot_of_commands(tmp_path: Path) -> None:
     assert b.rebuilds == 1 and heard == []  # a rebuild is not news to listeners
     with pytest.raises(LedgerError):
         b._deserialize(["not bytes"])
+
+
+def test_results_are_forgotten_once_no_retry_can_come(tmp_path: Path) -> None:
+    from auctionhouse.p2p.machine import RESULTS_KEPT_FOR
+
+    m = machine(tmp_path, "a")
+    m.apply_local(encode("old", T0, "tick", {}, until=T0 + 5))
+    assert "old" in m.results
+    m.apply_local(encode("new", T0 + 5 + RESULTS_KEPT_FOR + 1, "tick", {}))
+    assert "old" not in m.results and "new" in m.results
+    # A late copy of the forgotten command is refused by its deadline, not applied again.
+    with pytest.raises(NoQuorum):
+        raise_error(m.apply_local(encode("old", T0, "tick", {}, until=T0 + 5)))

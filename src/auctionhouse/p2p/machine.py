@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -29,6 +30,7 @@ from auctionhouse.house import AuctionHouse
 from auctionhouse.p2p.codec import decode, error_result
 
 log = logging.getLogger("auctionhouse.p2p")
+RESULTS_KEPT_FOR = 120.0  # seconds past a command's deadline its result is kept for retries
 
 
 class ReplicaClock:
@@ -62,6 +64,7 @@ class HouseMachine(SyncObjConsumer):  # type: ignore[misc]
         self.house.auto_flush = False
         self.commands: list[bytes] = []
         self.results: dict[str, dict[str, Any]] = {}
+        self._expiry: deque[tuple[float, str]] = deque()  # (until, key), in apply order
         self.rebuilds = 0
         # Told after a rebuild from a snapshot (the service re-subscribes its listeners).
         self.on_rebuilt: Callable[[AuctionHouse], None] | None = None
@@ -89,9 +92,7 @@ class HouseMachine(SyncObjConsumer):  # type: ignore[misc]
         if self.clock.applied > command["until"]:
             # Its proposer gave up on it (and told its client so) before commands proposed
             # later were applied: applying it now would do what the client was told failed.
-            late = error_result(NoQuorum("the command reached the group after its deadline"))
-            self.results[key] = late
-            return late
+            return error_result(NoQuorum("the command reached the group after its deadline"))
         self.commands.append(blob)
         self.clock.pin(command["t"])
         try:
@@ -104,7 +105,18 @@ class HouseMachine(SyncObjConsumer):  # type: ignore[misc]
         finally:
             self.clock.unpin()
         self.results[key] = result
+        self._remember(command["until"], key)
         return result
+
+    def _remember(self, until: float, key: str) -> None:
+        """Keep results for retries only while one can still come: a proposer retries until
+        ``until`` (its deadline), and a copy arriving later is refused by the deadline check;
+        ``RESULTS_KEPT_FOR`` more seconds absorb clock differences between peers. Depends on
+        the log only, so every replica forgets the same keys at the same entry."""
+        self._expiry.append((until, key))
+        horizon = self.clock.applied - RESULTS_KEPT_FOR
+        while self._expiry and self._expiry[0][0] < horizon:
+            self.results.pop(self._expiry.popleft()[1], None)
 
     def _run(self, op: str, args: dict[str, Any]) -> Any:
         house = self.house
@@ -150,6 +162,7 @@ class HouseMachine(SyncObjConsumer):  # type: ignore[misc]
         self.house.auto_flush = False
         self.commands = []
         self.results = {}
+        self._expiry = deque()
         for blob in data:
             self.apply_local(blob)
         self.house.flush()  # before the listeners: a rebuild is not news to WebSocket clients
