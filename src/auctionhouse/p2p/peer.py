@@ -32,7 +32,7 @@ from auctionhouse.p2p.transport import tunnel_transport
 
 log = logging.getLogger("auctionhouse.p2p")
 
-TICK_SECONDS = 0.02  # the library's timers (heartbeats, elections) are looked at this often
+TICK_SECONDS = 0.025  # the library's timers (heartbeats, elections) are looked at this often
 RETRY_SECONDS = 2.5  # a proposal not answered in this time is proposed again (same key)
 WATCH_SECONDS = 0.2  # ... and sooner when the Raft term changes meanwhile (a new leader)
 HOUSE_FILES = ("house.db", "house.db-wal", "house.db-shm")
