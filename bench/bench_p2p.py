@@ -12,6 +12,8 @@ Prints one JSON object:
   before the next kill.
 - ``catch_up``: the log is filled to ``--events`` commands, then a new peer joins: seconds until
   it has applied everything and audited its own ledger.
+- ``in_process``: the three peers in this one process (Raft, TLS tunnels, replicas; no HTTP, no
+  process hops): bids/s, CPU per bid for all three replicas, and the share of a core it got.
 - ``rebuild``: a newcomer's own share of a catch-up without the network, for
   ``--rebuild-events`` signed bids: rebuild the house from a snapshot of commands (signatures
   verified again) and audit the ledger.
@@ -33,7 +35,7 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "p2p"))
-from peer_helpers import Bidder, Cluster, PeerProcess, wait_for
+from peer_helpers import Bidder, Cluster, PeerProcess, free_port, wait_for
 
 
 def cpu_seconds(peers: list[PeerProcess]) -> float:
@@ -280,6 +282,107 @@ def rebuild(events: int) -> dict[str, Any]:
     }
 
 
+def in_process(bidders: int, seconds: float) -> dict[str, Any]:
+    """Three peers in this one process (their Raft, TLS tunnels and replicas, no HTTP):
+    signed bids proposed through the leader; bids/s and CPU per bid for all three replicas."""
+    from nacl.signing import SigningKey
+
+    from auctionhouse.house import HouseConfig, bid_message, sign
+    from auctionhouse.p2p.peer import Peer, PeerConfig
+    from auctionhouse.p2p.tls import init_cluster, issue_peer
+
+    async def run(root: Path) -> dict[str, Any]:
+        init_cluster(root / "cluster")
+        ports = [free_port() for _ in range(3)]
+        members = tuple(f"127.0.0.1:{p}" for p in ports)
+        house = HouseConfig.for_tests(
+            account_rate=1e9, account_burst=1e9, max_concurrent_auctions=10**6
+        )
+        peers = []
+        for i, member in enumerate(members):
+            issue_peer(root / "cluster", root / f"p{i}", f"p{i}")
+            peer = Peer(
+                PeerConfig(data=root / f"p{i}", peer_address=member, members=members, house=house)
+            )
+            await peer.start()
+            peers.append(peer)
+        try:
+            leader = None
+            for _ in range(400):
+                leader = next((p for p in peers if p.status()["is_leader"]), None)
+                if leader is not None:
+                    break
+                await asyncio.sleep(0.05)
+            assert leader is not None, "no leader"
+            keys = [SigningKey.generate() for _ in range(bidders)]
+            await leader.propose(
+                "account",
+                {"name": "seller", "password_hash": "x", "role": "user", "public_key": None},
+            )
+            rules = {"starting_price": 1, "min_increment": 1, "duration": 3600, "signed_bids": True}
+            for i, key in enumerate(keys):
+                await leader.propose(
+                    "account",
+                    {
+                        "name": f"b{i}",
+                        "password_hash": "x",
+                        "role": "user",
+                        "public_key": key.verify_key.encode().hex(),
+                    },
+                )
+                await leader.propose(
+                    "create_auction",
+                    {
+                        "seller_id": "seller",
+                        "item_name": "lot",
+                        "method": "english",
+                        "rules": rules,
+                        "description": "",
+                        "auction_id": None,
+                    },
+                )
+            latencies: list[float] = []
+            end = time.monotonic() + seconds
+
+            async def client(i: int) -> None:
+                n = 0
+                while time.monotonic() < end:
+                    n += 1
+                    ts = time.time()
+                    sig = sign(keys[i], bid_message(str(i + 1), f"b{i}", n, n, ts, None))
+                    started = time.perf_counter()
+                    await leader.propose(
+                        "place_bid",
+                        {
+                            "bidder_id": f"b{i}",
+                            "auction_id": str(i + 1),
+                            "amount": n,
+                            "proxy_max": None,
+                            "nonce": n,
+                            "ts": ts,
+                            "signature": sig,
+                        },
+                    )
+                    latencies.append(time.perf_counter() - started)
+
+            t0, cpu0 = time.monotonic(), time.process_time()
+            await asyncio.gather(*(client(i) for i in range(bidders)))
+            elapsed, cpu = time.monotonic() - t0, time.process_time() - cpu0
+            return {
+                "bids_per_s": round(len(latencies) / elapsed, 1),
+                "cpu_ms_per_bid_3_replicas": round(1000 * cpu / max(1, len(latencies)), 3),
+                "cpu_share_of_one_core": round(cpu / elapsed, 2),
+                "ack_p50_ms": round(pct(latencies, 0.5) * 1000, 2),
+                "ack_p99_ms": round(pct(latencies, 0.99) * 1000, 2),
+            }
+        finally:
+            for peer in peers:
+                await peer.stop()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        return asyncio.run(run(Path(tmp)))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--bidders", type=int, default=48)
@@ -287,6 +390,7 @@ def main() -> None:
     parser.add_argument("--kills", type=int, default=10)
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--fill-cap", type=float, default=600.0, help="max seconds to fill the log")
+    parser.add_argument("--in-process", type=int, default=1, help="1: also run 3 peers in-process")
     parser.add_argument(
         "--rebuild-events",
         type=int,
@@ -297,6 +401,8 @@ def main() -> None:
     out: dict[str, Any] = {"peers": 3, "bidders": args.bidders}
     if args.rebuild_events:
         out["rebuild"] = rebuild(args.rebuild_events)
+    if args.in_process:
+        out["in_process"] = in_process(args.bidders, args.seconds)
     with tempfile.TemporaryDirectory() as tmp:
         cluster = Cluster(Path(tmp)).start()
         try:
