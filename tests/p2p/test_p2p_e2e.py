@@ -4,7 +4,6 @@ a rejoining peer, a seller and a winner who leave (issue 16, docs/peers.md)."""
 from __future__ import annotations
 
 import threading
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -36,12 +35,13 @@ def test_leader_killed_during_signed_bids_loses_no_acknowledged_bid(cluster: Clu
     followers = [p for p in peers if p is not leader]
     seller = Bidder(followers[0].url, "seller")
     bidders = [Bidder(peers[i % 3].url, f"bidder{i}") for i in range(3)]
-    closes_in = 25.0
+    # It closes after a quiet period with no bid (seed 001's rule): its close is decided by
+    # the log (the last bid's time + quiet), however long the machine takes to get there.
+    quiet = 15.0
     auction = seller.create_auction(
         followers[1].url,
-        {"starting_price": 100, "min_increment": 1, "duration": closes_in, "signed_bids": True},
+        {"starting_price": 100, "min_increment": 1, "quiet_seconds": quiet, "signed_bids": True},
     )
-    created = time.time()
     acked: list[tuple[str, int, int]] = []  # (bidder, nonce, amount)
     lock = threading.Lock()
     price = [100]
@@ -79,7 +79,7 @@ def test_leader_killed_during_signed_bids_loses_no_acknowledged_bid(cluster: Clu
     for t in threads:
         t.start()
     try:
-        wait_for("15 acknowledged bids", lambda: len(acked) >= 15, 15)
+        wait_for("10 acknowledged bids", lambda: len(acked) >= 10, 40)
         before_kill = len(acked)
         leader.kill()
         survivors = [p for p in peers if p.alive]
@@ -87,8 +87,8 @@ def test_leader_killed_during_signed_bids_loses_no_acknowledged_bid(cluster: Clu
         assert new_leader is not leader
         wait_for(
             f"bidding to go on after the kill ({refusals})",
-            lambda: len(acked) >= before_kill + 15,
-            20,
+            lambda: len(acked) >= before_kill + 10,
+            40,
         )
     finally:
         stop.set()
@@ -100,10 +100,10 @@ def test_leader_killed_during_signed_bids_loses_no_acknowledged_bid(cluster: Clu
         view = httpx.get(f"{survivors[0].url}/api/v1/auctions/{auction}", timeout=5).json()
         return view if view.get("result") else None
 
-    view = wait_for("the auction to close", closed, closes_in + 15)
+    view = wait_for("the auction to close", closed, quiet + 20)
     result = view["result"]
-    assert result["closed_at"] >= created + closes_in - 1
-    assert result["closed_at"] <= created + closes_in + 3  # on time, not when someone noticed
+    last_bid = max(e["at"] for e in bid_events(survivors[0], auction))
+    assert last_bid + quiet <= result["closed_at"] <= last_bid + quiet + 3  # on time
     cluster.wait_applied(survivors)
     for peer in survivors:
         bids = bid_events(peer, auction)
@@ -149,7 +149,7 @@ def test_a_seller_and_a_winner_who_leave_cannot_stop_the_auction(cluster: Cluste
         view = httpx.get(f"{p1.url}/api/v1/auctions/{auction}", timeout=5).json()
         return view["result"] if view.get("result") else None
 
-    result = wait_for("the auction to close without its seller", closed, 25)
+    result = wait_for("the auction to close without its seller", closed, 40)
     assert result["outcome"] == "sold"
     assert result["winner"] == "winner" and result["price"] == 150
     p3.start(cluster.members)
@@ -183,9 +183,9 @@ def test_a_dead_replica_is_replaced_and_the_newcomer_serves_verified_state(
             wait_for(
                 f"{peer.name} to see the new group",
                 lambda p=peer: p.status()["members"] == group,
-                30,
+                45,
             )
-        wait_for("the newcomer to verify its copy", lambda: p4.status()["verified"] is True, 30)
+        wait_for("the newcomer to verify its copy", lambda: p4.status()["verified"] is True, 60)
         cluster.wait_applied([p1, p2, p4])
         assert p4.ledger_rows() == p1.ledger_rows()
         assert p4.audit().returncode == 0
@@ -217,13 +217,13 @@ def test_a_newcomer_and_a_restarted_peer_rebuild_from_a_snapshot(tmp_path: Path)
         )
         for i in range(25):
             assert bob.bid(cluster.peers[i % 3].url, auction, 1 + i).status_code == 201
-        wait_for("a snapshot on disk", lambda: (p1.data / "raft.dump").is_file(), 20)
+        wait_for("a snapshot on disk", lambda: (p1.data / "raft.dump").is_file(), 40)
         p3.kill()
         p4 = cluster.new_peer()
         cluster.peers.append(p4)
         p4.start([p1.address], replace_after=2.0, snapshot_every=10)
         p4.wait_up()
-        wait_for("the newcomer to verify its copy", lambda: p4.status()["verified"] is True, 40)
+        wait_for("the newcomer to verify its copy", lambda: p4.status()["verified"] is True, 60)
         assert p4.status()["rebuilds"] >= 1  # it was sent the snapshot, not only the log
         cluster.wait_applied([p1, p2, p4])
         assert p4.ledger_rows() == p1.ledger_rows()

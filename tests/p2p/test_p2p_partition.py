@@ -33,7 +33,7 @@ def test_an_isolated_minority_refuses_writes_and_agrees_after_healing(tmp_path: 
         minority = leader
         majority = [p for p in cluster.peers if p is not minority]
         net.isolate(cluster.peers.index(minority))
-        new_leader = cluster.wait_leader(majority, deadline=15)
+        new_leader = cluster.wait_leader(majority, deadline=30)
         assert new_leader is not minority
         for i, peer in enumerate(majority * 2):
             r = bob.bid(peer.url, auction, 101 + i)
