@@ -143,6 +143,19 @@ class PeerProcess:
                 )
             )
 
+    def signed_bids(self, auction: str) -> list[tuple[str, int]]:
+        """(bidder, nonce) of every bid of ``auction`` in this replica's ledger file."""
+        import orjson
+
+        with sqlite3.connect(f"file:{self.data / 'house.db'}?mode=ro", uri=True) as db:
+            bodies = [
+                orjson.loads(row[0])
+                for row in db.execute(
+                    "SELECT body FROM ledger_events WHERE auction_id = ? ORDER BY seq", (auction,)
+                )
+            ]
+        return [(b["bidder"], b["nonce"]) for b in bodies if b.get("type") == "BidPlaced"]
+
     def audit(self) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "auctionhouse", "audit", "--db", str(self.data / "house.db")],

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from nacl.signing import SigningKey
 
-from auctionhouse.errors import LedgerError, NoQuorum
-from auctionhouse.house import AuctionHouse, HouseConfig, bid_message, sign
+from auctionhouse.errors import AuctionhouseError, LedgerError, NoQuorum
+from auctionhouse.house import AuctionHouse, FakeClock, HouseConfig, bid_message, sign
 from auctionhouse.p2p.codec import decode, encode, raise_error
 from auctionhouse.p2p.machine import HouseMachine, ReplicaClock
 
@@ -115,9 +115,30 @@ def test_replicas_applying_one_log_decide_the_same_events(tmp_path: Path) -> Non
     codes = [r.get("error", {}).get("code") for r in results]
     assert codes[5] == "bid_too_low"  # 110 after 120: every replica refuses it alike
     assert codes[7] == "bad_signature"  # verified on apply, on every replica
-    state = a.house.state("1")
-    assert state.outcome is not None and state.winner == "bob" and state.price == 150
-    assert state.closed_at == T0 + 70  # the close happens at the command's time, not the replica's
+    # ... and decides what the single house decides for the same commands at the same times.
+    clock = FakeClock(T0)
+    single = AuctionHouse.in_memory(config=HouseConfig.for_tests(), clock=clock)
+    for blob in log:
+        command = decode(blob)
+        clock.set(command["t"])
+        op, args = command["op"], command["args"]
+        try:
+            if op == "account":
+                single.accounts.insert(now=clock.now(), **args)
+            else:
+                getattr(single, op)(**args)
+        except AuctionhouseError:
+            pass
+    state, reference = a.house.state("1"), single.state("1")
+    assert state.outcome is not None and state.winner == "bob"
+    assert (state.outcome, state.winner, state.price) == (
+        reference.outcome,
+        reference.winner,
+        reference.price,
+    )
+    assert (
+        state.closed_at == reference.closed_at == T0 + 70
+    )  # the command's time, not the replica's
 
 
 def test_a_command_committed_twice_is_applied_once(tmp_path: Path) -> None:
