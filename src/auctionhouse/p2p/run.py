@@ -90,7 +90,7 @@ def run_peer(
 
     uv_config = uvicorn_config(settings, app)
     # The stdlib loop: uvloop never completes loop.start_tls on an accepted, paused transport
-    # (tls.Tunnels takes incoming peer connections over that way), measured with 0.19-0.21.
+    # (tls.Tunnels takes incoming peer connections over that way), seen with uvloop 0.23.
     uv_config.loop = "asyncio"
     server = Server(uv_config)
     server.run()
