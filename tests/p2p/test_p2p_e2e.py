@@ -200,8 +200,8 @@ def test_a_dead_replica_is_replaced_and_the_newcomer_serves_verified_state(
         for i in range(5):
             r = bob.bid(p4.url, auction, 200 + i)
             assert r.status_code == 201, r.text
+        cluster.wait_applied([p2, p4])  # an ack means committed, not yet applied on p2
         assert [n for _, n in p2.signed_bids(auction)] == list(range(1, 16))
-        cluster.wait_applied([p2, p4])
         assert p4.ledger_rows() == p2.ledger_rows()
     finally:
         cluster.stop()
