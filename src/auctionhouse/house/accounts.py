@@ -64,6 +64,11 @@ class Account:
         }
 
 
+def token_digest(token: str) -> str:
+    """The SHA-256 hex digest a session is stored under."""
+    return _digest(token)
+
+
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -113,6 +118,15 @@ class AccountStore:
         role: str = "user",
         public_key: str | None = None,
     ) -> Account:
+        password_hash, public_key = self.prepare(name, password, role=role, public_key=public_key)
+        return self.insert(name, password_hash, now=now, role=role, public_key=public_key)
+
+    def prepare(
+        self, name: str, password: str, *, role: str = "user", public_key: str | None = None
+    ) -> tuple[str, str | None]:
+        """Check a new account's fields and hash its password (slow: argon2id). Returns
+        ``(password_hash, public_key normalised)``; raises ``InvalidRequest``. A replicated
+        house hashes once, on the peer that took the request, and replicates the hash."""
         if not isinstance(name, str) or not NAME_RE.match(name):
             raise InvalidRequest(
                 "name must be 1-32 characters: lowercase letters, digits, '_', '.', '-'"
@@ -124,7 +138,18 @@ class AccountStore:
         if public_key is not None:
             parse_public_key(public_key)
             public_key = public_key.lower()
-        password_hash = self._hasher.hash(password)
+        return self._hasher.hash(password), public_key
+
+    def insert(
+        self,
+        name: str,
+        password_hash: str,
+        *,
+        now: float,
+        role: str = "user",
+        public_key: str | None = None,
+    ) -> Account:
+        """Store an account whose fields ``prepare`` checked; raises ``Conflict`` if taken."""
         with self._lock:
             try:
                 self._db.execute(
@@ -211,6 +236,13 @@ class AccountStore:
     # ------------------------------------------------------------------ sessions
 
     def login(self, name: str, password: str, *, now: float) -> str:
+        self.check_password(name, password)
+        token = secrets.token_urlsafe(32)
+        self.add_session(_digest(token), name, now + self._token_ttl)
+        return token
+
+    def check_password(self, name: str, password: str) -> None:
+        """Raise ``Unauthorized`` unless ``password`` is ``name``'s (slow: argon2id)."""
         if not isinstance(name, str) or not isinstance(password, str):
             raise Unauthorized("wrong name or password")
         with self._lock:
@@ -225,15 +257,20 @@ class AccountStore:
             self._hasher.verify(row[0], password)
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             raise Unauthorized("wrong name or password") from None
-        token = secrets.token_urlsafe(32)
-        expires = now + self._token_ttl
+
+    def add_session(self, token_digest: str, account_id: str, expires_at: float) -> None:
+        """Store a session by its token's SHA-256 digest (``token_digest``)."""
         with self._lock:
             self._db.execute(
-                "INSERT INTO sessions (token_hash, account_id, expires_at) VALUES (?, ?, ?)",
-                (_digest(token), name, expires),
+                "INSERT OR REPLACE INTO sessions (token_hash, account_id, expires_at)"
+                " VALUES (?, ?, ?)",
+                (token_digest, account_id, expires_at),
             )
-        self._sessions[_digest(token)] = (name, expires)
-        return token
+        self._sessions[token_digest] = (account_id, expires_at)
+
+    @property
+    def token_ttl(self) -> float:
+        return self._token_ttl
 
     def authenticate(self, token: str | None, *, now: float) -> Account:
         if not token or not isinstance(token, str):
