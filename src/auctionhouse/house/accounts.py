@@ -171,8 +171,8 @@ class AccountStore:
         public_key = public_key.lower()
         with self._lock:
             self._db.execute(
-                "INSERT OR IGNORE INTO accounts (id, password_hash, role, public_key, created_at)"
-                " VALUES (?, '!', 'user', ?, ?)",
+                "INSERT INTO accounts (id, password_hash, role, public_key, created_at)"
+                " VALUES (?, '!', 'user', ?, ?) ON CONFLICT (id) DO NOTHING",
                 (account_id, public_key, now),
             )
         self._cache.pop(account_id, None)
@@ -262,8 +262,10 @@ class AccountStore:
         """Store a session by its token's SHA-256 digest (``token_digest``)."""
         with self._lock:
             self._db.execute(
-                "INSERT OR REPLACE INTO sessions (token_hash, account_id, expires_at)"
-                " VALUES (?, ?, ?)",
+                # Standard SQL upsert: SQLite and PostgreSQL (the shared house) both speak it.
+                "INSERT INTO sessions (token_hash, account_id, expires_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (token_hash) DO UPDATE SET account_id = excluded.account_id,"
+                " expires_at = excluded.expires_at",
                 (token_digest, account_id, expires_at),
             )
         self._sessions[token_digest] = (account_id, expires_at)
