@@ -39,17 +39,28 @@ def serve(
     log_level: Annotated[
         str | None, typer.Option(help="critical, error, warning, info, debug, trace.")
     ] = None,
+    read_only: Annotated[
+        bool | None,
+        typer.Option(
+            "--read-only",
+            help="Serve the ledger for inspection: write nothing, refuse every write, and serve"
+            " it even when it fails verification.",
+        ),
+    ] = None,
 ) -> None:
     """Run the house: REST + WebSocket API, web page, /metrics. Stops cleanly on SIGTERM.
 
-    Settings: flags > AUCTIONHOUSE_* variables > the --config file > defaults
-    (docs/configuration.md).
+    The ledger is verified while it is replayed; one that fails (an edited, deleted or
+    reordered event, a bad seal, checkpoint or account row, a damaged file) is refused with
+    one line naming auction and seq, and exit 2. Settings: flags > AUCTIONHOUSE_* variables >
+    the --config file > defaults (docs/configuration.md).
     """
     from auctionhouse.server.config import load_config
     from auctionhouse.server.run import run_server
 
     settings = load_config(
-        {"db": db, "host": host, "port": port, "log_level": log_level}, config_file=config
+        {"db": db, "host": host, "port": port, "log_level": log_level, "read_only": read_only},
+        config_file=config,
     )
     run_server(settings)
 
@@ -65,6 +76,8 @@ def admin_create(
     """Create an admin account directly in the house's database file."""
     from auctionhouse.house.accounts import AccountStore
     from auctionhouse.house.clock import SystemClock
+    from auctionhouse.house.house import house_key
+    from auctionhouse.ledger import Ledger, SQLiteStore
     from auctionhouse.server.config import load_config
 
     settings = load_config({"db": db}, config_file=config)
@@ -80,9 +93,25 @@ def admin_create(
     except OSError as exc:
         raise ConfigError(f"cannot create {path.parent}: {exc.strerror}") from None
     house = settings.house
-    store = AccountStore(path, time_cost=house.argon2_time_cost, memory_kib=house.argon2_memory_kib)
+    # The row is sealed by the house key (created here for a house that has recorded nothing,
+    # like a first start; a house with records and no key is refused: HouseKeyMissing).
+    ledger_store = SQLiteStore(path)
     try:
-        account = store.create(name, password, now=SystemClock().now(), role="admin")
+        ledger = Ledger(ledger_store, house_key(ledger_store, settings.key_path, read_only=False))
+    except BaseException:
+        ledger_store.close()
+        raise
+    try:
+        store = AccountStore(
+            path,
+            time_cost=house.argon2_time_cost,
+            memory_kib=house.argon2_memory_kib,
+            signer=ledger,
+        )
+        try:
+            account = store.create(name, password, now=SystemClock().now(), role="admin")
+        finally:
+            store.close()
     finally:
-        store.close()
+        ledger.close()
     typer.echo(f"admin {account.id} created in {path}")

@@ -3,6 +3,13 @@
 Kept in an ``accounts`` and a ``sessions`` table of the house's SQLite file (or in memory), apart
 from the ledger: they are not auction events. Tokens are stored only as SHA-256 digests, so a
 stolen database file does not give working sessions.
+
+Every account row carries ``seal``: the house key's Ed25519 signature over the row (id, role,
+password hash, public key, created_at, strikes; ``ledger.account_payload``), written in the same
+transaction as every change. The house verifies every row when it starts and the audit does too,
+so a role raised to admin by SQL, or a password hash or key swapped, is found (decision
+0006-i10c-ledger-startup-checks.md). Sessions are not sealed: a session row only maps a token
+digest to an account, and forging one needs the token itself.
 """
 
 from __future__ import annotations
@@ -14,12 +21,21 @@ import sqlite3
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from auctionhouse.errors import Conflict, InvalidRequest, NotFound, Unauthorized
+from auctionhouse.errors import (
+    Conflict,
+    InvalidRequest,
+    NotFound,
+    ReadOnly,
+    TamperDetected,
+    Unauthorized,
+)
 from auctionhouse.house.signing import parse_public_key
+from auctionhouse.ledger.accounts import ACCOUNT_COLUMNS, account_payload, check_account_rows
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,31}$")
 ROLES = ("user", "admin")
@@ -31,7 +47,8 @@ CREATE TABLE IF NOT EXISTS accounts (
     role TEXT NOT NULL,
     public_key TEXT,
     created_at REAL NOT NULL,
-    strikes INTEGER NOT NULL DEFAULT 0
+    strikes INTEGER NOT NULL DEFAULT 0,
+    seal TEXT
 );
 CREATE TABLE IF NOT EXISTS sessions (
     token_hash TEXT PRIMARY KEY,
@@ -39,6 +56,15 @@ CREATE TABLE IF NOT EXISTS sessions (
     expires_at REAL NOT NULL
 );
 """
+
+
+class Signer(Protocol):
+    """What signs account rows: the house's ``Ledger`` (its key; read-only: none)."""
+
+    @property
+    def trusted_public_hex(self) -> str | None: ...
+
+    def sign(self, payload: bytes) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,16 +101,30 @@ class AccountStore:
         time_cost: int = 3,
         memory_kib: int = 65_536,
         token_ttl: float = 7 * 24 * 3600.0,
+        signer: Signer | None = None,
+        read_only: bool = False,
     ) -> None:
+        """``signer``: seals every account row (the house's ledger); None only for a store
+        outside a house (rows are then unsealed, and a house opening them refuses them).
+        ``read_only``: the file is opened read-only and every change raises ``ReadOnly``."""
         target = ":memory:" if path is None else str(path)
+        self._signer = signer
+        self._read_only = read_only
+        self._migrated = False
+        if read_only and path is not None:
+            target = f"{Path(path).resolve().as_uri()}?mode=ro"
         # Shared by the event loop and the writer thread of the async service: guarded by a lock.
-        self._db = sqlite3.connect(target, check_same_thread=False, isolation_level=None)
+        self._db = sqlite3.connect(
+            target, check_same_thread=False, isolation_level=None, uri=read_only
+        )
         self._lock = threading.Lock()
         with self._lock:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute("PRAGMA busy_timeout=5000")
-            self._db.executescript(_SCHEMA)
+            if not read_only:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=FULL")
+                self._db.executescript(_SCHEMA)
+                self._add_seal_column()
         self._hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=1)
         self._token_ttl = token_ttl
         self._cache: dict[str, Account] = {}
@@ -93,6 +133,72 @@ class AccountStore:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+    # ------------------------------------------------------------------ seals
+
+    def _add_seal_column(self) -> None:
+        """A database from before account seals gets the column; its rows are sealed once by
+        ``verify_all`` (the only time an unsealed row is accepted)."""
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(accounts)")}
+        if "seal" not in columns:
+            self._db.execute("ALTER TABLE accounts ADD COLUMN seal TEXT")
+            self._migrated = True
+
+    def _writable(self) -> None:
+        if self._read_only:
+            raise ReadOnly("this house serves its ledger read-only (for inspection): no writes")
+
+    def _reseal(self, account_id: str) -> None:
+        """Sign the account's row as it now stands (inside the caller's transaction)."""
+        if self._signer is None:
+            return
+        row = self._db.execute(
+            f"SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = ?", (account_id,)
+        ).fetchone()
+        seal = self._signer.sign(account_payload(*row))
+        self._db.execute("UPDATE accounts SET seal = ? WHERE id = ?", (seal, account_id))
+
+    def _change(self, sql: str, params: tuple[object, ...], account_id: str) -> None:
+        """One change of an account row and its new seal, in one transaction."""
+        self._writable()
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute(sql, params)
+                self._reseal(account_id)
+                self._db.execute("COMMIT")
+            except BaseException:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
+
+    def verify_all(self, *, strict: bool = True) -> list[str]:
+        """Check every account row's seal against the house key.
+
+        Returns the failures (one line each, naming the account); ``strict`` raises
+        ``TamperDetected`` with the first instead. Rows of a database from before account
+        seals are sealed now, once.
+        """
+        if self._signer is None:
+            return []
+        if self._migrated:
+            with self._lock:
+                for (account_id,) in self._db.execute(
+                    "SELECT id FROM accounts WHERE seal IS NULL"
+                ).fetchall():
+                    self._reseal(account_id)
+            self._migrated = False
+        with self._lock:
+            try:
+                rows = self._db.execute(f"SELECT {ACCOUNT_COLUMNS}, seal FROM accounts").fetchall()
+            except sqlite3.Error as exc:
+                rows, problems = [], [f"the accounts cannot be read: {exc}"]
+            else:
+                problems = []
+        problems += check_account_rows(rows, self._signer.trusted_public_hex)
+        if strict and problems:
+            raise TamperDetected(problems[0])
+        return problems
 
     # ------------------------------------------------------------------ accounts
 
@@ -116,16 +222,17 @@ class AccountStore:
         if public_key is not None:
             parse_public_key(public_key)
             public_key = public_key.lower()
+        self._writable()
         password_hash = self._hasher.hash(password)
-        with self._lock:
-            try:
-                self._db.execute(
-                    "INSERT INTO accounts (id, password_hash, role, public_key, created_at)"
-                    " VALUES (?, ?, ?, ?, ?)",
-                    (name, password_hash, role, public_key, now),
-                )
-            except sqlite3.IntegrityError:
-                raise Conflict(f"the name {name!r} is taken") from None
+        try:
+            self._change(
+                "INSERT INTO accounts (id, password_hash, role, public_key, created_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (name, password_hash, role, public_key, now),
+                name,
+            )
+        except sqlite3.IntegrityError:
+            raise Conflict(f"the name {name!r} is taken") from None
         account = Account(name, role, public_key, now)
         self._cache[name] = account
         return account
@@ -161,10 +268,11 @@ class AccountStore:
     def set_public_key(self, account_id: str, public_key: str) -> Account:
         parse_public_key(public_key)
         account = self.get(account_id)
-        with self._lock:
-            self._db.execute(
-                "UPDATE accounts SET public_key = ? WHERE id = ?", (public_key.lower(), account_id)
-            )
+        self._change(
+            "UPDATE accounts SET public_key = ? WHERE id = ?",
+            (public_key.lower(), account_id),
+            account_id,
+        )
         updated = Account(
             account.id, account.role, public_key.lower(), account.created_at, account.strikes
         )
@@ -174,10 +282,9 @@ class AccountStore:
     def add_strike(self, account_id: str) -> None:
         """A security refusal (bad signature, replay, flood) counts against reputation."""
         account = self.get(account_id)
-        with self._lock:
-            self._db.execute(
-                "UPDATE accounts SET strikes = strikes + 1 WHERE id = ?", (account_id,)
-            )
+        self._change(
+            "UPDATE accounts SET strikes = strikes + 1 WHERE id = ?", (account_id,), account_id
+        )
         self._cache[account_id] = Account(
             account.id, account.role, account.public_key, account.created_at, account.strikes + 1
         )
@@ -201,11 +308,12 @@ class AccountStore:
             raise Unauthorized("wrong name or password") from None
         token = secrets.token_urlsafe(32)
         expires = now + self._token_ttl
-        with self._lock:
-            self._db.execute(
-                "INSERT INTO sessions (token_hash, account_id, expires_at) VALUES (?, ?, ?)",
-                (_digest(token), name, expires),
-            )
+        if not self._read_only:  # read-only: the session lives in memory only
+            with self._lock:
+                self._db.execute(
+                    "INSERT INTO sessions (token_hash, account_id, expires_at) VALUES (?, ?, ?)",
+                    (_digest(token), name, expires),
+                )
         self._sessions[_digest(token)] = (name, expires)
         return token
 
@@ -231,5 +339,6 @@ class AccountStore:
     def logout(self, token: str) -> None:
         digest = _digest(token)
         self._sessions.pop(digest, None)
-        with self._lock:
-            self._db.execute("DELETE FROM sessions WHERE token_hash = ?", (digest,))
+        if not self._read_only:
+            with self._lock:
+                self._db.execute("DELETE FROM sessions WHERE token_hash = ?", (digest,))

@@ -136,6 +136,10 @@ class SQLiteStore:
         )
         return [EventRecord(*row) for row in rows]
 
+    def record_at(self, pos: int) -> EventRecord | None:
+        rows = self._read(f"SELECT {_RECORD_COLUMNS} FROM ledger_events WHERE pos = ?", (pos,))
+        return EventRecord(*rows[0]) if rows else None
+
     def all_records(self) -> Iterator[EventRecord]:
         """Streams with its own cursor (bounded memory); meant for the read-only audit."""
         sql = f"SELECT {_RECORD_COLUMNS} FROM ledger_events ORDER BY auction_id, seq, pos"

@@ -59,6 +59,7 @@ class ServerState:
         self.config = config
         self.clock = clock
         self.metrics = Metrics(config.stats_window_seconds)
+        self._opened: AuctionHouse | None = None
         self.service = HouseService(self._open_house)
         self.hub = Hub(
             self.service,
@@ -70,12 +71,22 @@ class ServerState:
         self.on_started: Callable[[], None] | None = None
 
     def _open_house(self) -> AuctionHouse:
+        if self._opened is not None:
+            house, self._opened = self._opened, None
+            return house
         return AuctionHouse.open(
             self.config.db,
             config=self.config.house,
             clock=self.clock,
             key_path=self.config.key_path,
+            read_only=self.config.read_only,
         )
+
+    def open_house_now(self) -> AuctionHouse:
+        """Open (recover and verify) the house before the server starts, so that a ledger
+        that fails is one ``error:`` line and a non-zero exit, never a startup traceback."""
+        self._opened = self._open_house()
+        return self._opened
 
     @property
     def house(self) -> AuctionHouse:

@@ -38,6 +38,9 @@ class ServerConfig:
     # The house's SQLite file; its signing key is FILE.key next to it unless key_file is set.
     db: Path = field(default_factory=default_db_path)
     key_file: Path | None = None
+    # Serve the ledger for inspection only: nothing is written, every write is refused
+    # (read_only); a ledger that fails verification is served anyway, its failures logged.
+    read_only: bool = False
     log_level: str = "info"
     # Seconds a SIGTERM waits for open connections before it closes them.
     graceful_seconds: float = 10.0
@@ -69,7 +72,7 @@ class ServerConfig:
         _check_int("ws_max_message_bytes", self.ws_max_message_bytes, 256, 64 * 2**20)
         _check_int("ws_connections_per_account", self.ws_connections_per_account, 1, 10**6)
         _check_int("max_connections", self.max_connections, 0, 10**7)
-        for name in ("proxy_headers", "ws_compression"):
+        for name in ("proxy_headers", "ws_compression", "read_only"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name} must be true or false")
         if not isinstance(self.house, HouseConfig):

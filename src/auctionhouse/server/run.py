@@ -75,6 +75,12 @@ def run_server(config: ServerConfig) -> None:
                         print(f"listening on http://{host}:{port}", flush=True)
 
     app = create_app(config)
+    # Recover and verify the ledger first: a ledger that fails raises TamperDetected (or
+    # HouseKeyMissing), which the CLI prints as one line with a non-zero exit.
+    house = app.state.server.open_house_now()
+    if config.read_only:
+        failing = f"; it fails verification: {house.problems[0]}" if house.problems else ""
+        print(f"read-only: serving {config.db}, nothing is written{failing}", flush=True)
     server = Server(uvicorn_config(config, app))
     app.state.server.on_started = tune_gc
     server.run()

@@ -1,0 +1,333 @@
+"""Start-up verification, folded into the replay: the house never serves a ledger that fails.
+
+The replay reads every event anyway, so the same single pass re-derives every hash chain
+(``sha256(prev || body)`` per event, in append order). Around it:
+
+- before the pass, the chain of signed records (batch records and checkpoints) is walked: the
+  numbers run 1, 2, 3..., each names the sha256 of the one before it (``prev``), and the newest
+  is remembered per auction (the highest signed head);
+- on a second thread, overlapping the pass, every signed record's and every close seal's
+  Ed25519 signature is verified (PyNaCl releases the GIL while it verifies);
+- after the pass, every auction's re-derived head must equal its highest signed head (every
+  append signs the heads it moved in the same transaction, so nothing may lie past it), its
+  stored head row, and for a closed auction its seal. An event edited, deleted, reordered or
+  inserted changes the re-derived head; only then does the audit re-read that auction to name
+  the first broken seq (the error path may be slow, the pass may not).
+
+``strict`` (``serve``): the first failure raises ``TamperDetected`` with one line naming the
+auction and seq. Not strict (``serve --read-only``): failures are collected in ``problems``, the
+events that cannot be read are skipped, and the house serves what it could rebuild.
+See docs/ledger.md, "Start-up verification", and decision 0006-i10c-ledger-startup-checks.md.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from hashlib import sha256
+
+import orjson
+
+from auctionhouse.auction import AuctionClosed, Event
+from auctionhouse.errors import LedgerError, TamperDetected
+from auctionhouse.ledger.encoding import GENESIS, decode_event
+from auctionhouse.ledger.keys import verify
+from auctionhouse.ledger.store import PAGE, Store
+
+MAX_PROBLEMS = 100
+"""At most this many problems are kept in read-only mode (the audit lists them all)."""
+
+
+def where(auction_id: object, seq: object) -> str:
+    """``auction A seq S``: how every start-up failure names its place."""
+    return f"auction {auction_id}" if seq is None else f"auction {auction_id} seq {seq}"
+
+
+class Verification:
+    """One start-up verification of ``store`` against the trusted ``public_hex``.
+
+    Use: ``for event in v.events(): ...``; once the loop ends, ``hashes`` and ``seqs`` hold each
+    auction's verified head. ``public_hex=None`` (read-only without a key) checks the
+    hash chains and the signed records' links, not their signatures.
+    """
+
+    def __init__(self, store: Store, public_hex: str | None, *, strict: bool = True) -> None:
+        self._store = store
+        self._public = public_hex
+        self.strict = strict
+        self.problems: list[str] = []
+        self.hashes: dict[str, bytes] = {}  # each auction's re-derived head hash
+        self.seqs: dict[str, int] = {}  # and seq
+        self._closed: set[str] = set()
+        self._signed: dict[str, tuple[int, int, str]] = {}  # aid -> (record number, seq, hex)
+        self._bad_signature: str | None = None
+        self._thread: threading.Thread | None = None
+        self.events_read = 0
+
+    # -- failures ---------------------------------------------------------------------------
+
+    def fail(self, message: str) -> None:
+        """One failure: raised at once when strict, else kept (the first MAX_PROBLEMS)."""
+        if self.strict:
+            raise TamperDetected(message)
+        if len(self.problems) < MAX_PROBLEMS:
+            self.problems.append(message)
+
+    # -- the pass ---------------------------------------------------------------------------
+
+    def events(self, on_end: Callable[[Verification], None] | None = None) -> Iterator[Event]:
+        """Every event in append order, each folded into its auction's chain as it is read;
+        once all are read, ``finish`` runs (then ``on_end(self)``). The hot loop only hashes:
+        a chain that was edited, cut, reordered or added to no longer ends at the head the
+        house signed, and ``finish`` then asks the audit where it breaks."""
+        self._walk_signed_records()
+        self._start_signature_thread()
+        pages = _Prefetch(self._store)
+        try:
+            decode = decode_event
+            hashes = self.hashes
+            seqs = self.seqs
+            get = hashes.get
+            closed = self._closed
+            while True:
+                try:
+                    rows = pages.next()
+                except LedgerError as exc:  # "database disk image is malformed", I/O errors
+                    self._unreadable_after(pages.after, exc)
+                    break
+                if not rows:
+                    break
+                out: list[Event] = []
+                append = out.append
+                try:
+                    for _pos, body in rows:
+                        event = decode(body)
+                        aid = event.auction_id
+                        hashes[aid] = sha256(get(aid, GENESIS) + body).digest()
+                        seqs[aid] = event.seq
+                        if event.__class__ is AuctionClosed:
+                            closed.add(aid)
+                        append(event)
+                except (LedgerError, TypeError, AttributeError):  # a row edited to garbage
+                    out = self._slow_page(rows, out)
+                self.events_read += len(out)
+                yield from out
+        finally:
+            pages.stop()
+            self._join()
+        self.finish()
+        if on_end is not None:
+            on_end(self)
+
+    def _slow_page(self, rows: list[tuple[int, bytes]], done: list[Event]) -> list[Event]:
+        """The rest of a page with a bad row in it: name the row (strict) or skip it."""
+        for pos, body in rows[len(done) :]:
+            try:
+                event = decode_event(body)
+                aid = event.auction_id
+                digest = sha256(self.hashes.get(aid, GENESIS) + body).digest()
+            except (LedgerError, TypeError, AttributeError):
+                found = self._record_at(pos)
+                place = where(*found) if found else f"record {pos}"
+                self.fail(f"{place}: not a readable event (edited)")
+                continue
+            self.hashes[aid] = digest
+            self.seqs[aid] = event.seq
+            if event.__class__ is AuctionClosed:
+                self._closed.add(aid)
+            done.append(event)
+        return done
+
+    def _unreadable_after(self, after: int, exc: LedgerError) -> None:
+        last = self._record_at(after)
+        place = f"after {where(*last)}" if last else "at its first event"
+        self.fail(f"the ledger cannot be read {place}: {exc.message}")
+
+    def _record_at(self, pos: int) -> tuple[str, int] | None:
+        """(auction, seq) of the record at ``pos``, read from its columns (error path only)."""
+        try:
+            record = self._store.record_at(pos)
+        except LedgerError:
+            return None
+        return (record.auction_id, record.seq) if record is not None else None
+
+    def explain(self, auction_id: str | None = None, cause: object = None) -> str:
+        """Where the ledger breaks, in one line: the audit's first finding (for one auction, or
+        the whole ledger), else ``cause``. Error path only: the audit re-reads everything."""
+        from auctionhouse.ledger.audit import audit_store
+
+        try:
+            report = audit_store(self._store, self._public, auction_id=auction_id)
+        except Exception as exc:
+            return f"the ledger cannot be replayed: {cause or exc}"
+        for finding in report.findings:
+            if finding.auction_id is not None:
+                return (
+                    f"{where(finding.auction_id, finding.seq)}: {finding.message} ({finding.kind})"
+                )
+        if report.findings:
+            return f"{report.findings[0].message} ({report.findings[0].kind})"
+        return f"the ledger cannot be replayed: {cause}"
+
+    # -- the signed records -----------------------------------------------------------------
+
+    def _walk_signed_records(self) -> None:
+        """Numbers 1, 2, 3...; each names the one before; keep each auction's highest head."""
+        signed = self._signed
+        prev, expected = GENESIS.hex(), 1
+        loads = orjson.loads
+        try:
+            for record in self._store.checkpoints():
+                payload = bytes(record.payload)
+                number = record.number
+                try:
+                    data = loads(payload)
+                    heads = data["heads"]
+                    ok = (
+                        number == expected
+                        and data["number"] == number
+                        and data["prev"] == prev
+                        and isinstance(heads, dict)
+                    )
+                except (ValueError, KeyError, TypeError):
+                    ok = False
+                if not ok:
+                    self.fail(
+                        f"signed record {number}: edited, or the one before it is missing"
+                        f" (expected record {expected})"
+                    )
+                else:
+                    for aid, entry in heads.items():
+                        signed[aid] = (number, entry[0], entry[1])
+                prev = sha256(payload).hexdigest()
+                expected = (number if type(number) is int else expected) + 1
+        except LedgerError as exc:
+            self.fail(f"the signed records cannot be read after record {expected - 1}: {exc}")
+        except (TypeError, IndexError):
+            self.fail(f"signed record {expected}: not a record of chain heads (edited)")
+
+    def _start_signature_thread(self) -> None:
+        if self._public is None:
+            return
+        self._thread = threading.Thread(
+            target=self._verify_signatures, name="ledger-verify", daemon=True
+        )
+        self._thread.start()
+
+    def _verify_signatures(self) -> None:
+        public = self._public
+        assert public is not None
+        try:
+            for record in self._store.checkpoints():
+                if not verify(public, bytes(record.payload), record.signature):
+                    self._bad_signature = f"signed record {record.number}: bad signature"
+                    return
+            for seal in self._store.seals():
+                if not verify(public, bytes(seal.payload), seal.signature):
+                    seq = seal.seq
+                    self._bad_signature = f"{where(seal.auction_id, seq)}: bad close seal signature"
+                    return
+        except (LedgerError, TypeError) as exc:
+            self._bad_signature = f"the signed records cannot be read: {exc}"
+
+    def _join(self) -> None:
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    # -- after the pass ---------------------------------------------------------------------
+
+    def finish(self) -> None:
+        """Every re-derived head must be the head the house signed last and the stored head
+        row; a bad signature found by the thread fails here too."""
+        self._join()
+        if self._bad_signature is not None:
+            self.fail(self._bad_signature)
+        stored = self._store.heads()
+        hashes, seqs, signed = self.hashes, self.seqs, self._signed
+        for aid, digest in hashes.items():
+            seq = seqs[aid]
+            mark = signed.get(aid)
+            row = stored.get(aid)
+            if (
+                mark is None
+                or mark[1] != seq
+                or mark[2] != digest.hex()
+                or row is None
+                or row[0] != seq
+                or row[1] != digest
+            ):
+                self.fail(self.explain(aid))
+        for aid in (signed.keys() | stored.keys()) - hashes.keys():
+            self.fail(self.explain(aid))  # signed for or stored, but no event could be read
+        self._check_seals()
+
+    def _check_seals(self) -> None:
+        seals = {seal.auction_id: seal for seal in self._store.seals()}
+        for aid in self._closed:
+            seal = seals.pop(aid, None)
+            seq, digest = self.seqs[aid], self.hashes[aid]
+            if seal is None:
+                self.fail(f"{where(aid, seq)}: the auction closed but its seal is gone")
+                continue
+            try:
+                data = orjson.loads(bytes(seal.payload))
+                ok = (
+                    data["auction_id"] == aid
+                    and data["seq"] == seq == seal.seq
+                    and data["hash"] == digest.hex()
+                )
+            except (ValueError, KeyError, TypeError):
+                ok = False
+            if not ok:
+                self.fail(f"{where(aid, seq)}: the close seal differs from the chain (edited)")
+        for aid, seal in seals.items():
+            self.fail(f"{where(aid, seal.seq)}: a seal of an auction that did not close (edited)")
+
+
+class _Prefetch:
+    """Reads the next page of events on a thread while the replay folds this one (SQLite runs
+    without the GIL): the reads overlap the replay, which pays for the hashing. At most two
+    pages wait (bounded memory); an error is handed over and raised by ``next``."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._pages: queue.Queue[list[tuple[int, bytes]] | LedgerError] = queue.Queue(2)
+        self._stopping = threading.Event()
+        self.after = 0  # the last position handed out
+        self._thread = threading.Thread(target=self._read, name="ledger-prefetch", daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        after = 0
+        while not self._stopping.is_set():
+            try:
+                rows = self._store.page(after, PAGE)
+            except LedgerError as exc:
+                self._put(exc)
+                return
+            self._put(rows)
+            if not rows:
+                return
+            after = rows[-1][0]
+
+    def _put(self, item: list[tuple[int, bytes]] | LedgerError) -> None:
+        while not self._stopping.is_set():
+            try:
+                self._pages.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def next(self) -> list[tuple[int, bytes]]:
+        item = self._pages.get()
+        if isinstance(item, LedgerError):
+            raise item
+        if item:
+            self.after = item[-1][0]
+        return item
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join()
