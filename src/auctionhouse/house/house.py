@@ -166,7 +166,12 @@ class AuctionHouse:
                 raise
         except (OSError, sqlite3.Error) as exc:
             raise LedgerError(f"cannot open the house database {path}: {exc}") from exc
-        return cls(ledger, accounts, config=config, clock=clock)
+        try:
+            return cls(ledger, accounts, config=config, clock=clock)
+        except BaseException:  # refused (TamperDetected...): let go of the files
+            ledger.close()
+            accounts.close()
+            raise
 
     @classmethod
     def in_memory(

@@ -94,7 +94,11 @@ class Ledger:
         self._sealed: set[str] = set()
         self._checkpoint_number = 0
         self._checkpoint_prev = payload_digest(None)
-        self._reload()
+        self._unreadable: LedgerError | None = None
+        try:
+            self._reload()
+        except LedgerError as exc:  # a damaged file: replay() names where, append refuses
+            self._unreadable = exc
         self._moved: set[str] = set(self._heads)  # heads the next checkpoint must sign
 
     def _reload(self) -> None:
@@ -116,6 +120,8 @@ class Ledger:
     def _signer(self) -> HouseKey:
         if self.read_only or self._key is None:
             raise ReadOnly("the house serves this ledger read-only: nothing is written")
+        if self._unreadable is not None:
+            raise self._unreadable
         return self._key
 
     def sign(self, payload: bytes) -> str:
@@ -229,6 +235,12 @@ class Ledger:
         self.problems = check.problems
         with self._lock:
             self._heads = {aid: (check.seqs[aid], h) for aid, h in check.hashes.items()}
+            self._sealed = set(check.closed)
+            self._checkpoint_number = check.last_number
+            self._checkpoint_prev = check.last_prev
+            self._moved = set(self._heads)
+            if not self.problems:
+                self._unreadable = None
 
     def replay_failed(self, cause: BaseException) -> str:
         """One line naming where the ledger breaks, when replaying it raised ``cause`` (an

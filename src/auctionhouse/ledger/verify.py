@@ -59,7 +59,9 @@ class Verification:
         self.problems: list[str] = []
         self.hashes: dict[str, bytes] = {}  # each auction's re-derived head hash
         self.seqs: dict[str, int] = {}  # and seq
-        self._closed: set[str] = set()
+        self.closed: set[str] = set()  # auctions whose last event is their close
+        self.last_number = 0  # the newest signed record's number, and its payload's sha256
+        self.last_prev = GENESIS.hex()
         self._signed: dict[str, tuple[int, int, str]] = {}  # aid -> (record number, seq, hex)
         self._bad_signature: str | None = None
         self._thread: threading.Thread | None = None
@@ -89,7 +91,7 @@ class Verification:
             hashes = self.hashes
             seqs = self.seqs
             get = hashes.get
-            closed = self._closed
+            closed = self.closed
             while True:
                 try:
                     rows = pages.next()
@@ -135,11 +137,20 @@ class Verification:
             self.hashes[aid] = digest
             self.seqs[aid] = event.seq
             if event.__class__ is AuctionClosed:
-                self._closed.add(aid)
+                self.closed.add(aid)
             done.append(event)
         return done
 
     def _unreadable_after(self, after: int, exc: LedgerError) -> None:
+        """Name the last record that can still be read before the damage (one at a time)."""
+        for _ in range(PAGE):
+            try:
+                rows = self._store.page(after, 1)
+            except LedgerError:
+                break
+            if not rows:
+                break
+            after = rows[0][0]
         last = self._record_at(after)
         place = f"after {where(*last)}" if last else "at its first event"
         self.fail(f"the ledger cannot be read {place}: {exc.message}")
@@ -202,8 +213,10 @@ class Verification:
                         signed[aid] = (number, entry[0], entry[1])
                 prev = sha256(payload).hexdigest()
                 expected = (number if type(number) is int else expected) + 1
+                self.last_number, self.last_prev = expected - 1, prev
         except LedgerError as exc:
-            self.fail(f"the signed records cannot be read after record {expected - 1}: {exc}")
+            place = f"after record {expected - 1}" if expected > 1 else "from the first record"
+            self.fail(f"the signed records cannot be read {place}: {exc.message}")
         except (TypeError, IndexError):
             self.fail(f"signed record {expected}: not a record of chain heads (edited)")
 
@@ -244,7 +257,11 @@ class Verification:
         self._join()
         if self._bad_signature is not None:
             self.fail(self._bad_signature)
-        stored = self._store.heads()
+        try:
+            stored = self._store.heads()
+        except LedgerError as exc:
+            self.fail(f"the ledger's head rows cannot be read: {exc.message}")
+            stored = {}
         hashes, seqs, signed = self.hashes, self.seqs, self._signed
         for aid, digest in hashes.items():
             seq = seqs[aid]
@@ -264,8 +281,12 @@ class Verification:
         self._check_seals()
 
     def _check_seals(self) -> None:
-        seals = {seal.auction_id: seal for seal in self._store.seals()}
-        for aid in self._closed:
+        try:
+            seals = {seal.auction_id: seal for seal in self._store.seals()}
+        except LedgerError as exc:
+            self.fail(f"the close seals cannot be read: {exc.message}")
+            return
+        for aid in self.closed:
             seal = seals.pop(aid, None)
             seq, digest = self.seqs[aid], self.hashes[aid]
             if seal is None:

@@ -9,7 +9,7 @@ import sqlite3
 import sys
 from typing import Any
 
-from auctionhouse.errors import ConfigError
+from auctionhouse.errors import ConfigError, TamperDetected
 from auctionhouse.server.config import ServerConfig
 
 GC_YOUNG = 20_000  # allocations between young collections (the default is 700)
@@ -77,7 +77,13 @@ def run_server(config: ServerConfig) -> None:
     app = create_app(config)
     # Recover and verify the ledger first: a ledger that fails raises TamperDetected (or
     # HouseKeyMissing), which the CLI prints as one line with a non-zero exit.
-    house = app.state.server.open_house_now()
+    try:
+        house = app.state.server.open_house_now()
+    except TamperDetected as exc:
+        raise TamperDetected(
+            f"{exc.message}; refusing to serve {config.db} (auctionhouse audit --db"
+            f" {config.db} lists every finding; serve --read-only serves it for inspection)"
+        ) from None
     if config.read_only:
         failing = f"; it fails verification: {house.problems[0]}" if house.problems else ""
         print(f"read-only: serving {config.db}, nothing is written{failing}", flush=True)
