@@ -96,9 +96,7 @@ def row(path: Path, auction: str, seq: int) -> tuple[bytes, bytes]:
 
 def open_house(path: Path, *, read_only: bool = False) -> AuctionHouse:
     """The house at a time before auctions 2 and 3 close."""
-    return AuctionHouse.open(
-        path, config=CFG, clock=FakeClock(1_000_200.0), read_only=read_only
-    )
+    return AuctionHouse.open(path, config=CFG, clock=FakeClock(1_000_200.0), read_only=read_only)
 
 
 def refused(path: Path) -> str:

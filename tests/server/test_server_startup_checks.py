@@ -11,9 +11,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from serve_process import ServeProcess, clean_env, free_port
 
 from auctionhouse.house import AuctionHouse, FakeClock, HouseConfig
+from serve_process import ServeProcess, clean_env, free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -45,9 +45,9 @@ def edit_amount(path: Path, seq: int, amount: int) -> None:
 
 def serve_refused(db: Path) -> str:
     """Run ``serve`` on ``db``; it must exit non-zero on its own. Returns all it printed."""
+    port = str(free_port())
     proc = subprocess.run(
-        [sys.executable, "-m", "auctionhouse", "serve", "--db", str(db)]
-        + ["--host", "127.0.0.1", "--port", str(free_port())],
+        [sys.executable, "-m", "auctionhouse", "serve", "--db", str(db), "--port", port],
         capture_output=True,
         text=True,
         env=clean_env(),

@@ -19,6 +19,7 @@ import re
 import secrets
 import sqlite3
 import threading
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -37,8 +38,29 @@ from auctionhouse.errors import (
 from auctionhouse.house.signing import parse_public_key
 from auctionhouse.ledger.accounts import ACCOUNT_COLUMNS, account_payload, check_account_rows
 
-NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,31}$")
+NAME_RE = re.compile(r"[a-z0-9][a-z0-9_.-]{0,31}")
+"""An account name, matched in full (``fullmatch``: a ``$`` would let ``"alice\n"`` in)."""
 ROLES = ("user", "admin")
+NAME_RULE = "name must be 1-32 characters: lowercase letters, digits, '_', '.', '-'"
+
+
+def normalize_name(name: str) -> str:
+    """The one form of an account name: NFKC, then case-folded (so ``ａｌｉｃｅ``, ``Alice``
+    and ``alice`` are one account). The result may still break ``NAME_RE``; ``check_name``
+    refuses that. Decision: docs/decisions/0007-i10c-names.md."""
+    return unicodedata.normalize("NFKC", name).casefold()
+
+
+def check_name(name: object) -> str:
+    """The normalised name, or ``InvalidRequest`` (control characters, spaces, a trailing
+    newline, anything outside ``NAME_RE``)."""
+    if not isinstance(name, str) or len(name) > 256:
+        raise InvalidRequest(NAME_RULE)
+    normal = normalize_name(name)
+    if not NAME_RE.fullmatch(normal):
+        raise InvalidRequest(NAME_RULE)
+    return normal
+
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS accounts (
@@ -211,10 +233,7 @@ class AccountStore:
         role: str = "user",
         public_key: str | None = None,
     ) -> Account:
-        if not isinstance(name, str) or not NAME_RE.match(name):
-            raise InvalidRequest(
-                "name must be 1-32 characters: lowercase letters, digits, '_', '.', '-'"
-            )
+        name = check_name(name)
         if not isinstance(password, str) or len(password) < 8 or len(password) > 1024:
             raise InvalidRequest("password must be 8 to 1024 characters")
         if role not in ROLES:
@@ -243,6 +262,8 @@ class AccountStore:
         cached = self._cache.get(account_id)
         if cached is not None:
             return cached
+        if len(account_id) <= 256:
+            account_id = normalize_name(account_id)  # "Alice" is alice
         with self._lock:
             row = self._db.execute(
                 "SELECT id, role, public_key, created_at, strikes FROM accounts WHERE id = ?",
@@ -292,8 +313,9 @@ class AccountStore:
     # ------------------------------------------------------------------ sessions
 
     def login(self, name: str, password: str, *, now: float) -> str:
-        if not isinstance(name, str) or not isinstance(password, str):
+        if not isinstance(name, str) or not isinstance(password, str) or len(name) > 256:
             raise Unauthorized("wrong name or password")
+        name = normalize_name(name)
         with self._lock:
             row = self._db.execute(
                 "SELECT password_hash FROM accounts WHERE id = ?", (name,)

@@ -280,7 +280,7 @@ class AuctionHouse:
             self._count_bid(event, first_here)
         elif isinstance(event, AuctionCreated):
             self._open_by_seller[state.seller] += 1
-            if aid.isdigit():
+            if aid.isascii() and aid.isdigit():  # str.isdigit alone takes '²' too
                 self._next_id = max(self._next_id, int(aid) + 1)
         elif isinstance(event, AuctionClosed):
             self._open_by_seller[state.seller] -= 1

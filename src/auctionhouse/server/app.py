@@ -40,7 +40,7 @@ from auctionhouse.server.wire import (
 )
 
 MAX_BODY_BYTES = 1 << 20
-BID_PATH = re.compile(r"^/api/v1/auctions/[^/]+/bids$")
+BID_PATH = re.compile(r"/api/v1/auctions/[^/]+/bids")  # fullmatch: "$" passes a final "\n"
 
 PLACEHOLDER_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>auctionhouse</title></head>
@@ -225,7 +225,7 @@ def _install_error_handlers(app: FastAPI, server: ServerState) -> None:
 
     def count_refused_bid(request: Request, err: AuctionhouseError) -> None:
         """Every refused HTTP bid is counted here, once, whatever refused it."""
-        if request.method == "POST" and BID_PATH.match(request.url.path):
+        if request.method == "POST" and BID_PATH.fullmatch(request.url.path):
             started = getattr(request.state, "bid_started", None)
             server.metrics.bid("http", started, err.code)
 
