@@ -47,8 +47,12 @@ def audit(
 
 def _print_report(db: Path, report: AuditReport) -> None:
     from rich.console import Console
-    from rich.markup import escape
     from rich.table import Table
+
+    from auctionhouse.client.text import safe_text
+
+    def escape(text: str) -> str:  # ids and messages of a tampered file: shown as text
+        return safe_text(text, markup=True)
 
     console = Console(highlight=False, soft_wrap=True)
     console.print(

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from auctionhouse.auction import Outcome
+from auctionhouse.client.text import safe_text
 from auctionhouse.errors import AuctionhouseError, ConfigError, Conflict, InvalidRequest
 from auctionhouse.house import AuctionHouse, HouseConfig
 from auctionhouse.server import classic_protocol as say
@@ -70,7 +71,8 @@ class Client:
     def send(self, *lines: str) -> None:
         if self.hung_up or self.writer.is_closing():
             return
-        self.writer.write(("\n".join(lines) + "\n").encode())
+        # Lines quote item names other users typed: each reaches the terminal as text only.
+        self.writer.write(("\n".join(safe_text(line) for line in lines) + "\n").encode())
 
     def hang_up(self) -> None:
         self.hung_up = True

@@ -9,6 +9,7 @@ import sqlite3
 import sys
 from typing import Any
 
+from auctionhouse.client.text import install_safe_logging
 from auctionhouse.errors import ConfigError, TamperDetected
 from auctionhouse.server.config import ServerConfig
 
@@ -87,7 +88,8 @@ def run_server(config: ServerConfig) -> None:
     if config.read_only:
         failing = f"; it fails verification: {house.problems[0]}" if house.problems else ""
         print(f"read-only: serving {config.db}, nothing is written{failing}", flush=True)
-    server = Server(uvicorn_config(config, app))
+    server = Server(uvicorn_config(config, app))  # configures uvicorn's loggers
+    install_safe_logging("uvicorn", "uvicorn.error", "uvicorn.access", "auctionhouse")
     app.state.server.on_started = tune_gc
     server.run()
     if not server.started:
