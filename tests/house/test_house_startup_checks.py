@@ -44,6 +44,7 @@ def build(path: Path) -> None:
     house.create_auction("seller", "coin", "vickrey", {"duration": 10_000})
     for i in range(6):
         house.place_bid(BIDDERS[i % 3], "1", 10 * (i + 1))
+    house.ledger.checkpoint(clock.now())  # a periodic checkpoint in the middle of the chain
     for i in range(4):
         house.place_bid(BIDDERS[i % 2], "2", 5 * (i + 1))
     house.place_bid("ann", "3", 40)
@@ -237,9 +238,48 @@ def test_a_missing_signed_record_is_refused(db: Path) -> None:
     assert "signed record" in refused(db)
 
 
-def test_a_bad_signature_on_a_signed_record_is_refused(db: Path) -> None:
+def test_a_bad_signature_on_the_newest_signed_record_is_refused(db: Path) -> None:
+    sql(
+        db,
+        (
+            "UPDATE ledger_checkpoints SET signature = ?"
+            " WHERE number = (SELECT MAX(number) FROM ledger_checkpoints)",
+            ("00" * 64,),
+        ),
+    )
+    assert "bad signature" in refused(db)
+
+
+def test_a_bad_signature_on_a_periodic_checkpoint_is_refused(db: Path) -> None:
+    sql(
+        db,
+        (
+            "UPDATE ledger_checkpoints SET signature = ? WHERE number ="
+            " (SELECT MIN(number) FROM ledger_checkpoints WHERE instr(payload, ?) > 0)",
+            ("00" * 64, b'"kind":"checkpoint"'),
+        ),
+    )
+    assert "bad signature" in refused(db)
+
+
+def test_an_edited_old_signed_record_breaks_the_link_after_it(db: Path) -> None:
+    conn = sqlite3.connect(db, isolation_level=None)
+    (payload,) = conn.execute("SELECT payload FROM ledger_checkpoints WHERE number = 3").fetchone()
+    data = json.loads(payload)
+    data["at"] = data["at"] + 1
+    new = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
+    conn.execute("UPDATE ledger_checkpoints SET payload = ? WHERE number = 3", (new,))
+    conn.close()
+    assert "signed record 4" in refused(db)
+
+
+def test_only_a_damaged_old_batch_signature_starts_and_the_audit_names_it(db: Path) -> None:
+    # Its payload is intact and chained to the verified newest record: nothing it says can be
+    # false, so the house starts; the audit, which checks every signature, reports it.
     sql(db, ("UPDATE ledger_checkpoints SET signature = ? WHERE number = 3", ("00" * 64,)))
-    assert "signed record 3: bad signature" in refused(db)
+    open_house(db).close()
+    kinds = {(f.seq, f.kind) for f in audit_database(db).findings}
+    assert (3, "bad_checkpoint") in kinds
 
 
 def test_a_bad_close_seal_is_refused(db: Path) -> None:

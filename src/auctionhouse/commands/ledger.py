@@ -61,7 +61,7 @@ def _print_report(db: Path, report: AuditReport) -> None:
     )
     console.print(f"house key from {escape(report.key_source)}")
     if report.ok:
-        console.print("[green]intact[/]: every chain, seal and checkpoint verifies")
+        console.print("[green]intact[/]: every chain, seal, checkpoint and account seal verifies")
         return
     table = Table(title="tampering found")
     for column in ("auction", "seq", "kind", "what"):
