@@ -42,6 +42,9 @@ from auctionhouse.ledger.store import PAGE, Store
 
 _CHECKPOINT_KIND = b'"kind":"checkpoint"'
 
+INLINE_SIGNATURES = 64
+"""Up to this many signatures are verified inline (a thread costs more than it saves)."""
+
 MAX_PROBLEMS = 100
 """At most this many problems are kept in read-only mode (the audit lists them all)."""
 
@@ -65,12 +68,16 @@ class Verification:
         self.strict = strict
         self.problems: list[str] = []
         self.hashes: dict[str, bytes] = {}  # each auction's re-derived head hash
-        self.seqs: dict[str, int] = {}  # and seq
-        self.closed: set[str] = set()  # auctions whose last event is their close
+        self.lasts: dict[str, Event] = {}  # and its last event
+        self.seqs: dict[str, int] = {}  # after the pass: each auction's last seq
+        self.closed: set[str] = set()  # after the pass: auctions whose last event is a close
         self.last_number = 0  # the newest signed record's number, and its payload's sha256
         self.last_prev = GENESIS.hex()
         self._signed: dict[str, tuple[int, int, str]] = {}  # aid -> (record number, seq, hex)
         self._bad_signature: str | None = None
+        # (what, payload, signature) of every signature to verify: periodic checkpoints, the
+        # newest signed record, every seal
+        self._to_verify: list[tuple[str, bytes, object]] = []
         self._thread: threading.Thread | None = None
         self.events_read = 0
 
@@ -91,14 +98,13 @@ class Verification:
         a chain that was edited, cut, reordered or added to no longer ends at the head the
         house signed, and ``finish`` then asks the audit where it breaks."""
         self._walk_signed_records()
-        self._start_signature_thread()
-        pages = _Prefetch(self._store)
+        self._start_signatures()
+        pages = _Pages(self._store)
         try:
             decode = decode_event
             hashes = self.hashes
-            seqs = self.seqs
+            lasts = self.lasts
             get = hashes.get
-            closed = self.closed
             while True:
                 try:
                     rows = pages.next()
@@ -114,9 +120,7 @@ class Verification:
                         event = decode(body)
                         aid = event.auction_id
                         hashes[aid] = sha256(get(aid, GENESIS) + body).digest()
-                        seqs[aid] = event.seq
-                        if event.__class__ is AuctionClosed:
-                            closed.add(aid)
+                        lasts[aid] = event
                         append(event)
                 except (LedgerError, TypeError, AttributeError):  # a row edited to garbage
                     out = self._slow_page(rows, out)
@@ -142,9 +146,7 @@ class Verification:
                 self.fail(f"{place}: not a readable event (edited)")
                 continue
             self.hashes[aid] = digest
-            self.seqs[aid] = event.seq
-            if event.__class__ is AuctionClosed:
-                self.closed.add(aid)
+            self.lasts[aid] = event
             done.append(event)
         return done
 
@@ -195,6 +197,7 @@ class Verification:
         signed = self._signed
         prev, expected = GENESIS.hex(), 1
         loads = orjson.loads
+        newest: tuple[int, bytes, object] | None = None
         try:
             for record in self._store.checkpoints():
                 payload = bytes(record.payload)
@@ -218,7 +221,12 @@ class Verification:
                 else:
                     for aid, entry in heads.items():
                         signed[aid] = (number, entry[0], entry[1])
+                    if data.get("kind") == "checkpoint":
+                        self._to_verify.append(
+                            (f"signed record {number}", payload, record.signature)
+                        )
                 prev = sha256(payload).hexdigest()
+                newest = (number, payload, record.signature)
                 expected = (number if type(number) is int else expected) + 1
                 self.last_number, self.last_prev = expected - 1, prev
         except LedgerError as exc:
@@ -226,9 +234,22 @@ class Verification:
             self.fail(f"the signed records cannot be read {place}: {exc.message}")
         except (TypeError, IndexError):
             self.fail(f"signed record {expected}: not a record of chain heads (edited)")
+        if newest is not None and _CHECKPOINT_KIND not in newest[1]:
+            self._to_verify.append((f"signed record {newest[0]}", newest[1], newest[2]))
 
-    def _start_signature_thread(self) -> None:
+    def _start_signatures(self) -> None:
+        """Verify the signatures: inline when they are few, else on a thread that overlaps
+        the pass (PyNaCl releases the GIL while it verifies)."""
         if self._public is None:
+            return
+        try:
+            for seal in self._store.seals():
+                what = f"{where(seal.auction_id, seal.seq)}: the close seal"
+                self._to_verify.append((what, bytes(seal.payload), seal.signature))
+        except (LedgerError, TypeError) as exc:
+            self.fail(f"the close seals cannot be read: {exc}")
+        if len(self._to_verify) <= INLINE_SIGNATURES:
+            self._verify_signatures()
             return
         self._thread = threading.Thread(
             target=self._verify_signatures, name="ledger-verify", daemon=True
@@ -238,22 +259,11 @@ class Verification:
     def _verify_signatures(self) -> None:
         public = self._public
         assert public is not None
-        newest = self.last_number
-        try:
-            for record in self._store.checkpoints():
-                payload = bytes(record.payload)
-                if record.number != newest and _CHECKPOINT_KIND not in payload:
-                    continue  # a batch record: authentic through the prev links (see above)
-                if not verify(public, payload, record.signature):
-                    self._bad_signature = f"signed record {record.number}: bad signature"
-                    return
-            for seal in self._store.seals():
-                if not verify(public, bytes(seal.payload), seal.signature):
-                    seq = seal.seq
-                    self._bad_signature = f"{where(seal.auction_id, seq)}: bad close seal signature"
-                    return
-        except (LedgerError, TypeError) as exc:
-            self._bad_signature = f"the signed records cannot be read: {exc}"
+        for what, payload, signature in self._to_verify:
+            if not verify(public, payload, signature):
+                self._bad_signature = f"{what}: bad signature"
+                return
+        self._to_verify = []
 
     def _join(self) -> None:
         if self._thread is not None:
@@ -268,6 +278,8 @@ class Verification:
         self._join()
         if self._bad_signature is not None:
             self.fail(self._bad_signature)
+        self.seqs = {aid: event.seq for aid, event in self.lasts.items()}
+        self.closed = {aid for aid, e in self.lasts.items() if e.__class__ is AuctionClosed}
         try:
             stored = self._store.heads()
         except LedgerError as exc:
@@ -318,21 +330,21 @@ class Verification:
             self.fail(f"{where(aid, seal.seq)}: a seal of an auction that did not close (edited)")
 
 
-class _Prefetch:
-    """Reads the next page of events on a thread while the replay folds this one (SQLite runs
-    without the GIL): the reads overlap the replay, which pays for the hashing. At most two
-    pages wait (bounded memory); an error is handed over and raised by ``next``."""
+class _Pages:
+    """The event pages in ``pos`` order. The first is read inline; when it is full, a thread
+    reads the next page while the replay folds this one (SQLite runs without the GIL), so the
+    reads overlap the replay, which pays for the hashing. At most two pages wait (bounded
+    memory); an error is handed over and raised by ``next``."""
 
     def __init__(self, store: Store) -> None:
         self._store = store
         self._pages: queue.Queue[list[tuple[int, bytes]] | LedgerError] = queue.Queue(2)
         self._stopping = threading.Event()
+        self._done = False
+        self._thread: threading.Thread | None = None
         self.after = 0  # the last position handed out
-        self._thread = threading.Thread(target=self._read, name="ledger-prefetch", daemon=True)
-        self._thread.start()
 
-    def _read(self) -> None:
-        after = 0
+    def _read(self, after: int) -> None:
         while not self._stopping.is_set():
             try:
                 rows = self._store.page(after, PAGE)
@@ -353,7 +365,22 @@ class _Prefetch:
                 continue
 
     def next(self) -> list[tuple[int, bytes]]:
-        item = self._pages.get()
+        """The next page ([] at the end); ``LedgerError`` when it cannot be read."""
+        item: list[tuple[int, bytes]] | LedgerError
+        if self._thread is not None:
+            item = self._pages.get()
+        elif self._done:
+            item = []
+        else:
+            rows = self._store.page(self.after, PAGE)
+            if len(rows) == PAGE:  # more may follow: read ahead from here on
+                self._thread = threading.Thread(
+                    target=self._read, args=(rows[-1][0],), name="ledger-pages", daemon=True
+                )
+                self._thread.start()
+            else:
+                self._done = True
+            item = rows
         if isinstance(item, LedgerError):
             raise item
         if item:
@@ -362,4 +389,5 @@ class _Prefetch:
 
     def stop(self) -> None:
         self._stopping.set()
-        self._thread.join()
+        if self._thread is not None:
+            self._thread.join()
