@@ -18,6 +18,8 @@ GC_YOUNG = 20_000  # allocations between young collections (the default is 700)
 
 def check_database(config: ServerConfig) -> None:
     """Fail early, in one line, when the database file cannot be opened."""
+    if config.read_only:  # never create a file to inspect: the house says if it is missing
+        return
     try:
         config.db.parent.mkdir(parents=True, exist_ok=True)
         sqlite3.connect(config.db).close()
