@@ -229,7 +229,8 @@ class Ledger:
         read. Once the pass ends, the ledger appends after the heads it verified."""
         check = Verification(self._store, self.trusted_public_hex, strict=not self.read_only)
         self._verification = check
-        return check.events(on_end=self._verified)
+        stored = None if self._unreadable is not None else dict(self._heads)  # read at open
+        return check.events(on_end=self._verified, stored_heads=stored)
 
     def _verified(self, check: Verification) -> None:
         self.problems = check.problems

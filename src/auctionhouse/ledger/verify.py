@@ -92,9 +92,15 @@ class Verification:
 
     # -- the pass ---------------------------------------------------------------------------
 
-    def events(self, on_end: Callable[[Verification], None] | None = None) -> Iterator[Event]:
+    def events(
+        self,
+        on_end: Callable[[Verification], None] | None = None,
+        stored_heads: dict[str, tuple[int, bytes]] | None = None,
+    ) -> Iterator[Event]:
         """Every event in append order, each folded into its auction's chain as it is read;
-        once all are read, ``finish`` runs (then ``on_end(self)``). The hot loop only hashes:
+        once all are read, ``finish(stored_heads)`` runs (then ``on_end(self)``); the stored
+        head rows are read then unless given (the ledger read them when it opened). The hot
+        loop only hashes:
         a chain that was edited, cut, reordered or added to no longer ends at the head the
         house signed, and ``finish`` then asks the audit where it breaks."""
         self._walk_signed_records()
@@ -129,7 +135,7 @@ class Verification:
         finally:
             pages.stop()
             self._join()
-        self.finish()
+        self.finish(stored_heads)
         if on_end is not None:
             on_end(self)
 
@@ -272,7 +278,7 @@ class Verification:
 
     # -- after the pass ---------------------------------------------------------------------
 
-    def finish(self) -> None:
+    def finish(self, stored_heads: dict[str, tuple[int, bytes]] | None = None) -> None:
         """Every re-derived head must be the head the house signed last and the stored head
         row; a bad signature found by the thread fails here too."""
         self._join()
@@ -281,7 +287,7 @@ class Verification:
         self.seqs = {aid: event.seq for aid, event in self.lasts.items()}
         self.closed = {aid for aid, e in self.lasts.items() if e.__class__ is AuctionClosed}
         try:
-            stored = self._store.heads()
+            stored = self._store.heads() if stored_heads is None else stored_heads
         except LedgerError as exc:
             self.fail(f"the ledger's head rows cannot be read: {exc.message}")
             stored = {}
