@@ -19,8 +19,12 @@ ConfigOption = Annotated[
     ),
 ]
 DbOption = Annotated[
-    Path | None,
-    typer.Option("--db", help="The house's SQLite file (default: in the user data directory)."),
+    str | None,
+    typer.Option(
+        "--db",
+        help="The house's SQLite file (default: in the user data directory), or a"
+        " postgresql://USER@HOST/DB URL: several instances share one PostgreSQL database.",
+    ),
 ]
 
 
@@ -39,6 +43,9 @@ def serve(
     log_level: Annotated[
         str | None, typer.Option(help="critical, error, warning, info, debug, trace.")
     ] = None,
+    max_connections: Annotated[
+        int | None, typer.Option(help="Open connections at once (0: no limit).")
+    ] = None,
     read_only: Annotated[
         bool | None,
         typer.Option(
@@ -55,11 +62,18 @@ def serve(
     one line naming auction and seq, and exit 2. Settings: flags > AUCTIONHOUSE_* variables >
     the --config file > defaults (docs/configuration.md).
     """
-    from auctionhouse.server.config import load_config
+    from auctionhouse.server.config import db_flags, load_config
     from auctionhouse.server.run import run_server
 
     settings = load_config(
-        {"db": db, "host": host, "port": port, "log_level": log_level, "read_only": read_only},
+        {
+            **db_flags(db),
+            "host": host,
+            "port": port,
+            "log_level": log_level,
+            "max_connections": max_connections,
+            "read_only": read_only,
+        },
         config_file=config,
     )
     run_server(settings)
@@ -78,40 +92,58 @@ def admin_create(
     from auctionhouse.house.clock import SystemClock
     from auctionhouse.house.house import house_key
     from auctionhouse.ledger import Ledger, SQLiteStore
-    from auctionhouse.server.config import load_config
+    from auctionhouse.server.config import db_flags, load_config
 
-    settings = load_config({"db": db}, config_file=config)
+    settings = load_config(db_flags(db), config_file=config)
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
     if not password:
         raise InvalidRequest("the password is empty")
-    path = settings.db
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigError(f"cannot create {path.parent}: {exc.strerror}") from None
     house = settings.house
-    # The row is sealed by the house key (created here for a house that has recorded nothing,
-    # like a first start; a house with records and no key is refused: HouseKeyMissing).
-    ledger_store = SQLiteStore(path)
-    try:
-        ledger = Ledger(ledger_store, house_key(ledger_store, settings.key_path, read_only=False))
-    except BaseException:
-        ledger_store.close()
-        raise
-    try:
-        store = AccountStore(
-            path,
+    ledger = None
+    store: AccountStore
+    if settings.database_url is not None:  # the shared house's accounts live in PostgreSQL
+        from auctionhouse.house.shared import SharedAccountStore
+        from auctionhouse.ledger.location import redact
+
+        where = redact(settings.database_url)
+        store = SharedAccountStore(
+            settings.database_url,
             time_cost=house.argon2_time_cost,
             memory_kib=house.argon2_memory_kib,
-            signer=ledger,
         )
+    else:
+        path = settings.db
+        where = str(path)
         try:
-            account = store.create(name, password, now=SystemClock().now(), role="admin")
-        finally:
-            store.close()
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"cannot create {path.parent}: {exc.strerror}") from None
+        # The row is sealed by the house key (created here for a house that has recorded
+        # nothing, like a first start; a house with records and no key: HouseKeyMissing).
+        ledger_store = SQLiteStore(path)
+        try:
+            key = house_key(ledger_store, settings.key_path, read_only=False)
+            ledger = Ledger(ledger_store, key)
+        except BaseException:
+            ledger_store.close()
+            raise
+        try:
+            store = AccountStore(
+                path,
+                time_cost=house.argon2_time_cost,
+                memory_kib=house.argon2_memory_kib,
+                signer=ledger,
+            )
+        except BaseException:
+            ledger.close()
+            raise
+    try:
+        account = store.create(name, password, now=SystemClock().now(), role="admin")
     finally:
-        ledger.close()
-    typer.echo(f"admin {account.id} created in {path}")
+        store.close()
+        if ledger is not None:
+            ledger.close()
+    typer.echo(f"admin {account.id} created in {where}")

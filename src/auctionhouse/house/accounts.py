@@ -22,7 +22,7 @@ import threading
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -30,6 +30,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from auctionhouse.errors import (
     Conflict,
     InvalidRequest,
+    LedgerError,
     NotFound,
     ReadOnly,
     TamperDetected,
@@ -68,14 +69,14 @@ CREATE TABLE IF NOT EXISTS accounts (
     password_hash TEXT NOT NULL,
     role TEXT NOT NULL,
     public_key TEXT,
-    created_at REAL NOT NULL,
+    created_at DOUBLE PRECISION NOT NULL,
     strikes INTEGER NOT NULL DEFAULT 0,
     seal TEXT
 );
 CREATE TABLE IF NOT EXISTS sessions (
     token_hash TEXT PRIMARY KEY,
     account_id TEXT NOT NULL REFERENCES accounts(id),
-    expires_at REAL NOT NULL
+    expires_at DOUBLE PRECISION NOT NULL
 );
 """
 
@@ -125,26 +126,34 @@ class AccountStore:
         token_ttl: float = 7 * 24 * 3600.0,
         signer: Signer | None = None,
         read_only: bool = False,
+        connection: Any = None,
     ) -> None:
         """``signer``: seals every account row (the house's ledger); None only for a store
         outside a house (rows are then unsealed, and a house opening them refuses them).
-        ``read_only``: the file is opened read-only and every change raises ``ReadOnly``."""
-        target = ":memory:" if path is None else str(path)
+        ``read_only``: the file is opened read-only and every change raises ``ReadOnly``.
+        ``connection``: a ready connection speaking sqlite3's API (the shared house passes
+        its PostgreSQL adapter, house/shared.py) in place of the file at ``path``."""
         self._signer = signer
         self._read_only = read_only
         self._migrated = False
-        if read_only and path is not None:
-            target = f"{Path(path).resolve().as_uri()}?mode=ro"
         # Shared by the event loop and the writer thread of the async service: guarded by a lock.
-        self._db = sqlite3.connect(
-            target, check_same_thread=False, isolation_level=None, uri=read_only
-        )
         self._lock = threading.Lock()
-        with self._lock:
-            self._db.execute("PRAGMA busy_timeout=5000")
-            if not read_only:
-                self._db.execute("PRAGMA journal_mode=WAL")
-                self._db.execute("PRAGMA synchronous=FULL")
+        if connection is not None:
+            self._db = connection
+        else:
+            target = ":memory:" if path is None else str(path)
+            if read_only and path is not None:
+                target = f"{Path(path).resolve().as_uri()}?mode=ro"
+            self._db = sqlite3.connect(
+                target, check_same_thread=False, isolation_level=None, uri=read_only
+            )
+            with self._lock:
+                self._db.execute("PRAGMA busy_timeout=5000")
+                if not read_only:
+                    self._db.execute("PRAGMA journal_mode=WAL")
+                    self._db.execute("PRAGMA synchronous=FULL")
+        if not read_only:
+            with self._lock:
                 self._db.executescript(_SCHEMA)
                 self._add_seal_column()
         self._hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=1)
@@ -161,8 +170,9 @@ class AccountStore:
     def _add_seal_column(self) -> None:
         """A database from before account seals gets the column; its rows are sealed once by
         ``verify_all`` (the only time an unsealed row is accepted)."""
-        columns = {row[1] for row in self._db.execute("PRAGMA table_info(accounts)")}
-        if "seal" not in columns:
+        try:  # both dialects (SQLite, the shared house's PostgreSQL)
+            self._db.execute("SELECT seal FROM accounts WHERE 1 = 0")
+        except (sqlite3.Error, LedgerError):
             self._db.execute("ALTER TABLE accounts ADD COLUMN seal TEXT")
             self._migrated = True
 
@@ -183,6 +193,10 @@ class AccountStore:
     def _change(self, sql: str, params: tuple[object, ...], account_id: str) -> None:
         """One change of an account row and its new seal, in one transaction."""
         self._writable()
+        if self._signer is None:  # unsealed (the shared house's accounts): one statement
+            with self._lock:
+                self._db.execute(sql, params)
+            return
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:

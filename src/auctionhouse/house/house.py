@@ -231,7 +231,7 @@ class AuctionHouse:
     def _replay_verified(self) -> list[str]:
         """Replay (``_replay``) what ``Ledger.replay`` verifies; returns what a read-only house
         had to skip (a writing house raises ``TamperDetected`` instead)."""
-        events = self.ledger.replay()
+        events = self._replay_events()
         skipped: list[str] = []
         while True:
             try:
@@ -266,6 +266,12 @@ class AuctionHouse:
             apply(before, event)
             logs[aid].append(event)
             count_bid(event, first_here, before.method.sealed)
+
+    def _replay_events(self) -> Iterator[Event]:
+        """The events a start replays, verified in the same pass (``Ledger.replay``). The
+        shared house overrides it: it stops at its snapshot while other instances write, and
+        is not verified at start (house/shared.py)."""
+        return self.ledger.replay()
 
     # ------------------------------------------------------------------ the write path
 
@@ -840,15 +846,20 @@ class AuctionHouse:
                 continue
             yield s
 
-    def events(self, auction_id: str, after: int = 0) -> list[dict[str, Any]]:
-        """The public view of an auction's log after sequence ``after``."""
+    def events(
+        self, auction_id: str, after: int = 0, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        """The public view of an auction's log after sequence ``after``: at most ``limit``
+        events (None: all), in seq order. Raises NotFound, InvalidRequest."""
         state = self._state(auction_id)
-        if not isinstance(after, int) or isinstance(after, bool):
-            raise InvalidRequest("after must be a whole number (a sequence number)")
+        for name, number in (("after", after), ("limit", limit)):
+            if number is not None and (not isinstance(number, int) or isinstance(number, bool)):
+                raise InvalidRequest(f"{name} must be a whole number")
+        start = max(0, after)
+        stop = None if limit is None else start + max(0, limit)
         revealed = state.outcome is not None
         return [
-            public_event(e, state.method, revealed)
-            for e in self._events[auction_id][max(0, after) :]
+            public_event(e, state.method, revealed) for e in self._events[auction_id][start:stop]
         ]
 
     def counts(self) -> dict[str, Any]:

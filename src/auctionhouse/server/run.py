@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import gc
+import math
 import signal
 import sqlite3
 import sys
@@ -18,6 +19,11 @@ GC_YOUNG = 20_000  # allocations between young collections (the default is 700)
 
 def check_database(config: ServerConfig) -> None:
     """Fail early, in one line, when the database file cannot be opened."""
+    if config.database_url is not None:  # psycopg installed, the server answers, we may write
+        from auctionhouse.ledger.postgres import PostgresStore
+
+        PostgresStore(config.database_url).close()
+        return
     if config.read_only:  # never create a file to inspect: the house says if it is missing
         return
     try:
@@ -27,9 +33,29 @@ def check_database(config: ServerConfig) -> None:
         raise ConfigError(f"cannot open the house database {config.db}: {exc}") from None
 
 
+def connection_guard(config: ServerConfig) -> Any:
+    from auctionhouse.server.protocols import ConnectionGuard
+
+    return ConnectionGuard(
+        max_total=config.max_connections,
+        max_per_address=config.max_connections_per_address,
+        header_timeout=config.header_timeout,
+        keep_alive_timeout=config.keep_alive_timeout,
+        ws_handshake_timeout=config.ws_handshake_timeout,
+        ws_close_grace=config.ws_close_grace,
+        send_timeout=config.send_timeout,
+        max_header_bytes=config.max_header_bytes,
+    )
+
+
 def uvicorn_config(config: ServerConfig, app: Any) -> Any:
+    """uvicorn's settings, with our protocol classes (server/protocols.py: connection caps,
+    head, idle, handshake and write-stall timeouts, which uvicorn lacks or applies too late)."""
     import uvicorn
 
+    from auctionhouse.server.protocols import protocols
+
+    http, ws = protocols(connection_guard(config))
     return uvicorn.Config(
         app,
         host=config.host,
@@ -41,7 +67,9 @@ def uvicorn_config(config: ServerConfig, app: Any) -> Any:
         proxy_headers=config.proxy_headers,
         forwarded_allow_ips=config.forwarded_allow_ips,
         timeout_graceful_shutdown=max(1, round(config.graceful_seconds)),
-        limit_concurrency=config.max_connections or None,
+        http=http,
+        ws=ws,
+        timeout_keep_alive=max(1, math.ceil(config.keep_alive_timeout)),  # ours: GuardedHttp
         server_header=False,
     )
 
@@ -79,17 +107,21 @@ def run_server(config: ServerConfig) -> None:
 
     app = create_app(config)
     # Recover and verify the ledger first: a ledger that fails raises TamperDetected (or
-    # HouseKeyMissing), which the CLI prints as one line with a non-zero exit.
-    try:
-        house = app.state.server.open_house_now()
-    except TamperDetected as exc:
-        raise TamperDetected(
-            f"{exc.message}; refusing to serve {config.db} (auctionhouse audit --db"
-            f" {config.db} lists every finding; serve --read-only serves it for inspection)"
-        ) from None
-    if config.read_only:
-        failing = f"; it fails verification: {house.problems[0]}" if house.problems else ""
-        print(f"read-only: serving {config.db}, nothing is written{failing}", flush=True)
+    # HouseKeyMissing), which the CLI prints as one line with a non-zero exit. (The shared
+    # house of several instances opens in its service, house/shared.py, unverified.)
+    if config.read_only and config.database_url is not None:
+        raise ConfigError("read_only serves a house's SQLite file, not a shared house")
+    if config.database_url is None:
+        try:
+            house = app.state.server.open_house_now()
+        except TamperDetected as exc:
+            raise TamperDetected(
+                f"{exc.message}; refusing to serve {config.db} (auctionhouse audit --db"
+                f" {config.db} lists every finding; serve --read-only serves it for inspection)"
+            ) from None
+        if config.read_only:
+            failing = f"; it fails verification: {house.problems[0]}" if house.problems else ""
+            print(f"read-only: serving {config.db}, nothing is written{failing}", flush=True)
     server = Server(uvicorn_config(config, app))  # configures uvicorn's loggers
     install_safe_logging("uvicorn", "uvicorn.error", "uvicorn.access", "auctionhouse")
     app.state.server.on_started = tune_gc

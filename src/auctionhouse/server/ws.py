@@ -4,6 +4,7 @@ time. Each bid is answered with an ack or an error carrying the same codes as HT
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
@@ -82,7 +83,7 @@ class Session:
             if op == "bid":
                 self._bid(request_id, message)
             elif op == "subscribe":
-                await self._subscribe(request_id, message)
+                self._subscribe(request_id, message)
             elif op == "unsubscribe":
                 auctions = _auction_list(message.get("auctions"))
                 self.server.hub.unsubscribe(self.conn, auctions)
@@ -107,10 +108,12 @@ class Session:
         account = self.server.house.authenticate(token if isinstance(token, str) else None)
         self.server.hub.authenticate(self.conn, account.id)
 
-    async def _subscribe(self, request_id: Any, message: dict[str, Any]) -> None:
+    def _subscribe(self, request_id: Any, message: dict[str, Any]) -> None:
+        """Queues the catch-up and the answers; the sender sends them in order, under flow
+        control (hub.py), so a subscribe never holds more than a marker in memory."""
         auctions = _auction_list(message.get("auctions"))
         after = _after(message.get("after"))
-        errors = await self.server.hub.subscribe(self.conn, auctions, after)
+        errors = self.server.hub.subscribe(self.conn, auctions, after)
         for err in errors:
             auction = err.pop("auction")
             self.conn.push(
@@ -227,6 +230,11 @@ async def serve_socket(server: ServerState, scope: Scope, receive: Receive, send
             raise
     finally:
         server.hub.close(conn)
+        if conn.closing is not None and conn.closing is not asyncio.current_task():
+            # Dropped by the hub: its close frame (code and reason) goes out before the
+            # socket ends, else the client would see the connection end with no reason.
+            with contextlib.suppress(BaseException):
+                await asyncio.shield(conn.closing)
 
 
 class WebSocketEndpoint:
