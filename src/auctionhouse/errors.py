@@ -31,6 +31,7 @@ The tree::
     +-- RateLimited                      rate_limited        429  carries retry_after seconds
     +-- QuotaExceeded                    quota_exceeded      429
     +-- Overloaded                       overloaded          503  a full queue refuses work
+    |   +-- NoQuorum                     no_quorum           503  a peer cannot reach a majority
     +-- ReadOnly                         read_only           503  a house serving --read-only
     +-- NotFound                         not_found           404
     +-- MethodNotAllowed                 method_not_allowed  405  a path without that HTTP method
@@ -226,6 +227,14 @@ class Overloaded(AuctionhouseError):
     """The house is overloaded; retry later."""
 
     code = "overloaded"
+    http_status = 503
+
+
+class NoQuorum(Overloaded):
+    """This peer cannot reach a majority of its replica group: writes are refused until it can
+    (a minority never decides alone)."""
+
+    code = "no_quorum"
     http_status = 503
 
 

@@ -112,6 +112,11 @@ class Account:
         }
 
 
+def token_digest(token: str) -> str:
+    """The SHA-256 hex digest a session is stored under."""
+    return _digest(token)
+
+
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -248,6 +253,17 @@ class AccountStore:
         public_key: str | None = None,
     ) -> Account:
         name = check_name(name)
+        password_hash, public_key = self.prepare(name, password, role=role, public_key=public_key)
+        return self.insert(name, password_hash, now=now, role=role, public_key=public_key)
+
+    def prepare(
+        self, name: str, password: str, *, role: str = "user", public_key: str | None = None
+    ) -> tuple[str, str | None]:
+        """Check a new account's fields and hash its password (slow: argon2id). Returns
+        ``(password_hash, public_key normalised)``; raises ``InvalidRequest``. A replicated
+        house hashes once, on the peer that took the request, and replicates the hash.
+        The name is checked in its normal form (``check_name``)."""
+        check_name(name)
         if not isinstance(password, str) or len(password) < 8 or len(password) > 1024:
             raise InvalidRequest("password must be 8 to 1024 characters")
         if role not in ROLES:
@@ -255,8 +271,21 @@ class AccountStore:
         if public_key is not None:
             parse_public_key(public_key)
             public_key = public_key.lower()
+        return self._hasher.hash(password), public_key
+
+    def insert(
+        self,
+        name: str,
+        password_hash: str,
+        *,
+        now: float,
+        role: str = "user",
+        public_key: str | None = None,
+    ) -> Account:
+        """Store an account whose fields ``prepare`` checked, with its seal, under the name's
+        normal form; raises ``Conflict`` if taken."""
+        name = check_name(name)
         self._writable()
-        password_hash = self._hasher.hash(password)
         try:
             self._change(
                 "INSERT INTO accounts (id, password_hash, role, public_key, created_at)"
@@ -327,6 +356,15 @@ class AccountStore:
     # ------------------------------------------------------------------ sessions
 
     def login(self, name: str, password: str, *, now: float) -> str:
+        self.check_password(name, password)
+        name = normalize_name(name)
+        token = secrets.token_urlsafe(32)
+        self.add_session(_digest(token), name, now + self._token_ttl)
+        return token
+
+    def check_password(self, name: str, password: str) -> None:
+        """Raise ``Unauthorized`` unless ``password`` is ``name``'s (slow: argon2id); the name
+        is compared in its normal form."""
         if not isinstance(name, str) or not isinstance(password, str) or len(name) > 256:
             raise Unauthorized("wrong name or password")
         name = normalize_name(name)
@@ -342,16 +380,22 @@ class AccountStore:
             self._hasher.verify(row[0], password)
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             raise Unauthorized("wrong name or password") from None
-        token = secrets.token_urlsafe(32)
-        expires = now + self._token_ttl
-        if not self._read_only:  # read-only: the session lives in memory only
+
+    def add_session(self, token_digest: str, account_id: str, expires_at: float) -> None:
+        """Store a session by its token's SHA-256 digest (``token_digest``); a read-only house
+        keeps it in memory only."""
+        if not self._read_only:
             with self._lock:
                 self._db.execute(
-                    "INSERT INTO sessions (token_hash, account_id, expires_at) VALUES (?, ?, ?)",
-                    (_digest(token), name, expires),
+                    "INSERT OR REPLACE INTO sessions (token_hash, account_id, expires_at)"
+                    " VALUES (?, ?, ?)",
+                    (token_digest, account_id, expires_at),
                 )
-        self._sessions[_digest(token)] = (name, expires)
-        return token
+        self._sessions[token_digest] = (account_id, expires_at)
+
+    @property
+    def token_ttl(self) -> float:
+        return self._token_ttl
 
     def authenticate(self, token: str | None, *, now: float) -> Account:
         if not token or not isinstance(token, str):

@@ -55,12 +55,15 @@ def static_dir() -> Path:
 class ServerState:
     """Everything a request handler needs: config, service, hub, metrics."""
 
-    def __init__(self, config: ServerConfig, clock: Clock | None) -> None:
+    def __init__(
+        self, config: ServerConfig, clock: Clock | None, service: HouseService | None = None
+    ) -> None:
         self.config = config
         self.clock = clock
         self.metrics = Metrics(config.stats_window_seconds)
         self._opened: AuctionHouse | None = None
-        self.service = self._service(config)
+        # ``service``: another keeping of the house behind the same interface (p2p peers).
+        self.service = service or self._service(config)
         self.hub = Hub(
             self.service,
             limits=Limits(
@@ -196,13 +199,19 @@ async def _no_receive() -> Message:
     return {"type": "http.disconnect"}
 
 
-def create_app(config: ServerConfig | None = None, *, clock: Clock | None = None) -> FastAPI:
-    """The house as an ASGI app; ``clock`` is injected in tests (a ``FakeClock``)."""
+def create_app(
+    config: ServerConfig | None = None,
+    *,
+    clock: Clock | None = None,
+    service: HouseService | None = None,
+) -> FastAPI:
+    """The house as an ASGI app; ``clock`` is injected in tests (a ``FakeClock``); ``service``
+    replaces the embedded house's service (a peer's replicated one, ``p2p.service``)."""
     from auctionhouse.server.routes import api_router, page_router
     from auctionhouse.server.ws import WebSocketEndpoint
 
     config = config or ServerConfig()
-    server = ServerState(config, clock)
+    server = ServerState(config, clock, service)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
