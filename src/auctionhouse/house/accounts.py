@@ -3,6 +3,13 @@
 Kept in an ``accounts`` and a ``sessions`` table of the house's SQLite file (or in memory), apart
 from the ledger: they are not auction events. Tokens are stored only as SHA-256 digests, so a
 stolen database file does not give working sessions.
+
+Every account row carries ``seal``: the house key's Ed25519 signature over the row (id, role,
+password hash, public key, created_at, strikes; ``ledger.account_payload``), written in the same
+transaction as every change. The house verifies every row when it starts and the audit does too,
+so a role raised to admin by SQL, or a password hash or key swapped, is found (decision
+0006-i10c-ledger-startup-checks.md). Sessions are not sealed: a session row only maps a token
+digest to an account, and forging one needs the token itself.
 """
 
 from __future__ import annotations
@@ -12,18 +19,49 @@ import re
 import secrets
 import sqlite3
 import threading
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from auctionhouse.errors import Conflict, InvalidRequest, NotFound, Unauthorized
+from auctionhouse.errors import (
+    Conflict,
+    InvalidRequest,
+    LedgerError,
+    NotFound,
+    ReadOnly,
+    TamperDetected,
+    Unauthorized,
+)
 from auctionhouse.house.signing import parse_public_key
+from auctionhouse.ledger.accounts import ACCOUNT_COLUMNS, account_payload, check_account_rows
 
-NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,31}$")
+NAME_RE = re.compile(r"[a-z0-9][a-z0-9_.-]{0,31}")
+"""An account name, matched in full (``fullmatch``: a ``$`` would let ``"alice\n"`` in)."""
 ROLES = ("user", "admin")
+NAME_RULE = "name must be 1-32 characters: lowercase letters, digits, '_', '.', '-'"
+
+
+def normalize_name(name: str) -> str:
+    """The one form of an account name: NFKC, then case-folded (so ``ａｌｉｃｅ``, ``Alice``
+    and ``alice`` are one account). The result may still break ``NAME_RE``; ``check_name``
+    refuses that. Decision: docs/decisions/0007-i10c-names.md."""
+    return unicodedata.normalize("NFKC", name).casefold()
+
+
+def check_name(name: object) -> str:
+    """The normalised name, or ``InvalidRequest`` (control characters, spaces, a trailing
+    newline, anything outside ``NAME_RE``)."""
+    if not isinstance(name, str) or len(name) > 256:
+        raise InvalidRequest(NAME_RULE)
+    normal = normalize_name(name)
+    if not NAME_RE.fullmatch(normal):
+        raise InvalidRequest(NAME_RULE)
+    return normal
+
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS accounts (
@@ -32,7 +70,8 @@ CREATE TABLE IF NOT EXISTS accounts (
     role TEXT NOT NULL,
     public_key TEXT,
     created_at DOUBLE PRECISION NOT NULL,
-    strikes INTEGER NOT NULL DEFAULT 0
+    strikes INTEGER NOT NULL DEFAULT 0,
+    seal TEXT
 );
 CREATE TABLE IF NOT EXISTS sessions (
     token_hash TEXT PRIMARY KEY,
@@ -40,6 +79,15 @@ CREATE TABLE IF NOT EXISTS sessions (
     expires_at DOUBLE PRECISION NOT NULL
 );
 """
+
+
+class Signer(Protocol):
+    """What signs account rows: the house's ``Ledger`` (its key; read-only: none)."""
+
+    @property
+    def trusted_public_hex(self) -> str | None: ...
+
+    def sign(self, payload: bytes) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,23 +129,38 @@ class AccountStore:
         time_cost: int = 3,
         memory_kib: int = 65_536,
         token_ttl: float = 7 * 24 * 3600.0,
+        signer: Signer | None = None,
+        read_only: bool = False,
         connection: Any = None,
     ) -> None:
-        """``connection``: a ready connection speaking sqlite3's API (the shared house passes
+        """``signer``: seals every account row (the house's ledger); None only for a store
+        outside a house (rows are then unsealed, and a house opening them refuses them).
+        ``read_only``: the file is opened read-only and every change raises ``ReadOnly``.
+        ``connection``: a ready connection speaking sqlite3's API (the shared house passes
         its PostgreSQL adapter, house/shared.py) in place of the file at ``path``."""
+        self._signer = signer
+        self._read_only = read_only
+        self._migrated = False
         # Shared by the event loop and the writer thread of the async service: guarded by a lock.
         self._lock = threading.Lock()
         if connection is not None:
             self._db = connection
         else:
             target = ":memory:" if path is None else str(path)
-            self._db = sqlite3.connect(target, check_same_thread=False, isolation_level=None)
+            if read_only and path is not None:
+                target = f"{Path(path).resolve().as_uri()}?mode=ro"
+            self._db = sqlite3.connect(
+                target, check_same_thread=False, isolation_level=None, uri=read_only
+            )
             with self._lock:
-                self._db.execute("PRAGMA journal_mode=WAL")
-                self._db.execute("PRAGMA synchronous=FULL")
                 self._db.execute("PRAGMA busy_timeout=5000")
-        with self._lock:
-            self._db.executescript(_SCHEMA)
+                if not read_only:
+                    self._db.execute("PRAGMA journal_mode=WAL")
+                    self._db.execute("PRAGMA synchronous=FULL")
+        if not read_only:
+            with self._lock:
+                self._db.executescript(_SCHEMA)
+                self._add_seal_column()
         self._hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=1)
         self._token_ttl = token_ttl
         self._cache: dict[str, Account] = {}
@@ -106,6 +169,77 @@ class AccountStore:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+    # ------------------------------------------------------------------ seals
+
+    def _add_seal_column(self) -> None:
+        """A database from before account seals gets the column; its rows are sealed once by
+        ``verify_all`` (the only time an unsealed row is accepted)."""
+        try:  # both dialects (SQLite, the shared house's PostgreSQL)
+            self._db.execute("SELECT seal FROM accounts WHERE 1 = 0")
+        except (sqlite3.Error, LedgerError):
+            self._db.execute("ALTER TABLE accounts ADD COLUMN seal TEXT")
+            self._migrated = True
+
+    def _writable(self) -> None:
+        if self._read_only:
+            raise ReadOnly("this house serves its ledger read-only (for inspection): no writes")
+
+    def _reseal(self, account_id: str) -> None:
+        """Sign the account's row as it now stands (inside the caller's transaction)."""
+        if self._signer is None:
+            return
+        row = self._db.execute(
+            f"SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = ?", (account_id,)
+        ).fetchone()
+        seal = self._signer.sign(account_payload(*row))
+        self._db.execute("UPDATE accounts SET seal = ? WHERE id = ?", (seal, account_id))
+
+    def _change(self, sql: str, params: tuple[object, ...], account_id: str) -> None:
+        """One change of an account row and its new seal, in one transaction."""
+        self._writable()
+        if self._signer is None:  # unsealed (the shared house's accounts): one statement
+            with self._lock:
+                self._db.execute(sql, params)
+            return
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute(sql, params)
+                self._reseal(account_id)
+                self._db.execute("COMMIT")
+            except BaseException:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
+
+    def verify_all(self, *, strict: bool = True) -> list[str]:
+        """Check every account row's seal against the house key.
+
+        Returns the failures (one line each, naming the account); ``strict`` raises
+        ``TamperDetected`` with the first instead. Rows of a database from before account
+        seals are sealed now, once.
+        """
+        if self._signer is None:
+            return []
+        if self._migrated:
+            with self._lock:
+                for (account_id,) in self._db.execute(
+                    "SELECT id FROM accounts WHERE seal IS NULL"
+                ).fetchall():
+                    self._reseal(account_id)
+            self._migrated = False
+        with self._lock:
+            try:
+                rows = self._db.execute(f"SELECT {ACCOUNT_COLUMNS}, seal FROM accounts").fetchall()
+            except sqlite3.Error as exc:
+                rows, problems = [], [f"the accounts cannot be read: {exc}"]
+            else:
+                problems = []
+        problems += check_account_rows(rows, self._signer.trusted_public_hex)
+        if strict and problems:
+            raise TamperDetected(problems[0])
+        return problems
 
     # ------------------------------------------------------------------ accounts
 
@@ -118,6 +252,7 @@ class AccountStore:
         role: str = "user",
         public_key: str | None = None,
     ) -> Account:
+        name = check_name(name)
         password_hash, public_key = self.prepare(name, password, role=role, public_key=public_key)
         return self.insert(name, password_hash, now=now, role=role, public_key=public_key)
 
@@ -126,11 +261,9 @@ class AccountStore:
     ) -> tuple[str, str | None]:
         """Check a new account's fields and hash its password (slow: argon2id). Returns
         ``(password_hash, public_key normalised)``; raises ``InvalidRequest``. A replicated
-        house hashes once, on the peer that took the request, and replicates the hash."""
-        if not isinstance(name, str) or not NAME_RE.match(name):
-            raise InvalidRequest(
-                "name must be 1-32 characters: lowercase letters, digits, '_', '.', '-'"
-            )
+        house hashes once, on the peer that took the request, and replicates the hash.
+        The name is checked in its normal form (``check_name``)."""
+        check_name(name)
         if not isinstance(password, str) or len(password) < 8 or len(password) > 1024:
             raise InvalidRequest("password must be 8 to 1024 characters")
         if role not in ROLES:
@@ -149,16 +282,19 @@ class AccountStore:
         role: str = "user",
         public_key: str | None = None,
     ) -> Account:
-        """Store an account whose fields ``prepare`` checked; raises ``Conflict`` if taken."""
-        with self._lock:
-            try:
-                self._db.execute(
-                    "INSERT INTO accounts (id, password_hash, role, public_key, created_at)"
-                    " VALUES (?, ?, ?, ?, ?)",
-                    (name, password_hash, role, public_key, now),
-                )
-            except sqlite3.IntegrityError:
-                raise Conflict(f"the name {name!r} is taken") from None
+        """Store an account whose fields ``prepare`` checked, with its seal, under the name's
+        normal form; raises ``Conflict`` if taken."""
+        name = check_name(name)
+        self._writable()
+        try:
+            self._change(
+                "INSERT INTO accounts (id, password_hash, role, public_key, created_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (name, password_hash, role, public_key, now),
+                name,
+            )
+        except sqlite3.IntegrityError:
+            raise Conflict(f"the name {name!r} is taken") from None
         account = Account(name, role, public_key, now)
         self._cache[name] = account
         return account
@@ -169,11 +305,14 @@ class AccountStore:
         The caller derives ``account_id`` from the key in a form no person can register."""
         parse_public_key(public_key)
         public_key = public_key.lower()
-        with self._lock:
-            self._db.execute(
+        if not self.exists(account_id):
+            # Through _change, so the new row carries its house seal like every account row
+            # (a row already there is never resealed here: that would launder an edit).
+            self._change(
                 "INSERT INTO accounts (id, password_hash, role, public_key, created_at)"
                 " VALUES (?, '!', 'user', ?, ?) ON CONFLICT (id) DO NOTHING",
                 (account_id, public_key, now),
+                account_id,
             )
         self._cache.pop(account_id, None)
         account = self.get(account_id)
@@ -187,6 +326,8 @@ class AccountStore:
         cached = self._cache.get(account_id)
         if cached is not None:
             return cached
+        if len(account_id) <= 256:
+            account_id = normalize_name(account_id)  # "Alice" is alice
         with self._lock:
             row = self._db.execute(
                 "SELECT id, role, public_key, created_at, strikes FROM accounts WHERE id = ?",
@@ -212,10 +353,11 @@ class AccountStore:
     def set_public_key(self, account_id: str, public_key: str) -> Account:
         parse_public_key(public_key)
         account = self.get(account_id)
-        with self._lock:
-            self._db.execute(
-                "UPDATE accounts SET public_key = ? WHERE id = ?", (public_key.lower(), account_id)
-            )
+        self._change(
+            "UPDATE accounts SET public_key = ? WHERE id = ?",
+            (public_key.lower(), account_id),
+            account_id,
+        )
         updated = Account(
             account.id, account.role, public_key.lower(), account.created_at, account.strikes
         )
@@ -225,10 +367,9 @@ class AccountStore:
     def add_strike(self, account_id: str) -> None:
         """A security refusal (bad signature, replay, flood) counts against reputation."""
         account = self.get(account_id)
-        with self._lock:
-            self._db.execute(
-                "UPDATE accounts SET strikes = strikes + 1 WHERE id = ?", (account_id,)
-            )
+        self._change(
+            "UPDATE accounts SET strikes = strikes + 1 WHERE id = ?", (account_id,), account_id
+        )
         self._cache[account_id] = Account(
             account.id, account.role, account.public_key, account.created_at, account.strikes + 1
         )
@@ -237,14 +378,17 @@ class AccountStore:
 
     def login(self, name: str, password: str, *, now: float) -> str:
         self.check_password(name, password)
+        name = normalize_name(name)
         token = secrets.token_urlsafe(32)
         self.add_session(_digest(token), name, now + self._token_ttl)
         return token
 
     def check_password(self, name: str, password: str) -> None:
-        """Raise ``Unauthorized`` unless ``password`` is ``name``'s (slow: argon2id)."""
-        if not isinstance(name, str) or not isinstance(password, str):
+        """Raise ``Unauthorized`` unless ``password`` is ``name``'s (slow: argon2id); the name
+        is compared in its normal form."""
+        if not isinstance(name, str) or not isinstance(password, str) or len(name) > 256:
             raise Unauthorized("wrong name or password")
+        name = normalize_name(name)
         with self._lock:
             row = self._db.execute(
                 "SELECT password_hash FROM accounts WHERE id = ?", (name,)
@@ -259,15 +403,17 @@ class AccountStore:
             raise Unauthorized("wrong name or password") from None
 
     def add_session(self, token_digest: str, account_id: str, expires_at: float) -> None:
-        """Store a session by its token's SHA-256 digest (``token_digest``)."""
-        with self._lock:
-            self._db.execute(
-                # Standard SQL upsert: SQLite and PostgreSQL (the shared house) both speak it.
-                "INSERT INTO sessions (token_hash, account_id, expires_at) VALUES (?, ?, ?)"
-                " ON CONFLICT (token_hash) DO UPDATE SET account_id = excluded.account_id,"
-                " expires_at = excluded.expires_at",
-                (token_digest, account_id, expires_at),
-            )
+        """Store a session by its token's SHA-256 digest (``token_digest``); a read-only house
+        keeps it in memory only."""
+        if not self._read_only:
+            with self._lock:
+                self._db.execute(
+                    # Standard SQL upsert: SQLite and PostgreSQL (the shared house) both speak it.
+                    "INSERT INTO sessions (token_hash, account_id, expires_at) VALUES (?, ?, ?)"
+                    " ON CONFLICT (token_hash) DO UPDATE SET account_id = excluded.account_id,"
+                    " expires_at = excluded.expires_at",
+                    (token_digest, account_id, expires_at),
+                )
         self._sessions[token_digest] = (account_id, expires_at)
 
     @property
@@ -296,5 +442,6 @@ class AccountStore:
     def logout(self, token: str) -> None:
         digest = _digest(token)
         self._sessions.pop(digest, None)
-        with self._lock:
-            self._db.execute("DELETE FROM sessions WHERE token_hash = ?", (digest,))
+        if not self._read_only:
+            with self._lock:
+                self._db.execute("DELETE FROM sessions WHERE token_hash = ?", (digest,))
