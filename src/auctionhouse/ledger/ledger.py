@@ -135,7 +135,7 @@ class Ledger:
         seal or a checkpoint (those sign bare JSON objects)."""
         if not context.endswith(b"\n") or context.startswith((b"{", b"[")):
             raise ValueError("a statement's context is one line ending in a newline")
-        return self._key.sign(context + payload)
+        return self._signer().sign(context + payload)
 
     def append(self, events: Sequence[Event]) -> None:
         """Record ``events`` (of one or many auctions) in one durable transaction.
