@@ -219,7 +219,15 @@ def test_bidders_resume_after_the_house_is_killed_and_restarted(tmp_path: Path) 
         seller = RemoteMarket(url, "seller", PASSWORD, create_account=True)
         await seller.start()
         view = await seller.create_auction(
-            "cello", "english", {"duration": 8, "min_increment": 100}
+            "cello",
+            "english",
+            # A soft close keeps the auction open while the agents still outbid each other,
+            # so a slow restart on a loaded machine cannot end it before the bidding does.
+            {
+                "duration": 10,
+                "min_increment": 100,
+                "soft_close": {"window": 3, "extension": 3, "cap": 120},
+            },
         )
         aid = view["id"]
         async with Runtime(seed=2) as rt:
