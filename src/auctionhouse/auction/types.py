@@ -72,7 +72,7 @@ class Rules:
     ``duration`` is turned into ``closes_at`` when the auction is created, so the stored rules
     always carry absolute times. ``reserve_price`` 0 means "no reserve" (it is stored as None).
     ``floor_price`` is the Dutch clock's public floor (None: the smallest unit, 1); it is
-    independent of the secret reserve (docs/decisions/0006-i9-dutch-public-floor.md).
+    independent of the secret reserve (docs/decisions/0007-dutch-public-floor.md).
 
     Every refusal is ``InvalidRules`` whose ``field`` names the rule at fault.
     """

@@ -8,7 +8,7 @@ Every account row carries ``seal``: the house key's Ed25519 signature over the r
 password hash, public key, created_at, strikes; ``ledger.account_payload``), written in the same
 transaction as every change. The house verifies every row when it starts and the audit does too,
 so a role raised to admin by SQL, or a password hash or key swapped, is found (decision
-0006-i10c-ledger-startup-checks.md). Sessions are not sealed: a session row only maps a token
+0010-ledger-startup-checks.md). Sessions are not sealed: a session row only maps a token
 digest to an account, and forging one needs the token itself.
 """
 
@@ -48,7 +48,7 @@ NAME_RULE = "name must be 1-32 characters: lowercase letters, digits, '_', '.', 
 def normalize_name(name: str) -> str:
     """The one form of an account name: NFKC, then case-folded (so ``ａｌｉｃｅ``, ``Alice``
     and ``alice`` are one account). The result may still break ``NAME_RE``; ``check_name``
-    refuses that. Decision: docs/decisions/0007-i10c-names.md."""
+    refuses that. Decision: docs/decisions/0011-names.md."""
     return unicodedata.normalize("NFKC", name).casefold()
 
 

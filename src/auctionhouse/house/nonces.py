@@ -1,4 +1,5 @@
-"""Spent nonces of signed bids, and what makes a resend idempotent (docs/decisions/0006-i9-*).
+"""Spent nonces of signed bids, and what makes a resend idempotent
+(docs/decisions/0008-idempotent-resend.md).
 
 A signed bid's nonce is spent once its signature holds. A *byte-identical* resend of a spent
 bid (same signed message, same signature: a client whose answer was lost) is honest: the house

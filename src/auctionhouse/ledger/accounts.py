@@ -4,7 +4,7 @@ An account row is not an auction event, but its role, password hash and public k
 may do what, so the house signs each row (``account_payload``) whenever it changes and checks
 every row when it starts; ``audit_database`` checks them too. The house layer writes the rows
 (``house/accounts.py``); this module only defines the payload, so that the audit needs nothing
-above the ledger. Decision: docs/decisions/0006-i10c-ledger-startup-checks.md.
+above the ledger. Decision: docs/decisions/0010-ledger-startup-checks.md.
 """
 
 from __future__ import annotations

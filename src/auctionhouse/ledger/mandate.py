@@ -13,7 +13,7 @@ Money in minor units, times in seconds since the epoch (house time). The signatu
 ``MANDATE_CONTEXT + canonical_json(mandate without "signature")``; the mandate's digest (the
 SHA-256 of its whole canonical JSON, signature included) names it in the ledger (``BidPlaced
 .mandate``). The owner is identified by the key: agent bids are placed by the account
-``owner_account(owner_key)`` (docs/decisions/0006-i12-owner-key-accounts.md).
+``owner_account(owner_key)`` (docs/decisions/0013-owner-key-accounts.md).
 
 This module is the one definition of what a mandate allows, used by the agent host before a bid
 and by the audit afterwards. It knows nothing of strategies or sites.

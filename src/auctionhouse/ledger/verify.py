@@ -22,7 +22,7 @@ The replay reads every event anyway, so the same single pass re-derives every ha
 ``strict`` (``serve``): the first failure raises ``TamperDetected`` with one line naming the
 auction and seq. Not strict (``serve --read-only``): failures are collected in ``problems``, the
 events that cannot be read are skipped, and the house serves what it could rebuild.
-See docs/ledger.md, "Start-up verification", and decision 0006-i10c-ledger-startup-checks.md.
+See docs/ledger.md, "Start-up verification", and decision 0010-ledger-startup-checks.md.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 ``auctionhouse peer`` runs a whole house (API, WebSocket, page) whose writes are commands of a
 replicated state machine: the same rules core and ledger as the single house, applied in the
-same order on every replica (docs/peers.md, docs/decisions/0006-i16-replicated-state.md).
+same order on every replica (docs/peers.md, docs/decisions/0015-replicated-state.md).
 
 - ``codec``: replicated commands (JSON, idempotency key, proposer's time) and the restricted
   unpickler put in front of pysyncobj's pickle.

@@ -11,7 +11,7 @@ The state kept in pysyncobj's snapshot is the list of commands applied (``_seria
 replica that loads a snapshot (a restart, or a newcomer sent one by the leader) rebuilds its
 house from an empty ledger by re-applying them, signatures included, then applies the log after
 it. The house's SQLite files are a materialised view, rebuilt at each start
-(docs/decisions/0006-i16-replicated-state.md). Idempotency keys: a command whose key was applied
+(docs/decisions/0015-replicated-state.md). Idempotency keys: a command whose key was applied
 already is not applied again; its first result is returned.
 """
 
