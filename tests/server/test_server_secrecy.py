@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 import websockets
-from server_helpers import Api, live_server
+from server_helpers import Api, live_server, ws_auth
 
 pytestmark = pytest.mark.e2e
 
@@ -65,9 +65,11 @@ def test_hidden_amounts_are_never_sent_before_close(tmp_path: Path) -> None:
         async def scenario() -> tuple[str, str]:
             async with (
                 websockets.connect(server.ws_url) as everything,
-                websockets.connect(f"{server.ws_url}?token={api.tokens['eve']}") as eve,
-                websockets.connect(f"{server.ws_url}?token={api.tokens['ann']}") as ann,
+                websockets.connect(server.ws_url) as eve,
+                websockets.connect(server.ws_url) as ann,
             ):
+                await ws_auth(eve, api.tokens["eve"])
+                await ws_auth(ann, api.tokens["ann"])
 
                 async def drain(ws: Any) -> None:
                     try:

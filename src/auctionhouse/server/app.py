@@ -168,6 +168,8 @@ async def _no_receive() -> Message:
 
 def create_app(config: ServerConfig | None = None, *, clock: Clock | None = None) -> FastAPI:
     """The house as an ASGI app; ``clock`` is injected in tests (a ``FakeClock``)."""
+    from auctionhouse.server.page import SecurityHeaders, install_docs
+    from auctionhouse.server.redact import SecretsInUrls
     from auctionhouse.server.routes import api_router, page_router
     from auctionhouse.server.ws import WebSocketEndpoint
 
@@ -187,6 +189,8 @@ def create_app(config: ServerConfig | None = None, *, clock: Clock | None = None
         version=auctionhouse.__version__,
         description="An auction house for people and software agents. See docs/api.md.",
         lifespan=lifespan,
+        docs_url=None,  # page.py serves /docs from packaged assets, not a CDN
+        redoc_url=None,
     )
     app.state.server = server
     _install_error_handlers(app, server)
@@ -204,8 +208,11 @@ def create_app(config: ServerConfig | None = None, *, clock: Clock | None = None
             return FileResponse(page, media_type="text/html")
         return HTMLResponse(PLACEHOLDER_PAGE)
 
+    install_docs(app)
     app.add_middleware(BodyLimit)
-    app.add_middleware(WebSocketEndpoint, server=server)  # outermost of ours: WS skips the rest
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(WebSocketEndpoint, server=server)  # WS skips the rest
+    app.add_middleware(SecretsInUrls)  # outermost: no secret in a URL reaches a route or a log
     return app
 
 

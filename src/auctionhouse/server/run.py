@@ -74,8 +74,11 @@ def run_server(config: ServerConfig) -> None:
                         host, port = sock.getsockname()[:2]
                         print(f"listening on http://{host}:{port}", flush=True)
 
+    from auctionhouse.server.redact import install_log_redaction
+
     app = create_app(config)
-    server = Server(uvicorn_config(config, app))
+    server = Server(uvicorn_config(config, app))  # configures uvicorn's loggers
+    install_log_redaction()
     app.state.server.on_started = tune_gc
     server.run()
     if not server.started:

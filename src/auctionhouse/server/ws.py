@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import time
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs
 
 import orjson
 from pydantic import ValidationError
@@ -168,8 +167,6 @@ class RawSocket:
         self._send = send
         client = scope.get("client")
         self.address = str(client[0]) if client else "unknown"
-        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
-        self.token = (query.get("token") or [None])[0]
 
     async def accept(self) -> bool:
         message = await self._receive()
@@ -199,15 +196,6 @@ async def serve_socket(server: ServerState, scope: Scope, receive: Receive, send
     session = Session(server, conn)
     try:
         server.house.check_address(address)
-        if websocket.token:
-            try:
-                session.authenticate(websocket.token)
-            except AuctionhouseError as exc:
-                conn.push(_error(None, exc))
-                await conn.flush()
-                await websocket.close(code=CLOSE_UNAUTHORIZED, reason=exc.code)
-                return
-            conn.push(dumps({"type": "auth", "account": conn.account}))
         while not conn.closed:
             frame = await websocket.receive()
             if frame["type"] != "websocket.receive":
