@@ -204,6 +204,39 @@ class AsyncClient:
         self.account = account.get("id", name) if isinstance(account, dict) else str(account)
         return session
 
+    async def logout(self, *, everywhere: bool = False) -> Json:
+        """End this client's session (``everywhere``: every session of the account); the token
+        stops working at once, and the house closes the WebSockets that used it. The client
+        forgets its token (and the bid socket) either way. ``{"revoked": n}``."""
+        path = "/sessions" if everywhere else "/sessions/current"
+        try:
+            result: Json = await self._call("DELETE", path, auth=True)
+        finally:
+            if self._bid_socket is not None:
+                await self._bid_socket.close()
+                self._bid_socket = None
+            self.token = None
+        return result
+
+    async def change_password(self, current: str, new: str) -> Json:
+        """Change the account's password. Every session of the account is revoked (other
+        clients and sockets are logged out); this client continues on the new session the
+        house opens. Answers like :meth:`login`."""
+        session: Json = await self._call(
+            "PUT",
+            "/me/password",
+            body={"current_password": current, "new_password": new},
+            auth=True,
+        )
+        token = session.get("token")
+        if not isinstance(token, str):
+            raise BadResponse("PUT /me/password answered without a token")
+        if self._bid_socket is not None:
+            await self._bid_socket.close()
+            self._bid_socket = None
+        self.token = token
+        return session
+
     async def me(self) -> Json:
         result: Json = await self._call("GET", "/me", auth=True)
         if self.account is None and isinstance(result.get("id"), str):

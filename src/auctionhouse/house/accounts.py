@@ -38,7 +38,9 @@ CREATE TABLE IF NOT EXISTS sessions (
     account_id TEXT NOT NULL REFERENCES accounts(id),
     expires_at REAL NOT NULL
 );
+CREATE INDEX IF NOT EXISTS sessions_by_account ON sessions (account_id);
 """
+PURGE_EVERY = 60.0  # seconds between sweeps of expired sessions
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,8 +65,27 @@ class Account:
         }
 
 
-def _digest(token: str) -> str:
+@dataclass(frozen=True, slots=True)
+class Session:
+    """A live session: whose it is, the SHA-256 digest of its token (never the token itself,
+    so holding one leaks nothing), and when it expires (house time, seconds)."""
+
+    account_id: str
+    digest: str
+    expires_at: float
+
+
+def token_digest(token: str) -> str:
+    """The hex SHA-256 of a bearer token: the only form in which the house keeps tokens."""
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+_digest = token_digest
+
+
+def _check_password(password: object) -> None:
+    if not isinstance(password, str) or len(password) < 8 or len(password) > 1024:
+        raise InvalidRequest("password must be 8 to 1024 characters")
 
 
 class AccountStore:
@@ -89,6 +110,7 @@ class AccountStore:
         self._token_ttl = token_ttl
         self._cache: dict[str, Account] = {}
         self._sessions: dict[str, tuple[str, float]] = {}
+        self._purged_at = float("-inf")
 
     def close(self) -> None:
         with self._lock:
@@ -109,8 +131,7 @@ class AccountStore:
             raise InvalidRequest(
                 "name must be 1-32 characters: lowercase letters, digits, '_', '.', '-'"
             )
-        if not isinstance(password, str) or len(password) < 8 or len(password) > 1024:
-            raise InvalidRequest("password must be 8 to 1024 characters")
+        _check_password(password)
         if role not in ROLES:
             raise InvalidRequest(f"role must be one of {', '.join(ROLES)}")
         if public_key is not None:
@@ -184,7 +205,10 @@ class AccountStore:
 
     # ------------------------------------------------------------------ sessions
 
-    def login(self, name: str, password: str, *, now: float) -> str:
+    def verify_password(self, name: str, password: str) -> None:
+        """Check ``password`` for ``name`` (argon2id, slow on purpose). Raises ``Unauthorized``
+        with one message for a wrong name or password (and the same cost: names cannot be
+        probed by timing); the password is never part of any message."""
         if not isinstance(name, str) or not isinstance(password, str):
             raise Unauthorized("wrong name or password")
         with self._lock:
@@ -192,27 +216,39 @@ class AccountStore:
                 "SELECT password_hash FROM accounts WHERE id = ?", (name,)
             ).fetchone()
         if row is None:
-            # Same cost as a real check, so names cannot be probed by timing.
             self._hasher.hash(password)
             raise Unauthorized("wrong name or password")
         try:
             self._hasher.verify(row[0], password)
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             raise Unauthorized("wrong name or password") from None
+
+    def login(self, name: str, password: str, *, now: float) -> str:
+        """A new bearer token for ``name`` after checking ``password``."""
+        self.verify_password(name, password)
+        return self.open_session(name, now=now)
+
+    def open_session(self, account_id: str, *, now: float) -> str:
+        """A new session of ``account_id`` (already authenticated): its bearer token."""
+        self._purge_expired(now)
         token = secrets.token_urlsafe(32)
         expires = now + self._token_ttl
+        digest = _digest(token)
         with self._lock:
             self._db.execute(
                 "INSERT INTO sessions (token_hash, account_id, expires_at) VALUES (?, ?, ?)",
-                (_digest(token), name, expires),
+                (digest, account_id, expires),
             )
-        self._sessions[_digest(token)] = (name, expires)
+        self._sessions[digest] = (account_id, expires)
         return token
 
-    def authenticate(self, token: str | None, *, now: float) -> Account:
+    def session(self, token: str | None, *, now: float) -> Session:
+        """The live session of ``token``; ``Unauthorized`` if unknown, revoked or expired."""
         if not token or not isinstance(token, str):
             raise Unauthorized("a bearer token is required")
-        digest = _digest(token)
+        return self.session_by_digest(_digest(token), now=now)
+
+    def session_by_digest(self, digest: str, *, now: float) -> Session:
         hit = self._sessions.get(digest)
         if hit is None:
             with self._lock:
@@ -226,10 +262,53 @@ class AccountStore:
         account_id, expires = hit
         if now >= expires:
             raise Unauthorized("unknown or expired token")
-        return self.get(account_id)
+        return Session(account_id, digest, expires)
 
-    def logout(self, token: str) -> None:
+    def authenticate(self, token: str | None, *, now: float) -> Account:
+        return self.get(self.session(token, now=now).account_id)
+
+    def logout(self, token: str) -> Session | None:
+        """Revoke one session (its token stops working at once); the session it was, if any."""
         digest = _digest(token)
-        self._sessions.pop(digest, None)
+        hit = self._sessions.pop(digest, None)
         with self._lock:
-            self._db.execute("DELETE FROM sessions WHERE token_hash = ?", (digest,))
+            row = self._db.execute(
+                "DELETE FROM sessions WHERE token_hash = ? RETURNING account_id, expires_at",
+                (digest,),
+            ).fetchone()
+        if row is not None:
+            hit = (row[0], row[1])
+        return Session(hit[0], digest, hit[1]) if hit is not None else None
+
+    def revoke_all(self, account_id: str) -> int:
+        """Revoke every session of ``account_id``; how many there were."""
+        with self._lock:
+            gone = self._db.execute(
+                "DELETE FROM sessions WHERE account_id = ? RETURNING token_hash", (account_id,)
+            ).fetchall()
+        for (digest,) in gone:
+            self._sessions.pop(digest, None)
+        for digest in [d for d, (a, _) in self._sessions.items() if a == account_id]:
+            del self._sessions[digest]
+        return len(gone)
+
+    def set_password(self, account_id: str, password: str) -> None:
+        """Replace the password of ``account_id`` and revoke all its sessions."""
+        _check_password(password)
+        self.get(account_id)
+        password_hash = self._hasher.hash(password)
+        with self._lock:
+            self._db.execute(
+                "UPDATE accounts SET password_hash = ? WHERE id = ?", (password_hash, account_id)
+            )
+        self.revoke_all(account_id)
+
+    def _purge_expired(self, now: float) -> None:
+        """Forget expired sessions (table and cache), at most once a ``PURGE_EVERY``."""
+        if now - self._purged_at < PURGE_EVERY:
+            return
+        self._purged_at = now
+        with self._lock:
+            self._db.execute("DELETE FROM sessions WHERE expires_at <= ?", (now,))
+        for digest in [d for d, (_, exp) in self._sessions.items() if exp <= now]:
+            del self._sessions[digest]

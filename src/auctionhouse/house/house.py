@@ -60,11 +60,12 @@ from auctionhouse.errors import (
     SecurityError,
     SignatureRequired,
     StaleTimestamp,
+    Unauthorized,
 )
-from auctionhouse.house.accounts import Account, AccountStore
+from auctionhouse.house.accounts import Account, AccountStore, Session
 from auctionhouse.house.clock import Clock, SystemClock
 from auctionhouse.house.config import HouseConfig
-from auctionhouse.house.limits import RateLimiter
+from auctionhouse.house.limits import LoginThrottle, RateLimiter
 from auctionhouse.house.signing import bid_message, parse_public_key, verify
 from auctionhouse.ledger import HouseKey, Ledger, MemoryStore, SQLiteStore
 
@@ -112,6 +113,15 @@ class AuctionHouse:
         self._last_checkpoint = self.clock.now()
         self._account_limiter = RateLimiter(self.config.account_rate, self.config.account_burst)
         self._address_limiter = RateLimiter(self.config.address_rate, self.config.address_burst)
+        c = self.config
+        self.login_throttle = LoginThrottle(
+            address_free=c.login_free_per_address,
+            account_free=c.login_free_per_account,
+            base=c.login_backoff_seconds,
+            address_cap=c.login_max_backoff_address_seconds,
+            account_cap=c.login_max_backoff_account_seconds,
+            forget_after=c.login_forget_seconds,
+        )
         self.rejections: Counter[str] = Counter()
         self._recover()
 
@@ -331,11 +341,67 @@ class AuctionHouse:
             name, password, now=self.clock.now(), role=role, public_key=public_key
         )
 
-    def login(self, name: str, password: str) -> str:
-        return self.accounts.login(name, password, now=self.clock.now())
+    def check_login(self, name: str, address: str | None = None) -> None:
+        """Raise ``LoginThrottled`` if a login of ``name`` from ``address`` must wait now (a
+        cheap check before queueing for a password worker)."""
+        if isinstance(name, str):
+            self.login_throttle.check(name, address, self.clock.now())
+
+    def login_is_suspect(self, name: str, address: str | None = None) -> bool:
+        """Recent failed logins for ``name`` or from ``address`` (their work gets its own lane)."""
+        return not isinstance(name, str) or self.login_throttle.suspect(
+            name, address, self.clock.now()
+        )
+
+    def login(self, name: str, password: str, address: str | None = None) -> str:
+        """A bearer token for ``name``. Raises ``LoginThrottled`` (no password work done) or
+        ``Unauthorized`` (counted against ``address`` and the account). Slow: argon2id."""
+        self._verify_throttled(name, password, address, "wrong name or password")
+        return self.accounts.open_session(name, now=self.clock.now())
+
+    def _verify_throttled(self, name: str, password: str, address: str | None, msg: str) -> None:
+        if not isinstance(name, str) or not isinstance(password, str):
+            raise Unauthorized(msg)
+        throttle = self.login_throttle
+        throttle.check(name, address, self.clock.now())
+        try:
+            self.accounts.verify_password(name, password)
+        except Unauthorized:
+            throttle.failed(name, address, self.clock.now())
+            raise Unauthorized(msg) from None
+        throttle.succeeded(name, address, self.clock.now())
+
+    def change_password(
+        self, account_id: str, current: str, new: str, address: str | None = None
+    ) -> str:
+        """Check ``current`` (throttled like a login), set ``new``, revoke every session of
+        the account, and open a new one: its token. Slow: argon2id twice."""
+        self._verify_throttled(account_id, current, address, "the current password is wrong")
+        self.accounts.set_password(account_id, new)
+        return self.accounts.open_session(account_id, now=self.clock.now())
 
     def authenticate(self, token: str | None) -> Account:
         return self.accounts.authenticate(token, now=self.clock.now())
+
+    def session(self, token: str | None) -> Session:
+        """The live session of ``token`` (account, token digest, expiry); ``Unauthorized``."""
+        return self.accounts.session(token, now=self.clock.now())
+
+    def session_alive(self, digest: str) -> bool:
+        """Is the session with this token digest neither expired nor revoked?"""
+        try:
+            self.accounts.session_by_digest(digest, now=self.clock.now())
+        except Unauthorized:
+            return False
+        return True
+
+    def logout(self, token: str) -> Session | None:
+        """Revoke one session; the session it was (None: unknown or already gone)."""
+        return self.accounts.logout(token)
+
+    def logout_everywhere(self, account_id: str) -> int:
+        """Revoke every session of ``account_id``; how many there were."""
+        return self.accounts.revoke_all(account_id)
 
     def register_key(self, account_id: str, public_key: str) -> Account:
         return self.accounts.set_public_key(account_id, public_key)

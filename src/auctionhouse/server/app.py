@@ -31,6 +31,7 @@ from auctionhouse.server.config import ServerConfig
 from auctionhouse.server.hub import Hub
 from auctionhouse.server.metrics import Metrics
 from auctionhouse.server.models import BidFields
+from auctionhouse.server.passwords import PasswordWorkers
 from auctionhouse.server.wire import (
     error_body,
     error_response,
@@ -65,6 +66,7 @@ class ServerState:
             queue_size=config.ws_send_queue,
             per_account=config.ws_connections_per_account,
         )
+        self.passwords = PasswordWorkers(config.password_workers, config.login_max_waiting)
         self._loop: asyncio.AbstractEventLoop | None = None
         # Called once the house is recovered and serving (run.py tunes the GC here).
         self.on_started: Callable[[], None] | None = None
@@ -98,6 +100,7 @@ class ServerState:
     async def stop(self) -> None:
         await self.hub.stop()
         await self.service.stop()
+        self.passwords.shutdown()
 
     async def place_bid(self, account: str, auction: str, bid: BidFields) -> dict[str, Any]:
         return await self.service.call(

@@ -53,6 +53,11 @@ class ServerConfig:
     ws_compression: bool = False
     # Most concurrent connections the server accepts (0: no limit); more get HTTP 503.
     max_connections: int = 0
+    # Password (argon2) worker threads for logins of accounts without recent failures (0: one
+    # less than the cores, 1 to 4); suspect logins, sign-ups and password changes get one more.
+    password_workers: int = 0
+    # Logins waiting for a password worker, per lane, before more are refused (503 overloaded).
+    login_max_waiting: int = 32
     # Bid handling latency histogram buckets are fixed; this is the window of bids_per_second.
     stats_window_seconds: float = 10.0
     house: HouseConfig = field(default_factory=HouseConfig)
@@ -69,6 +74,8 @@ class ServerConfig:
         _check_int("ws_max_message_bytes", self.ws_max_message_bytes, 256, 64 * 2**20)
         _check_int("ws_connections_per_account", self.ws_connections_per_account, 1, 10**6)
         _check_int("max_connections", self.max_connections, 0, 10**7)
+        _check_int("password_workers", self.password_workers, 0, 64)
+        _check_int("login_max_waiting", self.login_max_waiting, 1, 100_000)
         for name in ("proxy_headers", "ws_compression"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name} must be true or false")

@@ -128,6 +128,6 @@ def install_log_redaction(level: int = logging.WARNING) -> None:
         handler.setLevel(level)
         root.addHandler(handler)
     for name in SERVER_LOGGERS:
-        for handler in logging.getLogger(name).handlers:
-            if not any(isinstance(f, RedactingFilter) for f in handler.filters):
-                handler.addFilter(RedactingFilter())
+        for each in logging.getLogger(name).handlers:
+            if not any(isinstance(f, RedactingFilter) for f in each.filters):
+                each.addFilter(RedactingFilter())
