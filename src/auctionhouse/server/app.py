@@ -67,6 +67,7 @@ class ServerState:
             per_account=config.ws_connections_per_account,
         )
         self.passwords = PasswordWorkers(config.password_workers, config.login_max_waiting)
+        self._tarpitted = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         # Called once the house is recovered and serving (run.py tunes the GC here).
         self.on_started: Callable[[], None] | None = None
@@ -114,6 +115,19 @@ class ServerState:
                 signature=bid.signature,
             )
         )
+
+    async def tarpit(self, retry_after: float) -> None:
+        """Hold a throttled login's answer for min(retry_after, login_tarpit_seconds), so a
+        guessing loop gets a few answers a second, not thousands (bounded: at most
+        login_tarpit_max held at once; beyond that the answer goes at once)."""
+        delay = min(retry_after, self.config.login_tarpit_seconds)
+        if delay <= 0 or self._tarpitted >= self.config.login_tarpit_max:
+            return
+        self._tarpitted += 1
+        try:
+            await asyncio.sleep(delay)
+        finally:
+            self._tarpitted -= 1
 
     async def settled(self, auction_id: str) -> None:
         """Wait until everything decided about ``auction_id`` is durable (a read barrier), so a

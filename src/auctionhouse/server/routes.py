@@ -13,7 +13,7 @@ from fastapi.responses import Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from auctionhouse.errors import AuctionhouseError, Forbidden, Unauthorized
+from auctionhouse.errors import AuctionhouseError, Forbidden, LoginThrottled, Unauthorized
 from auctionhouse.house import Account
 from auctionhouse.server.app import ServerState
 from auctionhouse.server.models import (
@@ -124,6 +124,8 @@ async def create_session(body: NewSession, request: Request) -> dict[str, Any]:
         )
     except AuctionhouseError as exc:
         server.metrics.login(exc.code)
+        if isinstance(exc, LoginThrottled):
+            await server.tarpit(exc.retry_after)
         raise
     server.metrics.login(None)
     return session_answer(server, token)
@@ -157,13 +159,17 @@ async def change_password(body: NewPassword, account: User, request: Request) ->
     server = server_of(request)
     house = server.house
     address = address_of(request)
-    house.check_login(account.id, address)
-    token = await server.passwords.run(
-        "suspect",
-        lambda: house.change_password(
-            account.id, body.current_password, body.new_password, address
-        ),
-    )
+    try:
+        house.check_login(account.id, address)
+        token = await server.passwords.run(
+            "suspect",
+            lambda: house.change_password(
+                account.id, body.current_password, body.new_password, address
+            ),
+        )
+    except LoginThrottled as exc:
+        await server.tarpit(exc.retry_after)
+        raise
     server.hub.end_account(account.id)
     return session_answer(server, token)
 
