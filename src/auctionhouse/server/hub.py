@@ -81,6 +81,8 @@ class Connection:
         self.closed = False
         # The task reading this socket: cancelled when the hub drops the connection.
         self.reader: asyncio.Task[Any] | None = None
+        # The hub's closing handshake of a dropped connection (its reader waits for it).
+        self.closing: asyncio.Task[None] | None = None
         self._queue: asyncio.Queue[str] = asyncio.Queue(queue_size)
         self._sender = asyncio.create_task(self._send_loop(), name="ws-sender")
 
@@ -311,6 +313,7 @@ class Hub:
         log.warning("dropping WebSocket %s: %s", conn.address, reason)
         self.close(conn)
         task = asyncio.get_running_loop().create_task(conn.shutdown(code, reason))
+        conn.closing = task
         self._closing_tasks.add(task)
         task.add_done_callback(self._closing_tasks.discard)
 

@@ -212,6 +212,8 @@ async def serve_socket(server: ServerState, scope: Scope, receive: Receive, send
             if raw is None:
                 raw = frame.get("bytes") or b""
             await session.handle(raw)
+        if conn.closing is not None:  # dropped while handling (a session ended): let the
+            await conn.closing  # close frame with its code go out before the app returns
     except AuctionhouseError as exc:  # refused at the door (rate limit)
         conn.push(_error(None, exc))
         await conn.flush()
