@@ -55,11 +55,24 @@ _SECRET_TEXT = re.compile(
     r"(?i)\b(" + "|".join(sorted(SECRET_PARAMS, key=len, reverse=True)) + r")=([^&\s\"']+)"
 )
 _BEARER = re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=-]{8,}")
+# A JSON member whose name holds a secret word (``"token": "..."``, ``"new_password": ...``):
+# the websockets library logs frames at debug level, ``auth`` messages included. The value may
+# be cut short by the logger ("..."), so the closing quote is optional.
+_SECRET_NAME = r"[a-z_]*(?:token|password|passwd|secret|seed|private_key|ticket)[a-z_]*"
+_SECRET_JSON = re.compile(
+    r'(?i)("' + _SECRET_NAME + r'"\s*:\s*")(?:[^"\\]|\\.)*("|$)'  # {"token": "..."}
+)
+_SECRET_JSON_ESCAPED = re.compile(
+    r'(?i)(\\"' + _SECRET_NAME + r'\\"\s*:\s*\\")(?:(?!\\").)*(\\"|$)'  # {\"token\": \"...\"}
+)
 
 
 def redact_text(text: str) -> str:
-    """``text`` with the values of secret-named parameters and bearer tokens replaced."""
+    """``text`` with the values of secret-named parameters and JSON members, and of bearer
+    tokens, replaced by ``[redacted]``."""
     text = _SECRET_TEXT.sub(lambda m: f"{m.group(1)}={REDACTED}", text)
+    text = _SECRET_JSON_ESCAPED.sub(lambda m: f"{m[1]}{REDACTED}{m[2]}", text)
+    text = _SECRET_JSON.sub(lambda m: f"{m[1]}{REDACTED}{m[2]}", text)
     return _BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
 
 
