@@ -1,7 +1,7 @@
 """No secret in any log line, URL, metric label or error message.
 
-A real ``auctionhouse serve`` at log level debug (uvicorn's access log and its WebSocket
-"[accepted]" lines on) goes through sign-ups, logins, wrong and malformed passwords, signed
+A real ``auctionhouse serve`` at log level debug and trace (uvicorn's access log, its WebSocket
+"[accepted]" lines, the frames and the ASGI messages on) goes through sign-ups, logins, wrong and malformed passwords, signed
 bids, the page's WebSocket flow, an old client's ``?token=`` URL, a password change and a
 logout; then its whole stdout/stderr, the answers and ``/metrics`` are searched for every
 secret used."""
@@ -33,7 +33,7 @@ WRONG = "guess-W7rong-Pa55word"
 SHORT = "s3cr7!"  # too short for a new account: refused without being echoed
 
 
-def start(tmp: Path) -> tuple[subprocess.Popen[bytes], str, Path]:
+def start(tmp: Path, level: str) -> tuple[subprocess.Popen[bytes], str, Path]:
     port = free_port()
     log = tmp / "serve.log"
     config = write_config(tmp / "house.toml")
@@ -50,7 +50,7 @@ def start(tmp: Path) -> tuple[subprocess.Popen[bytes], str, Path]:
             "--config",
             str(config),
             "--log-level",
-            "debug",
+            level,
         ],
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
@@ -68,8 +68,9 @@ def start(tmp: Path) -> tuple[subprocess.Popen[bytes], str, Path]:
     raise AssertionError("the server did not start")
 
 
-def test_no_secret_reaches_a_log_a_url_a_label_or_an_answer(tmp_path: Path) -> None:
-    proc, url, log = start(tmp_path)
+@pytest.mark.parametrize("level", ["debug", "trace"])
+def test_no_secret_reaches_a_log_a_url_a_label_or_an_answer(tmp_path: Path, level: str) -> None:
+    proc, url, log = start(tmp_path, level)
     answers: list[str] = []
     key = SigningKey.generate()
     secrets = [PASSWORD, NEW_PASSWORD, WRONG, SHORT, key.encode().hex()]
