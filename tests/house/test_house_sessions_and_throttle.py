@@ -155,3 +155,11 @@ def test_throttle_memory_is_bounded() -> None:
         throttle.succeeded(f"name{i}", f"10.1.{i // 256}.{i % 256}", float(i))
     assert len(throttle._addresses) <= 100 and len(throttle._accounts) <= 100
     assert len(throttle._known) <= 100
+
+
+def test_the_house_file_with_password_hashes_is_owner_only(h: AuctionHouse, tmp_path: Path) -> None:
+    h.login("alice", PASSWORD)
+    for name in ("h.db", "h.db-wal", "h.db.key"):
+        path = tmp_path / name
+        if path.exists():
+            assert path.stat().st_mode & 0o077 == 0, name

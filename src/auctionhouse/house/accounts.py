@@ -8,6 +8,7 @@ stolen database file does not give working sessions.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import secrets
 import sqlite3
@@ -81,6 +82,16 @@ def token_digest(token: str) -> str:
 
 
 _digest = token_digest
+
+
+def create_private_file(path: str | Path) -> None:
+    """Create ``path`` empty with mode 0600 if it does not exist (an empty file is an empty
+    SQLite database): the house's file holds password hashes and session digests, so it is
+    never created readable by others. SQLite gives its -wal and -shm files the same mode."""
+    try:
+        os.close(os.open(os.fspath(path), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
 
 
 def _check_password(password: object) -> None:

@@ -62,7 +62,7 @@ from auctionhouse.errors import (
     StaleTimestamp,
     Unauthorized,
 )
-from auctionhouse.house.accounts import Account, AccountStore, Session
+from auctionhouse.house.accounts import Account, AccountStore, Session, create_private_file
 from auctionhouse.house.clock import Clock, SystemClock
 from auctionhouse.house.config import HouseConfig
 from auctionhouse.house.limits import LoginThrottle, RateLimiter
@@ -141,6 +141,7 @@ class AuctionHouse:
         path = Path(db_path)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
+            create_private_file(path)
             store = SQLiteStore(path)  # first: an unusable path must not leave a key behind
             key = HouseKey.load_or_create(Path(key_path) if key_path else Path(f"{path}.key"))
             ledger = Ledger(store, key)

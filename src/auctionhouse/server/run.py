@@ -17,8 +17,11 @@ GC_YOUNG = 20_000  # allocations between young collections (the default is 700)
 
 def check_database(config: ServerConfig) -> None:
     """Fail early, in one line, when the database file cannot be opened."""
+    from auctionhouse.house.accounts import create_private_file
+
     try:
         config.db.parent.mkdir(parents=True, exist_ok=True)
+        create_private_file(config.db)  # password hashes inside: never readable by others
         sqlite3.connect(config.db).close()
     except (OSError, sqlite3.Error) as exc:
         raise ConfigError(f"cannot open the house database {config.db}: {exc}") from None
