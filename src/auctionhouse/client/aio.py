@@ -396,6 +396,9 @@ class AsyncClient:
             raise Unauthorized("log in first (auctionhouse login NAME, or client.login())")
         async with self._socket_lock:
             if self._bid_socket is None or self._bid_socket.closed:
+                if self._bid_socket is not None:  # lost (or its session ended): let it go
+                    await self._bid_socket.close()
+                    self._bid_socket = None
                 socket = HouseSocket(self.house, self.clock, open_timeout=self.timeout)
                 self._bid_socket = await socket.connect(self.token)
             socket = self._bid_socket

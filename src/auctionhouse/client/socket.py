@@ -77,8 +77,12 @@ class HouseSocket:
         self._reader = asyncio.create_task(self._read(), name="auctionhouse-ws-reader")
         if token is not None:
             self._auth = asyncio.get_running_loop().create_future()
-            await self.send({"op": "auth", "token": token})
-            answer = await self._wait(self._auth)
+            try:
+                await self.send({"op": "auth", "token": token})
+                answer = await self._wait(self._auth)
+            except BaseException:
+                await self.close()  # a refused token: no socket (or reader) left behind
+                raise
             account = answer.get("account")
             self.account = account.get("id") if isinstance(account, dict) else account
         return self
