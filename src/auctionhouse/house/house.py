@@ -348,11 +348,9 @@ class AuctionHouse:
         if isinstance(name, str):
             self.login_throttle.check(name, address, self.clock.now())
 
-    def login_is_suspect(self, name: str, address: str | None = None) -> bool:
-        """Recent failed logins for ``name`` or from ``address`` (their work gets its own lane)."""
-        return not isinstance(name, str) or self.login_throttle.suspect(
-            name, address, self.clock.now()
-        )
+    def login_is_known(self, name: str, address: str | None = None) -> bool:
+        """Has ``address`` logged into ``name`` before (its password work gets its own lane)?"""
+        return isinstance(name, str) and self.login_throttle.known(name, address, self.clock.now())
 
     def login(self, name: str, password: str, address: str | None = None) -> str:
         """A bearer token for ``name``. Raises ``LoginThrottled`` (no password work done) or

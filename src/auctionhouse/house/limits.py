@@ -127,17 +127,11 @@ class LoginThrottle:
                 self._known.pop(next(iter(self._known)))
             self._known[key] = now
 
-    def suspect(self, name: str, address: str | None, now: float) -> bool:
-        """Has ``name`` (from an address not known for it) or ``address`` failed recently?"""
+    def known(self, name: str, address: str | None, now: float) -> bool:
+        """Has ``address`` logged into ``name`` within ``known_for`` seconds (a returning
+        owner, whom no guessing flood can imitate without the password)?"""
         with self._lock:
-            if address and self._recent(self._addresses.get(address), now):
-                return True
-            if self._is_known(name, address, now):
-                return False
-            return self._recent(self._accounts.get(name), now)
-
-    def _recent(self, record: _Failures | None, now: float) -> bool:
-        return record is not None and now - record.last < self.forget_after
+            return self._is_known(name, address, now)
 
     def blocked(self, now: float) -> dict[str, int]:
         """How many addresses and accounts are blocked now (for metrics; no names)."""

@@ -53,8 +53,9 @@ class ServerConfig:
     ws_compression: bool = False
     # Most concurrent connections the server accepts (0: no limit); more get HTTP 503.
     max_connections: int = 0
-    # Password (argon2) worker threads for logins of accounts without recent failures (0: one
-    # less than the cores, 1 to 4); suspect logins, sign-ups and password changes get one more.
+    # Password (argon2) worker threads for returning logins (an address that logged into the
+    # account before; 0: one less than the cores, 1 to 4); all other logins, sign-ups and
+    # password changes share one more thread of their own (server/passwords.py).
     password_workers: int = 0
     # Logins waiting for a password worker, per lane, before more are refused (503 overloaded).
     login_max_waiting: int = 32

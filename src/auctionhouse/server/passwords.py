@@ -3,12 +3,14 @@ a small bounded pool, so a guessing flood neither takes every core from bids nor
 
 Two lanes, each its own threads and a bounded wait:
 
-- ``trusted``: logins where neither the account nor the address has recent failed logins:
-  the honest majority. ``workers`` threads.
-- ``suspect``: logins of an account or from an address with recent failures, account
-  creation and password changes (the work an attacker can ask for at will). One thread.
+- ``trusted``: logins from an address that has logged into that account before (a returning
+  owner: a guesser cannot be one without the password). ``workers`` threads.
+- ``suspect``: every other login, account creation and password changes (the work anyone can
+  ask for at will). One thread, at a lower CPU priority (nice 10); at most ``PER_KEY_IN_FLIGHT`` logins of one account, and of one
+  address, are checked or waiting at once (more: 429 ``login_throttled``, retry in 1 s).
 
-A guessing flood so queues behind itself: honest logins of other accounts keep their own lane.
+A guessing flood so queues behind itself, a few requests deep: returning users keep their own
+lane, and everyone else waits behind at most a few guesses.
 ``workers`` defaults to one less than the cores (at least 1, at most 4), so with the suspect
 lane busy a core is left for the event loop (bids). At most ``max_waiting`` calls wait per
 lane; more are refused at once with ``Overloaded`` (503 + Retry-After), never queued without
@@ -19,14 +21,28 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Literal, TypeVar
 
-from auctionhouse.errors import Overloaded
+from auctionhouse.errors import LoginThrottled, Overloaded
 
 T = TypeVar("T")
 Lane = Literal["trusted", "suspect"]
+PER_KEY_IN_FLIGHT = 2
+
+
+SUSPECT_NICENESS = 10
+
+
+def _lower_priority() -> None:
+    """Run this worker thread at a lower CPU priority (Linux: per-thread nice), so guesses
+    yield the CPU to bids and returning logins, and use it fully when nothing else runs."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), SUSPECT_NICENESS)
+    except (AttributeError, OSError):  # not Linux, or not allowed: normal priority
+        pass
 
 
 def default_workers() -> int:
@@ -40,9 +56,12 @@ class PasswordWorkers:
         self.max_waiting = max_waiting
         self._pools: dict[Lane, ThreadPoolExecutor] = {
             "trusted": ThreadPoolExecutor(self.workers, thread_name_prefix="argon2"),
-            "suspect": ThreadPoolExecutor(1, thread_name_prefix="argon2-suspect"),
+            "suspect": ThreadPoolExecutor(
+                1, thread_name_prefix="argon2-suspect", initializer=_lower_priority
+            ),
         }
         self._waiting: dict[Lane, int] = {"trusted": 0, "suspect": 0}
+        self._in_flight: dict[str, int] = {}
 
     async def run(self, lane: Lane, fn: Callable[[], T]) -> T:
         """``fn()`` on a worker of ``lane``; ``Overloaded`` if too many calls wait already."""
@@ -54,6 +73,30 @@ class PasswordWorkers:
             return await loop.run_in_executor(self._pools[lane], fn)
         finally:
             self._waiting[lane] -= 1
+
+    async def login(self, trusted: bool, keys: tuple[str, ...], fn: Callable[[], T]) -> T:
+        """A login's password work: on the trusted lane, or on the suspect lane with at most
+        PER_KEY_IN_FLIGHT logins in flight per key (``keys``: the account, the address)."""
+        if trusted:
+            return await self.run("trusted", fn)
+        busy = [k for k in keys if self._in_flight.get(k, 0) >= PER_KEY_IN_FLIGHT]
+        if busy:
+            raise LoginThrottled(
+                "a login for this account or from this address is already being checked;"
+                " retry in 1 s",
+                retry_after=1.0,
+            )
+        for k in keys:
+            self._in_flight[k] = self._in_flight.get(k, 0) + 1
+        try:
+            return await self.run("suspect", fn)
+        finally:
+            for k in keys:
+                left = self._in_flight[k] - 1
+                if left:
+                    self._in_flight[k] = left
+                else:
+                    del self._in_flight[k]
 
     def waiting(self, lane: Lane) -> int:
         return self._waiting[lane]

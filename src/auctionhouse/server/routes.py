@@ -26,7 +26,6 @@ from auctionhouse.server.models import (
     PublicKey,
     rules_dict,
 )
-from auctionhouse.server.passwords import Lane
 
 bearer = HTTPBearer(auto_error=False, description="A token from POST /api/v1/sessions.")
 
@@ -118,9 +117,10 @@ async def create_session(body: NewSession, request: Request) -> dict[str, Any]:
     address = address_of(request)
     try:
         house.check_login(body.name, address)  # before any password work
-        lane: Lane = "suspect" if house.login_is_suspect(body.name, address) else "trusted"
-        token = await server.passwords.run(
-            lane, lambda: house.login(body.name, body.password, address)
+        token = await server.passwords.login(
+            house.login_is_known(body.name, address),
+            (f"account:{body.name}", f"address:{address}"),
+            lambda: house.login(body.name, body.password, address),
         )
     except AuctionhouseError as exc:
         server.metrics.login(exc.code)
