@@ -6,8 +6,9 @@ Two lanes, each its own threads and a bounded wait:
 - ``trusted``: logins from an address that has logged into that account before (a returning
   owner: a guesser cannot be one without the password). ``workers`` threads.
 - ``suspect``: every other login, account creation and password changes (the work anyone can
-  ask for at will). One thread, at a lower CPU priority (nice 10); at most ``PER_KEY_IN_FLIGHT`` logins of one account, and of one
-  address, are checked or waiting at once (more: 429 ``login_throttled``, retry in 1 s).
+  ask for at will). One thread, at a lower CPU priority (nice 10); at most
+  ``PER_KEY_IN_FLIGHT`` logins of one account, and of one address, are checked or waiting at
+  once (more: 429 ``login_throttled``, retry in 1 s).
 
 A guessing flood so queues behind itself, a few requests deep: returning users keep their own
 lane, and everyone else waits behind at most a few guesses.
