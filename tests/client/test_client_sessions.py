@@ -98,3 +98,12 @@ def test_cli_logout_and_password_change(house_server: HouseProcess, tmp_path: Pa
     # Logging out again (nothing stored) is a clear error, not a crash.
     again = cli.run("logout")
     assert again.returncode == 2 and "unauthorized" in again.stderr
+
+
+def test_a_house_url_with_credentials_is_refused_without_echoing_them() -> None:
+    from auctionhouse.client import normalize_house
+    from auctionhouse.errors import InvalidRequest
+
+    with pytest.raises(InvalidRequest) as info:
+        normalize_house("http://ann:hunter2-secret@127.0.0.1:8000")
+    assert "hunter2-secret" not in str(info.value)

@@ -43,6 +43,8 @@ def normalize_house(url: str) -> str:
     if not sep:
         scheme, rest = "http", text
     rest = rest.rstrip("/")
+    if "@" in rest.split("/", 1)[0]:  # user:password@host: a secret that would be echoed
+        raise InvalidRequest("the house URL must not hold credentials (log in instead)")
     if scheme not in ("http", "https") or not rest or any(c.isspace() for c in rest):
         raise InvalidRequest(f"the house URL must look like http://HOST:PORT, not {url!r}")
     url = f"{scheme}://{rest}"
