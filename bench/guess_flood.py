@@ -1,4 +1,4 @@
-"""A password-guessing flood, run as its own process by the login-throttling test (so its
+"""A password-guessing flood, run as its own process by bench_login_flood.py (so its
 threads do not share a GIL with the measurements): THREADS threads guess one account's password
 for at most SECONDS seconds (and at most MAX_GUESSES guesses in all), from several loopback
 source addresses, ignoring Retry-After like a hostile client. Prints one JSON line.
