@@ -6,9 +6,10 @@ Two lanes, each its own threads and a bounded wait:
 - ``trusted``: logins from an address that has logged into that account before (a returning
   owner: a guesser cannot be one without the password). ``workers`` threads.
 - ``suspect``: every other login, account creation and password changes (the work anyone can
-  ask for at will). One thread, at a lower CPU priority (nice 10); at most
-  ``PER_KEY_IN_FLIGHT`` logins of one account, and of one address, are checked or waiting at
-  once (more: 429 ``login_throttled``, retry in 1 s).
+  ask for at will). One thread, at a lower CPU priority (nice 10). Once an account has recent
+  failed logins (or its caller's address has), at most ``PER_KEY_IN_FLIGHT`` logins of it are
+  checked or waiting at once (more: 429 ``login_throttled``, retry in 1 s). Honest concurrent
+  logins (many agents behind one address) are never capped.
 
 A guessing flood so queues behind itself, a few requests deep: returning users keep their own
 lane, and everyone else waits behind at most a few guesses.
@@ -77,13 +78,13 @@ class PasswordWorkers:
 
     async def login(self, trusted: bool, keys: tuple[str, ...], fn: Callable[[], T]) -> T:
         """A login's password work: on the trusted lane, or on the suspect lane with at most
-        PER_KEY_IN_FLIGHT logins in flight per key (``keys``: the account, the address)."""
+        PER_KEY_IN_FLIGHT logins in flight per key of ``keys`` (none: no cap)."""
         if trusted:
             return await self.run("trusted", fn)
         busy = [k for k in keys if self._in_flight.get(k, 0) >= PER_KEY_IN_FLIGHT]
         if busy:
             raise LoginThrottled(
-                "a login for this account or from this address is already being checked;"
+                "a login for this account is already being checked;"
                 " retry in 1 s",
                 retry_after=1.0,
             )
