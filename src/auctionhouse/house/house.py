@@ -336,11 +336,20 @@ class AuctionHouse:
     # ------------------------------------------------------------------ accounts
 
     def create_account(
-        self, name: str, password: str, *, public_key: str | None = None, role: str = "user"
+        self,
+        name: str,
+        password: str,
+        *,
+        public_key: str | None = None,
+        role: str = "user",
+        address: str | None = None,
     ) -> Account:
-        return self.accounts.create(
+        """A new account; ``address`` (who created it) becomes known to the login throttle."""
+        account = self.accounts.create(
             name, password, now=self.clock.now(), role=role, public_key=public_key
         )
+        self.login_throttle.succeeded(account.id, address, self.clock.now())
+        return account
 
     def check_login(self, name: str, address: str | None = None) -> None:
         """Raise ``LoginThrottled`` if a login of ``name`` from ``address`` must wait now (a

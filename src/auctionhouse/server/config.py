@@ -58,7 +58,7 @@ class ServerConfig:
     # password changes share one more thread of their own (server/passwords.py).
     password_workers: int = 0
     # Logins waiting for a password worker, per lane, before more are refused (503 overloaded).
-    login_max_waiting: int = 32
+    login_max_waiting: int = 256
     # A throttled login (429 login_throttled) is answered after min(Retry-After, this many
     # seconds), so a guessing client cannot turn refusals into a flood (0: answer at once);
     # at most login_tarpit_max such answers are held at once, the rest are answered at once.

@@ -53,7 +53,7 @@ def default_workers() -> int:
 
 
 class PasswordWorkers:
-    def __init__(self, workers: int = 0, max_waiting: int = 32) -> None:
+    def __init__(self, workers: int = 0, max_waiting: int = 256) -> None:
         self.workers = workers or default_workers()
         self.max_waiting = max_waiting
         self._pools: dict[Lane, ThreadPoolExecutor] = {
@@ -84,8 +84,7 @@ class PasswordWorkers:
         busy = [k for k in keys if self._in_flight.get(k, 0) >= PER_KEY_IN_FLIGHT]
         if busy:
             raise LoginThrottled(
-                "a login for this account is already being checked;"
-                " retry in 1 s",
+                "a login for this account is already being checked; retry in 1 s",
                 retry_after=1.0,
             )
         for k in keys:

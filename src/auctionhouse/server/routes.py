@@ -103,7 +103,9 @@ async def create_account(body: NewAccount, request: Request) -> dict[str, Any]:
     house = server.house
     account = await server.passwords.run(
         "suspect",
-        lambda: house.create_account(body.name, body.password, public_key=body.public_key),
+        lambda: house.create_account(
+            body.name, body.password, public_key=body.public_key, address=address_of(request)
+        ),
     )
     return account.to_public()
 
