@@ -163,3 +163,12 @@ def test_the_house_file_with_password_hashes_is_owner_only(h: AuctionHouse, tmp_
         path = tmp_path / name
         if path.exists():
             assert path.stat().st_mode & 0o077 == 0, name
+
+
+def test_the_address_that_creates_an_account_is_known_to_the_throttle(h: AuctionHouse) -> None:
+    h.create_account("carol", PASSWORD, address="192.0.2.55")
+    assert h.login_is_known("carol", "192.0.2.55")
+    assert not h.login_is_known("carol", "192.0.2.56")
+    assert not h.login_recently_failed("carol", "192.0.2.56")
+    code_of(h.login, "carol", "a wrong guess", "192.0.2.56")
+    assert h.login_recently_failed("carol", "192.0.2.99")  # the account is under attack
