@@ -109,6 +109,8 @@ class AccountStore:
         token_ttl: float = 7 * 24 * 3600.0,
     ) -> None:
         target = ":memory:" if path is None else str(path)
+        if path is not None:
+            create_private_file(path)  # password hashes inside: owner-only from the start
         # Shared by the event loop and the writer thread of the async service: guarded by a lock.
         self._db = sqlite3.connect(target, check_same_thread=False, isolation_level=None)
         self._lock = threading.Lock()
