@@ -30,7 +30,9 @@ def check_database(config: ServerConfig) -> None:
 def uvicorn_config(config: ServerConfig, app: Any) -> Any:
     import uvicorn
 
-    return uvicorn.Config(
+    from auctionhouse.server.redact import install_log_redaction
+
+    settings = uvicorn.Config(
         app,
         host=config.host,
         port=config.port,
@@ -44,6 +46,8 @@ def uvicorn_config(config: ServerConfig, app: Any) -> Any:
         limit_concurrency=config.max_connections or None,
         server_header=False,
     )
+    install_log_redaction()  # after uvicorn.Config has set up its loggers and handlers
+    return settings
 
 
 def tune_gc() -> None:
@@ -77,11 +81,8 @@ def run_server(config: ServerConfig) -> None:
                         host, port = sock.getsockname()[:2]
                         print(f"listening on http://{host}:{port}", flush=True)
 
-    from auctionhouse.server.redact import install_log_redaction
-
     app = create_app(config)
-    server = Server(uvicorn_config(config, app))  # configures uvicorn's loggers
-    install_log_redaction()
+    server = Server(uvicorn_config(config, app))
     app.state.server.on_started = tune_gc
     server.run()
     if not server.started:
