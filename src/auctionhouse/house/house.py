@@ -361,12 +361,6 @@ class AuctionHouse:
         """Has ``address`` logged into ``name`` before (its password work gets its own lane)?"""
         return isinstance(name, str) and self.login_throttle.known(name, address, self.clock.now())
 
-    def login_recently_failed(self, name: str, address: str | None = None) -> bool:
-        """Failed logins for ``name`` or from ``address`` lately (a guessing flood's mark)?"""
-        return not isinstance(name, str) or self.login_throttle.recently_failed(
-            name, address, self.clock.now()
-        )
-
     def login(self, name: str, password: str, address: str | None = None) -> str:
         """A bearer token for ``name``. Raises ``LoginThrottled`` (no password work done) or
         ``Unauthorized`` (counted against ``address`` and the account). Slow: argon2id."""

@@ -133,16 +133,6 @@ class LoginThrottle:
         with self._lock:
             return self._is_known(name, address, now)
 
-    def recently_failed(self, name: str, address: str | None, now: float) -> bool:
-        """Has ``name`` or ``address`` a failed login within ``forget_after`` seconds?"""
-        with self._lock:
-            return self._recent(self._accounts.get(name), now) or bool(
-                address and self._recent(self._addresses.get(address), now)
-            )
-
-    def _recent(self, record: _Failures | None, now: float) -> bool:
-        return record is not None and now - record.last < self.forget_after
-
     def blocked(self, now: float) -> dict[str, int]:
         """How many addresses and accounts are blocked now (for metrics; no names)."""
         with self._lock:

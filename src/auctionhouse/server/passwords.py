@@ -6,10 +6,11 @@ Two lanes, each its own threads and a bounded wait:
 - ``trusted``: logins from an address that has logged into that account before (a returning
   owner: a guesser cannot be one without the password). ``workers`` threads.
 - ``suspect``: every other login, account creation and password changes (the work anyone can
-  ask for at will). One thread, at a lower CPU priority (nice 10). Once an account has recent
-  failed logins (or its caller's address has), at most ``PER_KEY_IN_FLIGHT`` logins of it are
-  checked or waiting at once (more: 429 ``login_throttled``, retry in 1 s). Honest concurrent
-  logins (many agents behind one address) are never capped.
+  ask for at will). One thread, at a lower CPU priority (nice 10). At most
+  ``PER_ACCOUNT_IN_FLIGHT`` logins of one account are checked or waiting at once (more: 429
+  ``login_throttled``, retry in 1 s), so a flood's first burst, before any failure is
+  recorded, cannot queue ahead of everyone. Logins of different accounts from one address
+  (many agents on one host) are not capped.
 
 A guessing flood so queues behind itself, a few requests deep: returning users keep their own
 lane, and everyone else waits behind at most a few guesses.
@@ -32,7 +33,7 @@ from auctionhouse.errors import LoginThrottled, Overloaded
 
 T = TypeVar("T")
 Lane = Literal["trusted", "suspect"]
-PER_KEY_IN_FLIGHT = 2
+PER_ACCOUNT_IN_FLIGHT = 2
 
 
 SUSPECT_NICENESS = 10
@@ -76,28 +77,25 @@ class PasswordWorkers:
         finally:
             self._waiting[lane] -= 1
 
-    async def login(self, trusted: bool, keys: tuple[str, ...], fn: Callable[[], T]) -> T:
+    async def login(self, trusted: bool, account: str, fn: Callable[[], T]) -> T:
         """A login's password work: on the trusted lane, or on the suspect lane with at most
-        PER_KEY_IN_FLIGHT logins in flight per key of ``keys`` (none: no cap)."""
+        PER_ACCOUNT_IN_FLIGHT logins of ``account`` checked or waiting at once."""
         if trusted:
             return await self.run("trusted", fn)
-        busy = [k for k in keys if self._in_flight.get(k, 0) >= PER_KEY_IN_FLIGHT]
-        if busy:
+        if self._in_flight.get(account, 0) >= PER_ACCOUNT_IN_FLIGHT:
             raise LoginThrottled(
                 "a login for this account is already being checked; retry in 1 s",
                 retry_after=1.0,
             )
-        for k in keys:
-            self._in_flight[k] = self._in_flight.get(k, 0) + 1
+        self._in_flight[account] = self._in_flight.get(account, 0) + 1
         try:
             return await self.run("suspect", fn)
         finally:
-            for k in keys:
-                left = self._in_flight[k] - 1
-                if left:
-                    self._in_flight[k] = left
-                else:
-                    del self._in_flight[k]
+            left = self._in_flight[account] - 1
+            if left:
+                self._in_flight[account] = left
+            else:
+                del self._in_flight[account]
 
     def waiting(self, lane: Lane) -> int:
         return self._waiting[lane]
