@@ -25,7 +25,6 @@ if TYPE_CHECKING:
 
 MAX_INFLIGHT_BIDS = 1024
 WS_PATH = "/api/v1/ws"
-CLOSE_UNAUTHORIZED = 4001
 _BID_FIELDS = ("amount", "nonce", "ts", "signature", "proxy_max")
 
 
