@@ -32,6 +32,7 @@ from auctionhouse.server.hub import Hub
 from auctionhouse.server.metrics import Metrics
 from auctionhouse.server.models import BidFields
 from auctionhouse.server.passwords import PasswordWorkers
+from auctionhouse.server.sessions import SessionWatch
 from auctionhouse.server.wire import (
     error_body,
     error_response,
@@ -66,6 +67,7 @@ class ServerState:
             queue_size=config.ws_send_queue,
             per_account=config.ws_connections_per_account,
         )
+        self.sessions = SessionWatch(self.hub)
         self.passwords = PasswordWorkers(config.password_workers, config.login_max_waiting)
         self._tarpitted = 0
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -93,12 +95,14 @@ class ServerState:
         self._loop = asyncio.get_running_loop()
         await self.service.start()
         self.hub.start()
+        self.sessions.start()
         self.metrics.watch_house(self.house.counts, lambda: self.service.queue_depth)
         self.metrics.connections.set_function(lambda: float(len(self.hub.connections)))
         if self.on_started is not None:
             self.on_started()
 
     async def stop(self) -> None:
+        await self.sessions.stop()
         await self.hub.stop()
         await self.service.stop()
         self.passwords.shutdown()

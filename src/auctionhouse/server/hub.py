@@ -11,11 +11,6 @@ write (``HouseService.call``: answered once all that came before is durable); th
 is replayed, skipping every seq the connection has already been sent.
 
 Dutch clocks: a subscribed open Dutch auction gets a ``tick`` message on each clock step.
-
-Sessions: an authenticated connection keeps its session's token digest and expiry. It is closed
-with ``CLOSE_SESSION_EXPIRED`` (4002) when the session expires (checked on each authenticated
-command and by a sweep every ``SESSION_SWEEP`` seconds on the house clock), and with
-``CLOSE_SESSION_REVOKED`` (4003) when the session is revoked (logout, password change).
 """
 
 from __future__ import annotations
@@ -49,9 +44,6 @@ from auctionhouse.server.wire import dumps
 log = logging.getLogger("auctionhouse.server")
 
 CLOSE_SLOW = 4008
-CLOSE_SESSION_EXPIRED = 4002
-CLOSE_SESSION_REVOKED = 4003
-SESSION_SWEEP = 0.25  # seconds (real time) between looks at the house clock for expiries
 CLOSE_RESTART = 1012
 TICK_SLACK = 0.002  # fire a Dutch tick just after the step, never just before
 
@@ -70,9 +62,6 @@ class Connection:
         self.socket = socket
         self.address = address
         self.account: str | None = None
-        # The session's token digest (never the token) and its expiry, in house time.
-        self.session: str | None = None
-        self.expires_at = float("inf")
         self.auctions: set[str] = set()
         self.everything = False
         self.last_seq: dict[str, int] = {}
@@ -81,7 +70,7 @@ class Connection:
         self.closed = False
         # The task reading this socket: cancelled when the hub drops the connection.
         self.reader: asyncio.Task[Any] | None = None
-        # The hub's closing handshake of a dropped connection (its reader waits for it).
+        # The hub's shutdown of a dropped connection (its close frame with the reason).
         self.closing: asyncio.Task[None] | None = None
         self._queue: asyncio.Queue[str] = asyncio.Queue(queue_size)
         self._sender = asyncio.create_task(self._send_loop(), name="ws-sender")
@@ -175,8 +164,6 @@ class Hub:
         self._tickers: dict[str, asyncio.TimerHandle] = {}
         self._unsubscribe: Any = None
         self._closing_tasks: set[asyncio.Task[None]] = set()
-        self._authed: set[Connection] = set()
-        self._sweeper: asyncio.Task[None] | None = None
         self.dropped = 0
 
     @property
@@ -188,17 +175,10 @@ class Hub:
         for aid in house.auction_ids():
             self.durable_seq[aid] = house.state(aid).seq
         self._unsubscribe = house.subscribe(self.on_event)
-        self._sweeper = asyncio.get_running_loop().create_task(
-            self._expire_sessions(), name="ws-session-expiry"
-        )
 
     async def stop(self) -> None:
         if self._unsubscribe is not None:
             self._unsubscribe()
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sweeper
         for handle in self._tickers.values():
             handle.cancel()
         self._tickers.clear()
@@ -215,26 +195,16 @@ class Hub:
         self.connections.add(conn)
         return conn
 
-    def authenticate(
-        self,
-        conn: Connection,
-        account_id: str,
-        session: str | None = None,
-        expires_at: float = float("inf"),
-    ) -> None:
-        """``conn`` acts as ``account_id`` from now on, until its session (token digest
-        ``session``) expires at ``expires_at`` (house time) or is revoked."""
-        if conn.account != account_id:
-            if self._accounts[account_id] >= self.per_account:
-                raise QuotaExceeded(
-                    f"an account may hold {self.per_account} WebSocket connections at once"
-                )
-            self._release_account(conn)
-            conn.account = account_id
-            self._accounts[account_id] += 1
-        conn.session = session
-        conn.expires_at = expires_at
-        self._authed.add(conn)
+    def authenticate(self, conn: Connection, account_id: str) -> None:
+        if conn.account == account_id:
+            return
+        if self._accounts[account_id] >= self.per_account:
+            raise QuotaExceeded(
+                f"an account may hold {self.per_account} WebSocket connections at once"
+            )
+        self._release_account(conn)
+        conn.account = account_id
+        self._accounts[account_id] += 1
 
     def _release_account(self, conn: Connection) -> None:
         if conn.account is not None:
@@ -242,51 +212,6 @@ class Hub:
             if self._accounts[conn.account] <= 0:
                 del self._accounts[conn.account]
             conn.account = None
-        conn.session = None
-        conn.expires_at = float("inf")
-        self._authed.discard(conn)
-
-    # ------------------------------------------------------------------ sessions
-
-    def check_session(self, conn: Connection) -> bool:
-        """Before an authenticated command: is ``conn``'s session still live? If not, the
-        connection is dropped (4002 expired, 4003 revoked) and False returned."""
-        if conn.account is None:
-            return True
-        house = self.house
-        if house.clock.now() >= conn.expires_at:
-            self.drop(conn, CLOSE_SESSION_EXPIRED, "session_expired")
-            return False
-        if conn.session is not None and not house.session_alive(conn.session):
-            self.drop(conn, CLOSE_SESSION_REVOKED, "session_revoked")
-            return False
-        return True
-
-    def end_session(self, session: str) -> int:
-        """Close every connection of the session with token digest ``session`` (revoked)."""
-        ended = [c for c in self._authed if c.session == session]
-        for conn in ended:
-            self.drop(conn, CLOSE_SESSION_REVOKED, "session_revoked")
-        return len(ended)
-
-    def end_account(self, account_id: str) -> int:
-        """Close every connection of ``account_id`` (all its sessions were revoked)."""
-        ended = [c for c in self._authed if c.account == account_id]
-        for conn in ended:
-            self.drop(conn, CLOSE_SESSION_REVOKED, "session_revoked")
-        return len(ended)
-
-    async def _expire_sessions(self) -> None:
-        """Close connections whose session expired, looking at the house clock (injected:
-        a test's FakeClock) every SESSION_SWEEP seconds."""
-        clock = self.house.clock
-        while True:
-            await asyncio.sleep(SESSION_SWEEP)
-            if not self._authed:
-                continue
-            now = clock.now()
-            for conn in [c for c in self._authed if c.expires_at <= now]:
-                self.drop(conn, CLOSE_SESSION_EXPIRED, "session_expired")
 
     def close(self, conn: Connection) -> None:
         """Forget a connection (its reader ended)."""

@@ -141,7 +141,7 @@ async def logout(request: Request, credentials: Credentials) -> dict[str, Any]:
     server = server_of(request)
     session = server.house.session(credentials.credentials)  # 401 if expired or unknown
     server.house.logout(credentials.credentials)
-    server.hub.end_session(session.digest)
+    server.sessions.end_session(session.digest)
     return {"revoked": 1}
 
 
@@ -150,7 +150,7 @@ async def logout_everywhere(account: User, request: Request) -> dict[str, Any]:
     """Revoke every session of the caller's account (its WebSockets close with 4003)."""
     server = server_of(request)
     revoked = server.house.logout_everywhere(account.id)
-    server.hub.end_account(account.id)
+    server.sessions.end_account(account.id)
     return {"revoked": revoked}
 
 
@@ -172,7 +172,7 @@ async def change_password(body: NewPassword, account: User, request: Request) ->
     except LoginThrottled as exc:
         await server.tarpit(exc.retry_after)
         raise
-    server.hub.end_account(account.id)
+    server.sessions.end_account(account.id)
     return session_answer(server, token)
 
 

@@ -2,8 +2,8 @@
 time. Each bid is answered with an ack or an error carrying the same codes as HTTP.
 
 A socket authenticates with its first ``{op: auth, token}`` message, never a URL (redact.py);
-it lives as long as its session: each command checks it, and the hub closes the socket when
-the session expires (4002) or is revoked (4003)."""
+it lives as long as its session: each command checks it, and sessions.py closes the socket
+when the session expires (4002) or is revoked (4003)."""
 
 from __future__ import annotations
 
@@ -80,7 +80,7 @@ class Session:
             if not isinstance(request_id, str | int | None) or isinstance(request_id, bool):
                 request_id = None
             self.server.house.check_address(self.conn.address)
-            if not self.server.hub.check_session(self.conn):
+            if not self.server.sessions.check(self.conn):
                 return  # the session expired or was revoked: the socket is being closed
             op = message.get("op")
             if op == "bid":
@@ -109,9 +109,8 @@ class Session:
 
     def authenticate(self, token: Any) -> None:
         session = self.server.house.session(token if isinstance(token, str) else None)
-        self.server.hub.authenticate(
-            self.conn, session.account_id, session.digest, session.expires_at
-        )
+        self.server.hub.authenticate(self.conn, session.account_id)
+        self.server.sessions.watch(self.conn, session.digest, session.expires_at)
 
     async def _subscribe(self, request_id: Any, message: dict[str, Any]) -> None:
         auctions = _auction_list(message.get("auctions"))
