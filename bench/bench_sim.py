@@ -5,7 +5,9 @@
 Figures: sealed-bid auctions/s (FPSB and Vickrey, 10 bidders, equilibrium bids, values drawn
 inside the timing), clock auctions/s (English and Dutch with an increment of 0.01; also English
 with the house's proxy rule), and full
-thesis default evolutions/s (population 100 x generations 100 x auctions 100, 10 opponents).
+thesis default evolutions/s (population 100 x generations 100 x auctions 100, 10 opponents),
+and the seconds of one such evolution under the appendix H ``code`` rule (PV and CV), whose
+members each play their own auctions (100 times the draws of the ``text`` rule's shared round).
 Each figure is the best of three runs, so a busy shared machine disturbs it less.
 """
 
@@ -51,6 +53,14 @@ def main() -> None:
         began = time.perf_counter()
         evolve(ThesisConfig(seed=i))
         seconds.append(time.perf_counter() - began)
+    code: dict[str, float] = {}
+    for values in ("pv", "cv"):
+        runs = []
+        for i in range(args.evolutions):
+            began = time.perf_counter()
+            evolve(ThesisConfig(seed=i, decision="code", values=values))
+            runs.append(time.perf_counter() - began)
+        code[values] = round(min(runs), 4)
     print(
         json.dumps(
             {
@@ -63,6 +73,7 @@ def main() -> None:
                 "english_proxy_auctions_per_second": round(proxy),
                 "thesis_default_evolution_seconds": round(min(seconds), 4),
                 "thesis_default_evolutions_per_second": round(1 / min(seconds), 2),
+                "thesis_code_rule_evolution_seconds": code,
                 "python": platform.python_version(),
                 "machine": platform.machine(),
             }

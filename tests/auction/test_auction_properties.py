@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -13,6 +14,7 @@ from auctionhouse.auction import (
     Outcome,
     Rules,
     SoftClose,
+    close_due_at,
     dutch_price,
     public_event,
     public_view,
@@ -148,26 +150,34 @@ def test_sealed_price_rules(
     decrement=st.integers(min_value=1, max_value=500),
     tick=st.sampled_from([0.1, 0.5, 1.0, 2.5]),
     floor=st.integers(min_value=1, max_value=10),
+    reserve=st.one_of(st.none(), st.integers(min_value=1, max_value=10_000)),
     wait=st.floats(min_value=0, max_value=500, allow_nan=False),
 )
 def test_dutch_price_is_the_clock_price_at_the_accept(
-    start: int, decrement: int, tick: float, floor: int, wait: float
+    start: int, decrement: int, tick: float, floor: int, reserve: int | None, wait: float
 ) -> None:
-    run = Run(
-        Method.DUTCH,
-        Rules(starting_price=start, decrement=decrement, tick_seconds=tick, reserve_price=floor),
-    )
+    reserve = None if reserve is None else min(reserve, start)
+    rules = Rules(starting_price=start, decrement=decrement, tick_seconds=tick, floor_price=floor)
+    secret = Run(Method.DUTCH, replace(rules, reserve_price=reserve))
+    public = Run(Method.DUTCH, rules)
+    # The clock's path and its close do not depend on the secret reserve.
+    assert close_due_at(secret.state) == close_due_at(public.state)
     now = T0 + wait
-    clock_price = dutch_price(run.state, now)
-    err = run.try_bid("ann", start, now)
+    clock_price = dutch_price(secret.state, now)
+    assert clock_price == dutch_price(public.state, now)
+    err = secret.try_bid("ann", start, now)
     if err is not None:  # the clock ran out and the auction closed unsold
         assert err.code == "auction_closed"
         return
     steps = int((wait + 1e-9) // tick)
     assert clock_price == max(floor, start - steps * decrement)
-    assert run.state.outcome is Outcome.SOLD
-    assert run.state.final_price == clock_price
     assert floor <= clock_price <= start
+    if reserve is not None and clock_price < reserve:
+        assert secret.state.outcome is Outcome.RESERVE_NOT_MET
+        assert secret.state.final_price is None and secret.state.winner is None
+        return
+    assert secret.state.outcome is Outcome.SOLD
+    assert secret.state.final_price == clock_price
 
 
 SECRET = 987_653  # an amount no public number can equal by chance here

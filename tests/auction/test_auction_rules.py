@@ -124,14 +124,16 @@ def test_open_time_pause_and_resume_stop_the_clocks() -> None:
 
 
 def test_dutch_clock_pause_floor_and_unsold_close() -> None:
-    rules = Rules(starting_price=100, decrement=10, tick_seconds=2, reserve_price=60)
+    rules = Rules(
+        starting_price=100, decrement=10, tick_seconds=2, floor_price=60, reserve_price=75
+    )
     run = Run(Method.DUTCH, rules)
     assert dutch_price(run.state, T0 + 3.9) == 90
     run.do(PauseAuction("a1", "root", as_admin=True), T0 + 4)
     assert dutch_price(run.state, T0 + 100) == 80
     run.do(ResumeAuction("a1", "root", as_admin=True), T0 + 104)
     assert dutch_price(run.state, T0 + 105) == 80
-    assert dutch_price(run.state, T0 + 1000) == 60  # never below the floor
+    assert dutch_price(run.state, T0 + 1000) == 60  # never below the (public) floor
     assert close_due_at(run.state) == T0 + 100 + 4 * 2 + 2  # one tick at the floor
     run.do(CloseAuction("a1"), T0 + 110)
     assert run.state.outcome is Outcome.NO_BIDS
@@ -210,13 +212,14 @@ def test_seller_cannot_bid_and_bad_amounts_are_refused() -> None:
         (Method.ENGLISH, {}, "needs closes_at"),
         (Method.DUTCH, {"starting_price": 10}, "decrement"),
         (Method.DUTCH, {"starting_price": 5, "decrement": 1, "reserve_price": 9}, "reserve"),
-        (Method.FPSB, {"quiet_seconds": 5, "duration": 5}, "not sealed-bid"),
+        (Method.FPSB, {"quiet_seconds": 5, "duration": 5}, "not a sealed-bid rule"),
         (Method.VICKREY, {}, "needs closes_at"),
         (Method.ENGLISH, {"duration": -1}, "positive"),
         (Method.ENGLISH, {"duration": 5, "min_bidders": 3, "max_bidders": 2}, "max_bidders"),
         (Method.ENGLISH, {"duration": 5, "starting_price": 1.5}, "integer"),
         (Method.ENGLISH, {"duration": 5, "colour": "red"}, "unknown rule"),
-        (Method.ENGLISH, {"closes_at": T0 - 5}, "close after it opens"),
+        (Method.ENGLISH, {"closes_at": T0 - 5}, "closes_at is in the past"),
+        (Method.ENGLISH, {"opens_at": T0 + 9, "closes_at": T0 + 5}, "close after it opens"),
         (Method.DUTCH, {"starting_price": 9, "decrement": 1, "tick_seconds": None}, "tick_seconds"),
         (Method.ENGLISH, {"opens_at": float("nan"), "duration": 5}, "time in seconds"),
     ],
@@ -250,7 +253,12 @@ def test_next_dutch_step_follows_the_clock_pauses_and_floor() -> None:
     from auctionhouse.auction.rules import next_dutch_step
 
     rules = Rules(
-        starting_price=100, decrement=10, tick_seconds=2, reserve_price=80, opens_at=T0 + 5
+        starting_price=100,
+        decrement=10,
+        tick_seconds=2,
+        floor_price=80,
+        reserve_price=95,  # secret: the clock's steps do not depend on it
+        opens_at=T0 + 5,
     )
     run = Run(Method.DUTCH, rules)
     assert next_dutch_step(run.state, T0) == T0 + 5  # not open yet: the opening

@@ -240,3 +240,22 @@ def test_logged_out_and_unreachable(house_server: HouseProcess, tmp_path: Path) 
     assert _error_line(nobody.run("bid", "1", "100")).startswith("error: unauthorized: ")
     gone = Cli("http://127.0.0.1:9", tmp_path / "cfg")
     assert _error_line(gone.run("list")).startswith("error: house_unreachable: ")
+
+
+def test_impossible_rules_are_refused_naming_the_field(people: dict[str, Cli]) -> None:
+    """Issue 9, fault 5: a wrong year or time zone is refused at creation, never shown open."""
+    seller = people["seller"]
+    seller.env["TZ"] = "America/New_York"
+    try:
+        times = ["--opens-at", "2020-01-31T09:00", "--closes-at", "2020-01-31T18:00"]
+        done = seller.run("sell", "--method", "english", "--item", "lamp", *times)
+    finally:
+        seller.env.pop("TZ")
+    assert _error_line(done).startswith("error: invalid_rules: closes_at is in the past")
+    clock = ["--start-price", "100", "--decrement", "1", "--tick", "10s", "--duration", "5s"]
+    done = seller.run("sell", "--method", "dutch", "--item", "tulips", *clock)
+    assert _error_line(done).startswith("error: invalid_rules: closes_at leaves a window")
+    # 0 is "no reserve"
+    pen = ["--item", "pen", "--reserve", "0", "--duration", "1h", "--json"]
+    view = json.loads(seller.ok("sell", "--method", "english", *pen))
+    assert view["rules"]["has_reserve"] is False and view["state"] == "open"

@@ -102,7 +102,8 @@ def test_sync_english_signed_and_unsigned_bids_errors_and_watch(
         assert not watcher.is_alive()
         assert seen[0]["type"] == "snapshot"
         assert _event_seqs(seen, auction) == [1, 2, 3, 4, 5]
-        assert [m["event"]["amount"] for m in seen if m.get("seq", 0) > 1] == [100, 110, 200, 300]
+        # The leader's raise (seq 5) is public without its amount: that is its maximum's floor.
+        assert [m["event"]["amount"] for m in seen if m.get("seq", 0) > 1] == [100, 110, 200, None]
         events = [m["event"] for m in seen if m.get("type") == "event"]
         assert all("proxy_max" not in e and 1000 not in e.values() for e in events)
 
@@ -110,7 +111,7 @@ def test_sync_english_signed_and_unsigned_bids_errors_and_watch(
         assert (view["price"], view["leader"], view["result"]) == (200, "en-signer", None)
         assert signer.auction(auction)["you"]["max"] == 1000  # only the bidder sees its maximum
         bids = [e for e in plain.events(auction)["events"] if e["type"] == "BidPlaced"]
-        assert [b["amount"] for b in bids] == [100, 110, 200, 300]
+        assert [b["amount"] for b in bids] == [100, 110, 200, None]
         listed = plain.list_auctions(seller="en-seller")
         assert [a["id"] for a in listed["auctions"]] == [auction]
         assert signer.me()["reputation"]["bids"] == 3
@@ -212,9 +213,19 @@ def test_errors_come_back_typed(house_server: HouseProcess, tmp_path: Path) -> N
             plain.bid(signed_only["id"], 10)
         assert signer.bid(signed_only["id"], 10)["accepted"]
         presigned = signer.signature(signed_only["id"], 20)
-        assert signer.bid(signed_only["id"], 20, presigned=presigned)["price"] == 20
-        with pytest.raises(ReplayedNonce):  # resent as is (a lost answer): never placed twice
-            signer.bid(signed_only["id"], 20, presigned=presigned)
+        first = signer.bid(signed_only["id"], 20, presigned=presigned)
+        assert first["price"] == 10  # the leader raised its maximum, not its price
+        # Resent as is (a lost answer): the original ack, never placed twice, no strike.
+        assert signer.bid(signed_only["id"], 20, presigned=presigned) == first
+        assert len(signer.events(signed_only["id"])["events"]) == 3
+        assert signer.reputation(signer.account)["strikes"] == 0
+        assert signer.key is not None and signer.account is not None
+        other = dict(presigned)  # a different bid, validly signed, with the spent nonce
+        other["signature"] = signer.key.sign_bid(
+            signed_only["id"], signer.account, 30, presigned["nonce"], presigned["ts"]
+        )
+        with pytest.raises(ReplayedNonce):
+            signer.bid(signed_only["id"], 30, presigned=other)
         with pytest.raises(SignatureRequired):
             signer.bid(signed_only["id"], 30, signed=False)
 

@@ -101,8 +101,9 @@ def test_shell_recipe_with_openssl_jq_and_curl(house_server: HouseProcess, tmp_p
     bids = _bids(house_server.url, auction)
     assert [(b["bidder"], b["amount"]) for b in bids] == [
         ("recipe-shell", 300),
-        ("recipe-shell", 400),
+        ("recipe-shell", None),  # the leader's second bid raised its (secret) maximum
     ]
+    assert all(b["price"] == 300 for b in bids)
 
     # The same key signs for the SDK and the CLI too (same PEM format).
     assert (

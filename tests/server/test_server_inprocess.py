@@ -184,3 +184,42 @@ def test_admin_pause_resume_stats_and_metrics(tmp_path: Path) -> None:
         assert "you" not in public and "500" not in str(public)
 
     run(tmp_path, scenario)
+
+
+def test_rules_over_http_no_reserve_spelled_0_field_named_and_no_open_past_due(
+    tmp_path: Path,
+) -> None:
+    """Issue 9, fault 5 over HTTP: ``reserve_price: 0`` is "no reserve" for the model and the
+    rules alike; an impossible rule is ``invalid_rules`` naming its ``field``; an auction past its
+    due close never reads "open", in a view or a list, before the house records the close."""
+
+    async def scenario(client: httpx.AsyncClient, clock: FakeClock) -> None:
+        seller = await account(client, "seller")
+
+        async def sell(method: str, **rules: Any) -> httpx.Response:
+            body = {"item": {"name": "lamp"}, "method": method, "rules": rules}
+            return await client.post("/api/v1/auctions", json=body, headers=seller)
+
+        r = await sell("english", duration=60, reserve_price=0)
+        assert r.status_code == 201, r.text
+        assert r.json()["rules"]["has_reserve"] is False and r.json()["reserve_met"] is None
+        aid = r.json()["id"]
+        for method, rules, field in (
+            ("english", {"opens_at": T0 - 86_400, "closes_at": T0 - 3_600}, "closes_at"),
+            ("dutch", {"starting_price": 10, "decrement": 1, "tick_seconds": 0.001}, "tick_seconds"),
+            ("vickrey", {"expected_bids": 2, "min_bidders": 3}, "expected_bids"),
+            ("english", {"duration": 60, "soft_close": {"window": 9, "extension": 1, "cap": 2}},
+             "soft_close.cap"),
+        ):  # fmt: skip
+            r = await sell(method, **rules)
+            assert r.status_code == 400, r.text
+            error = r.json()["error"]
+            assert (error["code"], error["field"]) == ("invalid_rules", field), error
+        clock.advance(60.5)  # due, not yet closed by the house's timer (or not yet seen)
+        view = (await client.get(f"/api/v1/auctions/{aid}")).json()
+        assert view["state"] == "closed" and view["result"]["outcome"] == "no_bids"
+        assert view["price"] is None and view["close_due_at"] is None
+        listed = (await client.get("/api/v1/auctions", params={"state": "open"})).json()
+        assert listed["auctions"] == [] and listed["total"] == 0
+
+    run(tmp_path, scenario)

@@ -17,9 +17,12 @@ from typing import Any
 import httpx
 import pytest
 import websockets
-from server_helpers import Api, live_server, ws_auth
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+from secrecy_scenario import METHODS, OTHER, Scenario
+from server_helpers import Api, inprocess_app, live_server, ws_auth
 
-pytestmark = pytest.mark.e2e
+from auctionhouse.house import FakeClock
 
 SEALED_HIGH = 7_654_321
 SEALED_LOW = 6_543_219
@@ -49,6 +52,7 @@ class Recorder:
         return [(a, f[:200]) for f in self.frames for a in amounts if str(a) in f]
 
 
+@pytest.mark.e2e
 def test_hidden_amounts_are_never_sent_before_close(tmp_path: Path) -> None:
     record = Recorder()
     with (
@@ -165,3 +169,121 @@ def test_hidden_amounts_are_never_sent_before_close(tmp_path: Path) -> None:
         assert api.view(english_id, "ann")["you"]["max"] == PROXY_MAX
         with pytest.raises(AssertionError):
             assert record.leaks(PROXY_MAX) == []
+
+
+# ---------------------------------------------------------------------- the secrecy property
+
+
+class FrameSink:
+    """A WebSocket as the hub sees it, recording every frame (in-process watchers)."""
+
+    def __init__(self, frames: list[str]) -> None:
+        self.frames = frames
+
+    async def send_text(self, data: str) -> None:
+        self.frames.append(data)
+
+    async def close(self, code: int = 1000, reason: str | None = None) -> None:
+        return None
+
+
+@settings(
+    max_examples=20,
+    # No shrinking: one example is a whole house; a failure prints its draws, enough to read.
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    methods=st.lists(st.sampled_from(METHODS), min_size=1, max_size=4),
+    steps=st.integers(0, 14),
+    data=st.data(),
+)
+def test_no_secret_reaches_another_account_or_anyone_in_process(
+    tmp_path_factory: pytest.TempPathFactory, methods: list[str], steps: int, data: st.DataObject
+) -> None:
+    """Issue 9's secrecy property: random auctions of all four methods, every surface another
+    account and an anonymous client can read (``secrecy_scenario``), on the in-process app with
+    a FakeClock; the WebSocket watchers are the hub's own connections."""
+    from starlette.testclient import TestClient
+
+    clock = FakeClock(1_000_000.0)
+    app = inprocess_app(tmp_path_factory.mktemp("house"), clock)
+    frames: list[str] = []
+    with TestClient(app) as client:
+        server = app.state.server
+
+        async def subscribe(account: str | None) -> None:
+            conn = server.hub.open(FrameSink(frames), "127.0.0.1")
+            if account is not None:
+                server.hub.authenticate(conn, account)
+            assert await server.hub.subscribe(conn, None, {}) == []
+
+        def watch() -> None:
+            assert client.portal is not None
+            for account in (None, OTHER):
+                client.portal.call(subscribe, account)
+
+        def closes() -> None:
+            clock.advance(700)
+            deadline = time.monotonic() + 10
+            while any(
+                scenario.api.view(aid)["result"] is None for lot in scenario.lots for aid in lot.ids
+            ):
+                assert time.monotonic() < deadline, "the house never closed the auctions"
+                time.sleep(0.01)
+
+        scenario = Scenario(Api(client), lambda: list(frames), clock.advance, data.draw)
+        scenario.run(steps, methods, watch)
+        scenario.close_all(closes)
+
+
+@pytest.mark.e2e
+def test_no_secret_reaches_another_account_or_anyone_over_http_and_websocket(
+    tmp_path: Path,
+) -> None:
+    """The same property against a real server: real HTTP, real WebSockets, a real clock."""
+    import contextlib
+    import tempfile
+    import threading
+
+    from websockets.sync.client import connect
+
+    frames: list[str] = []
+
+    @settings(max_examples=2, deadline=None, database=None)
+    @given(steps=st.integers(6, 12), data=st.data())
+    def one(steps: int, data: st.DataObject) -> None:
+        with (
+            live_server(Path(tempfile.mkdtemp(dir=tmp_path))) as server,
+            httpx.Client(base_url=server.url, timeout=10) as client,
+            contextlib.ExitStack() as sockets,
+        ):
+            api = Api(client)
+            readers: list[threading.Thread] = []
+
+            def read(ws: Any) -> None:
+                try:
+                    for raw in ws:
+                        frames.append(str(raw))
+                except Exception:  # closed at the end
+                    return
+
+            def watch() -> None:
+                for token in (None, api.tokens[OTHER]):
+                    ws = sockets.enter_context(connect(server.ws_url, open_timeout=10))
+                    if token:  # the first message, never the URL
+                        ws.send(json.dumps({"op": "auth", "token": token}))
+                    ws.send(json.dumps({"op": "subscribe", "auctions": "*"}))
+                    readers.append(threading.Thread(target=read, args=(ws,), daemon=True))
+                    readers[-1].start()
+
+            frames.clear()
+            scenario = Scenario(api, lambda: list(frames), lambda dt: None, data.draw, exact=False)
+            scenario.run(steps, list(METHODS), watch)
+            assert len(frames) > 10
+            sockets.close()
+            for reader in readers:
+                reader.join(timeout=10)
+
+    one()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -100,13 +101,23 @@ def test_signature_by_another_accounts_key(api: Api, signed_auction: str) -> Non
 def test_replayed_nonce(api: Api) -> None:
     aid = api.sell("seller", "english", duration=120, signed_bids=True)["id"]
     first = api.signed("bo", aid, 100, ts=time.time())
-    assert post_bid(api, "bo", aid, first).status_code == 201
+    accepted = post_bid(api, "bo", aid, first)
+    assert accepted.status_code == 201
+    ack = accepted.json()
     before = state_of(api, aid)
-    # The very same request again, and a new bid signed with the spent nonce.
-    refused(api, aid, post_bid(api, "bo", aid, first), 409, "replayed_nonce")
+    strikes = api.client.get("/api/v1/accounts/bo/reputation").json()["strikes"]
+    # The very same request again (a lost answer): the original ack, no second bid, no strike.
+    resent = post_bid(api, "bo", aid, first)
+    assert resent.status_code == 201 and resent.json() == ack
+    assert state_of(api, aid) == before
+    assert api.client.get("/api/v1/accounts/bo/reputation").json()["strikes"] == strikes
+    metrics = api.client.get("/metrics").text
+    assert re.search(r"^auctionhouse_bid_resends_total [1-9]", metrics, re.M), metrics[-500:]
+    # A different bid signed with the spent nonce is a replay: refused, with a strike.
     again = signed_bid(api.keys["bo"], "bo", aid, 500, first["nonce"], time.time())
     refused(api, aid, post_bid(api, "bo", aid, again), 409, "replayed_nonce")
     assert state_of(api, aid) == before
+    assert api.client.get("/api/v1/accounts/bo/reputation").json()["strikes"] == strikes + 1
 
 
 def test_stale_timestamp(api: Api, signed_auction: str) -> None:

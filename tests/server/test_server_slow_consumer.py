@@ -83,7 +83,7 @@ def test_a_slow_reader_is_dropped_and_others_are_not_held_up(tmp_path: Path) -> 
                 last = amount
                 await ws_until(
                     bidder,
-                    lambda m, last=last: m["type"] == "ack" and m["ack"]["price"] == last,
+                    lambda m, last=last: m["type"] == "ack" and m["ack"]["seq"] == last + 1,
                     30,
                 )
             # The fast watcher still gets everything, live.

@@ -134,11 +134,49 @@ def test_load_strategy_rejects_bad_files(tmp_path: Path) -> None:
 
 def test_experiment_thesis_writes_report_and_plots(tmp_path: Path) -> None:
     out = tmp_path / "report"
-    result = runner.invoke(app(), ["experiment", "thesis", "--out", str(out), "--repeats", "1"])
+    args = ["experiment", "thesis", "--out", str(out), "--repeats", "2", "--quick", "--jobs", "1"]
+    result = runner.invoke(app(), args)
     assert result.exit_code == 0, result.output
     text = (out / "report.md").read_text()
-    for heading in ("Table 8.4", "Table 8.5", "Table 8.6", "Figure 8.9", "Table 8.7"):
+    for heading in (
+        "Table 8.4",
+        "Table 8.5",
+        "Table 8.6",
+        "Figure 8.5",
+        "Figure 8.6",
+        "Figure 8.7",
+        "Figure 8.9",
+        "Table 8.7",
+        "Tables 8.1-8.2",
+        "The thesis' own slips",
+    ):
         assert heading in text
     assert "233-343-322" in text  # the thesis' FPSB-PV chromosome beside ours
-    for png in ("bidder_fitness", "seller_fitness", "opponents_fitness", "seller_revenue"):
+    assert "L9195-9209" in text and "mobile-agent benchmark" in text
+    assert "`text` rule" in text and "`code` rule" in text
+    assert "Quick run" in text  # a smoke test says it is not comparable
+    for png in ("fig8_5", "fig8_6", "fig8_7", "fig8_8", "fig8_9", "fig8_10"):
         assert (out / f"{png}.png").stat().st_size > 1000
+    assert "[" in result.output and "cells" in result.output  # progress lines
+
+
+def test_experiment_thesis_rejects_bad_options(tmp_path: Path) -> None:
+    from auctionhouse.errors import InvalidRequest
+
+    for bad in (["--rules", "java"], ["--repeats", "0"], ["--jobs", "0"]):
+        result = runner.invoke(app(), ["experiment", "thesis", "--out", str(tmp_path), *bad])
+        assert isinstance(result.exception, InvalidRequest)
+    assert not (tmp_path / "report.md").exists()
+
+
+def test_evolve_with_the_code_rule_saves_a_code_strategy(tmp_path: Path) -> None:
+    path = tmp_path / "code.json"
+    doc = run_json(
+        "evolve", "--decision", "code", "--generations", "3", "--seed", "2", "--save", str(path)
+    )
+    assert doc["decision"] == "code"
+    strategy = load_strategy(path)
+    assert strategy.decision == "code"
+    assert decide(strategy, 150, 40)["amount"] <= 191  # the v=150, r=40 cell's top (hand: 191)
+    result = runner.invoke(app(), ["evolve", "--decision", "java"])
+    assert result.exception is not None and "decision" in str(result.exception)

@@ -97,9 +97,8 @@ def vectorized(method: Method, rules: Rules, values: np.ndarray) -> list[Result]
     else:
         m1, m2, winner = kernels.top_two(values)
         if method is Method.DUTCH:
-            floor = reserve or 1
             price, sold = kernels.dutch_clock(
-                m1, rules.starting_price, floor, rules.decrement, clamp=True
+                m1, rules.starting_price, reserve or 0, rules.decrement, floor=rules.dutch_floor
             )
             winner = kernels.first_above(values, price, strict=False)
         else:
@@ -114,7 +113,11 @@ def vectorized(method: Method, rules: Rules, values: np.ndarray) -> list[Result]
 def rules_for(method: Method, reserve: int | None, increment: int) -> Rules:
     if method is Method.DUTCH:
         return Rules(
-            starting_price=300, reserve_price=reserve, decrement=increment, tick_seconds=2.0
+            starting_price=300,
+            reserve_price=reserve,
+            decrement=increment,
+            tick_seconds=2.0,
+            floor_price=None if reserve is None else 40,  # public, and below some values
         )
     if method is Method.ENGLISH:
         return Rules(starting_price=20, reserve_price=reserve, min_increment=increment, duration=60)

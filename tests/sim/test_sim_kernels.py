@@ -52,8 +52,13 @@ def test_dutch_price_is_within_one_step_below_the_top_bid(
     values: np.ndarray, step: int, floor: int
 ) -> None:
     m1, _, _ = kernels.top_two(values)
-    for clamp in (False, True):
-        price, sold = kernels.dutch_clock(m1, 400.0, float(floor), float(step), clamp=clamp)
+    reserve = float(floor)
+    for public_floor in (None, 1.0, float(floor)):
+        price, sold = kernels.dutch_clock(m1, 400.0, reserve, float(step), floor=public_floor)
         assert (price[sold] <= m1[sold]).all()
-        assert (price[sold] >= floor).all()
-        assert (price[sold] > m1[sold] - step).all() or clamp
+        assert (price[sold] >= reserve).all()
+        if public_floor is None:
+            assert (price[sold] > m1[sold] - step).all()
+        else:  # the clock stops at the public floor; the reserve only decides the sale
+            assert (price >= public_floor).all()
+            assert (sold == ((m1 >= public_floor) & (price >= reserve))).all()

@@ -8,8 +8,10 @@
   fits the budget. A strategy sees the budget left in ``view.budget``; the agent checks again.
 - No double bid: each bid is signed once (a fresh nonce). If the answer is lost with the
   connection, the agent asks the house for its own bids in that auction (the view's ``you``)
-  once it can: if the bid is there it landed; if not, it resends the *same* signed bid (the house
-  refuses a nonce twice) while its timestamp is fresh, else decides anew.
+  once it can: if the bid is there it landed; if not, it resends the *same* signed bid while its
+  timestamp is fresh, else decides anew. The house answers a byte-identical resend with the
+  original ack (no second bid, no strike), so a bid that lands between the look and the resend
+  is simply acknowledged.
 - Seed 002: when it starts it looks up auctions it bid in; one it won while away is reported.
 """
 

@@ -72,6 +72,8 @@ class MarketView:
     # ... and what only it knows: its value for the item and the budget it may still commit.
     value: int = 0
     budget: int = 0
+    # Dutch: the clock's public floor (never the secret reserve).
+    floor_price: int = 1
 
     @classmethod
     def from_api(cls, view: dict[str, Any], *, seen_at: float, me: str | None = None) -> MarketView:
@@ -112,6 +114,7 @@ class MarketView:
             me=me,
             my_bids=tuple(you.get("bids") or ()),
             my_max=you.get("max"),
+            floor_price=int(rules.get("floor_price") or 1),
         )
 
     def mine(self, *, value: int, budget: int) -> MarketView:
@@ -146,8 +149,8 @@ class MarketView:
         return min(1.0, max(0.0, (now - self.opens_at) / (due - self.opens_at)))
 
     def clock_price(self, now: float) -> int | None:
-        """Dutch: the clock price at ``now``, extrapolated from the price seen at ``seen_at``
-        (the floor is the secret reserve, so the house's price may stop higher)."""
+        """Dutch: the clock price at ``now``, extrapolated from the price seen at ``seen_at``,
+        down to the clock's public floor."""
         if self.method != "dutch" or self.price is None:
             return self.price
         if self.decrement <= 0 or now <= self.seen_at:
@@ -156,13 +159,15 @@ class MarketView:
         def ticks(at: float) -> int:
             return math.floor(max(0.0, at - self.opens_at) / self.tick_seconds + 1e-9)
 
-        return max(1, self.price - self.decrement * (ticks(now) - ticks(self.seen_at)))
+        drop = self.decrement * (ticks(now) - ticks(self.seen_at))
+        return max(self.floor_price, self.price - drop)
 
 
 @dataclass(frozen=True, slots=True)
 class SignedBid:
     """A bid as sent: signed once, so a retry after a lost answer sends the very same bytes
-    (the house refuses a second use of the nonce: no double bid)."""
+    (the house answers a byte-identical resend with the original ack: no double bid, no
+    strike)."""
 
     auction_id: str
     amount: int

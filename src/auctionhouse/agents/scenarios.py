@@ -21,6 +21,7 @@ from auctionhouse.agents.market import Market, MarketView
 from auctionhouse.agents.runtime import Runtime, agent_rng
 from auctionhouse.agents.seller import SellerAgent
 from auctionhouse.agents.selling import Listing, make_seller_strategy
+from auctionhouse.auction.types import MIN_TICK_SECONDS
 from auctionhouse.errors import ConfigError
 
 MarketFactory = Callable[[str], Awaitable[Market]]
@@ -211,7 +212,9 @@ def seed000_cast(*, duration: float = 8.0, seed: int = 0) -> Cast:
     """Seed 000: one auctioneer runs several auctions at once; Alice (1500.00, market-value),
     Bob (1200.00, aggressive) and Charlie (2000.00, conservative), all smart bidders."""
     timed = {"duration": duration}
-    tick = duration / 32  # the Dutch clock falls from 1.5x to 0.7x the value over the duration
+    # The Dutch clock falls from 1.5x to 0.7x the value over the duration (slower for very short
+    # demos: the house refuses a tick under MIN_TICK_SECONDS).
+    tick = max(MIN_TICK_SECONDS, duration / 32)
     listings = (
         Listing("Vintage camera", "english", 20_000, rules=timed),
         Listing("Antique clock", "english", 30_000, rules=timed),
@@ -248,7 +251,7 @@ def main_cast(
     value each item around its catalogue value (seeded draws)."""
     rng = np.random.default_rng([seed, 2024])
     timed = {"duration": duration}
-    dutch = {"tick_seconds": duration / 40}
+    dutch = {"tick_seconds": max(MIN_TICK_SECONDS, duration / 40)}
     gallery = (
         Listing("Antique clock", "english", 20_000, rules=timed | {"min_increment": 200}),
         Listing("Persian rug", "dutch", 30_000, rules=dutch | {"decrement": 750}),

@@ -62,7 +62,7 @@ class SellerStrategy:
         if reserve is None:
             reserve = chosen.reserve_price
         if listing.method == "dutch" and reserve is not None and start <= reserve:
-            # A Dutch clock falls from its start to its floor (the reserve): give it room.
+            # A Dutch clock must start above the reserve to sell at all: give it room.
             start = max(reserve * 3 // 2, listing.value * 3 // 2)
         return Prices(max(1, start), reserve if reserve is None else max(1, reserve))
 

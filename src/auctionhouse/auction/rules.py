@@ -31,7 +31,7 @@ from auctionhouse.auction.events import (
     Event,
 )
 from auctionhouse.auction.state import AuctionState, BidRecord
-from auctionhouse.auction.types import Method, Outcome, check_amount
+from auctionhouse.auction.types import Method, Outcome, Phase, check_amount
 from auctionhouse.errors import (
     AlreadyBid,
     AuctionFull,
@@ -60,12 +60,14 @@ _EPS = 1e-9
 
 
 def dutch_floor(state: AuctionState) -> int:
-    return state.rules.reserve_price or 1
+    """The Dutch clock's public floor: ``rules.floor_price``, else 1. Never the reserve: the
+    clock's path and its close time must not depend on a secret."""
+    return state.rules.dutch_floor
 
 
 def dutch_price(state: AuctionState, now: float) -> int:
-    """The Dutch clock price at ``now``: start - decrement * whole ticks elapsed, never below the
-    floor (the reserve). Paused time does not count."""
+    """The Dutch clock price at ``now`` (minor units): start - decrement * whole ticks elapsed,
+    never below the public floor. Paused time does not count."""
     rules = state.rules
     clock_now = state.paused_at if state.paused_at is not None else now
     elapsed = clock_now - state.opens_at - state.paused_total
@@ -90,7 +92,7 @@ def next_dutch_step(state: AuctionState, now: float) -> float | None:
 
 
 def _dutch_clock_end(state: AuctionState) -> float:
-    """The clock stays one tick at the floor, then the auction closes unsold."""
+    """The clock stays one tick at the (public) floor, then the auction closes unsold."""
     rules = state.rules
     steps = math.ceil((rules.starting_price - dutch_floor(state)) / rules.decrement)
     return state.opens_at + state.paused_total + (steps + 1) * rules.tick_seconds
@@ -114,6 +116,22 @@ def close_due_at(state: AuctionState) -> float | None:
     elif state.method is Method.DUTCH:
         candidates.append(_dutch_clock_end(state))
     return min(candidates) if candidates else None
+
+
+def phase_at(state: AuctionState, now: float) -> Phase:
+    """The auction's phase at ``now``. An auction whose close is due is ``closed`` even before
+    the house has recorded the close: it takes no bid, and its outcome is already decided
+    (``outcome_now``)."""
+    if state.outcome is not None:
+        return Phase.CLOSED
+    if state.paused_at is not None:
+        return Phase.PAUSED
+    if now < state.opens_at:
+        return Phase.SCHEDULED
+    due = close_due_at(state)
+    if due is not None and now >= due:
+        return Phase.CLOSED
+    return Phase.OPEN
 
 
 def min_next_bid(state: AuctionState, now: float) -> int:
@@ -232,15 +250,13 @@ def _decide_bid(state: AuctionState, cmd: PlaceBid, now: float) -> list[Event]:
         if cmd.amount < price:
             raise BidTooLow(f"the clock price is {price}", minimum=price)
         bid = _bid_event(state, cmd, now, price=price, leader=cmd.bidder)
-        closed = AuctionClosed(
-            auction_id=state.auction_id,
-            seq=bid.seq + 1,
-            at=now,
-            outcome=Outcome.SOLD.value,
-            winner=cmd.bidder,
-            price=price,
-            bidders=1,
-        )
+        # The clock runs to a public floor; an accept below the secret reserve ends the
+        # auction unsold, and only then is it known that the reserve was not met.
+        reserve = state.rules.reserve_price
+        if reserve is not None and price < reserve:
+            closed = _closed_event(state, bid.seq + 1, now, Outcome.RESERVE_NOT_MET, None, None, 1)
+        else:
+            closed = _closed_event(state, bid.seq + 1, now, Outcome.SOLD, cmd.bidder, price, 1)
         return [bid, closed]
     return _decide_sealed_bid(state, cmd, now)
 
@@ -257,18 +273,18 @@ def _decide_english_bid(state: AuctionState, cmd: PlaceBid, now: float) -> list[
             raise BidTooLow(f"the starting price is {minimum}", minimum=minimum)
         new_leader, price = cmd.bidder, amount
     elif cmd.bidder == leader:
+        # A leader never raises the price against itself: its bid (plain or proxy) raises its
+        # secret maximum, validated like any bid; the price moves only when someone competes.
+        minimum = state.price + rules.min_increment
+        if amount < minimum:
+            raise BidTooLow(f"the next bid must be at least {minimum}", minimum=minimum)
         current_max = state.maxima[leader]
-        if cmd.proxy_max is not None:
-            if cmd.proxy_max <= current_max:
-                raise BidTooLow(
-                    "you lead already with a maximum at least this high", minimum=current_max + 1
-                )
-            new_leader, price = leader, state.price
-        else:
-            minimum = state.price + rules.min_increment
-            if amount < minimum:
-                raise BidTooLow(f"the next bid must be at least {minimum}", minimum=minimum)
-            new_leader, price = leader, amount
+        if my_max <= current_max:
+            raise BidTooLow(
+                f"you lead already with a maximum of {current_max}; a raise must be above it",
+                minimum=current_max + 1,
+            )
+        new_leader, price = leader, state.price
     else:
         minimum = state.price + rules.min_increment
         if amount < minimum:
@@ -282,7 +298,13 @@ def _decide_english_bid(state: AuctionState, cmd: PlaceBid, now: float) -> list[
 
     events: list[Event] = [_bid_event(state, cmd, now, price=price, leader=new_leader)]
     sc = rules.soft_close
-    if sc is not None and state.closes_at is not None and state.hard_close_at is not None:
+    raise_only = cmd.bidder == leader  # a leader's raise moves no price: nothing to answer
+    if (
+        sc is not None
+        and not raise_only
+        and state.closes_at is not None
+        and state.hard_close_at is not None
+    ):
         if now >= state.closes_at - sc.window:
             extended = min(state.closes_at + sc.extension, state.hard_close_at)
             if extended > state.closes_at:

@@ -97,13 +97,10 @@ class AuctionState:
         return self.paused_at is not None
 
     def phase(self, now: float) -> Phase:
-        if self.outcome is not None:
-            return Phase.CLOSED
-        if self.paused_at is not None:
-            return Phase.PAUSED
-        if now < self.opens_at:
-            return Phase.SCHEDULED
-        return Phase.OPEN
+        """The phase at ``now``; past a due close it is ``closed`` (``rules.phase_at``)."""
+        from auctionhouse.auction.rules import phase_at  # rules imports this module
+
+        return phase_at(self, now)
 
     @property
     def reserve_met(self) -> bool | None:
@@ -116,7 +113,10 @@ class AuctionState:
                 return None
             return self.outcome is Outcome.SOLD
         if self.method is Method.DUTCH:
-            return True if self.winner is not None else None
+            # Known only once an accept has closed the auction.
+            if self.outcome is None:
+                return None
+            return self.outcome is Outcome.SOLD
         # English: the leader's maximum covers the reserve (a yes/no; neither number is shown).
         return self.leader is not None and self.maxima[self.leader] >= reserve
 

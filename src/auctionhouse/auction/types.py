@@ -36,6 +36,14 @@ class Phase(StrEnum):
     CLOSED = "closed"  # sold, no bids, reserve not met, too few bidders or cancelled
 
 
+# Refused at creation: a clock faster than this floods every watcher with ticks (seconds;
+# 20 ticks a second is already more than a person can follow).
+MIN_TICK_SECONDS = 0.05
+# An ``opens_at`` this far in the past is taken as "now" (a typed "now" arrives a bit late);
+# further back it is a mistake (a wrong date or time zone) and is refused (seconds).
+OPENS_AT_GRACE_SECONDS = 60.0
+
+
 @dataclass(frozen=True, slots=True)
 class SoftClose:
     """A bid in the last ``window`` seconds moves the close ``extension`` seconds later,
@@ -49,7 +57,11 @@ class SoftClose:
         for name in ("window", "extension", "cap"):
             value = getattr(self, name)
             if not _finite_number(value) or value <= 0:
-                raise InvalidRules(f"soft_close.{name} must be a positive number of seconds")
+                raise _invalid(f"soft_close.{name}", "must be a positive number of seconds")
+        if self.cap < self.window:
+            raise _invalid("soft_close.cap", "must be at least the window")
+        if self.extension > self.cap:
+            raise _invalid("soft_close.extension", "cannot exceed the cap")
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +70,11 @@ class Rules:
 
     Money fields are ints of minor units. Times are seconds (floats) on the house clock.
     ``duration`` is turned into ``closes_at`` when the auction is created, so the stored rules
-    always carry absolute times.
+    always carry absolute times. ``reserve_price`` 0 means "no reserve" (it is stored as None).
+    ``floor_price`` is the Dutch clock's public floor (None: the smallest unit, 1); it is
+    independent of the secret reserve (docs/decisions/0006-i9-dutch-public-floor.md).
+
+    Every refusal is ``InvalidRules`` whose ``field`` names the rule at fault.
     """
 
     starting_price: int = 1
@@ -75,79 +91,139 @@ class Rules:
     min_bidders: int = 1
     max_bidders: int | None = None
     signed_bids: bool = False
+    floor_price: int | None = None
 
     def __post_init__(self) -> None:
         _check_int("starting_price", self.starting_price, minimum=0)
         if self.reserve_price is not None:
-            _check_int("reserve_price", self.reserve_price, minimum=1)
+            _check_int("reserve_price", self.reserve_price, minimum=0)
+            if self.reserve_price == 0:  # the natural spelling of "no reserve"
+                object.__setattr__(self, "reserve_price", None)
+        if self.floor_price is not None:
+            _check_int("floor_price", self.floor_price, minimum=1)
         _check_int("min_increment", self.min_increment, minimum=1)
         _check_int("decrement", self.decrement, minimum=0)
         _check_int("min_bidders", self.min_bidders, minimum=1)
         if self.max_bidders is not None:
             _check_int("max_bidders", self.max_bidders, minimum=1)
             if self.max_bidders < self.min_bidders:
-                raise InvalidRules("max_bidders must be at least min_bidders")
+                raise _invalid("max_bidders", "must be at least min_bidders")
         if self.expected_bids is not None:
             _check_int("expected_bids", self.expected_bids, minimum=1)
         for name in ("opens_at", "closes_at"):
             value = getattr(self, name)
             if value is not None and not _finite_number(value):
-                raise InvalidRules(f"{name} must be a time in seconds")
+                raise _invalid(name, "must be a time in seconds")
         if self.tick_seconds is None:
-            raise InvalidRules("tick_seconds must be a positive number of seconds")
+            raise _invalid("tick_seconds", "must be a positive number of seconds")
         for name in ("duration", "quiet_seconds", "tick_seconds"):
             value = getattr(self, name)
             if value is not None and (not _finite_number(value) or value <= 0):
-                raise InvalidRules(f"{name} must be a positive number of seconds")
+                raise _invalid(name, "must be a positive number of seconds")
+        if self.soft_close is not None and not isinstance(self.soft_close, SoftClose):
+            raise _invalid("soft_close", "must be {window, extension, cap}")
         if self.duration is not None and self.closes_at is not None:
-            raise InvalidRules("give closes_at or duration, not both")
+            raise _invalid("duration", "give closes_at or duration, not both")
         if not isinstance(self.signed_bids, bool):
-            raise InvalidRules("signed_bids must be true or false")
+            raise _invalid("signed_bids", "must be true or false")
+
+    @property
+    def dutch_floor(self) -> int:
+        """The Dutch clock's public floor (minor units): ``floor_price``, else 1."""
+        return self.floor_price if self.floor_price is not None else 1
 
     def for_method(self, method: Method, now: float) -> Rules:
-        """Check the rules make sense for ``method`` and resolve relative times at ``now``."""
+        """Check the rules make sense for ``method`` at ``now`` and resolve relative times.
+
+        Refuses (``InvalidRules`` naming the field) every rule that makes the auction impossible
+        or absurd: a close in the past or before the opening, an opening far in the past, a
+        Dutch window shorter than one tick, a tick under ``MIN_TICK_SECONDS``, rules of another
+        method, a reserve no Dutch clock price can reach, an ``expected_bids`` that can never
+        make ``min_bidders``... An ``opens_at`` up to ``OPENS_AT_GRACE_SECONDS`` in the past
+        is taken as ``now``.
+        """
+        if self.closes_at is not None and self.closes_at <= now:
+            raise _invalid(
+                "closes_at", f"is in the past ({self.closes_at:.0f} <= house time {now:.0f})"
+            )
         opens_at = now if self.opens_at is None else float(self.opens_at)
+        if opens_at < now - OPENS_AT_GRACE_SECONDS:
+            raise _invalid("opens_at", f"is in the past ({opens_at:.0f} < house time {now:.0f})")
+        opens_at = max(opens_at, now)
         closes_at = self.closes_at
         if self.duration is not None:
             closes_at = opens_at + self.duration
         if closes_at is not None and closes_at <= opens_at:
-            raise InvalidRules("the auction must close after it opens")
+            raise _invalid(
+                "closes_at",
+                "closes_at must be after opens_at: the auction must close after it opens",
+            )
+        if self.floor_price is not None and method is not Method.DUTCH:
+            raise _invalid("floor_price", "applies to Dutch auctions only")
+        if self.decrement and method is not Method.DUTCH:
+            raise _invalid("decrement", "applies to Dutch auctions only")
         if method is Method.ENGLISH:
             if closes_at is None and self.quiet_seconds is None:
-                raise InvalidRules("an English auction needs closes_at, duration or quiet_seconds")
+                raise _invalid(
+                    "closes_at", "an English auction needs closes_at, duration or quiet_seconds"
+                )
             if self.soft_close is not None and closes_at is None:
-                raise InvalidRules("soft_close needs a deadline (closes_at or duration)")
+                raise _invalid("soft_close", "needs a deadline (closes_at or duration)")
             if self.expected_bids is not None:
-                raise InvalidRules("expected_bids applies to sealed-bid auctions only")
+                raise _invalid("expected_bids", "applies to sealed-bid auctions only")
         elif method is Method.DUTCH:
-            if self.decrement < 1:
-                raise InvalidRules("a Dutch auction needs a decrement of at least 1")
-            floor = self.reserve_price or 1
-            if self.starting_price < floor:
-                raise InvalidRules("a Dutch auction must start at or above its reserve (floor)")
-            if self.min_bidders != 1:
-                raise InvalidRules("a Dutch auction is won by the first accept: min_bidders is 1")
-            if self.soft_close or self.quiet_seconds or self.expected_bids:
-                raise InvalidRules("soft_close, quiet_seconds, expected_bids: not Dutch rules")
+            self._check_dutch(opens_at, closes_at)
         else:
             if closes_at is None and self.expected_bids is None:
-                raise InvalidRules("a sealed auction needs closes_at, duration or expected_bids")
-            if self.soft_close or self.quiet_seconds:
-                raise InvalidRules("soft_close and quiet_seconds are not sealed-bid rules")
-            if (
-                self.expected_bids is not None
-                and self.max_bidders is not None
-                and self.expected_bids > self.max_bidders
-            ):
-                raise InvalidRules("expected_bids cannot exceed max_bidders")
+                raise _invalid(
+                    "closes_at", "a sealed auction needs closes_at, duration or expected_bids"
+                )
+            for name in ("soft_close", "quiet_seconds"):
+                if getattr(self, name) is not None:
+                    raise _invalid(name, "is not a sealed-bid rule")
+            if self.expected_bids is not None:
+                if self.max_bidders is not None and self.expected_bids > self.max_bidders:
+                    raise _invalid("expected_bids", "cannot exceed max_bidders")
+                if self.expected_bids < self.min_bidders:
+                    raise _invalid(
+                        "expected_bids",
+                        "is below min_bidders: the auction would always close with too few",
+                    )
         return _replace(self, opens_at=opens_at, closes_at=closes_at, duration=None)
 
+    def _check_dutch(self, opens_at: float, closes_at: float | None) -> None:
+        if self.decrement < 1:
+            raise _invalid("decrement", "a Dutch auction needs a decrement of at least 1")
+        if self.tick_seconds < MIN_TICK_SECONDS:
+            raise _invalid(
+                "tick_seconds", f"must be at least {MIN_TICK_SECONDS:g} s (ticks go to watchers)"
+            )
+        if self.starting_price < self.dutch_floor:
+            raise _invalid(
+                "starting_price", "must be at or above the Dutch clock's floor (floor_price)"
+            )
+        if self.reserve_price is not None and self.reserve_price > self.starting_price:
+            raise _invalid(
+                "reserve_price", "is above the starting price: no clock price could meet it"
+            )
+        if closes_at is not None and closes_at - opens_at < self.tick_seconds:
+            raise _invalid("closes_at", "leaves a window shorter than one tick of the Dutch clock")
+        if self.min_bidders != 1:
+            raise _invalid("min_bidders", "must be 1: a Dutch auction is won by the first accept")
+        for name in ("soft_close", "quiet_seconds", "expected_bids"):
+            if getattr(self, name) is not None:
+                raise _invalid(name, "is not a Dutch rule")
+
     def to_dict(self) -> dict[str, Any]:
+        """The JSON-native form (the ledger hashes it: a field added later is omitted while
+        unset, so older events keep their canonical bytes)."""
         out: dict[str, Any] = {}
         for f in fields(self):
             value = getattr(self, f.name)
             if isinstance(value, SoftClose):
                 value = {"window": value.window, "extension": value.extension, "cap": value.cap}
+            if value is None and f.name in _OMITTED_WHEN_UNSET:
+                continue
             out[f.name] = value
         return out
 
@@ -155,21 +231,31 @@ class Rules:
     def from_dict(cls, data: dict[str, Any]) -> Rules:
         """Build rules from a JSON-like mapping; unknown or ill-typed fields are refused."""
         if not isinstance(data, dict):
-            raise InvalidRules("rules must be an object")
+            raise _invalid("rules", "must be an object")
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise InvalidRules(f"unknown rule(s): {', '.join(unknown)}")
+            raise _invalid(unknown[0], f"unknown rule(s): {', '.join(unknown)}")  # names it
         kwargs = dict(data)
         sc = kwargs.get("soft_close")
         if sc is not None:
             if not isinstance(sc, dict) or set(sc) != {"window", "extension", "cap"}:
-                raise InvalidRules("soft_close needs exactly window, extension and cap")
+                raise _invalid("soft_close", "needs exactly window, extension and cap")
             kwargs["soft_close"] = SoftClose(**sc)
         try:
             return cls(**kwargs)
         except TypeError as exc:  # a wrong type slipped past the field checks
             raise InvalidRules(str(exc)) from exc
+
+
+_OMITTED_WHEN_UNSET = frozenset({"floor_price"})
+
+
+def _invalid(field: str, reason: str) -> InvalidRules:
+    """``InvalidRules`` naming ``field``: in its message (``reason`` is put after the field's
+    name unless it names it already) and in the error's public ``field``."""
+    message = reason if field in reason else f"{field} {reason}"
+    return InvalidRules(message, field=field)
 
 
 def _replace(rules: Rules, **changes: Any) -> Rules:
@@ -188,9 +274,9 @@ def _finite_number(value: object) -> bool:
 
 def _check_int(name: str, value: object, *, minimum: int) -> None:
     if not isinstance(value, int) or isinstance(value, bool):
-        raise InvalidRules(f"{name} must be an integer amount of minor units")
+        raise _invalid(name, "must be an integer")
     if value < minimum:
-        raise InvalidRules(f"{name} must be at least {minimum}")
+        raise _invalid(name, f"must be at least {minimum}")
 
 
 def check_amount(name: str, value: object) -> int:

@@ -19,9 +19,9 @@ from auctionhouse.auction.events import (
     DeadlineExtended,
     Event,
 )
-from auctionhouse.auction.rules import close_due_at, dutch_price, min_next_bid
+from auctionhouse.auction.rules import close_due_at, dutch_price, min_next_bid, outcome_now
 from auctionhouse.auction.state import AuctionState
-from auctionhouse.auction.types import Method, Rules
+from auctionhouse.auction.types import Method, Outcome, Rules
 
 _SECRET_RULES = ("reserve_price",)
 
@@ -35,21 +35,34 @@ def public_rules(rules: Rules) -> dict[str, Any]:
     return out
 
 
-def result_view(state: AuctionState) -> dict[str, Any] | None:
-    if state.outcome is None:
+def result_view(state: AuctionState, now: float | None = None) -> dict[str, Any] | None:
+    """The outcome: the recorded one, or (given ``now``) the one the log implies once the close
+    is due but not yet recorded (``closed_at`` is then the due time). None while it runs."""
+    if state.outcome is not None:
+        return {
+            "outcome": state.outcome.value,
+            "winner": state.winner,
+            "price": state.final_price,
+            "closed_at": state.closed_at,
+        }
+    if now is None:
         return None
-    return {
-        "outcome": state.outcome.value,
-        "winner": state.winner,
-        "price": state.final_price,
-        "closed_at": state.closed_at,
-    }
+    due = close_due_at(state)
+    if due is None or now < due or now < state.opens_at:
+        return None
+    outcome, winner, price, _ = outcome_now(state)
+    return {"outcome": outcome.value, "winner": winner, "price": price, "closed_at": due}
 
 
 def public_view(state: AuctionState, now: float) -> dict[str, Any]:
-    """The auction as anyone may see it at ``now``."""
+    """The auction as anyone may see it at ``now``.
+
+    Once closed (or past its due close) every field is frozen at the outcome, whatever the
+    method and however it ended: ``price`` is the sale price or None when unsold, ``leader``
+    the winner or None, ``min_next_bid`` and ``close_due_at`` None.
+    """
     method = state.method
-    closed = state.outcome is not None
+    result = result_view(state, now)
     view: dict[str, Any] = {
         "id": state.auction_id,
         "seller": state.seller,
@@ -60,26 +73,38 @@ def public_view(state: AuctionState, now: float) -> dict[str, Any]:
         "created_at": state.created_at,
         "opens_at": state.opens_at,
         "closes_at": state.closes_at,
-        "close_due_at": close_due_at(state),
+        "close_due_at": None if result is not None else close_due_at(state),
         "seq": state.seq,
         "bid_count": len(state.bids),
         "bidder_count": len(state.bidders),
-        "reserve_met": state.reserve_met,
-        "result": result_view(state),
+        "reserve_met": _reserve_met(state, result),
+        "result": result,
     }
-    if method is Method.ENGLISH:
+    if result is not None:
+        view["price"] = result["price"]
+        view["leader"] = result["winner"]
+        view["min_next_bid"] = None
+    elif method is Method.ENGLISH:
         view["price"] = state.price if state.leader is not None else None
         view["leader"] = state.leader
-        view["min_next_bid"] = None if closed else min_next_bid(state, now)
+        view["min_next_bid"] = min_next_bid(state, now)
     elif method is Method.DUTCH:
-        view["price"] = state.price if closed and state.winner else dutch_price(state, now)
-        view["leader"] = state.winner
-        view["min_next_bid"] = None if closed else dutch_price(state, now)
+        view["price"] = dutch_price(state, now)
+        view["leader"] = None
+        view["min_next_bid"] = view["price"]
     else:
-        view["price"] = state.final_price if closed else None
-        view["leader"] = state.winner if closed else None
-        view["min_next_bid"] = None if closed else min_next_bid(state, now)
+        view["price"] = None
+        view["leader"] = None
+        view["min_next_bid"] = min_next_bid(state, now)
     return view
+
+
+def _reserve_met(state: AuctionState, result: dict[str, Any] | None) -> bool | None:
+    if state.rules.reserve_price is None:
+        return None
+    if result is not None:
+        return bool(result["outcome"] == Outcome.SOLD.value)
+    return state.reserve_met
 
 
 def public_event(event: Event, method: Method, revealed: bool) -> dict[str, Any]:
@@ -90,7 +115,7 @@ def public_event(event: Event, method: Method, revealed: bool) -> dict[str, Any]
         if method.sealed and not revealed:
             base["bid_count_delta"] = 1
             return base
-        base.update(bidder=event.bidder, amount=event.amount)
+        base.update(bidder=event.bidder, amount=_public_amount(event, method))
         if method is not Method.FPSB and method is not Method.VICKREY:
             base.update(price=event.price, leader=event.leader)
         return base
@@ -114,3 +139,16 @@ def public_event(event: Event, method: Method, revealed: bool) -> dict[str, Any]
             outcome=event.outcome, winner=event.winner, price=event.price, bidders=event.bidders
         )
     return base
+
+
+def _public_amount(event: BidPlaced, method: Method) -> int | None:
+    """What the public may know of an English bid's amount: a plain bid that did not raise its
+    own bidder's lead is public as it was made. A proxy bid's amount (which may equal its
+    maximum) and a leader's raise (its new maximum) are secret: None; the price tells the rest."""
+    if method is not Method.ENGLISH:
+        return event.amount
+    if event.proxy_max is not None:
+        return None
+    if event.leader == event.bidder and event.price != event.amount:
+        return None  # the leader raised its own maximum; the price did not move
+    return event.amount

@@ -348,7 +348,9 @@ class AsyncClient:
         nonce (another process of the same account got ahead) or its timestamp (the clock
         estimate drifted) is signed again once with a fresh nonce and a fresh clock.
         ``presigned`` (``{"nonce", "ts", "signature"}`` from :meth:`signature`) is sent as is and
-        never signed again: resending it after a lost answer cannot place the bid twice.
+        never signed again. After a lost answer (``HouseUnreachable``) resend the same
+        ``presigned`` fields: the house answers a byte-identical resend with the original ack
+        (or refusal), places nothing and adds no strike; a bid signed anew could be a second bid.
         """
         if via not in ("http", "ws"):
             raise InvalidRequest("via must be 'http' or 'ws'")

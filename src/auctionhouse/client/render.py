@@ -45,7 +45,7 @@ def rules_lines(view: Json) -> list[str]:
     if method == "dutch":
         out.append(
             f"clock from {money(rules.get('starting_price'))}, -{money(rules.get('decrement'))}"
-            f" every {rules.get('tick_seconds')} s"
+            f" every {rules.get('tick_seconds')} s, down to {money(rules.get('floor_price') or 1)}"
         )
     elif method == "english":
         out.append(f"starting price {money(rules.get('starting_price'))}")
@@ -143,7 +143,10 @@ def bid_lines(events: Iterable[Json]) -> list[str]:
     bids = [e for e in events if e.get("type") == "BidPlaced" and "amount" in e]
     lines = []
     for e in bids:
-        line = f"#{e['seq']}  {e.get('bidder')}  {money(e.get('amount'))}"
+        if e.get("amount") is None:  # a proxy bid or a leader's raise: its maximum is secret
+            line = f"#{e['seq']}  {e.get('bidder')}  (proxy)"
+        else:
+            line = f"#{e['seq']}  {e.get('bidder')}  {money(e.get('amount'))}"
         if e.get("price") is not None and e.get("price") != e.get("amount"):
             line += f"  (price {money(e['price'])})"
         lines.append(line)

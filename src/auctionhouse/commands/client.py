@@ -176,6 +176,7 @@ def build_rules(
     min_bidders: int | None,
     max_bidders: int | None,
     signed: bool,
+    floor: int | None = None,
 ) -> dict[str, Any]:
     """The ``rules`` object of a new auction from ``sell``'s options (the house checks them)."""
     if duration is not None and closes_at is not None:
@@ -185,6 +186,7 @@ def build_rules(
         "reserve_price": reserve,
         "min_increment": increment,
         "decrement": decrement,
+        "floor_price": floor,
         "tick_seconds": _num(parse_seconds("--tick", tick)) if tick else None,
         "duration": _num(parse_seconds("--duration", duration)) if duration else None,
         "closes_at": parse_time("--closes-at", closes_at) if closes_at else None,
@@ -406,6 +408,9 @@ def sell(
         int | None, typer.Option("--decrement", help="Dutch: price drop per tick.")
     ] = None,
     tick: Annotated[str | None, typer.Option("--tick", help="Dutch: tick interval.")] = None,
+    floor: Annotated[
+        int | None, typer.Option("--floor", help="Dutch: the clock's public floor (default 1).")
+    ] = None,
     duration: Annotated[
         str | None, typer.Option("--duration", help="Closes after this long (90s, 5m, 1h).")
     ] = None,
@@ -440,6 +445,7 @@ def sell(
         increment=increment,
         decrement=decrement,
         tick=tick,
+        floor=floor,
         duration=duration,
         closes_at=closes_at,
         opens_at=opens_at,

@@ -152,6 +152,9 @@ def evolve(
     alleles: int = typer.Option(5, help="Values a gene can take (0..alleles-1)."),
     sets: str = typer.Option("3,3,2", help="Fuzzy sets for v, r and s."),
     private_value: float | None = typer.Option(None, help="Own value (bidder 200, seller 100)."),
+    decision: str = typer.Option(
+        "text", help="Decision rule: text (the thesis' formula) or code (its appendix H)."
+    ),
     seed: int = typer.Option(0, help="Random seed."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
     members: bool = typer.Option(False, "--members", help="With --json: every member's result."),
@@ -178,6 +181,7 @@ def evolve(
             sets=_parse_sets(sets),
             private_value=private_value,
             seed=seed,
+            decision=_choice("decision", decision, thesis.DECISIONS),
         ),
         thesis.validate,
     )
@@ -214,13 +218,29 @@ def evolve(
 
 def experiment_thesis(
     out: str = typer.Option("thesis-report", help="Directory for report.md and the PNG plots."),
-    seed: int = typer.Option(1, help="Base random seed."),
-    repeats: int = typer.Option(5, help="Evolutions averaged per table cell."),
+    seed: int = typer.Option(1, help="Base random seed (cell seeds: seed + 1000*i)."),
+    repeats: int = typer.Option(5, help="Seeded evolutions per cell (at least 5 for a spread)."),
+    rules: str = typer.Option("text,code", help="Decision rules to run: text, code or both."),
+    jobs: int = typer.Option(2, help="Worker processes for the evolutions."),
+    quick: bool = typer.Option(
+        False, "--quick", help="Population 10, 5 generations: a smoke test, not comparable."
+    ),
 ) -> None:
-    """Rerun the thesis' chapter 8 studies and write a Markdown report beside its numbers."""
+    """Rerun every chapter 8 simulator result of the thesis under both decision rules and write a
+    Markdown report (beside the thesis' figures, with line numbers) and PNG plots."""
     if repeats < 1:
         raise InvalidRequest("--repeats must be at least 1")
+    if jobs < 1:
+        raise InvalidRequest("--jobs must be at least 1")
+    chosen = tuple(r.strip().lower() for r in rules.split(",") if r.strip())
+    if not chosen or any(r not in ("text", "code") for r in chosen):
+        raise InvalidRequest(f"--rules must be text, code or text,code, not {rules!r}")
     from auctionhouse.sim.experiment import run_thesis_experiment
 
-    path = run_thesis_experiment(out, seed=seed, repeats=repeats)
+    def progress(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    path = run_thesis_experiment(
+        out, seed=seed, repeats=repeats, rules=chosen, quick=quick, jobs=jobs, progress=progress
+    )
     print(f"wrote {path}")

@@ -12,6 +12,7 @@ one auction never interleave, while auctions never see each other's state.
 
 from __future__ import annotations
 
+import copy
 import heapq
 import logging
 import math
@@ -34,6 +35,7 @@ from auctionhouse.auction import (
     CloseAuction,
     Command,
     CreateAuction,
+    DeadlineExtended,
     Event,
     Method,
     Outcome,
@@ -46,6 +48,7 @@ from auctionhouse.auction import (
     decide,
     public_event,
     public_view,
+    replay,
 )
 from auctionhouse.auction.views import result_view
 from auctionhouse.errors import (
@@ -66,6 +69,7 @@ from auctionhouse.house.accounts import Account, AccountStore, Session, create_p
 from auctionhouse.house.clock import Clock, SystemClock
 from auctionhouse.house.config import HouseConfig
 from auctionhouse.house.limits import LoginThrottle, RateLimiter
+from auctionhouse.house.nonces import Spent, SpentNonces
 from auctionhouse.house.signing import bid_message, parse_public_key, verify
 from auctionhouse.ledger import HouseKey, Ledger, MemoryStore, SQLiteStore
 
@@ -99,7 +103,7 @@ class AuctionHouse:
         self._lock = threading.RLock()
         self._auctions: dict[str, AuctionState] = {}
         self._events: dict[str, list[Event]] = {}
-        self._nonces: dict[str, int] = {}
+        self._nonces = SpentNonces()
         self._bidders: dict[str, BidderRecord] = {}
         self._open_by_seller: Counter[str] = Counter()
         self._timers: list[tuple[float, str]] = []
@@ -123,6 +127,8 @@ class AuctionHouse:
             forget_after=c.login_forget_seconds,
         )
         self.rejections: Counter[str] = Counter()
+        # Byte-identical resends of spent signed bids, answered as the first time (no strike).
+        self.resent_bids = 0
         self._recover()
 
     # ------------------------------------------------------------------ construction
@@ -194,7 +200,7 @@ class AuctionHouse:
             first_here = event.bidder not in before.bidders  # apply folds in place: ask first
             apply(before, event)
             logs[aid].append(event)
-            count_bid(event, first_here)
+            count_bid(event, first_here, before.method.sealed)
         for aid, state in auctions.items():  # timers once per auction, not once per event
             due = close_due_at(state)
             if due is not None:
@@ -231,13 +237,15 @@ class AuctionHouse:
         self._events.setdefault(aid, []).append(event)
         self._dirty_since_checkpoint = True
         if isinstance(event, BidPlaced):
-            self._count_bid(event, first_here)
+            self._count_bid(event, first_here, state.method.sealed)
         elif isinstance(event, AuctionCreated):
             self._open_by_seller[state.seller] += 1
             if aid.isdigit():
                 self._next_id = max(self._next_id, int(aid) + 1)
         elif isinstance(event, AuctionClosed):
             self._open_by_seller[state.seller] -= 1
+            if state.method.sealed:  # who bid in a sealed auction is public from now on
+                self._count_sealed_bids(state)
             if event.winner is not None:
                 self._bidders.setdefault(event.winner, BidderRecord()).wins += 1
         if not timers:
@@ -247,17 +255,34 @@ class AuctionHouse:
             self._timer_due[aid] = due
             heapq.heappush(self._timers, (due, aid))
 
-    def _count_bid(self, event: BidPlaced, first_here: bool) -> None:
-        """A bid's part of the bidder's history (reputation) and of its nonces (replay)."""
+    def _count_bid(self, event: BidPlaced, first_here: bool, sealed: bool) -> None:
+        """A bid's part of the bidder's history (reputation) and of its nonces (replay).
+
+        Who bid in a sealed auction is secret until it closes, and a bidder's history is public
+        (its reputation): sealed bids are counted at the close (``_count_sealed_bids``)."""
         bidder = event.bidder
-        record = self._bidders.get(bidder)
-        if record is None:
-            record = self._bidders[bidder] = BidderRecord()
-        record.bids += 1
-        if first_here:
-            record.auctions += 1
-        if event.nonce is not None and event.nonce > self._nonces.get(bidder, -1):
-            self._nonces[bidder] = event.nonce
+        if not sealed:
+            record = self._bidders.get(bidder)
+            if record is None:
+                record = self._bidders[bidder] = BidderRecord()
+            record.bids += 1
+            if first_here:
+                record.auctions += 1
+        nonce = event.nonce
+        if nonce is not None:
+            if event.signature is not None:
+                self._nonces.remember(bidder, nonce, Spent(event.auction_id, event.seq))
+            else:
+                self._nonces.spend(bidder, nonce)
+
+    def _count_sealed_bids(self, state: AuctionState) -> None:
+        for bid in state.bids:
+            record = self._bidders.get(bid.bidder)
+            if record is None:
+                record = self._bidders[bid.bidder] = BidderRecord()
+            record.bids += 1
+        for bidder in state.bidders:
+            self._bidders[bidder].auctions += 1
 
     def staged(self) -> list[Event]:
         """Take the events decided but not yet written (the async service writes them)."""
@@ -507,6 +532,12 @@ class AuctionHouse:
         self._account_limiter.take(account.id, now, "bids from your account")
         with self._lock:
             state = self._state(auction_id)
+            if signature is not None:
+                resent = self._answer_resend(
+                    account, auction_id, amount, proxy_max, nonce, ts, signature
+                )
+                if resent is not None:
+                    return resent
             self._close_if_due(state, now)
             if self.config.min_reputation > 0:
                 if self.reputation(account.id)["score"] < self.config.min_reputation:
@@ -521,10 +552,63 @@ class AuctionHouse:
                 events = self._execute(command, now)
             except AuctionhouseError as exc:
                 self.rejections[exc.code] += 1
+                if signed and isinstance(nonce, int) and ts is not None and signature:
+                    message = bid_message(auction_id, account.id, amount, nonce, ts, proxy_max)
+                    # A copy: the raised error's traceback would keep its frames alive.
+                    refused = Spent(auction_id, None, message, signature, copy.copy(exc))
+                    self._nonces.remember(account.id, nonce, refused)
                 raise
             if self._batch_depth == 0 and self.auto_flush:
                 self.flush()
-            return self._ack(events[0], state)
+            return self._ack(events[0], state, now)
+
+    def _answer_resend(
+        self,
+        account: Account,
+        auction_id: str,
+        amount: int,
+        proxy_max: int | None,
+        nonce: int | None,
+        ts: float | None,
+        signature: str,
+    ) -> dict[str, Any] | None:
+        """A byte-identical resend of a spent signed bid gets the first answer again: the
+        original ack (rebuilt from the log, so also after a restart) or the original refusal.
+        No bid, no strike; counted in ``resent_bids``. None: not such a resend."""
+        if not isinstance(nonce, int) or isinstance(nonce, bool):
+            return None
+        spent = self._nonces.find(account.id, nonce)
+        if spent is None or spent.auction_id != auction_id:
+            return None
+        if not isinstance(ts, int | float) or isinstance(ts, bool):
+            return None
+        message = bid_message(auction_id, account.id, amount, nonce, ts, proxy_max)
+        if spent.seq is None:  # refused the first time: refused again, the same way
+            if spent.message != message or spent.signature != signature:
+                return None
+            self.resent_bids += 1
+            assert spent.error is not None
+            raise copy.copy(spent.error)
+        bid = self._events[auction_id][spent.seq - 1]
+        assert isinstance(bid, BidPlaced) and bid.nonce is not None and bid.ts is not None
+        first = bid_message(auction_id, bid.bidder, bid.amount, bid.nonce, bid.ts, bid.proxy_max)
+        if bid.bidder != account.id or bid.signature != signature or first != message:
+            return None
+        self.resent_bids += 1
+        return self._original_ack(bid)
+
+    def _original_ack(self, bid: BidPlaced) -> dict[str, Any]:
+        """The ack ``bid`` got: the auction replayed to the end of the bid's command (the bid,
+        then a soft-close extension or a close decided with it, at the same instant)."""
+        log = self._events[bid.auction_id]
+        end = bid.seq
+        while end < len(log) and log[end].at == bid.at:
+            if not isinstance(log[end], DeadlineExtended | AuctionClosed):
+                break
+            end += 1
+        state = replay(log[:end])
+        assert state is not None
+        return self._ack(bid, state, bid.at)
 
     def _check_signed(
         self,
@@ -548,9 +632,10 @@ class AuctionHouse:
                 raise InvalidRequest("a signed bid needs a timestamp ts in seconds")
             message = bid_message(auction_id, account.id, amount, nonce, ts, proxy_max)
             verify(parse_public_key(account.public_key), message, signature)
-            if nonce <= self._nonces.get(account.id, -1):
+            if nonce <= self._nonces.last(account.id):
                 raise ReplayedNonce(
-                    f"nonce {nonce} was used already; use one above {self._nonces[account.id]}"
+                    f"nonce {nonce} was used already by a different bid; use one above"
+                    f" {self._nonces.last(account.id)}"
                 )
             if abs(ts - now) > self.config.skew_seconds:
                 raise StaleTimestamp(
@@ -567,23 +652,29 @@ class AuctionHouse:
             self.rejections[exc.code] += 1
             raise
         # The nonce is spent once the signature holds, even if the rules then refuse the bid.
-        self._nonces[account.id] = nonce
+        self._nonces.spend(account.id, nonce)
 
-    def _ack(self, bid: Event, state: AuctionState) -> dict[str, Any]:
+    def _ack(self, bid: Event, state: AuctionState, now: float) -> dict[str, Any]:
         """What a bidder is told once its bid is durable: the public facts only (built straight
-        from the state: this is on every bid's path, a full public view is not needed)."""
+        from the state: this is on every bid's path, a full public view is not needed). Once
+        the auction is closed, price and leader are the outcome's (None when unsold)."""
+        result = result_view(state)
         ack: dict[str, Any] = {
             "auction": state.auction_id,
             "seq": bid.seq,
             "accepted": True,
             "bid_count": len(state.bids),
-            "state": state.phase(self.clock.now()).value,
+            "state": state.phase(now).value,
             "closes_at": state.closes_at,
         }
-        if not state.method.sealed:
+        if result is not None:
+            if not state.method.sealed:
+                ack["price"] = result["price"]
+                ack["leader"] = result["winner"]
+        elif not state.method.sealed:
             ack["price"] = state.price if state.leader is not None else None
             ack["leader"] = state.leader
-        ack["result"] = result_view(state)
+        ack["result"] = result
         return ack
 
     def cancel_auction(self, account_id: str, auction_id: str, reason: str = "") -> dict[str, Any]:
@@ -758,7 +849,7 @@ class AuctionHouse:
         ]
 
     def counts(self) -> dict[str, Any]:
-        """Auctions by state and by outcome (for metrics)."""
+        """Auctions by state and by outcome, and resent bids answered again (for metrics)."""
         now = self.clock.now()
         by_state: Counter[str] = Counter()
         by_outcome: Counter[str] = Counter()
@@ -766,7 +857,11 @@ class AuctionHouse:
             by_state[s.phase(now).value] += 1
             if s.outcome is not None:
                 by_outcome[s.outcome.value] += 1
-        return {"by_state": dict(by_state), "by_outcome": dict(by_outcome)}
+        return {
+            "by_state": dict(by_state),
+            "by_outcome": dict(by_outcome),
+            "resent_bids": self.resent_bids,
+        }
 
     def outcome(self, auction_id: str) -> Outcome | None:
         return self._state(auction_id).outcome

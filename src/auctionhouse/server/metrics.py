@@ -9,6 +9,9 @@
 - ``auctionhouse_websocket_connections``: open WebSocket connections.
 - ``auctionhouse_auctions`` (label ``state``) and ``auctionhouse_auctions_closed`` (label
   ``outcome``): read from the house at scrape time.
+- ``auctionhouse_bid_resends_total``: byte-identical resends of signed bids (a client whose
+  answer was lost), answered with the original ack or refusal; they place no bid. (Their
+  answers also count in ``auctionhouse_bids_total``.)
 - ``process_*`` and ``python_*``: the default process and platform collectors.
 """
 
@@ -30,7 +33,7 @@ from prometheus_client import (
 from prometheus_client import (
     Counter as PromCounter,
 )
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 BID_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
@@ -40,7 +43,7 @@ class _AuctionCollector(Collector):
     def __init__(self, counts: Callable[[], dict[str, Any]]) -> None:
         self._counts = counts
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
+    def collect(self) -> Iterator[Metric]:
         counts = self._counts()
         by_state = GaugeMetricFamily(
             "auctionhouse_auctions", "Auctions by state.", labels=["state"]
@@ -54,6 +57,11 @@ class _AuctionCollector(Collector):
         for outcome, n in sorted(counts["by_outcome"].items()):
             by_outcome.add_metric([outcome], n)
         yield by_outcome
+        yield CounterMetricFamily(
+            "auctionhouse_bid_resends",
+            "Byte-identical resends of signed bids, answered with the first answer (no new bid).",
+            value=counts.get("resent_bids", 0),
+        )
 
 
 class Metrics:

@@ -62,7 +62,8 @@ class AuctionRules(Body):
     """Omitted fields take the rules core's defaults (see docs/api.md)."""
 
     starting_price: Money | None = None
-    reserve_price: Amount | None = None
+    reserve_price: Money | None = None  # 0: no reserve
+    floor_price: Amount | None = None  # Dutch: the clock's public floor (default 1)
     min_increment: Amount | None = None
     decrement: Money | None = None
     tick_seconds: Seconds | None = None

@@ -57,6 +57,7 @@ class EvolutionResult:
             alleles=cfg.alleles,
             partition=cfg.partition,
             chromosomes=genes,
+            decision="code" if cfg.code_rule else "text",
         )
 
     def to_dict(self, with_members: bool = False) -> dict[str, Any]:
@@ -76,6 +77,7 @@ class EvolutionResult:
             "sets": list(cfg.sets),
             "private_value": cfg.own_value,
             "seed": cfg.seed,
+            "decision": cfg.decision,
             "best": self.best.to_dict(),
             "history": self.history,
             "seconds": self.seconds,
@@ -125,9 +127,10 @@ def evolve(cfg: ThesisConfig, progress: Callable[[int], None] | None = None) -> 
     for generation in range(cfg.generations):
         if generation:
             population = genetic.next_generation(
-                rng, population, fitness, cfg.crossover, cfg.mutation, cfg.alleles
+                rng, population, fitness, cfg.crossover, cfg.mutation, cfg.alleles, cfg.decision
             )
-        result = thesis.play_round(cfg, thesis.draw_round(cfg, rng), population)
+        rnd = thesis.draw_round(cfg, rng, cfg.population)
+        result = thesis.play_round(cfg, rnd, population)
         fitness = cfg.credit + result.payoff.sum(axis=0)
         history.append(
             {

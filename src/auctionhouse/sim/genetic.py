@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from auctionhouse.sim import appendix_h
+
 Population = npt.NDArray[np.int8]
 
 
@@ -54,17 +56,23 @@ def crossover(
     population: Population,
     fitness: npt.NDArray[np.float64],
     probability: float,
+    rule: str = "text",
 ) -> Population:
-    """Children of the ranked pairs (steps 1-3): crossover or copy, before mutation."""
+    """Children of the ranked pairs (steps 1-3): crossover or copy, before mutation.
+
+    ``rule="code"`` follows appendix H: its children counts (:func:`appendix_h.child_counts`) and
+    its cut ``(int)(len * U)`` in ``0..len-1`` (a cut at 0 copies the tail parent).
+    """
     members, chromos, genes = population.shape
     order = rank(fitness)
-    counts = child_counts(members)
+    counts = appendix_h.child_counts(members) if rule == "code" else child_counts(members)
     pair = np.repeat(np.arange(members // 2), counts)  # pair of each child
     first, second = order[2 * pair], order[2 * pair + 1]
     # One decision per chromosome of every child, drawn in a fixed order for reproducibility.
     head_is_first = rng.random((members, chromos)) < 0.5
     cross = rng.random((members, chromos)) < probability
-    cut = rng.integers(1, max(genes, 2), size=(members, chromos))
+    low = 0 if rule == "code" else 1
+    cut = rng.integers(low, max(genes, low + 1), size=(members, chromos))
     head = np.where(head_is_first, first[:, None], second[:, None])
     tail = np.where(head_is_first, second[:, None], first[:, None])
     ch = np.arange(chromos)[None, :]
@@ -97,7 +105,8 @@ def next_generation(
     crossover_probability: float,
     mutation_probability: float,
     alleles: int,
+    rule: str = "text",
 ) -> Population:
     """One full reproduction step; the children replace the parents."""
-    children = crossover(rng, population, fitness, crossover_probability)
+    children = crossover(rng, population, fitness, crossover_probability, rule)
     return mutate(rng, children, mutation_probability, alleles)

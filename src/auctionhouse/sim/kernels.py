@@ -16,8 +16,9 @@ Clock auctions are solved in closed form, never tick by tick:
 * English (house, proxy bids): :func:`english_proxy`, a scan over bidders (not auctions or ticks)
   that replays ``auction/rules.py`` for bidders who each bid once with their maximum as proxy.
 * Dutch: the ask falls from the start in steps; the first bidder whose maximum reaches it wins at
-  that ask (the highest step at or below the top maximum); no sale once the ask is below the
-  reserve (thesis), or the clock stops at the reserve (house, ``clamp=True``).
+  that ask (the highest step at or below the top maximum); no sale when that ask is below the
+  reserve. The house's clock stops at a public floor that never depends on the secret reserve
+  (``floor=``), so an accept below the reserve ends the auction unsold.
 """
 
 from __future__ import annotations
@@ -122,22 +123,26 @@ def dutch_clock(
     start: float | FloatArray,
     reserve: float | FloatArray,
     increment: float,
-    clamp: bool = False,
+    floor: float | None = None,
 ) -> tuple[FloatArray, BoolArray]:
     """Dutch: price = highest clock step at or below ``m1`` (``m1`` itself when continuous), capped
-    at the start. Without ``clamp`` (the thesis) there is no sale once the ask is below the
-    reserve; with ``clamp`` (the house) the clock stops at the reserve, so any ``m1 >= reserve``
-    buys at the larger of its step and the reserve. The winner is the first registrant whose
-    maximum reaches the price (:func:`first_above` with ``strict=False``)."""
+    at the start; a sale needs that price at or above the (secret) ``reserve``.
+
+    ``floor`` None (the thesis): the clock has no floor. ``floor`` given (the house,
+    ``auction/rules.py``): the clock stops at that *public* floor, whatever the reserve, so a
+    top bidder with ``m1 >= floor`` accepts at the larger of its step and the floor, and an accept
+    below the reserve ends unsold; nobody accepts when ``m1 < floor``. The winner is the first
+    registrant whose maximum reaches the price (:func:`first_above` with ``strict=False``)."""
     if increment > 0:
         k = np.maximum(np.ceil((start - m1) / increment), 0.0)
         price = start - k * increment
     else:
         price = np.minimum(m1, start)
-    if clamp:
-        return np.asarray(np.maximum(price, reserve), dtype=np.float64), np.asarray(m1 >= reserve)
     price = np.asarray(price, dtype=np.float64)
-    return price, np.asarray(price >= reserve)
+    if floor is None:
+        return price, np.asarray(price >= reserve)
+    price = np.maximum(price, floor)
+    return price, np.asarray((m1 >= floor) & (price >= reserve))
 
 
 def english_proxy(

@@ -4,7 +4,10 @@ The file::
 
     {"kind": "fuzzy-genetic", "version": 1, "role": "bidder", "method": "fpsb", "values": "pv",
      "alleles": 5, "sets": [3, 3, 2], "ranges": {"v": [100, 200], "r": [0, 50], "s": [10, 20]},
-     "chromosomes": {"bid": "433343343"}, "fitness": 4918.0, "seed": 1}
+     "chromosomes": {"bid": "433343343"}, "decision": "text", "fitness": 4918.0, "seed": 1}
+
+``decision`` is the rule the strategy was evolved under (``text`` or ``code``, docs/simulator.md);
+a file without it is a ``text`` strategy.
 
 :func:`load_strategy` validates a file and returns a :class:`~auctionhouse.sim.fuzzy.FuzzyStrategy`;
 :func:`auctionhouse.sim.fuzzy.decide` then turns ``(strategy, v, r, s)`` into a bid (bidder) or a
@@ -42,6 +45,7 @@ def strategy_to_dict(strategy: FuzzyStrategy, **extra: Any) -> dict[str, Any]:
         "sets": list(part.sets),
         "ranges": {k: list(v) for k, v in part.ranges.items()},
         "chromosomes": {k: "".join(str(g) for g in v) for k, v in strategy.chromosomes.items()},
+        "decision": strategy.decision,
         **extra,
     }
 
@@ -80,6 +84,11 @@ def strategy_from_dict(doc: Any, where: str = "<dict>") -> FuzzyStrategy:
     except (KeyError, TypeError, IndexError, ValueError):
         raise _fail(where, '"ranges" must give [min, max] for v, r and s') from None
     partition = FuzzyPartition((sets[0], sets[1], sets[2]), ranges, values == "cv")
+    decision = doc.get("decision", "text")
+    if decision not in ("text", "code"):
+        raise _fail(where, '"decision" must be "text" or "code"')
+    if decision == "code":
+        _check_code_rule(partition, where)
     raw = doc.get("chromosomes")
     if not isinstance(raw, dict):
         raise _fail(where, '"chromosomes" must be an object of digit strings')
@@ -94,7 +103,20 @@ def strategy_from_dict(doc: Any, where: str = "<dict>") -> FuzzyStrategy:
         if max(int(g) for g in genes) >= alleles:
             raise _fail(where, f'chromosome "{name}" has a gene >= alleles ({alleles})')
         chromosomes[name] = tuple(int(g) for g in genes)
-    return FuzzyStrategy(role, method, values, alleles, partition, chromosomes)
+    return FuzzyStrategy(role, method, values, alleles, partition, chromosomes, decision)
+
+
+def _check_code_rule(partition: FuzzyPartition, where: str) -> None:
+    """The code rule's Java ints: whole-number ranges, at least 2 sets per partitioned input."""
+    from auctionhouse.sim.appendix_h import CodeRanges
+
+    try:
+        CodeRanges.of(partition.ranges)
+    except ValueError:
+        raise _fail(where, '"ranges" must be whole numbers for the code rule') from None
+    p1, p2, p3 = partition.effective_sets
+    if min(p1, p2) < 2 or (partition.common_value and p3 < 2):
+        raise _fail(where, '"sets" must be at least 2 per input for the code rule')
 
 
 def load_strategy(path: str | Path) -> FuzzyStrategy:

@@ -184,7 +184,7 @@ def run_chunk(cfg: TextbookConfig, rng: np.random.Generator, size: int, totals: 
     elif cfg.method == "english":
         price, sold = kernels.english_textbook(m1, m2, cfg.reserve, cfg.increment)
     else:
-        price, sold = kernels.dutch_clock(m1, 1.0, cfg.reserve, cfg.increment, clamp=True)
+        price, sold = kernels.dutch_clock(m1, 1.0, cfg.reserve, cfg.increment, floor=0.0)
     winner_seen = np.take_along_axis(seen, winner[None, :], axis=0)[0]
     efficient = sold & (winner_seen >= seen.max(axis=0))
     value = winner_seen if cfg.values == "pv" else common

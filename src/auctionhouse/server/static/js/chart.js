@@ -103,15 +103,14 @@ function englishSeries(events, cut) {
   return out;
 }
 
-// The Dutch clock: starting price, one decrement per tick of unpaused time, never below
-// the lowest price known to have been shown (the floor itself is secret).
+// The Dutch clock: starting price, one decrement per tick of unpaused time, down to the
+// public floor (rules.floor_price, else 1; the secret reserve never shapes the clock).
 function dutchSeries(view, events, opened, cut) {
   const rules = view.rules;
   const accept = events.find((e) => e.type === "BidPlaced");
   const stop = accept ? accept.at : cut;
-  let floor = 1;
+  let floor = rules.floor_price ?? 1;
   if (accept) floor = accept.price;
-  else if (view.state !== "closed" && typeof view.price === "number") floor = view.price;
   const pauses = pauseIntervals(events, stop);
   const real = (elapsed) => {
     let t = opened + elapsed;

@@ -11,6 +11,7 @@ export function describeEvent(e, method) {
       if (e.amount === undefined) return "A sealed bid was received";
       if (method === "dutch") return `${e.bidder} accepted at ${money(e.price)}`;
       if (isSealed(method)) return `${e.bidder} bid ${money(e.amount)} (sealed)`;
+      if (e.amount === null) return `${e.bidder} bid by proxy; price ${money(e.price)}, ${e.leader} leads`;
       return `${e.bidder} bid ${money(e.amount)}; price ${money(e.price)}, ${e.leader} leads`;
     case "DeadlineExtended":
       return `Soft close: the close moved to ${when(e.closes_at).slice(11)}`;

@@ -4,9 +4,14 @@
 import { countdown, isSealed, money, OUTCOME_NAMES, STATE_NAMES, when } from "./format.js";
 
 // The phase at house time `now`: the view's state, moved on by the clock where no event is due
-// (an upcoming auction opens by itself; a due close is announced by the house a moment later).
+// (an upcoming auction opens by itself; past its due close an auction is closed, even in the
+// moment before the house's close event arrives: it never says "open" then).
 export function phase(view, now) {
-  if (view.state === "scheduled" && view.opens_at !== null && now >= view.opens_at) return "open";
+  const due = deadline(view);
+  if (view.state === "scheduled" && view.opens_at !== null && now >= view.opens_at) {
+    return due !== null && now >= due ? "closed" : "open";
+  }
+  if (view.state === "open" && due !== null && now >= due) return "closed";
   return view.state;
 }
 
@@ -31,10 +36,10 @@ export function priceLine(view) {
     }
     return { label: "Clock price", value: money(view.price) };
   }
-  if (view.price === null || view.price === undefined) {
-    return { label: "Starting price", value: money(view.rules.starting_price) };
-  }
-  return { label: closed ? "Final price" : "Current price", value: money(view.price) };
+  const unset = view.price === null || view.price === undefined;
+  if (closed) return { label: "Final price", value: unset ? "–" : money(view.price) };
+  if (unset) return { label: "Starting price", value: money(view.rules.starting_price) };
+  return { label: "Current price", value: money(view.price) };
 }
 
 // {label, value} for the time: "Closes in 3:04", "Opens in", "Paused", "Closed".
@@ -43,7 +48,7 @@ export function timeLine(view, now) {
   if (p === "scheduled") return { label: "Opens in", value: countdown(view.opens_at - now) };
   if (p === "paused") return { label: "Paused", value: "clock stopped" };
   if (p === "closed") {
-    const at = view.result ? view.result.closed_at : null;
+    const at = view.result ? view.result.closed_at : deadline(view);
     return { label: "Closed", value: when(at) };
   }
   const due = deadline(view);

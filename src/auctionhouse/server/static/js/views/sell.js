@@ -45,10 +45,11 @@ export function mountSell(root, ctx) {
       h("p", { class: "hint" }, "Amounts are whole minor units (cents), as everywhere in the house: " +
         "1250 means 12.50."),
       moneyField("starting-price", "Starting price", ALL, "100"),
-      moneyField("reserve-price", "Reserve price (optional, kept secret; the Dutch floor)", ALL, ""),
+      moneyField("reserve-price", "Reserve price (optional, kept secret; 0 or empty: none)", ALL, ""),
       moneyField("min-increment", "Minimum increment", "english", "100"),
       moneyField("decrement", "Price step down (decrement)", "dutch", "100"),
-      numberField("tick-seconds", "Seconds between steps", "dutch", "5")),
+      numberField("tick-seconds", "Seconds between steps", "dutch", "5"),
+      moneyField("floor-price", "Lowest clock price (public; empty: 1)", "dutch", "")),
     h("fieldset", {},
       h("legend", {}, "Timing"),
       numberField("opens-in", "Opens in (minutes; empty: now)", ALL, ""),
@@ -163,6 +164,7 @@ function readForm(form) {
   amount("reserve-price", "reserve_price");
   amount("min-increment", "min_increment");
   amount("decrement", "decrement");
+  amount("floor-price", "floor_price");
   number("tick-seconds", "tick_seconds");
   const opensIn = number("opens-in");
   if (opensIn) rules.opens_at = Math.round((clock.now() + opensIn * 60) * 1000) / 1000;
