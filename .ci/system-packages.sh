@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite uses (listed in .ci/apt-packages.txt, one a line:
-# chromium for the browser tests, jq/curl/openssl for the shell signing recipe, ...).
+# chromium for the browser tests, jq/curl/openssl for the shell signing recipe, postgresql
+# for the shared-house tests, which start throwaway clusters of their own, ...).
 # Does nothing when they are all present. Needs root or sudo.
 set -euo pipefail
 list="$(dirname "$0")/apt-packages.txt"

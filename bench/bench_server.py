@@ -72,7 +72,10 @@ def raise_fd_limit() -> None:
 def start_server(tmp: Path) -> tuple[subprocess.Popen[str], str]:
     config = tmp / "bench.toml"
     config.write_text(
-        "ws_send_queue = 65536\n[house]\nargon2_time_cost = 1\nargon2_memory_kib = 1024\n"
+        "ws_send_queue = 65536\nws_send_buffer_bytes = 67108864\n"
+        # thousands of watchers from one loopback address: no connection caps here
+        "max_connections = 0\nmax_connections_per_address = 0\n"
+        "[house]\nargon2_time_cost = 1\nargon2_memory_kib = 1024\n"
         "account_rate = 1e9\naccount_burst = 1e9\naddress_rate = 1e9\naddress_burst = 1e9\n"
         "max_pending = 100000\n"
     )

@@ -24,3 +24,10 @@ def house(tmp_path: Path, clock: FakeClock) -> Iterator[object]:
     h = AuctionHouse.open(tmp_path / "house.db", config=HouseConfig.for_tests(), clock=clock)
     yield h
     h.close()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Stop this process's throwaway PostgreSQL cluster, if a test started one."""
+    import pg_cluster
+
+    pg_cluster.stop_shared()

@@ -28,10 +28,10 @@ def cli_env() -> dict[str, str]:
 class ServerProcess:
     """``auctionhouse classic serve 0 --db DB``; its stdout lines are collected by a thread."""
 
-    def __init__(self, db: Path) -> None:
+    def __init__(self, db: Path, *options: str) -> None:
         self.db = db
         self.proc = subprocess.Popen(
-            [*COMMAND, "serve", "0", "--db", str(db)],
+            [*COMMAND, "serve", "0", "--db", str(db), *options],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

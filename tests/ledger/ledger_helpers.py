@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import pg_cluster
 from auctionhouse import auction
 from auctionhouse.auction import AuctionState, Event
 from auctionhouse.ledger import MemoryStore, SQLiteStore, Store
+from auctionhouse.ledger.postgres import PostgresStore
 
 T0 = 1_000.0
 
@@ -19,6 +21,7 @@ def store_factories(tmp_path: Path) -> dict[str, StoreFactory]:
     return {
         "memory": MemoryStore,
         "sqlite": lambda: SQLiteStore(tmp_path / "ledger.db"),
+        "postgres": lambda: PostgresStore(pg_cluster.new_database()),
     }
 
 

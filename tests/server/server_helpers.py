@@ -270,3 +270,101 @@ async def ws_auth(ws: Any, token: str, timeout: float = 5.0) -> dict[str, Any]:
     message, _ = await ws_until(ws, lambda m: m["type"] in ("auth", "error"), timeout)
     assert message["type"] == "auth", message
     return message
+
+
+# ---------------------------------------------------------------------- clients that never read
+
+
+def long_closed_auction(db: Path, events: int, description: int) -> str:
+    """Write, before the server starts, a house file with one closed English auction of
+    ``events`` events whose item has a ``description``-character description."""
+    from auctionhouse.house import AuctionHouse
+
+    config = HouseConfig.for_tests(account_rate=1e9, account_burst=1e9, min_bidders=1)
+    clock = FakeClock(time.time() - 7200)
+    house = AuctionHouse.open(db, config=config, clock=clock)
+    try:
+        for name in ("seller", "ann", "bob"):
+            house.create_account(name, PASSWORD)
+        with house.batch():
+            view = house.create_auction(
+                "seller", "lot", "english", {"duration": 3600}, description="é" * description
+            )
+            for i in range(events - 2):
+                house.place_bid(("ann", "bob")[i % 2], view["id"], 100 + i)
+        clock.advance(3601)
+        house.tick()
+    finally:
+        house.close()
+    return str(view["id"])
+
+
+def rss(pid: int) -> int:
+    """Resident memory of a process, in bytes (/proc/PID/status)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS")
+
+
+def settled_rss(pid: int, timeout: float = 20.0) -> int:
+    """RSS once it has grown by less than 1 MB in 1.5 s (bounded by ``timeout``)."""
+    deadline = time.monotonic() + timeout
+    last, since = rss(pid), time.monotonic()
+    while time.monotonic() < deadline and time.monotonic() - since < 1.5:
+        time.sleep(0.1)
+        now = rss(pid)
+        if now > last + (1 << 20):
+            last, since = now, time.monotonic()
+    return rss(pid)
+
+
+def _client_frame(text: str) -> bytes:
+    """One masked text frame from client to server (RFC 6455), under 126 bytes."""
+    payload = text.encode()
+    assert len(payload) < 126
+    mask = os.urandom(4)
+    body = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    return bytes([0x81, 0x80 | len(payload)]) + mask + body
+
+
+def silent_websocket(port: int, *messages: str) -> socket.socket:
+    """A WebSocket on a raw socket that sends ``messages`` and then reads nothing past the
+    handshake's answer (read byte by byte), with a 4 KiB receive buffer."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.settimeout(10)
+    sock.connect(("127.0.0.1", port))
+    sock.sendall(
+        (
+            f"GET /api/v1/ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+            "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+            "Sec-WebSocket-Version: 13\r\n\r\n"
+        ).encode()
+    )
+    head = b""
+    while not head.endswith(b"\r\n\r\n"):
+        byte = sock.recv(1)
+        assert byte, f"the server closed the handshake: {head!r}"
+        head += byte
+    assert head.startswith(b"HTTP/1.1 101"), head
+    for message in messages:
+        sock.sendall(_client_frame(message))
+    return sock
+
+
+def metric(client: httpx.Client, name: str) -> float:
+    for line in client.get("/metrics").text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError(f"no metric {name}")
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> float:
+    """Poll ``predicate`` until true (bounded); returns the seconds it took."""
+    start = time.monotonic()
+    while not predicate():
+        if time.monotonic() - start > timeout:
+            raise AssertionError(f"timed out after {timeout} s waiting until {what}")
+        time.sleep(0.05)
+    return time.monotonic() - start

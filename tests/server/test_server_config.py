@@ -65,6 +65,10 @@ def test_precedence_flags_over_env_over_file(tmp_path: Path) -> None:
         ("", {"AUCTIONHOUSE_HOUSE_BID_TIMEOUT": "nan"}, {}, "bid_timeout must be a number"),
         ("", {}, {"log_level": "loud"}, "log_level must be one of"),
         ("", {}, {"ws_send_queue": 0}, "ws_send_queue must be an integer"),
+        ("header_timeout = 0\n", {}, {}, "header_timeout must be a number >= 0.01"),
+        ("", {"AUCTIONHOUSE_SEND_TIMEOUT": "inf"}, {}, "send_timeout must be a number"),
+        ("", {}, {"max_connections_per_address": -1}, "max_connections_per_address must be"),
+        ("", {}, {"ws_send_buffer_bytes": 10}, "ws_send_buffer_bytes must be an integer"),
     ],
 )
 def test_bad_values_are_config_errors(
@@ -84,6 +88,23 @@ def test_missing_config_file(tmp_path: Path) -> None:
 def test_booleans_and_paths_from_the_environment() -> None:
     config = load_config(env={"AUCTIONHOUSE_PROXY_HEADERS": "yes", "AUCTIONHOUSE_DB": "~/h.db"})
     assert config.proxy_headers is True and config.db == Path("~/h.db").expanduser()
+
+
+def test_connection_limits_have_defaults_and_come_from_toml_and_environment(
+    tmp_path: Path,
+) -> None:
+    default = ServerConfig()
+    assert (default.max_connections, default.max_connections_per_address) == (4096, 256)
+    assert (default.header_timeout, default.keep_alive_timeout, default.send_timeout) == (
+        10.0,
+        5.0,
+        20.0,
+    )
+    path = toml(tmp_path, "header_timeout = 2\nmax_connections = 10\n")
+    env = {"AUCTIONHOUSE_KEEP_ALIVE_TIMEOUT": "0.5", "AUCTIONHOUSE_MAX_CONNECTIONS": "20"}
+    config = load_config({"ws_close_grace": 3.0}, config_file=path, env=env)
+    assert config.header_timeout == 2.0 and config.keep_alive_timeout == 0.5
+    assert config.max_connections == 20 and config.ws_close_grace == 3.0
 
 
 def test_config_is_frozen() -> None:

@@ -150,6 +150,7 @@ class RemoteMarket:
         self, auction_ids: list[str] | str, listener: Listener, ready: asyncio.Future[None]
     ) -> None:
         snapshotted: set[str] = set()
+        views: dict[str, dict[str, Any]] = {}
         stream = self.client.watch(auction_ids, give_up_after=None)
         try:
             async for message in stream:
@@ -158,6 +159,9 @@ class RemoteMarket:
                 if not ready.done() and kind in ("snapshot", "event", "subscribed"):
                     ready.set_result(None)
                 if kind == "snapshot" and isinstance(aid, str):
+                    snapshot = message.get("view")
+                    if isinstance(snapshot, dict):
+                        views[aid] = snapshot
                     if aid in snapshotted:
                         snapshotted.clear()
                         listener(Reconnected())
@@ -165,9 +169,11 @@ class RemoteMarket:
                     continue
                 if kind != "event" or not isinstance(aid, str):
                     continue
-                view = message.get("view")
+                view = message.get("view") or views.get(aid)
                 if view is None:  # a gap filled from the log: fetch the current view
                     view = await self.client.auction(aid)
+                # Catch-up events carry no view (the snapshot before them has it).
+                views[aid] = view
                 listener(
                     MarketUpdate(
                         auction_id=aid,

@@ -301,8 +301,23 @@ class AsyncClient:
         return result
 
     async def events(self, auction_id: str, after: int = 0) -> Json:
+        """Every public event after seq ``after``: ``{"events": [...], "last_seq"}``. The house
+        answers in pages (``events_page``); this follows them to the end."""
+        events: list[Json] = []
+        while True:
+            page = await self.events_page(auction_id, after)
+            events.extend(page.get("events", []))
+            if not page.get("more") or not page.get("events"):
+                return {"events": events, "last_seq": page.get("last_seq", after)}
+            after = int(page["events"][-1]["seq"])
+
+    async def events_page(self, auction_id: str, after: int = 0, limit: int | None = None) -> Json:
+        """One page of public events after ``after``: ``{"events", "last_seq", "more"}``."""
+        params: dict[str, int] = {"after": after}
+        if limit is not None:
+            params["limit"] = limit
         result: Json = await self._call(
-            "GET", f"/auctions/{_seg(auction_id)}/events", params={"after": after}
+            "GET", f"/auctions/{_seg(auction_id)}/events", params=params
         )
         return result
 

@@ -225,8 +225,12 @@ class LiveAuction:
 
     def update(self, message: Json) -> None:
         kind = message.get("type")
-        if message.get("view"):
-            self.view = message["view"]
+        view = message.get("view")
+        if view:
+            # A live event's view leaves out the item's description: keep the snapshot's.
+            if self.view is not None and "description" not in (view.get("item") or {}):
+                view = {**view, "item": self.view.get("item") or view.get("item")}
+            self.view = view
             self.tick_price = None
         if kind == "event" and isinstance(message.get("event"), dict):
             self.events.append(message["event"])

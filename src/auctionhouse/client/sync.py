@@ -124,6 +124,7 @@ class Client:
     create_auction = _blocking(AsyncClient.create_auction)
     auction = _blocking(AsyncClient.auction)
     events = _blocking(AsyncClient.events)
+    events_page = _blocking(AsyncClient.events_page)
     cancel = _blocking(AsyncClient.cancel)
     pause = _blocking(AsyncClient.pause)
     resume = _blocking(AsyncClient.resume)

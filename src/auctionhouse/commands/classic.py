@@ -30,11 +30,24 @@ def serve(
         None, "--db", help="SQLite ledger file [default: classic.db in the user data dir]."
     ),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+    idle_timeout: float = typer.Option(
+        300.0, "--idle-timeout", help="Seconds a seller or buyer being waited on may stay silent."
+    ),
+    send_timeout: float = typer.Option(
+        20.0, "--send-timeout", help="Seconds a client may leave the server's output unread."
+    ),
+    max_connections: int = typer.Option(
+        128, "--max-connections", help="Connections at once; more are told to come back later."
+    ),
 ) -> None:
     """Host classic auctions: the first client is the Seller, then #bids Buyers bid once each."""
+    from auctionhouse.server.classic import ClassicLimits
     from auctionhouse.server.classic import serve as run_server
 
-    run_server(port, db, host)
+    limits = ClassicLimits(
+        idle_seconds=idle_timeout, send_seconds=send_timeout, max_connections=max_connections
+    )
+    run_server(port, db, host, limits)
 
 
 def connect(

@@ -23,11 +23,50 @@ MAX_ROWS = 200
 
 def register(app: typer.Typer) -> None:
     app.command("audit")(audit)
+    app.command("migrate")(migrate)
+
+
+def migrate(
+    source: Path = typer.Argument(..., help="The embedded house's SQLite file."),
+    destination: str = typer.Argument(..., help="An empty PostgreSQL database: postgresql://..."),
+    key: Path | None = typer.Option(
+        None, "--key", help="The house key file (default: SOURCE.key beside the file)."
+    ),
+) -> None:
+    """Copy a house's SQLite file (ledger, accounts, sessions) into PostgreSQL, then audit both."""
+    from auctionhouse.errors import InvalidRequest, NotFound
+    from auctionhouse.house.shared import migrate_house
+    from auctionhouse.ledger import audit_database
+    from auctionhouse.ledger.location import is_postgres_url, redact
+
+    if not is_postgres_url(destination):
+        raise InvalidRequest("the destination must be a postgresql:// URL")
+    if not source.is_file():
+        raise NotFound(f"{source}: no such database file")
+    key = key if key is not None else Path(f"{source}.key")
+    copied = migrate_house(source, destination)
+    typer.echo(
+        f"copied {copied['events']} events, {copied['accounts']} accounts and"
+        f" {copied['sessions']} sessions from {source} to {redact(destination)}"
+    )
+    failed = False
+    for where in (str(source), destination):
+        report = audit_database(where, key_path=key if key.is_file() else None)
+        state = "intact" if report.ok else f"TAMPERED ({len(report.findings)} findings)"
+        typer.echo(f"audit {redact(where)}: {report.events} events, {state}")
+        failed = failed or not report.ok
+    typer.echo(
+        f"every instance needs this house key: AUCTIONHOUSE_KEY_FILE={key} (or key_file = ...)"
+    )
+    if failed:
+        raise typer.Exit(EXIT_TAMPERED)
 
 
 def audit(
     auction: str | None = typer.Argument(None, metavar="AUCTION", help="Audit only this auction."),
-    db: Path = typer.Option(..., "--db", help="The ledger's SQLite file."),
+    db: str = typer.Option(
+        ..., "--db", help="The ledger's SQLite file, or a postgresql://USER@HOST/DB URL."
+    ),
     key: Path | None = typer.Option(
         None, "--key", help="House key or public key file (default: <db>.key beside the file)."
     ),
@@ -35,8 +74,10 @@ def audit(
 ) -> None:
     """Verify every hash chain, close seal and checkpoint; name each tampered auction and seq."""
     from auctionhouse.ledger import audit_database
+    from auctionhouse.ledger.location import redact
 
     report = audit_database(db, auction_id=auction, key_path=key)
+    db = redact(db)
     if as_json:
         typer.echo(json.dumps(report.to_dict(), indent=2))
     else:
@@ -45,7 +86,7 @@ def audit(
         raise typer.Exit(EXIT_TAMPERED)
 
 
-def _print_report(db: Path, report: AuditReport) -> None:
+def _print_report(db: str, report: AuditReport) -> None:
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table

@@ -19,8 +19,12 @@ ConfigOption = Annotated[
     ),
 ]
 DbOption = Annotated[
-    Path | None,
-    typer.Option("--db", help="The house's SQLite file (default: in the user data directory)."),
+    str | None,
+    typer.Option(
+        "--db",
+        help="The house's SQLite file (default: in the user data directory), or a"
+        " postgresql://USER@HOST/DB URL: several instances share one PostgreSQL database.",
+    ),
 ]
 
 
@@ -39,17 +43,27 @@ def serve(
     log_level: Annotated[
         str | None, typer.Option(help="critical, error, warning, info, debug, trace.")
     ] = None,
+    max_connections: Annotated[
+        int | None, typer.Option(help="Open connections at once (0: no limit).")
+    ] = None,
 ) -> None:
     """Run the house: REST + WebSocket API, web page, /metrics. Stops cleanly on SIGTERM.
 
     Settings: flags > AUCTIONHOUSE_* variables > the --config file > defaults
     (docs/configuration.md).
     """
-    from auctionhouse.server.config import load_config
+    from auctionhouse.server.config import db_flags, load_config
     from auctionhouse.server.run import run_server
 
     settings = load_config(
-        {"db": db, "host": host, "port": port, "log_level": log_level}, config_file=config
+        {
+            **db_flags(db),
+            "host": host,
+            "port": port,
+            "log_level": log_level,
+            "max_connections": max_connections,
+        },
+        config_file=config,
     )
     run_server(settings)
 
@@ -65,24 +79,39 @@ def admin_create(
     """Create an admin account directly in the house's database file."""
     from auctionhouse.house.accounts import AccountStore
     from auctionhouse.house.clock import SystemClock
-    from auctionhouse.server.config import load_config
+    from auctionhouse.server.config import db_flags, load_config
 
-    settings = load_config({"db": db}, config_file=config)
+    settings = load_config(db_flags(db), config_file=config)
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
     if not password:
         raise InvalidRequest("the password is empty")
-    path = settings.db
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigError(f"cannot create {path.parent}: {exc.strerror}") from None
     house = settings.house
-    store = AccountStore(path, time_cost=house.argon2_time_cost, memory_kib=house.argon2_memory_kib)
+    store: AccountStore
+    if settings.database_url is not None:  # the shared house's accounts live in PostgreSQL
+        from auctionhouse.house.shared import SharedAccountStore
+        from auctionhouse.ledger.location import redact
+
+        where = redact(settings.database_url)
+        store = SharedAccountStore(
+            settings.database_url,
+            time_cost=house.argon2_time_cost,
+            memory_kib=house.argon2_memory_kib,
+        )
+    else:
+        path = settings.db
+        where = str(path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"cannot create {path.parent}: {exc.strerror}") from None
+        store = AccountStore(
+            path, time_cost=house.argon2_time_cost, memory_kib=house.argon2_memory_kib
+        )
     try:
         account = store.create(name, password, now=SystemClock().now(), role="admin")
     finally:
         store.close()
-    typer.echo(f"admin {account.id} created in {path}")
+    typer.echo(f"admin {account.id} created in {where}")

@@ -15,6 +15,7 @@ import sqlite3
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -31,13 +32,13 @@ CREATE TABLE IF NOT EXISTS accounts (
     password_hash TEXT NOT NULL,
     role TEXT NOT NULL,
     public_key TEXT,
-    created_at REAL NOT NULL,
+    created_at DOUBLE PRECISION NOT NULL,
     strikes INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS sessions (
     token_hash TEXT PRIMARY KEY,
     account_id TEXT NOT NULL REFERENCES accounts(id),
-    expires_at REAL NOT NULL
+    expires_at DOUBLE PRECISION NOT NULL
 );
 CREATE INDEX IF NOT EXISTS sessions_by_account ON sessions (account_id);
 """
@@ -107,17 +108,24 @@ class AccountStore:
         time_cost: int = 3,
         memory_kib: int = 65_536,
         token_ttl: float = 7 * 24 * 3600.0,
+        connection: Any = None,
     ) -> None:
-        target = ":memory:" if path is None else str(path)
-        if path is not None:
-            create_private_file(path)  # password hashes inside: owner-only from the start
+        """``connection``: a ready connection speaking sqlite3's API (the shared house passes
+        its PostgreSQL adapter, house/shared.py) in place of the file at ``path``."""
         # Shared by the event loop and the writer thread of the async service: guarded by a lock.
-        self._db = sqlite3.connect(target, check_same_thread=False, isolation_level=None)
         self._lock = threading.Lock()
+        if connection is not None:
+            self._db = connection
+        else:
+            target = ":memory:" if path is None else str(path)
+            if path is not None:
+                create_private_file(path)  # password hashes inside: owner-only from the start
+            self._db = sqlite3.connect(target, check_same_thread=False, isolation_level=None)
+            with self._lock:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=FULL")
+                self._db.execute("PRAGMA busy_timeout=5000")
         with self._lock:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.execute("PRAGMA busy_timeout=5000")
             self._db.executescript(_SCHEMA)
         self._hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=1)
         self._token_ttl = token_ttl

@@ -191,7 +191,7 @@ class AuctionHouse:
         auctions = self._auctions
         logs = self._events
         count_bid = self._count_bid
-        for event in self.ledger.events():
+        for event in self._replay_events():
             aid = event.auction_id
             before = auctions.get(aid)
             if type(event) is not BidPlaced or before is None:
@@ -208,6 +208,10 @@ class AuctionHouse:
                 self._timers.append((due, aid))
         heapq.heapify(self._timers)
         self._dirty_since_checkpoint = False
+
+    def _replay_events(self) -> Iterator[Event]:
+        """The events a start replays (the shared house stops at its snapshot)."""
+        return self.ledger.events()
 
     # ------------------------------------------------------------------ the write path
 
@@ -837,15 +841,20 @@ class AuctionHouse:
                 continue
             yield s
 
-    def events(self, auction_id: str, after: int = 0) -> list[dict[str, Any]]:
-        """The public view of an auction's log after sequence ``after``."""
+    def events(
+        self, auction_id: str, after: int = 0, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        """The public view of an auction's log after sequence ``after``: at most ``limit``
+        events (None: all), in seq order. Raises NotFound, InvalidRequest."""
         state = self._state(auction_id)
-        if not isinstance(after, int) or isinstance(after, bool):
-            raise InvalidRequest("after must be a whole number (a sequence number)")
+        for name, number in (("after", after), ("limit", limit)):
+            if number is not None and (not isinstance(number, int) or isinstance(number, bool)):
+                raise InvalidRequest(f"{name} must be a whole number")
+        start = max(0, after)
+        stop = None if limit is None else start + max(0, limit)
         revealed = state.outcome is not None
         return [
-            public_event(e, state.method, revealed)
-            for e in self._events[auction_id][max(0, after) :]
+            public_event(e, state.method, revealed) for e in self._events[auction_id][start:stop]
         ]
 
     def counts(self) -> dict[str, Any]:

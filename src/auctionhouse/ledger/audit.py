@@ -33,6 +33,7 @@ from auctionhouse.errors import LedgerError, NotFound
 from auctionhouse.ledger.encoding import GENESIS, canonical_bytes, decode_event, decode_json, link
 from auctionhouse.ledger.keys import load_public_key, verify
 from auctionhouse.ledger.ledger import META_PUBLIC_KEY, payload_digest
+from auctionhouse.ledger.location import is_postgres_url
 from auctionhouse.ledger.sqlite import SQLiteStore
 from auctionhouse.ledger.store import CheckpointRecord, EventRecord, SealRecord, Store
 
@@ -80,16 +81,25 @@ def audit_database(
     auction_id: str | None = None,
     key_path: str | os.PathLike[str] | None = None,
 ) -> AuditReport:
-    """Audit the SQLite ledger at ``db_path`` (read-only).
+    """Audit the SQLite ledger at ``db_path``, or the PostgreSQL one at a ``postgresql://``
+    URL (read-only).
 
     The trusted public key comes from ``key_path`` (a house key or public key file), else from
-    the house key file beside the database (``<db_path>.key``); only when neither exists is the
-    key recorded in the database used, and the report says so (``key_source``).
+    the house key file beside the database (``<db_path>.key``; a URL has none); only when
+    neither exists is the key recorded in the database used, and the report says so
+    (``key_source``).
     """
-    store = SQLiteStore(db_path, readonly=True)
+    url = is_postgres_url(str(db_path))
+    store: Store
+    if url:
+        from auctionhouse.ledger.postgres import PostgresStore  # psycopg only when needed
+
+        store = PostgresStore(str(db_path), readonly=True)
+    else:
+        store = SQLiteStore(db_path, readonly=True)
     try:
         candidate = Path(key_path) if key_path is not None else Path(f"{db_path}.key")
-        if key_path is not None or candidate.is_file():
+        if key_path is not None or (not url and candidate.is_file()):
             public, source = load_public_key(candidate), f"{KEY_FILE} {candidate}"
             return audit_store(store, public, auction_id=auction_id, key_source=source)
         stored = store.get_meta(META_PUBLIC_KEY)

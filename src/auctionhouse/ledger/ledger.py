@@ -126,6 +126,24 @@ class Ledger:
             self._moved.update(new_heads)
             self._sealed.update(seal.auction_id for seal in seals)
 
+    def absorb(
+        self,
+        heads: dict[str, tuple[int, bytes]],
+        closed: set[str],
+        last: CheckpointRecord | None,
+    ) -> None:
+        """Take in what another writer of a shared store appended: the heads its records moved
+        (a head only ever moves forward), the auctions it closed, and the newest signed record
+        (``None``: keep ours). Called by the shared house under the store's writer lock, so
+        the next ``append`` chains onto the true heads and the true signed-record chain."""
+        with self._lock:
+            for auction_id, (seq, digest) in heads.items():
+                if seq > self._heads.get(auction_id, (0, b""))[0]:
+                    self._heads[auction_id] = (seq, digest)
+            self._sealed.update(closed)
+            if last is not None and last.number > self._checkpoint_number:
+                self._advance(last)
+
     def _prepare(
         self, events: Sequence[Event]
     ) -> tuple[list[NewEvent], list[SealRecord], dict[str, tuple[int, bytes]]]:

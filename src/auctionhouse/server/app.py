@@ -28,7 +28,7 @@ from auctionhouse.errors import AuctionhouseError, TooLarge
 from auctionhouse.house import AuctionHouse, Clock
 from auctionhouse.house.service import HouseService
 from auctionhouse.server.config import ServerConfig
-from auctionhouse.server.hub import Hub
+from auctionhouse.server.hub import Hub, Limits
 from auctionhouse.server.metrics import Metrics
 from auctionhouse.server.models import BidFields
 from auctionhouse.server.passwords import PasswordWorkers
@@ -61,11 +61,16 @@ class ServerState:
         self.config = config
         self.clock = clock
         self.metrics = Metrics(config.stats_window_seconds)
-        self.service = HouseService(self._open_house)
+        self.service = self._service(config)
         self.hub = Hub(
             self.service,
-            queue_size=config.ws_send_queue,
+            limits=Limits(
+                queue_messages=config.ws_send_queue,
+                queue_bytes=config.ws_send_buffer_bytes,
+                send_timeout=config.send_timeout,
+            ),
             per_account=config.ws_connections_per_account,
+            page_cache_bytes=config.catch_up_cache_bytes,
         )
         self.sessions = SessionWatch(self.hub)
         self.passwords = PasswordWorkers(config.password_workers, config.login_max_waiting)
@@ -73,6 +78,20 @@ class ServerState:
         self._loop: asyncio.AbstractEventLoop | None = None
         # Called once the house is recovered and serving (run.py tunes the GC here).
         self.on_started: Callable[[], None] | None = None
+
+    def _service(self, config: ServerConfig) -> HouseService:
+        if config.database_url is None:
+            return HouseService(self._open_house)
+        from auctionhouse.house.shared import SharedAuctionHouse, SharedHouseService
+
+        url = config.database_url
+
+        def open_shared() -> SharedAuctionHouse:
+            return SharedAuctionHouse.open_shared(
+                url, key_path=config.key_path, config=config.house, clock=self.clock
+            )
+
+        return SharedHouseService(open_shared, url)
 
     def _open_house(self) -> AuctionHouse:
         return AuctionHouse.open(

@@ -46,6 +46,32 @@ CLASSIC_HOUSE_CONFIG = HouseConfig(argon2_time_cost=1, argon2_memory_kib=64)
 Printer = Callable[[str], None]
 
 
+@dataclass(frozen=True, slots=True)
+class ClassicLimits:
+    """What one slow or silent client may hold (docs/operations.md, "Limits and timeouts").
+
+    ``idle_seconds``: a client the auctioneer is waiting on (the seller before its request, a
+    buyer before its bid) that sends no line for this long is disconnected, so one silent
+    connection cannot keep the auctioneer busy for everyone. ``send_seconds``: a client that
+    takes none of the server's output for this long is cut. ``max_connections``: connections
+    at once (a round needs at most 1 + MAX_BUYERS); beyond it a client is told and let go.
+    Lines are at most ``classic_protocol.MAX_LINE`` bytes."""
+
+    idle_seconds: float = 300.0
+    send_seconds: float = 20.0
+    max_connections: int = 128
+    # Bytes of output a client may leave unread before it is cut.
+    max_unread_bytes: int = 1 << 20
+
+    def __post_init__(self) -> None:
+        for name in ("idle_seconds", "send_seconds"):
+            value = getattr(self, name)
+            if not isinstance(value, int | float) or not 0 < value < 10**7:
+                raise ConfigError(f"{name} must be a number of seconds > 0")
+        if not isinstance(self.max_connections, int) or self.max_connections < 1:
+            raise ConfigError("max_connections must be a whole number >= 1")
+
+
 def _print(line: str) -> None:
     print(line, flush=True)
 
@@ -66,16 +92,25 @@ class Client:
     account: str = ""
     bid: int | None = None  # whole dollars, once placed
     hung_up: bool = False
+    max_unread: int = 1 << 20
+    last_heard: float = 0.0  # loop time of the last line received (or of the connection)
 
     def send(self, *lines: str) -> None:
         if self.hung_up or self.writer.is_closing():
             return
         self.writer.write(("\n".join(lines) + "\n").encode())
+        if self.writer.transport.get_write_buffer_size() > self.max_unread:
+            self.cut()  # it does not read what it is sent
 
     def hang_up(self) -> None:
         self.hung_up = True
         if not self.writer.is_closing():
             self.writer.close()
+
+    def cut(self) -> None:
+        """Disconnect at once, dropping unsent output (a client that does not read); its
+        handler then sees the end of the stream and the round handles the disconnection."""
+        self.writer.transport.abort()
 
 
 @dataclass(eq=False)
@@ -106,9 +141,12 @@ class ClassicServer:
     """The seed's auctioneer as a state machine over connections; ``handle`` is the
     ``asyncio.start_server`` callback."""
 
-    def __init__(self, house: AuctionHouse, *, out: Printer = _print) -> None:
+    def __init__(
+        self, house: AuctionHouse, *, out: Printer = _print, limits: ClassicLimits | None = None
+    ) -> None:
         self.house = house
         self.out = out
+        self.limits = limits or ClassicLimits()
         self.round: Round | None = None
         self._handlers: set[asyncio.Task[None]] = set()
         self._admin = self._ensure_admin()
@@ -165,20 +203,45 @@ class ClassicServer:
         task = asyncio.current_task()
         if task is not None:
             self._handlers.add(task)
-        client = Client(writer, _peer(writer))
+        loop = asyncio.get_running_loop()
+        limits = self.limits
+        client = Client(writer, _peer(writer), max_unread=limits.max_unread_bytes)
+        client.last_heard = loop.time()
+        # Idle clients are checked a few times per idle period (a cancelled readline keeps
+        # what it has read in the stream's buffer).
+        check = min(1.0, limits.idle_seconds / 4)
         try:
+            if len(self._handlers) > limits.max_connections:
+                client.send(say.CONNECTED, "", say.TOO_MANY)
+                client.hang_up()
+                self.out(f">> Too many connections: refused {client.peer}")
+                return
             self._guarded(self.on_connect, client)
             while not client.hung_up:
                 try:
-                    raw = await reader.readline()
+                    raw = await asyncio.wait_for(reader.readline(), check)
+                except TimeoutError:
+                    if (
+                        self._awaits(client)
+                        and loop.time() - client.last_heard > limits.idle_seconds
+                    ):
+                        self.out(f">> No line from {client.peer} for {limits.idle_seconds:g} s")
+                        client.send("", say.IDLE.format(seconds=f"{limits.idle_seconds:g}"))
+                        break
+                    continue
                 except ValueError:  # a line over the stream limit; the stream skips past it
                     self._guarded(self.on_line, client, None)
                     continue
                 if not raw:
                     break
+                client.last_heard = loop.time()
                 text = raw.decode("utf-8", "replace").rstrip("\r\n")
                 self._guarded(self.on_line, client, text)
-                await writer.drain()
+                try:
+                    await asyncio.wait_for(writer.drain(), limits.send_seconds)
+                except TimeoutError:
+                    self.out(f">> {client.peer} reads nothing: disconnected")
+                    client.cut()
         except (ConnectionError, OSError):
             pass
         finally:
@@ -205,6 +268,15 @@ class ClassicServer:
                 if isinstance(client, Client):  # also one that was not in the round yet
                     client.send("", say.FAILED, say.GOODBYE)
                     client.hang_up()
+
+    def _awaits(self, client: Client) -> bool:
+        """Whether the round is waiting on a line from ``client`` (so it may not stay idle)."""
+        round_ = self.round
+        if round_ is None or client.hung_up:
+            return False
+        if client is round_.seller:
+            return round_.phase is Phase.REQUEST
+        return round_.phase is Phase.BIDDING and client in round_.buyers and client.bid is None
 
     def on_connect(self, client: Client) -> None:
         round_ = self.round
@@ -426,9 +498,16 @@ def _listen_error(host: str, port: int, exc: OSError) -> ConfigError:
     return ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
 
 
-async def run(house: AuctionHouse, host: str, port: int, db: Path, out: Printer = _print) -> None:
+async def run(
+    house: AuctionHouse,
+    host: str,
+    port: int,
+    db: Path,
+    out: Printer = _print,
+    limits: ClassicLimits | None = None,
+) -> None:
     """Serve until SIGINT or SIGTERM; raise ``ConfigError`` if the port cannot be had."""
-    auctioneer = ClassicServer(house, out=out)
+    auctioneer = ClassicServer(house, out=out, limits=limits)
     try:
         tcp = await asyncio.start_server(auctioneer.handle, host, port, limit=say.MAX_LINE)
     except OSError as exc:
@@ -450,13 +529,18 @@ async def run(house: AuctionHouse, host: str, port: int, db: Path, out: Printer 
             loop.remove_signal_handler(signum)
 
 
-def serve(port: str, db: Path | None = None, host: str = "127.0.0.1") -> None:
+def serve(
+    port: str,
+    db: Path | None = None,
+    host: str = "127.0.0.1",
+    limits: ClassicLimits | None = None,
+) -> None:
     """``auctionhouse classic serve``: open the house, serve, close the house cleanly."""
     number = parse_port(port)
     path = db if db is not None else default_db()
     house = open_house(path)
     try:
-        asyncio.run(run(house, host, number, path))
+        asyncio.run(run(house, host, number, path, limits=limits))
     finally:
         house.close()
     _print("Auctioneer stopped.")

@@ -18,6 +18,7 @@ from typing import Any
 
 from auctionhouse.errors import ConfigError
 from auctionhouse.house.config import HouseConfig
+from auctionhouse.ledger.location import is_postgres_url
 
 ENV_PREFIX = "AUCTIONHOUSE_"
 HOUSE_ENV_PREFIX = "AUCTIONHOUSE_HOUSE_"
@@ -38,21 +39,42 @@ class ServerConfig:
     # The house's SQLite file; its signing key is FILE.key next to it unless key_file is set.
     db: Path = field(default_factory=default_db_path)
     key_file: Path | None = None
+    # A PostgreSQL URL (postgresql://...): the shared house of several instances, in place of db.
+    database_url: str | None = None
     log_level: str = "info"
     # Seconds a SIGTERM waits for open connections before it closes them.
     graceful_seconds: float = 10.0
     # Trust X-Forwarded-For from these proxy addresses (comma-separated) when proxy_headers is on.
     proxy_headers: bool = False
     forwarded_allow_ips: str = "127.0.0.1"
-    # WebSocket: messages queued per connection before a slow reader is dropped; largest frame.
+    # WebSocket: messages and bytes queued per connection before a slow reader is dropped
+    # (close 4008); largest frame a client may send.
     ws_send_queue: int = 4096
+    ws_send_buffer_bytes: int = 1 << 20
     ws_max_message_bytes: int = 65_536
     # WebSocket connections one account may hold at once (a quota).
     ws_connections_per_account: int = 32
     # permessage-deflate compression of WebSocket frames: saves bandwidth, costs CPU per frame.
     ws_compression: bool = False
-    # Most concurrent connections the server accepts (0: no limit); more get HTTP 503.
-    max_connections: int = 0
+    # Most open connections (HTTP and WebSocket) in all and from one client address (0: no
+    # limit); a connection beyond either is closed at once (server/protocols.py).
+    max_connections: int = 4096
+    max_connections_per_address: int = 256
+    # Seconds a client may take to send a request's line and headers (from its connection or
+    # the end of its previous response); an idle keep-alive connection's life; a WebSocket
+    # upgrade's time to finish its handshake.
+    header_timeout: float = 10.0
+    keep_alive_timeout: float = 5.0
+    ws_handshake_timeout: float = 10.0
+    # Seconds a dropped WebSocket client has to read up to the close frame before it is cut.
+    ws_close_grace: float = 10.0
+    # Largest request line + headers (431 beyond).
+    max_header_bytes: int = 65_536
+    # Seconds one send may wait for a client that does not read before it is disconnected
+    # (WebSocket: close 4008; HTTP: the connection is cut).
+    send_timeout: float = 20.0
+    # Encoded catch-up pages (events after a WebSocket subscribe) shared by all connections.
+    catch_up_cache_bytes: int = 32 << 20
     # Password (argon2) worker threads for returning logins (an address that logged into the
     # account before; 0: one less than the cores, 1 to 4); all other logins, sign-ups and
     # password changes share one more thread of their own (server/passwords.py).
@@ -80,6 +102,18 @@ class ServerConfig:
         _check_int("ws_max_message_bytes", self.ws_max_message_bytes, 256, 64 * 2**20)
         _check_int("ws_connections_per_account", self.ws_connections_per_account, 1, 10**6)
         _check_int("max_connections", self.max_connections, 0, 10**7)
+        _check_int("max_connections_per_address", self.max_connections_per_address, 0, 10**7)
+        _check_int("max_header_bytes", self.max_header_bytes, 1024, 2**24)
+        _check_int("ws_send_buffer_bytes", self.ws_send_buffer_bytes, 4096, 2**34)
+        _check_int("catch_up_cache_bytes", self.catch_up_cache_bytes, 0, 2**36)
+        for name in (
+            "header_timeout",
+            "keep_alive_timeout",
+            "ws_handshake_timeout",
+            "ws_close_grace",
+        ):
+            _check_number(name, getattr(self, name), minimum=0.01)
+        _check_number("send_timeout", self.send_timeout, minimum=0.1)
         _check_int("password_workers", self.password_workers, 0, 64)
         _check_int("login_max_waiting", self.login_max_waiting, 1, 100_000)
         _check_number("login_tarpit_seconds", self.login_tarpit_seconds, minimum=0.0)
@@ -87,12 +121,18 @@ class ServerConfig:
         for name in ("proxy_headers", "ws_compression"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name} must be true or false")
+        if self.database_url is not None and not is_postgres_url(self.database_url):
+            raise ConfigError("database_url must be a postgresql:// URL")
         if not isinstance(self.house, HouseConfig):
             raise ConfigError("house must be a [house] table of settings")
 
     @property
     def key_path(self) -> Path:
-        return self.key_file if self.key_file is not None else Path(f"{self.db}.key")
+        if self.key_file is not None:
+            return self.key_file
+        if self.database_url is not None:  # every instance needs this same key (a copy)
+            return self.db.parent / "postgres-house.key"
+        return Path(f"{self.db}.key")
 
 
 def _check_int(name: str, value: object, low: int, high: int) -> None:
@@ -124,6 +164,7 @@ _EXPECTED = {
     "str": "a string",
     "Path": "a path",
     "Path | None": "a path",
+    "str | None": "a string",
 }
 
 
@@ -248,6 +289,15 @@ def load_config(
         return ServerConfig(**server, house=house_config)
     except TypeError as exc:  # pragma: no cover - guarded by the field checks above
         raise ConfigError(str(exc)) from None
+
+
+def db_flags(db: str | None) -> dict[str, Any]:
+    """The settings a ``--db`` value gives: a PostgreSQL URL or an SQLite file path."""
+    if db is None:
+        return {}
+    if is_postgres_url(db):
+        return {"database_url": db}
+    return {"db": Path(db).expanduser()}
 
 
 def with_house(config: ServerConfig, **house_changes: Any) -> ServerConfig:

@@ -1,14 +1,26 @@
 """The WebSocket fan-out: who watches which auction, and what each connection is sent.
 
 The house tells ``Hub.on_event`` of every event once it is durable (on the event loop, in seq
-order). The hub encodes each event once and hands the same text to every watcher's bounded send
-queue; a connection whose queue is full is dropped (close code 4008), so one slow reader never
-holds up the others or the house.
+order). The hub encodes each event once and hands the same text to every watcher's send queue.
 
-No gap, no duplicate: a subscription first registers the connection, so live events start
-buffering in its backlog; then a snapshot and the missed events are read in order with every
-write (``HouseService.call``: answered once all that came before is durable); then the backlog
-is replayed, skipping every seq the connection has already been sent.
+Memory per connection is bounded on every path (docs/api.md "Flow control"):
+
+- A connection's queue is bounded in bytes (``ws_send_buffer_bytes``) and in messages
+  (``ws_send_queue``): live events, Dutch ticks and replies to commands all count against it. A
+  connection whose queue is full is dropped (close code 4008).
+- One sender task per connection hands frames to the socket one at a time and waits whenever the
+  socket's write buffer is full (the server's own flow control). A send that stays blocked for
+  ``ws_send_timeout`` seconds (a client that stopped reading) drops the connection (4008): one
+  sweep a second checks every connection.
+- Catch-up after a subscribe is not queued up front: the queue holds a small ``CatchUp`` marker,
+  and the sender reads the snapshot and the missed events when it reaches it, page by page, under
+  the same flow control as live events. Catch-up frames are ``event`` messages without a view
+  (the snapshot before them has it), encoded once per page and shared by every connection through
+  a bounded cache of encoded pages (``CatchUpPages``).
+
+No gap, no duplicate: a subscription registers the connection first, so live events start
+queueing behind its ``CatchUp`` marker; the sender then takes a durable snapshot (seq H), sends
+the events up to H, and skips every queued live event at or below the last seq it has sent.
 
 Dutch clocks: a subscribed open Dutch auction gets a ``tick`` message on each clock step.
 """
@@ -18,10 +30,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import Counter
-from collections.abc import Iterable
+from collections import Counter, OrderedDict, deque
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
+
+import orjson
 
 from auctionhouse.auction import (
     AuctionClosed,
@@ -36,7 +50,7 @@ from auctionhouse.auction import (
 )
 from auctionhouse.auction.rules import next_dutch_step
 from auctionhouse.auction.views import public_view
-from auctionhouse.errors import NotFound, QuotaExceeded
+from auctionhouse.errors import AuctionhouseError, NotFound, QuotaExceeded
 from auctionhouse.house import AuctionHouse
 from auctionhouse.house.service import HouseService
 from auctionhouse.server.wire import dumps
@@ -45,7 +59,19 @@ log = logging.getLogger("auctionhouse.server")
 
 CLOSE_SLOW = 4008
 CLOSE_RESTART = 1012
+CLOSE_TRY_LATER = 1013
 TICK_SLACK = 0.002  # fire a Dutch tick just after the step, never just before
+PAGE_EVENTS = 256  # events per cached catch-up page (pages are aligned: 1-256, 257-512, ...)
+CATCH_UP_COST = 64  # bytes a queued CatchUp marker counts for, plus 8 per auction it names
+
+
+def live_view(state: AuctionState, now: float) -> dict[str, Any]:
+    """The view sent with a live event: the public view without the item's description (up to
+    5,000 characters that never change; the snapshot and ``AuctionCreated`` carry it), so a
+    live frame stays small however long the description is."""
+    view = public_view(state, now)
+    view["item"] = {"name": state.item_name}
+    return view
 
 
 class Socket(Protocol):
@@ -54,74 +80,173 @@ class Socket(Protocol):
     async def close(self, code: int = 1000, reason: str | None = None) -> None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Per-connection flow control (ServerConfig's ``ws_*`` settings)."""
+
+    queue_messages: int = 4096
+    queue_bytes: int = 1 << 20
+    send_timeout: float = 20.0
+
+
+@dataclass(slots=True)
+class CatchUp:
+    """A queued subscription: its snapshots and missed events are read when the sender gets
+    here. ``auctions`` is the list to catch up on, in order; ``after`` the client's last seqs."""
+
+    auctions: list[str]
+    after: dict[str, int]
+
+    @property
+    def cost(self) -> int:
+        return CATCH_UP_COST + 8 * len(self.auctions)
+
+
+# A queued item: a ready frame (reply, error, tick), a live event (auction, seq, frame), or a
+# CatchUp marker.
+_Item = str | tuple[str, int, str] | CatchUp
+
+
+def _cost(item: _Item) -> int:
+    if isinstance(item, str):
+        return len(item)
+    if isinstance(item, tuple):
+        return len(item[2])
+    return item.cost
+
+
 class Connection:
     """One WebSocket client: its account, subscriptions, last seq sent per auction, send queue."""
 
-    def __init__(self, hub: Hub, socket: Socket, address: str, queue_size: int) -> None:
+    def __init__(self, hub: Hub, socket: Socket, address: str, limits: Limits) -> None:
         self.hub = hub
         self.socket = socket
         self.address = address
+        self.limits = limits
         self.account: str | None = None
         self.auctions: set[str] = set()
         self.everything = False
+        # The last seq sent per auction; auctions whose CatchUp is still queued (their queued
+        # live events are covered by it, so they are skipped).
         self.last_seq: dict[str, int] = {}
-        self.backlog: list[tuple[str, int, str]] | None = None
+        self.pending: Counter[str] = Counter()
         self.tasks: set[asyncio.Task[None]] = set()
         self.closed = False
+        # When the frame being handed to the socket started waiting (None: not blocked).
+        self.sending_since: float | None = None
         # The task reading this socket: cancelled when the hub drops the connection.
         self.reader: asyncio.Task[Any] | None = None
         # The hub's shutdown of a dropped connection (its close frame with the reason).
         self.closing: asyncio.Task[None] | None = None
-        self._queue: asyncio.Queue[str] = asyncio.Queue(queue_size)
+        self._queue: deque[_Item] = deque()
+        self._queued_bytes = 0
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
         self._sender = asyncio.create_task(self._send_loop(), name="ws-sender")
+
+    # ------------------------------------------------------------------ queueing
+
+    def _put(self, item: _Item) -> None:
+        if self.closed:
+            return
+        cost = _cost(item)
+        limits = self.limits
+        if (
+            len(self._queue) >= limits.queue_messages
+            or self._queued_bytes + cost > limits.queue_bytes
+        ):
+            self.hub.drop(self, CLOSE_SLOW, "too slow: the send queue is full")
+            return
+        self._queue.append(item)
+        self._queued_bytes += cost
+        self._idle.clear()
+        self._wake.set()
 
     def push(self, text: str) -> None:
         """Queue a message; a full queue drops the connection (it reads too slowly)."""
-        if self.closed:
-            return
-        try:
-            self._queue.put_nowait(text)
-        except asyncio.QueueFull:
-            self.hub.drop(self, CLOSE_SLOW, "too slow: the send queue is full")
-
-    async def push_wait(self, text: str) -> None:
-        """Queue a message, waiting for room: catch-up after a subscribe may be longer than the
-        queue, and only this connection's own reader waits for it."""
-        if not self.closed:
-            await self._queue.put(text)
+        self._put(text)
 
     def push_event(self, auction_id: str, seq: int, text: str) -> None:
-        if self.backlog is not None:
-            if len(self.backlog) >= self._queue.maxsize:
-                self.hub.drop(self, CLOSE_SLOW, "too slow: live events piled up during catch-up")
-                return
-            self.backlog.append((auction_id, seq, text))
-            return
-        if seq <= self.last_seq.get(auction_id, 0):
-            return
-        self.last_seq[auction_id] = seq
-        self.push(text)
+        """Queue a live event; the sender skips it if a catch-up already covered it."""
+        self._put((auction_id, seq, text))
+
+    def push_catch_up(self, item: CatchUp) -> None:
+        for aid in item.auctions:
+            self.pending[aid] += 1
+        self._put(item)
 
     def watches(self, auction_id: str) -> bool:
         return self.everything or auction_id in self.auctions
 
+    @property
+    def queued_bytes(self) -> int:
+        return self._queued_bytes
+
+    # ------------------------------------------------------------------ sending
+
     async def _send_loop(self) -> None:
         queue = self._queue
-        send = self.socket.send_text
-        while True:
-            text = await queue.get()
+        try:
+            while True:
+                if not queue:
+                    self._idle.set()
+                    self._wake.clear()
+                    await self._wake.wait()
+                    continue
+                item = queue.popleft()
+                self._queued_bytes -= _cost(item)
+                if isinstance(item, str):
+                    await self._send(item)
+                elif isinstance(item, tuple):
+                    aid, seq, text = item
+                    if self.pending[aid] or not self.watches(aid):
+                        continue
+                    if seq <= self.last_seq.get(aid, 0):
+                        continue
+                    self.last_seq[aid] = seq
+                    await self._send(text)
+                else:
+                    await self._catch_up(item)
+        except asyncio.CancelledError:
+            raise
+        except AuctionhouseError as exc:  # the house could not take the snapshot (overloaded)
+            self.hub.drop(self, CLOSE_TRY_LATER, exc.code)
+        except Exception:  # the peer went away
+            self.hub.close(self)
+
+    async def _send(self, text: str) -> None:
+        self.sending_since = self.hub.loop_time()
+        await self.socket.send_text(text)
+        self.sending_since = None
+
+    async def _catch_up(self, item: CatchUp) -> None:
+        hub = self.hub
+        for aid in item.auctions:
             try:
-                await send(text)
-                while not queue.empty():  # drain without a wake-up per message
-                    await send(queue.get_nowait())
-            except Exception:  # the peer went away
-                self.hub.close(self)
-                return
+                if not self.watches(aid) or self.closed:
+                    continue
+                try:
+                    view, seq, now = await hub.snapshot(aid)
+                except NotFound:
+                    continue
+                message = {"type": "snapshot", "auction": aid, "view": view, "server_time": now}
+                await self._send(dumps(message))
+                after = item.after.get(aid, 0)
+                for page in hub.pages.pages(aid, after, seq):
+                    for frame in page:
+                        await self._send(frame)
+                self.last_seq[aid] = max(self.last_seq.get(aid, 0), seq)
+            finally:
+                self.pending[aid] -= 1
+                if self.pending[aid] <= 0:
+                    del self.pending[aid]
 
     def discard_queued(self) -> None:
-        """Empty the send queue (a closed connection): wakes a reader waiting in push_wait."""
-        while not self._queue.empty():
-            self._queue.get_nowait()
+        """Empty the send queue (a closed connection)."""
+        self._queue.clear()
+        self._queued_bytes = 0
+        self._idle.set()
 
     async def shutdown(self, code: int, reason: str) -> None:
         self.closed = True
@@ -135,27 +260,72 @@ class Connection:
 
     async def flush(self, timeout: float = 1.0) -> None:
         """Wait (bounded) until everything queued so far has been handed to the socket."""
-        deadline = asyncio.get_running_loop().time() + timeout
-        while not self._queue.empty() and not self.closed:
-            if asyncio.get_running_loop().time() >= deadline:
-                return
-            await asyncio.sleep(0.005)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._idle.wait(), timeout)
 
 
-@dataclass(slots=True)
-class CatchUp:
-    auction_id: str
-    view: dict[str, Any] | None
-    events: list[dict[str, Any]]
-    now: float
-    error: dict[str, Any] | None = None
+class CatchUpPages:
+    """Encoded catch-up frames, shared by every connection and bounded in bytes (LRU).
+
+    Key: (auction, first seq, last seq, revealed). Pages are aligned to ``PAGE_EVENTS`` so that
+    subscribers starting anywhere share the full pages; a page's events are durable, so it never
+    changes, except that a sealed auction's bids are revealed at close (hence ``revealed``)."""
+
+    def __init__(self, service: HouseService, max_bytes: int) -> None:
+        self.service = service
+        self.max_bytes = max_bytes
+        self.size = 0
+        self.hits = 0
+        self.misses = 0
+        self._pages: OrderedDict[tuple[str, int, int, bool], tuple[list[str], int]] = OrderedDict()
+
+    def pages(self, auction_id: str, after: int, upto: int) -> Iterator[list[str]]:
+        """The frames of events ``after + 1 .. upto``, a page at a time (read lazily)."""
+        first = after + 1
+        while first <= upto:
+            last = min(upto, ((first - 1) // PAGE_EVENTS + 1) * PAGE_EVENTS)
+            yield self._page(auction_id, first, last)
+            first = last + 1
+
+    def _page(self, aid: str, first: int, last: int) -> list[str]:
+        house = self.service.house
+        revealed = house.state(aid).outcome is not None
+        key = (aid, first, last, revealed)
+        hit = self._pages.get(key)
+        if hit is not None:
+            self.hits += 1
+            self._pages.move_to_end(key)
+            return hit[0]
+        self.misses += 1
+        frames = [
+            orjson.dumps(
+                {"type": "event", "auction": aid, "seq": event["seq"], "event": event}
+            ).decode()
+            for event in house.events(aid, first - 1, limit=last - first + 1)
+        ]
+        size = sum(len(f) for f in frames) + 100
+        if size <= self.max_bytes:
+            self._pages[key] = (frames, size)
+            self.size += size
+            while self.size > self.max_bytes:
+                _, (_, dropped) = self._pages.popitem(last=False)
+                self.size -= dropped
+        return frames
 
 
 class Hub:
-    def __init__(self, service: HouseService, *, queue_size: int, per_account: int) -> None:
+    def __init__(
+        self,
+        service: HouseService,
+        *,
+        limits: Limits | None = None,
+        per_account: int = 32,
+        page_cache_bytes: int = 32 << 20,
+    ) -> None:
         self.service = service
-        self.queue_size = queue_size
+        self.limits = limits or Limits()
         self.per_account = per_account
+        self.pages = CatchUpPages(service, page_cache_bytes)
         self.connections: set[Connection] = set()
         self.subs: dict[str, set[Connection]] = {}
         self.everyone: set[Connection] = set()
@@ -164,21 +334,28 @@ class Hub:
         self._tickers: dict[str, asyncio.TimerHandle] = {}
         self._unsubscribe: Any = None
         self._closing_tasks: set[asyncio.Task[None]] = set()
+        self._sweeper: asyncio.Task[None] | None = None
         self.dropped = 0
 
     @property
     def house(self) -> AuctionHouse:
         return self.service.house
 
+    def loop_time(self) -> float:
+        return asyncio.get_running_loop().time()
+
     def start(self) -> None:
         house = self.house
         for aid in house.auction_ids():
             self.durable_seq[aid] = house.state(aid).seq
         self._unsubscribe = house.subscribe(self.on_event)
+        self._sweeper = asyncio.get_running_loop().create_task(self._sweep(), name="ws-sweeper")
 
     async def stop(self) -> None:
         if self._unsubscribe is not None:
             self._unsubscribe()
+        if self._sweeper is not None:
+            self._sweeper.cancel()
         for handle in self._tickers.values():
             handle.cancel()
         self._tickers.clear()
@@ -188,10 +365,23 @@ class Hub:
         )
         self.connections.clear()
 
+    async def _sweep(self) -> None:
+        """Drop every connection whose current send has been blocked for ``send_timeout``:
+        its client stopped reading (the socket's buffers are full), on whatever path."""
+        timeout = self.limits.send_timeout
+        period = min(1.0, timeout / 4)
+        while True:
+            await asyncio.sleep(period)
+            now = self.loop_time()
+            for conn in list(self.connections):
+                since = conn.sending_since
+                if since is not None and now - since > timeout:
+                    self.drop(conn, CLOSE_SLOW, "too slow: the client stopped reading")
+
     # ------------------------------------------------------------------ connections
 
     def open(self, socket: Socket, address: str) -> Connection:
-        conn = Connection(self, socket, address, self.queue_size)
+        conn = Connection(self, socket, address, self.limits)
         self.connections.add(conn)
         return conn
 
@@ -244,46 +434,53 @@ class Hub:
 
     # ------------------------------------------------------------------ subscriptions
 
-    async def subscribe(
+    def subscribe(
         self, conn: Connection, auctions: list[str] | None, after: dict[str, int]
     ) -> list[dict[str, Any]]:
-        """Subscribe ``conn`` to ``auctions`` (None: every auction); send snapshots and missed
-        events. Returns the errors for auctions that could not be subscribed."""
-        conn.backlog = []
+        """Subscribe ``conn`` to ``auctions`` (None: every auction) and queue their catch-up
+        (snapshots and missed events, read by the sender when it gets there). Returns the
+        errors for auctions that could not be subscribed (unknown ids)."""
+        house = self.house
+        errors: list[dict[str, Any]] = []
         if auctions is None:
+            # The live list: every auction not closed, plus any the client names in ``after``.
+            ids = [a for a in house.auction_ids() if house.state(a).outcome is None]
+            live = set(ids)
+            ids += [a for a in after if a not in live and self._exists(a)]
             conn.everything = True
             self.everyone.add(conn)
         else:
+            ids = []
             for aid in auctions:
+                if not self._exists(aid):
+                    errors.append({"auction": aid, **NotFound(f"no auction {aid!r}").to_dict()})
+                    continue
+                ids.append(aid)
                 conn.auctions.add(aid)
                 self.subs.setdefault(aid, set()).add(conn)
-        errors: list[dict[str, Any]] = []
-        try:
-            wanted = None if auctions is None else list(auctions)
-            results = await self.service.call(lambda h: self._catch_up(h, wanted, after))
-            for item in results:
-                if item.error is not None:
-                    self._unwatch(conn, item.auction_id)
-                    errors.append(item.error)
-                    continue
-                await self._send_catch_up(conn, item)
-        except BaseException:
-            if auctions is None:
-                conn.everything = False
-                self.everyone.discard(conn)
-            else:
-                for aid in auctions:
-                    self._unwatch(conn, aid)
-            raise
-        finally:
-            backlog, conn.backlog = conn.backlog, None
-            for aid, seq, text in backlog or ():
-                if conn.watches(aid):
-                    conn.push_event(aid, seq, text)
-        for aid in self.house.auction_ids() if auctions is None else auctions:
+        conn.push_catch_up(CatchUp(ids, after))
+        for aid in ids:
             if conn.watches(aid):
                 self._ensure_ticker(aid)
         return errors
+
+    def _exists(self, aid: str) -> bool:
+        try:
+            self.house.state(aid)
+        except NotFound:
+            return False
+        return True
+
+    async def snapshot(self, aid: str) -> tuple[dict[str, Any], int, float]:
+        """The public view of ``aid``, its seq and the house time, showing only durable events:
+        read at once when its state is durable, else in order with the writes (answered once
+        what came before is durable). Raises NotFound, or Overloaded from the house queue."""
+        house = self.house
+        state = house.state(aid)
+        if state.seq <= self.durable_seq.get(aid, 0):
+            now = house.clock.now()
+            return public_view(state, now), state.seq, now
+        return await self.service.call(lambda h: (h.view(aid), h.state(aid).seq, h.clock.now()))
 
     def unsubscribe(self, conn: Connection, auctions: list[str] | None) -> None:
         if auctions is None:
@@ -302,46 +499,6 @@ class Hub:
             watchers.discard(conn)
             if not watchers:
                 del self.subs[aid]
-
-    def _catch_up(
-        self, house: AuctionHouse, auctions: list[str] | None, after: dict[str, int]
-    ) -> list[CatchUp]:
-        """Runs in order with every write: what was decided before is durable when it answers."""
-        now = house.clock.now()
-        if auctions is None:
-            # The live list: every auction not closed, plus any the client names in ``after``.
-            ids = [a for a in house.auction_ids() if house.state(a).outcome is None]
-            live = set(ids)
-            ids += [a for a in after if a not in live]
-        else:
-            ids = auctions
-        out = []
-        for aid in ids:
-            try:
-                view = house.view(aid)
-                events = house.events(aid, after.get(aid, 0))
-            except NotFound as exc:
-                out.append(CatchUp(aid, None, [], now, {"auction": aid, **exc.to_dict()}))
-                continue
-            out.append(CatchUp(aid, view, events, now))
-        return out
-
-    async def _send_catch_up(self, conn: Connection, item: CatchUp) -> None:
-        aid, view, now = item.auction_id, item.view, item.now
-        assert view is not None
-        snapshot = {"type": "snapshot", "auction": aid, "view": view, "server_time": now}
-        await conn.push_wait(dumps(snapshot))
-        for event in item.events:
-            message = {
-                "type": "event",
-                "auction": aid,
-                "seq": event["seq"],
-                "event": event,
-                "view": view,
-                "server_time": now,
-            }
-            await conn.push_wait(dumps(message))
-        conn.last_seq[aid] = max(conn.last_seq.get(aid, 0), view["seq"])
 
     # ------------------------------------------------------------------ fan-out
 
@@ -381,7 +538,7 @@ class Hub:
                 "seq": event.seq,
                 # Live events are never revealed: a sealed bid is pushed before its close.
                 "event": public_event(event, state.method, False),
-                "view": public_view(state, now),
+                "view": live_view(state, now),
                 "server_time": now,
             }
         )

@@ -27,6 +27,10 @@ from auctionhouse.server.models import (
     rules_dict,
 )
 
+EVENTS_PAGE = 1000  # default page of GET /auctions/{id}/events
+MAX_EVENTS_PAGE = 5000
+LISTED_DESCRIPTION = 280  # characters of an item's description in a list of auctions
+
 bearer = HTTPBearer(auto_error=False, description="A token from POST /api/v1/sessions.")
 
 
@@ -220,12 +224,24 @@ async def list_auctions(
         "bidder": bidder,
         "viewer": account.id if account is not None else None,
     }
+    views = [_listed(v) for v in house.list_auctions(limit=limit, offset=offset, **filters)]
     return {
-        "auctions": house.list_auctions(limit=limit, offset=offset, **filters),
+        "auctions": views,
         "limit": limit,
         "offset": offset,
         "total": house.count_auctions(**filters),
     }
+
+
+def _listed(view: dict[str, Any]) -> dict[str, Any]:
+    """A view in a list: a long description is cut to ``LISTED_DESCRIPTION`` characters (with
+    ``item.truncated``), so a page of 500 stays about 1 MB however long the descriptions are;
+    ``GET /auctions/{id}`` has the whole."""
+    item = view["item"]
+    description = item.get("description") or ""
+    if len(description) > LISTED_DESCRIPTION:
+        view["item"] = {**item, "description": description[:LISTED_DESCRIPTION], "truncated": True}
+    return view
 
 
 @api_router.post("/auctions", status_code=201, tags=["auctions"])
@@ -281,11 +297,16 @@ async def auction_events(
     auction_id: AuctionId,
     request: Request,
     after: Annotated[int, Query(ge=0, le=2**62)] = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_EVENTS_PAGE)] = EVENTS_PAGE,
 ) -> dict[str, Any]:
+    """A page of at most ``limit`` durable public events after seq ``after``; ``more`` says
+    whether events follow (ask again with ``after`` = the last seq of this page)."""
     server = server_of(request)
     await server.settled(auction_id)
-    events = server.house.events(auction_id, after)
-    return {"events": events, "last_seq": server.house.state(auction_id).seq}
+    last = server.hub.durable_seq.get(auction_id, 0)
+    count = min(limit, max(0, last - after))
+    events = server.house.events(auction_id, after, limit=count) if count else []
+    return {"events": events, "last_seq": last, "more": after + len(events) < last}
 
 
 # ---------------------------------------------------------------------- house

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import gc
+import math
 import signal
 import sqlite3
 import sys
@@ -19,6 +20,11 @@ def check_database(config: ServerConfig) -> None:
     """Fail early, in one line, when the database file cannot be opened."""
     from auctionhouse.house.accounts import create_private_file
 
+    if config.database_url is not None:  # psycopg installed, the server answers, we may write
+        from auctionhouse.ledger.postgres import PostgresStore
+
+        PostgresStore(config.database_url).close()
+        return
     try:
         config.db.parent.mkdir(parents=True, exist_ok=True)
         create_private_file(config.db)  # password hashes inside: never readable by others
@@ -27,11 +33,30 @@ def check_database(config: ServerConfig) -> None:
         raise ConfigError(f"cannot open the house database {config.db}: {exc}") from None
 
 
+def connection_guard(config: ServerConfig) -> Any:
+    from auctionhouse.server.protocols import ConnectionGuard
+
+    return ConnectionGuard(
+        max_total=config.max_connections,
+        max_per_address=config.max_connections_per_address,
+        header_timeout=config.header_timeout,
+        keep_alive_timeout=config.keep_alive_timeout,
+        ws_handshake_timeout=config.ws_handshake_timeout,
+        ws_close_grace=config.ws_close_grace,
+        send_timeout=config.send_timeout,
+        max_header_bytes=config.max_header_bytes,
+    )
+
+
 def uvicorn_config(config: ServerConfig, app: Any) -> Any:
+    """uvicorn's settings, with our protocol classes (server/protocols.py: connection caps,
+    head, idle, handshake and write-stall timeouts, which uvicorn lacks or applies too late)."""
     import uvicorn
 
+    from auctionhouse.server.protocols import protocols
     from auctionhouse.server.redact import install_log_redaction
 
+    http, ws = protocols(connection_guard(config))
     settings = uvicorn.Config(
         app,
         host=config.host,
@@ -43,7 +68,9 @@ def uvicorn_config(config: ServerConfig, app: Any) -> Any:
         proxy_headers=config.proxy_headers,
         forwarded_allow_ips=config.forwarded_allow_ips,
         timeout_graceful_shutdown=max(1, round(config.graceful_seconds)),
-        limit_concurrency=config.max_connections or None,
+        http=http,
+        ws=ws,
+        timeout_keep_alive=max(1, math.ceil(config.keep_alive_timeout)),  # ours: GuardedHttp
         server_header=False,
     )
     install_log_redaction()  # after uvicorn.Config has set up its loggers and handlers

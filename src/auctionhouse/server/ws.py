@@ -8,6 +8,7 @@ when the session expires (4002) or is revoked (4003)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -86,7 +87,7 @@ class Session:
             if op == "bid":
                 self._bid(request_id, message)
             elif op == "subscribe":
-                await self._subscribe(request_id, message)
+                self._subscribe(request_id, message)
             elif op == "unsubscribe":
                 auctions = _auction_list(message.get("auctions"))
                 self.server.hub.unsubscribe(self.conn, auctions)
@@ -112,10 +113,12 @@ class Session:
         self.server.hub.authenticate(self.conn, session.account_id)
         self.server.sessions.watch(self.conn, session.digest, session.expires_at)
 
-    async def _subscribe(self, request_id: Any, message: dict[str, Any]) -> None:
+    def _subscribe(self, request_id: Any, message: dict[str, Any]) -> None:
+        """Queues the catch-up and the answers; the sender sends them in order, under flow
+        control (hub.py), so a subscribe never holds more than a marker in memory."""
         auctions = _auction_list(message.get("auctions"))
         after = _after(message.get("after"))
-        errors = await self.server.hub.subscribe(self.conn, auctions, after)
+        errors = self.server.hub.subscribe(self.conn, auctions, after)
         for err in errors:
             auction = err.pop("auction")
             self.conn.push(
@@ -210,8 +213,6 @@ async def serve_socket(server: ServerState, scope: Scope, receive: Receive, send
             if raw is None:
                 raw = frame.get("bytes") or b""
             await session.handle(raw)
-        if conn.closing is not None:  # dropped while handling (a session ended): let the
-            await conn.closing  # close frame with its code go out before the app returns
     except AuctionhouseError as exc:  # refused at the door (rate limit)
         conn.push(_error(None, exc))
         await conn.flush()
@@ -223,6 +224,11 @@ async def serve_socket(server: ServerState, scope: Scope, receive: Receive, send
             raise
     finally:
         server.hub.close(conn)
+        if conn.closing is not None and conn.closing is not asyncio.current_task():
+            # Dropped by the hub: its close frame (code and reason) goes out before the
+            # socket ends, else the client would see the connection end with no reason.
+            with contextlib.suppress(BaseException):
+                await asyncio.shield(conn.closing)
 
 
 class WebSocketEndpoint:

@@ -187,10 +187,21 @@ export async function mountAuction(root, ctx) {
     }, 300);
   }
 
+  // The house answers events in pages ({events, last_seq, more}): follow them to the end.
+  async function fetchEvents(after) {
+    const out = [];
+    for (;;) {
+      const data = await get(`/auctions/${encodeURIComponent(id)}/events?after=${after}`);
+      out.push(...data.events);
+      if (!data.more || !data.events.length) return out;
+      after = data.events[data.events.length - 1].seq;
+    }
+  }
+
   async function loadAllEvents() {
-    const data = await get(`/auctions/${encodeURIComponent(id)}/events?after=0`);
-    page.events = data.events;
-    page.lastSeq = data.last_seq ?? (data.events.length ? data.events[data.events.length - 1].seq : 0);
+    const events = await fetchEvents(0);
+    page.events = events;
+    page.lastSeq = events.length ? events[events.length - 1].seq : 0;
   }
 
   let catching = null;
@@ -198,8 +209,7 @@ export async function mountAuction(root, ctx) {
     if (catching) return catching;
     catching = (async () => {
       try {
-        const data = await get(`/auctions/${encodeURIComponent(id)}/events?after=${page.lastSeq}`);
-        for (const e of data.events) addEvent(e);
+        for (const e of await fetchEvents(page.lastSeq)) addEvent(e);
       } finally {
         catching = null;
       }
@@ -241,7 +251,8 @@ export async function mountAuction(root, ctx) {
       if (msg.seq <= page.lastSeq) return;
       if (!addEvent(msg.event)) await catchUp();
     }
-    if (msg.view && msg.view.seq >= page.view.seq) page.view = { ...msg.view, you };
+    // A live event's view leaves out the item's description (it never changes): keep ours.
+    if (msg.view && msg.view.seq >= page.view.seq) page.view = { ...msg.view, item: page.view.item, you };
     if (msg.type === "event" && msg.event.type === "AuctionClosed") {
       await loadAllEvents(); // sealed amounts are public now
       refreshYouSoon();

@@ -1,0 +1,214 @@
+"""The shared house: durable signed bids/s with 1, 2 and 3 ``serve`` instances on one PostgreSQL,
+beside one instance on SQLite; ack latency; cross-instance watcher delay.
+
+Starts a throwaway PostgreSQL 15 cluster (fsync and synchronous_commit on; tests/pg_cluster.py)
+and real ``auctionhouse serve`` processes; this process is the client. Prints one JSON object:
+
+- ``runs``: per setup (``sqlite-1``, ``postgres-1``, ``postgres-2``, ``postgres-3``): K clients
+  (one WebSocket each, spread over the instances, ``--window`` bids in flight each, each on an
+  auction of its own) send pre-signed bids: accepted bids/s (every one acknowledged only once
+  committed), ack latency p50/p99 (ms), the server processes' and this client's CPU seconds
+  (when they are far below the wall time, the machine's load is what limits the run).
+- ``watcher_delay_ms``: a bidder on instance 1 paced at ``--paced-rate`` bids/s, a watcher on
+  instance 2: p50/p99 of (event at the watcher - ack at the bidder), goal p99 < 50 ms.
+- ``goal_bids_per_s_2_instances``: 5,000.
+
+Usage: python bench/bench_shared.py [--clients 12] [--per-client 400] [--window 16]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import websockets
+
+from bench_server import Bidder, cpu_seconds, free_port, percentile, raise_fd_limit, setup
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+import pg_cluster
+
+SERVE = [sys.executable, "-m", "auctionhouse", "serve", "--log-level", "warning"]
+CONFIG = (
+    "ws_send_queue = 65536\n[house]\nargon2_time_cost = 1\nargon2_memory_kib = 1024\n"
+    "account_rate = 1e9\naccount_burst = 1e9\naddress_rate = 1e9\naddress_burst = 1e9\n"
+    "max_pending = 100000\n"
+)
+
+
+def start(db: str, tmp: Path, key: Path) -> tuple[subprocess.Popen[str], str]:
+    config = tmp / "bench.toml"
+    config.write_text(CONFIG)
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AUCTIONHOUSE_")}
+    env["AUCTIONHOUSE_KEY_FILE"] = str(key)
+    proc = subprocess.Popen(
+        [*SERVE, "--db", db, "--port", str(port), "--config", str(config)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+        preexec_fn=raise_fd_limit,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if "listening on" not in line:
+        proc.kill()
+        raise SystemExit(f"the server did not start: {line!r}")
+    return proc, f"http://127.0.0.1:{port}"
+
+
+def wait_visible(urls: list[str], auctions: list[str]) -> None:
+    """Every instance knows every auction (they were created on the first)."""
+    deadline = time.monotonic() + 30
+    for url in urls:
+        for aid in auctions:
+            while httpx.get(f"{url}/api/v1/auctions/{aid}").status_code != 200:
+                if time.monotonic() > deadline:
+                    raise SystemExit(f"auction {aid} never reached {url}")
+                time.sleep(0.01)
+
+
+async def saturate(
+    urls: list[str], pids: list[int], clients: int, per_client: int, window: int
+) -> tuple[dict[str, Any], list[Bidder]]:
+    bidders_setup, _ = setup(urls[0], clients)
+    wait_visible(urls, [aid for *_, aid in bidders_setup])
+    bidders = [
+        Bidder(urls[i % len(urls)].replace("http", "ws") + "/api/v1/ws", name, token, key, aid)
+        for i, (name, token, key, aid) in enumerate(bidders_setup)
+    ]
+    frames = [b.presign(per_client) for b in bidders]
+    cpu = sum(cpu_seconds(p) for p in pids)
+    client_cpu = time.process_time()
+    begin = time.perf_counter()
+    await asyncio.gather(*(b.run(f, window, None) for b, f in zip(bidders, frames, strict=True)))
+    elapsed = time.perf_counter() - begin
+    latencies = [x for b in bidders for x in b.latencies]
+    errors: dict[str, int] = {}
+    for b in bidders:
+        for code, n in b.errors.items():
+            errors[code] = errors.get(code, 0) + n
+    accepted = sum(b.accepted for b in bidders)
+    return {
+        "instances": len(urls),
+        "clients": clients,
+        "accepted": accepted,
+        "errors": errors,
+        "bids_per_s": round(accepted / elapsed),
+        "ack_p50_ms": round(percentile(latencies, 0.5) * 1000, 2),
+        "ack_p99_ms": round(percentile(latencies, 0.99) * 1000, 2),
+        "server_cpu_s": round(sum(cpu_seconds(p) for p in pids) - cpu, 2),
+        "client_cpu_s": round(time.process_time() - client_cpu, 2),
+        "seconds": round(elapsed, 2),
+    }, bidders
+
+
+async def watcher_delay(urls: list[str], bidder: Bidder, bids: int, rate: float) -> dict[str, Any]:
+    """``bidder`` bids on instance 1 (its auction); the watcher is on instance 2."""
+    token, aid = bidder.token, bidder.auction
+    frames = bidder.presign(bids)
+    acked: dict[int, float] = {}
+    watched: dict[int, float] = {}
+    ws_url = urls[1].replace("http", "ws") + "/api/v1/ws"
+    async with websockets.connect(ws_url) as watcher:
+        await watcher.send(json.dumps({"op": "subscribe", "auctions": [aid]}))
+        while json.loads(await watcher.recv())["type"] != "subscribed":
+            pass
+
+        async def watch() -> None:
+            while len(watched) < bids:
+                message = json.loads(await asyncio.wait_for(watcher.recv(), 30))
+                if message["type"] == "event" and message["event"]["type"] == "BidPlaced":
+                    watched[message["seq"]] = time.perf_counter()
+
+        async def bid() -> None:
+            async with websockets.connect(f"{bidder.url}?token={token}") as ws:
+                await ws.recv()
+                for _nonce, frame in frames:
+                    await ws.send(frame)
+                    message = json.loads(await asyncio.wait_for(ws.recv(), 30))
+                    assert message["type"] == "ack", message
+                    acked[message["ack"]["seq"]] = time.perf_counter()
+                    await asyncio.sleep(1 / rate)
+
+        await asyncio.gather(watch(), bid())
+    delays = [watched[s] - acked[s] for s in acked if s in watched]
+    return {
+        "bids": len(delays),
+        "p50_ms": round(percentile(delays, 0.5) * 1000, 2),
+        "p99_ms": round(percentile(delays, 0.99) * 1000, 2),
+        "goal_p99_ms": 50,
+    }
+
+
+def stop(procs: list[subprocess.Popen[str]]) -> None:
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--clients", type=int, default=12)
+    parser.add_argument("--per-client", type=int, default=400)
+    parser.add_argument("--window", type=int, default=16)
+    parser.add_argument("--paced-bids", type=int, default=200)
+    parser.add_argument("--paced-rate", type=float, default=100.0)
+    parser.add_argument(
+        "--setups", default="sqlite-1,postgres-1,postgres-2,postgres-3", help="which runs"
+    )
+    args = parser.parse_args()
+    cluster = pg_cluster.shared()
+    result: dict[str, Any] = {"runs": {}, "load_average": os.getloadavg()}
+    try:
+        with tempfile.TemporaryDirectory() as tmp_name:
+            tmp = Path(tmp_name)
+            setups = [(label, int(label.rsplit("-", 1)[1])) for label in args.setups.split(",")]
+            for label, n in setups:
+                run_dir = tmp / label
+                run_dir.mkdir()
+                key = run_dir / "house.key"
+                db = (
+                    str(run_dir / "house.db")
+                    if label.startswith("sqlite")
+                    else (cluster.new_database("bench"))
+                )
+                procs, urls = [], []
+                try:
+                    for _ in range(n):  # one at a time: the first creates the key
+                        proc, url = start(db, run_dir, key)
+                        procs.append(proc)
+                        urls.append(url)
+                    pids = [p.pid for p in procs]
+                    result["runs"][label], bidders = asyncio.run(
+                        saturate(urls, pids, args.clients, args.per_client, args.window)
+                    )
+                    if n == 2:
+                        result["watcher_delay_ms"] = asyncio.run(
+                            watcher_delay(urls, bidders[0], args.paced_bids, args.paced_rate)
+                        )
+                finally:
+                    stop(procs)
+                print(json.dumps({label: result["runs"][label]}), file=sys.stderr)
+    finally:
+        pg_cluster.stop_shared()
+    result["goal_bids_per_s_2_instances"] = 5000
+    result["load_average_after"] = os.getloadavg()
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,783 @@
+"""The shared house: N instances of one house on one PostgreSQL database (docs/decisions/0006).
+
+Every instance keeps every auction in memory, as the embedded house does, and answers the same
+interface (``AuctionHouse`` + ``HouseService``), so nothing above ``house/`` knows the
+difference. What makes N of them one house:
+
+- **Turns.** Every write happens in a *round* on the instance's writer thread: a transaction
+  that takes the ledger's advisory lock (``PostgresStore.locked``), reads the events other
+  instances appended since this one last looked (by ``pos``) and the shared house state they
+  changed (spent nonces, rate-limit buckets), hands them to the event loop to be applied, lets
+  the loop decide everything queued (group commit: one round, one transaction, one fsync), then
+  writes the events, the batch record, the changed shared state and one ``NOTIFY`` per auction
+  moved, and commits (``synchronous_commit = on``) before anyone is answered. So two instances
+  never interleave bids on an auction, and every decision is made on current state.
+- **Closes exactly once.** Every instance has every auction's timer; a due close is decided in
+  a round, after the catch-up, so the first instance to get the lock closes the auction and the
+  others find it closed (the unique ``(auction_id, seq)`` key and the seal's primary key back
+  it). A dead instance's closes are simply made by the survivors.
+- **Watchers see everything.** ``NOTIFY auctionhouse_events, 'AUCTION SEQ'`` is sent in the
+  round's transaction (delivered on commit). Each instance LISTENs; a notification newer than
+  what it holds triggers a catch-up read by ``pos`` whose events go through the same listeners
+  (the WebSocket hub) as its own, in seq order. A notification can be missed (a dropped
+  listener connection): after every (re)connect, and every ``resync_seconds`` anyway, the
+  instance catches up by ``pos``, which fills any gap. Events are applied by seq: one already
+  held is skipped, so reading one twice is harmless.
+- **Accounts, sessions, nonces, limits.** Accounts and sessions live in PostgreSQL tables (the
+  ``AccountStore`` runs on an adapter); an account's key change, strike or logout is announced
+  on ``auctionhouse_accounts`` so other instances drop their cached copy. Spent nonces and
+  rate-limit buckets are pushed to ``house_shared`` in the round that changed them and pulled by
+  every round before deciding, so a nonce spent on one instance is spent on all, and an
+  account's bids are limited across instances.
+- **Read-your-writes behind a proxy.** An auction id not known here yet (created on another
+  instance a moment ago) is looked up in the database before ``not_found`` is answered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sqlite3
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any
+
+from auctionhouse.auction import AuctionClosed, AuctionState, BidPlaced, Event, apply
+from auctionhouse.errors import AuctionhouseError, InvalidRequest, LedgerError, NotFound
+from auctionhouse.house.accounts import Account, AccountStore, _digest
+from auctionhouse.house.clock import Clock
+from auctionhouse.house.config import HouseConfig
+from auctionhouse.house.house import AuctionHouse
+from auctionhouse.house.limits import RateLimiter
+from auctionhouse.house.service import HouseService
+from auctionhouse.ledger import HouseKey, Ledger
+from auctionhouse.ledger.encoding import decode_event
+from auctionhouse.ledger.location import redact
+from auctionhouse.ledger.postgres import (
+    PostgresStore,
+    checkpoint_of,
+    record_of,
+    require_psycopg,
+)
+from auctionhouse.ledger.store import PAGE, CheckpointRecord, EventRecord
+
+try:  # optional: `pip install 'auctionhouse[postgres]'` (require_psycopg says so)
+    import psycopg
+    import psycopg_pool
+    from psycopg_pool import ConnectionPool
+except ImportError:  # pragma: no cover - exercised only where psycopg is missing
+    psycopg = None  # type: ignore[assignment]
+
+log = logging.getLogger("auctionhouse.house")
+
+EVENTS_CHANNEL = "auctionhouse_events"
+ACCOUNTS_CHANNEL = "auctionhouse_accounts"
+HOP_TIMEOUT = 60.0  # seconds a round waits for the event loop to decide its batch
+LISTEN_WAIT = 10.0  # seconds a start waits for its LISTEN connection
+
+SHARED_SCHEMA = """
+CREATE TABLE IF NOT EXISTS house_shared (
+    kind TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    stamp BIGINT NOT NULL,
+    PRIMARY KEY (kind, key)
+);
+CREATE INDEX IF NOT EXISTS house_shared_stamp ON house_shared (stamp);
+CREATE SEQUENCE IF NOT EXISTS house_stamp;
+"""
+_PUSH = (
+    "INSERT INTO house_shared (kind, key, value, stamp) VALUES (%s, %s, %s, nextval('house_stamp'))"
+    " ON CONFLICT (kind, key) DO UPDATE SET value = EXCLUDED.value, stamp = EXCLUDED.stamp"
+)
+
+_SHARED_AFTER = "SELECT kind, key, value, stamp FROM house_shared WHERE stamp > %s ORDER BY stamp"
+_RECORDS_AFTER = (
+    "SELECT pos, auction_id, seq, body, hash FROM ledger_events WHERE pos > %s"
+    " ORDER BY pos LIMIT %s"
+)
+_MAX_POS = "SELECT COALESCE(MAX(pos), 0) FROM ledger_events"
+_LAST_RECORD = (
+    "SELECT number, at, payload, signature FROM ledger_checkpoints ORDER BY number DESC LIMIT 1"
+)
+
+SharedRow = tuple[str, str, str]
+"""A changed piece of shared house state: ``(kind, key, value)``."""
+
+
+class _Tracked(dict[str, Any]):
+    """A dict that remembers which keys were set since ``take()`` (what a round must push)."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.dirty: set[str] = set()
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        super().__setitem__(key, value)
+        self.dirty.add(key)
+
+    def take(self) -> set[str]:
+        dirty, self.dirty = self.dirty, set()
+        return dirty
+
+
+class _Rows:
+    """What a statement returned, read before its connection went back to the pool."""
+
+    def __init__(self, rows: list[tuple[Any, ...]]) -> None:
+        self._rows = rows
+
+    def fetchone(self) -> tuple[Any, ...] | None:
+        return self._rows[0] if self._rows else None
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        return self._rows
+
+    def __iter__(self) -> Iterator[tuple[Any, ...]]:
+        return iter(self._rows)
+
+
+def _configure(conn: Any) -> None:
+    conn.execute("SET synchronous_commit = on")
+
+
+class PostgresConnection:
+    """The sqlite3 connection API that ``AccountStore`` speaks, on PostgreSQL: ``?``
+    placeholders become ``%s``, a unique violation is ``sqlite3.IntegrityError``. Statements
+    run on a psycopg-pool pool (autocommit, ``synchronous_commit = on``): the pool checks a
+    connection before lending it and replaces one the server dropped, and a login's argon2
+    hashing on a worker thread never holds up a lookup on the event loop."""
+
+    def __init__(self, url: str, max_size: int = 4) -> None:
+        self._pool = ConnectionPool(
+            url,
+            min_size=1,
+            max_size=max_size,
+            kwargs={"autocommit": True, "connect_timeout": 10},
+            configure=_configure,
+            check=ConnectionPool.check_connection,
+            open=False,
+            name="auctionhouse-accounts",
+        )
+        try:
+            self._pool.open(wait=True, timeout=15)
+        except psycopg_pool.PoolTimeout as exc:
+            self._pool.close()
+            raise InvalidRequest(f"{redact(url)}: cannot connect to PostgreSQL") from exc
+
+    def execute(self, sql: str, params: Sequence[object] = ()) -> _Rows:
+        try:
+            with self._pool.connection() as conn:
+                cur = conn.execute(sql.replace("?", "%s"), params)
+                return _Rows(cur.fetchall() if cur.description is not None else [])
+        except psycopg.errors.UniqueViolation as exc:
+            raise sqlite3.IntegrityError(str(exc)) from exc
+        except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
+            raise LedgerError(f"the account database failed: {exc}") from exc
+
+    def executescript(self, script: str) -> None:
+        with self._pool.connection() as conn, conn.transaction():
+            # instances starting together: one creates the tables
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (0x61756376,))
+            conn.execute(script)
+
+    def notify(self, channel: str, payload: str) -> None:
+        self.execute("SELECT pg_notify(?, ?)", (channel, payload))
+
+    def connection(self) -> contextlib.AbstractContextManager[Any]:
+        """Borrow a pool connection (``auctionhouse migrate`` copies in one transaction)."""
+        return self._pool.connection()
+
+    def close(self) -> None:
+        self._pool.close()
+
+
+class SharedAccountStore(AccountStore):
+    """Accounts and sessions in PostgreSQL, cached per instance; changes are announced so the
+    other instances' caches never serve a stale key, strike count or a logged-out session."""
+
+    def __init__(self, url: str, **kwargs: Any) -> None:
+        self._pg = PostgresConnection(url)
+        super().__init__(None, connection=self._pg, **kwargs)
+
+    def set_public_key(self, account_id: str, public_key: str) -> Account:
+        account = super().set_public_key(account_id, public_key)
+        self._announce(f"account {account_id}")
+        return account
+
+    def add_strike(self, account_id: str) -> None:
+        super().add_strike(account_id)
+        self._announce(f"account {account_id}")
+
+    def logout(self, token: str) -> None:
+        super().logout(token)
+        self._announce(f"session {_digest(token)}")
+
+    def _announce(self, payload: str) -> None:
+        with self._lock:
+            self._pg.notify(ACCOUNTS_CHANNEL, payload)
+
+    def forget(self, account_id: str) -> None:
+        """Drop a cached account (another instance changed it)."""
+        self._cache.pop(account_id, None)
+
+    def forget_session(self, digest: str) -> None:
+        self._sessions.pop(digest, None)
+
+    def forget_all(self) -> None:
+        """Drop every cached account and session: announcements may have been missed (the
+        listener was not connected), and the tables are the truth."""
+        self._cache.clear()
+        self._sessions.clear()
+
+
+class SharedAuctionHouse(AuctionHouse):
+    """An ``AuctionHouse`` whose ledger, accounts and shared state are in PostgreSQL, with
+    other instances writing beside it. Its writes must go through ``SharedHouseService``."""
+
+    store: PostgresStore
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        accounts: AccountStore,
+        *,
+        replay_until: int,
+        config: HouseConfig | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        assert isinstance(ledger.store, PostgresStore)
+        self.store = ledger.store
+        self.pos = replay_until  # every event up to this pos is applied (or skipped by seq)
+        self.stamp = 0  # every house_shared change up to this stamp is applied
+        super().__init__(ledger, accounts, config=config, clock=clock)
+        self._nonces.highest = _Tracked(self._nonces.highest)
+        self._account_limiter._buckets = _Tracked(self._account_limiter._buckets)
+        self._address_limiter._buckets = _Tracked(self._address_limiter._buckets)
+        self.absorbed = 0  # events applied that other instances wrote (metrics, tests)
+        self._reader: PostgresStore | None = None  # reads on the event loop (see _state)
+
+    @classmethod
+    def open_shared(
+        cls,
+        url: str,
+        *,
+        key_path: str | Path,
+        config: HouseConfig | None = None,
+        clock: Clock | None = None,
+    ) -> SharedAuctionHouse:
+        """Join (or found) the house in the PostgreSQL database at ``url``: every instance
+        needs the same house key file at ``key_path`` (the first creates it)."""
+        require_psycopg()
+        config = config or HouseConfig()
+        store = PostgresStore(url)
+        try:
+            store.execute(SHARED_SCHEMA)
+            key = HouseKey.load_or_create(Path(key_path))
+            with store.locked():  # a consistent start: heads, signed chain and pos together
+                ledger = Ledger(store, key)
+                until = store.max_pos()
+                stamp = int(store.execute("SELECT COALESCE(MAX(stamp), 0) FROM house_shared")[0][0])
+            accounts = SharedAccountStore(
+                url,
+                time_cost=config.argon2_time_cost,
+                memory_kib=config.argon2_memory_kib,
+                token_ttl=config.token_ttl_seconds,
+            )
+        except OSError as exc:
+            store.close()
+            raise LedgerError(f"cannot open the shared house {redact(url)}: {exc}") from exc
+        except BaseException:
+            store.close()
+            raise
+        house = cls(ledger, accounts, replay_until=until, config=config, clock=clock)
+        house._reader = PostgresStore(url)
+        house.stamp = stamp
+        house.pull_shared_now()
+        return house
+
+    def _replay_events(self) -> Iterator[Event]:
+        after, until = 0, self.pos
+        while after < until:
+            rows = self.store.page(after, PAGE)
+            if not rows:
+                return
+            for pos, body in rows:
+                if pos > until:
+                    return
+                yield decode_event(body)
+            after = rows[-1][0]
+
+    def _state(self, auction_id: str) -> AuctionState:
+        """An auction another instance created a moment ago (its announcement may be on its
+        way) is read from the database rather than reported missing: read-your-writes across
+        instances behind a proxy. Only a miss costs a query (on a connection of its own)."""
+        try:
+            return super()._state(auction_id)
+        except NotFound:
+            if not isinstance(auction_id, str) or self._reader is None:
+                raise
+            try:
+                rows = self._reader.records_after(self.pos, PAGE)
+            except LedgerError:
+                raise NotFound(f"no auction {auction_id!r}") from None
+            if rows:
+                self.notify(self.absorb(rows))
+            return super()._state(auction_id)
+
+    def _check_signed(
+        self,
+        account: Account,
+        auction_id: str,
+        amount: int,
+        proxy_max: int | None,
+        nonce: int | None,
+        ts: float | None,
+        signature: str | None,
+        now: float,
+    ) -> None:
+        if account.public_key is None and isinstance(self.accounts, SharedAccountStore):
+            # a key registered on another instance a moment ago (its announcement may be on
+            # its way): read the account again rather than refuse
+            self.accounts.forget(account.id)
+            account = self.accounts.get(account.id)
+        super()._check_signed(account, auction_id, amount, proxy_max, nonce, ts, signature, now)
+
+    # ------------------------------------------------------------------ catching up
+
+    def read_new(self, after: int | None = None) -> list[EventRecord]:
+        """Every record another instance may have appended since ``pos`` (or ``after``;
+        writer thread)."""
+        records: list[EventRecord] = []
+        after = self.pos if after is None else after
+        while True:
+            page = self.store.records_after(after, PAGE)
+            records.extend(page)
+            if len(page) < PAGE:
+                return records
+            after = page[-1].pos
+
+    def turn_reads(self) -> list[tuple[str, Sequence[object]]]:
+        """What a round reads once it holds the lock (sent with the lock, one round trip):
+        the records appended since ``pos``, the shared state changed since ``stamp``, the
+        newest signed record."""
+        return [
+            (_RECORDS_AFTER, (self.pos, PAGE)),
+            (_SHARED_AFTER, (self.stamp,)),
+            (_LAST_RECORD, ()),
+        ]
+
+    def read_turn(
+        self, reads: list[list[tuple[Any, ...]]]
+    ) -> tuple[list[EventRecord], list[tuple[str, str, str, int]], CheckpointRecord | None]:
+        """The rows of ``turn_reads`` as records, shared state and the newest signed record
+        (writer thread, lock held); more than a page of records is read on."""
+        events, shared, last = reads
+        records = [record_of(row) for row in events]
+        if len(records) == PAGE:
+            records += self.read_new(records[-1].pos)
+        rows = [(str(k), str(key), str(v), int(n)) for k, key, v, n in shared]
+        checkpoint = checkpoint_of(last[0]) if last else None
+        return records, rows, checkpoint
+
+    def absorb(
+        self, records: Sequence[EventRecord], last: CheckpointRecord | None = None
+    ) -> list[Event]:
+        """Apply other instances' durable events (event loop). An event this house holds
+        already (its seq is not past the state's) is skipped. Returns the events applied, for
+        the listeners; the ledger learns the new heads (and, under the lock, ``last``)."""
+        applied: list[Event] = []
+        heads: dict[str, tuple[int, bytes]] = {}
+        closed: set[str] = set()
+        auctions = self._auctions
+        highest = self._nonces.highest
+        dirty = set(highest.dirty) if isinstance(highest, _Tracked) else set()
+        for record in records:
+            if record.pos > self.pos:
+                self.pos = record.pos
+            state = auctions.get(record.auction_id)
+            held = state.seq if state is not None else 0
+            if record.seq <= held:
+                continue
+            if record.seq != held + 1:
+                raise LedgerError(
+                    f"auction {record.auction_id}: event {record.seq} read before {held + 1}"
+                )
+            event = decode_event(record.body)
+            first_here = (
+                type(event) is BidPlaced and state is not None and event.bidder not in state.bidders
+            )
+            state = apply(state, event)
+            self._index(event, state, first_here=first_here)
+            heads[record.auction_id] = (record.seq, record.hash)
+            if type(event) is AuctionClosed:
+                closed.add(record.auction_id)
+            applied.append(event)
+        if isinstance(highest, _Tracked):  # absorbed bids' nonces are in the ledger
+            highest.dirty = dirty
+        self.ledger.absorb(heads, closed, last)
+        self.absorbed += len(applied)
+        return applied
+
+    # ------------------------------------------------------------------ shared state
+
+    def pull_shared(self) -> list[tuple[str, str, str, int]]:
+        """Shared state other instances changed since ``stamp`` (writer thread)."""
+        rows = self.store.execute(_SHARED_AFTER, (self.stamp,))
+        return [(str(k), str(key), str(v), int(s)) for k, key, v, s in rows]
+
+    def pull_shared_now(self) -> None:
+        self.apply_shared(self.pull_shared())
+
+    def apply_shared(self, rows: Sequence[tuple[str, str, str, int]]) -> None:
+        """Merge pulled shared state (event loop): a nonce only rises; a rate bucket keeps
+        the emptier of ours and theirs."""
+        now = self.clock.now()
+        for kind, key, value, stamp in rows:
+            self.stamp = max(self.stamp, stamp)
+            if kind == "nonce":
+                nonce = int(value)
+                if nonce > self._nonces.last(key):
+                    dict.__setitem__(self._nonces.highest, key, nonce)
+            elif kind in ("account", "address"):
+                limiter = self._account_limiter if kind == "account" else self._address_limiter
+                tokens, last = (float(x) for x in value.split())
+                mine = limiter._buckets.get(key)
+                if mine is None or _level(limiter, (tokens, last), now) < _level(
+                    limiter, mine, now
+                ):
+                    dict.__setitem__(limiter._buckets, key, (tokens, last))
+
+    def take_shared(self) -> list[SharedRow]:
+        """What this instance changed since the last round (event loop)."""
+        rows: list[SharedRow] = []
+        nonces = self._nonces.highest
+        assert isinstance(nonces, _Tracked)
+        for account in nonces.take():
+            if account in nonces:
+                rows.append(("nonce", account, str(nonces[account])))
+        limiters = (("account", self._account_limiter), ("address", self._address_limiter))
+        for kind, limiter in limiters:
+            buckets = limiter._buckets
+            assert isinstance(buckets, _Tracked)
+            for key in buckets.take():
+                if key in buckets:
+                    tokens, last = buckets[key]
+                    rows.append((kind, key, f"{tokens!r} {last!r}"))
+        return rows
+
+    def push_shared(self, rows: Sequence[SharedRow]) -> None:
+        """Write changed shared state (writer thread, inside the round's transaction)."""
+        if rows:
+            self.store.later(_PUSH, rows, many=True)
+
+    def announce(self, events: Sequence[Event]) -> None:
+        """One NOTIFY per auction moved: ``'AUCTION SEQ'`` of its newest event (delivered at
+        commit; writer thread, inside the round's transaction)."""
+        newest: dict[str, int] = {}
+        for event in events:
+            newest[event.auction_id] = event.seq
+        if newest:
+            self.store.later(
+                "SELECT pg_notify(%s, p) FROM unnest(%s::text[]) AS p",
+                (EVENTS_CHANNEL, [f"{a} {s}" for a, s in newest.items()]),
+            )
+
+    def close(self) -> None:
+        """Write what is staged and a last checkpoint in a turn of its own, then close."""
+        with self._lock:
+            if self._failed is None:
+                with self.store.locked():
+                    self.ledger.absorb({}, set(), self.store.last_checkpoint())
+                    self.persist(self.staged())
+                    self.ledger.checkpoint(self.clock.now())
+            self.ledger.close()
+            self.accounts.close()
+            if self._reader is not None:
+                self._reader.close()
+
+
+def migrate_house(source: str | Path, url: str) -> dict[str, int]:
+    """Copy an embedded house (its SQLite file: ledger, accounts, sessions) into an empty
+    PostgreSQL database, each part in one transaction. Returns how many events, accounts
+    and sessions were copied. The house key stays a file: every instance needs a copy."""
+    from auctionhouse.ledger import SQLiteStore
+
+    require_psycopg()
+    path = Path(source)
+    src = SQLiteStore(path, readonly=True)
+    dst = PostgresStore(url)
+    try:
+        events = dst.copy_from(src)
+    finally:
+        src.close()
+        dst.close()
+    copied = {"events": events, "accounts": 0, "sessions": 0}
+    accounts = SharedAccountStore(url)  # creates the account tables
+    try:
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            names = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            with accounts._pg.connection() as pg, pg.transaction():
+                for table in ("accounts", "sessions"):  # accounts first: sessions refer to them
+                    if table not in names:
+                        continue
+                    theirs = [r[1] for r in db.execute(f"PRAGMA table_info({table})")]
+                    ours = {
+                        r[0]
+                        for r in pg.execute(
+                            "SELECT column_name FROM information_schema.columns"
+                            " WHERE table_schema = current_schema() AND table_name = %s",
+                            (table,),
+                        )
+                    }
+                    columns = [c for c in theirs if c in ours]
+                    rows = db.execute(f"SELECT {', '.join(columns)} FROM {table}").fetchall()
+                    marks = ", ".join("%s" for _ in columns)
+                    with pg.cursor() as cur:
+                        cur.executemany(
+                            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows
+                        )
+                    copied[table] = len(rows)
+        finally:
+            db.close()
+    except psycopg.Error as exc:
+        raise LedgerError(f"cannot copy the accounts: {exc}") from exc
+    finally:
+        accounts.close()
+    return copied
+
+
+def _level(limiter: RateLimiter, bucket: tuple[float, float], now: float) -> float:
+    tokens, last = bucket
+    return min(limiter.burst, tokens + max(0.0, now - last) * limiter.rate)
+
+
+_Item = tuple[Callable[[AuctionHouse], Any], "asyncio.Future[Any]"]
+
+
+class SharedHouseService(HouseService):
+    """``HouseService`` for the shared house: each batch is decided inside a round (the
+    writer lock held, others' events applied first); a listener keeps the instance current
+    between rounds. ``resync_seconds``: the longest an idle instance goes without a catch-up
+    read (a missed notification is repaired by then)."""
+
+    def __init__(
+        self,
+        factory: Callable[[], SharedAuctionHouse],
+        url: str,
+        *,
+        resync_seconds: float = 1.0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(factory, **kwargs)
+        self._url = url
+        self._resync = resync_seconds
+        self._catchup_wanted = False
+        self._catchup_task: asyncio.Task[None] | None = None
+        self.listener_connections = 0  # (re)connects of the LISTEN connection
+        self._listening = asyncio.Event()
+
+    @property
+    def shared(self) -> SharedAuctionHouse:
+        house = self.house
+        assert isinstance(house, SharedAuctionHouse)
+        return house
+
+    async def start(self) -> None:
+        """Start, and return once this instance listens to the others (or ``LISTEN_WAIT``
+        passed: the listener keeps trying, and periodic catch-up covers the meantime)."""
+        await super().start()
+        self._listening = asyncio.Event()
+        self._tasks.append(asyncio.create_task(self._listen(), name="house-listener"))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._listening.wait(), LISTEN_WAIT)
+
+    async def stop(self) -> None:
+        self._closing = True
+        if self._catchup_task is not None:
+            self._catchup_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._catchup_task
+        await super().stop()
+
+    # ------------------------------------------------------------------ rounds
+
+    async def _work(self) -> None:
+        assert self._queue is not None
+        queue = self._queue
+        loop = asyncio.get_running_loop()
+        while True:
+            first = await queue.get()
+            batch = [first]
+            while len(batch) < self._max_batch and not queue.empty():
+                batch.append(queue.get_nowait())
+            try:
+                await self._run_round(loop, batch)
+            finally:
+                for _ in batch:
+                    queue.task_done()
+
+    async def _run_round(self, loop: asyncio.AbstractEventLoop, batch: list[_Item]) -> None:
+        """Run a round; one that failed before deciding anything (a dropped session) is
+        tried once more on a new session, then refused. One that failed after deciding stops
+        the house: its memory may be ahead of the database (a restart replays the truth)."""
+        for attempt in (1, 2):
+            decided: list[bool] = []
+            try:
+                done, events, pos = await loop.run_in_executor(
+                    self._writer, self._round, loop, batch, decided
+                )
+            except BaseException as exc:
+                if decided:
+                    self._fail(exc, batch)
+                elif attempt == 2:
+                    log.warning("a round could not start (%s); its commands are refused", exc)
+                    self._refuse(batch, LedgerError("the database is unavailable; retry"))
+                else:
+                    continue
+                return
+            self._finish(done, events, pos)
+            return
+
+    def _finish(
+        self, done: list[tuple[asyncio.Future[Any], Any]], events: list[Event], pos: int
+    ) -> None:
+        """A committed round: listeners hear of its events, then callers get their answers."""
+        house = self.shared
+        house.pos = max(house.pos, pos)
+        house.notify(events)
+        for future, result in done:
+            if not future.done():
+                future.set_result(result)
+
+    def _round(
+        self, loop: asyncio.AbstractEventLoop, batch: list[_Item], decided: list[bool]
+    ) -> tuple[list[tuple[asyncio.Future[Any], Any]], list[Event], int]:
+        """One turn (writer thread): lock and catch up (one round trip), decide on the loop,
+        then every write in one pipeline and COMMIT. ``decided`` gets an entry once the loop
+        is asked to decide the batch."""
+        house = self.shared
+        with house.store.locked(house.turn_reads()) as reads:
+            records, shared, last = house.read_turn(reads)
+            hop: Future[tuple[list[tuple[asyncio.Future[Any], Any]], list[Event], list[SharedRow]]]
+            hop = asyncio.run_coroutine_threadsafe(self._decide(batch, records, shared, last), loop)
+            decided.append(True)  # a hop that times out may still decide: count it as decided
+            done, events, changed = hop.result(HOP_TIMEOUT)
+            house.persist(events)
+            house.push_shared(changed)
+            house.announce(events)
+            tail = house.store.later(_MAX_POS)
+        return done, events, int(tail.rows[0][0])
+
+    async def _decide(
+        self,
+        batch: list[_Item],
+        records: list[EventRecord],
+        shared: list[tuple[str, str, str, int]],
+        last: CheckpointRecord | None,
+    ) -> tuple[list[tuple[asyncio.Future[Any], Any]], list[Event], list[SharedRow]]:
+        house = self.shared
+        house.notify(house.absorb(records, last))
+        house.apply_shared(shared)
+        done: list[tuple[asyncio.Future[Any], Any]] = []
+        for command, future in batch:
+            try:
+                result = command(house)
+            except AuctionhouseError as exc:
+                if not future.done():
+                    future.set_exception(exc)
+                continue
+            except Exception as exc:
+                log.exception("a house command failed")
+                if not future.done():
+                    future.set_exception(exc)
+                continue
+            done.append((future, result))
+        return done, house.staged(), house.take_shared()
+
+    def _fail(self, exc: BaseException, batch: list[_Item]) -> None:
+        self.failure = exc
+        log.critical("a shared round failed; the house stops taking commands: %r", exc)
+        self._refuse(batch, LedgerError("the ledger could not record this command"))
+        if self.on_failure is not None:
+            self.on_failure(exc)
+
+    @staticmethod
+    def _refuse(batch: list[_Item], error: Exception) -> None:
+        for _command, future in batch:
+            if not future.done():
+                future.set_exception(error)
+
+    # ------------------------------------------------------------------ listening
+
+    def catch_up(self) -> None:
+        """Ask for a catch-up read (coalesced: one runs at a time, another follows if asked)."""
+        self._catchup_wanted = True
+        if self._catchup_task is None or self._catchup_task.done():
+            self._catchup_task = asyncio.create_task(self._catch_up(), name="house-catch-up")
+
+    async def _catch_up(self) -> None:
+        loop = asyncio.get_running_loop()
+        house = self.shared
+        failures = 0
+        while self._catchup_wanted and self.failure is None and not self._closing:
+            self._catchup_wanted = False
+            try:
+                records = await loop.run_in_executor(self._writer, house.read_new)
+                house.notify(house.absorb(records))
+            except (AuctionhouseError, RuntimeError) as exc:
+                failures += 1
+                if failures > 1:  # the next notification or resync tries again
+                    log.warning("catch-up read failed: %s", exc)
+                    return
+                self._catchup_wanted = True  # once more at once, on a new session
+
+    async def _listen(self) -> None:
+        """LISTEN for other instances' commits; reconnect with back-off, catching up each
+        time (a notification sent while disconnected is lost; the read by pos is not)."""
+        backoff = 0.05
+        while True:
+            conn = None
+            try:
+                conn = await psycopg.AsyncConnection.connect(self._url, autocommit=True)
+                await conn.execute(f"LISTEN {EVENTS_CHANNEL}")
+                await conn.execute(f"LISTEN {ACCOUNTS_CHANNEL}")
+                self.listener_connections += 1
+                backoff = 0.05
+                accounts = self.shared.accounts
+                if isinstance(accounts, SharedAccountStore):
+                    accounts.forget_all()
+                self.catch_up()
+                self._listening.set()
+                while True:
+                    async for note in conn.notifies(timeout=self._resync):
+                        self._on_note(note.channel, note.payload)
+                    self.catch_up()  # quiet for resync_seconds: read anyway
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("the LISTEN connection dropped (%s); reconnecting", exc)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 2.0)
+            finally:
+                if conn is not None:
+                    with contextlib.suppress(Exception):
+                        await conn.close()
+
+    def _on_note(self, channel: str, payload: str) -> None:
+        if channel == ACCOUNTS_CHANNEL:
+            kind, _, key = payload.partition(" ")
+            accounts = self.shared.accounts
+            if isinstance(accounts, SharedAccountStore):
+                if kind == "account":
+                    accounts.forget(key)
+                elif kind == "session":
+                    accounts.forget_session(key)
+            return
+        auction_id, _, seq = payload.rpartition(" ")
+        state = self.shared._auctions.get(auction_id)
+        if state is None or not seq.isdigit() or int(seq) > state.seq:
+            self.catch_up()
