@@ -2,8 +2,9 @@
 
 Starts ``auctionhouse serve`` (production argon2 settings by default: t=3, 64 MiB) on a free
 loopback port; makes four accounts; measures, from 127.0.0.1, the median time of an honest
-login of another account (``bob``) and of an HTTP bid with the house quiet (before and after
-the flood: both are the baseline), and while ``guess_flood.py`` (its own process) runs ``--threads`` threads guessing ``alice``'s password
+login of another account (``bob``) and of an HTTP bid with the house quiet and flooded, the
+samples alternating (the flood paused with SIGSTOP for each quiet one, so other load on the
+machine weighs on both alike), while ``guess_flood.py`` (its own process) runs ``--threads`` threads guessing ``alice``'s password
 for ``--seconds`` from 127.0.0.2 and twelve more loopback addresses, the right password being
 guess number ``--right-at``. Samples the server's RSS throughout. Prints one JSON object:
 
@@ -36,6 +37,7 @@ import httpx
 
 PASSWORD = "correct horse battery"
 FLOOD = Path(__file__).with_name("guess_flood.py")
+PAUSE_SETTLE = 1.5  # seconds for a paused flood's requests in flight to be answered
 ADDRESSES = ["127.0.0.2"] + [f"127.0.0.{10 + i}" for i in range(12)]
 
 
@@ -123,24 +125,24 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
                 nonlocal amount
                 logins: list[float] = []
                 bids: list[float] = []
-                for _ in range(args.samples):
+                started = time.perf_counter()
+                login("bob")
+                logins.append(time.perf_counter() - started)
+                for _ in range(args.bids):
+                    amount += 1
                     started = time.perf_counter()
-                    login("bob")
-                    logins.append(time.perf_counter() - started)
-                    for _ in range(args.bids):
-                        amount += 1
-                        started = time.perf_counter()
-                        r = http.post(
-                            f"/api/v1/auctions/{aid}/bids", json={"amount": amount}, headers=carol
-                        )
-                        bids.append(time.perf_counter() - started)
-                        r.raise_for_status()
+                    r = http.post(
+                        f"/api/v1/auctions/{aid}/bids", json={"amount": amount}, headers=carol
+                    )
+                    bids.append(time.perf_counter() - started)
+                    r.raise_for_status()
                 return logins, bids
 
             login("bob")  # bob's address becomes known, as a returning user's is
             rss_before = rss_mb(proc.pid)
-            quiet_logins, quiet_bids = measure()
-
+            measure()  # warm up
+            # The flood outlasts the alternating samples (its clock runs while it is paused).
+            seconds = max(args.seconds, args.samples * 7 + 5)
             flood = subprocess.Popen(
                 [
                     sys.executable,
@@ -150,7 +152,7 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
                     PASSWORD,
                     str(args.right_at),
                     str(args.threads),
-                    str(args.seconds),
+                    str(seconds),
                     *ADDRESSES,
                 ],
                 stdout=subprocess.PIPE,
@@ -165,19 +167,32 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
 
             sampler = threading.Thread(target=sample)
             sampler.start()
+            quiet_logins: list[float] = []
+            quiet_bids: list[float] = []
+            flooded_logins: list[float] = []
+            flooded_bids: list[float] = []
             try:
+                # Quiet and flooded samples alternate (the flood paused with SIGSTOP, resumed
+                # with SIGCONT), so load from elsewhere on the machine weighs on both alike.
                 time.sleep(1.0)  # the flood is under way
-                flooded_logins, flooded_bids = measure()
-                out, _ = flood.communicate(timeout=args.seconds + 120)
+                for _ in range(args.samples):
+                    flood.send_signal(signal.SIGSTOP)
+                    time.sleep(PAUSE_SETTLE)  # what it had in flight is answered
+                    logins, bids = measure()
+                    quiet_logins += logins
+                    quiet_bids += bids
+                    flood.send_signal(signal.SIGCONT)
+                    time.sleep(1.0)
+                    logins, bids = measure()
+                    flooded_logins += logins
+                    flooded_bids += bids
+                out, _ = flood.communicate(timeout=seconds + 120)
             finally:
                 done.set()
                 sampler.join()
                 if flood.poll() is None:
+                    flood.send_signal(signal.SIGCONT)
                     flood.kill()
-            # Quiet again (the baseline is both quiet runs: load from elsewhere may vary).
-            more_logins, more_bids = measure()
-            quiet_logins += more_logins
-            quiet_bids += more_bids
             login("alice")  # the owner logs in once the flood is over
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -187,7 +202,7 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
             proc.kill()
     return {
         "threads": args.threads,
-        "seconds": args.seconds,
+        "seconds": seconds,
         "argon2": {"time_cost": args.argon2_time_cost, "memory_kib": args.argon2_memory_kib},
         "flood": json.loads(out),
         "login_s": _pair(quiet_logins, flooded_logins),
@@ -210,8 +225,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--threads", type=int, default=24)
-    parser.add_argument("--right-at", type=int, default=40)
-    parser.add_argument("--samples", type=int, default=5)
+    parser.add_argument("--right-at", type=int, default=100)
+    parser.add_argument("--samples", type=int, default=5, help="quiet/flooded pairs")
     parser.add_argument("--bids", type=int, default=40)
     parser.add_argument("--argon2-time-cost", type=int, default=3)
     parser.add_argument("--argon2-memory-kib", type=int, default=65_536)

@@ -5,8 +5,9 @@ source addresses, ignoring Retry-After like a hostile client. Prints one JSON li
 
     python guess_flood.py URL ACCOUNT PASSWORD POSITION THREADS SECONDS ADDRESSES...
 
-The right PASSWORD is guess number POSITION of the shared guess sequence: an unthrottled flood
-reaches it; a throttled one must not.
+The right PASSWORD is guess number POSITION of the shared guess sequence; a guess refused
+without being checked (429, 503) is sent again, like a patient attacker would, so POSITION
+guesses must really be checked to find it.
 """
 
 from __future__ import annotations
@@ -41,9 +42,11 @@ def main() -> None:
     def run(address: str) -> None:
         transport = httpx.HTTPTransport(local_address=address)
         with httpx.Client(base_url=url, transport=transport, timeout=30) as http:
+            n = -1
             while time.monotonic() < deadline:
-                with lock:
-                    n = next(sequence)
+                if n < 0:  # the next guess; a refused one (429, 503) is tried again
+                    with lock:
+                        n = next(sequence)
                 if n >= MAX_GUESSES:
                     return
                 try:
@@ -58,6 +61,8 @@ def main() -> None:
                         found.append(n)
                     elif r.headers.get("content-type", "").startswith("application/json"):
                         codes[r.json()["error"]["code"]] += 1
+                    if r.status_code in (201, 401):  # checked: on to the next guess
+                        n = -1
                     if r.status_code == 429:
                         retry_after.append(float(r.headers.get("Retry-After", "nan")))
 
