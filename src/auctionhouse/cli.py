@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "auctionhouse.commands.agents",
     "auctionhouse.commands.sim",
     "auctionhouse.commands.ledger",
+    "auctionhouse.commands.peer",
 ]
 
 EXIT_ERROR = 2

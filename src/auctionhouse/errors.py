@@ -32,6 +32,7 @@ The tree::
     |   +-- LoginThrottled               login_throttled     429  too many failed logins
     +-- QuotaExceeded                    quota_exceeded      429
     +-- Overloaded                       overloaded          503  a full queue refuses work
+    |   +-- NoQuorum                     no_quorum           503  a peer cannot reach a majority
     +-- NotFound                         not_found           404
     +-- MethodNotAllowed                 method_not_allowed  405  a path without that HTTP method
     +-- Conflict                         conflict            409  e.g. a name taken
@@ -230,6 +231,14 @@ class Overloaded(AuctionhouseError):
     """The house is overloaded; retry later."""
 
     code = "overloaded"
+    http_status = 503
+
+
+class NoQuorum(Overloaded):
+    """This peer cannot reach a majority of its replica group: writes are refused until it can
+    (a minority never decides alone)."""
+
+    code = "no_quorum"
     http_status = 503
 
 

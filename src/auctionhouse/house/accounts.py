@@ -79,6 +79,10 @@ class Session:
 
 def token_digest(token: str) -> str:
     """The hex SHA-256 of a bearer token: the only form in which the house keeps tokens."""
+    return _digest(token)
+
+
+def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
@@ -148,6 +152,15 @@ class AccountStore:
         role: str = "user",
         public_key: str | None = None,
     ) -> Account:
+        password_hash, public_key = self.prepare(name, password, role=role, public_key=public_key)
+        return self.insert(name, password_hash, now=now, role=role, public_key=public_key)
+
+    def prepare(
+        self, name: str, password: str, *, role: str = "user", public_key: str | None = None
+    ) -> tuple[str, str | None]:
+        """Check a new account's fields and hash its password (slow: argon2id). Returns
+        ``(password_hash, public_key normalised)``; raises ``InvalidRequest``. A replicated
+        house hashes once, on the peer that took the request, and replicates the hash."""
         if not isinstance(name, str) or not NAME_RE.match(name):
             raise InvalidRequest(
                 "name must be 1-32 characters: lowercase letters, digits, '_', '.', '-'"
@@ -158,7 +171,18 @@ class AccountStore:
         if public_key is not None:
             parse_public_key(public_key)
             public_key = public_key.lower()
-        password_hash = self._hasher.hash(password)
+        return self._hasher.hash(password), public_key
+
+    def insert(
+        self,
+        name: str,
+        password_hash: str,
+        *,
+        now: float,
+        role: str = "user",
+        public_key: str | None = None,
+    ) -> Account:
+        """Store an account whose fields ``prepare`` checked; raises ``Conflict`` if taken."""
         with self._lock:
             try:
                 self._db.execute(
@@ -226,7 +250,7 @@ class AccountStore:
 
     # ------------------------------------------------------------------ sessions
 
-    def verify_password(self, name: str, password: str) -> None:
+    def check_password(self, name: str, password: str) -> None:
         """Check ``password`` for ``name`` (argon2id, slow on purpose). Raises ``Unauthorized``
         with one message for a wrong name or password (and the same cost: names cannot be
         probed by timing); the password is never part of any message."""
@@ -246,22 +270,29 @@ class AccountStore:
 
     def login(self, name: str, password: str, *, now: float) -> str:
         """A new bearer token for ``name`` after checking ``password``."""
-        self.verify_password(name, password)
+        self.check_password(name, password)
         return self.open_session(name, now=now)
 
     def open_session(self, account_id: str, *, now: float) -> str:
         """A new session of ``account_id`` (already authenticated): its bearer token."""
         self._purge_expired(now)
         token = secrets.token_urlsafe(32)
-        expires = now + self._token_ttl
-        digest = _digest(token)
+        self.add_session(_digest(token), account_id, now + self._token_ttl)
+        return token
+
+    def add_session(self, token_digest: str, account_id: str, expires_at: float) -> None:
+        """Store a session by its token's SHA-256 digest (``token_digest``)."""
         with self._lock:
             self._db.execute(
-                "INSERT INTO sessions (token_hash, account_id, expires_at) VALUES (?, ?, ?)",
-                (digest, account_id, expires),
+                "INSERT OR REPLACE INTO sessions (token_hash, account_id, expires_at)"
+                " VALUES (?, ?, ?)",
+                (token_digest, account_id, expires_at),
             )
-        self._sessions[digest] = (account_id, expires)
-        return token
+        self._sessions[token_digest] = (account_id, expires_at)
+
+    @property
+    def token_ttl(self) -> float:
+        return self._token_ttl
 
     def session(self, token: str | None, *, now: float) -> Session:
         """The live session of ``token``; ``Unauthorized`` if unknown, revoked or expired."""
@@ -303,15 +334,21 @@ class AccountStore:
 
     def revoke_all(self, account_id: str) -> int:
         """Revoke every session of ``account_id``; how many there were."""
+        return len(self._revoke_all(account_id))
+
+    def _revoke_all(self, account_id: str) -> list[str]:
         with self._lock:
-            gone = self._db.execute(
-                "DELETE FROM sessions WHERE account_id = ? RETURNING token_hash", (account_id,)
-            ).fetchall()
-        for (digest,) in gone:
+            gone = [
+                row[0]
+                for row in self._db.execute(
+                    "DELETE FROM sessions WHERE account_id = ? RETURNING token_hash", (account_id,)
+                ).fetchall()
+            ]
+        for digest in gone:
             self._sessions.pop(digest, None)
         for digest in [d for d, (a, _) in self._sessions.items() if a == account_id]:
             del self._sessions[digest]
-        return len(gone)
+        return gone
 
     def set_password(self, account_id: str, password: str) -> None:
         """Replace the password of ``account_id`` and revoke all its sessions."""

@@ -402,7 +402,7 @@ class AuctionHouse:
         throttle = self.login_throttle
         throttle.check(name, address, self.clock.now())
         try:
-            self.accounts.verify_password(name, password)
+            self.accounts.check_password(name, password)
         except Unauthorized:
             throttle.failed(name, address, self.clock.now())
             raise Unauthorized(msg) from None

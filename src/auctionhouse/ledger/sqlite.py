@@ -203,6 +203,15 @@ class SQLiteStore:
         names = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}
         return {"journal_mode": str(mode), "synchronous": names.get(level, str(level))}
 
+    def set_synchronous(self, level: str) -> None:
+        """How ``append`` waits for the disk: ``FULL`` (the default: an acknowledged batch
+        survives a power loss) or ``NORMAL``/``OFF`` for a store that is a rebuildable view
+        (a peer's replica, rebuilt from the Raft log at each start: docs/peers.md)."""
+        if level not in ("FULL", "NORMAL", "OFF"):
+            raise InvalidRequest("synchronous is FULL, NORMAL or OFF")
+        with self._lock:
+            self._open_db().execute(f"PRAGMA synchronous={level}")
+
     def count(self) -> int:
         return int(self._read("SELECT COUNT(*) FROM ledger_events", ())[0][0])
 

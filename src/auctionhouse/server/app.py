@@ -57,11 +57,14 @@ def static_dir() -> Path:
 class ServerState:
     """Everything a request handler needs: config, service, hub, metrics."""
 
-    def __init__(self, config: ServerConfig, clock: Clock | None) -> None:
+    def __init__(
+        self, config: ServerConfig, clock: Clock | None, service: HouseService | None = None
+    ) -> None:
         self.config = config
         self.clock = clock
         self.metrics = Metrics(config.stats_window_seconds)
-        self.service = self._service(config)
+        # ``service``: another keeping of the house behind the same interface (p2p peers).
+        self.service = service or self._service(config)
         self.hub = Hub(
             self.service,
             limits=Limits(
@@ -73,7 +76,9 @@ class ServerState:
             page_cache_bytes=config.catch_up_cache_bytes,
         )
         self.sessions = SessionWatch(self.hub)
-        self.passwords = PasswordWorkers(config.password_workers, config.login_max_waiting)
+        self.passwords = PasswordWorkers(
+            self.service, config.password_workers, config.login_max_waiting
+        )
         self._tarpitted = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         # Called once the house is recovered and serving (run.py tunes the GC here).
@@ -206,15 +211,21 @@ async def _no_receive() -> Message:
     return {"type": "http.disconnect"}
 
 
-def create_app(config: ServerConfig | None = None, *, clock: Clock | None = None) -> FastAPI:
-    """The house as an ASGI app; ``clock`` is injected in tests (a ``FakeClock``)."""
+def create_app(
+    config: ServerConfig | None = None,
+    *,
+    clock: Clock | None = None,
+    service: HouseService | None = None,
+) -> FastAPI:
+    """The house as an ASGI app; ``clock`` is injected in tests (a ``FakeClock``); ``service``
+    replaces the embedded house's service (a peer's replicated one, ``p2p.service``)."""
     from auctionhouse.server.page import SecurityHeaders, install_docs
     from auctionhouse.server.redact import SecretsInUrls
     from auctionhouse.server.routes import api_router, page_router
     from auctionhouse.server.ws import WebSocketEndpoint
 
     config = config or ServerConfig()
-    server = ServerState(config, clock)
+    server = ServerState(config, clock, service)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -22,7 +22,6 @@ bound. Peak memory is about (workers + 1) x argon2_memory_kib.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import threading
 from collections.abc import Callable
@@ -30,6 +29,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Literal, TypeVar
 
 from auctionhouse.errors import LoginThrottled, Overloaded
+from auctionhouse.house import AuctionHouse
+from auctionhouse.house.service import HouseService
 
 T = TypeVar("T")
 Lane = Literal["trusted", "suspect"]
@@ -54,7 +55,11 @@ def default_workers() -> int:
 
 
 class PasswordWorkers:
-    def __init__(self, workers: int = 0, max_waiting: int = 256) -> None:
+    """The lanes' threads; the work itself goes through ``service.run_blocking`` (a replicated
+    peer's service turns a login or a sign-up into a replicated command there)."""
+
+    def __init__(self, service: HouseService, workers: int = 0, max_waiting: int = 256) -> None:
+        self.service = service
         self.workers = workers or default_workers()
         self.max_waiting = max_waiting
         self._pools: dict[Lane, ThreadPoolExecutor] = {
@@ -66,18 +71,17 @@ class PasswordWorkers:
         self._waiting: dict[Lane, int] = {"trusted": 0, "suspect": 0}
         self._in_flight: dict[str, int] = {}
 
-    async def run(self, lane: Lane, fn: Callable[[], T]) -> T:
-        """``fn()`` on a worker of ``lane``; ``Overloaded`` if too many calls wait already."""
+    async def run(self, lane: Lane, fn: Callable[[AuctionHouse], T]) -> T:
+        """``fn(house)`` on a worker of ``lane``; ``Overloaded`` if too many calls wait."""
         if self._waiting[lane] >= self.max_waiting:
             raise Overloaded("too many logins are being checked; retry in a moment")
         self._waiting[lane] += 1
         try:
-            loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self._pools[lane], fn)
+            return await self.service.run_blocking(fn, self._pools[lane])
         finally:
             self._waiting[lane] -= 1
 
-    async def login(self, trusted: bool, account: str, fn: Callable[[], T]) -> T:
+    async def login(self, trusted: bool, account: str, fn: Callable[[AuctionHouse], T]) -> T:
         """A login's password work: on the trusted lane, or on the suspect lane with at most
         PER_ACCOUNT_IN_FLIGHT logins of ``account`` checked or waiting at once."""
         if trusted:

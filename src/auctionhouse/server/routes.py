@@ -104,10 +104,9 @@ def session_answer(server: ServerState, token: str) -> dict[str, Any]:
 @api_router.post("/accounts", status_code=201, tags=["accounts"])
 async def create_account(body: NewAccount, request: Request) -> dict[str, Any]:
     server = server_of(request)
-    house = server.house
     account = await server.passwords.run(
         "suspect",
-        lambda: house.create_account(
+        lambda h: h.create_account(
             body.name, body.password, public_key=body.public_key, address=address_of(request)
         ),
     )
@@ -126,7 +125,7 @@ async def create_session(body: NewSession, request: Request) -> dict[str, Any]:
         token = await server.passwords.login(
             house.login_is_known(body.name, address),
             body.name,  # at most a few logins of one name checked at once (passwords.py)
-            lambda: house.login(body.name, body.password, address),
+            lambda h: h.login(body.name, body.password, address),
         )
     except AuctionhouseError as exc:
         server.metrics.login(exc.code)
@@ -169,7 +168,7 @@ async def change_password(body: NewPassword, account: User, request: Request) ->
         house.check_login(account.id, address)
         token = await server.passwords.run(
             "suspect",
-            lambda: house.change_password(
+            lambda h: h.change_password(
                 account.id, body.current_password, body.new_password, address
             ),
         )

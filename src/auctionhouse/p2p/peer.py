@@ -1,0 +1,450 @@
+"""One peer: a Raft node (pysyncobj) carrying the replicated house, its TLS tunnels, and the
+server app (API, WebSocket, page) on top of a ``ReplicatedService``.
+
+Everything runs on the one asyncio loop of the server: the loop watches the library's epoll
+descriptor and calls ``doTick(0)`` when a socket is ready (and every ``TICK_SECONDS`` for its
+timers); committed entries are applied during the tick, and the events they decided are written
+to the replica's ledger right after it, in one transaction, before any proposer is answered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pysyncobj import FAIL_REASON, SyncObj, SyncObjConf
+
+from auctionhouse.errors import ConfigError, LedgerError, NoQuorum
+from auctionhouse.house import AuctionHouse, HouseConfig
+from auctionhouse.ledger import SQLiteStore
+from auctionhouse.p2p.codec import encode, install_restricted_unpickler, raise_error, refused
+from auctionhouse.p2p.machine import HouseMachine, ReplicaClock
+from auctionhouse.p2p.poller import EpollPoller, install_epoll_poller
+from auctionhouse.p2p.tls import PeerFiles, Tunnels
+from auctionhouse.p2p.transport import tunnel_transport
+
+log = logging.getLogger("auctionhouse.p2p")
+
+TICK_SECONDS = 0.025  # the library's timers (heartbeats, elections) are looked at this often
+RETRY_SECONDS = 2.5  # a proposal not answered in this time is proposed again (same key)
+WATCH_SECONDS = 0.2  # ... and sooner when the Raft term changes meanwhile (a new leader)
+HOUSE_FILES = ("house.db", "house.db-wal", "house.db-shm")
+
+
+def parse_address(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
+        raise ConfigError(f"{text!r} is not HOST:PORT")
+    return host, int(port)
+
+
+@dataclass(frozen=True, slots=True)
+class RaftTiming:
+    """pysyncobj's timing (seconds): elections within ``min_timeout``..``max_timeout`` of the
+    last heartbeat; a leader that hears no majority for ``leader_fallback`` steps down."""
+
+    heartbeat: float = 0.05
+    min_timeout: float = 0.3
+    max_timeout: float = 0.8
+    leader_fallback: float = 1.0
+    connection_timeout: float = 1.0
+    connection_retry: float = 0.2
+    compaction_entries: int = 20_000
+    compaction_seconds: float = 300.0
+
+
+@dataclass(frozen=True, slots=True)
+class PeerConfig:
+    data: Path
+    peer_address: str  # this peer's public Raft (TLS) address, HOST:PORT
+    members: tuple[str, ...]  # every member's peer address, this one's included
+    house: HouseConfig = field(default_factory=HouseConfig)
+    timing: RaftTiming = field(default_factory=RaftTiming)
+    write_timeout: float = 5.0  # a write without a majority is refused (no_quorum) after this
+    group_size: int = 3  # replicas wanted in the group (3 or 5)
+    replace_after: float = 30.0  # a member unreachable this long is removed once replaced
+
+
+class Peer:
+    def __init__(self, config: PeerConfig) -> None:
+        self.config = config
+        self.files = PeerFiles.in_dir(config.data)
+        self.files.check()
+        self._machine: HouseMachine | None = None
+        self.syncobj: SyncObj | None = None
+        self.tunnels: Tunnels | None = None
+        self.pending = 0
+        self._poller_fd: int | None = None
+        self._tick_handle: asyncio.TimerHandle | None = None
+        self._tick_soon = False
+        self._stopped = False
+        self._outbox: list[tuple[bytes, asyncio.Future[tuple[Any, int]]]] = []
+        self._send_soon = False
+        self.internal_port = 0
+        self._down_since: dict[str, float] = {}
+        self._background: set[asyncio.Task[Any]] = set()
+        self.joined: bool | None = None  # None: not asked; True once the group took us in
+        self.verified: bool | None = None  # the replica's own ledger audited once caught up
+        self.audit_findings = 0
+
+    @property
+    def machine(self) -> HouseMachine:
+        if self._machine is None:
+            raise RuntimeError("the peer is not started")
+        return self._machine
+
+    @property
+    def house(self) -> AuctionHouse:
+        return self.machine.house
+
+    def _open_house(self, clock: ReplicaClock) -> AuctionHouse:
+        """An empty house: the replica's ledger is rebuilt from the Raft state at each start."""
+        data = self.config.data
+        for name in HOUSE_FILES:
+            with contextlib.suppress(FileNotFoundError):
+                (data / name).unlink()
+        house = AuctionHouse.open(
+            data / "house.db", config=self.config.house, clock=clock, key_path=data / "house.db.key"
+        )
+        store = house.ledger.store
+        if isinstance(store, SQLiteStore):
+            # A view of the Raft log, rebuilt at each start: its fsyncs would buy nothing
+            # (the durability limit is the library's journal, docs/peers.md).
+            store.set_synchronous("OFF")
+        return house
+
+    async def start(self) -> None:
+        install_restricted_unpickler()
+        install_epoll_poller()
+        cfg = self.config
+        host, port = parse_address(cfg.peer_address)
+        self.internal_port = _free_port()
+        self.tunnels = Tunnels(self.files, ("127.0.0.1", self.internal_port))
+        await self.tunnels.listen(host, port)
+        partners = [m for m in cfg.members if m != cfg.peer_address]
+        for member in partners:
+            await self.tunnels.outbound(member)
+        self._machine = HouseMachine(self._open_house)
+        t = cfg.timing
+        conf = SyncObjConf(
+            autoTick=False,
+            password=self.files.password(),
+            bindAddress=f"127.0.0.1:{self.internal_port}",
+            journalFile=str(cfg.data / "raft.journal"),
+            fullDumpFile=str(cfg.data / "raft.dump"),
+            useFork=False,
+            appendEntriesUseBatch=False,
+            appendEntriesPeriod=t.heartbeat,
+            raftMinTimeout=t.min_timeout,
+            raftMaxTimeout=t.max_timeout,
+            leaderFallbackTimeout=t.leader_fallback,
+            connectionTimeout=t.connection_timeout,
+            connectionRetryTime=t.connection_retry,
+            logCompactionMinEntries=t.compaction_entries,
+            logCompactionMinTime=t.compaction_seconds,
+            dynamicMembershipChange=True,
+            # Without a leader a command fails at once instead of waiting in the library's
+            # queue: one that waited could commit after its client was told "refused".
+            commandsWaitLeader=False,
+        )
+        partners = await self._discover(partners)
+        self.syncobj = SyncObj(
+            cfg.peer_address,
+            partners,
+            conf,
+            consumers=[self._machine],
+            transportClass=tunnel_transport(self._route),
+        )
+        poller = self.syncobj._poller
+        loop = asyncio.get_running_loop()
+        if isinstance(poller, EpollPoller):
+            self._poller_fd = poller.fileno()
+            loop.add_reader(self._poller_fd, self._step)
+        self._schedule_tick()
+        self._spawn(self._membership(), "peer-membership")
+        log.info("peer %s started; members %s", cfg.peer_address, ", ".join(cfg.members))
+
+    def _spawn(self, coro: Any, name: str) -> None:
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def _route(self, address: str) -> int | None:
+        """The local tunnel port to ``address``; a member added by a membership change gets
+        its tunnel made now and is reached at the library's next connection retry."""
+        assert self.tunnels is not None
+        port = self.tunnels.outbound_port(address)
+        if port is None and not self._stopped:
+            self._spawn(self.tunnels.outbound(address), "peer-tunnel")
+        return port
+
+    # ------------------------------------------------------------------ membership
+
+    async def _membership(self) -> None:
+        """Join the group if it does not know us yet; as leader, replace dead members; once
+        caught up, audit this replica's own ledger before calling it verified."""
+        loop = asyncio.get_running_loop()
+        while not self._stopped:
+            await asyncio.sleep(0.25)
+            so = self.syncobj
+            if so is None:
+                continue
+            try:
+                if self.joined is False:
+                    await self._ask_to_join()
+                    await asyncio.sleep(1.0)
+                if self.verified is None and so.isReady():
+                    await self._verify(loop)
+                if so._isLeader():
+                    self._replace_dead(loop.time())
+            except Exception:
+                log.exception("membership upkeep failed")
+
+    async def _utility(self, member: str, command: list[Any], timeout: float = 3.0) -> Any:
+        """Run one of pysyncobj's utility commands on ``member``, through the TLS tunnel."""
+        from pysyncobj.utility import TcpUtility
+
+        assert self.tunnels is not None
+        port = await self.tunnels.outbound(member)
+        utility = TcpUtility(self.files.password(), timeout=timeout)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            None, utility.executeCommand, f"127.0.0.1:{port}", command
+        )
+
+    async def _discover(self, partners: list[str]) -> list[str]:
+        """Ask the members given for the group's membership. If the group runs and does not
+        count us, we are a newcomer: take its membership, and ask to be added."""
+        from pysyncobj.utility import UtilityException
+
+        for member in partners:
+            try:
+                status = await self._utility(member, ["status"], timeout=2.0)
+            except (UtilityException, OSError) as exc:
+                log.info("member %s gave no status: %s", member, exc)
+                continue
+            if not isinstance(status, dict) or status.get("self") is None:
+                continue
+            prefix = "partner_node_status_server_"
+            group = {str(status["self"].address)}
+            group.update(k[len(prefix) :] for k in status if k.startswith(prefix))
+            if self.config.peer_address in group:
+                self.joined = True
+                return sorted(group - {self.config.peer_address})
+            log.info("the group %s does not count us yet: joining", ", ".join(sorted(group)))
+            self.joined = False
+            return sorted(group)
+        return partners
+
+    async def _ask_to_join(self) -> None:
+        """Ask a member, through its TLS port, to add us with the library's membership
+        change (pysyncobj's 'add' utility command, forwarded to the leader and committed)."""
+        from pysyncobj.utility import UtilityException
+
+        assert self.syncobj is not None
+        for node in list(self.syncobj.otherNodes):
+            member = str(node.address)
+            try:
+                answer = await self._utility(member, ["add", self.config.peer_address])
+            except (UtilityException, OSError) as exc:
+                log.info("member %s did not add us: %s", member, exc)
+                continue
+            log.info("asked %s to add us: %s", member, answer)
+            if isinstance(answer, str) and answer.startswith("SUCCESS"):
+                self.joined = True
+                return
+
+    def _replace_dead(self, now: float) -> None:
+        """Remove a member unreachable for ``replace_after`` once enough others are up (a
+        newcomer has joined): the group returns to ``group_size`` live replicas."""
+        so = self.syncobj
+        assert so is not None
+        live = 1
+        dead: list[Any] = []
+        for node in so.otherNodes:
+            if so.isNodeConnected(node):
+                live += 1
+                self._down_since.pop(node.address, None)
+                continue
+            since = self._down_since.setdefault(node.address, now)
+            if now - since >= self.config.replace_after:
+                dead.append(node)
+        if dead and live >= self.config.group_size:  # never shrink below the group size
+            node = dead[0]
+            log.warning(
+                "removing member %s, unreachable for %.0f s",
+                node.address,
+                now - self._down_since[node.address],
+            )
+            self._down_since.pop(node.address, None)
+            so.removeNodeFromCluster(node, callback=lambda res, err: log.info("removed: %s", err))
+
+    async def _verify(self, loop: asyncio.AbstractEventLoop, attempts: int = 3) -> None:
+        """Audit this replica's own ledger once it has caught up. The audit reads the file on
+        a thread while the loop may still append; a finding is confirmed by a second read
+        before the replica is declared unverified (a real one persists)."""
+        from auctionhouse.ledger import audit_database
+
+        for attempt in range(attempts):
+            self.machine.house.flush()  # on the loop: the house is only touched here
+            path = self.config.data / "house.db"
+            report = await loop.run_in_executor(None, audit_database, path)
+            self.audit_findings = len(report.findings)
+            if report.ok:
+                self.verified = True
+                log.info("caught up: own ledger audited, intact")
+                return
+            await asyncio.sleep(1.0 + attempt)
+        self.verified = False
+        log.error("caught up, but the own ledger audit has %d findings", self.audit_findings)
+
+    def _schedule_tick(self) -> None:
+        if self._stopped:
+            return
+        self._step()
+        self._tick_handle = asyncio.get_running_loop().call_later(TICK_SECONDS, self._schedule_tick)
+
+    def _step(self) -> None:
+        """One library tick, then the decided events written to this replica's ledger."""
+        self._tick_soon = False
+        if self._stopped or self.syncobj is None:
+            return
+        try:
+            # The library reads its sockets at the end of a tick and acts on what it read
+            # (commit, apply, answer) at the start of the next: two ticks per wake-up.
+            self.syncobj.doTick(0.0)
+            self.syncobj.doTick(0.0)
+            self.machine.house.flush()
+        except Exception:
+            log.exception("a Raft tick failed")
+
+    async def propose(self, op: str, args: dict[str, Any]) -> Any:
+        """Replicate one command and return the local replica's result of applying it.
+
+        Raises the command's own error, or ``NoQuorum`` if no majority commits it within
+        ``write_timeout``. A proposal unanswered after ``RETRY_SECONDS`` (a leader died with it)
+        is proposed again with the same idempotency key, so it is applied at most once."""
+        if self.syncobj is None or self._stopped:
+            raise NoQuorum("this peer is not running")
+        loop = asyncio.get_running_loop()
+        now = time.time()
+        blob = encode(uuid.uuid4().hex, now, op, args, until=now + self.config.write_timeout)
+        deadline = loop.time() + self.config.write_timeout
+        self.pending += 1
+        try:
+            while True:
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    raise NoQuorum("no majority of the replica group answered; retry later")
+                answer: asyncio.Future[tuple[Any, int]] = loop.create_future()
+                term = self._term()
+                self._outbox.append((blob, answer))
+                if not self._send_soon:
+                    self._send_soon = True
+                    loop.call_soon(self._send_outbox)
+                waited = 0.0
+                while not answer.done() and waited < RETRY_SECONDS:
+                    step = min(WATCH_SECONDS, max(0.0, deadline - loop.time()))
+                    if step <= 0:
+                        break
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(asyncio.shield(answer), step)
+                    waited += step
+                    if self._term() != term:
+                        break  # a new leader: what the old one held may be gone; propose again
+                if not answer.done():
+                    continue
+                result, err = answer.result()
+                if err == FAIL_REASON.SUCCESS:
+                    break
+                # not leader yet, no leader, discarded by a new leader: try again shortly
+                await asyncio.sleep(min(0.05, max(0.0, deadline - loop.time())))
+        finally:
+            self.pending -= 1
+        if not isinstance(result, dict):
+            raise LedgerError("a replica returned no result")
+        raise_error(result)
+        return result["ok"]
+
+    def _send_outbox(self) -> None:
+        """Propose every command queued since the last turn of the loop as one entry."""
+        self._send_soon = False
+        batch, self._outbox = self._outbox, []
+        batch = [(blob, answer) for blob, answer in batch if not answer.done()]
+        if not batch or self._machine is None:
+            return
+        answers = [answer for _, answer in batch]
+
+        def done(results: Any, err: int) -> None:
+            for i, answer in enumerate(answers):
+                if answer.done():
+                    continue
+                ok = err == FAIL_REASON.SUCCESS and isinstance(results, list)
+                ok = ok and i < len(results)
+                answer.set_result((results[i] if ok else None, err))
+
+        self._machine.apply_batch([blob for blob, _ in batch], callback=done)
+        self._step()
+
+    def _term(self) -> int:
+        return int(self.syncobj.raftCurrentTerm) if self.syncobj is not None else 0
+
+    def status(self) -> dict[str, Any]:
+        so = self.syncobj
+        if so is None:
+            return {"self": self.config.peer_address, "started": False}
+        raw = so.getStatus()
+        leader = raw.get("leader")
+        return {
+            "self": self.config.peer_address,
+            "started": True,
+            "members": sorted([self.config.peer_address, *(n.address for n in so.otherNodes)]),
+            "leader": str(leader.address) if leader is not None else None,
+            "is_leader": leader is not None and leader.address == self.config.peer_address,
+            "term": raw.get("raft_term"),
+            "commit_index": raw.get("commit_idx"),
+            "last_applied": raw.get("last_applied"),
+            "has_quorum": raw.get("has_quorum"),
+            "partners_connected": sum(
+                1 for k, v in raw.items() if k.startswith("partner_node_status_server_") and v == 2
+            ),
+            "commands": len(self.machine.commands),
+            "rebuilds": self.machine.rebuilds,
+            "ready": bool(so.isReady()),
+            "joined": self.joined,
+            "verified": self.verified,
+            "refused_connections": self.tunnels.refused if self.tunnels else 0,
+            "refused_pickles": refused[0],
+            "pending": self.pending,
+        }
+
+    async def stop(self) -> None:
+        self._stopped = True
+        for task in list(self._background):
+            task.cancel()
+        if self._tick_handle is not None:
+            self._tick_handle.cancel()
+        loop = asyncio.get_running_loop()
+        if self._poller_fd is not None:
+            loop.remove_reader(self._poller_fd)
+        if self.syncobj is not None:
+            with contextlib.suppress(Exception):
+                self.machine.house.flush()
+            self.syncobj.destroy()
+        if self.tunnels is not None:
+            await asyncio.wait_for(self.tunnels.close(), timeout=5)
+        if self._machine is not None:
+            self._machine.house.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

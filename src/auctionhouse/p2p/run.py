@@ -1,0 +1,98 @@
+"""``auctionhouse peer``: run one peer (Raft node + TLS tunnels + the server app) under uvicorn."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from auctionhouse.p2p.peer import Peer, PeerConfig, RaftTiming, parse_address
+from auctionhouse.p2p.service import ReplicatedService
+
+
+def run_peer(
+    data: Path,
+    listen: str,
+    peer_listen: str | None,
+    join: list[str],
+    *,
+    config_file: Path | None = None,
+    log_level: str | None = None,
+    group_size: int = 3,
+    replace_after: float = 30.0,
+    snapshot_every: int = 20_000,
+) -> None:
+    import uvicorn
+
+    from auctionhouse.server.app import create_app
+    from auctionhouse.server.config import load_config
+    from auctionhouse.server.run import uvicorn_config
+
+    host, port = parse_address(listen)
+    if peer_listen is None:
+        peer_listen = f"{host}:{port + 1 if port else 0}"
+    parse_address(peer_listen)
+    for member in join:
+        parse_address(member)
+    data.mkdir(parents=True, exist_ok=True)
+    settings = load_config(
+        {"db": data / "house.db", "host": host, "port": port, "log_level": log_level},
+        config_file=config_file,
+    )
+    logging.basicConfig(
+        level=logging.INFO if settings.log_level in ("info", "debug", "trace") else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    from auctionhouse.errors import ConfigError
+
+    if group_size not in (3, 5):
+        raise ConfigError("a replica group has 3 or 5 peers")
+    if not replace_after > 0:
+        raise ConfigError("--replace-after must be a positive number of seconds")
+    if snapshot_every < 10:
+        raise ConfigError("--snapshot-every must be at least 10 entries")
+    members = tuple(sorted({peer_listen, *join}))
+    config = PeerConfig(
+        data=data,
+        peer_address=peer_listen,
+        members=members,
+        house=settings.house,
+        group_size=group_size,
+        replace_after=replace_after,
+        timing=RaftTiming(compaction_entries=snapshot_every),
+    )
+    peer = Peer(config)
+    service = ReplicatedService(peer)
+    app = create_app(settings, service=service)
+
+    @app.get("/api/v1/peer", tags=["peers"])
+    async def peer_status() -> dict[str, Any]:
+        """This peer's Raft view: leader, term, commit index, members, refusals."""
+        return peer.status()
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            super().handle_exit(sig, frame)
+            if sig == signal.SIGTERM:
+                self._captured_signals.remove(sig)
+
+        async def startup(self, sockets: Any = None) -> None:
+            await super().startup(sockets=sockets)
+            if self.started:
+                for server in self.servers:
+                    for sock in server.sockets:
+                        h, p = sock.getsockname()[:2]
+                        print(f"listening on http://{h}:{p}", flush=True)
+                print(f"peer {peer_listen} members {' '.join(members)}", flush=True)
+
+    uv_config = uvicorn_config(settings, app)
+    # The stdlib loop: uvloop never completes loop.start_tls on an accepted, paused transport
+    # (tls.Tunnels takes incoming peer connections over that way), seen with uvloop 0.23.
+    uv_config.loop = "asyncio"
+    server = Server(uv_config)
+    server.run()
+    if not server.started:
+        sys.exit(1)

@@ -1,0 +1,184 @@
+"""ReplicatedService: the house service the server app calls, with writes through Raft.
+
+The server's faces call ``service.call(lambda h: h.place_bid(...))`` and
+``service.run_blocking(lambda h: h.create_account(...))`` (``house.service.HouseService``).
+Here the lambda runs against a recorder of the house: a read runs on the local replica at once;
+a write (one of ``WRITES``) is caught and becomes a replicated command, proposed through the
+peer's Raft node and answered with the result the local replica computed when it applied the
+committed entry. Slow, secret-dependent preparation stays on the peer that took the request:
+argon2 hashing (only the hash is replicated) and login (only the session token's digest is).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+import secrets
+from concurrent.futures import Executor
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from auctionhouse.errors import AuctionhouseError, InvalidRules
+from auctionhouse.house import Account, AuctionHouse
+from auctionhouse.house.accounts import token_digest
+from auctionhouse.house.service import HouseService
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from auctionhouse.p2p.peer import Peer
+
+T = TypeVar("T")
+log = logging.getLogger("auctionhouse.p2p")
+
+WRITES = frozenset(
+    {
+        "place_bid",
+        "create_auction",
+        "cancel_auction",
+        "pause_auction",
+        "resume_auction",
+        "tick",
+        "create_account",
+        "login",
+        "register_key",
+    }
+)
+TICK_EVERY = 0.05  # seconds between looks for due closes
+TICK_AGAIN = 0.3  # seconds before this replica proposes another close of the same moment
+
+
+class _Captured(Exception):
+    def __init__(self, op: str, args: dict[str, Any]) -> None:
+        super().__init__(op)
+        self.op = op
+        self.values = args
+
+
+class _Recorder:
+    """Stands for the house in a face's lambda: reads pass through, writes are captured."""
+
+    def __init__(self, house: AuctionHouse) -> None:
+        self._house = house
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in WRITES:
+            return getattr(self._house, name)
+        method = getattr(AuctionHouse, name)
+
+        def capture(*args: Any, **kwargs: Any) -> Any:
+            bound = inspect.signature(method).bind(None, *args, **kwargs)
+            bound.apply_defaults()
+            values = dict(bound.arguments)
+            values.pop("self", None)
+            raise _Captured(name, values)
+
+        return capture
+
+
+def _account(public: dict[str, Any]) -> Account:
+    return Account(public["id"], public["role"], public["public_key"], public["created_at"])
+
+
+class ReplicatedService(HouseService):
+    def __init__(self, peer: Peer) -> None:
+        super().__init__(lambda: peer.machine.house)
+        self.peer = peer
+        self._ticker: asyncio.Task[None] | None = None
+
+    @property
+    def house(self) -> AuctionHouse:
+        return self.peer.house
+
+    @property
+    def queue_depth(self) -> int:
+        return self.peer.pending
+
+    async def start(self) -> None:
+        await self.peer.start()
+        self._ticker = asyncio.create_task(self._timers(), name="peer-timers")
+
+    async def stop(self) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ticker
+        await self.peer.stop()
+        self._writer.shutdown(wait=False)
+
+    async def call(self, command: Callable[[AuctionHouse], T]) -> T:
+        """Run ``command`` on the replica; a write in it is replicated first (see module)."""
+        try:
+            return command(_Recorder(self.house))  # type: ignore[arg-type]
+        except _Captured as write:
+            return await self._replicate(write)  # type: ignore[no-any-return]
+
+    async def run_blocking(
+        self, fn: Callable[[AuctionHouse], T], executor: Executor | None = None
+    ) -> T:
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(executor, fn, _Recorder(self.house))  # type: ignore[arg-type]
+        except _Captured as write:
+            return await self._replicate(write)  # type: ignore[no-any-return]
+
+    async def _replicate(self, write: _Captured) -> Any:
+        op, args = write.op, write.values
+        house = self.house
+        loop = asyncio.get_running_loop()
+        if op == "create_account":
+            password_hash, public_key = await loop.run_in_executor(
+                None,
+                lambda: house.accounts.prepare(
+                    args["name"], args["password"], role=args["role"], public_key=args["public_key"]
+                ),
+            )
+            public = await self.peer.propose(
+                "account",
+                {
+                    "name": args["name"],
+                    "password_hash": password_hash,
+                    "role": args["role"],
+                    "public_key": public_key,
+                },
+            )
+            return _account(public)
+        if op == "login":
+            await loop.run_in_executor(
+                None, house.accounts.check_password, args["name"], args["password"]
+            )
+            token = secrets.token_urlsafe(32)
+            await self.peer.propose(
+                "session",
+                {
+                    "digest": token_digest(token),
+                    "account_id": args["name"],
+                    "expires_at": house.clock.now() + house.accounts.token_ttl,
+                },
+            )
+            return token
+        if op == "register_key":
+            return _account(await self.peer.propose(op, args))
+        if op == "create_auction" and not isinstance(args.get("rules"), dict | None):
+            raise InvalidRules("rules must be an object of auction rules")
+        return await self.peer.propose(op, args)
+
+    async def _timers(self) -> None:
+        """Any replica proposes a due close: a dead or stalled leader cannot hold one open."""
+        proposed_for: float | None = None
+        proposed_at = 0.0
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(TICK_EVERY)
+            house = self.house
+            wake = house.next_wakeup()
+            if wake is None or wake > house.clock.now():
+                continue
+            if proposed_for == wake and loop.time() - proposed_at < TICK_AGAIN:
+                continue
+            proposed_for, proposed_at = wake, loop.time()
+            try:
+                await self.peer.propose("tick", {})
+            except AuctionhouseError as exc:
+                log.debug("could not propose a close: %s", exc.message)

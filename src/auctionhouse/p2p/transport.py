@@ -1,0 +1,43 @@
+"""pysyncobj's TCP transport, routed through the TLS tunnels (``tls.Tunnels``).
+
+Nodes keep their public names (``host:port`` of each peer's TLS port), so membership and
+leader addresses mean the same on every peer; only the place a connection is opened changes:
+a partner is reached through this peer's local tunnel port for it, and the library's own server
+binds a loopback port (``SyncObjConf.bindAddress``) that only the tunnel connects to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from pysyncobj.monotonic import monotonic as monotonic_time
+from pysyncobj.tcp_connection import CONNECTION_STATE
+from pysyncobj.transport import TCPTransport
+
+
+def tunnel_transport(route: Callable[[str], int | None]) -> type[TCPTransport]:
+    """A transport class whose outgoing connections go to ``127.0.0.1:route(address)``
+    (``None``: no tunnel yet, try again at the next retry)."""
+
+    class TunnelTransport(TCPTransport):  # type: ignore[misc]
+        def _connectIfNecessarySingle(self, node: Any) -> bool:
+            # Same as the library's, but the connection goes to the local tunnel port.
+            conns = self._connections
+            if node in conns and conns[node].state != CONNECTION_STATE.DISCONNECTED:
+                return True
+            if not self._shouldConnect(node):
+                return False
+            if (
+                node in self._lastConnectAttempt
+                and monotonic_time() - self._lastConnectAttempt[node]
+                < self._syncObj.conf.connectionRetryTime
+            ):
+                return False
+            self._lastConnectAttempt[node] = monotonic_time()
+            port = route(node.address)
+            if port is None:
+                return False
+            return bool(conns[node].connect("127.0.0.1", port))
+
+    return TunnelTransport
