@@ -19,7 +19,7 @@ import secrets
 from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from auctionhouse.errors import AuctionhouseError, InvalidRules
+from auctionhouse.errors import AuctionhouseError, InvalidRequest, InvalidRules
 from auctionhouse.house import Account, AuctionHouse
 from auctionhouse.house.accounts import token_digest
 from auctionhouse.house.service import HouseService
@@ -43,8 +43,13 @@ WRITES = frozenset(
         "create_account",
         "login",
         "register_key",
+        # Not replicated yet: refused in _replicate rather than applied on one replica only.
+        "change_password",
+        "logout",
+        "logout_everywhere",
     }
 )
+NOT_REPLICATED = frozenset({"change_password", "logout", "logout_everywhere"})
 TICK_EVERY = 0.05  # seconds between looks for due closes
 TICK_AGAIN = 0.3  # seconds before this replica proposes another close of the same moment
 
@@ -125,6 +130,11 @@ class ReplicatedService(HouseService):
 
     async def _replicate(self, write: _Captured) -> Any:
         op, args = write.op, write.values
+        if op in NOT_REPLICATED:
+            raise InvalidRequest(
+                f"{op.replace('_', ' ')} is not replicated between peers yet; a session ends"
+                " when it expires"
+            )
         house = self.house
         loop = asyncio.get_running_loop()
         if op == "create_account":

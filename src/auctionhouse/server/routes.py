@@ -142,8 +142,9 @@ async def logout(request: Request, credentials: Credentials) -> dict[str, Any]:
     if credentials is None:
         raise Unauthorized("a bearer token is required (POST /api/v1/sessions)")
     server = server_of(request)
-    session = server.house.session(credentials.credentials)  # 401 if expired or unknown
-    server.house.logout(credentials.credentials)
+    token = credentials.credentials
+    session = server.house.session(token)  # 401 if expired or unknown
+    await server.service.call(lambda h: h.logout(token))  # a peer refuses: not replicated yet
     server.sessions.end_session(session.digest)
     return {"revoked": 1}
 
@@ -152,7 +153,7 @@ async def logout(request: Request, credentials: Credentials) -> dict[str, Any]:
 async def logout_everywhere(account: User, request: Request) -> dict[str, Any]:
     """Revoke every session of the caller's account (its WebSockets close with 4003)."""
     server = server_of(request)
-    revoked = server.house.logout_everywhere(account.id)
+    revoked = await server.service.call(lambda h: h.logout_everywhere(account.id))
     server.sessions.end_account(account.id)
     return {"revoked": revoked}
 
