@@ -86,9 +86,6 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-_digest = token_digest
-
-
 def create_private_file(path: str | Path) -> None:
     """Create ``path`` empty with mode 0600 if it does not exist (an empty file is an empty
     SQLite database): the house's file holds password hashes and session digests, so it is
