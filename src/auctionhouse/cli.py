@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "auctionhouse.commands.client",
     "auctionhouse.commands.demo",
     "auctionhouse.commands.agents",
+    "auctionhouse.commands.mobile",
     "auctionhouse.commands.sim",
     "auctionhouse.commands.ledger",
     "auctionhouse.commands.peer",

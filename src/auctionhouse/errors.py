@@ -21,12 +21,17 @@ The tree::
     |   +-- SellerCannotBid              seller_cannot_bid   403
     |   +-- CannotCancel                 cannot_cancel       409  seller after the first bid
     |   +-- BudgetExceeded               budget_exceeded     409  an agent's own budget guard
+    |       +-- OverMandate              over_mandate        409  an agent bid outside its mandate
     +-- SecurityError                    security_error      401
     |   +-- Unauthorized                 unauthorized        401  no or bad credentials/token
     |   +-- Forbidden                    forbidden           403  authenticated, not allowed
     |   +-- BadSignature                 bad_signature       401
     |   +-- ReplayedNonce                replayed_nonce      409
     |   +-- StaleTimestamp               stale_timestamp     409
+    |   +-- InvalidMandate               invalid_mandate     403  a mandate fails its check
+    |   +-- MandateExpired               mandate_expired     409  past expiry or return-by
+    |   +-- ReplayedHop                  replayed_hop        409  an agent's hop seen already
+    |   +-- AgentRefused                 agent_refused       403  a site refuses the visitor
     |   +-- SignatureRequired            signature_required  401
     +-- RateLimited                      rate_limited        429  carries retry_after seconds
     |   +-- LoginThrottled               login_throttled     429  too many failed logins
@@ -305,3 +310,40 @@ def all_codes() -> dict[str, type[AuctionhouseError]]:
         out[cls.code] = cls
         stack.extend(cls.__subclasses__())
     return out
+
+
+# ---------------------------------------------------------------- mobile agents (seed 004)
+
+
+class OverMandate(BudgetExceeded):
+    """A mobile agent's bid is above what its signed mandate allows at this site."""
+
+    code = "over_mandate"
+
+
+class InvalidMandate(SecurityError):
+    """A mobile agent's mandate is malformed or its owner's signature does not hold."""
+
+    code = "invalid_mandate"
+    http_status = 403
+
+
+class MandateExpired(SecurityError):
+    """The mobile agent's mandate has expired (or its return-by time has passed)."""
+
+    code = "mandate_expired"
+    http_status = 409
+
+
+class ReplayedHop(SecurityError):
+    """This mobile agent already arrived here on this hop (or a later one): a replay."""
+
+    code = "replayed_hop"
+    http_status = 409
+
+
+class AgentRefused(SecurityError):
+    """This site's policy does not accept this visiting agent."""
+
+    code = "agent_refused"
+    http_status = 403

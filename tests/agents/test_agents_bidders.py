@@ -243,3 +243,21 @@ def test_the_seed_000_cast_runs_in_process_on_the_house_service(tmp_path: Path) 
     assert any(a["outcome"] == "sold" for a in summary["auctions"])
     for bidder in summary["bidders"].values():
         assert bidder["spent"] <= bidder["budget"]
+
+
+def test_a_sealed_auction_that_opens_later_gets_its_bids_once_open() -> None:
+    """No event announces an opening: the bidders' poll must see the clock pass opens_at."""
+
+    async def main() -> None:
+        w = world()
+        async with w.rt:
+            rules = {"opens_at": T0 + 5, "duration": 60}
+            seller = await w.seller([Listing("clock", "fpsb", 10_000, rules=rules)])
+            (aid,) = seller.auctions
+            await w.bidder("alice", "truthful", budget=100_000, value=VALUES["alice"])
+            await w.rt.advance(4)
+            assert bids_by(w.house, aid, "alice") == []  # not open yet
+            await w.rt.advance(2)
+            assert bids_by(w.house, aid, "alice") == [VALUES["alice"]]
+
+    run(main())

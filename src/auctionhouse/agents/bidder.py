@@ -288,9 +288,12 @@ class BidderAgent(Agent):
     async def _decide(self, aid: str, tracked: Tracked) -> None:
         if not self.connected or tracked.pending is not None or tracked.view.closed:
             return
+        now = self.market.now()
+        if tracked.view.state == "scheduled" and now >= tracked.view.opens_at:
+            # An auction opens by the clock, not by an event: no update announces it.
+            tracked.view = replace(tracked.view, state="open")
         view = replace(tracked.view, my_bids=tuple(tracked.my_bids), my_max=tracked.my_max)
         left = self.budget - self.committed(except_auction=aid)
-        now = self.market.now()
         mine = view.mine(value=tracked.value, budget=max(0, left))
         raw = self.strategy.limit(mine, now)
         if raw is not None:

@@ -24,7 +24,8 @@ class CreateAuction:
 @dataclass(frozen=True, slots=True)
 class PlaceBid:
     """A bid. In a Dutch auction it is an accept: ``amount`` is the price the bidder agrees to
-    (at least the current clock price); the winner pays the clock price at the accept time."""
+    (at least the current clock price); the winner pays the clock price at the accept time.
+    ``mandate``/``mandate_doc``: a mobile agent's mandate hash and document (``BidPlaced``)."""
 
     auction_id: str
     bidder: str
@@ -33,6 +34,8 @@ class PlaceBid:
     nonce: int | None = None
     ts: float | None = None
     signature: str | None = None
+    mandate: str | None = None
+    mandate_doc: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

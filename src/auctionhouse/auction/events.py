@@ -38,6 +38,11 @@ class BidPlaced:
     proxy may already have answered for the leader, so the bidder need not be the leader.
     Sealed bids carry ``price`` 0 and no leader. ``nonce``, ``ts`` and ``signature`` are the
     bidder's signed-bid material when the bid was signed (kept for audit).
+
+    A mobile agent's bid (seed 004) carries ``mandate``, the SHA-256 (hex) of the owner's signed
+    mandate it bids under, and on the agent's first bid in the auction ``mandate_doc``, that
+    mandate's canonical JSON, so the audit can check every agent bid against it. Both are left
+    out of the encoded form when None (every earlier event keeps its bytes and hash).
     """
 
     auction_id: str
@@ -51,6 +56,8 @@ class BidPlaced:
     nonce: int | None = None
     ts: float | None = None
     signature: str | None = None
+    mandate: str | None = None
+    mandate_doc: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +138,9 @@ _FIELDS: dict[type[Any], tuple[str, ...]] = {
     cls: tuple(f.name for f in fields(cls)) for cls in EVENT_TYPES.values()
 }
 
+OMITTED_WHEN_NONE: dict[type[Any], tuple[str, ...]] = {BidPlaced: ("mandate", "mandate_doc")}
+"""Fields added after ledgers existed: absent from the encoded form when None."""
+
 
 def event_to_dict(event: Event) -> dict[str, Any]:
     """The JSON-native form: ``{"type": ClassName, field: value, ...}``."""
@@ -138,6 +148,9 @@ def event_to_dict(event: Event) -> dict[str, Any]:
     for name in _FIELDS[type(event)]:
         value = getattr(event, name)
         out[name] = value.to_dict() if isinstance(value, Rules) else value
+    for name in OMITTED_WHEN_NONE.get(type(event), ()):
+        if out[name] is None:
+            del out[name]
     return out
 
 

@@ -237,6 +237,8 @@ def _bid_event(state: AuctionState, cmd: PlaceBid, now: float, **public: Any) ->
         nonce=cmd.nonce,
         ts=cmd.ts,
         signature=cmd.signature,
+        mandate=cmd.mandate,
+        mandate_doc=cmd.mandate_doc,
         **public,
     )
 

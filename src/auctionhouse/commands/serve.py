@@ -52,6 +52,7 @@ def serve(
     Settings: flags > AUCTIONHOUSE_* variables > the --config file > defaults
     (docs/configuration.md).
     """
+    from auctionhouse.mobile.app import create_site_app
     from auctionhouse.server.config import db_flags, load_config
     from auctionhouse.server.run import run_server
 
@@ -65,7 +66,7 @@ def serve(
         },
         config_file=config,
     )
-    run_server(settings)
+    run_server(settings, create_site_app)
 
 
 def admin_create(

@@ -193,6 +193,24 @@ class AccountStore:
         self._cache[name] = account
         return account
 
+    def create_key_account(self, account_id: str, public_key: str, *, now: float) -> Account:
+        """An account known only by an Ed25519 public key (a mobile agent's owner, seed 004):
+        no password (it can never log in), created once; a second call returns it unchanged.
+        The caller derives ``account_id`` from the key in a form no person can register."""
+        parse_public_key(public_key)
+        public_key = public_key.lower()
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO accounts (id, password_hash, role, public_key, created_at)"
+                " VALUES (?, '!', 'user', ?, ?) ON CONFLICT (id) DO NOTHING",
+                (account_id, public_key, now),
+            )
+        self._cache.pop(account_id, None)
+        account = self.get(account_id)
+        if account.public_key != public_key:
+            raise Conflict(f"the account {account_id!r} belongs to another key")
+        return account
+
     def get(self, account_id: str) -> Account:
         if not isinstance(account_id, str):
             raise NotFound("no such account")
@@ -281,8 +299,10 @@ class AccountStore:
         """Store a session by its token's SHA-256 digest (``token_digest``)."""
         with self._lock:
             self._db.execute(
-                "INSERT OR REPLACE INTO sessions (token_hash, account_id, expires_at)"
-                " VALUES (?, ?, ?)",
+                # Standard SQL upsert: SQLite and PostgreSQL (the shared house) both speak it.
+                "INSERT INTO sessions (token_hash, account_id, expires_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (token_hash) DO UPDATE SET account_id = excluded.account_id,"
+                " expires_at = excluded.expires_at",
                 (token_digest, account_id, expires_at),
             )
         self._sessions[token_digest] = (account_id, expires_at)

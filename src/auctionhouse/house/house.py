@@ -26,6 +26,8 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from auctionhouse.auction import (
     AuctionClosed,
     AuctionCreated,
@@ -54,10 +56,13 @@ from auctionhouse.auction.views import result_view
 from auctionhouse.errors import (
     AuctionhouseError,
     Forbidden,
+    InvalidMandate,
     InvalidRequest,
     InvalidRules,
     LedgerError,
+    MandateExpired,
     NotFound,
+    OverMandate,
     QuotaExceeded,
     ReplayedNonce,
     SecurityError,
@@ -72,6 +77,7 @@ from auctionhouse.house.limits import LoginThrottle, RateLimiter
 from auctionhouse.house.nonces import Spent, SpentNonces
 from auctionhouse.house.signing import bid_message, parse_public_key, verify
 from auctionhouse.ledger import HouseKey, Ledger, MemoryStore, SQLiteStore
+from auctionhouse.ledger.mandate import Mandate, bid_problem, mandate_digest, parse_mandate
 
 Listener = Callable[[Event, AuctionState], None]
 log = logging.getLogger("auctionhouse.house")
@@ -129,6 +135,7 @@ class AuctionHouse:
         self.rejections: Counter[str] = Counter()
         # Byte-identical resends of spent signed bids, answered as the first time (no strike).
         self.resent_bids = 0
+        self._mandates: dict[str, Mandate] = {}  # mobile agents' mandates by digest
         self._recover()
 
     # ------------------------------------------------------------------ construction
@@ -529,8 +536,12 @@ class AuctionHouse:
         nonce: int | None = None,
         ts: float | None = None,
         signature: str | None = None,
+        mandate: tuple[str, str] | None = None,
     ) -> dict[str, Any]:
-        """Place a bid (an accept in a Dutch auction). Returns the ack once it is durable."""
+        """Place a bid (an accept in a Dutch auction). Returns the ack once it is durable.
+
+        ``mandate``: a mobile agent's bid, ``(hash, canonical JSON)`` of the owner's signed
+        mandate, checked against it here (``mandated``)."""
         now = self.clock.now()
         account = self._account(bidder_id)
         self._account_limiter.take(account.id, now, "bids from your account")
@@ -553,6 +564,8 @@ class AuctionHouse:
                 )
             command = PlaceBid(auction_id, account.id, amount, proxy_max, nonce, ts, signature)
             try:
+                if mandate is not None:
+                    command = self.mandated(command, *mandate)
                 events = self._execute(command, now)
             except AuctionhouseError as exc:
                 self.rejections[exc.code] += 1
@@ -613,6 +626,33 @@ class AuctionHouse:
         state = replay(log[:end])
         assert state is not None
         return self._ack(bid, state, bid.at)
+
+    def mandated(self, command: PlaceBid, digest: str, document: str) -> PlaceBid:
+        """``command`` as a mobile agent's bid under the owner's signed mandate (seed 004):
+        ``document`` must hash to ``digest``, its signature hold and the bid be within it
+        (``ledger.mandate.bid_problem``), else ``InvalidMandate``/``OverMandate``/
+        ``MandateExpired``. The mandate's text goes into the ledger with the agent's first bid
+        in the auction, so the audit checks every agent bid against it."""
+        mandate = self._mandates.get(digest)
+        if mandate is None:
+            try:
+                raw = orjson.loads(document)
+            except orjson.JSONDecodeError:
+                raise InvalidMandate("the mandate is not JSON") from None
+            if mandate_digest(raw) != digest:
+                raise InvalidMandate("the mandate does not hash to its digest")
+            mandate = self._mandates[digest] = parse_mandate(raw)
+        now = self.clock.now()
+        if now > mandate.return_by:
+            raise MandateExpired("the agent's return-by time has passed: it may not bid")
+        problem = bid_problem(mandate, command.bidder, command.amount, command.proxy_max, now)
+        if problem is not None:
+            raise OverMandate(f"the bid is outside the agent's mandate: {problem}")
+        filed = any(
+            type(e) is BidPlaced and e.mandate == digest and e.mandate_doc is not None
+            for e in self._events.get(command.auction_id, ())
+        )
+        return replace(command, mandate=digest, mandate_doc=None if filed else mandate.text())
 
     def _check_signed(
         self,

@@ -14,7 +14,10 @@ seq, with a ``kind``:
 - ``bad_seal``, ``missing_seal``, ``bad_checkpoint``: signatures that do not verify, a closed
   auction without its seal, a signed record (batch record or checkpoint) edited, or missing from
   the chain of signed records;
-- ``key_mismatch``, ``unverifiable``: the database names another key, or no key is available.
+- ``key_mismatch``, ``unverifiable``: the database names another key, or no key is available;
+- ``mandate``: a mobile agent's bid that its owner's signed mandate does not cover (no or a
+  changed mandate, a bad signature, another bidder, above the per-site cap, after return-by),
+  or a bid by an owner-key account without a mandate (``ledger.mandate``).
 """
 
 from __future__ import annotations
@@ -28,12 +31,19 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from auctionhouse.auction import AuctionClosed, Event
-from auctionhouse.errors import LedgerError, NotFound
+from auctionhouse.auction import AuctionClosed, BidPlaced, Event
+from auctionhouse.errors import AuctionhouseError, LedgerError, NotFound
 from auctionhouse.ledger.encoding import GENESIS, canonical_bytes, decode_event, decode_json, link
 from auctionhouse.ledger.keys import load_public_key, verify
 from auctionhouse.ledger.ledger import META_PUBLIC_KEY, payload_digest
 from auctionhouse.ledger.location import is_postgres_url
+from auctionhouse.ledger.mandate import (
+    ACCOUNT_PREFIX,
+    Mandate,
+    bid_problem,
+    mandate_digest,
+    parse_mandate,
+)
 from auctionhouse.ledger.sqlite import SQLiteStore
 from auctionhouse.ledger.store import CheckpointRecord, EventRecord, SealRecord, Store
 
@@ -261,6 +271,7 @@ def _check_auction(
     dups = [s for s, found in by_seq.items() if len(found) > 1]
     findings.add_range(aid, dups, "inserted", "more than one event claims this seq")
     _check_order(aid, events, findings)
+    _check_mandates(aid, events, findings)
     hashes: dict[int, bytes] = {}
     for seq in sorted(by_seq):
         preds = [GENESIS] if seq == 1 else [r.hash for r, _ in by_seq.get(seq - 1, [])]
@@ -310,6 +321,43 @@ def _decode(
             yield record, event
         else:
             findings.add(aid, record.seq, "edited", "not a valid event of this auction")
+
+
+def _check_mandates(aid: str, events: list[tuple[EventRecord, Event]], findings: _Findings) -> None:
+    """Every mobile agent's bid against its owner's signed mandate, filed in this chain with
+    the agent's first bid (seed 004)."""
+    filed: dict[str, Mandate | str] = {}  # digest -> the mandate, or why it is unusable
+    for _, event in events:
+        if type(event) is not BidPlaced:
+            continue
+        if event.mandate is None:
+            if event.bidder.startswith(ACCOUNT_PREFIX):
+                msg = f"{event.bidder} is an owner-key account: its bids need a mandate"
+                findings.add(aid, event.seq, "mandate", msg)
+            elif event.mandate_doc is not None:
+                findings.add(aid, event.seq, "mandate", "a mandate without its digest")
+            continue
+        if event.mandate_doc is not None and event.mandate not in filed:
+            filed[event.mandate] = _read_mandate(event.mandate, event.mandate_doc)
+        mandate = filed.get(event.mandate)
+        if mandate is None:
+            problem: str | None = "no mandate with this digest was filed before this bid"
+        elif isinstance(mandate, str):
+            problem = mandate
+        else:
+            problem = bid_problem(mandate, event.bidder, event.amount, event.proxy_max, event.at)
+        if problem is not None:
+            findings.add(aid, event.seq, "mandate", f"agent bid outside its mandate: {problem}")
+
+
+def _read_mandate(digest: str, text: str) -> Mandate | str:
+    try:
+        raw = decode_json(text)
+        if mandate_digest(raw) != digest:
+            return "the filed mandate does not hash to the bid's digest"
+        return parse_mandate(raw)
+    except AuctionhouseError as exc:  # malformed JSON, a non-canonical value, a bad mandate
+        return exc.message
 
 
 def _check_order(aid: str, events: list[tuple[EventRecord, Event]], findings: _Findings) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 
 from auctionhouse.auction import EVENT_TYPES, AuctionCreated, Event, Rules, event_to_dict
+from auctionhouse.auction.events import OMITTED_WHEN_NONE
 from auctionhouse.errors import InvalidRequest, LedgerError
 
 GENESIS = bytes(32)
@@ -51,7 +52,9 @@ def canonical_bytes(event: Event) -> bytes:
     """
     spec = _ENCODE.get(event.__class__)
     if spec is not None:
-        names, get, type_name = spec
+        names, get, type_name, get_optional = spec
+        if get_optional is not None and any(v is not None for v in get_optional(event)):
+            return reference_canonical_bytes(event)
         values = get(event)
         for value in values:
             kind = value.__class__
@@ -98,13 +101,15 @@ def decode_event(body: bytes | str) -> Event:
         cls = EVENT_TYPES[data.pop("type")]
         fast = _FAST.get(cls)
         if fast is not None and len(data) == len(fast[0]):
-            setters, int_fields = fast
+            setters, int_fields, unset = fast
             for name in int_fields:
                 if data[name].__class__ is float:
                     return _decode_exact(body)
             event: Event = _new(cls)
             for name, set_slot in setters:
                 set_slot(event, data[name])
+            for set_slot in unset:  # fields omitted when None (OMITTED_WHEN_NONE)
+                set_slot(event, None)
             return event
     except (ValueError, KeyError, TypeError, AttributeError) as exc:  # JSONDecodeError too
         if not isinstance(exc, orjson.JSONDecodeError):
@@ -137,13 +142,22 @@ _EVENT_CLASSES = frozenset(EVENT_TYPES.values())
 # Replay builds events without their generated __init__ (a frozen dataclass __init__ costs ~2 us
 # for 11 fields; setting the slots directly ~0.8 us). Only for classes whose __init__ does
 # nothing else: plain frozen slots dataclasses without __post_init__, whose fields are plain
-# JSON values (not AuctionCreated and its Rules). Per class: the slot setters, the int fields.
+# JSON values (not AuctionCreated and its Rules). Per class: the slot setters of the fields
+# always encoded, the int fields, the setters of the fields omitted when None (set to None; a
+# record that has them takes the exact path).
 _new = object.__new__
 _Setters = tuple[tuple[str, Callable[[Any, Any], None]], ...]
-_FAST: dict[type[Any], tuple[_Setters, tuple[str, ...]]] = {
+
+
+def _always(cls: type[Any]) -> list[str]:
+    return [f.name for f in fields(cls) if f.name not in OMITTED_WHEN_NONE.get(cls, ())]
+
+
+_FAST: dict[type[Any], tuple[_Setters, tuple[str, ...], tuple[Callable[[Any, Any], None], ...]]] = {
     cls: (
-        tuple((f.name, cls.__dict__[f.name].__set__) for f in fields(cls)),
+        tuple((name, cls.__dict__[name].__set__) for name in _always(cls)),
         tuple(f.name for f in fields(cls) if str(f.type).startswith("int")),
+        tuple(cls.__dict__[name].__set__ for name in OMITTED_WHEN_NONE.get(cls, ())),
     )
     for cls in EVENT_TYPES.values()
     if is_dataclass(cls)
@@ -152,10 +166,17 @@ _FAST: dict[type[Any], tuple[_Setters, tuple[str, ...]]] = {
     and hasattr(cls, "__slots__")
 }
 
-# Per event class with plain JSON fields: field names, a getter of all of them, the type name.
-_ENCODE: dict[type[Any], tuple[tuple[str, ...], Callable[[Any], tuple[Any, ...]], str]] = {
-    cls: (names, attrgetter(*names), cls.__name__)
+# Per event class with plain JSON fields: the names of the fields always encoded, a getter of
+# all of them, the type name, a getter of the fields omitted when None (any set: reference path).
+_Getter = Callable[[Any], tuple[Any, ...]]
+_ENCODE: dict[type[Any], tuple[tuple[str, ...], _Getter, str, _Getter | None]] = {
+    cls: (names, attrgetter(*names), cls.__name__, optional)
     for cls in _FAST
-    for names in [tuple(f.name for f in fields(cls))]
+    for names in [tuple(_always(cls))]
+    for optional in [
+        attrgetter(*OMITTED_WHEN_NONE[cls], OMITTED_WHEN_NONE[cls][0])
+        if cls in OMITTED_WHEN_NONE
+        else None
+    ]
     if len(names) > 1  # attrgetter of one name returns a bare value, not a tuple
 }

@@ -100,6 +100,15 @@ class Ledger:
     def public_hex(self) -> str:
         return self._key.public_hex
 
+    def sign_statement(self, context: bytes, payload: bytes) -> str:
+        """The house key's signature (hex) of ``context + payload``: the house speaking outside
+        its ledger (a mobile agent's trip log entry, receipt or refusal). ``context`` is a line
+        ending in a newline that names the statement's kind, so no such signature can pass for a
+        seal or a checkpoint (those sign bare JSON objects)."""
+        if not context.endswith(b"\n") or context.startswith((b"{", b"[")):
+            raise ValueError("a statement's context is one line ending in a newline")
+        return self._key.sign(context + payload)
+
     def append(self, events: Sequence[Event]) -> None:
         """Record ``events`` (of one or many auctions) in one durable transaction.
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from auctionhouse.errors import ConfigError
+from auctionhouse.house.agent_policy import AgentPolicy
 from auctionhouse.house.config import HouseConfig
 from auctionhouse.ledger.location import is_postgres_url
 
@@ -89,6 +90,8 @@ class ServerConfig:
     # Bid handling latency histogram buckets are fixed; this is the window of bids_per_second.
     stats_window_seconds: float = 10.0
     house: HouseConfig = field(default_factory=HouseConfig)
+    # Visiting mobile agents (seed 004): the [agents] table (house/agent_policy.py).
+    agents: AgentPolicy = field(default_factory=AgentPolicy)
 
     def __post_init__(self) -> None:
         if not isinstance(self.host, str) or not self.host:
@@ -153,7 +156,7 @@ def _check_number(name: str, value: object, *, minimum: float) -> None:
 # ---------------------------------------------------------------------- loading
 
 
-_SERVER_FIELDS = {f.name: f for f in fields(ServerConfig) if f.name != "house"}
+_SERVER_FIELDS = {f.name: f for f in fields(ServerConfig) if f.name not in ("house", "agents")}
 _HOUSE_FIELDS = {f.name: f for f in fields(HouseConfig)}
 
 
@@ -237,6 +240,8 @@ def _from_toml(data: Mapping[str, Any], path: Path) -> tuple[dict[str, Any], dic
                     raise ConfigError(f"{where}: unknown house setting {hkey!r}")
                 kind = str(_HOUSE_FIELDS[hkey].type)
                 house[hkey] = _coerce(hkey, kind, hvalue, f"{where} [house]")
+        elif key == "agents":
+            server["agents"] = AgentPolicy.from_mapping(value, f"{where} [agents]")
         elif key in _SERVER_FIELDS:
             server[key] = _coerce(key, str(_SERVER_FIELDS[key].type), value, where)
         else:

@@ -8,6 +8,7 @@ import math
 import signal
 import sqlite3
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from auctionhouse.errors import ConfigError
@@ -86,7 +87,11 @@ def tune_gc() -> None:
     gc.set_threshold(GC_YOUNG, 50, 50)
 
 
-def run_server(config: ServerConfig) -> None:
+def run_server(
+    config: ServerConfig, build_app: Callable[[ServerConfig], Any] | None = None
+) -> None:
+    """Serve ``build_app(config)`` (default ``create_app``; ``auctionhouse serve`` passes the
+    app with the mobile agent host, ``mobile.app.create_site_app``)."""
     import uvicorn
 
     from auctionhouse.server.app import create_app
@@ -108,7 +113,7 @@ def run_server(config: ServerConfig) -> None:
                         host, port = sock.getsockname()[:2]
                         print(f"listening on http://{host}:{port}", flush=True)
 
-    app = create_app(config)
+    app = (build_app or create_app)(config)
     server = Server(uvicorn_config(config, app))
     app.state.server.on_started = tune_gc
     server.run()

@@ -1,0 +1,56 @@
+"""``create_site_app(config)``: the house's app (``server.app``) with its agent host mounted.
+
+``auctionhouse serve`` runs this app, so every house hosts visiting agents unless its
+``[agents]`` policy says ``enabled = false`` (then ``POST /api/v1/agents`` refuses every
+visitor with ``agent_refused``, while home records stay readable).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+
+from auctionhouse.errors import ConfigError
+from auctionhouse.house import Clock
+from auctionhouse.mobile.host import AgentHost
+from auctionhouse.mobile.records import HomeRecords
+from auctionhouse.mobile.routes import router
+from auctionhouse.server.app import create_app
+from auctionhouse.server.config import ServerConfig
+
+
+def records_path(config: ServerConfig) -> Path:
+    """Home's records of its agents: ``DB.agents`` beside the house's SQLite file (on a
+    PostgreSQL house, beside the default path: each instance keeps its own records)."""
+    path = Path(f"{config.db}.agents")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create {path.parent} for the agents' records: {exc}") from None
+    return path
+
+
+def create_site_app(config: ServerConfig | None = None, *, clock: Clock | None = None) -> FastAPI:
+    config = config or ServerConfig()
+    app = create_app(config, clock=clock)
+    records = HomeRecords(records_path(config))
+    host = AgentHost(app.state.server, config.agents, records)
+    app.state.agents = host
+    app.include_router(router)
+    inner = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(application: Any) -> AsyncIterator[None]:
+        async with inner(application):
+            await host.start()
+            try:
+                yield
+            finally:
+                await host.stop()
+
+    app.router.lifespan_context = lifespan
+    return app

@@ -1,0 +1,673 @@
+"""The agent host of a site: receives visiting agents, runs them, sends them on (seed 004).
+
+Every house is a site. ``POST /api/v1/agents`` hands a document (``{"mandate", "travel"}``) to
+:meth:`AgentHost.arrive`, which checks it (the owner's signature, expiry, a replayed hop, the
+site's policy and quotas) and answers with a receipt signed by the house key, or refuses with
+a stable code and a signed refusal. The visit then runs as a task on the house's event loop,
+through the thesis' states (figure 7.4):
+
+- OBSERVING: the site's open auctions are searched for the item; each that fits the mandate
+  (method, estimated price within the per-site cap, closing before return-by) becomes an option;
+  one at or below the bargain price is joined at once;
+- COOPERATING: the agent discloses the sites it knows and learns the ones this site knows, so a
+  partial schedule discovers the rest;
+- MOVING: the site POSTs the document to the next site to visit; a site that does not answer is
+  marked dead, one that refuses is marked refused, and the next one is tried;
+- DECIDING (schedule done or search-until passed): the option with the lowest estimate that is
+  still open is chosen and the agent moves there (or stays);
+- REGISTERING, BIDDING: the registered bidder strategy bids through a ``MandateMarket`` (the
+  house checks each bid against the mandate and files it in the ledger) until the auction
+  closes, the visit's time is up or return-by comes; a loss sends it back to DECIDING;
+- COMPLETING, HOME: it goes home when it has won, when nothing acceptable is left, or at
+  return-by; home verifies the trip log and keeps it (``records``).
+
+Every step appends a signed, hash-chained trip log entry, and important ones are posted home as
+signed progress messages (the owner's live view, and the heads that catch a cut log).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fnmatch
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from auctionhouse.agents.bidder import BidderAgent, BidderReport
+from auctionhouse.agents.bidding import make_strategy
+from auctionhouse.agents.embedded import EmbeddedHouse
+from auctionhouse.agents.market import MarketUpdate, SignedBid
+from auctionhouse.agents.runtime import Runtime, agent_rng
+from auctionhouse.errors import (
+    AgentRefused,
+    AuctionhouseError,
+    ConfigError,
+    Conflict,
+    InvalidMandate,
+    InvalidRequest,
+    MandateExpired,
+    QuotaExceeded,
+    ReplayedHop,
+)
+from auctionhouse.house import AuctionHouse
+from auctionhouse.house.agent_policy import AgentPolicy
+from auctionhouse.ledger.mandate import Mandate, parse_mandate, site_url
+from auctionhouse.mobile.market import MandateMarket
+from auctionhouse.mobile.records import HomeRecords
+from auctionhouse.mobile.travel import (
+    MAX_SCHEDULE,
+    PROGRESS_CONTEXT,
+    RECEIPT_CONTEXT,
+    TO_VISIT,
+    TRIP_CONTEXT,
+    check_travel,
+    head,
+    statement_holds,
+    unsigned,
+)
+from auctionhouse.server.app import ServerState
+
+log = logging.getLogger("auctionhouse.mobile")
+BUSY = (429, 503)
+MOVE_ATTEMPTS = 5
+MAX_KNOWN = 1024  # sites a site remembers from what agents disclose
+MAX_ADDED = 16  # sites one cooperation gives an agent (a flood of junk sites stays bounded)
+
+
+@dataclass
+class Visit:
+    mandate: Mandate
+    travel: dict[str, Any]
+    arrived: float
+    deadline: float
+    launch: bool
+    bids: int = 0
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class AgentHost:
+    def __init__(
+        self, server: ServerState, policy: AgentPolicy, records: HomeRecords | None = None
+    ) -> None:
+        self.server = server
+        self.policy = policy
+        self.records = records or HomeRecords()
+        self.url = site_url(policy.site_url) if policy.site_url else ""
+        self.known: dict[str, None] = dict.fromkeys(site_url(p) for p in policy.peers)
+        self.visiting: dict[str, Visit] = {}
+        self.hops: dict[str, tuple[int, float]] = {}
+        self.counts: Counter[str] = Counter()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._http: httpx.AsyncClient | None = None
+        self._runtime: Runtime | None = None
+        self._hub: EmbeddedHouse | None = None
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        # Idle connections are dropped before uvicorn's 5 s keep-alive closes them, so a move
+        # never goes out on a connection the next site has just closed.
+        limits = httpx.Limits(
+            max_connections=200, max_keepalive_connections=50, keepalive_expiry=2.0
+        )
+        self._http = httpx.AsyncClient(limits=limits, timeout=self.policy.move_timeout)
+        self._runtime = Runtime(self.house.clock)
+        self._hub = EmbeddedHouse(self.server.service)
+
+    async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._runtime is not None:
+            await self._runtime.shutdown()
+        if self._http is not None:
+            await self._http.aclose()
+        self.records.close()
+
+    @property
+    def house(self) -> AuctionHouse:
+        return self.server.house
+
+    def now(self) -> float:
+        return self.house.clock.now()
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        assert self._http is not None, "the agent host is not started"
+        return self._http
+
+    def sign(self, context: bytes, statement: dict[str, Any]) -> dict[str, Any]:
+        """``statement`` with this site's key and its signature (``site_key``, ``sig``)."""
+        statement["site_key"] = self.house.ledger.public_hex
+        statement.pop("sig", None)
+        statement["sig"] = self.house.ledger.sign_statement(context, unsigned(statement))
+        return statement
+
+    def describe(self, base_url: str) -> dict[str, Any]:
+        """What this site tells the world: its URL, key, policy and the sites it knows."""
+        self.url = self.url or site_url(base_url)
+        p = self.policy
+        return {
+            "site": self.url,
+            "site_key": self.house.ledger.public_hex,
+            "accepts": p.accept if p.enabled else "none",
+            "max_agents": p.max_agents,
+            "visit_seconds": p.visit_seconds,
+            "max_bids": p.max_bids,
+            "max_money": p.max_money,
+            "visiting": len(self.visiting),
+            "known_sites": list(self.known),
+        }
+
+    # -- arrival ------------------------------------------------------------------------------
+
+    def refusal(self, exc: AuctionhouseError, body: Any) -> dict[str, Any]:
+        """A signed refusal for ``exc`` (the sender keeps it as proof of the refusal)."""
+        mandate = body.get("mandate") if isinstance(body, dict) else None
+        travel = body.get("travel") if isinstance(body, dict) else None
+        statement = {
+            "kind": "refusal",
+            "agent": mandate.get("agent") if isinstance(mandate, dict) else None,
+            "hop": travel.get("hop") if isinstance(travel, dict) else None,
+            "site": self.url,
+            "code": exc.code,
+            "message": exc.message,
+            "at": self.now(),
+        }
+        return self.sign(RECEIPT_CONTEXT, statement)
+
+    def arrive(self, body: Any, base_url: str) -> dict[str, Any]:
+        """Check an arriving agent and take it in; returns the signed receipt.
+
+        Raises ``InvalidRequest`` (malformed), ``InvalidMandate`` (signature, strategy),
+        ``MandateExpired``, ``ReplayedHop``, ``AgentRefused`` (policy), ``QuotaExceeded``
+        (visiting agents at once) or ``Conflict`` (the agent is here already); nothing is kept.
+        """
+        self.url = self.url or site_url(base_url)
+        if not isinstance(body, dict) or set(body) != {"mandate", "travel"}:
+            raise InvalidRequest("an agent document is {mandate, travel}")
+        mandate = parse_mandate(body["mandate"])
+        check_strategy(mandate)
+        travel = check_travel(body["travel"])
+        now = self.now()
+        hop = travel["hop"]
+        seen = self.hops.get(mandate.agent)
+        if seen is not None and hop <= seen[0]:
+            raise ReplayedHop(f"agent {mandate.agent} came here on hop {seen[0]}; this is {hop}")
+        at_home = mandate.home == self.url
+        returning = at_home and travel["state"] == "HOME"
+        launch = at_home and travel["state"] == "STARTING" and hop == 0 and not travel["log"]
+        if returning:
+            if mandate.agent not in self.records:
+                raise InvalidRequest(f"agent {mandate.agent} was not launched from here")
+            if self.records.is_home(mandate.agent):
+                raise Conflict(f"agent {mandate.agent} is home already")
+        else:  # home always takes its agents back, even late; visitors must be in time
+            if now > mandate.expires:
+                raise MandateExpired(f"agent {mandate.agent}'s mandate expired")
+            if not self.policy.enabled or not self.policy.accepts(mandate.owner_key):
+                raise AgentRefused("this site does not accept visiting agents of this owner")
+            if mandate.agent in self.visiting:
+                raise Conflict(f"agent {mandate.agent} is here already")
+            if len(self.visiting) >= self.policy.max_agents:
+                raise QuotaExceeded(f"this site hosts {self.policy.max_agents} agents at once")
+            if now > mandate.return_by:
+                raise MandateExpired(f"agent {mandate.agent} is past its return-by: go home")
+            if launch:
+                self.records.launch(mandate, now)
+        self.hops[mandate.agent] = (hop, mandate.expires)
+        self._forget_expired(now)
+        receipt = self.sign(
+            RECEIPT_CONTEXT,
+            {
+                "kind": "receipt",
+                "agent": mandate.agent,
+                "hop": hop,
+                "site": self.url,
+                "head": head(travel["log"], mandate.digest),
+                "at": now,
+            },
+        )
+        self.counts["returned" if returning else "launched" if launch else "arrived"] += 1
+        if returning:
+            self.records.returned(mandate, body, now)
+            return receipt
+        deadline = now + self.policy.visit_seconds
+        visit = Visit(mandate, travel, now, deadline, launch)
+        self.visiting[mandate.agent] = visit
+        self._spawn(self._run(visit))
+        return receipt
+
+    def _forget_expired(self, now: float) -> None:
+        if len(self.hops) > 4 * self.policy.max_agents:
+            for agent in [a for a, (_, exp) in self.hops.items() if exp < now]:
+                del self.hops[agent]
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- the trip log and progress ------------------------------------------------------------
+
+    def _log(self, visit: Visit, what: str, detail: dict[str, Any] | None = None) -> None:
+        travel = visit.travel
+        entries = travel["log"]
+        entry = {
+            "n": len(entries),
+            "prev": head(entries, visit.mandate.digest)["hash"],
+            "site": self.url,
+            "at": round(self.now(), 3),
+            "hop": travel["hop"],
+            "state": travel["state"],
+            "what": what,
+            "detail": detail or {},
+        }
+        entries.append(self.sign(TRIP_CONTEXT, entry))
+
+    async def _progress(self, visit: Visit, what: str, detail: dict[str, Any] | None) -> None:
+        """Tell home (signed); a lost message is counted, never fatal to the trip."""
+        mandate, travel = visit.mandate, visit.travel
+        message = self.sign(
+            PROGRESS_CONTEXT,
+            {
+                "agent": mandate.agent,
+                "site": self.url,
+                "hop": travel["hop"],
+                "state": travel["state"],
+                "what": what,
+                "head": head(travel["log"], mandate.digest),
+                "at": self.now(),
+                "detail": detail or {},
+                "result": travel["result"],
+                "spent": travel["spent"],
+            },
+        )
+        if mandate.home == self.url:
+            self.records.progress(mandate.agent, message)
+            return
+        try:
+            url = f"{mandate.home}/api/v1/agents/{mandate.agent}/progress"
+            response = await self.http.post(url, json=message)
+            if response.status_code >= 400:
+                self.counts["progress_refused"] += 1
+        except httpx.HTTPError:
+            self.counts["progress_lost"] += 1
+
+    def _step(self, visit: Visit, state: str, what: str, detail: dict[str, Any]) -> None:
+        visit.travel["state"] = state
+        self._log(visit, what, detail)
+
+    # -- the visit ----------------------------------------------------------------------------
+
+    async def _run(self, visit: Visit) -> None:
+        agent = visit.mandate.agent
+        try:
+            if visit.launch:
+                sites = [s["site"] for s in visit.travel["schedule"]]
+                self._step(visit, "STARTING", "launched", {"schedule": sites})
+            else:
+                self._observe(visit)
+                self._cooperate(visit)
+                await self._progress(visit, "visited", {"options": self._options_here(visit)})
+            await self._travel_on(visit)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("agent %s failed at %s; sending it home", agent)
+            self.counts["failed"] += 1
+            try:
+                await self._go_home(visit, "the site failed")
+            except Exception:
+                log.exception("agent %s could not be sent home", agent)
+        finally:
+            self.visiting.pop(agent, None)
+
+    def _options_here(self, visit: Visit) -> list[dict[str, Any]]:
+        return [o for o in visit.travel["options"] if o["site"] == self.url]
+
+    def _observe(self, visit: Visit) -> None:
+        """OBSERVING: mark this site visited; list the auctions that fit the mandate."""
+        mandate, travel = visit.mandate, visit.travel
+        schedule = travel["schedule"]
+        mine = [e for e in schedule if e["site"] == self.url]
+        for entry in mine:
+            entry["status"] = "visited"
+        if not mine:
+            schedule.append({"site": self.url, "status": "visited"})
+        travel["state"] = "OBSERVING"
+        travel["options"] = [o for o in travel["options"] if o["site"] != self.url]
+        cap = min(mandate.cap, mandate.budget - travel["spent"], self.policy.max_money)
+        seen = 0
+        found: list[dict[str, Any]] = []
+        for state in ("open", "scheduled"):
+            for view in self.house.list_auctions(state=state, limit=1000):
+                seen += 1
+                option = self._option(mandate, view, cap)
+                if option is not None:
+                    found.append(option)
+        found.sort(key=lambda o: (o["estimate"], o["auction"]))
+        travel["options"].extend(found)
+        bargain = next((o for o in found if o["estimate"] <= mandate.bargain_price), None)
+        if bargain is not None and travel["target"] is None:
+            bargain["status"] = "chosen"
+            travel["target"] = {"site": self.url, "auction": bargain["auction"]}
+        self._log(
+            visit,
+            "observed",
+            {
+                "auctions": seen,
+                "acceptable": [[o["auction"], o["method"], o["estimate"]] for o in found],
+                "bargain": bargain["auction"] if bargain else None,
+            },
+        )
+
+    def _option(self, mandate: Mandate, view: dict[str, Any], cap: int) -> dict[str, Any] | None:
+        item = str((view.get("item") or {}).get("name", ""))
+        if view["method"] not in mandate.methods:
+            return None
+        if not fnmatch.fnmatch(item.lower(), mandate.item.lower()):
+            return None
+        if view.get("seller") == mandate.account:
+            return None
+        closes = view.get("close_due_at") or view.get("closes_at")
+        if view["method"] != "dutch" and closes is not None and closes > mandate.return_by:
+            return None  # it could not see it through (a Dutch clock is accepted any time)
+        rules = view.get("rules") or {}
+        estimate = view.get("price") or rules.get("starting_price") or 1
+        if view["method"] == "dutch" and rules.get("decrement"):
+            # The clock falls: the estimate is its price at return-by (the secret reserve may
+            # stop it higher; the strategy never accepts above its limit anyway).
+            ticks = max(0.0, mandate.return_by - self.now()) // float(
+                rules.get("tick_seconds") or 1
+            )
+            estimate = max(1, estimate - int(ticks) * int(rules["decrement"]))
+        if estimate > cap:
+            return None
+        return {
+            "site": self.url,
+            "auction": str(view["id"]),
+            "item": item,
+            "method": view["method"],
+            "estimate": int(estimate),
+            "closes_at": closes,
+            "status": "acceptable",
+        }
+
+    def _cooperate(self, visit: Visit) -> None:
+        """COOPERATING: learn the agent's sites; give it the ones it does not know."""
+        travel, mandate = visit.travel, visit.mandate
+        travel["state"] = "COOPERATING"
+        theirs = {e["site"] for e in travel["schedule"]}
+        for site in theirs:
+            if site not in (self.url, mandate.home) and len(self.known) < MAX_KNOWN:
+                self.known.setdefault(site, None)
+        added: list[str] = []
+        if self.now() < mandate.search_until:
+            for site in self.known:
+                if len(added) >= MAX_ADDED or len(travel["schedule"]) >= MAX_SCHEDULE:
+                    break
+                if site not in theirs and site != mandate.home and site != self.url:
+                    travel["schedule"].append({"site": site, "status": "discovered"})
+                    added.append(site)
+        self._log(visit, "cooperated", {"added": added})
+
+    async def _travel_on(self, visit: Visit) -> None:
+        """DECIDING what next, until the agent has moved on or gone home."""
+        mandate, travel = visit.mandate, visit.travel
+        for _ in range(10_000):  # every pass consumes a site or an option: bounded anyway
+            now = self.now()
+            result = travel["result"]
+            if result is not None and result.get("outcome") == "won":
+                return await self._go_home(visit, "won")
+            if now >= mandate.return_by:
+                return await self._go_home(visit, "return-by")
+            target = travel["target"]
+            if target is not None:
+                if target["site"] == self.url:
+                    await self._bid(visit, target["auction"])
+                    continue
+                if await self._move(visit, target["site"]):
+                    return
+                self._set_option(travel, target, "gone")
+                travel["target"] = None
+                continue
+            if now < mandate.search_until:
+                nxt = next((e for e in travel["schedule"] if e["status"] in TO_VISIT), None)
+                if nxt is not None:
+                    if await self._move(visit, nxt["site"]):
+                        return
+                    continue
+            if not self._decide(visit):
+                return await self._go_home(visit, "nothing acceptable left")
+        raise RuntimeError("the agent's decisions did not end")
+
+    def _decide(self, visit: Visit) -> bool:
+        """DECIDING: choose the open option with the lowest estimate (False: none left)."""
+        travel = visit.travel
+        travel["state"] = "DECIDING"
+        now = self.now()
+        open_options = [
+            o
+            for o in travel["options"]
+            if o["status"] == "acceptable" and (o["closes_at"] is None or o["closes_at"] > now)
+        ]
+        if not open_options:
+            self._log(visit, "decided", {"chosen": None})
+            return False
+        best = min(open_options, key=lambda o: (o["estimate"], o["site"] != self.url))
+        best["status"] = "chosen"
+        travel["target"] = {"site": best["site"], "auction": best["auction"]}
+        self._log(visit, "decided", {"chosen": [best["site"], best["auction"]]})
+        return True
+
+    @staticmethod
+    def _set_option(travel: dict[str, Any], target: dict[str, Any], status: str) -> None:
+        for option in travel["options"]:
+            if option["site"] == target["site"] and option["auction"] == target["auction"]:
+                option["status"] = status
+
+    # -- moving -------------------------------------------------------------------------------
+
+    async def _move(self, visit: Visit, site: str) -> bool:
+        """MOVING: POST the document to ``site``. True: it took the agent; False: it is marked
+        dead or refused in the schedule (and the trip log) and the agent stays here."""
+        travel = visit.travel
+        travel["hop"] += 1
+        self._step(visit, "MOVING", "leaving", {"to": site})
+        document = {"mandate": visit.mandate.raw, "travel": travel}
+        status, refusal, uncertain = "dead", None, False
+        for attempt in range(MOVE_ATTEMPTS):
+            try:
+                response = await self.http.post(f"{site}/api/v1/agents", json=document)
+            except (httpx.ConnectError, httpx.TimeoutException) as exc:
+                refusal = {"error": type(exc).__name__}  # nobody there, or no answer in time
+                break
+            except httpx.TransportError as exc:  # the connection broke: it may have landed
+                refusal, uncertain = {"error": type(exc).__name__}, True
+                await asyncio.sleep(0.05 * 2**attempt)
+                continue
+            answer, code = _json(response), _code(response)
+            if response.status_code == 201 or (uncertain and code == "replayed_hop"):
+                # (a replayed hop after a broken connection: the first attempt got there)
+                # One progress message per move, after it: its head is the log as handed on.
+                self.counts["moved"] += 1
+                ok = isinstance(answer, dict) and statement_holds(RECEIPT_CONTEXT, answer)
+                await self._progress(visit, "handed", {"to": site, "receipt": answer, "ok": ok})
+                return True
+            refusal = answer
+            if response.status_code in BUSY and attempt < MOVE_ATTEMPTS - 1:
+                await asyncio.sleep(0.05 * 2**attempt)
+                continue
+            status = "refused" if 400 <= response.status_code < 500 else "dead"
+            break
+        self.counts[status] += 1
+        for entry in travel["schedule"]:
+            if entry["site"] == site and entry["status"] in TO_VISIT:
+                entry["status"] = status
+        self._step(visit, "STARTING", status, {"site": site, "answer": refusal})
+        return False
+
+    async def _go_home(self, visit: Visit, why: str) -> None:
+        """COMPLETING: send the agent home (its state HOME on arrival)."""
+        mandate, travel = visit.mandate, visit.travel
+        travel["hop"] += 1
+        self._step(visit, "COMPLETING", "going_home", {"why": why, "result": travel["result"]})
+        await self._progress(visit, "going_home", {"why": why})
+        travel["state"] = "HOME"
+        document = {"mandate": mandate.raw, "travel": travel}
+        if mandate.home == self.url:
+            self.records.returned(mandate, document, self.now())
+            self.counts["returned"] += 1
+            return
+        for attempt in range(MOVE_ATTEMPTS):
+            try:
+                response = await self.http.post(f"{mandate.home}/api/v1/agents", json=document)
+                code = _code(response)
+                if response.status_code == 201 or (attempt and code == "replayed_hop"):
+                    self.counts["sent_home"] += 1
+                    return
+                if response.status_code not in BUSY:
+                    log.warning("home refused agent %s: %s", mandate.agent, response.text)
+                    break
+            except httpx.HTTPError as exc:
+                log.warning("home of agent %s unreachable: %s", mandate.agent, exc)
+            await asyncio.sleep(0.1 * 2**attempt)
+        self.counts["stranded"] += 1
+
+    # -- registering and bidding --------------------------------------------------------------
+
+    async def _bid(self, visit: Visit, auction_id: str) -> None:
+        """REGISTERING, BIDDING: the registered strategy bids here until the auction closes,
+        the visit's time is up or return-by comes."""
+        mandate, travel = visit.mandate, visit.travel
+        target = {"site": self.url, "auction": auction_id}
+        travel["target"] = None
+        try:
+            view = self.house.view(auction_id)
+        except AuctionhouseError:
+            self._set_option(travel, target, "gone")
+            return
+        if view.get("result") is not None:
+            self._set_option(travel, target, "gone")
+            return
+        budget = min(mandate.cap, mandate.budget - travel["spent"], self.policy.max_money)
+        self._step(visit, "REGISTERING", "registered", {"auction": auction_id, "budget": budget})
+        if budget < 1:
+            self._set_option(travel, target, "gone")
+            return
+        owner_key, account = mandate.owner_key, mandate.account
+        now = self.now()
+        await self.server.service.run_blocking(
+            lambda h: h.accounts.create_key_account(account, owner_key, now=now)
+        )
+        travel["state"] = "BIDDING"
+        finished = asyncio.Event()
+
+        def on_bid(bid: SignedBid, ack: dict[str, Any]) -> None:
+            detail = {"auction": auction_id, "amount": bid.amount, "seq": ack.get("seq")}
+            if bid.proxy_max is not None:
+                detail["proxy_max"] = bid.proxy_max
+            self._log(visit, "bid", detail)
+            self._spawn(self._progress(visit, "bid", detail))
+
+        def on_report(report: BidderReport) -> None:
+            if report.kind in ("won", "lost"):
+                finished.set()
+
+        def on_update(notice: object) -> None:
+            if isinstance(notice, MarketUpdate) and notice.view.get("result") is not None:
+                finished.set()
+
+        assert self._hub is not None and self._runtime is not None
+        market = MandateMarket(
+            self._hub,
+            mandate,
+            max_bids=self.policy.max_bids,
+            max_money=self.policy.max_money,
+            on_bid=on_bid,
+        )
+        strategy = make_strategy(
+            mandate.strategy, dict(mandate.params), agent_rng(travel["hop"], mandate.agent)
+        )
+        bidder = BidderAgent(
+            f"{mandate.agent}@{travel['hop']}",
+            market,
+            strategy,
+            budget=budget,
+            auctions=[auction_id],
+            value=mandate.value,
+            poll=0.1,
+            on_report=on_report,
+        )
+        self._hub.watch([auction_id], on_update)
+        address = self._runtime.spawn(bidder, name=f"{mandate.agent}-{travel['hop']}")
+        try:
+            wait = min(visit.deadline, mandate.return_by) - self.now()
+            if wait > 0:
+                try:
+                    await asyncio.wait_for(finished.wait(), timeout=wait)
+                except TimeoutError:
+                    pass
+        finally:
+            self._runtime.stop(address)
+            self._hub.unwatch([auction_id], on_update)
+        self._settle(visit, auction_id, market)
+
+    def _settle(self, visit: Visit, auction_id: str, market: MandateMarket) -> None:
+        travel, mandate = visit.travel, visit.mandate
+        target = {"site": self.url, "auction": auction_id}
+        view = self.house.view(auction_id, viewer=mandate.account)
+        result = view.get("result")
+        if result is None:  # the visit's time ran out first: it leaves the auction
+            mine = view.get("you", {}).get("bids") or []
+            leading = view.get("leader") == mandate.account
+            if leading or (mine and view["method"] in ("fpsb", "vickrey")):
+                travel["spent"] += max(view.get("you", {}).get("max") or 0, *mine, 0)
+            self._set_option(travel, target, "gone")
+            self._step(visit, "DECIDING", "left_open", {"auction": auction_id, "bids": mine})
+            return
+        if result.get("winner") == mandate.account:
+            price = int(result.get("price") or 0)
+            travel["spent"] += price
+            travel["result"] = {
+                "outcome": "won",
+                "site": self.url,
+                "auction": auction_id,
+                "item": (view.get("item") or {}).get("name"),
+                "price": price,
+            }
+            self._set_option(travel, target, "won")
+            self._step(visit, "COMPLETING", "won", {"auction": auction_id, "price": price})
+            return
+        outcome = "no_sale" if result.get("winner") is None else "lost"
+        self._set_option(travel, target, outcome)
+        self._step(visit, "DECIDING", outcome, {"auction": auction_id, "bids": market.attempts})
+
+
+def check_strategy(mandate: Mandate) -> None:
+    """The mandate's strategy must be registered here and its parameters valid; a site never
+    opens a file an agent names (``InvalidMandate``)."""
+    if "file" in mandate.params:
+        raise InvalidMandate("strategy.params.file: a site opens no files; embed 'evolved'")
+    try:
+        make_strategy(mandate.strategy, dict(mandate.params))
+    except ConfigError as exc:
+        raise InvalidMandate(f"strategy: {exc.message}") from None
+
+
+def _code(response: httpx.Response) -> str | None:
+    answer = _json(response)
+    error = answer.get("error") if isinstance(answer, dict) else None
+    return error.get("code") if isinstance(error, dict) else None
+
+
+def _json(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return {"status": response.status_code}

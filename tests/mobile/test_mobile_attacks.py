@@ -1,0 +1,117 @@
+"""Attacks on mobile agents, on real houses on loopback: each is refused with its code and
+changes nothing, or home flags it (seed 004)."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from mobile_helpers import Site, home_again, launch, mandate_for, sites, wait_record
+from rogue import RogueSite
+
+from auctionhouse.ledger.mandate import owner_account
+from auctionhouse.mobile.travel import RECEIPT_CONTEXT, new_travel, statement_holds
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Site]]:
+    """home, s1 (one visiting agent at a time), s2."""
+    tmp = tmp_path_factory.mktemp("attacks")
+    with sites(tmp, None, {"max_agents": 1}, None) as started:
+        yield started
+
+
+def visiting(site: Site) -> int:
+    return int(site.info()["visiting"])
+
+
+def document(mandate: dict[str, Any], hop: int = 1) -> dict[str, Any]:
+    travel = new_travel(tuple(mandate["schedule"]))
+    travel.update(state="MOVING", hop=hop)
+    return {"mandate": mandate, "travel": travel}
+
+
+def refused(answer: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    assert answer.status_code == status, answer.text
+    body = dict(answer.json())
+    assert body["error"]["code"] == code
+    assert statement_holds(RECEIPT_CONTEXT, body["refusal"])  # signed by the refusing site
+    return body
+
+
+def test_a_tampered_mandate_is_refused_and_nothing_changes(
+    world: list[Site], tmp_path: Path
+) -> None:
+    home, s1, _ = world
+    mandate, _ = mandate_for(tmp_path, home.url, [])
+    forged = copy.deepcopy(mandate)
+    forged["site_cap"] = 10_000_000  # a richer agent than its owner signed for
+    before = s1.info()
+    body = refused(
+        httpx.post(f"{s1.url}/api/v1/agents", json=document(forged)), 403, "invalid_mandate"
+    )
+    assert body["refusal"]["site_key"] == before["site_key"]
+    assert s1.info()["visiting"] == before["visiting"] == 0
+    reputation = httpx.get(
+        f"{s1.url}/api/v1/accounts/{owner_account(mandate['owner_key'])}/reputation"
+    )
+    assert reputation.status_code == 404  # no owner account was made
+
+
+def test_a_replayed_hop_is_refused(world: list[Site], tmp_path: Path) -> None:
+    home, _, s2 = world
+    mandate, _ = mandate_for(tmp_path, home.url, [])
+    doc = document(mandate, hop=3)
+    first = httpx.post(f"{s2.url}/api/v1/agents", json=doc)
+    assert first.status_code == 201 and statement_holds(RECEIPT_CONTEXT, first.json())
+    refused(httpx.post(f"{s2.url}/api/v1/agents", json=doc), 409, "replayed_hop")
+    older = document(mandate, hop=2)
+    refused(httpx.post(f"{s2.url}/api/v1/agents", json=older), 409, "replayed_hop")
+
+
+def test_an_agent_over_a_sites_quota_is_refused(world: list[Site], tmp_path: Path) -> None:
+    home, s1, _ = world
+    # The first visitor stays: it waits on a Dutch clock that stays above its value.
+    s1.auction("Antique mirror", "dutch", starting_price=30_000, decrement=10, tick_seconds=1)
+    staying, _ = mandate_for(tmp_path, home.url, [], item="antique mirror", value=100, return_in=4)
+    assert httpx.post(f"{s1.url}/api/v1/agents", json=document(staying)).status_code == 201
+    assert visiting(s1) == 1
+    second, _ = mandate_for(tmp_path, home.url, [], item="antique mirror")
+    refused(httpx.post(f"{s1.url}/api/v1/agents", json=document(second)), 429, "quota_exceeded")
+    assert visiting(s1) == 1
+
+
+@pytest.mark.parametrize("mode", ["edit", "cut"])
+def test_a_site_that_edits_or_cuts_the_trip_log_is_flagged_at_home(
+    world: list[Site], tmp_path: Path, mode: str
+) -> None:
+    home, _, s2 = world
+    with RogueSite(mode) as rogue:
+        mandate, _ = mandate_for(tmp_path, home.url, [s2.url, rogue.url], item="nothing here")
+        assert launch(home.url, mandate).status_code == 201
+        rec = wait_record(home.url, mandate["agent"], home_again, deadline=20)
+    assert rec["log"]["ok"] is False
+    trip = httpx.get(f"{home.url}/api/v1/agents/{mandate['agent']}/log").json()
+    kinds = {p["kind"] for p in trip["problems"]}
+    assert kinds == ({"edited"} if mode == "edit" else {"cut"}), trip["problems"]
+    if mode == "cut":
+        assert any(s2.url in p["message"] for p in trip["problems"])
+
+
+def test_a_site_that_keeps_the_agent_is_reported_overdue(world: list[Site], tmp_path: Path) -> None:
+    home, _, s2 = world
+    with RogueSite("keep") as rogue:
+        mandate, _ = mandate_for(
+            tmp_path, home.url, [s2.url, rogue.url], item="nothing here", return_in=2
+        )
+        assert launch(home.url, mandate).status_code == 201
+        rec = wait_record(home.url, mandate["agent"], lambda r: r["status"] == "overdue")
+        assert rogue.kept
+    assert rec["overdue"]["last_seen_at"] == rogue.url
+    assert rec["returned_at"] is None
