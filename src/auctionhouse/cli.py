@@ -13,6 +13,7 @@ import sys
 
 import typer
 
+from auctionhouse.client.text import install_safe_logging, safe_text
 from auctionhouse.errors import AuctionhouseError
 
 # One line per area; each module defines register(app: typer.Typer) -> None.
@@ -45,13 +46,15 @@ def build_app() -> typer.Typer:
 
 
 def main(argv: list[str] | None = None) -> None:
+    install_safe_logging("auctionhouse")
     app = build_app()
     try:
         code = app(args=argv, standalone_mode=False)
         if isinstance(code, int) and code:
             raise SystemExit(code)
     except AuctionhouseError as exc:
-        print(f"error: {exc.code}: {exc.message}", file=sys.stderr)
+        # The message may quote a house's answer or a file: shown as text, on one line.
+        print(f"error: {exc.code}: {safe_text(exc.message)}", file=sys.stderr)
         raise SystemExit(EXIT_ERROR) from None
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -38,6 +38,7 @@ The tree::
     +-- QuotaExceeded                    quota_exceeded      429
     +-- Overloaded                       overloaded          503  a full queue refuses work
     |   +-- NoQuorum                     no_quorum           503  a peer cannot reach a majority
+    +-- ReadOnly                         read_only           503  a house serving --read-only
     +-- NotFound                         not_found           404
     +-- MethodNotAllowed                 method_not_allowed  405  a path without that HTTP method
     +-- Conflict                         conflict            409  e.g. a name taken
@@ -45,7 +46,9 @@ The tree::
     +-- BadResponse                      bad_response        502  (client) not the API's answer
     +-- LedgerError                      ledger_error        500
         +-- SequenceConflict             sequence_conflict   500  seq is not last + 1
-        +-- TamperDetected               tamper_detected     500  the audit found a broken chain
+        +-- TamperDetected               tamper_detected     500  a chain, seal, checkpoint or
+        |                                                         account row fails to verify
+        +-- HouseKeyMissing              house_key_missing   500  a ledger with events, no key
 """
 
 from __future__ import annotations
@@ -247,6 +250,13 @@ class NoQuorum(Overloaded):
     http_status = 503
 
 
+class ReadOnly(AuctionhouseError):
+    """The house serves a ledger for inspection (``serve --read-only``) and writes nothing."""
+
+    code = "read_only"
+    http_status = 503
+
+
 class NotFound(AuctionhouseError):
     """No such object."""
 
@@ -299,6 +309,13 @@ class TamperDetected(LedgerError):
     """The ledger's hash chain or signatures do not verify."""
 
     code = "tamper_detected"
+
+
+class HouseKeyMissing(LedgerError):
+    """The house key file is gone while the ledger holds records it signed: a new key would make
+    every seal and checkpoint unverifiable, so none is ever made in its place."""
+
+    code = "house_key_missing"
 
 
 def all_codes() -> dict[str, type[AuctionhouseError]]:

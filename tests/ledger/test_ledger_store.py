@@ -54,6 +54,16 @@ def test_page_resumes_after_a_position(store: Store) -> None:
     assert store.page(rest[-1][0]) == []
 
 
+def test_record_at_reads_one_position_with_its_columns(store: Store) -> None:
+    store.append([row("a", 1), row("b", 1), row("a", 2)])
+    positions = [pos for pos, _body in store.page(0)]
+    found = store.record_at(positions[2])
+    assert found is not None
+    assert (found.pos, found.auction_id, found.seq) == (positions[2], "a", 2)
+    assert store.record_at(positions[-1] + 1) is None
+    assert store.record_at(0) is None
+
+
 def test_heads_are_each_auctions_last_seq_and_hash(store: Store) -> None:
     assert store.heads() == {}
     store.append([row("a", 1), row("a", 2), row("b", 1)])

@@ -186,6 +186,25 @@ def test_admin_pause_resume_stats_and_metrics(tmp_path: Path) -> None:
     run(tmp_path, scenario)
 
 
+def test_account_names_over_http_are_matched_in_full_and_normalised(tmp_path: Path) -> None:
+    async def scenario(client: httpx.AsyncClient, clock: FakeClock) -> None:
+        await account(client, "alice")
+        for name in ("alice\n", "alice\u200b", "al ice", "alice\x1b[0m"):
+            r = await client.post("/api/v1/accounts", json={"name": name, "password": PASSWORD})
+            assert r.status_code == 400, (name, r.text)
+            assert r.json()["error"]["code"] == "invalid_request"
+        r = await client.post("/api/v1/accounts", json={"name": "ＡＬＩＣＥ", "password": PASSWORD})
+        assert r.status_code == 409
+        r = await client.post("/api/v1/sessions", json={"name": "Alice", "password": PASSWORD})
+        assert r.status_code == 201
+        me = await client.get(
+            "/api/v1/me", headers={"Authorization": f"Bearer {r.json()['token']}"}
+        )
+        assert me.json()["id"] == "alice"
+
+    run(tmp_path, scenario)
+
+
 def test_rules_over_http_no_reserve_spelled_0_field_named_and_no_open_past_due(
     tmp_path: Path,
 ) -> None:

@@ -2,7 +2,9 @@
 
 Everything shown comes from the public view and public events (the house already hides reserve
 prices, proxy maxima and sealed amounts); countdowns use the house clock estimate. Rich loads
-only when these functions run.
+only when these functions run. Every value from the house (item names, descriptions, account
+names, even ids) is written by other people: it reaches Rich only through ``cell`` (``safe_text``
+with markup escaped), so ``[/red]`` prints as text and ESC never reaches the terminal.
 """
 
 from __future__ import annotations
@@ -11,8 +13,15 @@ import datetime as dt
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from auctionhouse.client.text import safe_text
+
 Json = dict[str, Any]
 MAX_BIDS_SHOWN = 10
+
+
+def cell(value: object, *, multiline: bool = False) -> str:
+    """Untrusted text for a Rich cell, title or line: shown as text, never as markup."""
+    return safe_text(value, markup=True, multiline=multiline)
 
 
 def money(value: object) -> str:
@@ -163,25 +172,27 @@ def auction_panel(
     grid.add_column(style="bold")
     grid.add_column()
     item = view.get("item") or {}
-    grid.add_row("item", str(item.get("name", "")))
+    item = item if isinstance(item, dict) else {}
+    grid.add_row("item", cell(item.get("name", "")))
     if item.get("description"):
-        grid.add_row("", str(item["description"]))
-    grid.add_row("method", f"{view.get('method')}   seller {view.get('seller')}")
-    grid.add_row("state", str(view.get("state")))
-    grid.add_row("rules", "\n".join(rules_lines(view)))
+        grid.add_row("", cell(item["description"], multiline=True))
+    grid.add_row("method", cell(f"{view.get('method')}   seller {view.get('seller')}"))
+    grid.add_row("state", cell(view.get("state")))
+    grid.add_row("rules", cell("\n".join(rules_lines(view)), multiline=True))
     current = price_lines(view, now, tick_price)
     if current:
-        grid.add_row("now", "\n".join(current))
+        grid.add_row("now", cell("\n".join(current), multiline=True))
     mine = you_lines(view.get("you"))
     if mine:
-        grid.add_row("you", "\n".join(mine))
+        grid.add_row("you", cell("\n".join(mine), multiline=True))
     bids = bid_lines(events)
     if bids:
-        grid.add_row("bids", "\n".join(bids))
+        grid.add_row("bids", cell("\n".join(bids), multiline=True))
     result = result_line(view)
     if result:
-        grid.add_row("result", f"[bold]{result}[/bold]  at {when(view['result'].get('closed_at'))}")
-    return Panel(grid, title=f"auction {view.get('id')}", expand=False)
+        closed_at = when(view["result"].get("closed_at"))
+        grid.add_row("result", f"[bold]{cell(result)}[/bold]  at {cell(closed_at)}")
+    return Panel(grid, title=f"auction {cell(view.get('id'))}", expand=False)
 
 
 def auction_table(auctions: list[Json], now: float) -> Any:
@@ -201,15 +212,16 @@ def auction_table(auctions: list[Json], now: float) -> Any:
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     for view in auctions:
         due = view.get("close_due_at") or view.get("closes_at")
+        item = view.get("item") or {}
         table.add_row(
-            str(view.get("id")),
-            str((view.get("item") or {}).get("name", "")),
-            str(view.get("method")),
-            str(view.get("state")),
-            money(view.get("price")),
-            str(view.get("bid_count", 0)),
+            cell(view.get("id")),
+            cell(item.get("name", "") if isinstance(item, dict) else ""),
+            cell(view.get("method")),
+            cell(view.get("state")),
+            cell(money(view.get("price"))),
+            cell(view.get("bid_count", 0)),
             countdown(due - now) if due and view.get("result") is None else "-",
-            result_line(view) or "",
+            cell(result_line(view) or ""),
         )
     return table
 

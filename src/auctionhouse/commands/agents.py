@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
+from auctionhouse.client.text import safe_text
 from auctionhouse.commands.core import console
 
 agent_app = typer.Typer(help="Agents: run one from its TOML document; list the strategies.")
@@ -44,8 +45,8 @@ def agent_run(
 
         doc = replace(doc, house=normalize_house(house))
 
-    def say(line: str) -> None:
-        print(line, flush=True)
+    def say(line: str) -> None:  # agents' reports quote item and account names: text only
+        print(safe_text(line), flush=True)
 
     agent = asyncio.run(run_document(doc, say, run_for))
     if isinstance(agent, BidderAgent):
@@ -65,7 +66,11 @@ def agent_check(
     what = (
         f"{len(doc.listings)} item(s) to sell" if doc.role == "seller" else f"budget {doc.budget}"
     )
-    console().print(f"{document}: a {doc.role} ({doc.strategy}) for {doc.house}, {what}: ok")
+    console().print(
+        safe_text(
+            f"{document}: a {doc.role} ({doc.strategy}) for {doc.house}, {what}: ok", markup=True
+        )
+    )
 
 
 @agent_app.command("strategies")
@@ -88,7 +93,8 @@ def agent_strategies() -> None:
             )
             text = " ".join((cls.__doc__ or "").split())
             summary = text.split(": ")[0].split(". ")[0].split(" (")[0]
-            table.add_row(role, name, params or "-", summary)
+            row = (role, name, params or "-", summary)
+            table.add_row(*(safe_text(text, markup=True) for text in row))
     console().print(table)
 
 

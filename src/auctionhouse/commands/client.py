@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from auctionhouse.client.text import safe_text
 from auctionhouse.errors import InvalidRequest
 
 if TYPE_CHECKING:
@@ -237,9 +238,9 @@ def account_create(
     if json_out:
         _print_json({"account": account, "expires_at": session.get("expires_at")})
         return
-    print(f"created account {account.get('id', name)} on {url} and logged in")
+    print(safe_text(f"created account {account.get('id', name)} on {url} and logged in"))
     if key is not None:
-        print(f"bid key {key.path} (public key {key.public_key})")
+        print(safe_text(f"bid key {key.path} (public key {key.public_key})"))
 
 
 def _log_in(client: Client, url: str, name: str, password: str, key: BidKey | None) -> Any:
@@ -291,7 +292,7 @@ def login(
         _print_json({k: v for k, v in session.items() if k != "token"})
         return
     signing = f", signing bids with {key.path}" if key is not None else ""
-    print(f"logged in to {url} as {name}{signing}")
+    print(safe_text(f"logged in to {url} as {name}{signing}"))
 
 
 def logout(
@@ -381,7 +382,7 @@ def account_key(
             Profile(client.house, name, stored.token, str(path), stored.expires_at),
             make_current=False,
         )
-    print(f"registered bid key {path} (public key {key.public_key}) for {name}")
+    print(safe_text(f"registered bid key {path} (public key {key.public_key}) for {name}"))
 
 
 def account_show(house: HouseOpt = None, account: AccountOpt = None) -> None:
@@ -461,7 +462,7 @@ def sell(
     if json_out:
         _print_json(view)
         return
-    print(f"auction {view.get('id')}: {method} auction of {item!r}, {view.get('state')}")
+    print(safe_text(f"auction {view.get('id')}: {method} auction of {item!r}, {view.get('state')}"))
 
 
 def list_auctions(
@@ -536,7 +537,7 @@ def bid(
         from auctionhouse.client.render import result_line
 
         parts.append(result_line({"result": ack["result"]}) or "")
-    print(", ".join(p for p in parts if p))
+    print(safe_text(", ".join(p for p in parts if p)))
 
 
 def cancel(
@@ -552,7 +553,7 @@ def cancel(
     if json_out:
         _print_json(view)
         return
-    print(f"auction {view.get('id', auction_id)} cancelled")
+    print(safe_text(f"auction {view.get('id', auction_id)} cancelled"))
 
 
 def watch(

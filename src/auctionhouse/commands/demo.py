@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from auctionhouse.client.text import safe_text
 from auctionhouse.commands.core import console, money
 
 if TYPE_CHECKING:
@@ -148,6 +149,11 @@ async def run_cast(url: str, cast: Cast, *, out: Console | None, timeout: float)
         return scenario
 
 
+def _cell(value: object) -> str:
+    """Text from agents and accounts, for Rich: shown as text, never as markup."""
+    return safe_text(value, markup=True)
+
+
 def render_live(scenario: Scenario) -> RenderableType:
     from rich.console import Group
     from rich.table import Table
@@ -167,17 +173,17 @@ def render_live(scenario: Scenario) -> RenderableType:
         remaining = view.remaining(now)
         left = "-" if remaining is None or view.closed else f"{remaining:.1f}s"
         table.add_row(
-            view.auction_id,
-            seller,
-            view.item,
-            view.method,
-            state,
-            price,
-            leader,
-            str(view.bid_count),
-            left,
+            _cell(view.auction_id),
+            _cell(seller),
+            _cell(view.item),
+            _cell(view.method),
+            _cell(state),
+            _cell(price),
+            _cell(leader),
+            _cell(str(view.bid_count)),
+            _cell(left),
         )
-    feed = [f"{r.auction_id:>3} {r.message}" for r in scenario.feed[-6:]]
+    feed = [_cell(f"{r.auction_id:>3} {r.message}") for r in scenario.feed[-6:]]
     return Group(table, render_bidders(scenario), *feed)
 
 
@@ -191,12 +197,12 @@ def render_bidders(scenario: Scenario) -> RenderableType:
         )
     for name, row in scenario.spending().items():
         table.add_row(
-            name,
-            row["strategy"],
-            money(row["budget"]),
-            str(row["bids"]),
-            ", ".join(row["won"]) or "-",
-            money(row["spent"]),
+            _cell(name),
+            _cell(row["strategy"]),
+            _cell(money(row["budget"])),
+            _cell(str(row["bids"])),
+            _cell(", ".join(row["won"]) or "-"),
+            _cell(money(row["spent"])),
         )
     return table
 
@@ -210,14 +216,14 @@ def render_results(scenario: Scenario) -> RenderableType:
     for seller, view in scenario.auctions():
         result = view.result
         table.add_row(
-            view.auction_id,
-            view.method,
-            view.item,
-            seller,
-            (result.winner if result else None) or "-",
-            money(result.price if result else None),
-            result.outcome.replace("_", " ") if result else view.state,
-            str(view.bid_count),
+            _cell(view.auction_id),
+            _cell(view.method),
+            _cell(view.item),
+            _cell(seller),
+            _cell((result.winner if result else None) or "-"),
+            _cell(money(result.price if result else None)),
+            _cell(result.outcome.replace("_", " ") if result else view.state),
+            _cell(str(view.bid_count)),
         )
     return table
 
@@ -232,7 +238,7 @@ def finish(scenario: Scenario, out: Console, as_json: bool, extra: dict[str, Any
         out.print(render_results(scenario))
         out.print(render_bidders(scenario))
         if over:
-            out.print(f"[red]over budget: {', '.join(over)}[/red]")
+            out.print(f"[red]over budget: {_cell(', '.join(over))}[/red]")
         else:
             out.print("every bidder stayed within its budget")
     return 1 if over else 0
@@ -247,14 +253,17 @@ def audit_line(db: Path, out: Console, as_json: bool) -> int:
     if report.ok:
         out.print(
             f"[green]ledger verified[/green]: {report.auctions} auctions, {report.events} events, "
-            f"every hash chain, seal and checkpoint intact ({db})"
+            f"every hash chain, seal and checkpoint intact ({_cell(db)})"
         )
-        out.print(f"check it yourself: auctionhouse audit --db {db}")
+        out.print(f"check it yourself: auctionhouse audit --db {_cell(db)}")
         return 0
-    out.print(f"[red]ledger audit FAILED[/red] for {db}:")
+    out.print(f"[red]ledger audit FAILED[/red] for {_cell(db)}:")
     for finding in report.findings:
         out.print(
-            f"  auction {finding.auction_id} seq {finding.seq}: {finding.kind}: {finding.message}"
+            _cell(
+                f"  auction {finding.auction_id} seq {finding.seq}: {finding.kind}:"
+                f" {finding.message}"
+            )
         )
     return 1
 
@@ -319,14 +328,14 @@ def demo(
     url = server.start()
     try:
         if not as_json:
-            out.print(f"house at {url} (ledger {db}), seed {seed}")
+            out.print(_cell(f"house at {url} (ledger {db}), seed {seed}"))
         scenario = asyncio.run(
             run_cast(url, cast, out=None if as_json else out, timeout=duration * 4 + 30)
         )
         code = finish(scenario, out, as_json, {"house": url, "db": str(db)})
         if web:
             note = console(stderr=True) if as_json else out
-            note.print(f"the house stays up at {url} (web page: {url}/); Ctrl-C to stop")
+            note.print(_cell(f"the house stays up at {url} (web page: {url}/); Ctrl-C to stop"))
             try:
                 while True:
                     time.sleep(3600)
@@ -398,8 +407,8 @@ def demo_holonic(
     print(f"seed {seed}: auctioneer + {bidders} bidders, quiet period {quiet:g} s", flush=True)
     house = AuctionHouse.in_memory(config=demo_house_config())
 
-    def say(line: str) -> None:
-        print(line, flush=True)
+    def say(line: str) -> None:  # agents' lines quote names: text only
+        print(safe_text(line), flush=True)
 
     async def main() -> None:
         async with Runtime(seed=seed) as runtime:

@@ -88,8 +88,12 @@ def audit(
 
 def _print_report(db: str, report: AuditReport) -> None:
     from rich.console import Console
-    from rich.markup import escape
     from rich.table import Table
+
+    from auctionhouse.client.text import safe_text
+
+    def escape(text: str) -> str:  # ids and messages of a tampered file: shown as text
+        return safe_text(text, markup=True)
 
     console = Console(highlight=False, soft_wrap=True)
     console.print(
@@ -98,7 +102,7 @@ def _print_report(db: str, report: AuditReport) -> None:
     )
     console.print(f"house key from {escape(report.key_source)}")
     if report.ok:
-        console.print("[green]intact[/]: every chain, seal and checkpoint verifies")
+        console.print("[green]intact[/]: every chain, seal, checkpoint and account seal verifies")
         return
     table = Table(title="tampering found")
     for column in ("auction", "seq", "kind", "what"):

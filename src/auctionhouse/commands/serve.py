@@ -46,11 +46,21 @@ def serve(
     max_connections: Annotated[
         int | None, typer.Option(help="Open connections at once (0: no limit).")
     ] = None,
+    read_only: Annotated[
+        bool | None,
+        typer.Option(
+            "--read-only",
+            help="Serve the ledger for inspection: write nothing, refuse every write, and serve"
+            " it even when it fails verification.",
+        ),
+    ] = None,
 ) -> None:
     """Run the house: REST + WebSocket API, web page, /metrics. Stops cleanly on SIGTERM.
 
-    Settings: flags > AUCTIONHOUSE_* variables > the --config file > defaults
-    (docs/configuration.md).
+    The ledger is verified while it is replayed; one that fails (an edited, deleted or
+    reordered event, a bad seal, checkpoint or account row, a damaged file) is refused with
+    one line naming auction and seq, and exit 2. Settings: flags > AUCTIONHOUSE_* variables >
+    the --config file > defaults (docs/configuration.md).
     """
     from auctionhouse.mobile.app import create_site_app
     from auctionhouse.server.config import db_flags, load_config
@@ -63,6 +73,7 @@ def serve(
             "port": port,
             "log_level": log_level,
             "max_connections": max_connections,
+            "read_only": read_only,
         },
         config_file=config,
     )
@@ -80,6 +91,8 @@ def admin_create(
     """Create an admin account directly in the house's database file."""
     from auctionhouse.house.accounts import AccountStore
     from auctionhouse.house.clock import SystemClock
+    from auctionhouse.house.house import house_key
+    from auctionhouse.ledger import Ledger, SQLiteStore
     from auctionhouse.server.config import db_flags, load_config
 
     settings = load_config(db_flags(db), config_file=config)
@@ -90,6 +103,7 @@ def admin_create(
     if not password:
         raise InvalidRequest("the password is empty")
     house = settings.house
+    ledger = None
     store: AccountStore
     if settings.database_url is not None:  # the shared house's accounts live in PostgreSQL
         from auctionhouse.house.shared import SharedAccountStore
@@ -108,11 +122,29 @@ def admin_create(
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise ConfigError(f"cannot create {path.parent}: {exc.strerror}") from None
-        store = AccountStore(
-            path, time_cost=house.argon2_time_cost, memory_kib=house.argon2_memory_kib
-        )
+        # The row is sealed by the house key (created here for a house that has recorded
+        # nothing, like a first start; a house with records and no key: HouseKeyMissing).
+        ledger_store = SQLiteStore(path)
+        try:
+            key = house_key(ledger_store, settings.key_path, read_only=False)
+            ledger = Ledger(ledger_store, key)
+        except BaseException:
+            ledger_store.close()
+            raise
+        try:
+            store = AccountStore(
+                path,
+                time_cost=house.argon2_time_cost,
+                memory_kib=house.argon2_memory_kib,
+                signer=ledger,
+            )
+        except BaseException:
+            ledger.close()
+            raise
     try:
         account = store.create(name, password, now=SystemClock().now(), role="admin")
     finally:
         store.close()
+        if ledger is not None:
+            ledger.close()
     typer.echo(f"admin {account.id} created in {where}")

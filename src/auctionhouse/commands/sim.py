@@ -53,11 +53,13 @@ def _print_table(title: str, rows: list[tuple[str, str]]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=title)
+    from auctionhouse.client.text import safe_text
+
+    table = Table(title=safe_text(title, markup=True))
     table.add_column("quantity")
     table.add_column("value", justify="right")
     for key, value in rows:
-        table.add_row(key, value)
+        table.add_row(safe_text(key, markup=True), safe_text(value, markup=True))
     Console().print(table)
 
 

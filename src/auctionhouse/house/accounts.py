@@ -3,6 +3,13 @@
 Kept in an ``accounts`` and a ``sessions`` table of the house's SQLite file (or in memory), apart
 from the ledger: they are not auction events. Tokens are stored only as SHA-256 digests, so a
 stolen database file does not give working sessions.
+
+Every account row carries ``seal``: the house key's Ed25519 signature over the row (id, role,
+password hash, public key, created_at, strikes; ``ledger.account_payload``), written in the same
+transaction as every change. The house verifies every row when it starts and the audit does too,
+so a role raised to admin by SQL, or a password hash or key swapped, is found (decision
+0006-i10c-ledger-startup-checks.md). Sessions are not sealed: a session row only maps a token
+digest to an account, and forging one needs the token itself.
 """
 
 from __future__ import annotations
@@ -13,18 +20,49 @@ import re
 import secrets
 import sqlite3
 import threading
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from auctionhouse.errors import Conflict, InvalidRequest, NotFound, Unauthorized
+from auctionhouse.errors import (
+    Conflict,
+    InvalidRequest,
+    LedgerError,
+    NotFound,
+    ReadOnly,
+    TamperDetected,
+    Unauthorized,
+)
 from auctionhouse.house.signing import parse_public_key
+from auctionhouse.ledger.accounts import ACCOUNT_COLUMNS, account_payload, check_account_rows
 
-NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,31}$")
+NAME_RE = re.compile(r"[a-z0-9][a-z0-9_.-]{0,31}")
+"""An account name, matched in full (``fullmatch``: a ``$`` would let ``"alice\n"`` in)."""
 ROLES = ("user", "admin")
+NAME_RULE = "name must be 1-32 characters: lowercase letters, digits, '_', '.', '-'"
+
+
+def normalize_name(name: str) -> str:
+    """The one form of an account name: NFKC, then case-folded (so ``ａｌｉｃｅ``, ``Alice``
+    and ``alice`` are one account). The result may still break ``NAME_RE``; ``check_name``
+    refuses that. Decision: docs/decisions/0007-i10c-names.md."""
+    return unicodedata.normalize("NFKC", name).casefold()
+
+
+def check_name(name: object) -> str:
+    """The normalised name, or ``InvalidRequest`` (control characters, spaces, a trailing
+    newline, anything outside ``NAME_RE``)."""
+    if not isinstance(name, str) or len(name) > 256:
+        raise InvalidRequest(NAME_RULE)
+    normal = normalize_name(name)
+    if not NAME_RE.fullmatch(normal):
+        raise InvalidRequest(NAME_RULE)
+    return normal
+
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS accounts (
@@ -33,7 +71,8 @@ CREATE TABLE IF NOT EXISTS accounts (
     role TEXT NOT NULL,
     public_key TEXT,
     created_at DOUBLE PRECISION NOT NULL,
-    strikes INTEGER NOT NULL DEFAULT 0
+    strikes INTEGER NOT NULL DEFAULT 0,
+    seal TEXT
 );
 CREATE TABLE IF NOT EXISTS sessions (
     token_hash TEXT PRIMARY KEY,
@@ -43,6 +82,15 @@ CREATE TABLE IF NOT EXISTS sessions (
 CREATE INDEX IF NOT EXISTS sessions_by_account ON sessions (account_id);
 """
 PURGE_EVERY = 60.0  # seconds between sweeps of expired sessions
+
+
+class Signer(Protocol):
+    """What signs account rows: the house's ``Ledger`` (its key; read-only: none)."""
+
+    @property
+    def trusted_public_hex(self) -> str | None: ...
+
+    def sign(self, payload: bytes) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,25 +157,40 @@ class AccountStore:
         time_cost: int = 3,
         memory_kib: int = 65_536,
         token_ttl: float = 7 * 24 * 3600.0,
+        signer: Signer | None = None,
+        read_only: bool = False,
         connection: Any = None,
     ) -> None:
-        """``connection``: a ready connection speaking sqlite3's API (the shared house passes
+        """``signer``: seals every account row (the house's ledger); None only for a store
+        outside a house (rows are then unsealed, and a house opening them refuses them).
+        ``read_only``: the file is opened read-only and every change raises ``ReadOnly``.
+        ``connection``: a ready connection speaking sqlite3's API (the shared house passes
         its PostgreSQL adapter, house/shared.py) in place of the file at ``path``."""
+        self._signer = signer
+        self._read_only = read_only
+        self._migrated = False
         # Shared by the event loop and the writer thread of the async service: guarded by a lock.
         self._lock = threading.Lock()
         if connection is not None:
             self._db = connection
         else:
             target = ":memory:" if path is None else str(path)
-            if path is not None:
+            if read_only and path is not None:
+                target = f"{Path(path).resolve().as_uri()}?mode=ro"
+            elif path is not None:
                 create_private_file(path)  # password hashes inside: owner-only from the start
-            self._db = sqlite3.connect(target, check_same_thread=False, isolation_level=None)
+            self._db = sqlite3.connect(
+                target, check_same_thread=False, isolation_level=None, uri=read_only
+            )
             with self._lock:
-                self._db.execute("PRAGMA journal_mode=WAL")
-                self._db.execute("PRAGMA synchronous=FULL")
                 self._db.execute("PRAGMA busy_timeout=5000")
-        with self._lock:
-            self._db.executescript(_SCHEMA)
+                if not read_only:
+                    self._db.execute("PRAGMA journal_mode=WAL")
+                    self._db.execute("PRAGMA synchronous=FULL")
+        if not read_only:
+            with self._lock:
+                self._db.executescript(_SCHEMA)
+                self._add_seal_column()
         self._hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=1)
         self._token_ttl = token_ttl
         self._cache: dict[str, Account] = {}
@@ -137,6 +200,77 @@ class AccountStore:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+    # ------------------------------------------------------------------ seals
+
+    def _add_seal_column(self) -> None:
+        """A database from before account seals gets the column; its rows are sealed once by
+        ``verify_all`` (the only time an unsealed row is accepted)."""
+        try:  # both dialects (SQLite, the shared house's PostgreSQL)
+            self._db.execute("SELECT seal FROM accounts WHERE 1 = 0")
+        except (sqlite3.Error, LedgerError):
+            self._db.execute("ALTER TABLE accounts ADD COLUMN seal TEXT")
+            self._migrated = True
+
+    def _writable(self) -> None:
+        if self._read_only:
+            raise ReadOnly("this house serves its ledger read-only (for inspection): no writes")
+
+    def _reseal(self, account_id: str) -> None:
+        """Sign the account's row as it now stands (inside the caller's transaction)."""
+        if self._signer is None:
+            return
+        row = self._db.execute(
+            f"SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = ?", (account_id,)
+        ).fetchone()
+        seal = self._signer.sign(account_payload(*row))
+        self._db.execute("UPDATE accounts SET seal = ? WHERE id = ?", (seal, account_id))
+
+    def _change(self, sql: str, params: tuple[object, ...], account_id: str) -> None:
+        """One change of an account row and its new seal, in one transaction."""
+        self._writable()
+        if self._signer is None:  # unsealed (the shared house's accounts): one statement
+            with self._lock:
+                self._db.execute(sql, params)
+            return
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute(sql, params)
+                self._reseal(account_id)
+                self._db.execute("COMMIT")
+            except BaseException:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
+
+    def verify_all(self, *, strict: bool = True) -> list[str]:
+        """Check every account row's seal against the house key.
+
+        Returns the failures (one line each, naming the account); ``strict`` raises
+        ``TamperDetected`` with the first instead. Rows of a database from before account
+        seals are sealed now, once.
+        """
+        if self._signer is None:
+            return []
+        if self._migrated:
+            with self._lock:
+                for (account_id,) in self._db.execute(
+                    "SELECT id FROM accounts WHERE seal IS NULL"
+                ).fetchall():
+                    self._reseal(account_id)
+            self._migrated = False
+        with self._lock:
+            try:
+                rows = self._db.execute(f"SELECT {ACCOUNT_COLUMNS}, seal FROM accounts").fetchall()
+            except sqlite3.Error as exc:
+                rows, problems = [], [f"the accounts cannot be read: {exc}"]
+            else:
+                problems = []
+        problems += check_account_rows(rows, self._signer.trusted_public_hex)
+        if strict and problems:
+            raise TamperDetected(problems[0])
+        return problems
 
     # ------------------------------------------------------------------ accounts
 
@@ -149,6 +283,7 @@ class AccountStore:
         role: str = "user",
         public_key: str | None = None,
     ) -> Account:
+        name = check_name(name)
         password_hash, public_key = self.prepare(name, password, role=role, public_key=public_key)
         return self.insert(name, password_hash, now=now, role=role, public_key=public_key)
 
@@ -157,12 +292,11 @@ class AccountStore:
     ) -> tuple[str, str | None]:
         """Check a new account's fields and hash its password (slow: argon2id). Returns
         ``(password_hash, public_key normalised)``; raises ``InvalidRequest``. A replicated
-        house hashes once, on the peer that took the request, and replicates the hash."""
-        if not isinstance(name, str) or not NAME_RE.match(name):
-            raise InvalidRequest(
-                "name must be 1-32 characters: lowercase letters, digits, '_', '.', '-'"
-            )
-        _check_password(password)
+        house hashes once, on the peer that took the request, and replicates the hash.
+        The name is checked in its normal form (``check_name``)."""
+        check_name(name)
+        if not isinstance(password, str) or len(password) < 8 or len(password) > 1024:
+            raise InvalidRequest("password must be 8 to 1024 characters")
         if role not in ROLES:
             raise InvalidRequest(f"role must be one of {', '.join(ROLES)}")
         if public_key is not None:
@@ -179,16 +313,19 @@ class AccountStore:
         role: str = "user",
         public_key: str | None = None,
     ) -> Account:
-        """Store an account whose fields ``prepare`` checked; raises ``Conflict`` if taken."""
-        with self._lock:
-            try:
-                self._db.execute(
-                    "INSERT INTO accounts (id, password_hash, role, public_key, created_at)"
-                    " VALUES (?, ?, ?, ?, ?)",
-                    (name, password_hash, role, public_key, now),
-                )
-            except sqlite3.IntegrityError:
-                raise Conflict(f"the name {name!r} is taken") from None
+        """Store an account whose fields ``prepare`` checked, with its seal, under the name's
+        normal form; raises ``Conflict`` if taken."""
+        name = check_name(name)
+        self._writable()
+        try:
+            self._change(
+                "INSERT INTO accounts (id, password_hash, role, public_key, created_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (name, password_hash, role, public_key, now),
+                name,
+            )
+        except sqlite3.IntegrityError:
+            raise Conflict(f"the name {name!r} is taken") from None
         account = Account(name, role, public_key, now)
         self._cache[name] = account
         return account
@@ -199,11 +336,14 @@ class AccountStore:
         The caller derives ``account_id`` from the key in a form no person can register."""
         parse_public_key(public_key)
         public_key = public_key.lower()
-        with self._lock:
-            self._db.execute(
+        if not self.exists(account_id):
+            # Through _change, so the new row carries its house seal like every account row
+            # (a row already there is never resealed here: that would launder an edit).
+            self._change(
                 "INSERT INTO accounts (id, password_hash, role, public_key, created_at)"
                 " VALUES (?, '!', 'user', ?, ?) ON CONFLICT (id) DO NOTHING",
                 (account_id, public_key, now),
+                account_id,
             )
         self._cache.pop(account_id, None)
         account = self.get(account_id)
@@ -217,6 +357,8 @@ class AccountStore:
         cached = self._cache.get(account_id)
         if cached is not None:
             return cached
+        if len(account_id) <= 256:
+            account_id = normalize_name(account_id)  # "Alice" is alice
         with self._lock:
             row = self._db.execute(
                 "SELECT id, role, public_key, created_at, strikes FROM accounts WHERE id = ?",
@@ -242,10 +384,11 @@ class AccountStore:
     def set_public_key(self, account_id: str, public_key: str) -> Account:
         parse_public_key(public_key)
         account = self.get(account_id)
-        with self._lock:
-            self._db.execute(
-                "UPDATE accounts SET public_key = ? WHERE id = ?", (public_key.lower(), account_id)
-            )
+        self._change(
+            "UPDATE accounts SET public_key = ? WHERE id = ?",
+            (public_key.lower(), account_id),
+            account_id,
+        )
         updated = Account(
             account.id, account.role, public_key.lower(), account.created_at, account.strikes
         )
@@ -255,10 +398,9 @@ class AccountStore:
     def add_strike(self, account_id: str) -> None:
         """A security refusal (bad signature, replay, flood) counts against reputation."""
         account = self.get(account_id)
-        with self._lock:
-            self._db.execute(
-                "UPDATE accounts SET strikes = strikes + 1 WHERE id = ?", (account_id,)
-            )
+        self._change(
+            "UPDATE accounts SET strikes = strikes + 1 WHERE id = ?", (account_id,), account_id
+        )
         self._cache[account_id] = Account(
             account.id, account.role, account.public_key, account.created_at, account.strikes + 1
         )
@@ -266,11 +408,12 @@ class AccountStore:
     # ------------------------------------------------------------------ sessions
 
     def check_password(self, name: str, password: str) -> None:
-        """Check ``password`` for ``name`` (argon2id, slow on purpose). Raises ``Unauthorized``
-        with one message for a wrong name or password (and the same cost: names cannot be
-        probed by timing); the password is never part of any message."""
-        if not isinstance(name, str) or not isinstance(password, str):
+        """Check ``password`` for ``name`` (argon2id, slow on purpose; the name compared in its
+        normal form). Raises ``Unauthorized`` with one message for a wrong name or password (and
+        the same cost: names cannot be probed by timing); the password is never in a message."""
+        if not isinstance(name, str) or not isinstance(password, str) or len(name) > 256:
             raise Unauthorized("wrong name or password")
+        name = normalize_name(name)
         with self._lock:
             row = self._db.execute(
                 "SELECT password_hash FROM accounts WHERE id = ?", (name,)
@@ -286,7 +429,7 @@ class AccountStore:
     def login(self, name: str, password: str, *, now: float) -> str:
         """A new bearer token for ``name`` after checking ``password``."""
         self.check_password(name, password)
-        return self.open_session(name, now=now)
+        return self.open_session(normalize_name(name), now=now)
 
     def open_session(self, account_id: str, *, now: float) -> str:
         """A new session of ``account_id`` (already authenticated): its bearer token."""
@@ -296,15 +439,17 @@ class AccountStore:
         return token
 
     def add_session(self, token_digest: str, account_id: str, expires_at: float) -> None:
-        """Store a session by its token's SHA-256 digest (``token_digest``)."""
-        with self._lock:
-            self._db.execute(
-                # Standard SQL upsert: SQLite and PostgreSQL (the shared house) both speak it.
-                "INSERT INTO sessions (token_hash, account_id, expires_at) VALUES (?, ?, ?)"
-                " ON CONFLICT (token_hash) DO UPDATE SET account_id = excluded.account_id,"
-                " expires_at = excluded.expires_at",
-                (token_digest, account_id, expires_at),
-            )
+        """Store a session by its token's SHA-256 digest (``token_digest``); a read-only house
+        keeps it in memory only."""
+        if not self._read_only:
+            with self._lock:
+                self._db.execute(
+                    # Standard SQL upsert: SQLite and PostgreSQL (the shared house) both speak it.
+                    "INSERT INTO sessions (token_hash, account_id, expires_at) VALUES (?, ?, ?)"
+                    " ON CONFLICT (token_hash) DO UPDATE SET account_id = excluded.account_id,"
+                    " expires_at = excluded.expires_at",
+                    (token_digest, account_id, expires_at),
+                )
         self._sessions[token_digest] = (account_id, expires_at)
 
     @property
@@ -340,13 +485,14 @@ class AccountStore:
         """Revoke one session (its token stops working at once); the session it was, if any."""
         digest = _digest(token)
         hit = self._sessions.pop(digest, None)
-        with self._lock:
-            row = self._db.execute(
-                "DELETE FROM sessions WHERE token_hash = ? RETURNING account_id, expires_at",
-                (digest,),
-            ).fetchone()
-        if row is not None:
-            hit = (row[0], row[1])
+        if not self._read_only:
+            with self._lock:
+                row = self._db.execute(
+                    "DELETE FROM sessions WHERE token_hash = ? RETURNING account_id, expires_at",
+                    (digest,),
+                ).fetchone()
+            if row is not None:
+                hit = (row[0], row[1])
         return Session(hit[0], digest, hit[1]) if hit is not None else None
 
     def revoke_all(self, account_id: str) -> int:
@@ -354,6 +500,7 @@ class AccountStore:
         return len(self._revoke_all(account_id))
 
     def _revoke_all(self, account_id: str) -> list[str]:
+        self._writable()
         with self._lock:
             gone = [
                 row[0]
@@ -370,17 +517,19 @@ class AccountStore:
     def set_password(self, account_id: str, password: str) -> None:
         """Replace the password of ``account_id`` and revoke all its sessions."""
         _check_password(password)
+        self._writable()
         self.get(account_id)
         password_hash = self._hasher.hash(password)
-        with self._lock:
-            self._db.execute(
-                "UPDATE accounts SET password_hash = ? WHERE id = ?", (password_hash, account_id)
-            )
+        self._change(  # the row's seal is renewed with it (docs/ledger.md)
+            "UPDATE accounts SET password_hash = ? WHERE id = ?",
+            (password_hash, account_id),
+            account_id,
+        )
         self.revoke_all(account_id)
 
     def _purge_expired(self, now: float) -> None:
         """Forget expired sessions (table and cache), at most once a ``PURGE_EVERY``."""
-        if now - self._purged_at < PURGE_EVERY:
+        if self._read_only or now - self._purged_at < PURGE_EVERY:
             return
         self._purged_at = now
         with self._lock:

@@ -20,6 +20,7 @@ import sqlite3
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from itertools import islice
@@ -56,6 +57,7 @@ from auctionhouse.auction.views import result_view
 from auctionhouse.errors import (
     AuctionhouseError,
     Forbidden,
+    HouseKeyMissing,
     InvalidMandate,
     InvalidRequest,
     InvalidRules,
@@ -64,19 +66,28 @@ from auctionhouse.errors import (
     NotFound,
     OverMandate,
     QuotaExceeded,
+    ReadOnly,
     ReplayedNonce,
     SecurityError,
     SignatureRequired,
     StaleTimestamp,
+    TamperDetected,
     Unauthorized,
 )
-from auctionhouse.house.accounts import Account, AccountStore, Session, create_private_file
+from auctionhouse.house.accounts import (
+    Account,
+    AccountStore,
+    Session,
+    create_private_file,
+    normalize_name,
+)
 from auctionhouse.house.clock import Clock, SystemClock
 from auctionhouse.house.config import HouseConfig
 from auctionhouse.house.limits import LoginThrottle, RateLimiter
 from auctionhouse.house.nonces import Spent, SpentNonces
 from auctionhouse.house.signing import bid_message, parse_public_key, verify
 from auctionhouse.ledger import HouseKey, Ledger, MemoryStore, SQLiteStore
+from auctionhouse.ledger.ledger import META_PUBLIC_KEY
 from auctionhouse.ledger.mandate import Mandate, bid_problem, mandate_digest, parse_mandate
 
 Listener = Callable[[Event, AuctionState], None]
@@ -102,6 +113,7 @@ class AuctionHouse:
         clock: Clock | None = None,
     ) -> None:
         self.ledger = ledger
+        self.read_only = ledger.read_only
         self.accounts = accounts
         self.config = config or HouseConfig()
         self.clock: Clock = clock or SystemClock()
@@ -133,6 +145,7 @@ class AuctionHouse:
             forget_after=c.login_forget_seconds,
         )
         self.rejections: Counter[str] = Counter()
+        self.problems: list[str] = []  # what a read-only house found failing at start
         # Byte-identical resends of spent signed bids, answered as the first time (no strike).
         self.resent_bids = 0
         self._mandates: dict[str, Mandate] = {}  # mobile agents' mandates by digest
@@ -148,25 +161,48 @@ class AuctionHouse:
         config: HouseConfig | None = None,
         clock: Clock | None = None,
         key_path: str | Path | None = None,
+        read_only: bool = False,
     ) -> AuctionHouse:
-        """A house on an SQLite file (created if missing), recovered from its ledger."""
+        """A house on an SQLite file (created if missing), recovered from its ledger and
+        verified while it replays (``Ledger.replay``).
+
+        The house key is ``key_path`` (default ``<db>.key``). It is created only for a ledger
+        that has recorded nothing; a ledger with records and no key raises ``HouseKeyMissing``
+        (a new key would orphan every signature). A ledger or account row that fails to verify
+        raises ``TamperDetected`` naming auction and seq (or account). ``read_only=True`` opens
+        the file read-only, serves it whatever the verification finds (``ledger.problems``) and
+        refuses every write with ``ReadOnly``.
+        """
         config = config or HouseConfig()
         path = Path(db_path)
+        key_file = Path(key_path) if key_path else Path(f"{path}.key")
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            create_private_file(path)
-            store = SQLiteStore(path)  # first: an unusable path must not leave a key behind
-            key = HouseKey.load_or_create(Path(key_path) if key_path else Path(f"{path}.key"))
-            ledger = Ledger(store, key)
-            accounts = AccountStore(
-                path,
-                time_cost=config.argon2_time_cost,
-                memory_kib=config.argon2_memory_kib,
-                token_ttl=config.token_ttl_seconds,
-            )
+            if not read_only:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                create_private_file(path)  # password hashes inside: owner-only
+            store = SQLiteStore(path, readonly=read_only)  # first: a bad path leaves no key
+            try:
+                key = house_key(store, key_file, read_only)
+                ledger = Ledger(store, key, read_only=read_only)
+                accounts = AccountStore(
+                    path,
+                    time_cost=config.argon2_time_cost,
+                    memory_kib=config.argon2_memory_kib,
+                    token_ttl=config.token_ttl_seconds,
+                    signer=ledger,
+                    read_only=read_only,
+                )
+            except BaseException:
+                store.close()
+                raise
         except (OSError, sqlite3.Error) as exc:
             raise LedgerError(f"cannot open the house database {path}: {exc}") from exc
-        return cls(ledger, accounts, config=config, clock=clock)
+        try:
+            return cls(ledger, accounts, config=config, clock=clock)
+        except BaseException:  # refused (TamperDetected...): let go of the files
+            ledger.close()
+            accounts.close()
+            raise
 
     @classmethod
     def in_memory(
@@ -180,25 +216,71 @@ class AuctionHouse:
             time_cost=config.argon2_time_cost,
             memory_kib=config.argon2_memory_kib,
             token_ttl=config.token_ttl_seconds,
+            signer=ledger,
         )
         return cls(ledger, accounts, config=config, clock=clock)
 
     def close(self) -> None:
         with self._lock:
-            if self._failed is None:
+            if self._failed is None and not self.read_only:
                 self.flush()
                 self.ledger.checkpoint(self.clock.now())
             self.ledger.close()
             self.accounts.close()
 
     def _recover(self) -> None:
-        """Rebuild every auction by replaying the ledger (apply only: no rule runs twice)."""
+        """Rebuild every auction by replaying the ledger (apply only: no rule runs twice),
+        verifying every chain, signed record and seal in the same pass (``Ledger.replay``),
+        and then every account row's signature. Raises ``TamperDetected`` on a ledger that
+        fails (a read-only house keeps serving and lists the failures in ``problems``)."""
+        # Account seals are checked on a thread while the replay runs (PyNaCl verifies without
+        # the GIL), so many accounts do not add to the restart's wall time on several cores.
+        with ThreadPoolExecutor(1, thread_name_prefix="account-seals") as pool:
+            accounts = pool.submit(self.accounts.verify_all, strict=False)
+            skipped = self._replay_verified()
+            account_problems = accounts.result()
+        if account_problems and not self.read_only:
+            raise TamperDetected(account_problems[0])
+        for aid, state in self._auctions.items():  # timers once per auction, not once per event
+            due = close_due_at(state)
+            if due is not None:
+                self._timer_due[aid] = due
+                self._timers.append((due, aid))
+        heapq.heapify(self._timers)
+        self._dirty_since_checkpoint = False
+        self.problems = [*self.ledger.problems, *skipped, *account_problems]
+        for problem in self.problems:
+            log.warning("read-only house: the ledger fails verification: %s", problem)
+
+    def _replay_verified(self) -> list[str]:
+        """Replay (``_replay``) what ``Ledger.replay`` verifies; returns what a read-only house
+        had to skip (a writing house raises ``TamperDetected`` instead)."""
+        events = self._replay_events()
+        skipped: list[str] = []
+        while True:
+            try:
+                self._replay(events)
+                break
+            except AuctionhouseError:
+                raise
+            except Exception as exc:  # an event the rules cannot fold: the ledger was changed
+                if self.read_only and skipped:  # explained once (the audit is slow): count
+                    if len(skipped) < 100:
+                        skipped.append(f"another event cannot be replayed: {exc!r}")
+                    continue
+                message = self.ledger.replay_failed(exc)
+                if not self.read_only:
+                    raise TamperDetected(message) from None
+                skipped.append(message)  # skip the event, serve the rest
+        return skipped
+
+    def _replay(self, events: Iterator[Event]) -> None:
         # The hot loop of a restart: bids are nearly every event, so they skip _index's
         # general bookkeeping (timers come once per auction, below).
         auctions = self._auctions
         logs = self._events
         count_bid = self._count_bid
-        for event in self._replay_events():
+        for event in events:
             aid = event.auction_id
             before = auctions.get(aid)
             if type(event) is not BidPlaced or before is None:
@@ -208,21 +290,21 @@ class AuctionHouse:
             apply(before, event)
             logs[aid].append(event)
             count_bid(event, first_here, before.method.sealed)
-        for aid, state in auctions.items():  # timers once per auction, not once per event
-            due = close_due_at(state)
-            if due is not None:
-                self._timer_due[aid] = due
-                self._timers.append((due, aid))
-        heapq.heapify(self._timers)
-        self._dirty_since_checkpoint = False
 
     def _replay_events(self) -> Iterator[Event]:
-        """The events a start replays (the shared house stops at its snapshot)."""
-        return self.ledger.events()
+        """The events a start replays, verified in the same pass (``Ledger.replay``). The
+        shared house overrides it: it stops at its snapshot while other instances write, and
+        is not verified at start (house/shared.py)."""
+        return self.ledger.replay()
 
     # ------------------------------------------------------------------ the write path
 
+    def _refuse_if_read_only(self) -> None:
+        if self.read_only:
+            raise ReadOnly("this house serves its ledger read-only (for inspection): no writes")
+
     def _execute(self, command: Command, now: float) -> list[Event]:
+        self._refuse_if_read_only()
         if self._failed is not None:
             raise LedgerError(f"the house stopped writing after a ledger failure: {self._failed}")
         state = self._auctions.get(command.auction_id)
@@ -251,7 +333,7 @@ class AuctionHouse:
             self._count_bid(event, first_here, state.method.sealed)
         elif isinstance(event, AuctionCreated):
             self._open_by_seller[state.seller] += 1
-            if aid.isdigit():
+            if aid.isascii() and aid.isdigit():  # str.isdigit alone takes '²' too
                 self._next_id = max(self._next_id, int(aid) + 1)
         elif isinstance(event, AuctionClosed):
             self._open_by_seller[state.seller] -= 1
@@ -390,22 +472,25 @@ class AuctionHouse:
     def check_login(self, name: str, address: str | None = None) -> None:
         """Raise ``LoginThrottled`` if a login of ``name`` from ``address`` must wait now (a
         cheap check before queueing for a password worker)."""
-        if isinstance(name, str):
-            self.login_throttle.check(name, address, self.clock.now())
+        if isinstance(name, str) and len(name) <= 256:
+            self.login_throttle.check(normalize_name(name), address, self.clock.now())
 
     def login_is_known(self, name: str, address: str | None = None) -> bool:
         """Has ``address`` logged into ``name`` before (its password work gets its own lane)?"""
-        return isinstance(name, str) and self.login_throttle.known(name, address, self.clock.now())
+        if not isinstance(name, str) or len(name) > 256:
+            return False
+        return self.login_throttle.known(normalize_name(name), address, self.clock.now())
 
     def login(self, name: str, password: str, address: str | None = None) -> str:
         """A bearer token for ``name``. Raises ``LoginThrottled`` (no password work done) or
         ``Unauthorized`` (counted against ``address`` and the account). Slow: argon2id."""
         self._verify_throttled(name, password, address, "wrong name or password")
-        return self.accounts.open_session(name, now=self.clock.now())
+        return self.accounts.open_session(normalize_name(name), now=self.clock.now())
 
     def _verify_throttled(self, name: str, password: str, address: str | None, msg: str) -> None:
-        if not isinstance(name, str) or not isinstance(password, str):
+        if not isinstance(name, str) or not isinstance(password, str) or len(name) > 256:
             raise Unauthorized(msg)
+        name = normalize_name(name)  # one throttle record per account, however it is spelt
         throttle = self.login_throttle
         throttle.check(name, address, self.clock.now())
         try:
@@ -542,6 +627,7 @@ class AuctionHouse:
 
         ``mandate``: a mobile agent's bid, ``(hash, canonical JSON)`` of the owner's signed
         mandate, checked against it here (``mandated``)."""
+        self._refuse_if_read_only()
         now = self.clock.now()
         account = self._account(bidder_id)
         self._account_limiter.take(account.id, now, "bids from your account")
@@ -764,6 +850,8 @@ class AuctionHouse:
         """Close every auction that is due at the clock's now; returns the close events."""
         now = self.clock.now()
         closed: list[Event] = []
+        if self.read_only:  # an auction past its close stays as the ledger left it
+            return closed
         with self._lock:
             while self._timers and self._timers[0][0] <= now:
                 _, aid = heapq.heappop(self._timers)
@@ -914,3 +1002,25 @@ class AuctionHouse:
 
     def outcome(self, auction_id: str) -> Outcome | None:
         return self._state(auction_id).outcome
+
+
+def house_key(store: SQLiteStore, key_file: Path, read_only: bool) -> HouseKey | None:
+    """The house key for ``store``: loaded, or created only for a ledger that recorded nothing.
+
+    A missing key is never replaced on a ledger with records: every seal, signed record and
+    account row was signed with it, so a new key would turn an intact ledger into thousands of
+    findings. Read-only: the key is optional (signatures are then checked against the key the
+    database records, which is weaker).
+    """
+    if key_file.exists():
+        return HouseKey.load(key_file)
+    if read_only:
+        return None
+    recorded = store.get_meta(META_PUBLIC_KEY)
+    if recorded is None and store.count() == 0 and store.last_checkpoint() is None:
+        return HouseKey.load_or_create(key_file)
+    raise HouseKeyMissing(
+        f"the house key {key_file} is missing, and this ledger ({store.count()} events) was"
+        f" signed with key {(recorded or '?')[:16]}...: restore the key file from your backup"
+        " (docs/operations.md, 'The house key'), or inspect the ledger with serve --read-only"
+    )

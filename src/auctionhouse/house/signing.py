@@ -13,6 +13,7 @@ from nacl.exceptions import BadSignatureError
 from nacl.signing import SigningKey, VerifyKey
 
 from auctionhouse.errors import BadSignature, InvalidRequest
+from auctionhouse.ledger.keys import strict_hex
 
 
 def bid_message(
@@ -36,22 +37,16 @@ def bid_message(
 
 
 def parse_public_key(hex_key: str) -> VerifyKey:
-    try:
-        raw = bytes.fromhex(hex_key)
-    except (ValueError, TypeError):
-        raise InvalidRequest("public_key must be 64 hex characters (Ed25519)") from None
-    if len(raw) != 32:
+    raw = strict_hex(hex_key, 32)
+    if raw is None:
         raise InvalidRequest("public_key must be 64 hex characters (Ed25519)")
     return VerifyKey(raw)
 
 
 def verify(key: VerifyKey, message: bytes, signature_hex: str) -> None:
-    try:
-        signature = bytes.fromhex(signature_hex)
-    except (ValueError, TypeError):
-        raise BadSignature("signature must be hex") from None
-    if len(signature) != 64:
-        raise BadSignature("an Ed25519 signature has 64 bytes")
+    signature = strict_hex(signature_hex, 64)
+    if signature is None:
+        raise BadSignature("signature must be 128 hex characters (an Ed25519 signature)")
     try:
         key.verify(message, signature)
     except BadSignatureError:

@@ -18,6 +18,8 @@ seq, with a ``kind``:
 - ``mandate``: a mobile agent's bid that its owner's signed mandate does not cover (no or a
   changed mandate, a bad signature, another bidder, above the per-site cap, after return-by),
   or a bid by an owner-key account without a mandate (``ledger.mandate``).
+- ``account``: an account row (role, password hash, public key, strikes) whose house seal does
+  not verify: changed outside the house (``audit_database`` only; auction and seq are None).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from typing import Any
 
 from auctionhouse.auction import AuctionClosed, BidPlaced, Event
 from auctionhouse.errors import AuctionhouseError, LedgerError, NotFound
+from auctionhouse.ledger.accounts import audit_account_rows
 from auctionhouse.ledger.encoding import GENESIS, canonical_bytes, decode_event, decode_json, link
 from auctionhouse.ledger.keys import load_public_key, verify
 from auctionhouse.ledger.ledger import META_PUBLIC_KEY, payload_digest
@@ -109,15 +112,20 @@ def audit_database(
         store = SQLiteStore(db_path, readonly=True)
     try:
         candidate = Path(key_path) if key_path is not None else Path(f"{db_path}.key")
+        public: str | None
         if key_path is not None or (not url and candidate.is_file()):
             public, source = load_public_key(candidate), f"{KEY_FILE} {candidate}"
-            return audit_store(store, public, auction_id=auction_id, key_source=source)
-        stored = store.get_meta(META_PUBLIC_KEY)
-        return audit_store(
-            store, stored, auction_id=auction_id, key_source=KEY_DATABASE if stored else KEY_NONE
-        )
+        else:
+            public = store.get_meta(META_PUBLIC_KEY)
+            source = KEY_DATABASE if public else KEY_NONE
+        report = audit_store(store, public, auction_id=auction_id, key_source=source)
     finally:
         store.close()
+    if auction_id is None and not url:  # the shared house's accounts are not sealed
+        for problem in audit_account_rows(Path(db_path), public):
+            report.findings.append(Finding(None, None, "account", problem))
+        report.ok = not report.findings
+    return report
 
 
 def audit_store(

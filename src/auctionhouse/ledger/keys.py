@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -104,9 +105,8 @@ def load_public_key(path: str | os.PathLike[str]) -> str:
 def verify(public_hex: str, message: bytes, signature_hex: object) -> bool:
     """True when ``signature_hex`` is a valid signature of ``message`` by ``public_hex``."""
     try:
-        key = VerifyKey(bytes.fromhex(public_hex))
-        sig = bytes.fromhex(signature_hex) if isinstance(signature_hex, str) else b""
-        key.verify(message, sig)
+        key = VerifyKey(strict_hex(public_hex, 32) or b"")
+        key.verify(message, strict_hex(signature_hex, 64) or b"")
     except (BadSignatureError, ValueError, TypeError):
         return False
     return True
@@ -121,11 +121,19 @@ def _read_json(path: Path) -> Any:
         raise InvalidRequest(f"{path}: not a readable key file: {exc}") from exc
 
 
+HEX = re.compile(r"(?:[0-9a-fA-F]{2})*")
+
+
+def strict_hex(value: object, size: int) -> bytes | None:
+    """``size`` bytes from exactly ``2 * size`` hex digits, else None. ``bytes.fromhex`` alone
+    skips whitespace anywhere ("ab cd\n"), so the digits are matched in full first."""
+    if not isinstance(value, str) or len(value) != 2 * size or not HEX.fullmatch(value):
+        return None
+    return bytes.fromhex(value)
+
+
 def _hex32(value: object, path: str | os.PathLike[str]) -> bytes:
-    try:
-        raw = bytes.fromhex(value) if isinstance(value, str) else b""
-    except ValueError:
-        raw = b""
+    raw = strict_hex(value, 32) or b""
     if len(raw) != 32:
         raise InvalidRequest(f"{path}: a key must be 32 bytes of hex")
     return raw

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from hashlib import sha256
 
 from auctionhouse.auction import AuctionClosed, Event
-from auctionhouse.errors import InvalidRequest, LedgerError, SequenceConflict
+from auctionhouse.errors import InvalidRequest, LedgerError, ReadOnly, SequenceConflict
 from auctionhouse.ledger.encoding import (
     GENESIS,
     canonical_bytes,
@@ -25,6 +25,7 @@ from auctionhouse.ledger.encoding import (
 )
 from auctionhouse.ledger.keys import HouseKey
 from auctionhouse.ledger.store import PAGE, CheckpointRecord, NewEvent, SealRecord, Store
+from auctionhouse.ledger.verify import Verification
 
 FORMAT = "1"
 META_FORMAT = "format"
@@ -62,26 +63,42 @@ def payload_digest(payload: bytes | None) -> str:
 
 
 class Ledger:
-    """Append-only, hash-chained, signed event log over a ``Store``."""
+    """Append-only, hash-chained, signed event log over a ``Store``.
 
-    def __init__(self, store: Store, key: HouseKey) -> None:
+    ``read_only=True`` (``serve --read-only``): nothing is ever written (``append`` and
+    ``checkpoint`` raise ``ReadOnly``); ``key`` may then be None, and the key recorded in the
+    store is the one signatures are checked against (weaker: see docs/ledger.md).
+    """
+
+    def __init__(self, store: Store, key: HouseKey | None, *, read_only: bool = False) -> None:
         self._store = store
-        self._key = key
+        self.read_only = read_only
         self._lock = threading.Lock()
         stored_key = store.get_meta(META_PUBLIC_KEY)
-        if stored_key is None:
-            store.set_meta(META_FORMAT, FORMAT)
-            store.set_meta(META_PUBLIC_KEY, key.public_hex)
-        elif stored_key != key.public_hex:
+        if key is None and not read_only:
+            raise InvalidRequest("a ledger that writes needs the house key")
+        if key is not None and stored_key is not None and stored_key != key.public_hex:
             raise LedgerError(
                 "this ledger was signed with another house key "
                 f"({stored_key[:16]}..., this key is {key.public_hex[:16]}...)"
             )
+        if stored_key is None and not read_only:
+            assert key is not None
+            store.set_meta(META_FORMAT, FORMAT)
+            store.set_meta(META_PUBLIC_KEY, key.public_hex)
+        self._key = key
+        self.trusted_public_hex: str | None = key.public_hex if key is not None else stored_key
+        self.problems: list[str] = []
+        self._verification: Verification | None = None
         self._heads: dict[str, tuple[int, bytes]] = {}
         self._sealed: set[str] = set()
         self._checkpoint_number = 0
         self._checkpoint_prev = payload_digest(None)
-        self._reload()
+        self._unreadable: LedgerError | None = None
+        try:
+            self._reload()
+        except LedgerError as exc:  # a damaged file: replay() names where, append refuses
+            self._unreadable = exc
         self._moved: set[str] = set(self._heads)  # heads the next checkpoint must sign
 
     def _reload(self) -> None:
@@ -98,7 +115,18 @@ class Ledger:
 
     @property
     def public_hex(self) -> str:
-        return self._key.public_hex
+        return self.trusted_public_hex or ""
+
+    def _signer(self) -> HouseKey:
+        if self.read_only or self._key is None:
+            raise ReadOnly("the house serves this ledger read-only: nothing is written")
+        if self._unreadable is not None:
+            raise self._unreadable
+        return self._key
+
+    def sign(self, payload: bytes) -> str:
+        """The house key's signature of ``payload`` (hex); ``ReadOnly`` without a key."""
+        return self._signer().sign(payload)
 
     def sign_statement(self, context: bytes, payload: bytes) -> str:
         """The house key's signature (hex) of ``context + payload``: the house speaking outside
@@ -107,7 +135,7 @@ class Ledger:
         seal or a checkpoint (those sign bare JSON objects)."""
         if not context.endswith(b"\n") or context.startswith((b"{", b"[")):
             raise ValueError("a statement's context is one line ending in a newline")
-        return self._key.sign(context + payload)
+        return self._signer().sign(context + payload)
 
     def append(self, events: Sequence[Event]) -> None:
         """Record ``events`` (of one or many auctions) in one durable transaction.
@@ -121,6 +149,7 @@ class Ledger:
             raise InvalidRequest("append takes a sequence of events")
         if not events:
             return
+        self._signer()
         with self._lock:
             rows, seals, new_heads = self._prepare(events)
             at = max(event.at for event in events)
@@ -186,7 +215,7 @@ class Ledger:
         for auction_id, at in closing.items():
             seq, head = new_heads[auction_id]
             payload = seal_payload(auction_id, seq, head, at)
-            seals.append(SealRecord(auction_id, seq, payload, self._key.sign(payload)))
+            seals.append(SealRecord(auction_id, seq, payload, self.sign(payload)))
         return rows, seals, new_heads
 
     def checkpoint(self, at: float) -> None:
@@ -195,6 +224,7 @@ class Ledger:
         since the last checkpoint there is nothing new to sign and nothing is written."""
         if type(at) not in (int, float) or not math.isfinite(at):
             raise InvalidRequest("a checkpoint's at must be a time in seconds")
+        self._signer()
         with self._lock:
             if not self._moved and self._checkpoint_number > 0:
                 return
@@ -212,14 +242,43 @@ class Ledger:
     ) -> CheckpointRecord:
         number = self._checkpoint_number + 1
         payload = checkpoint_payload(kind, number, at, self._checkpoint_prev, heads)
-        return CheckpointRecord(number, float(at), payload, self._key.sign(payload))
+        return CheckpointRecord(number, float(at), payload, self.sign(payload))
 
     def _advance(self, record: CheckpointRecord) -> None:
         self._checkpoint_number = record.number
         self._checkpoint_prev = payload_digest(record.payload)
 
+    def replay(self) -> Iterator[Event]:
+        """Every event in global append order, verified in the same pass (``verify.py``): hash
+        chains, signed records, seals and stored heads. A ledger that fails raises
+        ``TamperDetected`` (one line naming auction and seq) once the failure shows; a
+        read-only ledger instead keeps the failures in ``problems`` and yields what it can
+        read. Once the pass ends, the ledger appends after the heads it verified."""
+        check = Verification(self._store, self.trusted_public_hex, strict=not self.read_only)
+        self._verification = check
+        stored = None if self._unreadable is not None else dict(self._heads)  # read at open
+        return check.events(on_end=self._verified, stored_heads=stored)
+
+    def _verified(self, check: Verification) -> None:
+        self.problems = check.problems
+        with self._lock:
+            self._heads = {aid: (check.seqs[aid], h) for aid, h in check.hashes.items()}
+            self._sealed = set(check.closed)
+            self._checkpoint_number = check.last_number
+            self._checkpoint_prev = check.last_prev
+            self._moved = set(self._heads)
+            if not self.problems:
+                self._unreadable = None
+
+    def replay_failed(self, cause: BaseException) -> str:
+        """One line naming where the ledger breaks, when replaying it raised ``cause`` (an
+        event the rules cannot fold: the ledger was changed). Error path only."""
+        check = self._verification or Verification(self._store, self.trusted_public_hex)
+        return check.explain(cause=cause)
+
     def events(self) -> Iterator[Event]:
-        """Every event in global append order, read a page at a time (bounded memory)."""
+        """Every event in global append order, read a page at a time (bounded memory); not
+        verified (``replay`` verifies)."""
         after = 0
         page = self._store.page
         decode = decode_event

@@ -319,6 +319,10 @@ class PostgresStore:
         )
         return [record_of(row) for row in rows]
 
+    def record_at(self, pos: int) -> EventRecord | None:
+        rows = self._read(f"SELECT {_COLUMNS} FROM ledger_events WHERE pos = %s", (pos,))
+        return record_of(rows[0]) if rows else None
+
     def all_records(self) -> Iterator[EventRecord]:
         """Streamed by keyset pages on (auction, seq, pos): bounded memory, no open cursor."""
         last: tuple[str, int, int] | None = None

@@ -79,6 +79,10 @@ class Store(Protocol):
         """One auction's records with ``seq > after_seq``, in ``seq`` order."""
         ...
 
+    def record_at(self, pos: int) -> EventRecord | None:
+        """The record at global position ``pos`` (None when there is none)."""
+        ...
+
     def all_records(self) -> Iterator[EventRecord]:
         """Every record, ordered by auction then ``seq`` (then ``pos``), streamed."""
         ...
@@ -173,6 +177,12 @@ class MemoryStore:
             self._check_open()
             chain = self._by_auction.get(auction_id, [])
             return chain[bisect_right(chain, after_seq, key=_seq) :]
+
+    def record_at(self, pos: int) -> EventRecord | None:
+        with self._lock:
+            self._check_open()
+            found = self._records[pos - 1] if 0 < pos <= len(self._records) else None
+            return found if found is not None and found.pos == pos else None
 
     def all_records(self) -> Iterator[EventRecord]:
         with self._lock:

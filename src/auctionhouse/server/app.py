@@ -42,7 +42,7 @@ from auctionhouse.server.wire import (
 )
 
 MAX_BODY_BYTES = 1 << 20
-BID_PATH = re.compile(r"^/api/v1/auctions/[^/]+/bids$")
+BID_PATH = re.compile(r"/api/v1/auctions/[^/]+/bids")  # fullmatch: "$" passes a final "\n"
 
 PLACEHOLDER_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>auctionhouse</title></head>
@@ -63,6 +63,7 @@ class ServerState:
         self.config = config
         self.clock = clock
         self.metrics = Metrics(config.stats_window_seconds)
+        self._opened: AuctionHouse | None = None
         # ``service``: another keeping of the house behind the same interface (p2p peers).
         self.service = service or self._service(config)
         self.hub = Hub(
@@ -99,12 +100,22 @@ class ServerState:
         return SharedHouseService(open_shared, url)
 
     def _open_house(self) -> AuctionHouse:
+        if self._opened is not None:
+            house, self._opened = self._opened, None
+            return house
         return AuctionHouse.open(
             self.config.db,
             config=self.config.house,
             clock=self.clock,
             key_path=self.config.key_path,
+            read_only=self.config.read_only,
         )
+
+    def open_house_now(self) -> AuctionHouse:
+        """Open (recover and verify) the house before the server starts, so that a ledger
+        that fails is one ``error:`` line and a non-zero exit, never a startup traceback."""
+        self._opened = self._open_house()
+        return self._opened
 
     @property
     def house(self) -> AuctionHouse:
@@ -272,7 +283,7 @@ def _install_error_handlers(app: FastAPI, server: ServerState) -> None:
 
     def count_refused_bid(request: Request, err: AuctionhouseError) -> None:
         """Every refused HTTP bid is counted here, once, whatever refused it."""
-        if request.method == "POST" and BID_PATH.match(request.url.path):
+        if request.method == "POST" and BID_PATH.fullmatch(request.url.path):
             started = getattr(request.state, "bid_started", None)
             server.metrics.bid("http", started, err.code)
 

@@ -33,13 +33,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from auctionhouse.auction import Outcome
+from auctionhouse.client.text import safe_text
 from auctionhouse.errors import AuctionhouseError, ConfigError, Conflict, InvalidRequest
 from auctionhouse.house import AuctionHouse, HouseConfig
 from auctionhouse.server import classic_protocol as say
 from auctionhouse.server.classic_protocol import AuctionRequest, dollars, parse_bid, parse_request
 
 ADMIN = "classic-admin"
-SELLER_NAME = re.compile(r"^classic-seller-(\d+)(?:\.\d+)?$")
+SELLER_NAME = re.compile(r"classic-seller-([0-9]+)(?:\.[0-9]+)?")  # fullmatch only
 # Random passwords of 256 bits: argon2's cost adds nothing (module docstring).
 CLASSIC_HOUSE_CONFIG = HouseConfig(argon2_time_cost=1, argon2_memory_kib=64)
 
@@ -98,7 +99,8 @@ class Client:
     def send(self, *lines: str) -> None:
         if self.hung_up or self.writer.is_closing():
             return
-        self.writer.write(("\n".join(lines) + "\n").encode())
+        # Lines quote item names other users typed: each reaches the terminal as text only.
+        self.writer.write(("\n".join(safe_text(line) for line in lines) + "\n").encode())
         if self.writer.transport.get_write_buffer_size() > self.max_unread:
             self.cut()  # it does not read what it is sent
 
@@ -151,7 +153,7 @@ class ClassicServer:
         self._handlers: set[asyncio.Task[None]] = set()
         self._admin = self._ensure_admin()
         self._next_round = 1 + max(
-            (int(m.group(1)) for a in house.accounts.all_ids() if (m := SELLER_NAME.match(a))),
+            (int(m.group(1)) for a in house.accounts.all_ids() if (m := SELLER_NAME.fullmatch(a))),
             default=0,
         )
         self._cancel_leftovers()
@@ -181,7 +183,7 @@ class ClassicServer:
         it any more, so it is cancelled (and its chain sealed) rather than left open forever."""
         for aid in self.house.auction_ids():
             state = self.house.state(aid)
-            if state.outcome is None and SELLER_NAME.match(state.seller):
+            if state.outcome is None and SELLER_NAME.fullmatch(state.seller):
                 self.house.cancel_auction(self._admin, aid, "the classic server restarted")
                 self.out(f">> Auction {aid} was left open by an earlier run: cancelled")
 

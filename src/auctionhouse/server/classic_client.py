@@ -19,6 +19,7 @@ import threading
 from collections.abc import Callable
 from typing import TextIO
 
+from auctionhouse.client.text import safe_text
 from auctionhouse.errors import ConfigError, InvalidRequest
 from auctionhouse.server import classic_protocol as say
 from auctionhouse.server.classic_protocol import parse_bid, parse_request
@@ -28,7 +29,7 @@ NO_MORE_INPUT = "No more input: disconnecting."
 
 
 def _print(line: str) -> None:
-    print(line, flush=True)
+    print(safe_text(line), flush=True)  # the server's lines quote other users' item names
 
 
 def _check(prompt: str, line: str) -> None:

@@ -40,6 +40,9 @@ class ServerConfig:
     # The house's SQLite file; its signing key is FILE.key next to it unless key_file is set.
     db: Path = field(default_factory=default_db_path)
     key_file: Path | None = None
+    # Serve the ledger for inspection only: nothing is written, every write is refused
+    # (read_only); a ledger that fails verification is served anyway, its failures logged.
+    read_only: bool = False
     # A PostgreSQL URL (postgresql://...): the shared house of several instances, in place of db.
     database_url: str | None = None
     log_level: str = "info"
@@ -121,7 +124,7 @@ class ServerConfig:
         _check_int("login_max_waiting", self.login_max_waiting, 1, 100_000)
         _check_number("login_tarpit_seconds", self.login_tarpit_seconds, minimum=0.0)
         _check_int("login_tarpit_max", self.login_tarpit_max, 0, 10**6)
-        for name in ("proxy_headers", "ws_compression"):
+        for name in ("proxy_headers", "ws_compression", "read_only"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name} must be true or false")
         if self.database_url is not None and not is_postgres_url(self.database_url):

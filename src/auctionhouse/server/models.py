@@ -20,6 +20,9 @@ Money = Annotated[StrictInt, Field(ge=0, le=MAX_AMOUNT)]
 Count = Annotated[StrictInt, Field(ge=1, le=1_000_000)]
 Seconds = Annotated[StrictInt | StrictFloat, Field(gt=0, le=MAX_SECONDS)]
 Instant = Annotated[StrictInt | StrictFloat, Field(ge=0, le=MAX_SECONDS)]
+# pydantic-core's regex engine (Rust) anchors "$" at the very end of the text (never before a
+# final newline, unlike Python's re), and the length of exactly 64 bounds it too; the house then
+# parses the key with strict_hex (ledger/keys.py), the full-match check every key goes through.
 HexKey = Annotated[str, Field(min_length=64, max_length=64, pattern=r"^[0-9a-fA-F]{64}$")]
 
 

@@ -11,7 +11,8 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from auctionhouse.errors import ConfigError
+from auctionhouse.client.text import install_safe_logging
+from auctionhouse.errors import ConfigError, TamperDetected
 from auctionhouse.server.config import ServerConfig
 
 GC_YOUNG = 20_000  # allocations between young collections (the default is 700)
@@ -25,6 +26,8 @@ def check_database(config: ServerConfig) -> None:
         from auctionhouse.ledger.postgres import PostgresStore
 
         PostgresStore(config.database_url).close()
+        return
+    if config.read_only:  # never create a file to inspect: the house says if it is missing
         return
     try:
         config.db.parent.mkdir(parents=True, exist_ok=True)
@@ -114,7 +117,24 @@ def run_server(
                         print(f"listening on http://{host}:{port}", flush=True)
 
     app = (build_app or create_app)(config)
-    server = Server(uvicorn_config(config, app))
+    # Recover and verify the ledger first: a ledger that fails raises TamperDetected (or
+    # HouseKeyMissing), which the CLI prints as one line with a non-zero exit. (The shared
+    # house of several instances opens in its service, house/shared.py, unverified.)
+    if config.read_only and config.database_url is not None:
+        raise ConfigError("read_only serves a house's SQLite file, not a shared house")
+    if config.database_url is None:
+        try:
+            house = app.state.server.open_house_now()
+        except TamperDetected as exc:
+            raise TamperDetected(
+                f"{exc.message}; refusing to serve {config.db} (auctionhouse audit --db"
+                f" {config.db} lists every finding; serve --read-only serves it for inspection)"
+            ) from None
+        if config.read_only:
+            failing = f"; it fails verification: {house.problems[0]}" if house.problems else ""
+            print(f"read-only: serving {config.db}, nothing is written{failing}", flush=True)
+    server = Server(uvicorn_config(config, app))  # configures uvicorn's loggers
+    install_safe_logging("uvicorn", "uvicorn.error", "uvicorn.access", "auctionhouse")
     app.state.server.on_started = tune_gc
     server.run()
     if not server.started:
