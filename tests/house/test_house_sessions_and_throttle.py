@@ -85,6 +85,7 @@ def test_a_password_change_revokes_every_session(h: AuctionHouse) -> None:
         assert code_of(h.authenticate, token) == "unauthorized"
     assert code_of(h.login, "alice", PASSWORD) == "unauthorized"
     assert h.authenticate(h.login("alice", "new password 1")).id == "alice"
+    assert h.accounts.verify_all(strict=False) == []  # the changed row is sealed anew
 
 
 def test_failed_logins_from_an_address_back_off_growing(h: AuctionHouse, clock: FakeClock) -> None:
@@ -141,7 +142,7 @@ def test_an_attackers_own_good_logins_do_not_reset_the_address(
     ip = "203.0.113.99"
     for _ in range(3):
         code_of(h.login, "alice", "guess", ip)
-    h.login("bob", PASSWORD, ip)  # the attacker's own account
+    h.login("Bob", PASSWORD, ip)  # the attacker's own account (names are normalised)
     assert code_of(h.login, "alice", "guess", ip) == "unauthorized"
     assert throttled_for(h.check_login, "alice", ip) == 1.0
 
