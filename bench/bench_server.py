@@ -180,7 +180,8 @@ class Bidder:
         """Closed loop (``window`` in flight) or open loop (one bid every ``interval`` s)."""
         sent: dict[int, float] = {}
         pending: set[asyncio.Future[None]] = set()
-        async with websockets.connect(f"{self.url}?token={self.token}", max_queue=None) as ws:
+        async with websockets.connect(self.url, max_queue=None) as ws:
+            await ws.send(json.dumps({"op": "auth", "token": self.token}))
             await ws.recv()  # auth
             done = asyncio.Event()
             expected = len(frames)
@@ -320,7 +321,8 @@ async def fanout(url: str, watchers: int, seller_token: str, rounds: int) -> dic
     open_seconds = time.perf_counter() - opened
 
     times = []
-    async with websockets.connect(f"{ws_url}?token={token}") as bidder:
+    async with websockets.connect(ws_url) as bidder:
+        await bidder.send(json.dumps({"op": "auth", "token": token}))
         await bidder.recv()
         for amount in range(1, rounds + 1):
             arrived = []

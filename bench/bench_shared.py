@@ -131,7 +131,8 @@ async def watcher_delay(urls: list[str], bidder: Bidder, bids: int, rate: float)
                     watched[message["seq"]] = time.perf_counter()
 
         async def bid() -> None:
-            async with websockets.connect(f"{bidder.url}?token={token}") as ws:
+            async with websockets.connect(bidder.url) as ws:
+                await ws.send(json.dumps({"op": "auth", "token": token}))  # never in the URL
                 await ws.recv()
                 for _nonce, frame in frames:
                     await ws.send(frame)

@@ -34,6 +34,7 @@ The tree::
     |   +-- AgentRefused                 agent_refused       403  a site refuses the visitor
     |   +-- SignatureRequired            signature_required  401
     +-- RateLimited                      rate_limited        429  carries retry_after seconds
+    |   +-- LoginThrottled               login_throttled     429  too many failed logins
     +-- QuotaExceeded                    quota_exceeded      429
     +-- Overloaded                       overloaded          503  a full queue refuses work
     |   +-- NoQuorum                     no_quorum           503  a peer cannot reach a majority
@@ -219,6 +220,12 @@ class RateLimited(AuctionhouseError):
     def __init__(self, message: str | None = None, *, retry_after: float = 1.0) -> None:
         super().__init__(message, retry_after=round(retry_after, 3))
         self.retry_after = retry_after
+
+
+class LoginThrottled(RateLimited):
+    """Too many failed logins from this address or for this account; retry after a while."""
+
+    code = "login_throttled"
 
 
 class QuotaExceeded(AuctionhouseError):

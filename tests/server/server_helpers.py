@@ -264,6 +264,14 @@ async def ws_until(
         seen.append(message)
 
 
+async def ws_auth(ws: Any, token: str, timeout: float = 5.0) -> dict[str, Any]:
+    """Authenticate an open socket the one way there is: the ``auth`` message (no URL token)."""
+    await ws.send(json.dumps({"op": "auth", "token": token}))
+    message, _ = await ws_until(ws, lambda m: m["type"] in ("auth", "error"), timeout)
+    assert message["type"] == "auth", message
+    return message
+
+
 # ---------------------------------------------------------------------- clients that never read
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 import websockets
-from server_helpers import Api, LiveServer, error_code, live_server, ws_recv, ws_until
+from server_helpers import Api, LiveServer, error_code, live_server, ws_auth, ws_until
 
 pytestmark = pytest.mark.e2e
 
@@ -121,9 +121,9 @@ def test_websocket_bids_watch_and_resume(api: Api, server: LiveServer) -> None:
     async def scenario() -> None:
         async with (
             websockets.connect(server.ws_url) as watcher,
-            websockets.connect(f"{server.ws_url}?token={api.tokens[ann]}") as bidder,
+            websockets.connect(server.ws_url) as bidder,
         ):
-            assert (await ws_recv(bidder))["type"] == "auth"
+            await ws_auth(bidder, api.tokens[ann])
             await watcher.send(json.dumps({"op": "subscribe", "auctions": [aid], "id": 1}))
             snapshot, _ = await ws_until(watcher, lambda m: m["type"] == "snapshot")
             assert snapshot["view"]["seq"] == 1 and "server_time" in snapshot

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 import websockets
-from server_helpers import Api, LiveServer, write_config, ws_until
+from server_helpers import Api, LiveServer, write_config, ws_auth, ws_until
 
 from auctionhouse.auction import BidPlaced
 from auctionhouse.ledger import HouseKey, Ledger, SQLiteStore, audit_database
@@ -29,8 +29,8 @@ async def bid_stream(
 ) -> None:
     """Pipelined bids over one socket until the server dies; records every ack."""
     try:
-        async with websockets.connect(f"{server.ws_url}?token={token}") as ws:
-            await ws_until(ws, lambda m: m["type"] == "auth")
+        async with websockets.connect(server.ws_url) as ws:
+            await ws_auth(ws, token)
             amount = 0
             in_flight: dict[int, int] = {}
             while True:

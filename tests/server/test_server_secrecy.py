@@ -20,7 +20,7 @@ import websockets
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from secrecy_scenario import METHODS, OTHER, Scenario
-from server_helpers import Api, inprocess_app, live_server
+from server_helpers import Api, inprocess_app, live_server, ws_auth
 
 from auctionhouse.house import FakeClock
 
@@ -69,9 +69,11 @@ def test_hidden_amounts_are_never_sent_before_close(tmp_path: Path) -> None:
         async def scenario() -> tuple[str, str]:
             async with (
                 websockets.connect(server.ws_url) as everything,
-                websockets.connect(f"{server.ws_url}?token={api.tokens['eve']}") as eve,
-                websockets.connect(f"{server.ws_url}?token={api.tokens['ann']}") as ann,
+                websockets.connect(server.ws_url) as eve,
+                websockets.connect(server.ws_url) as ann,
             ):
+                await ws_auth(eve, api.tokens["eve"])
+                await ws_auth(ann, api.tokens["ann"])
 
                 async def drain(ws: Any) -> None:
                     try:
@@ -270,8 +272,9 @@ def test_no_secret_reaches_another_account_or_anyone_over_http_and_websocket(
 
             def watch() -> None:
                 for token in (None, api.tokens[OTHER]):
-                    url = server.ws_url + (f"?token={token}" if token else "")
-                    ws = sockets.enter_context(connect(url, open_timeout=10))
+                    ws = sockets.enter_context(connect(server.ws_url, open_timeout=10))
+                    if token:  # the first message, never the URL
+                        ws.send(json.dumps({"op": "auth", "token": token}))
                     ws.send(json.dumps({"op": "subscribe", "auctions": "*"}))
                     readers.append(threading.Thread(target=read, args=(ws,), daemon=True))
                     readers[-1].start()

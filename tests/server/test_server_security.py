@@ -18,7 +18,7 @@ import httpx
 import pytest
 import websockets
 from nacl.signing import SigningKey
-from server_helpers import Api, LiveServer, error_code, live_server, signed_bid, ws_until
+from server_helpers import Api, LiveServer, error_code, live_server, signed_bid, ws_auth, ws_until
 
 pytestmark = pytest.mark.e2e
 
@@ -193,12 +193,12 @@ def test_websocket_refusals_use_the_http_codes(api: Api, server: LiveServer) -> 
     before = state_of(api, aid)
 
     async def scenario() -> None:
-        bad = f"{server.ws_url}?token=nope"
-        async with websockets.connect(bad) as ws:
+        async with websockets.connect(server.ws_url) as ws:
+            await ws.send(json.dumps({"op": "auth", "token": "nope"}))
             err, _ = await ws_until(ws, lambda m: m["type"] == "error")
             assert err["error"]["code"] == "unauthorized"
-        async with websockets.connect(f"{server.ws_url}?token={api.tokens['bo']}") as ws:
-            await ws_until(ws, lambda m: m["type"] == "auth")
+        async with websockets.connect(server.ws_url) as ws:
+            await ws_auth(ws, api.tokens["bo"])
             body = api.signed("bo", aid, 200, ts=time.time() - 3600)
             await ws.send(json.dumps({"op": "bid", "id": 1, "auction": aid, **body}))
             err, _ = await ws_until(ws, lambda m: m["type"] == "error")

@@ -49,7 +49,8 @@ async def bid_stream(
 ) -> None:
     """Pipelined bids on one socket until the auction closes or the server dies."""
     try:
-        async with websockets.connect(f"{ws_url(server)}?token={token}") as ws:
+        async with websockets.connect(ws_url(server)) as ws:
+            await ws.send(json.dumps({"op": "auth", "token": token}))  # never in the URL
             await ws_until(ws, lambda m: m["type"] == "auth")
             amount, in_flight = offset, {}
             end = time.monotonic() + DEADLINE

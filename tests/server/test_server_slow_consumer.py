@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 import websockets
-from server_helpers import Api, live_server, ws_until
+from server_helpers import Api, live_server, ws_auth, ws_until
 
 pytestmark = pytest.mark.e2e
 
@@ -56,7 +56,8 @@ def test_a_slow_reader_is_dropped_and_others_are_not_held_up(tmp_path: Path) -> 
             raw.connect(("127.0.0.1", server.port))
             slow = await websockets.connect(server.ws_url, sock=raw, max_queue=1)
             fast = await websockets.connect(server.ws_url, max_size=None)
-            bidder = await websockets.connect(f"{server.ws_url}?token={api.tokens['ann']}")
+            bidder = await websockets.connect(server.ws_url)
+            await ws_auth(bidder, api.tokens["ann"])
             for ws in (slow, fast):
                 await ws.send(json.dumps({"op": "subscribe", "auctions": [aid]}))
             await ws_until(fast, lambda m: m["type"] == "subscribed")

@@ -76,7 +76,7 @@ class AgentDocument:
     house: str
     role: str
     account: str
-    password: str
+    password: str = field(repr=False)  # never in a repr, a log line or a traceback
     key_file: Path | None
     create: bool
     strategy: str

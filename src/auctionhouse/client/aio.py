@@ -43,6 +43,8 @@ def normalize_house(url: str) -> str:
     if not sep:
         scheme, rest = "http", text
     rest = rest.rstrip("/")
+    if "@" in rest.split("/", 1)[0]:  # user:password@host: a secret that would be echoed
+        raise InvalidRequest("the house URL must not hold credentials (log in instead)")
     if scheme not in ("http", "https") or not rest or any(c.isspace() for c in rest):
         raise InvalidRequest(f"the house URL must look like http://HOST:PORT, not {url!r}")
     url = f"{scheme}://{rest}"
@@ -202,6 +204,39 @@ class AsyncClient:
         self.token = token
         account = session.get("account", name)
         self.account = account.get("id", name) if isinstance(account, dict) else str(account)
+        return session
+
+    async def logout(self, *, everywhere: bool = False) -> Json:
+        """End this client's session (``everywhere``: every session of the account); the token
+        stops working at once, and the house closes the WebSockets that used it. The client
+        forgets its token (and the bid socket) either way. ``{"revoked": n}``."""
+        path = "/sessions" if everywhere else "/sessions/current"
+        try:
+            result: Json = await self._call("DELETE", path, auth=True)
+        finally:
+            if self._bid_socket is not None:
+                await self._bid_socket.close()
+                self._bid_socket = None
+            self.token = None
+        return result
+
+    async def change_password(self, current: str, new: str) -> Json:
+        """Change the account's password. Every session of the account is revoked (other
+        clients and sockets are logged out); this client continues on the new session the
+        house opens. Answers like :meth:`login`."""
+        session: Json = await self._call(
+            "PUT",
+            "/me/password",
+            body={"current_password": current, "new_password": new},
+            auth=True,
+        )
+        token = session.get("token")
+        if not isinstance(token, str):
+            raise BadResponse("PUT /me/password answered without a token")
+        if self._bid_socket is not None:
+            await self._bid_socket.close()
+            self._bid_socket = None
+        self.token = token
         return session
 
     async def me(self) -> Json:
@@ -380,6 +415,9 @@ class AsyncClient:
             raise Unauthorized("log in first (auctionhouse login NAME, or client.login())")
         async with self._socket_lock:
             if self._bid_socket is None or self._bid_socket.closed:
+                if self._bid_socket is not None:  # lost (or its session ended): let it go
+                    await self._bid_socket.close()
+                    self._bid_socket = None
                 socket = HouseSocket(self.house, self.clock, open_timeout=self.timeout)
                 self._bid_socket = await socket.connect(self.token)
             socket = self._bid_socket

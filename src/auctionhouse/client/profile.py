@@ -101,6 +101,16 @@ class Credentials:
             )
         return profile
 
+    def forget_token(self, house: str, account: str) -> None:
+        """Drop the stored token of ``account`` (logged out); its key file stays associated."""
+        data = self._read()
+        stored = ((data["houses"].get(house) or {}).get("accounts") or {}).get(account)
+        if stored is None:
+            return
+        stored["token"] = None
+        stored["expires_at"] = None
+        self._write(data)
+
     def save(self, profile: Profile, *, make_current: bool = True) -> None:
         data = self._read()
         entry = data["houses"].setdefault(profile.house, {"accounts": {}})

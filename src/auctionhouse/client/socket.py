@@ -21,6 +21,12 @@ from auctionhouse.client.errors import BadResponse, HouseUnreachable, error_from
 from auctionhouse.errors import AuctionhouseError, NotFound, Unauthorized
 
 _END = object()
+# Close codes that end a session (docs/api.md): reconnecting with the same token cannot help.
+SESSION_CLOSE_CODES = {
+    4001: "the house refused the token",
+    4002: "the session expired: log in again",
+    4003: "the session was revoked (logged out, or the password changed): log in again",
+}
 
 
 def ws_url(house: str) -> str:
@@ -71,8 +77,12 @@ class HouseSocket:
         self._reader = asyncio.create_task(self._read(), name="auctionhouse-ws-reader")
         if token is not None:
             self._auth = asyncio.get_running_loop().create_future()
-            await self.send({"op": "auth", "token": token})
-            answer = await self._wait(self._auth)
+            try:
+                await self.send({"op": "auth", "token": token})
+                answer = await self._wait(self._auth)
+            except BaseException:
+                await self.close()  # a refused token: no socket (or reader) left behind
+                raise
             account = answer.get("account")
             self.account = account.get("id") if isinstance(account, dict) else account
         return self
@@ -131,9 +141,18 @@ class HouseSocket:
         try:
             async for frame in self._ws:
                 self._dispatch(frame)
-            self._fail(HouseUnreachable(f"the house at {self.house} closed the WebSocket"))
+            code = getattr(self._ws, "close_code", None)
+            if code in SESSION_CLOSE_CODES:
+                self._fail(Unauthorized(SESSION_CLOSE_CODES[code]))
+            else:
+                self._fail(HouseUnreachable(f"the house at {self.house} closed the WebSocket"))
         except ConnectionClosed as exc:
-            self._fail(HouseUnreachable(f"the WebSocket to {self.house} closed: {_reason(exc)}"))
+            code = exc.rcvd.code if exc.rcvd is not None else None
+            if code in SESSION_CLOSE_CODES:
+                self._fail(Unauthorized(SESSION_CLOSE_CODES[code]))
+            else:
+                reason = _reason(exc)
+                self._fail(HouseUnreachable(f"the WebSocket to {self.house} closed: {reason}"))
         except (OSError, WebSocketException) as exc:
             self._fail(HouseUnreachable(f"the WebSocket to {self.house} broke: {_reason(exc)}"))
         except AuctionhouseError as exc:

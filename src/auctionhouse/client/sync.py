@@ -115,6 +115,8 @@ class Client:
     sync_clock = _blocking(AsyncClient.sync_clock)
     create_account = _blocking(AsyncClient.create_account)
     login = _blocking(AsyncClient.login)
+    logout = _blocking(AsyncClient.logout)
+    change_password = _blocking(AsyncClient.change_password)
     me = _blocking(AsyncClient.me)
     register_key = _blocking(AsyncClient.register_key)
     reputation = _blocking(AsyncClient.reputation)

@@ -1,5 +1,5 @@
-"""The client verbs: ``account``, ``login``, ``sell``, ``list``, ``show``, ``bid``, ``watch``,
-``cancel`` (docs/cli.md). Each talks to ``--house URL`` (``AUCTIONHOUSE_HOUSE``, default
+"""The client verbs: ``account``, ``login``, ``logout``, ``sell``, ``list``, ``show``, ``bid``,
+``watch``, ``cancel`` (docs/cli.md). Each talks to ``--house URL`` (``AUCTIONHOUSE_HOUSE``, default
 http://127.0.0.1:8000) through the sync SDK, as the account last logged in there (or
 ``--account NAME``), with credentials kept in the user config dir (``AUCTIONHOUSE_CONFIG_DIR``).
 
@@ -288,11 +288,76 @@ def login(
             key = _load_key(candidate)
     with Client(url) as client:
         session = _log_in(client, url, name, password, key)
-    if json_out:
-        _print_json(session)
+    if json_out:  # never the token: it is kept in the credentials file, not printed
+        _print_json({k: v for k, v in session.items() if k != "token"})
         return
     signing = f", signing bids with {key.path}" if key is not None else ""
     print(safe_text(f"logged in to {url} as {name}{signing}"))
+
+
+def logout(
+    everywhere: Annotated[
+        bool, typer.Option("--all", help="End every session of the account, on every device.")
+    ] = False,
+    house: HouseOpt = None,
+    account: AccountOpt = None,
+) -> None:
+    """Log out: the house revokes the session's token (and closes its WebSockets), and the
+    token is removed from the credentials file."""
+    from auctionhouse.client.profile import Credentials
+    from auctionhouse.errors import Unauthorized
+
+    credentials = Credentials()
+    with _client(house, account, login=True) as client:
+        name = client.account or ""
+        try:
+            revoked = client.logout(everywhere=everywhere).get("revoked", 0)
+        except Unauthorized:
+            revoked = 0  # expired or revoked already: nothing left to end on the house
+        credentials.forget_token(client.house, name)
+    where = "every session" if everywhere else "this session"
+    print(f"logged out {name} from {client.house} ({where}; {revoked} revoked)")
+
+
+def account_password(
+    password_stdin: Annotated[
+        bool,
+        typer.Option(
+            "--password-stdin", help="Read the current, then the new password from stdin lines."
+        ),
+    ] = False,
+    house: HouseOpt = None,
+    account: AccountOpt = None,
+) -> None:
+    """Change the account's password. Every session of the account ends (other devices are
+    logged out); this one continues on a new session."""
+    from auctionhouse.client.profile import Credentials, Profile
+
+    if password_stdin:
+        current = sys.stdin.readline().rstrip("\r\n")
+        new = sys.stdin.readline().rstrip("\r\n")
+    else:
+        current = typer.prompt("current password", hide_input=True)
+        new = typer.prompt("new password", hide_input=True, confirmation_prompt=True)
+    if not current or not new:
+        raise InvalidRequest("the password is empty")
+    credentials = Credentials()
+    with _client(house, account, login=True) as client:
+        name = client.account or ""
+        session = client.change_password(current, new)
+        stored = credentials.require(client.house, name)
+        expires = session.get("expires_at")
+        credentials.save(
+            Profile(
+                client.house,
+                name,
+                client.token,
+                stored.key_file,
+                float(expires) if isinstance(expires, int | float) else None,
+            ),
+            make_current=False,
+        )
+    print(f"changed the password of {name}; every other session of it has ended")
 
 
 def account_key(
@@ -529,12 +594,16 @@ def watch(
 
 def register(app: typer.Typer) -> None:
     """Add the client verbs to the ``auctionhouse`` command."""
-    account = typer.Typer(help="Accounts on a house: create, key, show.", no_args_is_help=True)
+    account = typer.Typer(
+        help="Accounts on a house: create, key, show, password.", no_args_is_help=True
+    )
     account.command("create")(account_create)
     account.command("key")(account_key)
     account.command("show")(account_show)
+    account.command("password")(account_password)
     app.add_typer(account, name="account")
     app.command("login")(login)
+    app.command("logout")(logout)
     app.command("sell")(sell)
     app.command("list")(list_auctions)
     app.command("show")(show)

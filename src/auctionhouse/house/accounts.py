@@ -15,6 +15,7 @@ digest to an account, and forging one needs the token itself.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import secrets
 import sqlite3
@@ -78,7 +79,9 @@ CREATE TABLE IF NOT EXISTS sessions (
     account_id TEXT NOT NULL REFERENCES accounts(id),
     expires_at DOUBLE PRECISION NOT NULL
 );
+CREATE INDEX IF NOT EXISTS sessions_by_account ON sessions (account_id);
 """
+PURGE_EVERY = 60.0  # seconds between sweeps of expired sessions
 
 
 class Signer(Protocol):
@@ -112,13 +115,38 @@ class Account:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class Session:
+    """A live session: whose it is, the SHA-256 digest of its token (never the token itself,
+    so holding one leaks nothing), and when it expires (house time, seconds)."""
+
+    account_id: str
+    digest: str
+    expires_at: float
+
+
 def token_digest(token: str) -> str:
-    """The SHA-256 hex digest a session is stored under."""
+    """The hex SHA-256 of a bearer token: the only form in which the house keeps tokens."""
     return _digest(token)
 
 
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_private_file(path: str | Path) -> None:
+    """Create ``path`` empty with mode 0600 if it does not exist (an empty file is an empty
+    SQLite database): the house's file holds password hashes and session digests, so it is
+    never created readable by others. SQLite gives its -wal and -shm files the same mode."""
+    try:
+        os.close(os.open(os.fspath(path), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+
+
+def _check_password(password: object) -> None:
+    if not isinstance(password, str) or len(password) < 8 or len(password) > 1024:
+        raise InvalidRequest("password must be 8 to 1024 characters")
 
 
 class AccountStore:
@@ -149,6 +177,8 @@ class AccountStore:
             target = ":memory:" if path is None else str(path)
             if read_only and path is not None:
                 target = f"{Path(path).resolve().as_uri()}?mode=ro"
+            elif path is not None:
+                create_private_file(path)  # password hashes inside: owner-only from the start
             self._db = sqlite3.connect(
                 target, check_same_thread=False, isolation_level=None, uri=read_only
             )
@@ -165,6 +195,7 @@ class AccountStore:
         self._token_ttl = token_ttl
         self._cache: dict[str, Account] = {}
         self._sessions: dict[str, tuple[str, float]] = {}
+        self._purged_at = float("-inf")
 
     def close(self) -> None:
         with self._lock:
@@ -376,16 +407,10 @@ class AccountStore:
 
     # ------------------------------------------------------------------ sessions
 
-    def login(self, name: str, password: str, *, now: float) -> str:
-        self.check_password(name, password)
-        name = normalize_name(name)
-        token = secrets.token_urlsafe(32)
-        self.add_session(_digest(token), name, now + self._token_ttl)
-        return token
-
     def check_password(self, name: str, password: str) -> None:
-        """Raise ``Unauthorized`` unless ``password`` is ``name``'s (slow: argon2id); the name
-        is compared in its normal form."""
+        """Check ``password`` for ``name`` (argon2id, slow on purpose; the name compared in its
+        normal form). Raises ``Unauthorized`` with one message for a wrong name or password (and
+        the same cost: names cannot be probed by timing); the password is never in a message."""
         if not isinstance(name, str) or not isinstance(password, str) or len(name) > 256:
             raise Unauthorized("wrong name or password")
         name = normalize_name(name)
@@ -394,13 +419,24 @@ class AccountStore:
                 "SELECT password_hash FROM accounts WHERE id = ?", (name,)
             ).fetchone()
         if row is None:
-            # Same cost as a real check, so names cannot be probed by timing.
             self._hasher.hash(password)
             raise Unauthorized("wrong name or password")
         try:
             self._hasher.verify(row[0], password)
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             raise Unauthorized("wrong name or password") from None
+
+    def login(self, name: str, password: str, *, now: float) -> str:
+        """A new bearer token for ``name`` after checking ``password``."""
+        self.check_password(name, password)
+        return self.open_session(normalize_name(name), now=now)
+
+    def open_session(self, account_id: str, *, now: float) -> str:
+        """A new session of ``account_id`` (already authenticated): its bearer token."""
+        self._purge_expired(now)
+        token = secrets.token_urlsafe(32)
+        self.add_session(_digest(token), account_id, now + self._token_ttl)
+        return token
 
     def add_session(self, token_digest: str, account_id: str, expires_at: float) -> None:
         """Store a session by its token's SHA-256 digest (``token_digest``); a read-only house
@@ -420,10 +456,13 @@ class AccountStore:
     def token_ttl(self) -> float:
         return self._token_ttl
 
-    def authenticate(self, token: str | None, *, now: float) -> Account:
+    def session(self, token: str | None, *, now: float) -> Session:
+        """The live session of ``token``; ``Unauthorized`` if unknown, revoked or expired."""
         if not token or not isinstance(token, str):
             raise Unauthorized("a bearer token is required")
-        digest = _digest(token)
+        return self.session_by_digest(_digest(token), now=now)
+
+    def session_by_digest(self, digest: str, *, now: float) -> Session:
         hit = self._sessions.get(digest)
         if hit is None:
             with self._lock:
@@ -437,11 +476,63 @@ class AccountStore:
         account_id, expires = hit
         if now >= expires:
             raise Unauthorized("unknown or expired token")
-        return self.get(account_id)
+        return Session(account_id, digest, expires)
 
-    def logout(self, token: str) -> None:
+    def authenticate(self, token: str | None, *, now: float) -> Account:
+        return self.get(self.session(token, now=now).account_id)
+
+    def logout(self, token: str) -> Session | None:
+        """Revoke one session (its token stops working at once); the session it was, if any."""
         digest = _digest(token)
-        self._sessions.pop(digest, None)
+        hit = self._sessions.pop(digest, None)
         if not self._read_only:
             with self._lock:
-                self._db.execute("DELETE FROM sessions WHERE token_hash = ?", (digest,))
+                row = self._db.execute(
+                    "DELETE FROM sessions WHERE token_hash = ? RETURNING account_id, expires_at",
+                    (digest,),
+                ).fetchone()
+            if row is not None:
+                hit = (row[0], row[1])
+        return Session(hit[0], digest, hit[1]) if hit is not None else None
+
+    def revoke_all(self, account_id: str) -> int:
+        """Revoke every session of ``account_id``; how many there were."""
+        return len(self._revoke_all(account_id))
+
+    def _revoke_all(self, account_id: str) -> list[str]:
+        self._writable()
+        with self._lock:
+            gone = [
+                row[0]
+                for row in self._db.execute(
+                    "DELETE FROM sessions WHERE account_id = ? RETURNING token_hash", (account_id,)
+                ).fetchall()
+            ]
+        for digest in gone:
+            self._sessions.pop(digest, None)
+        for digest in [d for d, (a, _) in self._sessions.items() if a == account_id]:
+            del self._sessions[digest]
+        return gone
+
+    def set_password(self, account_id: str, password: str) -> None:
+        """Replace the password of ``account_id`` and revoke all its sessions."""
+        _check_password(password)
+        self._writable()
+        self.get(account_id)
+        password_hash = self._hasher.hash(password)
+        self._change(  # the row's seal is renewed with it (docs/ledger.md)
+            "UPDATE accounts SET password_hash = ? WHERE id = ?",
+            (password_hash, account_id),
+            account_id,
+        )
+        self.revoke_all(account_id)
+
+    def _purge_expired(self, now: float) -> None:
+        """Forget expired sessions (table and cache), at most once a ``PURGE_EVERY``."""
+        if self._read_only or now - self._purged_at < PURGE_EVERY:
+            return
+        self._purged_at = now
+        with self._lock:
+            self._db.execute("DELETE FROM sessions WHERE expires_at <= ?", (now,))
+        for digest in [d for d, (_, exp) in self._sessions.items() if exp <= now]:
+            del self._sessions[digest]

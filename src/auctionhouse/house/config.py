@@ -33,6 +33,15 @@ class HouseConfig:
     token_ttl_seconds: float = 7 * 24 * 3600.0
     # Bounded work queue of the async service; a full queue refuses with ``overloaded``.
     max_pending: int = 10_000
+    # Login throttling (docs/operations.md "Login throttling"): free failed logins per address
+    # and per account within login_forget_seconds, then a backoff of login_backoff_seconds
+    # doubling with each failure up to the caps (429 login_throttled + Retry-After).
+    login_free_per_address: int = 10
+    login_free_per_account: int = 20
+    login_backoff_seconds: float = 1.0
+    login_max_backoff_address_seconds: float = 300.0
+    login_max_backoff_account_seconds: float = 60.0
+    login_forget_seconds: float = 900.0
     # argon2id cost; tests lower it, production keeps the library's defaults.
     argon2_time_cost: int = 3
     argon2_memory_kib: int = 65_536

@@ -72,11 +72,18 @@ from auctionhouse.errors import (
     SignatureRequired,
     StaleTimestamp,
     TamperDetected,
+    Unauthorized,
 )
-from auctionhouse.house.accounts import Account, AccountStore
+from auctionhouse.house.accounts import (
+    Account,
+    AccountStore,
+    Session,
+    create_private_file,
+    normalize_name,
+)
 from auctionhouse.house.clock import Clock, SystemClock
 from auctionhouse.house.config import HouseConfig
-from auctionhouse.house.limits import RateLimiter
+from auctionhouse.house.limits import LoginThrottle, RateLimiter
 from auctionhouse.house.nonces import Spent, SpentNonces
 from auctionhouse.house.signing import bid_message, parse_public_key, verify
 from auctionhouse.ledger import HouseKey, Ledger, MemoryStore, SQLiteStore
@@ -128,6 +135,15 @@ class AuctionHouse:
         self._last_checkpoint = self.clock.now()
         self._account_limiter = RateLimiter(self.config.account_rate, self.config.account_burst)
         self._address_limiter = RateLimiter(self.config.address_rate, self.config.address_burst)
+        c = self.config
+        self.login_throttle = LoginThrottle(
+            address_free=c.login_free_per_address,
+            account_free=c.login_free_per_account,
+            base=c.login_backoff_seconds,
+            address_cap=c.login_max_backoff_address_seconds,
+            account_cap=c.login_max_backoff_account_seconds,
+            forget_after=c.login_forget_seconds,
+        )
         self.rejections: Counter[str] = Counter()
         self.problems: list[str] = []  # what a read-only house found failing at start
         # Byte-identical resends of spent signed bids, answered as the first time (no strike).
@@ -163,6 +179,7 @@ class AuctionHouse:
         try:
             if not read_only:
                 path.parent.mkdir(parents=True, exist_ok=True)
+                create_private_file(path)  # password hashes inside: owner-only
             store = SQLiteStore(path, readonly=read_only)  # first: a bad path leaves no key
             try:
                 key = house_key(store, key_file, read_only)
@@ -437,17 +454,83 @@ class AuctionHouse:
     # ------------------------------------------------------------------ accounts
 
     def create_account(
-        self, name: str, password: str, *, public_key: str | None = None, role: str = "user"
+        self,
+        name: str,
+        password: str,
+        *,
+        public_key: str | None = None,
+        role: str = "user",
+        address: str | None = None,
     ) -> Account:
-        return self.accounts.create(
+        """A new account; ``address`` (who created it) becomes known to the login throttle."""
+        account = self.accounts.create(
             name, password, now=self.clock.now(), role=role, public_key=public_key
         )
+        self.login_throttle.succeeded(account.id, address, self.clock.now())
+        return account
 
-    def login(self, name: str, password: str) -> str:
-        return self.accounts.login(name, password, now=self.clock.now())
+    def check_login(self, name: str, address: str | None = None) -> None:
+        """Raise ``LoginThrottled`` if a login of ``name`` from ``address`` must wait now (a
+        cheap check before queueing for a password worker)."""
+        if isinstance(name, str) and len(name) <= 256:
+            self.login_throttle.check(normalize_name(name), address, self.clock.now())
+
+    def login_is_known(self, name: str, address: str | None = None) -> bool:
+        """Has ``address`` logged into ``name`` before (its password work gets its own lane)?"""
+        if not isinstance(name, str) or len(name) > 256:
+            return False
+        return self.login_throttle.known(normalize_name(name), address, self.clock.now())
+
+    def login(self, name: str, password: str, address: str | None = None) -> str:
+        """A bearer token for ``name``. Raises ``LoginThrottled`` (no password work done) or
+        ``Unauthorized`` (counted against ``address`` and the account). Slow: argon2id."""
+        self._verify_throttled(name, password, address, "wrong name or password")
+        return self.accounts.open_session(normalize_name(name), now=self.clock.now())
+
+    def _verify_throttled(self, name: str, password: str, address: str | None, msg: str) -> None:
+        if not isinstance(name, str) or not isinstance(password, str) or len(name) > 256:
+            raise Unauthorized(msg)
+        name = normalize_name(name)  # one throttle record per account, however it is spelt
+        throttle = self.login_throttle
+        throttle.check(name, address, self.clock.now())
+        try:
+            self.accounts.check_password(name, password)
+        except Unauthorized:
+            throttle.failed(name, address, self.clock.now())
+            raise Unauthorized(msg) from None
+        throttle.succeeded(name, address, self.clock.now())
+
+    def change_password(
+        self, account_id: str, current: str, new: str, address: str | None = None
+    ) -> str:
+        """Check ``current`` (throttled like a login), set ``new``, revoke every session of
+        the account, and open a new one: its token. Slow: argon2id twice."""
+        self._verify_throttled(account_id, current, address, "the current password is wrong")
+        self.accounts.set_password(account_id, new)
+        return self.accounts.open_session(account_id, now=self.clock.now())
 
     def authenticate(self, token: str | None) -> Account:
         return self.accounts.authenticate(token, now=self.clock.now())
+
+    def session(self, token: str | None) -> Session:
+        """The live session of ``token`` (account, token digest, expiry); ``Unauthorized``."""
+        return self.accounts.session(token, now=self.clock.now())
+
+    def session_alive(self, digest: str) -> bool:
+        """Is the session with this token digest neither expired nor revoked?"""
+        try:
+            self.accounts.session_by_digest(digest, now=self.clock.now())
+        except Unauthorized:
+            return False
+        return True
+
+    def logout(self, token: str) -> Session | None:
+        """Revoke one session; the session it was (None: unknown or already gone)."""
+        return self.accounts.logout(token)
+
+    def logout_everywhere(self, account_id: str) -> int:
+        """Revoke every session of ``account_id``; how many there were."""
+        return self.accounts.revoke_all(account_id)
 
     def register_key(self, account_id: str, public_key: str) -> Account:
         return self.accounts.set_public_key(account_id, public_key)

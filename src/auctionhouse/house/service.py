@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from auctionhouse.errors import AuctionhouseError, LedgerError, Overloaded
@@ -110,9 +110,12 @@ class HouseService:
             raise Overloaded("the house is overloaded; retry shortly") from None
         return await future
 
-    async def run_blocking(self, fn: Callable[[AuctionHouse], T]) -> T:
-        """Run slow work that touches no auction state (argon2 hashing) off the event loop."""
-        return await asyncio.get_running_loop().run_in_executor(None, fn, self.house)
+    async def run_blocking(
+        self, fn: Callable[[AuctionHouse], T], executor: Executor | None = None
+    ) -> T:
+        """Run slow work that touches no auction state (argon2 hashing) off the event loop, on
+        ``executor`` (the server's bounded password workers) or the loop's default one."""
+        return await asyncio.get_running_loop().run_in_executor(executor, fn, self.house)
 
     async def _work(self) -> None:
         assert self._queue is not None and self._write_slots is not None

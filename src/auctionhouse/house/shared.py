@@ -46,7 +46,7 @@ from typing import Any
 
 from auctionhouse.auction import AuctionClosed, AuctionState, BidPlaced, Event, apply
 from auctionhouse.errors import AuctionhouseError, InvalidRequest, LedgerError, NotFound
-from auctionhouse.house.accounts import Account, AccountStore, _digest
+from auctionhouse.house.accounts import Account, AccountStore, Session, _digest
 from auctionhouse.house.clock import Clock
 from auctionhouse.house.config import HouseConfig
 from auctionhouse.house.house import AuctionHouse
@@ -211,9 +211,16 @@ class SharedAccountStore(AccountStore):
         super().add_strike(account_id)
         self._announce(f"account {account_id}")
 
-    def logout(self, token: str) -> None:
-        super().logout(token)
+    def logout(self, token: str) -> Session | None:
+        gone = super().logout(token)
         self._announce(f"session {_digest(token)}")
+        return gone
+
+    def _revoke_all(self, account_id: str) -> list[str]:
+        gone = super()._revoke_all(account_id)
+        for digest in gone:
+            self._announce(f"session {digest}")
+        return gone
 
     def _announce(self, payload: str) -> None:
         with self._lock:

@@ -16,9 +16,10 @@ import contextlib
 import inspect
 import logging
 import secrets
+from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from auctionhouse.errors import AuctionhouseError, InvalidRules
+from auctionhouse.errors import AuctionhouseError, InvalidRequest, InvalidRules
 from auctionhouse.house import Account, AuctionHouse
 from auctionhouse.house.accounts import token_digest
 from auctionhouse.house.service import HouseService
@@ -42,8 +43,13 @@ WRITES = frozenset(
         "create_account",
         "login",
         "register_key",
+        # Not replicated yet: refused in _replicate rather than applied on one replica only.
+        "change_password",
+        "logout",
+        "logout_everywhere",
     }
 )
+NOT_REPLICATED = frozenset({"change_password", "logout", "logout_everywhere"})
 TICK_EVERY = 0.05  # seconds between looks for due closes
 TICK_AGAIN = 0.3  # seconds before this replica proposes another close of the same moment
 
@@ -113,15 +119,22 @@ class ReplicatedService(HouseService):
         except _Captured as write:
             return await self._replicate(write)  # type: ignore[no-any-return]
 
-    async def run_blocking(self, fn: Callable[[AuctionHouse], T]) -> T:
+    async def run_blocking(
+        self, fn: Callable[[AuctionHouse], T], executor: Executor | None = None
+    ) -> T:
         loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(None, fn, _Recorder(self.house))  # type: ignore[arg-type]
+            return await loop.run_in_executor(executor, fn, _Recorder(self.house))  # type: ignore[arg-type]
         except _Captured as write:
             return await self._replicate(write)  # type: ignore[no-any-return]
 
     async def _replicate(self, write: _Captured) -> Any:
         op, args = write.op, write.values
+        if op in NOT_REPLICATED:
+            raise InvalidRequest(
+                f"{op.replace('_', ' ')} is not replicated between peers yet; a session ends"
+                " when it expires"
+            )
         house = self.house
         loop = asyncio.get_running_loop()
         if op == "create_account":

@@ -31,6 +31,8 @@ from auctionhouse.server.config import ServerConfig
 from auctionhouse.server.hub import Hub, Limits
 from auctionhouse.server.metrics import Metrics
 from auctionhouse.server.models import BidFields
+from auctionhouse.server.passwords import PasswordWorkers
+from auctionhouse.server.sessions import SessionWatch
 from auctionhouse.server.wire import (
     error_body,
     error_response,
@@ -74,6 +76,11 @@ class ServerState:
             per_account=config.ws_connections_per_account,
             page_cache_bytes=config.catch_up_cache_bytes,
         )
+        self.sessions = SessionWatch(self.hub)
+        self.passwords = PasswordWorkers(
+            self.service, config.password_workers, config.login_max_waiting
+        )
+        self._tarpitted = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         # Called once the house is recovered and serving (run.py tunes the GC here).
         self.on_started: Callable[[], None] | None = None
@@ -123,14 +130,17 @@ class ServerState:
         self._loop = asyncio.get_running_loop()
         await self.service.start()
         self.hub.start()
+        self.sessions.start()
         self.metrics.watch_house(self.house.counts, lambda: self.service.queue_depth)
         self.metrics.connections.set_function(lambda: float(len(self.hub.connections)))
         if self.on_started is not None:
             self.on_started()
 
     async def stop(self) -> None:
+        await self.sessions.stop()
         await self.hub.stop()
         await self.service.stop()
+        self.passwords.shutdown()
 
     async def place_bid(self, account: str, auction: str, bid: BidFields) -> dict[str, Any]:
         return await self.service.call(
@@ -144,6 +154,19 @@ class ServerState:
                 signature=bid.signature,
             )
         )
+
+    async def tarpit(self, retry_after: float) -> None:
+        """Hold a throttled login's answer for min(retry_after, login_tarpit_seconds), so a
+        guessing loop gets a few answers a second, not thousands (bounded: at most
+        login_tarpit_max held at once; beyond that the answer goes at once)."""
+        delay = min(retry_after, self.config.login_tarpit_seconds)
+        if delay <= 0 or self._tarpitted >= self.config.login_tarpit_max:
+            return
+        self._tarpitted += 1
+        try:
+            await asyncio.sleep(delay)
+        finally:
+            self._tarpitted -= 1
 
     async def settled(self, auction_id: str) -> None:
         """Wait until everything decided about ``auction_id`` is durable (a read barrier), so a
@@ -207,6 +230,8 @@ def create_app(
 ) -> FastAPI:
     """The house as an ASGI app; ``clock`` is injected in tests (a ``FakeClock``); ``service``
     replaces the embedded house's service (a peer's replicated one, ``p2p.service``)."""
+    from auctionhouse.server.page import SecurityHeaders, install_docs
+    from auctionhouse.server.redact import SecretsInUrls
     from auctionhouse.server.routes import api_router, page_router
     from auctionhouse.server.ws import WebSocketEndpoint
 
@@ -226,6 +251,8 @@ def create_app(
         version=auctionhouse.__version__,
         description="An auction house for people and software agents. See docs/api.md.",
         lifespan=lifespan,
+        docs_url=None,  # page.py serves /docs from packaged assets, not a CDN
+        redoc_url=None,
     )
     app.state.server = server
     _install_error_handlers(app, server)
@@ -243,8 +270,11 @@ def create_app(
             return FileResponse(page, media_type="text/html")
         return HTMLResponse(PLACEHOLDER_PAGE)
 
+    install_docs(app)
     app.add_middleware(BodyLimit)
-    app.add_middleware(WebSocketEndpoint, server=server)  # outermost of ours: WS skips the rest
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(WebSocketEndpoint, server=server)  # WS skips the rest
+    app.add_middleware(SecretsInUrls)  # outermost: no secret in a URL reaches a route or a log
     return app
 
 

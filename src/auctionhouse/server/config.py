@@ -79,6 +79,17 @@ class ServerConfig:
     send_timeout: float = 20.0
     # Encoded catch-up pages (events after a WebSocket subscribe) shared by all connections.
     catch_up_cache_bytes: int = 32 << 20
+    # Password (argon2) worker threads for returning logins (an address that logged into the
+    # account before; 0: one less than the cores, 1 to 4); all other logins, sign-ups and
+    # password changes share one more thread of their own (server/passwords.py).
+    password_workers: int = 0
+    # Logins waiting for a password worker, per lane, before more are refused (503 overloaded).
+    login_max_waiting: int = 256
+    # A throttled login (429 login_throttled) is answered after min(Retry-After, this many
+    # seconds), so a guessing client cannot turn refusals into a flood (0: answer at once);
+    # at most login_tarpit_max such answers are held at once, the rest are answered at once.
+    login_tarpit_seconds: float = 1.0
+    login_tarpit_max: int = 1024
     # Bid handling latency histogram buckets are fixed; this is the window of bids_per_second.
     stats_window_seconds: float = 10.0
     house: HouseConfig = field(default_factory=HouseConfig)
@@ -109,6 +120,10 @@ class ServerConfig:
         ):
             _check_number(name, getattr(self, name), minimum=0.01)
         _check_number("send_timeout", self.send_timeout, minimum=0.1)
+        _check_int("password_workers", self.password_workers, 0, 64)
+        _check_int("login_max_waiting", self.login_max_waiting, 1, 100_000)
+        _check_number("login_tarpit_seconds", self.login_tarpit_seconds, minimum=0.0)
+        _check_int("login_tarpit_max", self.login_tarpit_max, 0, 10**6)
         for name in ("proxy_headers", "ws_compression", "read_only"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name} must be true or false")

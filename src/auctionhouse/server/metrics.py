@@ -3,6 +3,8 @@
 - ``auctionhouse_bid_seconds`` (histogram, label ``transport``): a bid from the moment the
   server read it to its answer (ack once durable, or refusal).
 - ``auctionhouse_bids_total`` (counter, label ``result``: ``accepted`` or an error code).
+- ``auctionhouse_logins_total`` (counter, label ``result``: ``ok`` or an error code such as
+  ``unauthorized``, ``login_throttled``): never a name, token or address in a label.
 - ``auctionhouse_queue_depth``: commands waiting in the house's bounded queue.
 - ``auctionhouse_websocket_connections``: open WebSocket connections.
 - ``auctionhouse_auctions`` (label ``state``) and ``auctionhouse_auctions_closed`` (label
@@ -80,6 +82,12 @@ class Metrics:
             ["result"],
             registry=self.registry,
         )
+        self.logins = PromCounter(
+            "auctionhouse_logins",
+            "Login attempts by result: ok, or the error code of the refusal.",
+            ["result"],
+            registry=self.registry,
+        )
         self.queue_depth = Gauge(
             "auctionhouse_queue_depth",
             "Commands waiting in the house's bounded queue.",
@@ -117,6 +125,10 @@ class Metrics:
         else:
             self.rejected[code] += 1
             self.bids.labels(result=code).inc()
+
+    def login(self, code: str | None) -> None:
+        """Record one login attempt: ``code`` None for a session opened, else the refusal's."""
+        self.logins.labels(result=code or "ok").inc()
 
     def bids_per_second(self) -> float:
         """Accepted bids a second over the last ``window`` whole seconds."""

@@ -41,6 +41,11 @@ class NewSession(Body):
     password: Annotated[str, Field(min_length=1, max_length=1024)]
 
 
+class NewPassword(Body):
+    current_password: Annotated[str, Field(min_length=1, max_length=1024)]
+    new_password: Annotated[str, Field(min_length=8, max_length=1024)]
+
+
 class PublicKey(Body):
     public_key: HexKey
 

@@ -1,6 +1,7 @@
 """The REST endpoints of docs/api.md. Every handler is ``async``: the house lives on the event
 loop; writes go through ``HouseService.call`` (answered once durable), argon2 work through
-``run_blocking``. Every ``/api`` request first passes the per-address rate limit."""
+the bounded password workers (passwords.py). Every ``/api`` request first passes the
+per-address rate limit."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from fastapi.responses import Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from auctionhouse.errors import Forbidden, Unauthorized
+from auctionhouse.errors import AuctionhouseError, Forbidden, LoginThrottled, Unauthorized
 from auctionhouse.house import Account
 from auctionhouse.server.app import ServerState
 from auctionhouse.server.models import (
@@ -20,6 +21,7 @@ from auctionhouse.server.models import (
     NewAccount,
     NewAuction,
     NewBid,
+    NewPassword,
     NewSession,
     PublicKey,
     rules_dict,
@@ -77,7 +79,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     403: {"description": "forbidden, seller_cannot_bid"},
     404: {"description": "not_found"},
     409: {"description": "a rule refuses the command (bid_too_low, auction_closed, ...)"},
-    429: {"description": "rate_limited (Retry-After) or quota_exceeded"},
+    429: {"description": "rate_limited, login_throttled (Retry-After) or quota_exceeded"},
     503: {"description": "overloaded: the house's queue is full; retry shortly"},
 }
 
@@ -88,23 +90,94 @@ page_router = APIRouter()
 # ---------------------------------------------------------------------- accounts and sessions
 
 
+def address_of(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+def session_answer(server: ServerState, token: str) -> dict[str, Any]:
+    """``{token, account, expires_at}``: the answer of every route that opens a session."""
+    session = server.house.session(token)
+    account = server.house.accounts.get(session.account_id)
+    return {"token": token, "account": account.to_public(), "expires_at": session.expires_at}
+
+
 @api_router.post("/accounts", status_code=201, tags=["accounts"])
 async def create_account(body: NewAccount, request: Request) -> dict[str, Any]:
     server = server_of(request)
-    account = await server.service.run_blocking(
-        lambda h: h.create_account(body.name, body.password, public_key=body.public_key)
+    account = await server.passwords.run(
+        "suspect",
+        lambda h: h.create_account(
+            body.name, body.password, public_key=body.public_key, address=address_of(request)
+        ),
     )
     return account.to_public()
 
 
 @api_router.post("/sessions", status_code=201, tags=["accounts"])
 async def create_session(body: NewSession, request: Request) -> dict[str, Any]:
+    """Log in. Failed logins are throttled per address and per account (429
+    ``login_throttled`` + Retry-After, growing backoff); docs/operations.md."""
     server = server_of(request)
-    token = await server.service.run_blocking(lambda h: h.login(body.name, body.password))
     house = server.house
-    account = house.authenticate(token)
-    expires_at = house.clock.now() + house.config.token_ttl_seconds
-    return {"token": token, "account": account.to_public(), "expires_at": expires_at}
+    address = address_of(request)
+    try:
+        house.check_login(body.name, address)  # before any password work
+        token = await server.passwords.login(
+            house.login_is_known(body.name, address),
+            body.name,  # at most a few logins of one name checked at once (passwords.py)
+            lambda h: h.login(body.name, body.password, address),
+        )
+    except AuctionhouseError as exc:
+        server.metrics.login(exc.code)
+        if isinstance(exc, LoginThrottled):
+            await server.tarpit(exc.retry_after)
+        raise
+    server.metrics.login(None)
+    return session_answer(server, token)
+
+
+@api_router.delete("/sessions/current", tags=["accounts"])
+async def logout(request: Request, credentials: Credentials) -> dict[str, Any]:
+    """Log out: revoke this token (at once, everywhere: its WebSockets close with 4003)."""
+    if credentials is None:
+        raise Unauthorized("a bearer token is required (POST /api/v1/sessions)")
+    server = server_of(request)
+    token = credentials.credentials
+    session = server.house.session(token)  # 401 if expired or unknown
+    await server.service.call(lambda h: h.logout(token))  # a peer refuses: not replicated yet
+    server.sessions.end_session(session.digest)
+    return {"revoked": 1}
+
+
+@api_router.delete("/sessions", tags=["accounts"])
+async def logout_everywhere(account: User, request: Request) -> dict[str, Any]:
+    """Revoke every session of the caller's account (its WebSockets close with 4003)."""
+    server = server_of(request)
+    revoked = await server.service.call(lambda h: h.logout_everywhere(account.id))
+    server.sessions.end_account(account.id)
+    return {"revoked": revoked}
+
+
+@api_router.put("/me/password", tags=["accounts"])
+async def change_password(body: NewPassword, account: User, request: Request) -> dict[str, Any]:
+    """Change the password: the current one is checked (throttled like a login), every session
+    of the account is revoked (its WebSockets close with 4003), and a new session is opened."""
+    server = server_of(request)
+    house = server.house
+    address = address_of(request)
+    try:
+        house.check_login(account.id, address)
+        token = await server.passwords.run(
+            "suspect",
+            lambda h: h.change_password(
+                account.id, body.current_password, body.new_password, address
+            ),
+        )
+    except LoginThrottled as exc:
+        await server.tarpit(exc.retry_after)
+        raise
+    server.sessions.end_account(account.id)
+    return session_answer(server, token)
 
 
 @api_router.get("/me", tags=["accounts"])

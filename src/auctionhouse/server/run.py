@@ -20,6 +20,8 @@ GC_YOUNG = 20_000  # allocations between young collections (the default is 700)
 
 def check_database(config: ServerConfig) -> None:
     """Fail early, in one line, when the database file cannot be opened."""
+    from auctionhouse.house.accounts import create_private_file
+
     if config.database_url is not None:  # psycopg installed, the server answers, we may write
         from auctionhouse.ledger.postgres import PostgresStore
 
@@ -29,6 +31,7 @@ def check_database(config: ServerConfig) -> None:
         return
     try:
         config.db.parent.mkdir(parents=True, exist_ok=True)
+        create_private_file(config.db)  # password hashes inside: never readable by others
         sqlite3.connect(config.db).close()
     except (OSError, sqlite3.Error) as exc:
         raise ConfigError(f"cannot open the house database {config.db}: {exc}") from None
@@ -55,9 +58,10 @@ def uvicorn_config(config: ServerConfig, app: Any) -> Any:
     import uvicorn
 
     from auctionhouse.server.protocols import protocols
+    from auctionhouse.server.redact import install_log_redaction
 
     http, ws = protocols(connection_guard(config))
-    return uvicorn.Config(
+    settings = uvicorn.Config(
         app,
         host=config.host,
         port=config.port,
@@ -73,6 +77,8 @@ def uvicorn_config(config: ServerConfig, app: Any) -> Any:
         timeout_keep_alive=max(1, math.ceil(config.keep_alive_timeout)),  # ours: GuardedHttp
         server_header=False,
     )
+    install_log_redaction()  # after uvicorn.Config has set up its loggers and handlers
+    return settings
 
 
 def tune_gc() -> None:

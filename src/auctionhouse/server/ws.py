@@ -1,5 +1,9 @@
 """The WebSocket protocol of ``/api/v1/ws`` (docs/api.md): auth, subscribe, unsubscribe, bid,
-time. Each bid is answered with an ack or an error carrying the same codes as HTTP."""
+time. Each bid is answered with an ack or an error carrying the same codes as HTTP.
+
+A socket authenticates with its first ``{op: auth, token}`` message, never a URL (redact.py);
+it lives as long as its session: each command checks it, and sessions.py closes the socket
+when the session expires (4002) or is revoked (4003)."""
 
 from __future__ import annotations
 
@@ -7,7 +11,6 @@ import asyncio
 import contextlib
 import time
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs
 
 import orjson
 from pydantic import ValidationError
@@ -23,7 +26,6 @@ if TYPE_CHECKING:
 
 MAX_INFLIGHT_BIDS = 1024
 WS_PATH = "/api/v1/ws"
-CLOSE_UNAUTHORIZED = 4001
 _BID_FIELDS = ("amount", "nonce", "ts", "signature", "proxy_max")
 
 
@@ -79,6 +81,8 @@ class Session:
             if not isinstance(request_id, str | int | None) or isinstance(request_id, bool):
                 request_id = None
             self.server.house.check_address(self.conn.address)
+            if not self.server.sessions.check(self.conn):
+                return  # the session expired or was revoked: the socket is being closed
             op = message.get("op")
             if op == "bid":
                 self._bid(request_id, message)
@@ -105,8 +109,9 @@ class Session:
         self.conn.push(dumps(message))
 
     def authenticate(self, token: Any) -> None:
-        account = self.server.house.authenticate(token if isinstance(token, str) else None)
-        self.server.hub.authenticate(self.conn, account.id)
+        session = self.server.house.session(token if isinstance(token, str) else None)
+        self.server.hub.authenticate(self.conn, session.account_id)
+        self.server.sessions.watch(self.conn, session.digest, session.expires_at)
 
     def _subscribe(self, request_id: Any, message: dict[str, Any]) -> None:
         """Queues the catch-up and the answers; the sender sends them in order, under flow
@@ -171,8 +176,6 @@ class RawSocket:
         self._send = send
         client = scope.get("client")
         self.address = str(client[0]) if client else "unknown"
-        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
-        self.token = (query.get("token") or [None])[0]
 
     async def accept(self) -> bool:
         message = await self._receive()
@@ -202,15 +205,6 @@ async def serve_socket(server: ServerState, scope: Scope, receive: Receive, send
     session = Session(server, conn)
     try:
         server.house.check_address(address)
-        if websocket.token:
-            try:
-                session.authenticate(websocket.token)
-            except AuctionhouseError as exc:
-                conn.push(_error(None, exc))
-                await conn.flush()
-                await websocket.close(code=CLOSE_UNAUTHORIZED, reason=exc.code)
-                return
-            conn.push(dumps({"type": "auth", "account": conn.account}))
         while not conn.closed:
             frame = await websocket.receive()
             if frame["type"] != "websocket.receive":

@@ -11,7 +11,10 @@ import { clock } from "./clock.js";
 import { currentSession } from "./api.js";
 
 const BACKOFF = [250, 500, 1000, 2000, 4000, 8000];
-const CLOSE_UNAUTHORIZED = 4001;
+// Close codes that end the session here (docs/api.md): a refused token, an expired session,
+// a session revoked (signed out elsewhere, password changed).
+const SESSION_ENDED = new Set([4001, 4002, 4003]);
+const AUTH_ID = "auth";
 
 export class Live {
   constructor() {
@@ -42,11 +45,11 @@ export class Live {
     this.everything = false;
     this.setState(this.opened ? "reconnecting" : "connecting");
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    // The token never goes in the URL (URLs are logged): it is the socket's first message.
     const s = currentSession();
-    const token = s ? `?token=${encodeURIComponent(s.token)}` : "";
     let ws;
     try {
-      ws = new WebSocket(`${scheme}//${location.host}/api/v1/ws${token}`);
+      ws = new WebSocket(`${scheme}//${location.host}/api/v1/ws`);
     } catch {
       this.scheduleRetry();
       return;
@@ -57,6 +60,7 @@ export class Live {
       this.attempt = 0;
       this.opened += 1;
       this.setState("live");
+      if (s) this.send({ op: "auth", token: s.token, id: AUTH_ID });
       const everything = [...this.watchers].find((w) => w.auctions === "*");
       if (everything) this.subscribe(everything);
       for (const w of this.watchers) if (w.auctions !== "*") this.subscribe(w);
@@ -73,6 +77,10 @@ export class Live {
       } catch {
         return;
       }
+      if (msg.id === AUTH_ID && msg.type === "error" && msg.error?.code === "unauthorized") {
+        if (this.onUnauthorized) this.onUnauthorized(); // the token expired or was revoked
+        return;
+      }
       this.receive(msg);
     };
     ws.onclose = (e) => {
@@ -80,8 +88,8 @@ export class Live {
       this.ws = null;
       this.everything = false;
       clearInterval(this.timeTimer);
-      if (e.code === CLOSE_UNAUTHORIZED && this.onUnauthorized) {
-        this.onUnauthorized(); // the token expired: sign out here, then connect as a visitor
+      if (SESSION_ENDED.has(e.code) && this.onUnauthorized) {
+        this.onUnauthorized(); // the session ended: sign out here, then connect as a visitor
         return;
       }
       if (this.held) this.setState("closed");

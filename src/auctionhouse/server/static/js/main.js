@@ -1,7 +1,7 @@
 // The page's shell: hash routes, the header (navigation, account, connection state) and one
 // shared ticker that redraws countdowns from house time.
 
-import { currentSession, get, me, onSession, setSession, syncTime } from "./api.js";
+import { api, currentSession, get, me, onSession, setSession, syncTime } from "./api.js";
 import { clock } from "./clock.js";
 import { live } from "./live.js";
 import { h, setText } from "./format.js";
@@ -126,7 +126,15 @@ function renderAccount() {
   }
 }
 
-function signOut() {
+// Signing out ends the session on the house too (DELETE /sessions/current): the token stops
+// working everywhere, not just in this tab. Failing that (offline, already expired), the page
+// forgets it anyway.
+async function signOut() {
+  try {
+    await api("DELETE", "/sessions/current");
+  } catch (e) {
+    console.warn("the house did not confirm the sign-out", e);
+  }
   setSession(null);
   navigate("#/");
 }
