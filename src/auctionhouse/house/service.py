@@ -29,6 +29,27 @@ log = logging.getLogger("auctionhouse.house")
 _Item = tuple[Callable[[AuctionHouse], Any], "asyncio.Future[Any]"]
 
 
+def run_commands(house: AuctionHouse, batch: list[_Item]) -> list[tuple[asyncio.Future[Any], Any]]:
+    """Run each queued ``(command, future)`` on ``house`` in order. A refused command's future
+    gets its error at once; returns ``(future, result)`` of the rest, to be resolved only once
+    their staged events are durable. Shared by the embedded and the shared (PostgreSQL) house."""
+    done: list[tuple[asyncio.Future[Any], Any]] = []
+    for command, future in batch:
+        try:
+            result = command(house)
+        except AuctionhouseError as exc:
+            if not future.done():
+                future.set_exception(exc)
+            continue
+        except Exception as exc:
+            log.exception("a house command failed")
+            if not future.done():
+                future.set_exception(exc)
+            continue
+        done.append((future, result))
+    return done
+
+
 class HouseService:
     def __init__(
         self,
@@ -126,20 +147,7 @@ class HouseService:
             batch = [first]
             while len(batch) < self._max_batch and not queue.empty():
                 batch.append(queue.get_nowait())
-            done: list[tuple[asyncio.Future[Any], Any]] = []
-            for command, future in batch:
-                try:
-                    result = command(house)
-                except AuctionhouseError as exc:
-                    if not future.done():
-                        future.set_exception(exc)
-                    continue
-                except Exception as exc:
-                    log.exception("a house command failed")
-                    if not future.done():
-                        future.set_exception(exc)
-                    continue
-                done.append((future, result))
+            done = run_commands(house, batch)
             events = house.staged()
             await self._write_slots.acquire()
             task = asyncio.create_task(self._write(events, done, len(batch)))

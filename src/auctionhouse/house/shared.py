@@ -51,7 +51,7 @@ from auctionhouse.house.clock import Clock
 from auctionhouse.house.config import HouseConfig
 from auctionhouse.house.house import AuctionHouse
 from auctionhouse.house.limits import RateLimiter
-from auctionhouse.house.service import HouseService
+from auctionhouse.house.service import HouseService, run_commands
 from auctionhouse.ledger import HouseKey, Ledger
 from auctionhouse.ledger.encoding import decode_event
 from auctionhouse.ledger.location import redact
@@ -689,20 +689,7 @@ class SharedHouseService(HouseService):
         house = self.shared
         house.notify(house.absorb(records, last))
         house.apply_shared(shared)
-        done: list[tuple[asyncio.Future[Any], Any]] = []
-        for command, future in batch:
-            try:
-                result = command(house)
-            except AuctionhouseError as exc:
-                if not future.done():
-                    future.set_exception(exc)
-                continue
-            except Exception as exc:
-                log.exception("a house command failed")
-                if not future.done():
-                    future.set_exception(exc)
-                continue
-            done.append((future, result))
+        done = run_commands(house, batch)
         return done, house.staged(), house.take_shared()
 
     def _fail(self, exc: BaseException, batch: list[_Item]) -> None:
