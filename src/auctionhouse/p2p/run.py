@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -24,11 +23,10 @@ def run_peer(
     replace_after: float = 30.0,
     snapshot_every: int = 20_000,
 ) -> None:
-    import uvicorn
 
     from auctionhouse.server.app import create_app
     from auctionhouse.server.config import load_config
-    from auctionhouse.server.run import uvicorn_config
+    from auctionhouse.server.run import house_server, uvicorn_config
 
     host, port = parse_address(listen)
     if peer_listen is None:
@@ -73,26 +71,11 @@ def run_peer(
         """This peer's Raft view: leader, term, commit index, members, refusals."""
         return peer.status()
 
-    class Server(uvicorn.Server):
-        def handle_exit(self, sig: int, frame: Any) -> None:
-            super().handle_exit(sig, frame)
-            if sig == signal.SIGTERM:
-                self._captured_signals.remove(sig)
-
-        async def startup(self, sockets: Any = None) -> None:
-            await super().startup(sockets=sockets)
-            if self.started:
-                for server in self.servers:
-                    for sock in server.sockets:
-                        h, p = sock.getsockname()[:2]
-                        print(f"listening on http://{h}:{p}", flush=True)
-                print(f"peer {peer_listen} members {' '.join(members)}", flush=True)
-
     uv_config = uvicorn_config(settings, app)
     # The stdlib loop: uvloop never completes loop.start_tls on an accepted, paused transport
     # (tls.Tunnels takes incoming peer connections over that way), seen with uvloop 0.23.
     uv_config.loop = "asyncio"
-    server = Server(uv_config)
+    server = house_server(uv_config, banner=f"peer {peer_listen} members {' '.join(members)}")
     server.run()
     if not server.started:
         sys.exit(1)

@@ -90,16 +90,11 @@ def tune_gc() -> None:
     gc.set_threshold(GC_YOUNG, 50, 50)
 
 
-def run_server(
-    config: ServerConfig, build_app: Callable[[ServerConfig], Any] | None = None
-) -> None:
-    """Serve ``build_app(config)`` (default ``create_app``; ``auctionhouse serve`` passes the
-    app with the mobile agent host, ``mobile.app.create_site_app``)."""
+def house_server(uv_config: Any, banner: str | None = None) -> Any:
+    """A uvicorn server whose SIGTERM stop exits 0 (drained and checkpointed) and that prints
+    ``listening on http://HOST:PORT`` (then ``banner``) once it listens; its log lines pass
+    through the secret-redacting filter. Used by ``serve`` and ``peer``."""
     import uvicorn
-
-    from auctionhouse.server.app import create_app
-
-    check_database(config)
 
     class Server(uvicorn.Server):
         def handle_exit(self, sig: int, frame: Any) -> None:
@@ -115,6 +110,23 @@ def run_server(
                     for sock in server.sockets:
                         host, port = sock.getsockname()[:2]
                         print(f"listening on http://{host}:{port}", flush=True)
+                if banner:
+                    print(banner, flush=True)
+
+    server = Server(uv_config)  # configures uvicorn's loggers
+    install_safe_logging("uvicorn", "uvicorn.error", "uvicorn.access", "auctionhouse")
+    return server
+
+
+def run_server(
+    config: ServerConfig, build_app: Callable[[ServerConfig], Any] | None = None
+) -> None:
+    """Serve ``build_app(config)`` (default ``create_app``; ``auctionhouse serve`` passes the
+    app with the mobile agent host, ``mobile.app.create_site_app``)."""
+
+    from auctionhouse.server.app import create_app
+
+    check_database(config)
 
     app = (build_app or create_app)(config)
     # Recover and verify the ledger first: a ledger that fails raises TamperDetected (or
@@ -133,8 +145,7 @@ def run_server(
         if config.read_only:
             failing = f"; it fails verification: {house.problems[0]}" if house.problems else ""
             print(f"read-only: serving {config.db}, nothing is written{failing}", flush=True)
-    server = Server(uvicorn_config(config, app))  # configures uvicorn's loggers
-    install_safe_logging("uvicorn", "uvicorn.error", "uvicorn.access", "auctionhouse")
+    server = house_server(uvicorn_config(config, app))
     app.state.server.on_started = tune_gc
     server.run()
     if not server.started:
