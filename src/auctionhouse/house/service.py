@@ -131,6 +131,21 @@ class HouseService:
             raise Overloaded("the house is overloaded; retry shortly") from None
         return await future
 
+    async def verify_ahead(
+        self,
+        account_id: str,
+        auction_id: str,
+        amount: int,
+        proxy_max: int | None,
+        nonce: int | None,
+        ts: float | None,
+        signature: str,
+    ) -> None:
+        """Check a signed bid's signature before it queues. The embedded house has no writer
+        lock to keep short, so it checks when it decides and does nothing here; the shared
+        house checks ahead, off the event loop (house/shared.py)."""
+        return None
+
     async def run_blocking(
         self, fn: Callable[[AuctionHouse], T], executor: Executor | None = None
     ) -> T:

@@ -72,7 +72,13 @@ LEDGER_LOCK = 0x61756374  # 'auct': the advisory lock key writers of one ledger 
 SCHEMA_LOCK = 0x61756375
 
 _COPY_EVENTS = "COPY ledger_events (auction_id, seq, body, hash) FROM STDIN"
-_INSERT_EVENT = "INSERT INTO ledger_events (auction_id, seq, body, hash) VALUES (%s, %s, %s, %s)"
+# A batch of events as one statement of four arrays: it goes in the commit's pipeline (COPY
+# cannot), one message and one plan however many rows; positions follow the batch's order.
+_INSERT_EVENTS = (
+    "INSERT INTO ledger_events (auction_id, seq, body, hash) SELECT a, s, b, h FROM"
+    " unnest(%s::text[], %s::bigint[], %s::bytea[], %s::bytea[])"
+    " WITH ORDINALITY AS t(a, s, b, h, n) ORDER BY n"
+)
 _INSERT_SEAL = (
     "INSERT INTO ledger_seals (auction_id, seq, payload, signature) VALUES (%s, %s, %s, %s)"
 )
@@ -221,8 +227,7 @@ class PostgresStore:
                     events, self._pending_events = self._pending_events, []
                     with db.pipeline():  # every write and COMMIT: one round trip
                         if events:
-                            with db.cursor() as cur:
-                                cur.executemany(_INSERT_EVENT, events)
+                            db.execute(_INSERT_EVENTS, [list(c) for c in zip(*events, strict=True)])
                         for later in pending:
                             later.send(db)
                         db.execute("COMMIT")

@@ -143,6 +143,10 @@ class ServerState:
         self.passwords.shutdown()
 
     async def place_bid(self, account: str, auction: str, bid: BidFields) -> dict[str, Any]:
+        if bid.signature is not None:
+            await self.service.verify_ahead(
+                account, auction, bid.amount, bid.proxy_max, bid.nonce, bid.ts, bid.signature
+            )
         return await self.service.call(
             lambda h: h.place_bid(
                 account,
