@@ -9,11 +9,15 @@ and real ``auctionhouse serve`` processes; this process is the client. Prints on
   auction of its own) send pre-signed bids: accepted bids/s (every one acknowledged only once
   committed), ack latency p50/p99 (ms), the server processes' and this client's CPU seconds
   (when they are far below the wall time, the machine's load is what limits the run).
-- ``watcher_delay_ms``: a bidder on instance 1 paced at ``--paced-rate`` bids/s, a watcher on
-  instance 2: p50/p99 of (event at the watcher - ack at the bidder), goal p99 < 50 ms.
+- ``watcher_delay_ms`` in each run: a bidder on instance 1 paced at ``--paced-rate`` bids/s, a
+  watcher on instance 2 (on the same instance when there is one: SQLite's figure to compare):
+  p50/p99 of (event at the watcher - ack at the bidder), goal p99 < 50 ms.
+- ``--repeat R`` runs the setups R times in turn (the machine is shared: its load moves between
+  runs); each figure is the median of its setup's runs, and ``ratios`` compare setups within
+  this one invocation.
 - ``goal_bids_per_s_2_instances``: 5,000.
 
-Usage: python bench/bench_shared.py [--clients 12] [--per-client 400] [--window 16]
+Usage: python bench/bench_shared.py [--clients 12] [--per-client 400] [--window 16] [--repeat 1]
 """
 
 from __future__ import annotations
@@ -118,7 +122,7 @@ async def watcher_delay(urls: list[str], bidder: Bidder, bids: int, rate: float)
     frames = bidder.presign(bids)
     acked: dict[int, float] = {}
     watched: dict[int, float] = {}
-    ws_url = urls[1].replace("http", "ws") + "/api/v1/ws"
+    ws_url = urls[1 % len(urls)].replace("http", "ws") + "/api/v1/ws"
     async with websockets.connect(ws_url) as watcher:
         await watcher.send(json.dumps({"op": "subscribe", "auctions": [aid]}))
         while json.loads(await watcher.recv())["type"] != "subscribed":
@@ -171,44 +175,65 @@ def main() -> None:
     parser.add_argument(
         "--setups", default="sqlite-1,postgres-1,postgres-2,postgres-3", help="which runs"
     )
+    parser.add_argument("--repeat", type=int, default=1)
     args = parser.parse_args()
     cluster = pg_cluster.shared()
     result: dict[str, Any] = {"runs": {}, "load_average": os.getloadavg()}
+    labels = args.setups.split(",")
+    samples: dict[str, list[dict[str, Any]]] = {label: [] for label in labels}
     try:
         with tempfile.TemporaryDirectory() as tmp_name:
             tmp = Path(tmp_name)
-            setups = [(label, int(label.rsplit("-", 1)[1])) for label in args.setups.split(",")]
-            for label, n in setups:
-                run_dir = tmp / label
-                run_dir.mkdir()
-                key = run_dir / "house.key"
-                db = (
-                    str(run_dir / "house.db")
-                    if label.startswith("sqlite")
-                    else (cluster.new_database("bench"))
-                )
-                procs, urls = [], []
-                try:
-                    for _ in range(n):  # one at a time: the first creates the key
-                        proc, url = start(db, run_dir, key)
-                        procs.append(proc)
-                        urls.append(url)
-                    pids = [p.pid for p in procs]
-                    result["runs"][label], bidders = asyncio.run(
-                        saturate(urls, pids, args.clients, args.per_client, args.window)
-                    )
-                    if n == 2:
-                        result["watcher_delay_ms"] = asyncio.run(
-                            watcher_delay(urls, bidders[0], args.paced_bids, args.paced_rate)
-                        )
-                finally:
-                    stop(procs)
-                print(json.dumps({label: result["runs"][label]}), file=sys.stderr)
+            for round_ in range(args.repeat):
+                for label in labels:
+                    run = run_setup(cluster, tmp / f"{label}-{round_}", label, args)
+                    samples[label].append(run)
+                    print(json.dumps({label: run}), file=sys.stderr)
     finally:
         pg_cluster.stop_shared()
+    for label, runs in samples.items():
+        result["runs"][label] = median_run(runs)
+    base = result["runs"].get("sqlite-1")
+    if base:
+        result["ratios_to_sqlite_1"] = {
+            label: round(run["bids_per_s"] / base["bids_per_s"], 2)
+            for label, run in result["runs"].items()
+        }
     result["goal_bids_per_s_2_instances"] = 5000
     result["load_average_after"] = os.getloadavg()
     print(json.dumps(result, indent=2))
+
+
+def run_setup(
+    cluster: pg_cluster.Cluster, run_dir: Path, label: str, args: argparse.Namespace
+) -> dict[str, Any]:
+    """One setup's run: its servers started, saturated, a paced watcher run, stopped."""
+    n = int(label.rsplit("-", 1)[1])
+    run_dir.mkdir()
+    key = run_dir / "house.key"
+    db = str(run_dir / "house.db") if label.startswith("sqlite") else cluster.new_database("bench")
+    procs, urls = [], []
+    try:
+        for _ in range(n):  # one at a time: the first creates the key
+            proc, url = start(db, run_dir, key)
+            procs.append(proc)
+            urls.append(url)
+        pids = [p.pid for p in procs]
+        run, bidders = asyncio.run(saturate(urls, pids, args.clients, args.per_client, args.window))
+        run["watcher_delay_ms"] = asyncio.run(
+            watcher_delay(urls, bidders[0], args.paced_bids, args.paced_rate)
+        )
+        return run
+    finally:
+        stop(procs)
+
+
+def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run of median bids/s, with every run's bids/s beside it."""
+    ordered = sorted(runs, key=lambda r: r["bids_per_s"])
+    middle = dict(ordered[len(ordered) // 2])
+    middle["bids_per_s_each_run"] = [r["bids_per_s"] for r in runs]
+    return middle
 
 
 if __name__ == "__main__":
