@@ -74,6 +74,9 @@ class HouseService:
         self._closing = False
         self.failure: BaseException | None = None
         self.on_failure: Callable[[BaseException], None] | None = None
+        # Told when another instance of a shared house revoked a session (its token digest;
+        # None: some may have been missed, check them all), so its sockets here close at once.
+        self.on_session_revoked: Callable[[str | None], None] | None = None
 
     @property
     def house(self) -> AuctionHouse:

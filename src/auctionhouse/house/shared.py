@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import math
 import sqlite3
@@ -46,12 +47,19 @@ from pathlib import Path
 from typing import Any
 
 from auctionhouse.auction import AuctionClosed, AuctionState, BidPlaced, Event, apply
-from auctionhouse.errors import AuctionhouseError, InvalidRequest, LedgerError, NotFound
-from auctionhouse.house.accounts import Account, AccountStore, Session, _digest
+from auctionhouse.errors import (
+    AuctionhouseError,
+    InvalidRequest,
+    LedgerError,
+    NotFound,
+    all_codes,
+)
+from auctionhouse.house.accounts import Account, AccountStore, Session, _digest, normalize_name
 from auctionhouse.house.clock import Clock
 from auctionhouse.house.config import HouseConfig
 from auctionhouse.house.house import AuctionHouse
-from auctionhouse.house.limits import RateLimiter
+from auctionhouse.house.limits import LoginThrottle, RateLimiter, _Failures
+from auctionhouse.house.nonces import WINDOW, Spent, SpentNonces
 from auctionhouse.house.service import HouseService, run_commands
 from auctionhouse.house.signing import bid_message, parse_public_key, verify
 from auctionhouse.ledger import HouseKey, Ledger
@@ -90,6 +98,20 @@ CREATE TABLE IF NOT EXISTS house_shared (
 );
 CREATE INDEX IF NOT EXISTS house_shared_stamp ON house_shared (stamp);
 CREATE SEQUENCE IF NOT EXISTS house_stamp;
+CREATE TABLE IF NOT EXISTS login_failures (
+    kind TEXT NOT NULL,
+    key TEXT NOT NULL,
+    count BIGINT NOT NULL,
+    last DOUBLE PRECISION NOT NULL,
+    blocked_until DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (kind, key)
+);
+CREATE TABLE IF NOT EXISTS login_known (
+    name TEXT NOT NULL,
+    address TEXT NOT NULL,
+    at DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (name, address)
+);
 """
 _PUSH = (
     "INSERT INTO house_shared (kind, key, value, stamp) VALUES (%s, %s, %s, nextval('house_stamp'))"
@@ -214,6 +236,193 @@ class PostgresConnection:
         self._pool.close()
 
 
+class _SharedNonces(SpentNonces):
+    """Spent nonces that also list the refusals made here since the last round (what a round
+    pushes, so a byte-identical resend on another instance gets the same refusal, 0008)."""
+
+    __slots__ = ("refused",)
+
+    def __init__(self, old: SpentNonces) -> None:
+        super().__init__()
+        self.highest = _Tracked(old.highest)
+        self.recent = old.recent
+        self.refused: list[tuple[str, int, Spent]] = []
+
+    def remember(self, account: str, nonce: int, spent: Spent) -> None:
+        super().remember(account, nonce, spent)
+        if spent.seq is None:
+            self.refused.append((account, nonce, spent))
+
+    def learn(self, account: str, nonce: int, spent: Spent) -> None:
+        """Keep another instance's refusal (its nonce arrives as a nonce row too); an accepted
+        bid's record held here is never replaced."""
+        window = self.recent.setdefault(account, {})
+        if nonce in window:
+            return
+        window[nonce] = spent
+        if len(window) > WINDOW:
+            del window[min(window)]
+        if nonce > self.highest.get(account, -1):
+            dict.__setitem__(self.highest, account, nonce)
+
+
+def _refusal(spent: Spent) -> str:
+    assert spent.error is not None
+    return json.dumps(
+        {
+            "auction": spent.auction_id,
+            "message": spent.message.decode(),
+            "signature": spent.signature,
+            "error": spent.error.to_dict(),
+        }
+    )
+
+
+def _spent_of(value: str) -> Spent:
+    body = json.loads(value)
+    error = dict(body["error"])
+    cls = all_codes().get(error.pop("code"), AuctionhouseError)
+    message = error.pop("message")
+    return Spent(
+        body["auction"], None, body["message"].encode(), body["signature"], cls(message, **error)
+    )
+
+
+_FAILURE_ROW = (
+    "INSERT INTO login_failures (kind, key, count, last, blocked_until) VALUES (%s, %s, 0, 0, 0)"
+    " ON CONFLICT (kind, key) DO NOTHING"
+)
+_FAILURE_LOCK = (
+    "SELECT count, last, blocked_until FROM login_failures WHERE kind = %s AND key = %s FOR UPDATE"
+)
+_FAILURE_SET = (
+    "UPDATE login_failures SET count = %s, last = %s, blocked_until = %s"
+    " WHERE kind = %s AND key = %s"
+)
+_KNOWN_SET = (
+    "INSERT INTO login_known (name, address, at) VALUES (%s, %s, %s)"
+    " ON CONFLICT (name, address) DO UPDATE SET at = GREATEST(login_known.at, EXCLUDED.at)"
+)
+
+
+class SharedLoginThrottle(LoginThrottle):
+    """The login throttle (decision 0016) of every instance at once: failures are counted in
+    PostgreSQL (``login_failures``, one row lock per key, so two instances' failures at the
+    same instant both count) and each change is announced; every instance keeps a copy, so
+    ``check`` (on the event loop, before any password work) stays a dict lookup. Addresses
+    that logged into an account (``login_known``) are shared the same way. A missed
+    announcement (the listener reconnected) is repaired by ``reload``."""
+
+    def __init__(self, pg: PostgresConnection, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._pg = pg
+        self.on_change: Callable[[str], None] = lambda payload: pg.notify(ACCOUNTS_CHANNEL, payload)
+
+    def failed(self, name: str, address: str | None, now: float) -> None:
+        """Count a failure in the database (password worker thread) and announce it."""
+        with self._lock:
+            targets: list[tuple[str, str, int, float]] = []
+            if address:
+                targets.append(("address", address, self.address_free, self.address_cap))
+            if not self._is_known(name, address, now):
+                targets.append(("account", name, self.account_free, self.account_cap))
+        changed: list[tuple[str, str, _Failures]] = []
+        try:
+            with self._pg.connection() as conn, conn.transaction():
+                for kind, key, free, cap in targets:
+                    conn.execute(_FAILURE_ROW, (kind, key))
+                    count, last, blocked = conn.execute(_FAILURE_LOCK, (kind, key)).fetchone()
+                    record = _Failures()
+                    record.count, record.last, record.blocked_until = int(count), last, blocked
+                    table = {key: record} if count else {}
+                    LoginThrottle._count(self, table, key, now, free, cap)  # the one rule
+                    record = table[key]
+                    conn.execute(
+                        _FAILURE_SET, (record.count, record.last, record.blocked_until, kind, key)
+                    )
+                    changed.append((kind, key, record))
+        except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
+            raise LedgerError(f"the account database failed: {exc}") from exc
+        for kind, key, record in changed:
+            self.learn_failure(kind, key, record.count, record.last, record.blocked_until)
+            self.on_change(
+                "login " + json.dumps([kind, key, record.count, record.last, record.blocked_until])
+            )
+
+    def succeeded(self, name: str, address: str | None, now: float) -> None:
+        if not address:
+            return
+        super().succeeded(name, address, now)
+        self._pg.execute(_KNOWN_SET.replace("%s", "?"), (name, address, now))
+        self.on_change("known " + json.dumps([name, address, now]))
+
+    def learn_failure(
+        self, kind: str, key: str, count: int, last: float, blocked_until: float
+    ) -> None:
+        """Take a failure record counted here or on another instance (the newest wins)."""
+        with self._lock:
+            table = self._addresses if kind == "address" else self._accounts
+            record = table.get(key)
+            if record is not None and record.last > last:
+                return
+            if record is None:
+                if len(table) >= self.max_keys:
+                    self._evict(table, last)
+                record = table[key] = _Failures()
+            record.count, record.last, record.blocked_until = count, last, blocked_until
+
+    def learn_known(self, name: str, address: str, at: float) -> None:
+        with self._lock:
+            if self._known.get((name, address), -math.inf) < at:
+                self._known.pop((name, address), None)
+                if len(self._known) >= self.max_keys:
+                    self._known.pop(next(iter(self._known)))
+                self._known[(name, address)] = at
+
+    def on_note(self, payload: str) -> bool:
+        """Apply an announcement of another instance; False if it is not the throttle's."""
+        kind, _, body = payload.partition(" ")
+        if kind == "login":
+            self.learn_failure(*json.loads(body))
+        elif kind == "known":
+            self.learn_known(*json.loads(body))
+        else:
+            return False
+        return True
+
+    def refresh(self, name: str, address: str | None) -> None:
+        """Read the records of ``name`` and ``address`` from the database (a password worker,
+        just before the password work: a failure counted elsewhere a moment ago, whose
+        announcement may be on its way, counts here too)."""
+        rows = self._pg.execute(
+            "SELECT kind, key, count, last, blocked_until FROM login_failures"
+            " WHERE (kind = 'account' AND key = ?) OR (kind = 'address' AND key = ?)",
+            (name, address or ""),
+        )
+        for kind, key, count, last, blocked in rows:
+            self.learn_failure(kind, key, int(count), last, blocked)
+        if address:
+            rows = self._pg.execute(
+                "SELECT at FROM login_known WHERE name = ? AND address = ?", (name, address)
+            )
+            for (at,) in rows:
+                self.learn_known(name, address, at)
+
+    def reload(self, now: float) -> None:
+        """Read every live record again (after the listener reconnected: notes were missed)."""
+        rows = self._pg.execute(
+            "SELECT kind, key, count, last, blocked_until FROM login_failures WHERE last > ?",
+            (now - self.forget_after,),
+        )
+        for kind, key, count, last, blocked in rows:
+            self.learn_failure(kind, key, int(count), last, blocked)
+        rows = self._pg.execute(
+            "SELECT name, address, at FROM login_known WHERE at > ?", (now - self.known_for,)
+        )
+        for name, address, at in rows:
+            self.learn_known(name, address, at)
+
+
 class SharedAccountStore(AccountStore):
     """Accounts and sessions in PostgreSQL, cached per instance; changes are announced so the
     other instances' caches never serve a stale key, strike count or a logged-out session."""
@@ -224,11 +433,18 @@ class SharedAccountStore(AccountStore):
 
     def set_public_key(self, account_id: str, public_key: str) -> Account:
         account = super().set_public_key(account_id, public_key)
-        self._announce(f"account {account_id}")
+        self._changed(account_id)
         return account
 
     def add_strike(self, account_id: str) -> None:
         super().add_strike(account_id)
+        self._changed(account_id)
+
+    def _changed(self, account_id: str) -> None:
+        """An account row changed: a ``changed`` row in ``house_shared`` (every round pulls
+        it before deciding, so no instance decides a bid on the old key once the change is
+        committed) and an announcement (caches dropped at once, between rounds too)."""
+        self._pg.execute(_PUSH.replace("%s", "?"), ("changed", account_id, ""))
         self._announce(f"account {account_id}")
 
     def logout(self, token: str) -> Session | None:
@@ -280,7 +496,18 @@ class SharedAuctionHouse(AuctionHouse):
         self.pos = replay_until  # every event up to this pos is applied (or skipped by seq)
         self.stamp = 0  # every house_shared change up to this stamp is applied
         super().__init__(ledger, accounts, config=config, clock=clock)
-        self._nonces.highest = _Tracked(self._nonces.highest)
+        self._nonces = _SharedNonces(self._nonces)
+        if isinstance(accounts, SharedAccountStore):  # failed logins count on every instance
+            c = self.config
+            self.login_throttle = SharedLoginThrottle(
+                accounts._pg,
+                address_free=c.login_free_per_address,
+                account_free=c.login_free_per_account,
+                base=c.login_backoff_seconds,
+                address_cap=c.login_max_backoff_address_seconds,
+                account_cap=c.login_max_backoff_account_seconds,
+                forget_after=c.login_forget_seconds,
+            )
         self._account_limiter._buckets = _Tracked(self._account_limiter._buckets)
         self._address_limiter._buckets = _Tracked(self._address_limiter._buckets)
         self.absorbed = 0  # events applied that other instances wrote (metrics, tests)
@@ -417,6 +644,12 @@ class SharedAuctionHouse(AuctionHouse):
         except KeyError:
             super()._verify_signature(public_key, message, signature)
 
+    def _verify_throttled(self, name: str, password: str, address: str | None, msg: str) -> None:
+        throttle = self.login_throttle
+        if isinstance(throttle, SharedLoginThrottle) and isinstance(name, str) and len(name) <= 256:
+            throttle.refresh(normalize_name(name), address)
+        super()._verify_throttled(name, password, address, msg)
+
     # ------------------------------------------------------------------ catching up
 
     def read_new(self, after: int | None = None) -> list[EventRecord]:
@@ -513,6 +746,14 @@ class SharedAuctionHouse(AuctionHouse):
                 nonce = int(value)
                 if nonce > self._nonces.last(key):
                     dict.__setitem__(self._nonces.highest, key, nonce)
+            elif kind == "refused":
+                number, _, account = key.partition(" ")
+                nonces = self._nonces
+                if isinstance(nonces, _SharedNonces):
+                    nonces.learn(account, int(number), _spent_of(value))
+            elif kind == "changed":  # an account changed elsewhere: its cached copy is stale
+                if isinstance(self.accounts, SharedAccountStore):
+                    self.accounts.forget(key)
             elif kind in ("account", "address"):
                 limiter = self._account_limiter if kind == "account" else self._address_limiter
                 tokens, last = (float(x) for x in value.split())
@@ -525,6 +766,10 @@ class SharedAuctionHouse(AuctionHouse):
     def take_shared(self) -> list[SharedRow]:
         """What this instance changed since the last round (event loop)."""
         rows: list[SharedRow] = []
+        if isinstance(self._nonces, _SharedNonces):
+            refused, self._nonces.refused = self._nonces.refused, []
+            for account, number, spent in refused:
+                rows.append(("refused", f"{number} {account}", _refusal(spent)))
         nonces = self._nonces.highest
         assert isinstance(nonces, _Tracked)
         for account in nonces.take():
@@ -857,9 +1102,7 @@ class SharedHouseService(HouseService):
                 await conn.execute(f"LISTEN {ACCOUNTS_CHANNEL}")
                 self.listener_connections += 1
                 backoff = 0.05
-                accounts = self.shared.accounts
-                if isinstance(accounts, SharedAccountStore):
-                    accounts.forget_all()
+                await self._reload_accounts()
                 self.catch_up()
                 self._listening.set()
                 while True:
@@ -877,15 +1120,35 @@ class SharedHouseService(HouseService):
                     with contextlib.suppress(Exception):
                         await conn.close()
 
+    async def _reload_accounts(self) -> None:
+        """After a (re)connect of the listener, announcements may have been missed: drop
+        every cached account and session, re-read the login throttle, and have every
+        authenticated socket's session checked again (a revoked one closes with 4003)."""
+        house = self.shared
+        if isinstance(house.accounts, SharedAccountStore):
+            house.accounts.forget_all()
+        throttle = house.login_throttle
+        if isinstance(throttle, SharedLoginThrottle):
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(None, throttle.reload, house.clock.now())
+        if self.on_session_revoked is not None and self.listener_connections > 1:
+            self.on_session_revoked(None)
+
     def _on_note(self, channel: str, payload: str) -> None:
         if channel == ACCOUNTS_CHANNEL:
             kind, _, key = payload.partition(" ")
-            accounts = self.shared.accounts
+            house = self.shared
+            accounts = house.accounts
+            throttle = house.login_throttle
+            if isinstance(throttle, SharedLoginThrottle) and throttle.on_note(payload):
+                return
             if isinstance(accounts, SharedAccountStore):
                 if kind == "account":
                     accounts.forget(key)
                 elif kind == "session":
                     accounts.forget_session(key)
+                    if self.on_session_revoked is not None:  # its sockets here close now
+                        self.on_session_revoked(key)
             return
         auction_id, _, seq = payload.rpartition(" ")
         state = self.shared._auctions.get(auction_id)

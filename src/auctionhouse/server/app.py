@@ -131,6 +131,7 @@ class ServerState:
         await self.service.start()
         self.hub.start()
         self.sessions.start()
+        self.service.on_session_revoked = self.sessions.revoked
         self.metrics.watch_house(self.house.counts, lambda: self.service.queue_depth)
         self.metrics.connections.set_function(lambda: float(len(self.hub.connections)))
         if self.on_started is not None:

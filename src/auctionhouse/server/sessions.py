@@ -67,6 +67,16 @@ class SessionWatch:
             self._end(conn, CLOSE_SESSION_REVOKED, "session_revoked")
         return len(ended)
 
+    def revoked(self, session: str | None) -> None:
+        """Another instance of a shared house revoked the session with token digest
+        ``session``: its sockets here close now (4003), not at their next command. None:
+        revocations may have been missed; every socket's session is checked again."""
+        if session is not None:
+            self.end_session(session)
+            return
+        for conn in list(self._live):
+            self.check(conn)
+
     def end_account(self, account_id: str) -> int:
         """Close every connection of ``account_id`` (all its sessions were revoked)."""
         ended = [c for c in self._live if c.account == account_id]
