@@ -89,6 +89,7 @@ from auctionhouse.house.signing import bid_message, parse_public_key, verify
 from auctionhouse.ledger import HouseKey, Ledger, MemoryStore, SQLiteStore
 from auctionhouse.ledger.ledger import META_PUBLIC_KEY
 from auctionhouse.ledger.mandate import Mandate, bid_problem, mandate_digest, parse_mandate
+from auctionhouse.ledger.store import Store
 
 Listener = Callable[[Event, AuctionState], None]
 log = logging.getLogger("auctionhouse.house")
@@ -292,9 +293,8 @@ class AuctionHouse:
             count_bid(event, first_here, before.method.sealed)
 
     def _replay_events(self) -> Iterator[Event]:
-        """The events a start replays, verified in the same pass (``Ledger.replay``). The
-        shared house overrides it: it stops at its snapshot while other instances write, and
-        is not verified at start (house/shared.py)."""
+        """The events a start replays, verified in the same pass (``Ledger.replay``); the
+        shared house replays them inside one database snapshot (house/shared.py)."""
         return self.ledger.replay()
 
     # ------------------------------------------------------------------ the write path
@@ -1010,7 +1010,7 @@ class AuctionHouse:
         return self._state(auction_id).outcome
 
 
-def house_key(store: SQLiteStore, key_file: Path, read_only: bool) -> HouseKey | None:
+def house_key(store: Store, key_file: Path, read_only: bool) -> HouseKey | None:
     """The house key for ``store``: loaded, or created only for a ledger that recorded nothing.
 
     A missing key is never replaced on a ledger with records: every seal, signed record and

@@ -41,6 +41,7 @@ import json
 import logging
 import math
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -57,12 +58,12 @@ from auctionhouse.errors import (
 from auctionhouse.house.accounts import Account, AccountStore, Session, _digest, normalize_name
 from auctionhouse.house.clock import Clock
 from auctionhouse.house.config import HouseConfig
-from auctionhouse.house.house import AuctionHouse
+from auctionhouse.house.house import AuctionHouse, house_key
 from auctionhouse.house.limits import LoginThrottle, RateLimiter, _Failures
 from auctionhouse.house.nonces import WINDOW, Spent, SpentNonces
 from auctionhouse.house.service import HouseService, run_commands
 from auctionhouse.house.signing import bid_message, parse_public_key, verify
-from auctionhouse.ledger import HouseKey, Ledger
+from auctionhouse.ledger import Ledger
 from auctionhouse.ledger.encoding import decode_event
 from auctionhouse.ledger.location import redact
 from auctionhouse.ledger.postgres import (
@@ -203,6 +204,7 @@ class PostgresConnection:
             open=False,
             name="auctionhouse-accounts",
         )
+        self._local = threading.local()  # a thread's connection inside BEGIN ... COMMIT
         try:
             self._pool.open(wait=True, timeout=15)
         except psycopg_pool.PoolTimeout as exc:
@@ -210,6 +212,14 @@ class PostgresConnection:
             raise InvalidRequest(f"{redact(url)}: cannot connect to PostgreSQL") from exc
 
     def execute(self, sql: str, params: Sequence[object] = ()) -> _Rows:
+        """One statement on a pool connection; ``BEGIN IMMEDIATE`` (how ``AccountStore``
+        changes a row and its seal together) keeps one connection for this thread until
+        ``COMMIT`` or ``ROLLBACK``, and the statements between run in its transaction."""
+        pinned = getattr(self._local, "pinned", None)
+        if sql.startswith("BEGIN"):
+            return self._begin()
+        if pinned is not None:
+            return self._in_transaction(pinned, sql, params)
         try:
             with self._pool.connection() as conn:
                 cur = conn.execute(sql.replace("?", "%s"), params)
@@ -217,6 +227,42 @@ class PostgresConnection:
         except psycopg.errors.UniqueViolation as exc:
             raise sqlite3.IntegrityError(str(exc)) from exc
         except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
+            raise LedgerError(f"the account database failed: {exc}") from exc
+
+    @property
+    def in_transaction(self) -> bool:
+        return getattr(self._local, "pinned", None) is not None
+
+    def _begin(self) -> _Rows:
+        if self.in_transaction:
+            raise LedgerError("a transaction is open on this thread already")
+        lease = self._pool.connection()
+        try:
+            conn = lease.__enter__()
+            conn.execute("BEGIN")
+        except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
+            lease.__exit__(None, None, None)
+            raise LedgerError(f"the account database failed: {exc}") from exc
+        self._local.pinned = (lease, conn)
+        return _Rows([])
+
+    def _in_transaction(self, pinned: tuple[Any, Any], sql: str, params: Sequence[object]) -> _Rows:
+        lease, conn = pinned
+        if sql in ("COMMIT", "ROLLBACK"):
+            self._local.pinned = None
+            try:
+                conn.execute(sql)
+            except psycopg.Error as exc:
+                raise LedgerError(f"the account database failed: {exc}") from exc
+            finally:
+                lease.__exit__(None, None, None)
+            return _Rows([])
+        try:
+            cur = conn.execute(sql.replace("?", "%s"), params)
+            return _Rows(cur.fetchall() if cur.description is not None else [])
+        except psycopg.errors.UniqueViolation as exc:
+            raise sqlite3.IntegrityError(str(exc)) from exc
+        except psycopg.Error as exc:
             raise LedgerError(f"the account database failed: {exc}") from exc
 
     def executescript(self, script: str) -> None:
@@ -530,42 +576,42 @@ class SharedAuctionHouse(AuctionHouse):
         require_psycopg()
         config = config or HouseConfig()
         store = PostgresStore(url)
+        accounts: SharedAccountStore | None = None
         try:
             store.execute(SHARED_SCHEMA)
-            key = HouseKey.load_or_create(Path(key_path))
-            with store.locked():  # a consistent start: heads, signed chain and pos together
+            key = house_key(store, Path(key_path), False)  # never a new key for old records
+            assert key is not None
+            Ledger(store, key)  # a new database records the house's public key (committed)
+            # One consistent state to replay and verify while other instances keep writing:
+            # a prefix of their appends (commits are made under the writer lock), read in one
+            # REPEATABLE READ snapshot; what follows it is caught up like any other instance's
+            # events.
+            with store.snapshot():
                 ledger = Ledger(store, key)
                 until = store.max_pos()
                 stamp = int(store.execute("SELECT COALESCE(MAX(stamp), 0) FROM house_shared")[0][0])
-            accounts = SharedAccountStore(
-                url,
-                time_cost=config.argon2_time_cost,
-                memory_kib=config.argon2_memory_kib,
-                token_ttl=config.token_ttl_seconds,
-            )
+                accounts = SharedAccountStore(
+                    url,
+                    time_cost=config.argon2_time_cost,
+                    memory_kib=config.argon2_memory_kib,
+                    token_ttl=config.token_ttl_seconds,
+                    signer=ledger,
+                )
+                # the replay verifies every chain, signed record and seal, and every account
+                # row's seal, as the embedded house does (decision 0010): TamperDetected
+                house = cls(ledger, accounts, replay_until=until, config=config, clock=clock)
         except OSError as exc:
             store.close()
             raise LedgerError(f"cannot open the shared house {redact(url)}: {exc}") from exc
         except BaseException:
             store.close()
+            if accounts is not None:
+                accounts.close()
             raise
-        house = cls(ledger, accounts, replay_until=until, config=config, clock=clock)
         house._reader = PostgresStore(url)
         house.stamp = stamp
         house.pull_shared_now()
         return house
-
-    def _replay_events(self) -> Iterator[Event]:
-        after, until = 0, self.pos
-        while after < until:
-            rows = self.store.page(after, PAGE)
-            if not rows:
-                return
-            for pos, body in rows:
-                if pos > until:
-                    return
-                yield decode_event(body)
-            after = rows[-1][0]
 
     def _state(self, auction_id: str) -> AuctionState:
         """An auction another instance created a moment ago (its announcement may be on its

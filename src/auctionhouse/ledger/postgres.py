@@ -243,6 +243,30 @@ class PostgresStore:
             except psycopg.Error as exc:
                 raise LedgerError(f"the ledger transaction failed: {exc}") from exc
 
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Every read from this thread inside sees one state of the database (a REPEATABLE
+        READ transaction), however other instances write meanwhile. Their commits are made
+        one at a time under the writer lock (``locked``), each visible before the next can
+        start, so that state is a prefix of their appends: a start-up replays and verifies
+        it, then catches up by ``pos``. Writes inside are committed at its end."""
+        with self._lock:
+            db = self._open_db()
+            try:
+                db.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+            except psycopg.Error as exc:
+                raise LedgerError(f"cannot read the ledger: {exc}") from exc
+            try:
+                yield
+            except BaseException:
+                with contextlib.suppress(psycopg.Error):
+                    db.execute("ROLLBACK")
+                raise
+            try:
+                db.execute("COMMIT")
+            except psycopg.Error as exc:
+                raise LedgerError(f"cannot read the ledger: {exc}") from exc
+
     def later(self, sql: str, params: Any = (), *, many: bool = False) -> Later:
         """Queue a statement for the end of the current ``locked()`` turn (``many``: run it
         for each row of ``params``); its rows are on the returned ``Later`` after commit."""

@@ -64,6 +64,7 @@ class ServerState:
         self.clock = clock
         self.metrics = Metrics(config.stats_window_seconds)
         self._opened: AuctionHouse | None = None
+        self._open_now: Callable[[], AuctionHouse] = self._open_house
         # ``service``: another keeping of the house behind the same interface (p2p peers).
         self.service = service or self._service(config)
         self.hub = Hub(
@@ -92,12 +93,16 @@ class ServerState:
 
         url = config.database_url
 
-        def open_shared() -> SharedAuctionHouse:
+        def open_shared() -> AuctionHouse:
+            if self._opened is not None:  # opened and verified by open_house_now
+                house, self._opened = self._opened, None
+                return house
             return SharedAuctionHouse.open_shared(
                 url, key_path=config.key_path, config=config.house, clock=self.clock
             )
 
-        return SharedHouseService(open_shared, url)
+        self._open_now = open_shared
+        return SharedHouseService(open_shared, url)  # type: ignore[arg-type]
 
     def _open_house(self) -> AuctionHouse:
         if self._opened is not None:
@@ -114,7 +119,7 @@ class ServerState:
     def open_house_now(self) -> AuctionHouse:
         """Open (recover and verify) the house before the server starts, so that a ledger
         that fails is one ``error:`` line and a non-zero exit, never a startup traceback."""
-        self._opened = self._open_house()
+        self._opened = self._open_now()
         return self._opened
 
     @property

@@ -13,6 +13,7 @@ from typing import Any
 
 from auctionhouse.client.text import install_safe_logging
 from auctionhouse.errors import ConfigError, TamperDetected
+from auctionhouse.ledger.location import redact
 from auctionhouse.server.config import ServerConfig
 
 GC_YOUNG = 20_000  # allocations between young collections (the default is 700)
@@ -130,21 +131,23 @@ def run_server(
 
     app = (build_app or create_app)(config)
     # Recover and verify the ledger first: a ledger that fails raises TamperDetected (or
-    # HouseKeyMissing), which the CLI prints as one line with a non-zero exit. (The shared
-    # house of several instances opens in its service, house/shared.py, unverified.)
+    # HouseKeyMissing), which the CLI prints as one line with a non-zero exit; the shared house
+    # of several instances too (its snapshot, house/shared.py).
     if config.read_only and config.database_url is not None:
         raise ConfigError("read_only serves a house's SQLite file, not a shared house")
-    if config.database_url is None:
-        try:
-            house = app.state.server.open_house_now()
-        except TamperDetected as exc:
-            raise TamperDetected(
-                f"{exc.message}; refusing to serve {config.db} (auctionhouse audit --db"
-                f" {config.db} lists every finding; serve --read-only serves it for inspection)"
-            ) from None
-        if config.read_only:
-            failing = f"; it fails verification: {house.problems[0]}" if house.problems else ""
-            print(f"read-only: serving {config.db}, nothing is written{failing}", flush=True)
+    shared = config.database_url is not None
+    db = redact(config.database_url) if config.database_url is not None else str(config.db)
+    try:
+        house = app.state.server.open_house_now()
+    except TamperDetected as exc:
+        look = "" if shared else "; serve --read-only serves it for inspection"
+        raise TamperDetected(
+            f"{exc.message}; refusing to serve {db} (auctionhouse audit --db {db} lists every"
+            f" finding{look})"
+        ) from None
+    if config.read_only:
+        failing = f"; it fails verification: {house.problems[0]}" if house.problems else ""
+        print(f"read-only: serving {config.db}, nothing is written{failing}", flush=True)
     server = house_server(uvicorn_config(config, app))
     app.state.server.on_started = tune_gc
     server.run()
