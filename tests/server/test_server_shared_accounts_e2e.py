@@ -35,9 +35,9 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer,
         account_rate=1000.0,
         account_burst=1000.0,
     )
-    a = LiveServer(url, config).start()  # type: ignore[arg-type]  # the first makes the key
+    a = LiveServer(url, config).start()
     try:
-        b = LiveServer(url, config).start()  # type: ignore[arg-type]
+        b = LiveServer(url, config).start()
     except BaseException:
         a.stop()
         raise

@@ -56,12 +56,13 @@ from auctionhouse.errors import (
     all_codes,
 )
 from auctionhouse.house.accounts import Account, AccountStore, Session, _digest, normalize_name
-from auctionhouse.house.clock import Clock
+from auctionhouse.house.clock import Clock, SystemClock
 from auctionhouse.house.config import HouseConfig
 from auctionhouse.house.house import AuctionHouse, house_key
 from auctionhouse.house.limits import LoginThrottle, RateLimiter, _Failures
 from auctionhouse.house.nonces import WINDOW, Spent, SpentNonces
 from auctionhouse.house.service import HouseService, run_commands
+from auctionhouse.house.shared_due import DueWork
 from auctionhouse.house.signing import bid_message, parse_public_key, verify
 from auctionhouse.ledger import Ledger
 from auctionhouse.ledger.encoding import decode_event
@@ -116,7 +117,8 @@ CREATE TABLE IF NOT EXISTS login_known (
 """
 _PUSH = (
     "INSERT INTO house_shared (kind, key, value, stamp) VALUES (%s, %s, %s, nextval('house_stamp'))"
-    " ON CONFLICT (kind, key) DO UPDATE SET value = EXCLUDED.value, stamp = EXCLUDED.stamp"
+    " ON CONFLICT (kind, key) DO UPDATE SET value = EXCLUDED.value, stamp = EXCLUDED.stamp,"
+    " at = EXCLUDED.at"  # when it last changed (database time; shared_due.py prunes by it)
 )
 
 _SHARED_AFTER = "SELECT kind, key, value, stamp FROM house_shared WHERE stamp > %s ORDER BY stamp"
@@ -558,6 +560,7 @@ class SharedAuctionHouse(AuctionHouse):
         self._address_limiter._buckets = _Tracked(self._address_limiter._buckets)
         self.absorbed = 0  # events applied that other instances wrote (metrics, tests)
         self._reader: PostgresStore | None = None  # reads on the event loop (see _state)
+        self.due: DueWork | None = None  # housekeeping taken with SKIP LOCKED (shared_due.py)
         # signed bids checked outside the writer lock (SharedHouseService.verify_ahead)
         self._verified: dict[Signed, None] = {}
         self.verified_ahead = 0  # signatures checked before their round (metrics, tests)
@@ -577,8 +580,13 @@ class SharedAuctionHouse(AuctionHouse):
         config = config or HouseConfig()
         store = PostgresStore(url)
         accounts: SharedAccountStore | None = None
+        due = DueWork(
+            url, forget_after=config.login_forget_seconds, known_for=LoginThrottle().known_for
+        )
         try:
-            store.execute(SHARED_SCHEMA)
+            with store.locked():  # instances starting together: one creates the tables
+                store.execute(SHARED_SCHEMA)
+                due.install(store, (clock or SystemClock()).now())
             key = house_key(store, Path(key_path), False)  # never a new key for old records
             assert key is not None
             Ledger(store, key)  # a new database records the house's public key (committed)
@@ -609,6 +617,7 @@ class SharedAuctionHouse(AuctionHouse):
                 accounts.close()
             raise
         house._reader = PostgresStore(url)
+        house.due = due
         house.stamp = stamp
         house.pull_shared_now()
         return house
@@ -860,6 +869,8 @@ class SharedAuctionHouse(AuctionHouse):
             self.accounts.close()
             if self._reader is not None:
                 self._reader.close()
+            if self.due is not None:
+                self.due.close()
 
 
 def migrate_house(source: str | Path, url: str) -> dict[str, int]:
@@ -933,11 +944,14 @@ class SharedHouseService(HouseService):
         url: str,
         *,
         resync_seconds: float = 1.0,
+        due_seconds: float = 1.0,
         **kwargs: Any,
     ) -> None:
         super().__init__(factory, **kwargs)
         self._url = url
         self._resync = resync_seconds
+        self._due_seconds = due_seconds
+        self._due_pool = ThreadPoolExecutor(1, thread_name_prefix="house-due")
         self._catchup_wanted = False
         self._catchup_task: asyncio.Task[None] | None = None
         self.listener_connections = 0  # (re)connects of the LISTEN connection
@@ -958,6 +972,7 @@ class SharedHouseService(HouseService):
         await super().start()
         self._listening = asyncio.Event()
         self._tasks.append(asyncio.create_task(self._listen(), name="house-listener"))
+        self._tasks.append(asyncio.create_task(self._due(), name="house-due"))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._listening.wait(), LISTEN_WAIT)
 
@@ -972,6 +987,7 @@ class SharedHouseService(HouseService):
                 await self._checking
         self._verifier.shutdown(wait=True)
         await super().stop()
+        self._due_pool.shutdown(wait=True)
 
     async def verify_ahead(
         self,
@@ -1165,6 +1181,20 @@ class SharedHouseService(HouseService):
                 if conn is not None:
                     with contextlib.suppress(Exception):
                         await conn.close()
+
+    async def _due(self) -> None:
+        """Every ``due_seconds``, take whatever due work no other instance holds (on a thread
+        and a connection of its own: rounds go on meanwhile)."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(self._due_seconds)
+            due = self.shared.due
+            if due is None or self.failure is not None:
+                continue
+            try:
+                await loop.run_in_executor(self._due_pool, due.run_due, self.shared.clock.now())
+            except AuctionhouseError as exc:
+                log.warning("%s (it stays due; tried again)", exc)
 
     async def _reload_accounts(self) -> None:
         """After a (re)connect of the listener, announcements may have been missed: drop
