@@ -257,6 +257,37 @@ def test_rate_limits_and_quotas_count_across_instances(tmp_path: Path) -> None:
     run(tmp_path, _rate_limits_and_quotas_count_across_instances, config)
 
 
+async def _an_address_limit_holds_across_instances_serving_only_reads(cluster: Cluster) -> None:
+    a, b = [await cluster.add() for _ in range(2)]
+    limiters = [s.house._address_limiter for s in (a, b)]
+
+    def pushed() -> bool:
+        return not limiters[1]._buckets.dirty  # type: ignore[attr-defined]
+
+    for _ in range(4):  # reads on a: no command, no round of their own
+        a.house.check_address("10.9.9.9")
+    with psycopg.connect(cluster.url, autocommit=True) as db:
+
+        def committed() -> bool:  # a's idle sync round pushed its bucket
+            row = db.execute(
+                "SELECT value FROM house_shared WHERE kind = 'address' AND key = '10.9.9.9'"
+            ).fetchone()
+            return row is not None and float(row[0].split()[0]) < 3
+
+        await until(committed)
+    b.house.check_address("10.9.9.9")  # b's own copy is full: one request passes on it
+    await until(pushed)  # b's sync round pulled a's bucket (the emptier one is kept)
+    b.house.check_address("10.9.9.9")
+    b.house.check_address("10.9.9.9")
+    with pytest.raises(RateLimited):  # 4 + 1 + 2: not the 6 + 6 of two separate buckets
+        b.house.check_address("10.9.9.9")
+
+
+def test_an_address_limit_holds_across_instances_serving_only_reads(tmp_path: Path) -> None:
+    config = HouseConfig.for_tests(address_rate=0.001, address_burst=6)
+    run(tmp_path, _an_address_limit_holds_across_instances_serving_only_reads, config)
+
+
 async def _a_lost_listener_connection_is_repaired_and_no_event_is_missed(cluster: Cluster) -> None:
     a, b = [await cluster.add() for _ in range(2)]
     a.house.create_account("seller", "password123")

@@ -87,6 +87,7 @@ log = logging.getLogger("auctionhouse.house")
 EVENTS_CHANNEL = "auctionhouse_events"
 ACCOUNTS_CHANNEL = "auctionhouse_accounts"
 VERIFIED_MAX = 65_536  # signatures checked ahead and not yet decided (oldest dropped beyond)
+LIMITS_SYNC = 0.25  # seconds an idle instance's rate-limit changes wait for a round
 HOP_TIMEOUT = 60.0  # seconds a round waits for the event loop to decide its batch
 LISTEN_WAIT = 10.0  # seconds a start waits for its LISTEN connection
 
@@ -973,6 +974,7 @@ class SharedHouseService(HouseService):
         self._listening = asyncio.Event()
         self._tasks.append(asyncio.create_task(self._listen(), name="house-listener"))
         self._tasks.append(asyncio.create_task(self._due(), name="house-due"))
+        self._tasks.append(asyncio.create_task(self._sync_limits(), name="house-limits"))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._listening.wait(), LISTEN_WAIT)
 
@@ -1181,6 +1183,21 @@ class SharedHouseService(HouseService):
                 if conn is not None:
                     with contextlib.suppress(Exception):
                         await conn.close()
+
+    async def _sync_limits(self) -> None:
+        """Rate-limit buckets are pushed and pulled by rounds; an instance serving only reads
+        (every request takes from its address's bucket) makes no rounds, so every
+        ``LIMITS_SYNC`` seconds one whose buckets changed runs an empty round: the address
+        limit then holds across instances within that time, whatever the traffic."""
+        house = self.shared
+        while True:
+            await asyncio.sleep(LIMITS_SYNC)
+            if self.failure is not None or self._closing:
+                continue
+            limiters = (house._address_limiter, house._account_limiter)
+            if any(isinstance(x._buckets, _Tracked) and x._buckets.dirty for x in limiters):
+                with contextlib.suppress(AuctionhouseError):
+                    await self.call(lambda h: None)
 
     async def _due(self) -> None:
         """Every ``due_seconds``, take whatever due work no other instance holds (on a thread
