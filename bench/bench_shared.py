@@ -219,13 +219,29 @@ def run_setup(
             procs.append(proc)
             urls.append(url)
         pids = [p.pid for p in procs]
+        before = signed_records(db)
         run, bidders = asyncio.run(saturate(urls, pids, args.clients, args.per_client, args.window))
+        if before is not None:  # one signed batch record per round (decision 0014)
+            rounds = (signed_records(db) or 0) - before
+            run["rounds"] = rounds
+            run["bids_per_round"] = round(run["accepted"] / max(rounds, 1), 1)
         run["watcher_delay_ms"] = asyncio.run(
             watcher_delay(urls, bidders[0], args.paced_bids, args.paced_rate)
         )
         return run
     finally:
         stop(procs)
+
+
+def signed_records(db: str) -> int | None:
+    """How many signed records a PostgreSQL ledger holds (None for SQLite)."""
+    if not db.startswith("postgresql"):
+        return None
+    import psycopg
+
+    with psycopg.connect(db) as conn:
+        row = conn.execute("SELECT count(*) FROM ledger_checkpoints").fetchone()
+    return int(row[0]) if row else 0
 
 
 def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
