@@ -122,6 +122,13 @@ _PUSH = (
     " at = EXCLUDED.at"  # when it last changed (database time; shared_due.py prunes by it)
 )
 
+# A round's changed rows in one statement (binary arrays, as the events: ledger/postgres.py).
+_PUSH_ALL = (
+    "INSERT INTO house_shared (kind, key, value, stamp) SELECT k, y, v, nextval('house_stamp')"
+    " FROM unnest(%b::text[], %b::text[], %b::text[]) WITH ORDINALITY AS t(k, y, v, n) ORDER BY n"
+    " ON CONFLICT (kind, key) DO UPDATE SET value = EXCLUDED.value, stamp = EXCLUDED.stamp,"
+    " at = EXCLUDED.at"
+)
 _SHARED_AFTER = "SELECT kind, key, value, stamp FROM house_shared WHERE stamp > %s ORDER BY stamp"
 _RECORDS_AFTER = (
     "SELECT pos, auction_id, seq, body, hash FROM ledger_events WHERE pos > %s"
@@ -844,7 +851,7 @@ class SharedAuctionHouse(AuctionHouse):
     def push_shared(self, rows: Sequence[SharedRow]) -> None:
         """Write changed shared state (writer thread, inside the round's transaction)."""
         if rows:
-            self.store.later(_PUSH, rows, many=True)
+            self.store.later(_PUSH_ALL, [list(column) for column in zip(*rows, strict=True)])
 
     def announce(self, events: Sequence[Event]) -> None:
         """One NOTIFY per auction moved: ``'AUCTION SEQ'`` of its newest event (delivered at
