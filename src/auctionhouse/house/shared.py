@@ -146,10 +146,14 @@ Signed = tuple[str, bytes, str]
 def check_signatures(items: Sequence[Signed]) -> list[Signed]:
     """The items whose Ed25519 signature holds (a verifier thread: PyNaCl releases the GIL)."""
     good: list[Signed] = []
+    keys: dict[str, Any] = {}  # a batch holds many bids of few bidders: parse each key once
     for item in items:
         key, message, signature = item
         try:
-            verify(parse_public_key(key), message, signature)
+            verify_key = keys.get(key)
+            if verify_key is None:
+                verify_key = keys[key] = parse_public_key(key)
+            verify(verify_key, message, signature)
         except AuctionhouseError:
             continue
         good.append(item)
