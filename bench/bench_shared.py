@@ -111,6 +111,10 @@ async def saturate(
         "ack_p50_ms": round(percentile(latencies, 0.5) * 1000, 2),
         "ack_p99_ms": round(percentile(latencies, 0.99) * 1000, 2),
         "server_cpu_s": round(sum(cpu_seconds(p) for p in pids) - cpu, 2),
+        # the figure the machine's load moves least: CPU the instances spent per accepted bid
+        "server_cpu_us_per_bid": round(
+            (sum(cpu_seconds(p) for p in pids) - cpu) / max(accepted, 1) * 1e6
+        ),
         "client_cpu_s": round(time.process_time() - client_cpu, 2),
         "seconds": round(elapsed, 2),
     }, bidders
