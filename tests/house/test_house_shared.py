@@ -17,6 +17,7 @@ from nacl.signing import SigningKey
 import pg_cluster
 from auctionhouse.auction import AuctionClosed
 from auctionhouse.errors import (
+    BadSignature,
     LedgerError,
     NotFound,
     QuotaExceeded,
@@ -286,6 +287,40 @@ async def _an_address_limit_holds_across_instances_serving_only_reads(cluster: C
 def test_an_address_limit_holds_across_instances_serving_only_reads(tmp_path: Path) -> None:
     config = HouseConfig.for_tests(address_rate=0.001, address_burst=6)
     run(tmp_path, _an_address_limit_holds_across_instances_serving_only_reads, config)
+
+
+async def _a_signature_checked_ahead_counts_only_for_the_key_it_was_checked_with(
+    cluster: Cluster,
+) -> None:
+    (a,) = [await cluster.add()]
+    old, new = SigningKey.generate(), SigningKey.generate()
+    a.house.create_account("seller", "password123")
+    a.house.create_account("ann", "password123", public_key=old.verify_key.encode().hex())
+    aid = (await a.call(lambda h: h.create_auction("seller", "lamp", "english", {"duration": 60})))[
+        "id"
+    ]
+    now = cluster.clock.now()
+    first = sign(old, bid_message(aid, "ann", 10, 1, now))
+    await a.verify_ahead("ann", aid, 10, None, 1, now, first)
+    assert a.shared.verified_ahead == 1  # checked before its round
+    ack = await a.call(lambda h: h.place_bid("ann", aid, 10, nonce=1, ts=now, signature=first))
+    assert ack["accepted"]
+    second = sign(old, bid_message(aid, "ann", 20, 2, now))
+    await a.verify_ahead("ann", aid, 20, None, 2, now, second)  # holds for the old key ...
+    a.house.register_key("ann", new.verify_key.encode().hex())  # ... replaced before its round
+    with pytest.raises(BadSignature):  # checked again in the round, with the key of now
+        await a.call(lambda h: h.place_bid("ann", aid, 20, nonce=2, ts=now, signature=second))
+    bad = "00" * 64
+    await a.verify_ahead("ann", aid, 30, None, 3, now, bad)
+    with pytest.raises(BadSignature):  # a check that failed ahead is made (and refused) again
+        await a.call(lambda h: h.place_bid("ann", aid, 30, nonce=3, ts=now, signature=bad))
+    assert a.house.accounts.get("ann").strikes == 2
+
+
+def test_a_signature_checked_ahead_counts_only_for_the_key_it_was_checked_with(
+    tmp_path: Path,
+) -> None:
+    run(tmp_path, _a_signature_checked_ahead_counts_only_for_the_key_it_was_checked_with)
 
 
 async def _a_lost_listener_connection_is_repaired_and_no_event_is_missed(cluster: Cluster) -> None:
