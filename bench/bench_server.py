@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import json
 import os
@@ -69,7 +70,7 @@ def raise_fd_limit() -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
-def start_server(tmp: Path) -> tuple[subprocess.Popen[str], str]:
+def start_server(tmp: Path, verify_workers: int | None) -> tuple[subprocess.Popen[str], str]:
     config = tmp / "bench.toml"
     config.write_text(
         "ws_send_queue = 65536\nws_send_buffer_bytes = 67108864\n"
@@ -78,6 +79,7 @@ def start_server(tmp: Path) -> tuple[subprocess.Popen[str], str]:
         "[house]\nargon2_time_cost = 1\nargon2_memory_kib = 1024\n"
         "account_rate = 1e9\naccount_burst = 1e9\naddress_rate = 1e9\naddress_burst = 1e9\n"
         "max_pending = 100000\n"
+        + ("" if verify_workers is None else f"verify_workers = {verify_workers}\n")
     )
     port = free_port()
     proc = subprocess.Popen(
@@ -234,9 +236,24 @@ class Bidder:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process, all threads (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU of a process, all threads, and of its live children (the signature
+    worker) (Linux /proc)."""
+    total = 0.0
+    for proc in [pid, *children(pid)]:
+        try:
+            fields = Path(f"/proc/{proc}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def children(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            found.extend(int(c) for c in (task / "children").read_text().split())
+    return found
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -256,12 +273,14 @@ async def load(
         b.errors = {}
     interval = None if rate is None else len(bidders) / rate
     server_cpu = cpu_seconds(pid)
+    client_cpu = time.process_time()
     start = time.perf_counter()
     await asyncio.gather(
         *(b.run(f, window, interval) for b, f in zip(bidders, batches, strict=True))
     )
     elapsed = time.perf_counter() - start
     server_cpu = cpu_seconds(pid) - server_cpu
+    client_cpu = time.process_time() - client_cpu
     latencies = [x for b in bidders for x in b.latencies]
     errors: dict[str, int] = {}
     for b in bidders:
@@ -279,6 +298,9 @@ async def load(
         "ack_ms_p99": round(percentile(latencies, 0.99) * 1000, 3),
         # CPU the server spent per accepted bid (all threads): robust to a busy machine.
         "server_cpu_us_per_bid": round(1e6 * server_cpu / max(1, accepted), 1),
+        # The load generator shares the machine: what it spent is CPU the server did not get.
+        "client_cpu_us_per_bid": round(1e6 * client_cpu / max(1, accepted), 1),
+        "load_average": round(os.getloadavg()[0], 2),
     }
 
 
@@ -351,6 +373,11 @@ def main() -> None:
     parser.add_argument("--watchers", type=int, default=5000)
     parser.add_argument("--fanout-rounds", type=int, default=3)
     parser.add_argument("--profile", help="record the server with py-spy (raw stacks) here")
+    parser.add_argument(
+        "--verify-workers",
+        type=int,
+        help="the house's verify_workers (0: verify on the event loop; default: the house's)",
+    )
     args = parser.parse_args()
     raise_fd_limit()
     gc.freeze()  # the client's own collector pauses would count as server latency
@@ -358,7 +385,7 @@ def main() -> None:
 
     verify, verify_cpu = verify_rate()
     with tempfile.TemporaryDirectory() as tmp:
-        proc, url = start_server(Path(tmp))
+        proc, url = start_server(Path(tmp), args.verify_workers)
         try:
             accounts, seller = setup(url, args.clients)
             ws_url = url.replace("http://", "ws://") + "/api/v1/ws"
@@ -376,6 +403,7 @@ def main() -> None:
                         "raw",
                         "--rate",
                         "250",
+                        "--subprocesses",  # the signature worker too
                         "-o",
                         args.profile,
                     ],
@@ -387,6 +415,11 @@ def main() -> None:
             if spy is not None:
                 spy.send_signal(signal.SIGINT)
                 spy.wait(timeout=60)
+            # The machine's load moves: one core's verify rate is taken again right after the
+            # saturated run, and the ratio is to the mean of the two.
+            after, after_cpu = verify_rate()
+            verify_first = verify
+            verify, verify_cpu = (verify + after) / 2, (verify_cpu + after_cpu) / 2
             saturated["ratio_to_verify"] = round(saturated["accepted_per_s"] / verify, 3)
             # Bids a second one core of server CPU would carry, against verifies per CPU second.
             saturated["cpu_ratio_to_verify"] = round(
@@ -408,6 +441,7 @@ def main() -> None:
         "bench": "server",
         "cpus": os.cpu_count(),
         "verify_per_s": round(verify, 1),
+        "verify_per_s_before_after": [round(verify_first, 1), round(after, 1)],
         "verify_per_cpu_s": round(verify_cpu, 1),
         "saturated": saturated,
         "half_load": half,
