@@ -235,17 +235,24 @@ class Bidder:
             task.cancel()
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process, all threads, and of its live children (the signature
-    worker) (Linux /proc)."""
-    total = 0.0
-    for proc in [pid, *children(pid)]:
+def cpu_seconds(pid: int) -> dict[str, float]:
+    """User + system CPU of a server (Linux /proc): its main thread (the event loop), its
+    other threads (ledger writer, ...) and its live children (the signature worker)."""
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def stat(path: Path) -> float:
         try:
-            fields = Path(f"/proc/{proc}/stat").read_text().rsplit(")", 1)[1].split()
+            fields = path.read_text().rsplit(")", 1)[1].split()
         except OSError:  # gone meanwhile
-            continue
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / tick
+
+    loop = stat(Path(f"/proc/{pid}/task/{pid}/stat"))
+    return {
+        "loop": loop,
+        "threads": stat(Path(f"/proc/{pid}/stat")) - loop,
+        "workers": sum(stat(Path(f"/proc/{child}/stat")) for child in children(pid)),
+    }
 
 
 def children(pid: int) -> list[int]:
@@ -279,7 +286,8 @@ async def load(
         *(b.run(f, window, interval) for b, f in zip(bidders, batches, strict=True))
     )
     elapsed = time.perf_counter() - start
-    server_cpu = cpu_seconds(pid) - server_cpu
+    cpu_after = cpu_seconds(pid)
+    parts = {k: cpu_after[k] - v for k, v in server_cpu.items()}
     client_cpu = time.process_time() - client_cpu
     latencies = [x for b in bidders for x in b.latencies]
     errors: dict[str, int] = {}
@@ -297,7 +305,12 @@ async def load(
         "ack_ms_p50": round(percentile(latencies, 0.50) * 1000, 3),
         "ack_ms_p99": round(percentile(latencies, 0.99) * 1000, 3),
         # CPU the server spent per accepted bid (all threads): robust to a busy machine.
-        "server_cpu_us_per_bid": round(1e6 * server_cpu / max(1, accepted), 1),
+        "server_cpu_us_per_bid": round(1e6 * sum(parts.values()) / max(1, accepted), 1),
+        # The event loop is the serial part: on a free core it carries 1e6 / loop us bids/s.
+        **{
+            f"server_{k}_cpu_us_per_bid": round(1e6 * v / max(1, accepted), 1)
+            for k, v in parts.items()
+        },
         # The load generator shares the machine: what it spent is CPU the server did not get.
         "client_cpu_us_per_bid": round(1e6 * client_cpu / max(1, accepted), 1),
         "load_average": round(os.getloadavg()[0], 2),
@@ -424,6 +437,11 @@ def main() -> None:
             # Bids a second one core of server CPU would carry, against verifies per CPU second.
             saturated["cpu_ratio_to_verify"] = round(
                 1e6 / saturated["server_cpu_us_per_bid"] / verify_cpu, 3
+            )
+            # What the event loop alone would carry with a core of its own (the worker and the
+            # writer on the other), against one core's verifies: the ratio on a quiet machine.
+            saturated["loop_ratio_to_verify"] = round(
+                1e6 / saturated["server_loop_cpu_us_per_bid"] / verify_cpu, 3
             )
             half_rate = 0.25 * verify
             per_client = max(10, int(half_rate * args.half_seconds / args.clients))

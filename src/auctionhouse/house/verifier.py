@@ -106,6 +106,30 @@ class CheckedCommand(Generic[T]):
         return self.command(house)
 
 
+def place_bid_command(
+    bidder_id: str,
+    auction_id: str,
+    amount: int,
+    *,
+    proxy_max: int | None = None,
+    nonce: int | None = None,
+    ts: float | None = None,
+    signature: str | None = None,
+) -> Callable[[Any], dict[str, Any]]:
+    """The service command ``house.place_bid(...)`` with these arguments; for a signed bid a
+    ``CheckedCommand`` whose signature the service verifies ahead, in a batch."""
+    fields = {"proxy_max": proxy_max, "nonce": nonce, "ts": ts, "signature": signature}
+
+    def place(house: Any) -> dict[str, Any]:
+        return house.place_bid(bidder_id, auction_id, amount, **fields)  # type: ignore[no-any-return]
+
+    if signature is None:
+        return place
+    return CheckedCommand(
+        place, lambda house: house.signature_check(bidder_id, auction_id, amount, **fields)
+    )
+
+
 def encode_batch(checks: list[SignatureCheck]) -> bytes:
     """The worker's request: a header, then per check key (32 bytes), signature (64), message
     length (2, little-endian) and message."""
@@ -163,6 +187,27 @@ class BatchVerifier:
         waiting = {c.batch for c in checks if c.batch is not None and not c.batch.done()}
         if waiting:
             await asyncio.wait(waiting, timeout=timeout)
+
+    @property
+    def running(self) -> bool:
+        """Is a worker process up (batches go to it)?"""
+        return self._proc is not None and self._proc.returncode is None
+
+    async def warm(self, timeout: float = 10.0) -> bool:
+        """Start the worker now rather than at the first check; True once it is up."""
+        if not self.enabled or self._closed:
+            return False
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        self._down_until = 0.0
+        while not self.running and loop.time() < deadline:
+            self._worker(loop)
+            if self._starting is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(asyncio.shield(self._starting), deadline - loop.time())
+            else:
+                await asyncio.sleep(0.01)
+        return self.running
 
     async def close(self) -> None:
         """Answer what is pending (without verdicts), stop the task and the worker."""

@@ -27,7 +27,7 @@ import auctionhouse
 from auctionhouse.errors import AuctionhouseError, TooLarge
 from auctionhouse.house import AuctionHouse, Clock
 from auctionhouse.house.service import HouseService
-from auctionhouse.house.verifier import CheckedCommand
+from auctionhouse.house.verifier import place_bid_command
 from auctionhouse.server.config import ServerConfig
 from auctionhouse.server.hub import Hub, Limits
 from auctionhouse.server.metrics import Metrics
@@ -144,16 +144,15 @@ class ServerState:
         self.passwords.shutdown()
 
     async def place_bid(self, account: str, auction: str, bid: BidFields) -> dict[str, Any]:
-        fields = {
-            "proxy_max": bid.proxy_max,
-            "nonce": bid.nonce,
-            "ts": bid.ts,
-            "signature": bid.signature,
-        }
         return await self.service.call(
-            CheckedCommand(  # its signature is verified ahead, in a batch (house/verifier.py)
-                lambda h: h.place_bid(account, auction, bid.amount, **fields),
-                lambda h: h.signature_check(account, auction, bid.amount, **fields),
+            place_bid_command(  # a signature is verified ahead, in a batch (house/verifier.py)
+                account,
+                auction,
+                bid.amount,
+                proxy_max=bid.proxy_max,
+                nonce=bid.nonce,
+                ts=bid.ts,
+                signature=bid.signature,
             )
         )
 
