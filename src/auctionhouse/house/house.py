@@ -285,6 +285,7 @@ class AuctionHouse:
         auctions = self._auctions
         logs = self._events
         count_bid = self._count_bid
+        sealed: dict[str, bool] = {}  # per auction (Method.sealed is a property: once each)
         for event in events:
             aid = event.auction_id
             before = auctions.get(aid)
@@ -294,7 +295,10 @@ class AuctionHouse:
             first_here = event.bidder not in before.bidders  # apply folds in place: ask first
             apply(before, event)
             logs[aid].append(event)
-            count_bid(event, first_here, before.method.sealed)
+            hidden = sealed.get(aid)
+            if hidden is None:
+                hidden = sealed[aid] = before.method.sealed
+            count_bid(event, first_here, hidden)
 
     def _replay_events(self) -> Iterator[Event]:
         """The events a start replays, verified in the same pass (``Ledger.replay``). The
