@@ -163,17 +163,17 @@ def test_the_house_trusts_a_verdict_only_for_exactly_what_it_verified(
     alice = Bidder(house, "alice", aid, clock.now())
     good = alice.bid(100, 1)
     key = alice.key.verify_key.encode().hex()
-    message = bid_message(aid, "alice", 100, 1, clock.now())
+    fields = (aid, "alice", good["amount"], good["nonce"], good["ts"], None)
     # A verdict is used: one that (wrongly) says no refuses a good signature ...
-    lying = make_check(key, message, good["signature"])
+    lying = make_check(key, fields, good["signature"])
     assert lying is not None
     lying.valid = False
     with house.verdicts([lying]), pytest.raises(AuctionhouseError) as info:
         house.place_bid("alice", aid, **good)
     assert info.value.code == "bad_signature"
-    # ... but a "yes" for other bytes (another amount) is not: the house verifies itself.
+    # ... but a "yes" for another bid (another amount) is not: the house verifies itself.
     forged = alice.bid(500, 2, forged=True)
-    other = make_check(key, bid_message(aid, "alice", 501, 2, clock.now()), forged["signature"])
+    other = make_check(key, (aid, "alice", 501, 2, forged["ts"], None), forged["signature"])
     assert other is not None
     other.valid = True
     with house.verdicts([other]), pytest.raises(AuctionhouseError) as info:
@@ -192,9 +192,9 @@ def test_a_batch_of_good_and_bad_signatures_is_one_hand_off() -> None:
             assert await verifier.warm()
             checks = []
             for i in range(50):
-                message = f"bid {i}".encode()
-                signed = message if i % 7 else b"another bid"
-                check = make_check(public, message, sign(key, signed))
+                fields = ("1", "bob", i + 1, i, 1.5, None)
+                signed = bid_message(*fields) if i % 7 else b"another bid"
+                check = make_check(public, fields, sign(key, signed))
                 assert check is not None
                 verifier.submit(check)
                 checks.append(check)
@@ -210,10 +210,11 @@ def test_a_batch_of_good_and_bad_signatures_is_one_hand_off() -> None:
 def test_checks_that_cannot_be_made_ahead_are_left_to_the_house() -> None:
     public = SigningKey.generate().verify_key.encode().hex()
     good = "ab" * 64
-    assert make_check(public, b"m", good) is not None
+    fields = ("1", "bob", 5, 1, 1.5, None)
+    assert make_check(public, fields, good) is not None
     for signature in ("ab" * 63 + " \n", "zz" * 64, "ab" * 63, None, 5):
-        assert make_check(public, b"m", signature) is None
-    assert make_check(None, b"m", good) is None
+        assert make_check(public, fields, signature) is None
+    assert make_check(None, fields, good) is None
 
 
 names = st.text(min_size=1, max_size=12)
@@ -245,3 +246,17 @@ def test_the_fast_bid_message_is_json_dumps_byte_for_byte(
         body["proxy_max"] = proxy_max
     expected = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     assert bid_message(auction, bidder, amount, nonce, ts, proxy_max) == expected.encode()
+
+
+def test_a_check_is_for_the_very_fields_it_signed() -> None:
+    public = SigningKey.generate().verify_key.encode().hex()
+    ts = 1_000_000.5
+    check = make_check(public, ("7", "bob", 5, 1, ts, None), "ab" * 64)
+    assert check is not None
+    assert check.message == bid_message("7", "bob", 5, 1, ts)
+    assert check.same_bid(("7", "bob", 5, 1, ts, None))
+    # equal numbers of another type sign other bytes ("ts":1 is not "ts":1.0)
+    whole = make_check(public, ("7", "bob", 5, 1, 1_000_000, None), "ab" * 64)
+    assert whole is not None and not whole.same_bid(("7", "bob", 5, 1, 1_000_000.0, None))
+    assert not check.same_bid(("7", "bob", 5, 1, ts, 9))
+    assert not check.same_bid(("8", "bob", 5, 1, ts, None))

@@ -769,8 +769,8 @@ class AuctionHouse:
                 raise InvalidRequest("a signed bid needs an integer nonce >= 0")
             if not isinstance(ts, int | float) or isinstance(ts, bool) or not math.isfinite(ts):
                 raise InvalidRequest("a signed bid needs a timestamp ts in seconds")
-            message = bid_message(auction_id, account.id, amount, nonce, ts, proxy_max)
-            self._verify_signature(account.public_key, message, signature)
+            bid = (auction_id, account.id, amount, nonce, ts, proxy_max)
+            self._verify_signature(account.public_key, bid, signature)
             if nonce <= self._nonces.last(account.id):
                 raise ReplayedNonce(
                     f"nonce {nonce} was used already by a different bid; use one above"
@@ -821,8 +821,8 @@ class AuctionHouse:
             account = self.accounts.get(bidder_id)
         except NotFound:
             return None
-        message = bid_message(auction_id, account.id, amount, nonce, ts, proxy_max)
-        return make_check(account.public_key, message, signature)
+        bid = (auction_id, account.id, amount, nonce, ts, proxy_max)
+        return make_check(account.public_key, bid, signature)
 
     @contextmanager
     def verdicts(self, checks: list[SignatureCheck]) -> Iterator[None]:
@@ -833,11 +833,17 @@ class AuctionHouse:
         finally:
             self._verdicts = {}
 
-    def _verify_signature(self, public_key: str, message: bytes, signature: str) -> None:
-        """Raise ``BadSignature`` unless ``signature`` (hex) holds for ``message``: the verdict
-        of a check verified ahead for exactly these, else verified here."""
+    def _verify_signature(
+        self,
+        public_key: str,
+        bid: tuple[str, str, int, int, float | int, int | None],
+        signature: str,
+    ) -> None:
+        """Raise ``BadSignature`` unless ``signature`` (hex) holds for the canonical bytes of
+        ``bid`` (``bid_message``'s arguments): the verdict of a check verified ahead for
+        exactly this bid, key and signature, else verified here."""
         check = self._verdicts.get(signature)
-        if check is not None and check.matches(public_key, message, signature):
+        if check is not None and check.public_key == public_key and check.same_bid(bid):
             if check.valid:
                 return
             raise mismatch()
@@ -846,7 +852,7 @@ class AuctionHouse:
             if len(self._verify_keys) >= 4096:  # a cache, not an index: keep it small
                 self._verify_keys.clear()
             key = self._verify_keys[public_key] = parse_public_key(public_key)
-        verify(key, message, signature)
+        verify(key, bid_message(*bid), signature)
 
     def _ack(self, bid: Event, state: AuctionState, now: float) -> dict[str, Any]:
         """What a bidder is told once its bid is durable: the public facts only (built straight

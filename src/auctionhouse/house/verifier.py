@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
+from auctionhouse.house.signing import bid_message
 from auctionhouse.house.verify_worker import HEADER, LENGTH
 
 log = logging.getLogger("auctionhouse.house")
@@ -40,37 +41,53 @@ RESTART_AFTER = 5.0  # seconds before a worker that died or failed to start is s
 WORKER = Path(__file__).with_name("verify_worker.py")  # run by path: imports no house
 
 
-class SignatureCheck:
-    """One signed bid's check: the account's key (hex, as registered), the canonical signed
-    bytes, the signature (hex, as sent) and, once verified, ``valid``. ``batch`` resolves
-    when the batch it went in is answered (``valid`` stays None if the worker failed)."""
+Bid = tuple[str, str, int, int, "float | int", "int | None"]
+"""A signed bid's fields, as ``bid_message`` takes them: auction, bidder, amount, nonce, ts,
+proxy_max."""
 
-    __slots__ = ("batch", "key", "message", "public_key", "raw", "signature", "valid")
+
+class SignatureCheck:
+    """One signed bid's check: the account's key (hex, as registered), the bid's fields and
+    their canonical signed bytes, the signature (hex, as sent) and, once verified, ``valid``.
+    ``batch`` resolves when the batch it went in is answered (``valid`` stays None if the
+    worker failed)."""
+
+    __slots__ = ("batch", "bid", "key", "message", "public_key", "raw", "signature", "valid")
 
     def __init__(
-        self, public_key: str, key: bytes, message: bytes, signature: str, raw: bytes
+        self, public_key: str, key: bytes, bid: Bid, message: bytes, signature: str, raw: bytes
     ) -> None:
         self.public_key = public_key
         self.key = key
+        self.bid = bid
         self.message = message
         self.signature = signature
         self.raw = raw  # the signature's 64 bytes
         self.valid: bool | None = None
         self.batch: asyncio.Future[None] | None = None
 
-    def matches(self, public_key: str, message: bytes, signature: str) -> bool:
-        """Is this the check of exactly these key, signed bytes and signature?"""
+    def same_bid(self, bid: Bid) -> bool:
+        """Are ``bid``'s fields the very ones this check signed (so that ``bid_message`` of them
+        is ``message``)? Numbers by identity (``1 == 1.0 == True``, but their JSON differs),
+        strings by value: cheaper than building the bytes again on the loop."""
+        mine = self.bid
         return (
-            self.signature == signature
-            and self.public_key == public_key
-            and self.message == message
+            mine[2] is bid[2]
+            and mine[3] is bid[3]
+            and mine[4] is bid[4]
+            and mine[5] is bid[5]
+            and mine[0] == bid[0]
+            and mine[1] == bid[1]
+            and type(mine[0]) is type(bid[0])
+            and type(mine[1]) is type(bid[1])
         )
 
 
-def make_check(public_key: str | None, message: bytes, signature: object) -> SignatureCheck | None:
-    """A check of ``signature`` (hex) over ``message`` with ``public_key`` (hex), or None when
-    it cannot be checked ahead (no key, malformed hex: the house refuses those itself)."""
-    if public_key is None or len(message) > MAX_MESSAGE or type(signature) is not str:
+def make_check(public_key: str | None, bid: Bid, signature: object) -> SignatureCheck | None:
+    """A check of ``signature`` (hex) over the canonical bytes of ``bid`` with ``public_key``
+    (hex), or None when it cannot be checked ahead (no key, malformed hex: the house refuses
+    those itself)."""
+    if public_key is None or type(signature) is not str:
         return None
     # Exactly 2n hex digits: fromhex skips whitespace, so n bytes out of 2n characters means
     # none was skipped (what strict_hex checks with a regular expression, at a third the cost).
@@ -81,9 +98,10 @@ def make_check(public_key: str | None, message: bytes, signature: object) -> Sig
         raw = bytes.fromhex(signature)
     except ValueError:
         return None
-    if len(key) != 32 or len(raw) != 64:
+    message = bid_message(*bid)
+    if len(key) != 32 or len(raw) != 64 or len(message) > MAX_MESSAGE:
         return None
-    return SignatureCheck(public_key, key, message, signature, raw)
+    return SignatureCheck(public_key, key, bid, message, signature, raw)
 
 
 class CheckedCommand(Generic[T]):
