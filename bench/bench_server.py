@@ -335,10 +335,13 @@ async def fanout(url: str, watchers: int, seller_token: str, rounds: int) -> dic
             headers=headers,
         )
         auction = r.json()["id"]
-        await http.post("/api/v1/accounts", json={"name": "fan", "password": PASSWORD})
-        token = (
-            await http.post("/api/v1/sessions", json={"name": "fan", "password": PASSWORD})
-        ).json()["token"]
+        # Two bidders take turns: a leader raising its own bid only raises its secret maximum,
+        # an event whose amount the watchers are not shown.
+        tokens = []
+        for name in ("fan", "fan2"):
+            await http.post("/api/v1/accounts", json={"name": name, "password": PASSWORD})
+            session = await http.post("/api/v1/sessions", json={"name": name, "password": PASSWORD})
+            tokens.append(session.json()["token"])
 
     sockets: list[Any] = []
     opened = time.perf_counter()
@@ -356,15 +359,18 @@ async def fanout(url: str, watchers: int, seller_token: str, rounds: int) -> dic
     open_seconds = time.perf_counter() - opened
 
     times = []
-    async with websockets.connect(ws_url) as bidder:
-        await bidder.send(json.dumps({"op": "auth", "token": token}))
-        await bidder.recv()
+    async with websockets.connect(ws_url) as one, websockets.connect(ws_url) as other:
+        bidders = [one, other]
+        for bidder, token in zip(bidders, tokens, strict=True):
+            await bidder.send(json.dumps({"op": "auth", "token": token}))
+            await bidder.recv()
         for amount in range(1, rounds + 1):
             arrived = []
 
             waiting = [asyncio.create_task(wait_event(ws, amount, arrived)) for ws in sockets]
             await asyncio.sleep(0.2)  # every waiter is parked in recv()
             sent = time.perf_counter()
+            bidder = bidders[amount % 2]
             await bidder.send(json.dumps({"op": "bid", "auction": auction, "amount": amount}))
             await asyncio.wait_for(asyncio.gather(*waiting), timeout=60)
             times.append(max(arrived) - sent)
