@@ -10,6 +10,8 @@ per check, 1 if its signature holds. End of input ends the worker (so does its p
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import struct
 import sys
 from typing import BinaryIO
@@ -59,4 +61,8 @@ def serve(requests: BinaryIO, answers: BinaryIO) -> None:
 
 
 if __name__ == "__main__":
-    serve(sys.stdin.buffer, sys.stdout.buffer)
+    # Ctrl-C reaches the whole process group: the server decides when this worker ends (it
+    # closes the pipe); a server killed mid-batch leaves a broken pipe: end quietly then too.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    with contextlib.suppress(BrokenPipeError):
+        serve(sys.stdin.buffer, sys.stdout.buffer)
