@@ -33,8 +33,9 @@ class HouseConfig:
     token_ttl_seconds: float = 7 * 24 * 3600.0
     # Bounded work queue of the async service; a full queue refuses with ``overloaded``.
     max_pending: int = 10_000
-    # Worker processes that verify signed bids in batches off the event loop (0: the loop
-    # verifies each bid itself; docs/decisions/0017-i14-batched-verify.md).
+    # Verify signed bids in batches on a worker process, off the event loop (0: the loop
+    # verifies each bid itself; today one process for any value above 0, which is enough
+    # on two cores; docs/decisions/0017-i14-batched-verify.md).
     verify_workers: int = 1
     # Login throttling (docs/operations.md "Login throttling"): free failed logins per address
     # and per account within login_forget_seconds, then a backoff of login_backoff_seconds

@@ -162,14 +162,15 @@ def encode_batch(checks: list[SignatureCheck]) -> bytes:
 
 
 class BatchVerifier:
-    """Verifies signed bids' checks in batches on a worker process (``workers`` 0: never; the
-    house then verifies on the loop). ``submit`` queues a check; the checks submitted in one
+    """Verifies signed bids' checks in batches on one worker process (``workers`` 0: never;
+    the house then verifies on the loop). ``submit`` queues a check; the checks submitted in one
     loop iteration, or while the worker is busy with the previous batch, go in one hand-off.
 
     The worker starts at the first check; until it is up (or after it died), batches are
-    answered at once with no verdict, so the house verifies those itself."""
+    answered at once with no verdict, so the house verifies those itself. ``max_batch``: checks
+    per hand-off (as many as the service decides at once: a batch waits for no later bids)."""
 
-    def __init__(self, workers: int = 1, *, max_batch: int = 4096) -> None:
+    def __init__(self, workers: int = 1, *, max_batch: int = 512) -> None:
         self.enabled = workers > 0
         self.max_batch = max_batch
         self.batches = 0  # hand-offs made (for tests and the bench)
