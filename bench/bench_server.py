@@ -12,7 +12,13 @@ subprocess; this process is the client. Prints one JSON object:
 - ``fanout``: ``--watchers`` open WebSocket watchers on one auction; one bid; seconds until
   the last watcher has the event (goal < 1 s), median of ``--fanout-rounds``.
 
-Usage: python bench/bench_server.py [--clients 8] [--seconds 5] [--watchers 5000]
+Server CPU per accepted bid is split into the event loop (the serial part), the other threads
+and the signature worker (issue 14); ``loop_ratio_to_verify`` is what the loop alone would carry
+on a core of its own against one core's verifies, the figure a loaded machine does not blur.
+``--verify-workers 0`` is the A/B switch (verify on the loop); ``--profile FILE`` records the
+server and its worker with py-spy.
+
+Usage: python bench/bench_server.py [--clients 8] [--bids 4000] [--watchers 5000]
 """
 
 from __future__ import annotations
