@@ -28,6 +28,7 @@ from auctionhouse.errors import (
 from auctionhouse.house import HouseConfig, bid_message, sign
 from auctionhouse.house.clock import FakeClock
 from auctionhouse.house.shared import SharedAuctionHouse, SharedHouseService
+from auctionhouse.house.verifier import place_bid_command
 from auctionhouse.ledger import audit_database
 
 T0 = 1_000_000.0
@@ -289,10 +290,12 @@ def test_an_address_limit_holds_across_instances_serving_only_reads(tmp_path: Pa
     run(tmp_path, _an_address_limit_holds_across_instances_serving_only_reads, config)
 
 
-async def _a_signature_checked_ahead_counts_only_for_the_key_it_was_checked_with(
+async def _signatures_verified_ahead_hold_only_for_the_key_of_the_round(
     cluster: Cluster,
 ) -> None:
-    (a,) = [await cluster.add()]
+    """Signed bids go through the batch verifier (house/verifier.py) before the round takes
+    the writer lock; its verdicts count only for the key they were made with."""
+    a, b = [await cluster.add() for _ in range(2)]
     old, new = SigningKey.generate(), SigningKey.generate()
     a.house.create_account("seller", "password123")
     a.house.create_account("ann", "password123", public_key=old.verify_key.encode().hex())
@@ -300,27 +303,23 @@ async def _a_signature_checked_ahead_counts_only_for_the_key_it_was_checked_with
         "id"
     ]
     now = cluster.clock.now()
-    first = sign(old, bid_message(aid, "ann", 10, 1, now))
-    await a.verify_ahead("ann", aid, 10, None, 1, now, first)
-    assert a.shared.verified_ahead == 1  # checked before its round
-    ack = await a.call(lambda h: h.place_bid("ann", aid, 10, nonce=1, ts=now, signature=first))
-    assert ack["accepted"]
-    second = sign(old, bid_message(aid, "ann", 20, 2, now))
-    await a.verify_ahead("ann", aid, 20, None, 2, now, second)  # holds for the old key ...
-    a.house.register_key("ann", new.verify_key.encode().hex())  # ... replaced before its round
-    with pytest.raises(BadSignature):  # checked again in the round, with the key of now
-        await a.call(lambda h: h.place_bid("ann", aid, 20, nonce=2, ts=now, signature=second))
-    bad = "00" * 64
-    await a.verify_ahead("ann", aid, 30, None, 3, now, bad)
-    with pytest.raises(BadSignature):  # a check that failed ahead is made (and refused) again
-        await a.call(lambda h: h.place_bid("ann", aid, 30, nonce=3, ts=now, signature=bad))
+
+    def bid(key: SigningKey, amount: int, nonce: int) -> Any:
+        signature = sign(key, bid_message(aid, "ann", amount, nonce, now))
+        return place_bid_command("ann", aid, amount, nonce=nonce, ts=now, signature=signature)
+
+    assert (await b.call(bid(old, 10, 1)))["accepted"]
+    a.house.register_key("ann", new.verify_key.encode().hex())  # on a; b decides next
+    with pytest.raises(BadSignature):  # the old key signs nothing any more, on any instance
+        await b.call(bid(old, 20, 2))
+    assert (await b.call(bid(new, 30, 3)))["accepted"]
+    with pytest.raises(BadSignature):
+        await a.call(lambda h: h.place_bid("ann", aid, 40, nonce=4, ts=now, signature="00" * 64))
     assert a.house.accounts.get("ann").strikes == 2
 
 
-def test_a_signature_checked_ahead_counts_only_for_the_key_it_was_checked_with(
-    tmp_path: Path,
-) -> None:
-    run(tmp_path, _a_signature_checked_ahead_counts_only_for_the_key_it_was_checked_with)
+def test_signatures_verified_ahead_hold_only_for_the_key_of_the_round(tmp_path: Path) -> None:
+    run(tmp_path, _signatures_verified_ahead_hold_only_for_the_key_of_the_round)
 
 
 async def _a_lost_listener_connection_is_repaired_and_no_event_is_missed(cluster: Cluster) -> None:

@@ -61,9 +61,9 @@ from auctionhouse.house.config import HouseConfig
 from auctionhouse.house.house import AuctionHouse, house_key
 from auctionhouse.house.limits import LoginThrottle, RateLimiter, _Failures
 from auctionhouse.house.nonces import WINDOW, Spent, SpentNonces
-from auctionhouse.house.service import HouseService, run_commands
+from auctionhouse.house.service import HouseService, batch_checks, run_commands
 from auctionhouse.house.shared_due import DueWork
-from auctionhouse.house.signing import bid_message, parse_public_key, verify
+from auctionhouse.house.verifier import BatchVerifier
 from auctionhouse.ledger import Ledger
 from auctionhouse.ledger.encoding import decode_event
 from auctionhouse.ledger.location import redact
@@ -86,7 +86,6 @@ log = logging.getLogger("auctionhouse.house")
 
 EVENTS_CHANNEL = "auctionhouse_events"
 ACCOUNTS_CHANNEL = "auctionhouse_accounts"
-VERIFIED_MAX = 65_536  # signatures checked ahead and not yet decided (oldest dropped beyond)
 LIMITS_SYNC = 0.25  # seconds an idle instance's rate-limit changes wait for a round
 HOP_TIMEOUT = 60.0  # seconds a round waits for the event loop to decide its batch
 LISTEN_WAIT = 10.0  # seconds a start waits for its LISTEN connection
@@ -138,27 +137,6 @@ _MAX_POS = "SELECT COALESCE(MAX(pos), 0) FROM ledger_events"
 _LAST_RECORD = (
     "SELECT number, at, payload, signature FROM ledger_checkpoints ORDER BY number DESC LIMIT 1"
 )
-
-Signed = tuple[str, bytes, str]
-"""A signed bid's check: ``(public key hex, signed bytes, signature hex)``."""
-
-
-def check_signatures(items: Sequence[Signed]) -> list[Signed]:
-    """The items whose Ed25519 signature holds (a verifier thread: PyNaCl releases the GIL)."""
-    good: list[Signed] = []
-    keys: dict[str, Any] = {}  # a batch holds many bids of few bidders: parse each key once
-    for item in items:
-        key, message, signature = item
-        try:
-            verify_key = keys.get(key)
-            if verify_key is None:
-                verify_key = keys[key] = parse_public_key(key)
-            verify(verify_key, message, signature)
-        except AuctionhouseError:
-            continue
-        good.append(item)
-    return good
-
 
 SharedRow = tuple[str, str, str]
 """A changed piece of shared house state: ``(kind, key, value)``."""
@@ -573,9 +551,6 @@ class SharedAuctionHouse(AuctionHouse):
         self.absorbed = 0  # events applied that other instances wrote (metrics, tests)
         self._reader: PostgresStore | None = None  # reads on the event loop (see _state)
         self.due: DueWork | None = None  # housekeeping taken with SKIP LOCKED (shared_due.py)
-        # signed bids checked outside the writer lock (SharedHouseService.verify_ahead)
-        self._verified: dict[Signed, None] = {}
-        self.verified_ahead = 0  # signatures checked before their round (metrics, tests)
 
     @classmethod
     def open_shared(
@@ -668,48 +643,6 @@ class SharedAuctionHouse(AuctionHouse):
             self.accounts.forget(account.id)
             account = self.accounts.get(account.id)
         super()._check_signed(account, auction_id, amount, proxy_max, nonce, ts, signature, now)
-
-    def to_verify(
-        self,
-        account_id: str,
-        auction_id: str,
-        amount: int,
-        proxy_max: int | None,
-        nonce: int | None,
-        ts: float | None,
-        signature: str,
-    ) -> Signed | None:
-        """What to check of a signed bid ahead of its round (event loop): ``(public key,
-        signed bytes, signature)``, or None when there is nothing to check ahead (fields of
-        the wrong type, a spent nonce, no key: the round answers those)."""
-        if not isinstance(nonce, int) or isinstance(nonce, bool):
-            return None
-        if not isinstance(ts, int | float) or isinstance(ts, bool) or not math.isfinite(ts):
-            return None
-        if not isinstance(signature, str) or nonce <= self._nonces.last(account_id):
-            return None
-        try:
-            key = self.accounts.get(account_id).public_key
-            if key is None:
-                return None
-            return key, bid_message(auction_id, account_id, amount, nonce, ts, proxy_max), signature
-        except AuctionhouseError:
-            return None
-
-    def verified(self, checked: Sequence[Signed]) -> None:
-        """Remember signatures checked ahead (event loop), for ``_verify_signature``."""
-        verified = self._verified
-        for item in checked:
-            if len(verified) >= VERIFIED_MAX:
-                del verified[next(iter(verified))]
-            verified[item] = None
-        self.verified_ahead += len(checked)
-
-    def _verify_signature(self, public_key: str, message: bytes, signature: str) -> None:
-        try:
-            del self._verified[(public_key, message, signature)]
-        except KeyError:
-            super()._verify_signature(public_key, message, signature)
 
     def _verify_throttled(self, name: str, password: str, address: str | None, msg: str) -> None:
         throttle = self.login_throttle
@@ -967,9 +900,6 @@ class SharedHouseService(HouseService):
         self._catchup_wanted = False
         self._catchup_task: asyncio.Task[None] | None = None
         self.listener_connections = 0  # (re)connects of the LISTEN connection
-        self._verifier = ThreadPoolExecutor(1, thread_name_prefix="bid-verifier")
-        self._to_check: list[tuple[Signed, asyncio.Future[None]]] = []
-        self._checking: asyncio.Task[None] | None = None
         self._listening = asyncio.Event()
 
     @property
@@ -995,56 +925,8 @@ class SharedHouseService(HouseService):
             self._catchup_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._catchup_task
-        if self._checking is not None:
-            with contextlib.suppress(Exception):
-                await self._checking
-        self._verifier.shutdown(wait=True)
         await super().stop()
         self._due_pool.shutdown(wait=True)
-
-    async def verify_ahead(
-        self,
-        account_id: str,
-        auction_id: str,
-        amount: int,
-        proxy_max: int | None,
-        nonce: int | None,
-        ts: float | None,
-        signature: str,
-    ) -> None:
-        """Check a signed bid's Ed25519 signature before it queues for a round, on a verifier
-        thread in batches (whatever arrived while the last batch was checked), so neither the
-        writer lock, which serialises every instance, nor the event loop, which decides the
-        rounds, spends time on it; the round only looks the result up. Nothing is decided
-        here: a bid that does not check out (or whose key changed meanwhile) is checked again
-        in its round and refused there with its code and strike."""
-        if self._house is None or self._closing:
-            return
-        item = self.shared.to_verify(
-            account_id, auction_id, amount, proxy_max, nonce, ts, signature
-        )
-        if item is None:
-            return
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._to_check.append((item, done))
-        if self._checking is None or self._checking.done():
-            self._checking = asyncio.create_task(self._check_batches(), name="house-verifier")
-        await done
-
-    async def _check_batches(self) -> None:
-        loop = asyncio.get_running_loop()
-        while self._to_check:
-            batch, self._to_check = self._to_check, []
-            try:
-                good = await loop.run_in_executor(
-                    self._verifier, check_signatures, [item for item, _ in batch]
-                )
-                if self._house is not None:
-                    self.shared.verified(good)
-            finally:
-                for _, done in batch:
-                    if not done.done():
-                        done.set_result(None)
 
     # ------------------------------------------------------------------ rounds
 
@@ -1058,6 +940,10 @@ class SharedHouseService(HouseService):
             while len(batch) < self._max_batch and not queue.empty():
                 batch.append(queue.get_nowait())
             try:
+                # the batch's signatures are verified (a worker process, house/verifier.py)
+                # before the round takes the writer lock every instance waits on: the round
+                # then only looks their verdicts up
+                await BatchVerifier.settle(batch_checks(batch))
                 await self._run_round(loop, batch)
             finally:
                 for _ in batch:

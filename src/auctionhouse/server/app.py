@@ -27,6 +27,7 @@ import auctionhouse
 from auctionhouse.errors import AuctionhouseError, TooLarge
 from auctionhouse.house import AuctionHouse, Clock
 from auctionhouse.house.service import HouseService
+from auctionhouse.house.verifier import place_bid_command
 from auctionhouse.server.config import ServerConfig
 from auctionhouse.server.hub import Hub, Limits
 from auctionhouse.server.metrics import Metrics
@@ -149,12 +150,8 @@ class ServerState:
         self.passwords.shutdown()
 
     async def place_bid(self, account: str, auction: str, bid: BidFields) -> dict[str, Any]:
-        if bid.signature is not None:
-            await self.service.verify_ahead(
-                account, auction, bid.amount, bid.proxy_max, bid.nonce, bid.ts, bid.signature
-            )
         return await self.service.call(
-            lambda h: h.place_bid(
+            place_bid_command(  # a signature is verified ahead, in a batch (house/verifier.py)
                 account,
                 auction,
                 bid.amount,
