@@ -36,7 +36,8 @@ from typing import Any
 import httpx
 import websockets
 
-from bench_server import Bidder, cpu_seconds, free_port, percentile, raise_fd_limit, setup
+from bench_server import Bidder, free_port, percentile, raise_fd_limit, setup
+from bench_server import cpu_seconds as cpu_split
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 import pg_cluster
@@ -68,6 +69,11 @@ def start(db: str, tmp: Path, key: Path) -> tuple[subprocess.Popen[str], str]:
         proc.kill()
         raise SystemExit(f"the server did not start: {line!r}")
     return proc, f"http://127.0.0.1:{port}"
+
+
+def cpu_seconds(pid: int) -> float:
+    """A server's CPU seconds: its loop, its other threads and its signature worker."""
+    return sum(cpu_split(pid).values())
 
 
 def wait_visible(urls: list[str], auctions: list[str]) -> None:
