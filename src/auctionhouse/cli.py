@@ -21,6 +21,7 @@ COMMAND_MODULES = [
     "auctionhouse.commands.serve",
     "auctionhouse.commands.classic",
     "auctionhouse.commands.client",
+    "auctionhouse.commands.admin",
     "auctionhouse.commands.demo",
     "auctionhouse.commands.agents",
     "auctionhouse.commands.mobile",
@@ -40,9 +41,26 @@ def build_app() -> typer.Typer:
         add_completion=False,
         pretty_exceptions_enable=False,
     )
+    app.callback()(_root)
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(app)
     return app
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        print(f"auctionhouse {version('auctionhouse')}")
+        raise typer.Exit()
+
+
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """An auction house for people and software agents."""
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -11,6 +11,8 @@ The tree::
     |   +-- InvalidRules                 invalid_rules       400  auction rules that cannot work
     |   +-- ConfigError                  config_error        400  a bad setting or config file
     |   +-- TooLarge                     too_large           413  a request body over the limit
+    |   +-- InvalidAmount                invalid_amount      400  money a person typed that is
+    |                                                             not an amount of the currency
     +-- RuleViolation                    rule_violation      409  a valid command the rules refuse
     |   +-- BidTooLow                    bid_too_low         409
     |   +-- AuctionNotOpen               auction_not_open    409  before opens_at
@@ -101,6 +103,14 @@ class TooLarge(InvalidRequest):
 
     code = "too_large"
     http_status = 413
+
+
+class InvalidAmount(InvalidRequest):
+    """An amount of money typed as a decimal is not an amount of the currency (not a number,
+    negative, or more decimals than the currency has). Fields: ``field``, ``currency``,
+    ``decimals`` (the currency's minor-unit digits)."""
+
+    code = "invalid_amount"
 
 
 class RuleViolation(AuctionhouseError):

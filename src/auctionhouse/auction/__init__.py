@@ -29,7 +29,7 @@ from auctionhouse.auction.events import (
 )
 from auctionhouse.auction.rules import apply, close_due_at, decide, dutch_price, replay
 from auctionhouse.auction.state import AuctionState, BidRecord
-from auctionhouse.auction.types import Method, Outcome, Phase, Rules, SoftClose
+from auctionhouse.auction.types import IncrementBand, Method, Outcome, Phase, Rules, SoftClose
 from auctionhouse.auction.views import public_event, public_view, result_view
 
 __all__ = [
@@ -48,6 +48,7 @@ __all__ = [
     "CreateAuction",
     "DeadlineExtended",
     "Event",
+    "IncrementBand",
     "Method",
     "Outcome",
     "PauseAuction",

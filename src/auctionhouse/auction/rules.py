@@ -139,7 +139,7 @@ def min_next_bid(state: AuctionState, now: float) -> int:
     if state.method is Method.ENGLISH:
         if state.leader is None:
             return max(1, state.rules.starting_price)
-        return state.price + state.rules.min_increment
+        return state.price + state.rules.increment_at(state.price)
     if state.method is Method.DUTCH:
         return dutch_price(state, now)
     return max(1, state.rules.starting_price)
@@ -268,16 +268,19 @@ def _decide_english_bid(state: AuctionState, cmd: PlaceBid, now: float) -> list[
     amount = cmd.amount
     my_max = cmd.proxy_max if cmd.proxy_max is not None else amount
     leader = state.leader
+    # "Every bid is a maximum": a plain bid is a proxy maximum, so the house bids only the
+    # least needed for it (the amount stays secret, as a proxy maximum's, in public views).
+    as_max = cmd.proxy_max is None and rules.every_bid_is_max
 
     if leader is None:
         minimum = max(1, rules.starting_price)
         if amount < minimum:
             raise BidTooLow(f"the starting price is {minimum}", minimum=minimum)
-        new_leader, price = cmd.bidder, amount
+        new_leader, price = cmd.bidder, minimum if as_max else amount
     elif cmd.bidder == leader:
         # A leader never raises the price against itself: its bid (plain or proxy) raises its
         # secret maximum, validated like any bid; the price moves only when someone competes.
-        minimum = state.price + rules.min_increment
+        minimum = state.price + rules.increment_at(state.price)
         if amount < minimum:
             raise BidTooLow(f"the next bid must be at least {minimum}", minimum=minimum)
         current_max = state.maxima[leader]
@@ -288,15 +291,17 @@ def _decide_english_bid(state: AuctionState, cmd: PlaceBid, now: float) -> list[
             )
         new_leader, price = leader, state.price
     else:
-        minimum = state.price + rules.min_increment
+        minimum = state.price + rules.increment_at(state.price)
         if amount < minimum:
             raise BidTooLow(f"the next bid must be at least {minimum}", minimum=minimum)
         leader_max = state.maxima[leader]
+        floor = minimum if as_max else amount
         if my_max > leader_max:
-            price = max(amount, min(my_max, leader_max + rules.min_increment))
+            price = max(floor, min(my_max, leader_max + rules.increment_at(leader_max)))
             new_leader = cmd.bidder
         else:  # the leader's proxy answers; ties go to the earlier bid
-            new_leader, price = leader, min(leader_max, my_max + rules.min_increment)
+            new_leader = leader
+            price = min(leader_max, my_max + rules.increment_at(my_max))
 
     events: list[Event] = [_bid_event(state, cmd, now, price=price, leader=new_leader)]
     sc = rules.soft_close

@@ -21,7 +21,7 @@ from auctionhouse.auction.events import (
 )
 from auctionhouse.auction.rules import close_due_at, dutch_price, min_next_bid, outcome_now
 from auctionhouse.auction.state import AuctionState
-from auctionhouse.auction.types import Method, Outcome, Rules
+from auctionhouse.auction.types import DEFAULT_CURRENCY, Method, Outcome, Rules
 
 _SECRET_RULES = ("reserve_price",)
 
@@ -60,6 +60,7 @@ def public_view(state: AuctionState, now: float) -> dict[str, Any]:
     Once closed (or past its due close) every field is frozen at the outcome, whatever the
     method and however it ended: ``price`` is the sale price or None when unsold, ``leader``
     the winner or None, ``min_next_bid`` and ``close_due_at`` None.
+    ``currency`` is the ISO 4217 code every amount of the auction is in (minor units).
     """
     method = state.method
     result = result_view(state, now)
@@ -69,6 +70,7 @@ def public_view(state: AuctionState, now: float) -> dict[str, Any]:
         "item": {"name": state.item_name, "description": state.item_description},
         "method": method.value,
         "rules": public_rules(state.rules),
+        "currency": state.rules.currency or DEFAULT_CURRENCY,
         "state": state.phase(now).value,
         "created_at": state.created_at,
         "opens_at": state.opens_at,

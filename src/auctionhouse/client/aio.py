@@ -172,6 +172,19 @@ class AsyncClient:
         self.clock.sample(sent, float(now), received)
         return float(now)
 
+    async def house_info(self) -> Json:
+        """The house's money settings and time: ``{"currency": "EUR", "currency_digits": 2,
+        "locale": "en", "bids_are_maxima": false, "now": ...}`` (also a clock sample)."""
+        sent = self.clock.local()
+        answer = await self._call("GET", "/house")
+        received = self.clock.local()
+        if not isinstance(answer, dict) or not isinstance(answer.get("now"), int | float):
+            raise BadResponse("GET /house answered without a number 'now'")
+        if not isinstance(answer.get("currency"), str):
+            raise BadResponse("GET /house answered without a 'currency'")
+        self.clock.sample(sent, float(answer["now"]), received)
+        return answer
+
     async def sync_clock(self, samples: int = 3) -> float:
         """Estimate the house clock offset from a few round trips; returns the offset."""
         for _ in range(max(1, samples)):

@@ -113,6 +113,7 @@ class Client:
 
     time = _blocking(AsyncClient.time)
     sync_clock = _blocking(AsyncClient.sync_clock)
+    house_info = _blocking(AsyncClient.house_info)
     create_account = _blocking(AsyncClient.create_account)
     login = _blocking(AsyncClient.login)
     logout = _blocking(AsyncClient.logout)

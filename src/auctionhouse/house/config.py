@@ -6,6 +6,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from auctionhouse.errors import ConfigError
+from auctionhouse.money import DEFAULT_CURRENCY, DEFAULT_LOCALE, check_currency, check_locale
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,10 +46,20 @@ class HouseConfig:
     # argon2id cost; tests lower it, production keeps the library's defaults.
     argon2_time_cost: int = 3
     argon2_memory_kib: int = 65_536
+    # Money (docs/configuration.md "Money"): the ISO 4217 code every amount is in (integer minor
+    # units), and the locale people see amounts formatted in (Babel's format_currency).
+    currency: str = DEFAULT_CURRENCY
+    locale: str = DEFAULT_LOCALE
+    # English auctions: a plain bid is a proxy maximum unless the seller's rules say otherwise.
+    bids_are_maxima: bool = False
 
     def __post_init__(self) -> None:
+        check_currency(self.currency)
+        check_locale(self.locale)
         for f in fields(self):
             value = getattr(self, f.name)
+            if f.type in ("str",):
+                continue
             if f.type in ("bool",):
                 if not isinstance(value, bool):
                     raise ConfigError(f"{f.name} must be true or false")

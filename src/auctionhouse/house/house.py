@@ -609,6 +609,16 @@ class AuctionHouse:
                 changes["min_bidders"] = self.config.min_bidders
         if self.config.bid_verification_required:
             changes["signed_bids"] = True
+        if rules.currency is None:
+            changes["currency"] = self.config.currency
+        elif rules.currency != self.config.currency:
+            raise InvalidRules(
+                f"currency: this house sells in {self.config.currency}, not {rules.currency}",
+                field="currency",
+            )
+        if method is Method.ENGLISH and rules.bids_are_maxima is None:
+            if self.config.bids_are_maxima:
+                changes["bids_are_maxima"] = True
         return replace(rules, **changes) if changes else rules
 
     def place_bid(

@@ -317,6 +317,25 @@ async def server_time(request: Request) -> dict[str, float]:
     return {"now": server_of(request).house.clock.now()}
 
 
+@api_router.get("/house", tags=["house"])
+async def house_info(request: Request) -> dict[str, Any]:
+    """What a face needs to show and take money as people write it, and the house time:
+    ``currency`` (ISO 4217; every amount is an integer of its minor units), ``currency_digits``
+    (its minor-unit digits: EUR 2, JPY 0), ``locale`` (for Babel's or Intl's currency format),
+    ``bids_are_maxima`` (the house default for English auctions) and ``now`` (seconds)."""
+    from auctionhouse.money import currency_digits
+
+    house = server_of(request).house
+    config = house.config
+    return {
+        "currency": config.currency,
+        "currency_digits": currency_digits(config.currency),
+        "locale": config.locale,
+        "bids_are_maxima": config.bids_are_maxima,
+        "now": house.clock.now(),
+    }
+
+
 @api_router.get("/admin/stats", tags=["admin"])
 async def admin_stats(account: Admin, request: Request) -> dict[str, Any]:
     server = server_of(request)

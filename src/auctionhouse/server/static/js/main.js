@@ -4,7 +4,7 @@
 import { api, currentSession, get, me, onSession, setSession, syncTime } from "./api.js";
 import { clock } from "./clock.js";
 import { live } from "./live.js";
-import { h, setText } from "./format.js";
+import { h, setHouseMoney, setText } from "./format.js";
 import { mountList, mountMine } from "./views/list.js";
 import { mountAuction } from "./views/auction.js";
 import { mountSell } from "./views/sell.js";
@@ -160,6 +160,11 @@ async function start() {
   live.onUnauthorized = () => setSession(null);
   window.addEventListener("hashchange", route);
   window.addEventListener("online", () => live.start());
+  try {
+    setHouseMoney(await get("/house")); // the currency and locale amounts are shown in
+  } catch (e) {
+    console.warn("no /house answer yet: amounts shown in EUR", e);
+  }
   try {
     await syncTime();
   } catch (e) {

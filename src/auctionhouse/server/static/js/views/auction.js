@@ -399,11 +399,27 @@ function reserveWords(v) {
   return "Has a reserve (met or not is shown at close)";
 }
 
+// An English auction's increment in words: flat, by price band, or a percentage of the price.
+export function incrementWords(r) {
+  if (Array.isArray(r.increment_table) && r.increment_table.length) {
+    const bands = r.increment_table.map((b) =>
+      b.below ? `under ${money(b.below)}: +${money(b.increment)}` : `above: +${money(b.increment)}`);
+    const last = r.increment_table[r.increment_table.length - 1];
+    if (last.below) bands.push(`above: +${money(last.increment)}`);
+    return `${bands.join(", ")} (at least ${money(r.min_increment)})`;
+  }
+  if (r.increment_percent) return `${r.increment_percent}% of the price (at least ${money(r.min_increment)})`;
+  return money(r.min_increment);
+}
+
 function renderRules(dl, v) {
   const r = v.rules;
   const rows = [["Method", METHOD_NAMES[v.method] || v.method], ["Seller", v.seller]];
   rows.push(["Starting price", money(r.starting_price)]);
-  if (v.method === "english") rows.push(["Minimum increment", money(r.min_increment)]);
+  if (v.method === "english") rows.push(["Increment", incrementWords(r)]);
+  if (v.method === "english" && r.bids_are_maxima) {
+    rows.push(["Every bid is a maximum", "yes: the house bids for you only what is needed"]);
+  }
   if (v.method === "dutch") {
     rows.push(["Step down", `${money(r.decrement)} every ${span(r.tick_seconds)}`]);
   }
