@@ -99,8 +99,13 @@ def test_plain_amounts() -> None:
 
 @pytest.mark.parametrize(
     ("setting", "value"),
-    [("currency", "XXQ"), ("currency", "eur"), ("currency", "EURO"), ("locale", "zz_QQ")]
-    + [("locale", "")],
+    [
+        ("currency", "XXQ"),
+        ("currency", "eur"),
+        ("currency", "EURO"),
+        ("locale", "zz_QQ"),
+        ("locale", ""),
+    ],
 )
 def test_a_house_refuses_an_unknown_currency_or_locale(setting: str, value: str) -> None:
     with pytest.raises(ConfigError, match=setting):

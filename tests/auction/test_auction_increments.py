@@ -29,8 +29,18 @@ def english(**rules: object) -> Run:
 
 @pytest.mark.parametrize(
     ("price", "step"),
-    [(0, 5), (99, 5), (100, 25), (499, 25), (500, 50), (2499, 50), (2500, 100), (9999, 100)]
-    + [(10000, 250), (10**9, 250)],
+    [
+        (0, 5),
+        (99, 5),
+        (100, 25),
+        (499, 25),
+        (500, 50),
+        (2499, 50),
+        (2500, 100),
+        (9999, 100),
+        (10000, 250),
+        (10**9, 250),
+    ],
 )
 def test_the_increment_follows_the_price_band(price: int, step: int) -> None:
     assert Rules.from_dict({"increment_table": EBAY}).increment_at(price) == step

@@ -26,9 +26,9 @@ def house(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeProcess]:
     """A house (EUR, English locale) with an admin account ``root``."""
     tmp = tmp_path_factory.mktemp("people-house")
     db = tmp / "house.db"
+    create = ["admin", "create", "root", "--db", str(db), "--password-stdin"]
     made = subprocess.run(
-        [sys.executable, "-m", "auctionhouse", "admin", "create", "root", "--db", str(db)]
-        + ["--password-stdin"],
+        [sys.executable, "-m", "auctionhouse", *create],
         input=PASSWORD,
         capture_output=True,
         text=True,

@@ -151,8 +151,11 @@ def test_rules_core_and_kernels_agree(method: Method) -> None:
     "extra",
     [
         {
-            "increment_table": [{"below": 50, "increment": 2}, {"below": 150, "increment": 5}]
-            + [{"increment": 11}]
+            "increment_table": [
+                {"below": 50, "increment": 2},
+                {"below": 150, "increment": 5},
+                {"increment": 11},
+            ]
         },
         {"increment_table": [{"below": 100, "increment": 3}]},
         {"increment_percent": 7.5},

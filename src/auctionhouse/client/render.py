@@ -457,10 +457,10 @@ class LiveAuction:
     def _follow_me(self, event: Json) -> None:
         if self.me is None or self.view is None:
             return
-        you = self.you if self.you is not None else {"bids": [], "is_seller": False}
+        you: Json = self.you if self.you is not None else {"bids": [], "is_seller": False}
         if event.get("type") == "BidPlaced" and event.get("bidder") == self.me:
             if isinstance(event.get("amount"), int):
-                you["bids"] = [*(you.get("bids") or []), event["amount"]]
+                you["bids"] = [*list(you.get("bids") or []), event["amount"]]
             elif not you.get("bids"):
                 you["bids"] = [event.get("price")]
         if self.view.get("method") != "fpsb" and self.view.get("method") != "vickrey":

@@ -168,6 +168,7 @@ def parse_time(option: str, text: str, now: float | None = None) -> float:
         return float(spec)
     except ValueError:
         pass
+    moment: dt.datetime | None
     try:
         moment = dt.datetime.fromisoformat(spec)
     except ValueError:
@@ -201,7 +202,7 @@ def _parse_words(text: str, now: float) -> dt.datetime | None:
                 "RETURN_AS_TIMEZONE_AWARE": False,
             },
         )
-    return moment
+    return moment if isinstance(moment, dt.datetime) else None
 
 
 def parse_soft_close(text: str) -> dict[str, float]:
