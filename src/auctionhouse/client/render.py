@@ -65,23 +65,27 @@ def when(epoch: float | None) -> str:
     return dt.datetime.fromtimestamp(epoch).astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
 
 
-def increment_line(rules: Json, currency: str) -> str:
-    """An English auction's increment in words: flat, by price band, or a percentage."""
+def increment_lines(rules: Json, currency: str) -> list[str]:
+    """An English auction's increment in words: flat, by price band (a line a band), or a
+    percentage of the price."""
     flat = money(rules.get("min_increment", 1), currency)
     table = rules.get("increment_table")
     if isinstance(table, list) and table:
-        bands = []
+        lines = []
         for band in table:
             step = money(band.get("increment"), currency)
             below = band.get("below")
-            bands.append(f"under {money(below, currency)}: +{step}" if below else f"above: +{step}")
+            where = f"under {money(below, currency)}" if below else "above"
+            lines.append(f"increment {where}: +{step}")
         if table[-1].get("below"):
-            bands.append(f"above: +{money(table[-1].get('increment'), currency)}")
-        return "increment by price: " + ", ".join(bands) + f" (at least {flat})"
+            lines.append(f"increment above: +{money(table[-1].get('increment'), currency)}")
+        if rules.get("min_increment", 1) > 1:
+            lines.append(f"(and at least {flat})")
+        return lines
     pct = rules.get("increment_percent")
     if pct:
-        return f"increment {pct:g}% of the price (at least {flat})"
-    return f"minimum increment {flat}"
+        return [f"increment {pct:g}% of the price (at least {flat})"]
+    return [f"minimum increment {flat}"]
 
 
 def rules_lines(view: Json) -> list[str]:
@@ -101,9 +105,9 @@ def rules_lines(view: Json) -> list[str]:
     else:
         out.append(f"minimum bid {money(rules.get('starting_price'), cur)}")
     if method == "english":
-        out.append(increment_line(rules, cur))
+        out.extend(increment_lines(rules, cur))
         if rules.get("bids_are_maxima"):
-            out.append("every bid is a maximum: the house bids for you only what is needed")
+            out.append("every bid is a maximum (the house bids only what is needed)")
         if rules.get("quiet_seconds"):
             out.append(f"closes after {rules['quiet_seconds']} s without a bid")
         soft = rules.get("soft_close")
@@ -398,8 +402,9 @@ def change_line(message: Json, view: Json | None, you: Json | None) -> str | Non
     if kind == "tick":
         return f"{stamp} auction {aid}: clock price {money(message.get('price'), cur)}"
     if kind == "snapshot":
-        now = [*price_lines(view, float(message.get("server_time") or 0))]
-        return f"{stamp} auction {aid}: {view.get('state')}, " + "; ".join(now[:1]) + tail
+        now = price_lines(view, float(message.get("server_time") or 0))
+        what = result_line(view) or "; ".join(now[:1]) or "-"
+        return f"{stamp} auction {aid}: {view.get('state')}, {what}{tail}"
     event = message.get("event")
     if kind != "event" or not isinstance(event, dict):
         return None

@@ -61,6 +61,14 @@ class SoftCloseRules(Body):
     cap: Seconds
 
 
+class IncrementBandRules(Body):
+    """One band of an increment table: below ``below`` (omitted: any price) raise by
+    ``increment`` (minor units). The rules core checks the bands rise (``invalid_rules``)."""
+
+    below: Money | None = None
+    increment: Money
+
+
 class AuctionRules(Body):
     """Omitted fields take the rules core's defaults (see docs/api.md)."""
 
@@ -79,6 +87,12 @@ class AuctionRules(Body):
     min_bidders: Count | None = None
     max_bidders: Count | None = None
     signed_bids: StrictBool | None = None
+    # English: increments by price band or as a percentage; every bid a proxy maximum.
+    increment_table: Annotated[list[IncrementBandRules], Field(max_length=100)] | None = None
+    increment_percent: Annotated[StrictInt | StrictFloat, Field(ge=-1000, le=1000)] | None = None
+    bids_are_maxima: StrictBool | None = None
+    # ISO 4217; the house sets its own and refuses another (invalid_rules, field currency).
+    currency: Annotated[str, Field(min_length=1, max_length=8)] | None = None
 
 
 class NewAuction(Body):
