@@ -79,7 +79,7 @@ def test_whoami_and_account_show_as_a_table(people: dict[str, Cli], house: Serve
     alice = people["alice"]
     assert alice.ok("whoami").strip() == f"alice on {house.url} (user, no bid key)"
     assert people["root"].ok("whoami").startswith("root on ")
-    table = alice.ok("account", "show")
+    table = alice.ok("account", "show", "--json")
     assert "{" not in table
     for words in ("name", "alice", "role", "user", "bid key", "reputation", "session ends"):
         assert words in table
@@ -266,7 +266,7 @@ def test_watch_prints_one_line_per_change_with_your_part(people: dict[str, Cli])
     try:
         deadline = time.monotonic() + 60
         [first] = _lines_until(watcher, "auction", deadline)
-        assert f"auction {aid}: open, price €1.00  leader alice (you lead)" in first
+        assert f"auction {aid} (w): open, price €1.00  leader alice (you lead)" in first
         bob.ok("bid", aid, "2")
         lines = _lines_until(watcher, "(outbid)", deadline)
         assert lines[-1].endswith(f"auction {aid}: bob bid €2.00: bob leads at €2.00 (outbid)\n")
@@ -291,7 +291,7 @@ def test_watch_prints_one_line_per_change_with_your_part(people: dict[str, Cli])
     watcher = bob.popen("watch", did)  # closed already: the snapshot says the result, then exits
     out, err = watcher.communicate(timeout=60)
     assert watcher.returncode == 0, err
-    assert f"auction {did}: closed, SOLD to bob for €9.00 (you won)" in out
+    assert f"auction {did} (d): closed, SOLD to bob for €9.00 (you won)" in out
     assert "\x1b" not in out
 
 

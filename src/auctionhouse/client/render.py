@@ -404,7 +404,8 @@ def change_line(message: Json, view: Json | None, you: Json | None) -> str | Non
     if kind == "snapshot":
         now = price_lines(view, float(message.get("server_time") or 0))
         what = result_line(view) or "; ".join(now[:1]) or "-"
-        return f"{stamp} auction {aid}: {view.get('state')}, {what}{tail}"
+        item = (view.get("item") or {}).get("name") or ""
+        return f"{stamp} auction {aid} ({item}): {view.get('state')}, {what}{tail}"
     event = message.get("event")
     if kind != "event" or not isinstance(event, dict):
         return None
