@@ -31,7 +31,7 @@ from auctionhouse.auction.events import (
     Event,
 )
 from auctionhouse.auction.state import AuctionState, BidRecord
-from auctionhouse.auction.types import Method, Outcome, Phase, check_amount
+from auctionhouse.auction.types import Method, Outcome, Phase, check_amount, utc_time
 from auctionhouse.errors import (
     AlreadyBid,
     AuctionFull,
@@ -204,7 +204,8 @@ def _check_can_bid(state: AuctionState, cmd: PlaceBid, now: float) -> None:
         raise AuctionPausedError(f"auction {state.auction_id} is paused")
     if now < state.opens_at:
         raise AuctionNotOpen(
-            f"auction {state.auction_id} opens at {state.opens_at}", opens_at=state.opens_at
+            f"auction {state.auction_id} opens at {utc_time(state.opens_at)}",
+            opens_at=state.opens_at,
         )
     due = close_due_at(state)
     if due is not None and now >= due:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import re
 from dataclasses import dataclass, fields
@@ -245,11 +246,14 @@ class Rules:
         """
         if self.closes_at is not None and self.closes_at <= now:
             raise _invalid(
-                "closes_at", f"is in the past ({self.closes_at:.0f} <= house time {now:.0f})"
+                "closes_at",
+                f"is in the past ({utc_time(self.closes_at)}, house time {utc_time(now)})",
             )
         opens_at = now if self.opens_at is None else float(self.opens_at)
         if opens_at < now - OPENS_AT_GRACE_SECONDS:
-            raise _invalid("opens_at", f"is in the past ({opens_at:.0f} < house time {now:.0f})")
+            raise _invalid(
+                "opens_at", f"is in the past ({utc_time(opens_at)}, house time {utc_time(now)})"
+            )
         opens_at = max(opens_at, now)
         closes_at = self.closes_at
         if self.duration is not None:
@@ -386,6 +390,16 @@ def _bands(value: object) -> tuple[IncrementBand, ...]:
             raise _invalid("increment_table", f"increment_table[{i}] must be {{below, increment}}")
         bands.append(IncrementBand(band.get("below"), band["increment"]))
     return tuple(bands)
+
+
+def utc_time(epoch: float) -> str:
+    """Epoch seconds as people read them in a message: ``2030-01-31 18:00:00 UTC`` (the
+    core knows no local time zone; faces show local times)."""
+    try:
+        moment = dt.datetime.fromtimestamp(epoch, tz=dt.UTC)
+    except (OverflowError, OSError, ValueError):
+        return f"{epoch:.0f} s"
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _invalid(field: str, reason: str) -> InvalidRules:

@@ -16,6 +16,7 @@ import copy
 import heapq
 import logging
 import math
+import re
 import sqlite3
 import threading
 from collections import Counter
@@ -56,6 +57,7 @@ from auctionhouse.auction import (
 from auctionhouse.auction.views import result_view
 from auctionhouse.errors import (
     AuctionhouseError,
+    BidTooLow,
     Forbidden,
     HouseKeyMissing,
     InvalidMandate,
@@ -89,6 +91,7 @@ from auctionhouse.house.signing import bid_message, parse_public_key, verify
 from auctionhouse.ledger import HouseKey, Ledger, MemoryStore, SQLiteStore
 from auctionhouse.ledger.ledger import META_PUBLIC_KEY
 from auctionhouse.ledger.mandate import Mandate, bid_problem, mandate_digest, parse_mandate
+from auctionhouse.money import format_amount
 
 Listener = Callable[[Event, AuctionState], None]
 log = logging.getLogger("auctionhouse.house")
@@ -663,17 +666,34 @@ class AuctionHouse:
                 if mandate is not None:
                     command = self.mandated(command, *mandate)
                 events = self._execute(command, now)
-            except AuctionhouseError as exc:
+            except AuctionhouseError as caught:
+                exc = self._in_money(caught, state)
                 self.rejections[exc.code] += 1
                 if signed and isinstance(nonce, int) and ts is not None and signature:
                     message = bid_message(auction_id, account.id, amount, nonce, ts, proxy_max)
                     # A copy: the raised error's traceback would keep its frames alive.
                     refused = Spent(auction_id, None, message, signature, copy.copy(exc))
                     self._nonces.remember(account.id, nonce, refused)
-                raise
+                if exc is caught:
+                    raise
+                raise exc from None
             if self._batch_depth == 0 and self.auto_flush:
                 self.flush()
             return self._ack(events[0], state, now)
+
+    def _in_money(self, exc: AuctionhouseError, state: AuctionState) -> AuctionhouseError:
+        """A ``bid_too_low`` says its amounts as people read them (``€12.50``, Babel in the
+        house's locale); its ``minimum`` field stays minor units for programs. Every number in
+        the rules core's bid_too_low messages is an amount."""
+        if not isinstance(exc, BidTooLow):
+            return exc
+        currency = state.rules.currency or self.config.currency
+        locale = self.config.locale
+
+        def shown(match: re.Match[str]) -> str:
+            return format_amount(int(match.group()), currency, locale)
+
+        return BidTooLow(re.sub(r"\b\d+\b", shown, exc.message), **exc.fields)
 
     def _answer_resend(
         self,
