@@ -33,6 +33,7 @@ import numpy as np
 
 from auctionhouse.errors import ConfigError
 from auctionhouse.house.clock import Clock, SystemClock
+from auctionhouse.money import warm_up
 
 log = logging.getLogger("auctionhouse.agents")
 
@@ -234,6 +235,7 @@ class Runtime:
 
     def __init__(self, clock: Clock | None = None, *, manual: bool = False, seed: int = 0) -> None:
         self.clock: Clock = clock or SystemClock()
+        warm_up()  # agents' log lines format money: load Babel's data before any clock runs
         self.manual = manual
         self.seed = seed
         self._slots: dict[Address, _Slot] = {}

@@ -6,7 +6,13 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from auctionhouse.errors import ConfigError
-from auctionhouse.money import DEFAULT_CURRENCY, DEFAULT_LOCALE, check_currency, check_locale
+from auctionhouse.money import (
+    DEFAULT_CURRENCY,
+    DEFAULT_LOCALE,
+    check_currency,
+    check_locale,
+    warm_up,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +62,7 @@ class HouseConfig:
     def __post_init__(self) -> None:
         check_currency(self.currency)
         check_locale(self.locale)
+        warm_up(self.currency, self.locale)  # checks the pair formats, off any event loop
         for f in fields(self):
             value = getattr(self, f.name)
             if f.type in ("str",):
