@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import selectors
+import queue
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 
@@ -79,7 +80,7 @@ def test_whoami_and_account_show_as_a_table(people: dict[str, Cli], house: Serve
     alice = people["alice"]
     assert alice.ok("whoami").strip() == f"alice on {house.url} (user, no bid key)"
     assert people["root"].ok("whoami").startswith("root on ")
-    table = alice.ok("account", "show", "--json")
+    table = alice.ok("account", "show")
     assert "{" not in table
     for words in ("name", "alice", "role", "user", "bid key", "reputation", "session ends"):
         assert words in table
@@ -240,22 +241,36 @@ def test_admin_pause_resume_and_stats(people: dict[str, Cli]) -> None:
     assert _error(seller.run("stats")).startswith("error: forbidden: ")
 
 
-def _lines_until(proc: subprocess.Popen[str], words: str, deadline: float) -> list[str]:
-    """The lines ``proc`` prints until one contains ``words`` (bounded by ``deadline``)."""
-    assert proc.stdout is not None
-    lines: list[str] = []
-    with selectors.DefaultSelector() as sel:
-        sel.register(proc.stdout, selectors.EVENT_READ)
-        while time.monotonic() < deadline:
-            if not sel.select(timeout=max(0.0, deadline - time.monotonic())):
+class Lines:
+    """The lines a process prints, read on a thread (a pipe read with select would miss lines
+    already in the file object's buffer)."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        self.queue: queue.Queue[str | None] = queue.Queue()
+        self.seen: list[str] = []
+        assert proc.stdout is not None
+        stdout = proc.stdout
+
+        def pump() -> None:
+            for line in stdout:
+                self.queue.put(line)
+            self.queue.put(None)
+
+        threading.Thread(target=pump, daemon=True).start()
+
+    def until(self, words: str, deadline: float) -> str:
+        """The next line containing ``words`` (bounded by ``deadline``, monotonic time)."""
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                line = self.queue.get(timeout=left)
+            except queue.Empty:
                 break
-            line = proc.stdout.readline()
-            if not line:
+            if line is None:
                 break
-            lines.append(line)
+            self.seen.append(line)
             if words in line:
-                return lines
-    raise AssertionError(f"no line with {words!r} in {lines}")
+                return line
+        raise AssertionError(f"no line with {words!r} in {self.seen}")
 
 
 def test_watch_prints_one_line_per_change_with_your_part(people: dict[str, Cli]) -> None:
@@ -265,11 +280,12 @@ def test_watch_prints_one_line_per_change_with_your_part(people: dict[str, Cli])
     watcher = alice.popen("watch", aid)  # stdout is a pipe: lines, not a redrawn screen
     try:
         deadline = time.monotonic() + 60
-        [first] = _lines_until(watcher, "auction", deadline)
+        lines = Lines(watcher)
+        first = lines.until("auction", deadline)
         assert f"auction {aid} (w): open, price €1.00  leader alice (you lead)" in first
         bob.ok("bid", aid, "2")
-        lines = _lines_until(watcher, "(outbid)", deadline)
-        assert lines[-1].endswith(f"auction {aid}: bob bid €2.00: bob leads at €2.00 (outbid)\n")
+        outbid = lines.until("(outbid)", deadline)
+        assert outbid.endswith(f"auction {aid}: bob bid €2.00: bob leads at €2.00 (outbid)\n")
     finally:
         watcher.kill()
         watcher.wait(timeout=10)

@@ -286,21 +286,21 @@ def auction_panel(
     return Panel(grid, title=f"auction {cell(view.get('id'))}", expand=False)
 
 
-def auction_table(auctions: list[Json], now: float) -> Any:
+def _table(title: str, *columns: str) -> Any:
+    """A Rich table with ``columns`` (``name>``: right-justified)."""
     from rich.table import Table
 
-    table = Table(title="auctions")
-    for name, justify in (
-        ("id", "right"),
-        ("item", "left"),
-        ("method", "left"),
-        ("state", "left"),
-        ("price", "right"),
-        ("bids", "right"),
-        ("closes / opens", "right"),
-        ("result", "left"),
-    ):
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    table = Table(title=title)
+    for name in columns:
+        table.add_column(name.rstrip(">"), justify="right" if name.endswith(">") else "left")
+    return table
+
+
+def auction_table(auctions: list[Json], now: float) -> Any:
+
+    table = _table("auctions", "id>", "item", "method", "state", "price>", "bids>")
+    table.add_column("closes / opens", justify="right")
+    table.add_column("result")
     for view in auctions:
         due = view.get("close_due_at") or view.get("closes_at")
         if view.get("state") == "scheduled" and view.get("opens_at"):
@@ -353,20 +353,10 @@ def account_table(me: Json, house: str, session_expires: float | None = None) ->
 
 def my_bids_table(views: list[Json], now: float) -> Any:
     """``my-bids``: the auctions you bid in, with your part in each (as the page's "My bids")."""
-    from rich.table import Table
 
-    table = Table(title="my bids")
-    for name, justify in (
-        ("id", "right"),
-        ("item", "left"),
-        ("method", "left"),
-        ("state", "left"),
-        ("price", "right"),
-        ("your maximum", "right"),
-        ("you", "left"),
-        ("closes", "right"),
-    ):
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    table = _table("my bids", "id>", "item", "method", "state", "price>", "your maximum>")
+    table.add_column("you")
+    table.add_column("closes", justify="right")
     for view in views:
         you = view.get("you") or {}
         cur = currency_of(view)

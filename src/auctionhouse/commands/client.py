@@ -17,6 +17,7 @@ import datetime as dt
 import json
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -691,16 +692,13 @@ def bid(
     json_out: JsonOpt = False,
 ) -> None:
     """Place a bid, signed with your key when you have one."""
-    with _client(house, account, login=True) as client:
-        currency = str(_house_money(client)["currency"])
+
+    def amounts(client: Client, currency: str) -> tuple[int, int | None]:
         minor = parse_amount(amount, currency, field="amount")
         maximum = parse_amount(proxy_max, currency, field="--proxy-max") if proxy_max else None
-        ack = _place(client, auction_id, minor, maximum, via="ws" if ws else "http")
-        me = client.account
-    if json_out:
-        _print_json(ack)
-        return
-    print(safe_text(ack_line(ack, auction_id, me, currency)))
+        return minor, maximum
+
+    _bid_and_say(house, account, json_out, auction_id, amounts, via="ws" if ws else "http")
 
 
 def accept(
@@ -711,8 +709,8 @@ def accept(
 ) -> None:
     """Take a Dutch auction at its current clock price (you pay the clock price when your
     accept arrives: never more than the price shown now)."""
-    with _client(house, account, login=True) as client:
-        currency = str(_house_money(client)["currency"])
+
+    def clock_price(client: Client, currency: str) -> tuple[int, int | None]:
         view = client.auction(auction_id)
         if view.get("method") != "dutch":
             raise InvalidRequest(
@@ -722,7 +720,25 @@ def accept(
         price = view.get("price")
         if view.get("result") is not None or not isinstance(price, int):
             raise InvalidRequest(f"auction {auction_id} is {view.get('state')}: nothing to take")
-        ack = _place(client, auction_id, price, None, via="http")
+        return price, None
+
+    _bid_and_say(house, account, json_out, auction_id, clock_price, via="http")
+
+
+def _bid_and_say(
+    house: str | None,
+    account: str | None,
+    json_out: bool,
+    auction_id: str,
+    amounts: Callable[[Client, str], tuple[int, int | None]],
+    *,
+    via: str,
+) -> None:
+    """``bid`` and ``accept``: the amounts (from the house's currency), the bid, the answer."""
+    with _client(house, account, login=True) as client:
+        currency = str(_house_money(client)["currency"])
+        amount, maximum = amounts(client, currency)
+        ack = _place(client, auction_id, amount, maximum, via=via)
         me = client.account
     if json_out:
         _print_json(ack)
