@@ -299,14 +299,14 @@ def _table(title: str, *columns: str) -> Any:
 def auction_table(auctions: list[Json], now: float) -> Any:
 
     table = _table("auctions", "id>", "item", "method", "state", "price>", "bids>")
-    table.add_column("closes / opens", justify="right")
+    table.add_column("closes in", justify="right")  # or "opens in ..." when scheduled
     table.add_column("result")
     for view in auctions:
         due = view.get("close_due_at") or view.get("closes_at")
         if view.get("state") == "scheduled" and view.get("opens_at"):
             timing = f"opens in {countdown(view['opens_at'] - now)}"
         elif due and view.get("result") is None:
-            timing = f"closes in {countdown(due - now)}"
+            timing = countdown(due - now)
         else:
             timing = "-"
         item = view.get("item") or {}
