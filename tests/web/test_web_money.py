@@ -44,6 +44,7 @@ def test_sell_with_an_increment_table_and_bid_in_decimals(house: House, pages: P
     bidder = pages.signed_up("nils")
     goto(bidder, house, f"#/auction/{auction}")
     expect(bidder.locator("#price")).to_have_text("€0.50")
+    expect(bidder.locator("#bid-is-max")).to_contain_text("Every bid here is a maximum")
     bidder.fill("#bid-amount", "4.005")
     bidder.click("#bid-submit")
     expect(bidder.locator("#bid-error")).to_contain_text("EUR has 2 decimals")

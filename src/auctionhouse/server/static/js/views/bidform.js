@@ -128,7 +128,12 @@ export function bidForm(page, { onAccepted }) {
     const hint = h("small", { id: "bid-amount-hint", class: "num" });
     const button = h("button", { type: "submit", id: "bid-submit" }, "Place bid");
     const form = h("form", { id: "bid-form", novalidate: true },
-      h("div", { class: "field" }, h("label", { for: "bid-amount" }, `Your bid (${houseCurrency()})`), amount, hint),
+      h("div", { class: "field" }, h("label", { for: "bid-amount" },
+        page.view.rules.bids_are_maxima ? `Your maximum bid (${houseCurrency()})` : `Your bid (${houseCurrency()})`),
+      amount, hint,
+      page.view.rules.bids_are_maxima
+        ? h("small", { id: "bid-is-max" }, "Every bid here is a maximum: the house bids for you only what is needed.")
+        : null),
       h("div", { class: "field" },
         h("label", { for: "bid-max" }, "Bid automatically up to (optional)"), max,
         h("small", { id: "bid-max-hint" },
