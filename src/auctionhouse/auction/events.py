@@ -14,6 +14,15 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any
 
+from auctionhouse.auction.market_events import (
+    MARKET_EVENT_CLASSES,
+    CallCleared,
+    MarketClosed,
+    MarketCreated,
+    OrderCancelled,
+    OrderPlaced,
+    Trade,
+)
 from auctionhouse.auction.types import Rules
 from auctionhouse.errors import InvalidRequest
 
@@ -119,6 +128,13 @@ Event = (
     | AuctionResumed
     | AuctionCancelled
     | AuctionClosed
+    # A double-auction market's events share the ledger (auction/market_events.py).
+    | MarketCreated
+    | OrderPlaced
+    | Trade
+    | OrderCancelled
+    | CallCleared
+    | MarketClosed
 )
 
 EVENT_TYPES: dict[str, type[Any]] = {
@@ -131,8 +147,12 @@ EVENT_TYPES: dict[str, type[Any]] = {
         AuctionResumed,
         AuctionCancelled,
         AuctionClosed,
+        *MARKET_EVENT_CLASSES,
     )
 }
+
+CLOSING_EVENTS: tuple[type[Any], ...] = (AuctionClosed, MarketClosed)
+"""Events after which a chain takes nothing more: the ledger seals the chain's head."""
 
 _FIELDS: dict[type[Any], tuple[str, ...]] = {
     cls: tuple(f.name for f in fields(cls)) for cls in EVENT_TYPES.values()

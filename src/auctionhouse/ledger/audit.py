@@ -33,7 +33,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from auctionhouse.auction import AuctionClosed, BidPlaced, Event
+from auctionhouse.auction import BidPlaced, Event
+from auctionhouse.auction.events import CLOSING_EVENTS
 from auctionhouse.errors import AuctionhouseError, LedgerError, NotFound
 from auctionhouse.ledger.accounts import audit_account_rows
 from auctionhouse.ledger.encoding import GENESIS, canonical_bytes, decode_event, decode_json, link
@@ -292,7 +293,7 @@ def _check_auction(
             if record.seq != event.seq:
                 msg = f"stored as seq {record.seq}, the event says {event.seq}"
                 findings.add(aid, record.seq, "edited", msg)
-    closed = [e.seq for _, e in events if type(e) is AuctionClosed]
+    closed = [e.seq for _, e in events if type(e) in CLOSING_EVENTS]
     if closed:
         after = range(min(closed) + 1, tip + 1)
         findings.add_range(aid, after, "inserted", "an event after the auction closed")

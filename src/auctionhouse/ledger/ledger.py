@@ -13,7 +13,8 @@ import threading
 from collections.abc import Iterator, Sequence
 from hashlib import sha256
 
-from auctionhouse.auction import AuctionClosed, Event
+from auctionhouse.auction import Event
+from auctionhouse.auction.events import CLOSING_EVENTS
 from auctionhouse.errors import InvalidRequest, LedgerError, ReadOnly, SequenceConflict
 from auctionhouse.ledger.encoding import (
     GENESIS,
@@ -142,8 +143,8 @@ class Ledger:
 
         Per auction each ``seq`` must be the last one + 1, else ``SequenceConflict`` and nothing
         is written. In the same transaction: a signed batch record of the heads this batch
-        moved, and for each ``AuctionClosed`` the signed seal of its auction's head. Returns
-        once the transaction is durable (fsync'd for SQLite).
+        moved, and for each ``AuctionClosed`` (or ``MarketClosed``) the signed seal of its
+        chain's head. Returns once the transaction is durable (fsync'd for SQLite).
         """
         if isinstance(events, str | bytes) or not isinstance(events, Sequence):
             raise InvalidRequest("append takes a sequence of events")
@@ -209,7 +210,7 @@ class Ledger:
             digest = link(last_hash, body)
             rows.append((auction_id, event.seq, body, digest))
             new_heads[auction_id] = (event.seq, digest)
-            if type(event) is AuctionClosed:
+            if type(event) in CLOSING_EVENTS:  # an auction's close, or a market's
                 closing[auction_id] = event.at
         seals = []
         for auction_id, at in closing.items():
