@@ -84,6 +84,7 @@ from auctionhouse.house.accounts import (
 from auctionhouse.house.clock import Clock, SystemClock
 from auctionhouse.house.config import HouseConfig
 from auctionhouse.house.limits import LoginThrottle, RateLimiter
+from auctionhouse.house.markets import MARKET_EVENTS, MarketDesk
 from auctionhouse.house.nonces import Spent, SpentNonces
 from auctionhouse.house.signing import bid_message, parse_public_key, verify
 from auctionhouse.ledger import HouseKey, Ledger, MemoryStore, SQLiteStore
@@ -149,6 +150,7 @@ class AuctionHouse:
         # Byte-identical resends of spent signed bids, answered as the first time (no strike).
         self.resent_bids = 0
         self._mandates: dict[str, Mandate] = {}  # mobile agents' mandates by digest
+        self.markets = MarketDesk(self)  # double-auction markets (house/markets.py)
         self._recover()
 
     # ------------------------------------------------------------------ construction
@@ -247,6 +249,7 @@ class AuctionHouse:
                 self._timer_due[aid] = due
                 self._timers.append((due, aid))
         heapq.heapify(self._timers)
+        self.markets.after_replay()
         self._dirty_since_checkpoint = False
         self.problems = [*self.ledger.problems, *skipped, *account_problems]
         for problem in self.problems:
@@ -284,6 +287,9 @@ class AuctionHouse:
             aid = event.auction_id
             before = auctions.get(aid)
             if type(event) is not BidPlaced or before is None:
+                if type(event) in MARKET_EVENTS:  # a market's chain (house/markets.py)
+                    self.markets.replay(event)  # type: ignore[arg-type]
+                    continue
                 self._index(event, apply(before, event), timers=False)
                 continue
             first_here = event.bidder not in before.bidders  # apply folds in place: ask first
@@ -410,7 +416,10 @@ class AuctionHouse:
         """Tell every listener; a failing listener is logged and never stops the others (nor
         the acknowledgement of the commands whose events these are)."""
         for event in events:
-            state = self._auctions[event.auction_id]
+            state = self._auctions.get(event.auction_id)
+            if state is None:  # a market's event
+                self.markets.notify(event)  # type: ignore[arg-type]
+                continue
             for listener in list(self._listeners):
                 try:
                     listener(event, state)
@@ -867,13 +876,18 @@ class AuctionHouse:
                     continue
                 self._timer_due.pop(aid, None)
                 closed.extend(self._execute(CloseAuction(aid), now))
+            closed.extend(self.markets.tick(now))
             if self.auto_flush and self._batch_depth == 0:
                 self.flush()
         return closed
 
     def next_wakeup(self) -> float | None:
         """The earliest time a timer may have work (a hint; ``tick`` re-checks)."""
-        return self._timers[0][0] if self._timers else None
+        market = self.markets.next_wakeup()
+        auction = self._timers[0][0] if self._timers else None
+        if market is None or auction is None:
+            return auction if market is None else market
+        return min(auction, market)
 
     # ------------------------------------------------------------------ reads
 
