@@ -134,7 +134,7 @@ def _as(trader: Trader, house: AuctionHouse) -> Trader:
 def test_bad_orders_are_refused_with_their_codes_and_change_nothing(
     setup: tuple[AuctionHouse, dict[str, Trader], Path], clock: FakeClock
 ) -> None:
-    house, t, db = setup
+    house, t, _db = setup
     market = house.markets.create_market("ann", "widgets", max_price=1000, max_quantity=10)["id"]
     placed = t["bob"].order(market, "sell", 500, 2)
     other_key = BidKey.generate()
