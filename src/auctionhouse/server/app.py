@@ -29,6 +29,7 @@ from auctionhouse.house import AuctionHouse, Clock
 from auctionhouse.house.service import HouseService
 from auctionhouse.server.config import ServerConfig
 from auctionhouse.server.hub import Hub, Limits
+from auctionhouse.server.market_hub import MarketHub
 from auctionhouse.server.metrics import Metrics
 from auctionhouse.server.models import BidFields
 from auctionhouse.server.passwords import PasswordWorkers
@@ -77,6 +78,7 @@ class ServerState:
             page_cache_bytes=config.catch_up_cache_bytes,
         )
         self.sessions = SessionWatch(self.hub)
+        self.market_hub = MarketHub(self.service, config.ws_send_queue)  # market_hub.py
         self.passwords = PasswordWorkers(
             self.service, config.password_workers, config.login_max_waiting
         )
@@ -130,6 +132,7 @@ class ServerState:
         self._loop = asyncio.get_running_loop()
         await self.service.start()
         self.hub.start()
+        self.market_hub.start()
         self.sessions.start()
         self.metrics.watch_house(self.house.counts, lambda: self.service.queue_depth)
         self.metrics.connections.set_function(lambda: float(len(self.hub.connections)))
@@ -138,6 +141,7 @@ class ServerState:
 
     async def stop(self) -> None:
         await self.sessions.stop()
+        self.market_hub.stop()
         await self.hub.stop()
         await self.service.stop()
         self.passwords.shutdown()
@@ -230,6 +234,8 @@ def create_app(
 ) -> FastAPI:
     """The house as an ASGI app; ``clock`` is injected in tests (a ``FakeClock``); ``service``
     replaces the embedded house's service (a peer's replicated one, ``p2p.service``)."""
+    from auctionhouse.server.market_hub import MarketSocketEndpoint
+    from auctionhouse.server.market_routes import market_router
     from auctionhouse.server.page import SecurityHeaders, install_docs
     from auctionhouse.server.redact import SecretsInUrls
     from auctionhouse.server.routes import api_router, page_router
@@ -257,6 +263,7 @@ def create_app(
     app.state.server = server
     _install_error_handlers(app, server)
     app.include_router(api_router)
+    app.include_router(market_router)
     app.include_router(page_router)
 
     static = static_dir()
@@ -274,6 +281,7 @@ def create_app(
     app.add_middleware(BodyLimit)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(WebSocketEndpoint, server=server)  # WS skips the rest
+    app.add_middleware(MarketSocketEndpoint, server=server)  # /api/v1/markets/ws
     app.add_middleware(SecretsInUrls)  # outermost: no secret in a URL reaches a route or a log
     return app
 
