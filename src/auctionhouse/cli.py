@@ -27,6 +27,7 @@ COMMAND_MODULES = [
     "auctionhouse.commands.sim",
     "auctionhouse.commands.ledger",
     "auctionhouse.commands.peer",
+    "auctionhouse.commands.market",
 ]
 
 EXIT_ERROR = 2
