@@ -4,6 +4,7 @@ refusals that change nothing, call-market timers, replay after a crash, and the 
 from __future__ import annotations
 
 import random
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -215,3 +216,31 @@ def test_a_call_market_clears_on_the_house_timer_and_closes_at_its_time(
     }
     house.close()
     assert audit_database(db).ok
+
+
+def test_the_audit_names_an_edited_or_deleted_trade(
+    setup: tuple[AuctionHouse, dict[str, Trader], Path],
+) -> None:
+    house, t, db = setup
+    market = house.markets.create_market("ann", "widgets")["id"]
+    t["bob"].order(market, "sell", 100, 2)
+    ack = t["cat"].order(market, "buy", 100, 2)  # seq 3 placed, seq 4 the trade
+    assert ack["seq"] == 4
+    t["dan"].order(market, "buy", 90, 1)
+    house.close()
+    assert audit_database(db).ok
+    with sqlite3.connect(db) as sql:
+        body = sql.execute(
+            "SELECT body FROM ledger_events WHERE auction_id = ? AND seq = 4", (market,)
+        ).fetchone()[0]
+        forged = bytes(body).replace(b'"price":100', b'"price":1')
+        assert forged != bytes(body)
+        sql.execute(
+            "UPDATE ledger_events SET body = ? WHERE auction_id = ? AND seq = 4", (forged, market)
+        )
+    report = audit_database(db)
+    assert not report.ok and report.tampered() == {market: [4]}
+    with sqlite3.connect(db) as sql:
+        sql.execute("DELETE FROM ledger_events WHERE auction_id = ? AND seq = 4", (market,))
+    report = audit_database(db)
+    assert not report.ok and 4 in report.tampered()[market]
