@@ -64,3 +64,35 @@ def test_market_create_order_cancel_book_watch_close(traders: dict[str, Cli]) ->
     )
     listed = ann.ok("market", "list", "--state", "closed")
     assert mid in listed and "apples" in listed
+
+
+def test_market_traders_run_registered_strategies_live(traders: dict[str, Cli]) -> None:
+    ann = traders["mcli-ann"]
+    mid = json.loads(ann.ok("market", "create", "pears", "--max-price", "200", "--json"))["id"]
+    out = ann.ok(
+        "market",
+        "traders",
+        mid,
+        "--trader",
+        "zic:buy:150:1:2",
+        "--trader",
+        "gvwy:sell:50:1:2",
+        "--for",
+        "4s",
+        "--period",
+        "0.1",
+        "--prefix",
+        "cli-t",
+        "--password-stdin",
+        "--json",
+        input=PASSWORD,
+    )
+    report = json.loads(out)
+    assert report["max_surplus"] == 200 and report["trades"] >= 1
+    assert [t["name"] for t in report["traders"]] == [
+        "cli-t-1-zic-buy",
+        "cli-t-2-zic-buy",
+        "cli-t-3-gvwy-sell",
+        "cli-t-4-gvwy-sell",
+    ]
+    assert report["surplus"] == sum(t["profit"] for t in report["traders"]) > 0

@@ -248,6 +248,75 @@ def close(
     print(safe_text(f"market {view['id']} closed"))
 
 
+def traders(
+    market: MarketArg,
+    trader: Annotated[
+        list[str],
+        typer.Option(
+            "--trader",
+            help="STRATEGY:SIDE:LIMIT[:UNITS[:COUNT]], e.g. zic:buy:120:2:5 (repeatable).",
+        ),
+    ],
+    run_for: Annotated[str, typer.Option("--for", help="How long to trade (30s, 5m).")] = "60s",
+    period: Annotated[float, typer.Option("--period", help="Seconds between quotes.")] = 0.5,
+    prefix: Annotated[str, typer.Option("--prefix", help="Account names' prefix.")] = "trader",
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="The traders' password from stdin.")
+    ] = False,
+    house: HouseOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Run registered traders (zic, ziu, zip, gvwy, shvr, snpr) live in a market: each gets a
+    new account and key, trades one unit at a time, and the run prints profits and efficiency."""
+    import asyncio
+
+    from auctionhouse.agents.live_traders import TraderSpec, run_traders
+    from auctionhouse.commands.client import _house, _password
+
+    specs: list[TraderSpec] = []
+    for text in trader:
+        parts = text.split(":")
+        if not 3 <= len(parts) <= 5 or parts[1] not in ("buy", "sell"):
+            raise InvalidRequest(f"--trader {text!r}: use STRATEGY:SIDE:LIMIT[:UNITS[:COUNT]]")
+        try:
+            limit, units, count = (int(x) for x in ([*parts[2:], "1", "1"])[:3])
+        except ValueError:
+            raise InvalidRequest(
+                f"--trader {text!r}: LIMIT, UNITS and COUNT are integers"
+            ) from None
+        for _ in range(count):
+            name = f"{prefix}-{len(specs) + 1}-{parts[0]}-{parts[1]}"
+            specs.append(TraderSpec(name, parts[0], parts[1], limit, units))
+    password = _password(password_stdin, confirm=False)
+    report = asyncio.run(
+        run_traders(
+            _house(house),
+            market,
+            specs,
+            password=password,
+            run_for=parse_seconds("--for", run_for),
+            period=period,
+            seed=seed,
+        )
+    )
+    if json_out:
+        _print_json(report.to_dict())
+        return
+    for t in report.traders:
+        print(
+            safe_text(
+                f"{t.name:<28} {t.strategy:<5} {t.side:<4} limit {t.limit:>6}"
+                f" traded {t.traded}/{t.units} profit {t.profit}"
+            )
+        )
+    eff = report.efficiency
+    print(
+        f"{report.trades} trades, surplus {report.surplus} of {report.max_surplus}"
+        + (f" (allocative efficiency {eff:.1%})" if eff is not None else "")
+    )
+
+
 def _p(value: int | None) -> str:
     return "-" if value is None else str(value)
 
@@ -255,7 +324,8 @@ def _p(value: int | None) -> str:
 def register(app: typer.Typer) -> None:
     """Add ``auctionhouse market ...``."""
     market = typer.Typer(
-        help="Double-auction markets: create, list, order, cancel, book, trades, watch, close.",
+        help="Double-auction markets: create, list, order, cancel, book, trades, watch, close,"
+        " traders.",
         no_args_is_help=True,
     )
     market.command("create")(create)
@@ -266,4 +336,5 @@ def register(app: typer.Typer) -> None:
     market.command("trades")(trades)
     market.command("watch")(watch)
     market.command("close")(close)
+    market.command("traders")(traders)
     app.add_typer(market, name="market")
