@@ -62,10 +62,10 @@ def setup(
 
 
 def signed_bids(
-    n: int, auctions: list[str], keys: dict[str, SigningKey], nonce0: int
+    n: int, auctions: list[str], keys: dict[str, SigningKey], nonce0: int, price: dict[str, int]
 ) -> list[tuple[str, str, int, int, str]]:
+    """``n`` signed bids; ``price`` holds each auction's last bid (carried across rounds)."""
     names = list(keys)
-    price = dict.fromkeys(auctions, 0)
     out = []
     for i in range(n):
         k = i % len(auctions)
@@ -144,10 +144,11 @@ def main() -> None:
         db = Path(d) / "bench.db"
         auctions, markets, keys = setup(db, args.markets)
         nonce = 1
+        price = dict.fromkeys(auctions, 0)
         for r in range(args.rounds):
             # Bids of one round interleave nonces with the orders of the next: the same
             # accounts sign both, from one rising nonce sequence (as a real trader's key does).
-            work_bids = signed_bids(args.n, auctions, keys, nonce)
+            work_bids = signed_bids(args.n, auctions, keys, nonce, price)
             nonce += args.n
             work_orders = signed_orders(args.n, markets, keys, nonce, seed=r)
             nonce += args.n
