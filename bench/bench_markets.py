@@ -132,6 +132,38 @@ async def _run(db: Path, work: list[Any], kind: str) -> float:
     return rate
 
 
+def core_rate(n: int, seed: int = 0) -> tuple[float, int]:
+    """Orders/s through the pure rules core alone (``decide_market`` + ``apply_market``, the
+    book's own cost, no signature and no disk), on the same kind of order flow."""
+    from auctionhouse.auction.market import (
+        CreateMarket,
+        PlaceOrder,
+        apply_market,
+        decide_market,
+    )
+
+    rng = random.Random(seed)
+    flow = [
+        (
+            f"t{rng.randrange(TRADERS)}",
+            "buy" if rng.random() < 0.5 else "sell",
+            rng.randint(90, 110),
+            rng.randint(1, 5),
+        )
+        for _ in range(n)
+    ]
+    state = None
+    for event in decide_market(None, CreateMarket("m1", "owner", "bench"), 0.0):
+        state = apply_market(state, event)
+    start = time.perf_counter()
+    for trader, side, price, qty in flow:
+        for event in decide_market(state, PlaceOrder("m1", trader, side, price, qty), 1.0):
+            state = apply_market(state, event)
+    rate = n / (time.perf_counter() - start)
+    assert state is not None
+    return rate, state.trade_count
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=20_000, help="bids and orders per round")
@@ -157,6 +189,7 @@ def main() -> None:
         house = AuctionHouse.open(db, config=CFG)
         trades = sum(house.markets.view(m)["trades"] for m in markets)
         house.close()
+    core, core_trades = core_rate(100_000)
     print(
         json.dumps(
             {
@@ -168,6 +201,8 @@ def main() -> None:
                 "signed_orders_per_s": round(best["orders"]),
                 "orders_to_bids": round(best["orders"] / best["bids"], 3),
                 "trades": trades,
+                "core_orders_per_s": round(core),
+                "core_trades": core_trades,
                 "path": "HouseService (the server's write path), signatures verified, fsync'd",
             }
         )

@@ -41,6 +41,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
+from itertools import islice
 from typing import Any
 
 from auctionhouse.auction.market_events import (
@@ -197,7 +198,7 @@ class BookSide:
             self.totals[price] = 0
             self.counts[price] = 0
             heapq.heappush(self.heap, price * self.sign)
-            if len(self.heap) > 2 * len(self.levels) + 64:  # stale prices piled up: compact
+            if len(self.heap) > 2 * len(self.levels) + 16:  # stale prices piled up: compact
                 self.heap = [p * self.sign for p in self.levels]
                 heapq.heapify(self.heap)
         level.append(order)
@@ -213,6 +214,9 @@ class BookSide:
             self.counts[price] -= 1
         if total == 0:
             del self.levels[price], self.totals[price], self.counts[price]
+            heap, levels, sign = self.heap, self.levels, self.sign
+            while heap and heap[0] * sign not in levels:  # keep the top live
+                heapq.heappop(heap)
             return
         self.totals[price] = total
         level = self.levels[price]
@@ -225,13 +229,17 @@ class BookSide:
         """Level prices best first, without changing the heap (a walk of the heap as a tree:
         O(k log k) for the first k levels, so a decision never sorts the whole side)."""
         heap, levels, sign = self.heap, self.levels, self.sign
+        size = len(heap)
         seen: set[int] = set()
         frontier = [(heap[0], 0)] if heap else []
+        push, pop = heapq.heappush, heapq.heappop
         while frontier:
-            key, i = heapq.heappop(frontier)
-            for child in (2 * i + 1, 2 * i + 2):
-                if child < len(heap):
-                    heapq.heappush(frontier, (heap[child], child))
+            key, i = pop(frontier)
+            child = 2 * i + 1
+            if child < size:
+                push(frontier, (heap[child], child))
+                if child + 1 < size:
+                    push(frontier, (heap[child + 1], child + 1))
             price = key * sign
             if price in levels and price not in seen:
                 seen.add(price)
@@ -245,7 +253,9 @@ class BookSide:
 
     def depth(self, limit: int) -> list[list[int]]:
         """Up to ``limit`` levels best first: ``[price, quantity, orders]``."""
-        prices = sorted(self.levels, reverse=self.sign < 0)[:limit]
+        # The heap walk (O(k log k) for k levels), not a sort of every level: the hub sends the
+        # top of the book with every event.
+        prices = islice(self.in_priority(), limit)
         return [[p, self.totals[p], self.counts[p]] for p in prices]
 
 
