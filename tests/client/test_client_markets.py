@@ -4,6 +4,8 @@ and trades, the live WebSocket stream, and the audit of the ledger after."""
 
 from __future__ import annotations
 
+import itertools
+
 import httpx
 import pytest
 
@@ -137,3 +139,30 @@ async def _watch_two_events(url: str, mid: str, token: str | None, key: BidKey |
         await watcher.aclose()
         await trader.aclose()
     return seen
+
+
+def test_a_call_market_clears_on_the_server_timer(house_server: HouseProcess) -> None:
+    url = house_server.url
+    ann, bob = (_trader(url, n) for n in ("mk-call-ann", "mk-call-bob"))
+    try:
+        mid = ann.create_market("calls", "call", call_interval=1.0)["id"]
+        ann.order(mid, "buy", 10, 5)
+        bob.order(mid, "sell", 6, 3)
+        crossed = ann.book(mid)  # a call market's book may cross until the call
+        assert crossed["bids"][0][0] == 10 and crossed["asks"][0][0] == 6
+        cleared = False
+        # bounded: the snapshot, then at most the CallCleared and its Trade (and a spare)
+        for message in itertools.islice(ann.watch_market(mid, give_up_after=10), 5):
+            if message["type"] == "market" and message["view"]["trades"] > 0:
+                cleared = True  # cleared before the snapshot
+            elif message["type"] == "market_event" and message["event"]["type"] == "Trade":
+                cleared = True
+            if cleared:
+                break
+        assert cleared
+        trades = ann.trades(mid)["trades"]
+        assert [(t["price"], t["quantity"], t["aggressor"]) for t in trades] == [(8, 3, None)]
+        assert ann.book(mid)["bids"] == [[10, 2, 1]]
+    finally:
+        ann.close()
+        bob.close()
