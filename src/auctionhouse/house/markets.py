@@ -81,6 +81,7 @@ class MarketDesk:
         self._events: dict[str, list[MarketEvent]] = {}
         self._trades: dict[str, list[Trade]] = {}
         self._timers: list[tuple[float, str]] = []
+        self._timer_due: dict[str, float] = {}
         self._listeners: list[MarketListener] = []
         self._next_id = 1
 
@@ -94,6 +95,7 @@ class MarketDesk:
         for mid, state in self._markets.items():
             due = market_due_at(state)
             if due is not None:
+                self._timer_due[mid] = due
                 self._timers.append((due, mid))
         heapq.heapify(self._timers)
 
@@ -116,7 +118,8 @@ class MarketDesk:
             self._next_id = max(self._next_id, int(mid[1:]) + 1)
         if timers:
             due = market_due_at(state)
-            if due is not None:
+            if due is not None and self._timer_due.get(mid) != due:  # once per due time
+                self._timer_due[mid] = due
                 heapq.heappush(self._timers, (due, mid))
 
     # ------------------------------------------------------------------ the write path
@@ -407,10 +410,14 @@ class MarketDesk:
             state = self._markets[mid]
             due = market_due_at(state)
             if due is None:
+                self._timer_due.pop(mid, None)
                 continue
             if due > now:
-                heapq.heappush(self._timers, (due, mid))
+                if self._timer_due.get(mid) != due:
+                    self._timer_due[mid] = due
+                    heapq.heappush(self._timers, (due, mid))
                 continue
+            self._timer_due.pop(mid, None)
             before = len(self._events[mid])
             self._close_if_due(mid, now)
             done.extend(self._events[mid][before:])
