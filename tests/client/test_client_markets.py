@@ -12,6 +12,7 @@ import pytest
 from auctionhouse.client import AsyncClient, Client
 from auctionhouse.client.keys import BidKey
 from auctionhouse.errors import (
+    AuctionhouseError,
     BadSignature,
     InvalidOrder,
     InvalidRequest,
@@ -166,3 +167,36 @@ def test_a_call_market_clears_on_the_server_timer(house_server: HouseProcess) ->
     finally:
         ann.close()
         bob.close()
+
+
+def test_the_market_socket_refuses_with_codes(house_server: HouseProcess) -> None:
+    async def scenario() -> list[str]:
+        client = AsyncClient(house_server.url)
+        codes: list[str] = []
+        socket = await client.market_socket()
+        try:
+            for message in (
+                {"op": "order", "market": "m1", "side": "buy", "price": 1, "quantity": 1},
+                {"op": "subscribe", "markets": ["m404"]},
+                {"op": "subscribe", "markets": []},
+                {"op": "dance"},
+                {"op": "auth", "token": "not a token"},
+            ):
+                try:
+                    await socket.request(message)
+                except AuctionhouseError as exc:
+                    codes.append(exc.code)
+            answer = await socket.request({"op": "time"})
+            assert isinstance(answer["server_time"], float)
+        finally:
+            await socket.close()
+            await client.aclose()
+        return codes
+
+    assert run_async(scenario()) == [
+        "unauthorized",
+        "not_found",
+        "invalid_request",
+        "invalid_request",
+        "unauthorized",
+    ]
