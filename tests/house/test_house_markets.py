@@ -244,3 +244,55 @@ def test_the_audit_names_an_edited_or_deleted_trade(
         sql.execute("DELETE FROM ledger_events WHERE auction_id = ? AND seq = 4", (market,))
     report = audit_database(db)
     assert not report.ok and 4 in report.tampered()[market]
+
+
+def test_a_byte_identical_resend_gets_the_first_answer_and_places_nothing(
+    setup: tuple[AuctionHouse, dict[str, Trader], Path], clock: FakeClock
+) -> None:
+    house, t, db = setup
+    market = house.markets.create_market("ann", "widgets")["id"]
+    bob, cat = t["bob"], t["cat"]
+    bob.order(market, "sell", 100, 2)
+    ts = clock.now()
+
+    def send(nonce: int, side: str, price: int, qty: int) -> dict:
+        message = order_message(market, cat.id, side, price, qty, nonce, ts)
+        return house.markets.place_order(
+            cat.id,
+            market,
+            side,
+            price,
+            qty,
+            nonce=nonce,
+            ts=ts,
+            signature=sign(cat.key.signing_key, message),
+        )
+
+    first = send(50, "buy", 101, 3)  # trades 2 at 100, rests 1
+    assert [x["quantity"] for x in first["trades"]] == [2] and first["remaining"] == 1
+    bob.order(market, "sell", 101, 1)  # fills cat's rest meanwhile
+    events = house.ledger.store.count()
+    strikes = house.accounts.get(cat.id).strikes
+    again = send(50, "buy", 101, 3)
+    assert again.pop("resent") is True
+    assert {k: v for k, v in again.items() if k != "book"} == {
+        k: v for k, v in first.items() if k != "book"
+    }
+    assert house.ledger.store.count() == events  # no second order
+    with pytest.raises(ReplayedNonce):  # the same nonce on another order is a replay
+        send(50, "buy", 101, 4)
+    # a refused order (the signature held) is refused again the same way, with no strike
+    with pytest.raises(InvalidOrder):
+        send(60, "buy", 0, 1)
+    with pytest.raises(InvalidOrder):
+        send(60, "buy", 0, 1)
+    assert house.accounts.get(cat.id).strikes == strikes + 1  # only the replay above
+    assert house.ledger.store.count() == events
+    # after a restart the accepted order's resend is still recognised (rebuilt from the log)
+    house.ledger.close()
+    reopened = AuctionHouse.open(db, config=CFG, clock=clock)
+    house = _as(cat, reopened).house
+    resent = send(50, "buy", 101, 3)
+    assert resent["order_id"] == first["order_id"] and resent["resent"] is True
+    assert reopened.ledger.store.count() == events
+    reopened.close()

@@ -19,6 +19,7 @@ import heapq
 import logging
 import math
 from collections.abc import Callable
+from copy import copy
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -58,6 +59,7 @@ from auctionhouse.errors import (
     SignatureRequired,
     StaleTimestamp,
 )
+from auctionhouse.house.nonces import Spent
 from auctionhouse.house.signing import cancel_message, order_message, parse_public_key, verify
 
 if TYPE_CHECKING:
@@ -84,6 +86,7 @@ class MarketDesk:
         self._timer_due: dict[str, float] = {}
         self._listeners: list[MarketListener] = []
         self._next_id = 1
+        self.resent = 0  # byte-identical resends answered again
 
     # ------------------------------------------------------------------ replay and indexes
 
@@ -113,7 +116,8 @@ class MarketDesk:
             nonce = event.nonce  # type: ignore[union-attr]
             if nonce is not None:
                 who = event.trader if kind is OrderPlaced else event.by  # type: ignore[union-attr]
-                self._house._nonces.spend(who, nonce)
+                # kept as a pointer into the log: a byte-identical resend is answered again
+                self._house._nonces.remember(who, nonce, Spent(mid, event.seq))
         elif kind is MarketCreated and mid[1:].isascii() and mid[1:].isdigit():
             self._next_id = max(self._next_id, int(mid[1:]) + 1)
         if timers:
@@ -236,17 +240,13 @@ class MarketDesk:
         with house._lock:
             self._state(market_id)
             self._close_if_due(market_id, now)
-            self._check_signed(
+            command = PlaceOrder(market_id, account.id, side, price, quantity, nonce, ts, signature)
+            return self._signed(
                 account,
+                command,
                 lambda n, t: order_message(market_id, account.id, side, price, quantity, n, t),
-                nonce,
-                ts,
-                signature,
                 now,
             )
-            command = PlaceOrder(market_id, account.id, side, price, quantity, nonce, ts, signature)
-            events = self._counted(command, now)
-            return self._order_ack(events, now)
 
     def cancel_order(
         self,
@@ -271,27 +271,15 @@ class MarketDesk:
             self._close_if_due(market_id, now)
             if not isinstance(order_id, int) or isinstance(order_id, bool):
                 raise InvalidRequest("order_id must be a whole number")
-            self._check_signed(
-                account,
-                lambda n, t: cancel_message(market_id, account.id, order_id, n, t),
-                nonce,
-                ts,
-                signature,
-                now,
-            )
             command = CancelOrder(
                 market_id, account.id, order_id, account.is_admin, nonce, ts, signature
             )
-            events = self._counted(command, now)
-            cancelled = events[0]
-            assert isinstance(cancelled, OrderCancelled)
-            return {
-                "market": market_id,
-                "order_id": order_id,
-                "seq": cancelled.seq,
-                "cancelled": cancelled.remaining,
-                "book": self._top(market_id),
-            }
+            return self._signed(
+                account,
+                command,
+                lambda n, t: cancel_message(market_id, account.id, order_id, n, t),
+                now,
+            )
 
     def close_market(self, account_id: str, market_id: str, reason: str = "") -> dict[str, Any]:
         """Close a market (its owner or an admin): resting orders are cancelled; a call
@@ -304,6 +292,93 @@ class MarketDesk:
             self._close_if_due(market_id, now)
             self._run(CloseMarket(market_id, account.id, account.is_admin, reason), now)
             return self.view(market_id)
+
+    def _signed(
+        self,
+        account: Account,
+        command: PlaceOrder | CancelOrder,
+        message: Callable[[int, float], bytes],
+        now: float,
+    ) -> dict[str, Any]:
+        """Check, decide and answer a signed order or cancel. A byte-identical resend of one
+        already answered (a client whose answer was lost) gets the first answer again, with no
+        second order and no strike (decision 0008, as for bids); its nonce stays spent."""
+        nonce, ts, signature = command.nonce, command.ts, command.signature
+        resent = self._resend(account, command.market_id, message, nonce, ts, signature)
+        if resent is not None:
+            return resent
+        self._check_signed(account, message, nonce, ts, signature, now)
+        assert isinstance(nonce, int) and isinstance(ts, int | float) and signature is not None
+        try:
+            events = self._counted(command, now)
+        except AuctionhouseError as exc:  # the signature held: a resend gets this refusal
+            refused = Spent(command.market_id, None, message(nonce, ts), signature, copy(exc))
+            self._house._nonces.remember(account.id, nonce, refused)
+            raise
+        return self._answer(events[0], events)
+
+    def _resend(
+        self,
+        account: Account,
+        market_id: str,
+        message: Callable[[int, float], bytes],
+        nonce: int | None,
+        ts: float | None,
+        signature: str | None,
+    ) -> dict[str, Any] | None:
+        """The first answer to a byte-identical resend, or None (not such a resend)."""
+        if signature is None or not isinstance(nonce, int) or isinstance(nonce, bool):
+            return None
+        if not isinstance(ts, int | float) or isinstance(ts, bool):
+            return None
+        spent = self._house._nonces.find(account.id, nonce)
+        if spent is None or spent.auction_id != market_id:
+            return None
+        text = message(nonce, ts)
+        if spent.seq is None:  # refused the first time: refused again, the same way
+            if spent.message != text or spent.signature != signature or spent.error is None:
+                return None
+            self.resent += 1
+            raise copy(spent.error)
+        log = self._events[market_id]
+        first = log[spent.seq - 1]
+        if type(first) is OrderPlaced and first.trader == account.id:
+            original = order_message(
+                market_id, first.trader, first.side, first.price, first.quantity, nonce, ts
+            )
+        elif type(first) is OrderCancelled and first.by == account.id:
+            original = cancel_message(market_id, first.by, first.order_id, nonce, ts)
+        else:
+            return None
+        if first.signature != signature or first.ts != ts or original != text:
+            return None
+        self.resent += 1
+        events: list[MarketEvent] = [first]
+        if type(first) is OrderPlaced:  # and what the same command decided with it
+            for event in log[spent.seq :]:
+                ours = type(event) is Trade and first.order_id in (
+                    event.buy_order,
+                    event.sell_order,
+                )
+                if not ours and not (
+                    type(event) is OrderCancelled and event.reason == "self_trade"
+                ):
+                    break
+                events.append(event)
+        answer = self._answer(first, events)
+        answer["resent"] = True
+        return answer
+
+    def _answer(self, first: MarketEvent, events: list[MarketEvent]) -> dict[str, Any]:
+        if isinstance(first, OrderCancelled):
+            return {
+                "market": first.market_id,
+                "order_id": first.order_id,
+                "seq": first.seq,
+                "cancelled": first.remaining,
+                "book": self._top(first.market_id),
+            }
+        return self._order_ack(events)
 
     def _counted(self, command: MarketCommand, now: float) -> list[MarketEvent]:
         try:
@@ -354,11 +429,12 @@ class MarketDesk:
             raise
         house._nonces.spend(account.id, nonce)  # spent once the signature holds
 
-    def _order_ack(self, events: list[MarketEvent], now: float) -> dict[str, Any]:
+    def _order_ack(self, events: list[MarketEvent]) -> dict[str, Any]:
+        """An order's ack from its command's events: its trades, the self-trade cancels it
+        caused, and what rested after them; the top of the book as it is now."""
         placed = events[0]
         assert isinstance(placed, OrderPlaced)
-        state = self._markets[placed.market_id]
-        order = state.orders.get(placed.order_id)
+        traded = sum(e.quantity for e in events if type(e) is Trade)
         return {
             "market": placed.market_id,
             "order_id": placed.order_id,
@@ -366,7 +442,7 @@ class MarketDesk:
             "accepted": True,
             "trades": [public_market_event(e) for e in events if type(e) is Trade],
             "self_trade_cancels": [e.order_id for e in events if isinstance(e, OrderCancelled)],
-            "remaining": order.remaining if order is not None else 0,
+            "remaining": placed.quantity - traded,
             "book": self._top(placed.market_id),
         }
 
