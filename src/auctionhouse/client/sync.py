@@ -175,23 +175,8 @@ class Client:
         give_up_after: float | None = 30.0,
     ) -> Iterator[Json]:
         """A blocking iterator over :meth:`AsyncClient.watch`."""
-        stream = self._async.watch(
-            auctions, after=after, until_closed=until_closed, give_up_after=give_up_after
+        return self._iterate(
+            self._async.watch(
+                auctions, after=after, until_closed=until_closed, give_up_after=give_up_after
+            )
         )
-
-        async def step() -> tuple[bool, Json | None]:
-            try:
-                return True, await stream.__anext__()
-            except StopAsyncIteration:
-                return False, None
-
-        try:
-            while True:
-                more, message = self._run(step())
-                if not more or message is None:
-                    return
-                yield message
-        finally:
-            aclose = getattr(stream, "aclose", None)
-            if aclose is not None and not self._loop.is_closed():
-                self._run(aclose())
