@@ -78,7 +78,9 @@ class ServerState:
             page_cache_bytes=config.catch_up_cache_bytes,
         )
         self.sessions = SessionWatch(self.hub)
-        self.market_hub = MarketHub(self.service, config.ws_send_queue)  # market_hub.py
+        self.market_hub = MarketHub(  # market_hub.py
+            self.service, config.ws_send_queue, config.send_timeout
+        )
         self.passwords = PasswordWorkers(
             self.service, config.password_workers, config.login_max_waiting
         )
@@ -135,7 +137,9 @@ class ServerState:
         self.market_hub.start()
         self.sessions.start()
         self.metrics.watch_house(self.house.counts, lambda: self.service.queue_depth)
-        self.metrics.connections.set_function(lambda: float(len(self.hub.connections)))
+        self.metrics.connections.set_function(  # auction and market sockets
+            lambda: float(len(self.hub.connections) + len(self.market_hub.connections))
+        )
         if self.on_started is not None:
             self.on_started()
 

@@ -2,8 +2,9 @@
 
 One ``MarketHub`` per server listens to the house's market events once durable and sends each,
 encoded once, to every connection watching its market, with the top of the book after it. A
-connection's send queue is bounded (``ws_send_queue`` messages); a connection whose queue is
-full is dropped (close code 4008), so a slow reader never grows the server's memory.
+connection's send queue is bounded (``ws_send_queue`` messages) and a send blocked for
+``ws_send_timeout`` seconds (a client that stopped reading) ends it: either way the connection is
+dropped (close code 4008), so a slow reader never grows the server's memory.
 
 Protocol (same framing as ``/api/v1/ws``; every answer carries the request's ``id``):
 
@@ -74,11 +75,15 @@ class MarketConnection:
 class MarketHub:
     """Who watches which market; the durable seq of each market (a read barrier)."""
 
-    def __init__(self, service: HouseService, queue_limit: int = 4096) -> None:
+    def __init__(
+        self, service: HouseService, queue_limit: int = 4096, send_timeout: float = 20.0
+    ) -> None:
         self.service = service
         self.queue_limit = queue_limit
+        self.send_timeout = send_timeout
         self.durable_seq: dict[str, int] = {}
         self.watchers: dict[str, set[MarketConnection]] = {}
+        self.connections: set[MarketConnection] = set()  # open sockets (a metrics gauge)
         self._unsubscribe: Callable[[], None] | None = None
 
     @property
@@ -302,42 +307,65 @@ async def serve_market_socket(
 
     hub = server.market_hub
     conn = MarketConnection(send_text, hub.queue_limit)
+    hub.connections.add(conn)
 
     async def sender() -> None:
         while True:
             text = await conn.queue.get()
             if conn.dropped or text is None:
                 break
-            await send_text(text)
+            try:  # a client that stopped reading blocks the send: dropped after send_timeout
+                await asyncio.wait_for(send_text(text), hub.send_timeout)
+            except TimeoutError:
+                conn.dropped = True
+                break
         with contextlib.suppress(Exception):
             code = CLOSE_SLOW if conn.dropped else 1000
-            await send({"type": "websocket.close", "code": code, "reason": ""})
+            await asyncio.wait_for(
+                send({"type": "websocket.close", "code": code, "reason": ""}), 1.0
+            )
 
-    task = asyncio.create_task(sender(), name="market-ws-sender")
     session = MarketSession(server, conn, address)
+
+    async def reader() -> None:
+        try:
+            hub.require()
+            while not conn.dropped:
+                frame = await receive()
+                if frame["type"] != "websocket.receive":
+                    break
+                raw = frame.get("text")
+                if raw is None:
+                    raw = frame.get("bytes") or b""
+                await session.handle(raw)
+        except AuctionhouseError as exc:
+            conn.push(_error(None, exc))
+        except OSError:
+            pass
+        with contextlib.suppress(asyncio.QueueFull):
+            conn.queue.put_nowait(None)  # the sender sends what is queued, then closes
+
+    # The socket lives until either side ends: the client leaves (the reader ends, the sender
+    # flushes and closes), or the client stops reading (the sender drops it and ends, and the
+    # reader, blocked on a client that sends nothing, is cancelled so the connection ends).
+    tasks = [
+        asyncio.create_task(sender(), name="market-ws-sender"),
+        asyncio.create_task(reader(), name="market-ws-reader"),
+    ]
     try:
-        hub.require()
-        while not conn.dropped and not task.done():
-            frame = await receive()
-            if frame["type"] != "websocket.receive":
-                break
-            raw = frame.get("text")
-            if raw is None:
-                raw = frame.get("bytes") or b""
-            await session.handle(raw)
-    except AuctionhouseError as exc:
-        conn.push(_error(None, exc))
-    except OSError:
-        pass
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        if tasks[1] in done and not tasks[0].done():
+            with contextlib.suppress(BaseException):
+                await asyncio.wait_for(asyncio.shield(tasks[0]), hub.send_timeout + 1.0)
     finally:
+        hub.connections.discard(conn)
         for mid in list(conn.markets):
             hub.unwatch(conn, mid)
-        if not task.done():
-            with contextlib.suppress(asyncio.QueueFull):
-                conn.queue.put_nowait(None)
-            with contextlib.suppress(BaseException):
-                await asyncio.wait_for(task, 2.0)
+        for task in tasks:
             task.cancel()
+        for task in tasks:
+            with contextlib.suppress(BaseException):
+                await task
 
 
 class MarketSocketEndpoint:
