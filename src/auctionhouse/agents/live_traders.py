@@ -169,16 +169,7 @@ class TraderAgent(Agent):
             if e.get("aggressor") in ("buy", "sell"):
                 resting = "sell" if e["aggressor"] == "buy" else "buy"
             trade = Trade(int(e["price"]), int(e["quantity"]), resting)  # type: ignore[arg-type]
-            trade_id = int(e["trade_id"])
-            me = self.client.account
-            if trade_id not in self.seen_trades and me in (e["buyer"], e["seller"]):
-                self.seen_trades.add(trade_id)
-                mine_order = e["buy_order"] if e["buyer"] == me else e["sell_order"]
-                quantity = min(int(e["quantity"]), self.brain.units_left)
-                if quantity > 0:
-                    self.brain.filled(now, int(e["price"]), quantity)
-                if mine_order == self.resting and not self.brain.active:
-                    self.resting = None
+            self._book_fill(now, e)
         elif e["type"] == "OrderCancelled" and e["order_id"] == self.resting:
             self.resting = None
         elif e["type"] == "MarketClosed":
@@ -186,6 +177,21 @@ class TraderAgent(Agent):
         self.brain.respond(now, self.top, trade)
         if self.closed or (not self.brain.active and self.resting is None):
             ctx.stop()
+
+    def _book_fill(self, now: float, e: dict[str, Any]) -> None:
+        """Book one of our trades once (from an order's ack or from the stream, whichever
+        comes first). Every order is for one unit, so a trade fills it whole."""
+        me = self.client.account
+        trade_id = int(e["trade_id"])
+        if trade_id in self.seen_trades or me not in (e["buyer"], e["seller"]):
+            return
+        self.seen_trades.add(trade_id)
+        mine = e["buy_order"] if e["buyer"] == me else e["sell_order"]
+        quantity = min(int(e["quantity"]), self.brain.units_left)
+        if quantity > 0:
+            self.brain.filled(now, int(e["price"]), quantity)
+        if mine == self.resting:
+            self.resting = None
 
     def _top(
         self, now: float, best_bid: int | None, best_ask: int | None, view: dict[str, Any]
@@ -220,14 +226,15 @@ class TraderAgent(Agent):
             if self.resting is not None:
                 try:
                     await self.client.cancel_order(self.market_id, self.resting, via="ws")
-                except NotFound:  # it traded meanwhile: its fill is on its way to us
-                    self.resting = None
-                    return
+                except NotFound:  # it traded meanwhile: wait for its fill (the stream books
+                    return  # it and clears ``resting``) before quoting again
                 self.resting = None
             ack = await self.client.order(self.market_id, self.spec.side, price, 1, via="ws")
             self.orders += 1
             if ack["remaining"] > 0:
                 self.resting = int(ack["order_id"])
+            for trade in ack["trades"]:  # filled at once: booked now, not when the stream
+                self._book_fill(self.ctx.now(), trade)  # catches up (no unit traded twice)
         except RateLimited:
             self.refused["rate_limited"] = self.refused.get("rate_limited", 0) + 1
         except AuctionhouseError as exc:
