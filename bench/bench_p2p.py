@@ -71,7 +71,9 @@ class Load:
             )
             for _ in self.bidders
         ]
-        self.price = [0 for _ in self.bidders]
+        # The last amount each bidder sent: every bid is higher than all sent before, so a
+        # bid whose ack was lost (committed anyway) never blocks the next ones.
+        self.next_amount = [0 for _ in self.bidders]
         before, t0 = cpu_seconds(cluster.peers), time.monotonic()
         time.sleep(3.0)  # measuring the peers' idle CPU (ticks, heartbeats), not waiting on them
         self.idle_cores = (cpu_seconds(cluster.peers) - before) / (time.monotonic() - t0)
@@ -86,7 +88,7 @@ class Load:
             bidder, auction = self.bidders[i], self.auctions[i]
             url = urls[i % len(urls)]
             while time.monotonic() < end:
-                amount = self.price[i] + 1
+                amount = self.next_amount[i] = self.next_amount[i] + 1
                 body = bidder.signed(auction, amount)
                 started = time.perf_counter()
                 try:
@@ -98,7 +100,6 @@ class Load:
                     continue
                 if r.status_code == 201:
                     latencies.append(time.perf_counter() - started)
-                    self.price[i] = amount
                     self.acked.append((auction, amount))
                 else:
                     code = r.json()["error"]["code"]
@@ -125,13 +126,97 @@ class Load:
             "refused": errors,
         }
 
+    async def run_ws(self, urls: list[str], per_client: int, window: int) -> dict[str, Any]:
+        """Each bidder, on one WebSocket to its peer, sends ``per_client`` pre-signed bids on
+        its auction with ``window`` in flight (the peer batches what arrives together into one
+        Raft entry). Amounts and nonces rise in send order; an ack is counted once committed
+        and applied on the answering replica."""
+        import websockets
+        from nacl.signing import SigningKey
+
+        from auctionhouse.house import bid_message, sign
+
+        latencies: list[float] = []
+        errors: dict[str, int] = {}
+        plans: list[list[tuple[int, str]]] = []
+        ts = time.time()
+        for i, bidder in enumerate(self.bidders):
+            frames = []
+            key: SigningKey = bidder.key
+            for _ in range(per_client):
+                bidder.nonce += 1
+                amount = self.next_amount[i] = self.next_amount[i] + 1
+                message = bid_message(self.auctions[i], bidder.name, amount, bidder.nonce, ts, None)
+                body = {
+                    "op": "bid",
+                    "id": amount,
+                    "auction": self.auctions[i],
+                    "amount": amount,
+                    "nonce": bidder.nonce,
+                    "ts": ts,
+                    "signature": sign(key, message),
+                }
+                frames.append((amount, json.dumps(body)))
+            plans.append(frames)
+
+        async def client(i: int) -> None:
+            bidder, frames = self.bidders[i], plans[i]
+            url = urls[i % len(urls)].replace("http", "ws") + "/api/v1/ws"
+            sent: dict[int, float] = {}
+            async with websockets.connect(url, max_queue=None) as ws:
+                token = bidder.headers["Authorization"].split(" ", 1)[1]
+                await ws.send(json.dumps({"op": "auth", "token": token}))
+                await ws.recv()
+                todo = list(reversed(frames))
+                for _ in range(min(window, len(todo))):
+                    amount, frame = todo.pop()
+                    sent[amount] = time.perf_counter()
+                    await ws.send(frame)
+                answered = 0
+                while answered < len(frames):
+                    message = json.loads(await asyncio.wait_for(ws.recv(), 60))
+                    kind = message.get("type")
+                    if kind not in ("ack", "error") or message.get("id") not in sent:
+                        continue
+                    answered += 1
+                    amount = message["id"]
+                    at = sent.pop(amount)
+                    if kind == "ack":
+                        latencies.append(time.perf_counter() - at)
+                        self.acked.append((self.auctions[i], amount))
+                    else:
+                        code = message["error"]["code"]
+                        errors[code] = errors.get(code, 0) + 1
+                    if todo:
+                        amount, frame = todo.pop()
+                        sent[amount] = time.perf_counter()
+                        await ws.send(frame)
+
+        started = time.monotonic()
+        cpu_before = cpu_seconds(self.cluster.peers)
+        await asyncio.gather(*(client(i) for i in range(len(self.bidders))))
+        elapsed = time.monotonic() - started
+        cpu = cpu_seconds(self.cluster.peers) - cpu_before
+        return {
+            "transport": "websocket",
+            "clients": len(self.bidders),
+            "in_flight_per_client": window,
+            "acked": len(latencies),
+            "bids_per_s": round(len(latencies) / elapsed, 1),
+            "ack_p50_ms": round(pct(latencies, 0.5) * 1000, 2),
+            "ack_p99_ms": round(pct(latencies, 0.99) * 1000, 2),
+            "peers_cpu_ms_per_bid": round(1000 * cpu / max(1, len(latencies)), 3),
+            "peers_cpu_cores": round(cpu / elapsed, 2),
+            "seconds": round(elapsed, 2),
+            "refused": errors,
+        }
+
     def one_bid(self, peer: PeerProcess) -> bool:
         """One signed bid by the first bidder through ``peer``; whether it was acknowledged."""
-        amount = self.price[0] + 1
+        amount = self.next_amount[0] = self.next_amount[0] + 1
         r = self.bidders[0].bid(peer.url, self.auctions[0], amount, timeout=10)
         if r.status_code != 201:
             return False
-        self.price[0] = amount
         self.acked.append((self.auctions[0], amount))
         return True
 

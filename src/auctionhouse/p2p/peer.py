@@ -12,9 +12,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import socket
 import time
 import uuid
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,7 +36,9 @@ log = logging.getLogger("auctionhouse.p2p")
 
 TICK_SECONDS = 0.025  # the library's timers (heartbeats, elections) are looked at this often
 RETRY_SECONDS = 2.5  # a proposal not answered in this time is proposed again (same key)
-WATCH_SECONDS = 0.2  # ... and sooner when the Raft term changes meanwhile (a new leader)
+# ... and at once when the Raft term changes meanwhile (a new leader)
+RETRY = -1  # the answer ``_sweep`` gives a proposal to send again (not a FAIL_REASON)
+EARLY_ELECTION = 0.1  # s: a follower that loses its leader's connection elects within this
 HOUSE_FILES = ("house.db", "house.db-wal", "house.db-shm")
 
 
@@ -86,6 +90,8 @@ class Peer:
         self._tick_soon = False
         self._stopped = False
         self._outbox: list[tuple[bytes, asyncio.Future[tuple[Any, int]]]] = []
+        self._unanswered: deque[tuple[float, asyncio.Future[tuple[Any, int]]]] = deque()
+        self._swept_term = 0
         self._send_soon = False
         self.internal_port = 0
         self._down_since: dict[str, float] = {}
@@ -160,7 +166,7 @@ class Peer:
             partners,
             conf,
             consumers=[self._machine],
-            transportClass=tunnel_transport(self._route),
+            transportClass=tunnel_transport(self._route, self._leader_lost),
         )
         poller = self.syncobj._poller
         loop = asyncio.get_running_loop()
@@ -322,6 +328,7 @@ class Peer:
             self.syncobj.doTick(0.0)
             self.syncobj.doTick(0.0)
             self.machine.house.flush()
+            self._sweep()
         except Exception:
             log.exception("a Raft tick failed")
 
@@ -344,34 +351,61 @@ class Peer:
                 if remaining <= 0:
                     raise NoQuorum("no majority of the replica group answered; retry later")
                 answer: asyncio.Future[tuple[Any, int]] = loop.create_future()
-                term = self._term()
                 self._outbox.append((blob, answer))
+                self._unanswered.append((loop.time() + min(RETRY_SECONDS, remaining), answer))
                 if not self._send_soon:
                     self._send_soon = True
                     loop.call_soon(self._send_outbox)
-                waited = 0.0
-                while not answer.done() and waited < RETRY_SECONDS:
-                    step = min(WATCH_SECONDS, max(0.0, deadline - loop.time()))
-                    if step <= 0:
-                        break
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(asyncio.shield(answer), step)
-                    waited += step
-                    if self._term() != term:
-                        break  # a new leader: what the old one held may be gone; propose again
-                if not answer.done():
-                    continue
-                result, err = answer.result()
+                # Answered by the replica, or by ``_sweep`` with RETRY: a new term (what the
+                # old leader held may be gone) or no answer within RETRY_SECONDS.
+                result, err = await answer
                 if err == FAIL_REASON.SUCCESS:
                     break
-                # not leader yet, no leader, discarded by a new leader: try again shortly
-                await asyncio.sleep(min(0.05, max(0.0, deadline - loop.time())))
+                if err != RETRY:  # not leader yet, no leader, discarded: try again shortly
+                    await asyncio.sleep(min(0.05, max(0.0, deadline - loop.time())))
         finally:
             self.pending -= 1
         if not isinstance(result, dict):
             raise LedgerError("a replica returned no result")
         raise_error(result)
         return result["ok"]
+
+    def _sweep(self) -> None:
+        """Answer RETRY to proposals past their retry time, and to all of them when the term
+        changed since the last sweep (a new leader: propose again, same idempotency key)."""
+        term = self._term()
+        changed, self._swept_term = term != self._swept_term, term
+        if not self._unanswered:
+            return
+        now = asyncio.get_running_loop().time()
+        keep: deque[tuple[float, asyncio.Future[tuple[Any, int]]]] = deque()
+        for due, answer in self._unanswered:
+            if answer.done():
+                continue
+            if changed or now >= due:
+                answer.set_result((None, RETRY))
+            else:
+                keep.append((due, answer))
+        self._unanswered = keep
+
+    def _leader_lost(self, node: Any) -> None:
+        """The connection to the leader dropped (a killed process's sockets close at once):
+        start an election within ``EARLY_ELECTION`` s (spread at random so that the survivors
+        rarely split their votes) instead of waiting out the election timeout. Raft's safety
+        does not depend on when an election starts; a leader still alive just wins again or
+        is replaced. pysyncobj 0.3.17 keeps the deadline in ``__raftElectionDeadline`` (read
+        in ``_onTick``, set from ``pysyncobj.monotonic`` = ``time.monotonic``)."""
+        so = self.syncobj
+        if so is None or self._stopped or so._isLeader():
+            return
+        leader = so._getLeader()
+        if leader is None or leader != node:
+            return
+        name = "_SyncObj__raftElectionDeadline"
+        soon = time.monotonic() + random.uniform(0.0, EARLY_ELECTION)
+        if soon < getattr(so, name):
+            setattr(so, name, soon)
+            log.info("lost the leader %s: election within %.2f s", node, soon - time.monotonic())
 
     def _send_outbox(self) -> None:
         """Propose every command queued since the last turn of the loop as one entry."""

@@ -131,7 +131,8 @@ class ServerState:
         await self.service.start()
         self.hub.start()
         self.sessions.start()
-        self.metrics.watch_house(self.house.counts, lambda: self.service.queue_depth)
+        # Looked up at each scrape: a peer's house is replaced when it rebuilds from a snapshot.
+        self.metrics.watch_house(lambda: self.house.counts(), lambda: self.service.queue_depth)
         self.metrics.connections.set_function(lambda: float(len(self.hub.connections)))
         if self.on_started is not None:
             self.on_started()
