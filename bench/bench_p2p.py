@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import tempfile
 import time
@@ -138,42 +139,45 @@ class Load:
 
         latencies: list[float] = []
         errors: dict[str, int] = {}
-        plans: list[list[tuple[int, str]]] = []
-        ts = time.time()
-        for i, bidder in enumerate(self.bidders):
-            frames = []
+        plans: list[list[int]] = []  # the amounts each bidder sends, in order
+        for i in range(len(self.bidders)):
+            first = self.next_amount[i] + 1
+            self.next_amount[i] += per_client
+            plans.append(list(range(first, first + per_client)))
+
+        def frame(i: int, amount: int) -> str:
+            """Signed just before it is sent (its timestamp is checked against skew)."""
+            bidder = self.bidders[i]
             key: SigningKey = bidder.key
-            for _ in range(per_client):
-                bidder.nonce += 1
-                amount = self.next_amount[i] = self.next_amount[i] + 1
-                message = bid_message(self.auctions[i], bidder.name, amount, bidder.nonce, ts, None)
-                body = {
-                    "op": "bid",
-                    "id": amount,
-                    "auction": self.auctions[i],
-                    "amount": amount,
-                    "nonce": bidder.nonce,
-                    "ts": ts,
-                    "signature": sign(key, message),
-                }
-                frames.append((amount, json.dumps(body)))
-            plans.append(frames)
+            bidder.nonce += 1
+            ts = time.time()
+            message = bid_message(self.auctions[i], bidder.name, amount, bidder.nonce, ts, None)
+            body = {
+                "op": "bid",
+                "id": amount,
+                "auction": self.auctions[i],
+                "amount": amount,
+                "nonce": bidder.nonce,
+                "ts": ts,
+                "signature": sign(key, message),
+            }
+            return json.dumps(body)
 
         async def client(i: int) -> None:
-            bidder, frames = self.bidders[i], plans[i]
+            bidder, amounts = self.bidders[i], plans[i]
             url = urls[i % len(urls)].replace("http", "ws") + "/api/v1/ws"
             sent: dict[int, float] = {}
             async with websockets.connect(url, max_queue=None) as ws:
                 token = bidder.headers["Authorization"].split(" ", 1)[1]
                 await ws.send(json.dumps({"op": "auth", "token": token}))
                 await ws.recv()
-                todo = list(reversed(frames))
+                todo = list(reversed(amounts))
                 for _ in range(min(window, len(todo))):
-                    amount, frame = todo.pop()
+                    amount = todo.pop()
                     sent[amount] = time.perf_counter()
-                    await ws.send(frame)
+                    await ws.send(frame(i, amount))
                 answered = 0
-                while answered < len(frames):
+                while answered < len(amounts):
                     message = json.loads(await asyncio.wait_for(ws.recv(), 60))
                     kind = message.get("type")
                     if kind not in ("ack", "error") or message.get("id") not in sent:
@@ -188,9 +192,9 @@ class Load:
                         code = message["error"]["code"]
                         errors[code] = errors.get(code, 0) + 1
                     if todo:
-                        amount, frame = todo.pop()
+                        amount = todo.pop()
                         sent[amount] = time.perf_counter()
-                        await ws.send(frame)
+                        await ws.send(frame(i, amount))
 
         started = time.monotonic()
         cpu_before = cpu_seconds(self.cluster.peers)
@@ -221,11 +225,18 @@ class Load:
         return True
 
     def lost(self, peer: PeerProcess) -> int:
-        """Acknowledged bids missing from ``peer``'s ledger (read through its API)."""
+        """Acknowledged bids missing from ``peer``'s own ledger file (read directly: the API
+        hides the amount of a leader raising its own bid)."""
+        import sqlite3
+
+        import orjson
+
         present: set[tuple[str, int]] = set()
-        for auction in self.auctions:
-            r = httpx.get(f"{peer.url}/api/v1/auctions/{auction}/events", timeout=30).json()
-            present.update((auction, e["amount"]) for e in r["events"] if e["type"] == "BidPlaced")
+        with sqlite3.connect(f"file:{peer.data / 'house.db'}?mode=ro", uri=True) as db:
+            for auction, body in db.execute("SELECT auction_id, body FROM ledger_events"):
+                event = orjson.loads(body)
+                if event.get("type") == "BidPlaced":
+                    present.add((auction, event["amount"]))
         return sum(1 for bid in self.acked if bid not in present)
 
 
@@ -255,7 +266,8 @@ def catch_up(cluster: Cluster, load: Load, events: int, seconds_cap: float) -> d
     started = time.monotonic()
     urls = [p.url for p in cluster.peers]
     while have < events and time.monotonic() - started < seconds_cap:
-        asyncio.run(load.run(urls, 10))
+        per_client = max(1, min(2000, (events - have) // len(load.bidders) + 1))
+        asyncio.run(load.run_ws(urls, per_client, 32))
         have = cluster.peers[0].status()["commands"]
     newcomer = cluster.new_peer()
     cluster.peers.append(newcomer)
@@ -470,8 +482,11 @@ def in_process(bidders: int, seconds: float) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--bidders", type=int, default=48)
+    parser.add_argument("--bidders", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--per-client", type=int, default=400, help="WebSocket bids per client")
+    parser.add_argument("--window", type=int, default=32, help="WebSocket bids in flight each")
+    parser.add_argument("--http-seconds", type=float, default=0, help="also bid over HTTP")
     parser.add_argument("--kills", type=int, default=10)
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--fill-cap", type=float, default=600.0, help="max seconds to fill the log")
@@ -483,7 +498,7 @@ def main() -> None:
         help="signed-bid commands a newcomer rebuilds from (in-process; 0 skips)",
     )
     args = parser.parse_args()
-    out: dict[str, Any] = {"peers": 3, "bidders": args.bidders}
+    out: dict[str, Any] = {"peers": 3, "bidders": args.bidders, "load_average": os.getloadavg()}
     if args.rebuild_events:
         out["rebuild"] = rebuild(args.rebuild_events)
     if args.in_process:
@@ -493,8 +508,13 @@ def main() -> None:
         try:
             load = Load(cluster, args.bidders)
             out["peers_idle_cpu_cores"] = round(load.idle_cores, 3)
-            out["one_peer"] = asyncio.run(load.run([cluster.peers[0].url], args.seconds))
-            out["all_peers"] = asyncio.run(load.run([p.url for p in cluster.peers], args.seconds))
+            urls = [p.url for p in cluster.peers]
+            ws = (args.per_client, args.window)
+            out["one_peer"] = asyncio.run(load.run_ws(urls[:1], *ws))
+            out["all_peers"] = asyncio.run(load.run_ws(urls, *ws))
+            if args.http_seconds:
+                out["one_peer_http"] = asyncio.run(load.run(urls[:1], args.http_seconds))
+                out["all_peers_http"] = asyncio.run(load.run(urls, args.http_seconds))
             cluster.wait_applied(cluster.peers)
             out["lost"] = {p.name: load.lost(p) for p in cluster.peers}
             if args.kills:

@@ -38,7 +38,8 @@ TICK_SECONDS = 0.025  # the library's timers (heartbeats, elections) are looked 
 RETRY_SECONDS = 2.5  # a proposal not answered in this time is proposed again (same key)
 # ... and at once when the Raft term changes meanwhile (a new leader)
 RETRY = -1  # the answer ``_sweep`` gives a proposal to send again (not a FAIL_REASON)
-EARLY_ELECTION = 0.1  # s: a follower that loses its leader's connection elects within this
+EARLY_ELECTION = 0.15  # s: a follower that lost its leader's connection elects after its turn
+MAX_BATCH_BYTES = 48_000  # one Raft entry's commands: below the library's 64 KiB append chunk
 HOUSE_FILES = ("house.db", "house.db-wal", "house.db-shm")
 
 
@@ -54,11 +55,14 @@ class RaftTiming:
     """pysyncobj's timing (seconds): elections within ``min_timeout``..``max_timeout`` of the
     last heartbeat; a leader that hears no majority for ``leader_fallback`` steps down."""
 
+    # A crashed leader's connections drop at once and its followers elect within a few
+    # hundred ms (``Peer._leader_lost``); these timeouts are for a leader that hangs or is
+    # cut off, long enough that a loaded machine's stalls do not start needless elections.
     heartbeat: float = 0.05
-    min_timeout: float = 0.3
-    max_timeout: float = 0.8
-    leader_fallback: float = 1.0
-    connection_timeout: float = 1.0
+    min_timeout: float = 1.0
+    max_timeout: float = 2.0
+    leader_fallback: float = 2.5
+    connection_timeout: float = 3.0
     connection_retry: float = 0.2
     compaction_entries: int = 20_000
     compaction_seconds: float = 300.0
@@ -401,8 +405,12 @@ class Peer:
         leader = so._getLeader()
         if leader is None or leader != node:
             return
+        # Survivors go in turns (by address, plus a little jitter) so they rarely split
+        # their votes: the first asks for votes before the next one's turn comes.
+        others = sorted(n.address for n in so.otherNodes if n != node)
+        rank = sum(1 for a in others if a < self.config.peer_address)
         name = "_SyncObj__raftElectionDeadline"
-        soon = time.monotonic() + random.uniform(0.0, EARLY_ELECTION)
+        soon = time.monotonic() + EARLY_ELECTION * (rank + random.uniform(0.0, 0.3))
         if soon < getattr(so, name):
             setattr(so, name, soon)
             log.info("lost the leader %s: election within %.2f s", node, soon - time.monotonic())
@@ -414,6 +422,17 @@ class Peer:
         batch = [(blob, answer) for blob, answer in batch if not answer.done()]
         if not batch or self._machine is None:
             return
+        start, size = 0, 0
+        for end, (blob, _) in enumerate(batch):
+            if size + len(blob) > MAX_BATCH_BYTES and end > start:
+                self._propose_entry(batch[start:end])
+                start, size = end, 0
+            size += len(blob)
+        self._propose_entry(batch[start:])
+        self._step()
+
+    def _propose_entry(self, batch: list[tuple[bytes, asyncio.Future[tuple[Any, int]]]]) -> None:
+        """Propose ``batch`` as one Raft entry; each answer gets its own command's result."""
         answers = [answer for _, answer in batch]
 
         def done(results: Any, err: int) -> None:
@@ -424,8 +443,7 @@ class Peer:
                 ok = ok and i < len(results)
                 answer.set_result((results[i] if ok else None, err))
 
-        self._machine.apply_batch([blob for blob, _ in batch], callback=done)
-        self._step()
+        self.machine.apply_batch([blob for blob, _ in batch], callback=done)
 
     def _term(self) -> int:
         return int(self.syncobj.raftCurrentTerm) if self.syncobj is not None else 0
