@@ -142,6 +142,16 @@ def test_a_seller_and_a_winner_who_leave_cannot_stop_the_auction(cluster: Cluste
         p3.url, {"starting_price": 100, "min_increment": 10, "duration": 6, "signed_bids": True}
     )
     assert other.bid(p1.url, auction, 100).status_code == 201
+    # A forged signature is refused by the peer that takes it, before it reaches the log.
+    cluster.wait_applied()
+    commands = [p.status()["commands"] for p in cluster.peers]
+    forged = other.signed(auction, 140)
+    forged["signature"] = winner.signed(auction, 140)["signature"]
+    r = httpx.post(
+        f"{p1.url}/api/v1/auctions/{auction}/bids", json=forged, headers=other.headers, timeout=10
+    )
+    assert r.status_code in (401, 403) and r.json()["error"]["code"] == "bad_signature", r.text
+    assert [p.status()["commands"] for p in cluster.peers] == commands
     assert winner.bid(p3.url, auction, 150).status_code == 201
     r = httpx.post(f"{p3.url}/api/v1/auctions/{auction}/cancel", headers=seller.headers, timeout=10)
     assert r.status_code == 409 and r.json()["error"]["code"] == "cannot_cancel"

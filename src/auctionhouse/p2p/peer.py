@@ -34,7 +34,7 @@ from auctionhouse.p2p.transport import tunnel_transport
 
 log = logging.getLogger("auctionhouse.p2p")
 
-TICK_SECONDS = 0.025  # the library's timers (heartbeats, elections) are looked at this often
+TICK_SECONDS = 0.05  # the library's timers (heartbeats, elections) are looked at this often
 RETRY_SECONDS = 2.5  # a proposal not answered in this time is proposed again (same key)
 # ... and at once when the Raft term changes meanwhile (a new leader)
 RETRY = -1  # the answer ``_sweep`` gives a proposal to send again (not a FAIL_REASON)

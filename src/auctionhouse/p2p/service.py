@@ -18,6 +18,7 @@ import contextlib
 import functools
 import inspect
 import logging
+import math
 import secrets
 from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -26,6 +27,7 @@ from auctionhouse.errors import AuctionhouseError, InvalidRules
 from auctionhouse.house import Account, AuctionHouse
 from auctionhouse.house.accounts import normalize_name, token_digest
 from auctionhouse.house.service import HouseService
+from auctionhouse.house.signing import bid_message, parse_public_key, verify
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -199,7 +201,37 @@ class ReplicatedService(HouseService):
             return _account(await self.peer.propose(op, args))
         if op == "create_auction" and not isinstance(args.get("rules"), dict | None):
             raise InvalidRules("rules must be an object of auction rules")
+        if op == "place_bid":
+            self._check_signature(house, args)
         return await self.peer.propose(op, args)
+
+    @staticmethod
+    def _check_signature(house: AuctionHouse, args: dict[str, Any]) -> None:
+        """Verify a signed bid before proposing it, so a forged one never enters the log nor
+        costs every replica a verify; each replica still verifies it when applying (the audit
+        layer). Refused here: ``BadSignature``, without a strike (strikes are replicated
+        state, and this replica's key may lag a key change another peer took). Anything else
+        (no key, no signature, a malformed field) is left to the replicas' full check."""
+        signature, nonce, ts = args.get("signature"), args.get("nonce"), args.get("ts")
+        if not isinstance(signature, str) or not isinstance(nonce, int) or isinstance(nonce, bool):
+            return
+        if not isinstance(ts, int | float) or isinstance(ts, bool) or not math.isfinite(ts):
+            return
+        try:
+            key = house.accounts.get(args["bidder_id"]).public_key
+            message = bid_message(
+                args["auction_id"],
+                args["bidder_id"],
+                args["amount"],
+                args["nonce"],
+                args["ts"],
+                args["proxy_max"],
+            )
+            public = parse_public_key(key) if isinstance(key, str) else None
+        except (AuctionhouseError, TypeError, ValueError):
+            return
+        if public is not None:
+            verify(public, message, signature)
 
     async def _timers(self) -> None:
         """Any replica proposes a due close: a dead or stalled leader cannot hold one open."""
