@@ -149,7 +149,11 @@ class Peer:
             bindAddress=f"127.0.0.1:{self.internal_port}",
             journalFile=str(cfg.data / "raft.journal"),
             fullDumpFile=str(cfg.data / "raft.dump"),
-            useFork=False,
+            # A snapshot is pickled and gzipped in a forked child (the library's own option):
+            # done on the loop it stalled a peer for many seconds once the state was large
+            # (a WebSocket's keepalive timed out in the benchmark). The child only writes the
+            # file and exits; the parent reaps it at a later tick.
+            useFork=True,
             appendEntriesUseBatch=False,
             appendEntriesPeriod=t.heartbeat,
             raftMinTimeout=t.min_timeout,
