@@ -248,23 +248,49 @@ class Load:
 
 
 def failover(cluster: Cluster, load: Load, kills: int) -> dict[str, Any]:
+    """Kill -9 the leader ``kills`` times: seconds until a survivor names a new leader (polled
+    on a thread), and until a bid through a survivor is acknowledged again."""
+    import threading
+
     times: list[float] = []
+    elected: list[float] = []
     for _ in range(kills):
         leader = cluster.wait_leader()
         survivor = next(p for p in cluster.peers if p is not leader)
+        seen: list[float] = []
+
+        def watch(
+            s: PeerProcess = survivor, gone: str = leader.address, seen: list[float] = seen
+        ) -> None:
+            end = time.monotonic() + 60
+            while time.monotonic() < end and not seen:
+                try:
+                    view = s.status()
+                except httpx.HTTPError:
+                    continue
+                if view["leader"] not in (None, gone):
+                    seen.append(time.monotonic())
+                time.sleep(0.02)  # polling a real process, bounded above
+
         leader.kill()
         killed_at = time.monotonic()
+        watcher = threading.Thread(target=watch)
+        watcher.start()
         wait_for("a bid acknowledged after the kill", lambda s=survivor: load.one_bid(s), 30)
         times.append(time.monotonic() - killed_at)
+        watcher.join(timeout=60)
+        if seen:
+            elected.append(seen[0] - killed_at)
         leader.start(cluster.members)
-        leader.wait_up()
-        cluster.wait_applied(cluster.peers, deadline=60)
+        leader.wait_up(deadline=600)  # a restart rebuilds the replica first (minutes if loaded)
+        cluster.wait_applied(cluster.peers, deadline=600)
     return {
         "kills": kills,
         "p50_s": round(pct(times, 0.5), 3),
         "p99_s": round(pct(times, 0.99), 3),
         "max_s": round(max(times), 3),
         "seconds": [round(t, 3) for t in times],
+        "new_leader_seen_s": [round(t, 3) for t in elected],
         "goal_p99_s": 2.0,
     }
 
@@ -282,7 +308,7 @@ def catch_up(cluster: Cluster, load: Load, events: int, seconds_cap: float) -> d
     cluster.peers.append(newcomer)
     t0 = time.monotonic()
     newcomer.start(cluster.members[:3])
-    newcomer.wait_up()
+    newcomer.wait_up(deadline=900)
     wait_for("the newcomer to verify its copy", lambda: newcomer.status()["verified"], 900)
     elapsed = time.monotonic() - t0
     applied = newcomer.status()["commands"]
@@ -493,7 +519,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--bidders", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--per-client", type=int, default=400, help="WebSocket bids per client")
+    parser.add_argument(
+        "--per-client", type=int, default=400, help="WebSocket bids per client (0: skip)"
+    )
     parser.add_argument("--window", type=int, default=32, help="WebSocket bids in flight each")
     parser.add_argument("--http-seconds", type=float, default=0, help="also bid over HTTP")
     parser.add_argument("--kills", type=int, default=10)
@@ -522,9 +550,10 @@ def main() -> None:
             urls = [p.url for p in cluster.peers]
             ws = (args.per_client, args.window)
             out["goal_bids_per_s"] = 2000
-            out["one_peer"] = asyncio.run(load.run_ws(urls[:1], *ws))
-            out["all_peers"] = asyncio.run(load.run_ws(urls, *ws))
-            print(json.dumps({k: out[k] for k in ("one_peer", "all_peers")}), file=sys.stderr)
+            if args.per_client:
+                out["one_peer"] = asyncio.run(load.run_ws(urls[:1], *ws))
+                out["all_peers"] = asyncio.run(load.run_ws(urls, *ws))
+                print(json.dumps({k: out[k] for k in ("one_peer", "all_peers")}), file=sys.stderr)
             if args.http_seconds:
                 out["one_peer_http"] = asyncio.run(load.run(urls[:1], args.http_seconds))
                 out["all_peers_http"] = asyncio.run(load.run(urls, args.http_seconds))

@@ -39,6 +39,7 @@ RETRY_SECONDS = 2.5  # a proposal not answered in this time is proposed again (s
 # ... and at once when the Raft term changes meanwhile (a new leader)
 RETRY = -1  # the answer ``_sweep`` gives a proposal to send again (not a FAIL_REASON)
 EARLY_ELECTION = 0.15  # s: a follower that lost its leader's connection elects after its turn
+REFUSED_PAUSE = 0.05  # s: proposals wait this long after one was refused (no leader yet)
 MAX_BATCH_BYTES = 48_000  # one Raft entry's commands: below the library's 64 KiB append chunk
 HOUSE_FILES = ("house.db", "house.db-wal", "house.db-shm")
 
@@ -93,7 +94,11 @@ class Peer:
         self._tick_handle: asyncio.TimerHandle | None = None
         self._tick_soon = False
         self._stopped = False
-        self._outbox: list[tuple[bytes, asyncio.Future[tuple[Any, int]]]] = []
+        # (order, command, answer): ``order`` is the proposal's place among this peer's, kept
+        # by its retries, so a retried command is proposed before those proposed after it.
+        self._outbox: list[tuple[int, bytes, asyncio.Future[tuple[Any, int]]]] = []
+        self._order = 0
+        self._hold_until = 0.0  # no proposal leaves before this (loop time): a refusal's pause
         self._unanswered: deque[tuple[float, asyncio.Future[tuple[Any, int]]]] = deque()
         self._swept_term = 0
         self._send_soon = False
@@ -352,6 +357,7 @@ class Peer:
         now = time.time()
         blob = encode(uuid.uuid4().hex, now, op, args, until=now + self.config.write_timeout)
         deadline = loop.time() + self.config.write_timeout
+        order, self._order = self._order, self._order + 1
         self.pending += 1
         try:
             while True:
@@ -359,7 +365,7 @@ class Peer:
                 if remaining <= 0:
                     raise NoQuorum("no majority of the replica group answered; retry later")
                 answer: asyncio.Future[tuple[Any, int]] = loop.create_future()
-                self._outbox.append((blob, answer))
+                self._outbox.append((order, blob, answer))
                 self._unanswered.append((loop.time() + min(RETRY_SECONDS, remaining), answer))
                 if not self._send_soon:
                     self._send_soon = True
@@ -369,8 +375,8 @@ class Peer:
                 result, err = await answer
                 if err == FAIL_REASON.SUCCESS:
                     break
-                if err != RETRY:  # not leader yet, no leader, discarded: try again shortly
-                    await asyncio.sleep(min(0.05, max(0.0, deadline - loop.time())))
+                if err != RETRY:  # not leader yet, no leader, discarded: pause every proposal
+                    self._hold_until = max(self._hold_until, loop.time() + REFUSED_PAUSE)
         finally:
             self.pending -= 1
         if not isinstance(result, dict):
@@ -422,8 +428,15 @@ class Peer:
     def _send_outbox(self) -> None:
         """Propose every command queued since the last turn of the loop as one entry."""
         self._send_soon = False
-        batch, self._outbox = self._outbox, []
-        batch = [(blob, answer) for blob, answer in batch if not answer.done()]
+        loop = asyncio.get_running_loop()
+        wait = self._hold_until - loop.time()
+        if wait > 0:  # a proposal was just refused (no leader yet): all wait, keeping order
+            self._send_soon = True
+            loop.call_later(wait, self._send_outbox)
+            return
+        queued, self._outbox = self._outbox, []
+        queued.sort(key=lambda item: item[0])  # retried ones before those proposed after them
+        batch = [(blob, answer) for _, blob, answer in queued if not answer.done()]
         if not batch or self._machine is None:
             return
         start, size = 0, 0
