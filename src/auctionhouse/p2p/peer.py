@@ -63,7 +63,10 @@ class RaftTiming:
     min_timeout: float = 1.0
     max_timeout: float = 2.0
     leader_fallback: float = 2.5
-    connection_timeout: float = 3.0
+    # A connection the other side does not answer on is dropped after this. Long: a newcomer
+    # answers a snapshot transfer only at its end (pysyncobj 0.3.17), and a transfer of many
+    # MB cut after a few seconds starts over, for ever. A crash still drops it at once.
+    connection_timeout: float = 60.0
     connection_retry: float = 0.2
     compaction_entries: int = 20_000
     compaction_seconds: float = 300.0
@@ -410,8 +413,8 @@ class Peer:
         is replaced. pysyncobj 0.3.17 keeps the deadline in ``__raftElectionDeadline`` (read
         in ``_onTick``, set from ``pysyncobj.monotonic`` = ``time.monotonic``)."""
         so = self.syncobj
-        if so is None or self._stopped or so._isLeader():
-            return
+        if so is None or self._stopped or so._isLeader() or not so.isReady():
+            return  # a replica still catching up would only disrupt the group (higher terms)
         leader = so._getLeader()
         if leader is None or leader != node:
             return
