@@ -139,7 +139,7 @@ def test_a_seller_and_a_winner_who_leave_cannot_stop_the_auction(cluster: Cluste
     winner = Bidder(p3.url, "winner")
     other = Bidder(p1.url, "other")
     auction = seller.create_auction(
-        p3.url, {"starting_price": 100, "min_increment": 10, "duration": 6, "signed_bids": True}
+        p3.url, {"starting_price": 100, "min_increment": 10, "duration": 20, "signed_bids": True}
     )
     assert other.bid(p1.url, auction, 100).status_code == 201
     # A forged signature is refused by the peer that takes it, before it reaches the log.
@@ -161,7 +161,7 @@ def test_a_seller_and_a_winner_who_leave_cannot_stop_the_auction(cluster: Cluste
         view = httpx.get(f"{p1.url}/api/v1/auctions/{auction}", timeout=5).json()
         return view["result"] if view.get("result") else None
 
-    result = wait_for("the auction to close without its seller", closed, 40)
+    result = wait_for("the auction to close without its seller", closed, 60)
     assert result["outcome"] == "sold"
     assert result["winner"] == "winner" and result["price"] == 150
     p3.start(cluster.members)

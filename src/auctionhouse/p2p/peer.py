@@ -483,7 +483,9 @@ class Peer:
             "term": raw.get("raft_term"),
             "commit_index": raw.get("commit_idx"),
             "last_applied": raw.get("last_applied"),
-            "has_quorum": raw.get("has_quorum"),
+            # A leader is known (a cut-off leader steps down after ``leader_fallback``) and a
+            # majority is connected: connections alone stay "up" for the 60 s timeout.
+            "has_quorum": leader is not None and bool(so.hasQuorum),
             "partners_connected": sum(
                 1 for k, v in raw.items() if k.startswith("partner_node_status_server_") and v == 2
             ),
