@@ -196,11 +196,15 @@ class Cluster:
     def start(
         self, replace_after: float | None = None, snapshot_every: int | None = None
     ) -> Cluster:
-        for peer in self.peers:
-            peer.start(self.members, replace_after=replace_after, snapshot_every=snapshot_every)
-        for peer in self.peers:
-            peer.wait_up()
-        self.wait_leader()
+        try:
+            for peer in self.peers:
+                peer.start(self.members, replace_after=replace_after, snapshot_every=snapshot_every)
+            for peer in self.peers:
+                peer.wait_up()
+            self.wait_leader()
+        except BaseException:
+            self.stop()  # no peer outlives a start that failed
+            raise
         return self
 
     def alive(self) -> list[PeerProcess]:
