@@ -518,6 +518,14 @@ class AuctionHouse:
             raise Unauthorized(msg) from None
         throttle.succeeded(name, address, self.clock.now())
 
+    def verify_login(
+        self, name: str, password: str, address: str | None, message: str = "wrong name or password"
+    ) -> None:
+        """Check ``password`` for ``name`` throttled like a login, without opening a session
+        (a replicated house opens it through its log). Raises ``LoginThrottled`` or
+        ``Unauthorized`` with ``message``. Slow: argon2id."""
+        self._verify_throttled(name, password, address, message)
+
     def change_password(
         self, account_id: str, current: str, new: str, address: str | None = None
     ) -> str:

@@ -137,7 +137,8 @@ class ServerState:
         self.hub.start()
         self.market_hub.start()
         self.sessions.start()
-        self.metrics.watch_house(self.house.counts, lambda: self.service.queue_depth)
+        # Looked up at each scrape: a peer's house is replaced when it rebuilds from a snapshot.
+        self.metrics.watch_house(lambda: self.house.counts(), lambda: self.service.queue_depth)
         self.metrics.connections.set_function(  # auction and market sockets
             lambda: float(len(self.hub.connections) + len(self.market_hub.connections))
         )

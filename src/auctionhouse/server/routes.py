@@ -144,7 +144,7 @@ async def logout(request: Request, credentials: Credentials) -> dict[str, Any]:
     server = server_of(request)
     token = credentials.credentials
     session = server.house.session(token)  # 401 if expired or unknown
-    await server.service.call(lambda h: h.logout(token))  # a peer refuses: not replicated yet
+    await server.service.call(lambda h: h.logout(token))  # a peer replicates its digest
     server.sessions.end_session(session.digest)
     return {"revoked": 1}
 
