@@ -24,6 +24,7 @@ from typing import Any
 
 from auctionhouse.errors import InvalidRequest, LedgerError, NotFound, SequenceConflict
 from auctionhouse.ledger.location import redact
+from auctionhouse.ledger.search import ItemText, tsquery, words
 from auctionhouse.ledger.store import (
     PAGE,
     CheckpointRecord,
@@ -66,6 +67,24 @@ CREATE TABLE IF NOT EXISTS ledger_meta (
     value TEXT NOT NULL
 );
 """
+
+# The search index of items (ledger/search.py). ``words`` holds the item's words as
+# search.words makes them (case-folded, accents removed), so PostgreSQL's 'simple' parser finds
+# what the other stores find; a GIN index over its tsvector answers the prefix queries.
+SEARCH_SCHEMA = """
+CREATE TABLE IF NOT EXISTS ledger_items (
+    auction_id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    description TEXT NOT NULL,
+    words TEXT NOT NULL,
+    doc TSVECTOR GENERATED ALWAYS AS (to_tsvector('simple', words)) STORED
+);
+CREATE INDEX IF NOT EXISTS ledger_items_doc ON ledger_items USING GIN (doc);
+"""
+_INSERT_ITEM = (
+    "INSERT INTO ledger_items (auction_id, name, description, words) VALUES (%s, %s, %s, %s)"
+    " ON CONFLICT (auction_id) DO NOTHING"
+)
 
 TABLES = ("ledger_events", "ledger_seals", "ledger_checkpoints", "ledger_meta")
 LEDGER_LOCK = 0x61756374  # 'auct': the advisory lock key writers of one ledger take turns on
@@ -124,6 +143,9 @@ class PostgresStore:
                 self._require_schema()
             else:
                 self._init_schema()
+            self._searchable = not readonly or bool(
+                self._read("SELECT to_regclass('ledger_items') IS NOT NULL", ())[0][0]
+            )
         except BaseException:
             self._db.close()
             raise
@@ -135,10 +157,13 @@ class PostgresStore:
         events: Sequence[NewEvent],
         seals: Sequence[SealRecord] = (),
         checkpoint: CheckpointRecord | None = None,
+        items: Sequence[ItemText] = (),
     ) -> None:
         if self._in_lock:  # written with the turn's other writes at its end
             if events:
                 self._pending_events.extend(events)
+            if items:
+                self.later(_INSERT_ITEM, _item_rows(items), many=True)
             if seals:
                 self.later(_INSERT_SEAL, seals, many=True)
             if checkpoint is not None:
@@ -154,6 +179,32 @@ class PostgresStore:
                     cur.executemany(_INSERT_SEAL, seals)
             if checkpoint is not None:
                 db.execute(_INSERT_CHECKPOINT, checkpoint)
+            if items:
+                with db.cursor() as cur:
+                    cur.executemany(_INSERT_ITEM, _item_rows(items))
+
+    def add_items(self, items: Sequence[ItemText]) -> None:
+        if not items:
+            return
+        if self._in_lock:
+            self.later(_INSERT_ITEM, _item_rows(items), many=True)
+            return
+        with self._writing("index items") as db, db.cursor() as cur:
+            cur.executemany(_INSERT_ITEM, _item_rows(items))
+
+    def item_ids(self) -> set[str]:
+        if not self._searchable:
+            return set()
+        return {row[0] for row in self._read("SELECT auction_id FROM ledger_items", ())}
+
+    def search_items(self, terms: Sequence[str]) -> list[str]:
+        if not terms or not self._searchable:
+            return []
+        rows = self._read(
+            "SELECT auction_id FROM ledger_items WHERE doc @@ to_tsquery('simple', %s)",
+            (tsquery(terms),),
+        )
+        return [row[0] for row in rows]
 
     def add_checkpoint(self, checkpoint: CheckpointRecord) -> None:
         if self._in_lock:
@@ -445,6 +496,7 @@ class PostgresStore:
             with self._db.transaction():  # two instances starting at once: one creates
                 self._db.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
                 self._db.execute(SCHEMA)
+                self._db.execute(SEARCH_SCHEMA)
         except psycopg.Error as exc:
             raise InvalidRequest(f"{redact(self.url)}: cannot create the ledger: {exc}") from exc
 
@@ -488,6 +540,13 @@ class Later:
         cur, self._cursor = self._cursor, None
         if cur is not None and not self.many and cur.description is not None:
             self.rows = cur.fetchall()
+
+
+def _item_rows(items: Sequence[ItemText]) -> list[tuple[str, str, str, str]]:
+    return [
+        (i.auction_id, i.name, i.description, " ".join(words(f"{i.name} {i.description}")))
+        for i in items
+    ]
 
 
 def record_of(row: tuple[Any, ...]) -> EventRecord:
