@@ -110,8 +110,7 @@ def plain_words(text: str) -> str:
 
 @agent_app.command("strategies")
 def agent_strategies() -> None:
-    """List the bidding and selling strategies an agent document can name, what each does
-    and the settings it takes (with their defaults)."""
+    """List the strategies an agent document can name: what each does, its settings."""
     from rich.table import Table
 
     from auctionhouse.agents.bidding import REGISTRY
@@ -123,7 +122,7 @@ def agent_strategies() -> None:
     registries: list[tuple[str, dict[str, Any]]] = [("bidder", REGISTRY), ("seller", SELLERS)]
     for role, registry in registries:
         for name, cls in sorted(registry.items()):
-            params = "\n".join(
+            params = "; ".join(
                 f"{p} ({spec.default}): {spec.help}"
                 if spec.default is not None
                 else f"{p}: {spec.help}"

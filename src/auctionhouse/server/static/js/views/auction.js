@@ -62,7 +62,7 @@ export async function mountAuction(root, ctx) {
   });
   // A closed auction takes no bid: its bid card goes, its result stands in the price card.
   const bidPanel = h("section", { class: "card bid-panel", "aria-labelledby": "bid-heading" },
-    h("h2", { id: "bid-heading" }, "Bid"), form.el);
+    h("h2", { id: "bid-heading" }, "Bid"), form.el, el.you);
   const livePanel = h("section", { class: "card live-panel", "aria-label": "Price and time" },
     h("div", { class: "stat" }, el.priceLabel, el.price),
     el.leader,
@@ -70,8 +70,7 @@ export async function mountAuction(root, ctx) {
     h("div", { class: "stat" }, el.timeLabel, el.countdown),
     el.nextStep,
     el.extended,
-    el.result,
-    el.you);
+    el.result);
   root.append(
     h("p", { class: "crumbs" }, h("a", { href: "#/" }, "← All auctions")),
     h("div", { class: "title-row" }, el.title, h("span", { class: "badges" }, el.method, el.state)),
@@ -132,7 +131,10 @@ export async function mountAuction(root, ctx) {
     setText(el.state, stateWord(v, now));
     if (el.state.dataset.state !== ph) el.state.dataset.state = ph;
     const closed = ph === "closed" || v.state === "closed";
-    if (bidPanel.hidden !== closed) bidPanel.hidden = closed;
+    if (bidPanel.hidden !== closed) {
+      bidPanel.hidden = closed;
+      (closed ? livePanel : bidPanel).append(el.you); // your part stays in sight once closed
+    }
     livePanel.classList.toggle("result-panel", closed);
     if (closed && v.state !== "closed") setText(el.result, "Closing: the result is on its way…");
     if (v.method === "dutch" && ph === "open") {
