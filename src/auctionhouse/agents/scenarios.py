@@ -230,9 +230,7 @@ def seed000_cast(*, duration: float = 8.0, seed: int = 0) -> Cast:
     def smart(name: str, budget: int, estimator: str, reaction: float) -> BidderSpec:
         label = f"smart ({estimator})"
         params = {"estimator": estimator}
-        return BidderSpec(
-            name, "smart", budget, params, catalogue, label=label, reaction=reaction
-        )
+        return BidderSpec(name, "smart", budget, params, catalogue, label=label, reaction=reaction)
 
     # The house sells only to 3 bidders or more. Answering every price at the same instant,
     # Alice's minimum raises would collide with Charlie's, and Bob's jumps carry an English
