@@ -45,6 +45,8 @@ def test_sell_with_photos_then_find_it_with_list_search_and_sort(
         )
     )  # fmt: skip
     [digest] = view["item"]["photos"]
+    shown = seller.ok("show", str(view["id"]))
+    assert "photos" in shown and digest[:16] in shown
     stored = Client(house_server.url).photo(digest)
     assert Image.open(io.BytesIO(stored)).size == (120, 80)
     assert not Image.open(io.BytesIO(stored)).getexif()  # the GPS position did not survive
