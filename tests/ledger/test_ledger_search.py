@@ -92,3 +92,15 @@ def test_a_closed_store_refuses_to_search(store: Store) -> None:
     store.close()
     with pytest.raises(LedgerError):
         store.search_items(["vase"])
+
+
+def test_a_page_is_counted_and_cut_by_the_index_newest_first(store: Store) -> None:
+    store.add_items(ITEMS)
+    store.add_items([ItemText(str(i), f"Vase number {i}", "") for i in range(6, 16)])
+    terms = query_terms("vase")
+    assert sorted(store.search_items(terms)) == sorted(["1", "2", *map(str, range(6, 16))])
+    assert store.search_page(terms, 3, 0) == (["15", "14", "13"], 12)
+    assert store.search_page(terms, 5, 10) == (["2", "1"], 12)
+    assert store.search_page(terms, 5, 50) == ([], 12)
+    assert store.search_page(query_terms("nothing"), 5, 0) == ([], 0)
+    assert store.search_page([], 5, 0) == ([], 0)

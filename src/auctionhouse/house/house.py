@@ -138,6 +138,7 @@ class AuctionHouse:
         self._listeners: list[Listener] = []
         self._batch_depth = 0
         self._next_id = 1
+        self._ordinal: dict[str, int] = {}
         self._failed: str | None = None
         self._dirty_since_checkpoint = False
         self._last_checkpoint = self.clock.now()
@@ -344,6 +345,7 @@ class AuctionHouse:
             self._count_bid(event, first_here, state.method.sealed)
         elif isinstance(event, AuctionCreated):
             self._open_by_seller[state.seller] += 1
+            self._ordinal[aid] = len(self._ordinal)  # creation order, for lists
             if aid.isascii() and aid.isdigit():  # str.isdigit alone takes '²' too
                 self._next_id = max(self._next_id, int(aid) + 1)
         elif isinstance(event, AuctionClosed):
@@ -1033,14 +1035,25 @@ class AuctionHouse:
                 raise InvalidRequest(f"{name} must be a whole number >= 0")
         filters = Filters(state, method, seller, bidder, viewer, query, sort)
         filters.check()
-        matches = None
-        if query is not None and query.strip():
-            matches = set(self._search(query))
+        auctions = self._auctions
         now = self.clock.now()
-        newest_first = reversed(self._auctions.values())
-        page, total = find_page(
-            newest_first, filters, now, matches=matches, limit=limit, offset=offset
-        )
+        searched = query.strip() if query is not None else ""
+        if (
+            searched
+            and sort == "newest"
+            and self._search_index is None
+            and not any((state, method, seller, bidder))
+        ):  # the search box's own query: the index counts and cuts the page
+            ids, total = self.ledger.search_page(searched, limit, offset)
+            return [public_view(auctions[a], now) for a in ids if a in auctions], total
+        if searched:
+            found = [a for a in self._search(searched) if a in auctions]
+            found.sort(key=self._ordinal.__getitem__, reverse=True)  # newest first
+            newest_first = [auctions[a] for a in found]
+        else:
+            newest_first = list(auctions.values())
+            newest_first.reverse()
+        page, total = find_page(newest_first, filters, now, limit=limit, offset=offset)
         return [public_view(s, now) for s in page], total
 
     def _search(self, query: str) -> list[str]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,57 +64,59 @@ def listed_price(state: AuctionState, now: float) -> int:
     return state.rules.starting_price
 
 
-def _sort_key(sort: str, now: float) -> Callable[[tuple[int, AuctionState]], Any]:
-    """A key over ``(age, state)`` pairs, ``age`` 0 for the newest auction, 1 for the next..."""
+def _sort_key(sort: str, now: float) -> Callable[[AuctionState], Any]:
+    """The key of a sort order (ascending; ties keep the given order, newest first)."""
     if sort == "ending_soonest":
+        inf = math.inf
 
-        def ending(pair: tuple[int, AuctionState]) -> tuple[float, int]:
-            age, s = pair
+        def ending(s: AuctionState) -> float:
+            if s.outcome is not None:
+                return inf
             due = close_due_at(s)
-            if due is None or due <= now or s.outcome is not None:
-                return (math.inf, age)
-            return (due, age)
+            return inf if due is None or due <= now else due
 
         return ending
     if sort == "price_low":
-        return lambda pair: (listed_price(pair[1], now), pair[0])
+        return lambda s: listed_price(s, now)
     if sort == "price_high":
-        return lambda pair: (-listed_price(pair[1], now), pair[0])
-    return lambda pair: (-len(pair[1].bids), pair[0])  # most_bids
+        return lambda s: -listed_price(s, now)
+    return lambda s: -len(s.bids)  # most_bids
 
 
 def find(
-    newest_first: Iterable[AuctionState],
+    newest_first: Sequence[AuctionState],
     filters: Filters,
     now: float,
     *,
-    matches: set[str] | None,
     limit: int,
     offset: int,
 ) -> tuple[list[AuctionState], int]:
-    """The page ``[offset, offset + limit)`` of the auctions passing ``filters`` (``matches``:
-    the ids a search found, None without a search), sorted by ``filters.sort``, and how many
-    pass in all. ``newest_first``: every auction, newest first."""
+    """The page ``[offset, offset + limit)`` of the auctions of ``newest_first`` (every
+    auction, or those a search found, newest first) passing ``filters``, sorted by
+    ``filters.sort``, and how many pass in all. Without filters nothing is scanned; a sort
+    keeps only the page (``heapq.nsmallest``, stable: ties stay newest first)."""
     f = filters
-    chosen: list[tuple[int, AuctionState]] = []
-    for age, s in enumerate(newest_first):
-        if matches is not None and s.auction_id not in matches:
-            continue
-        if f.method is not None and s.method.value != f.method:
-            continue
-        if f.seller is not None and s.seller != f.seller:
-            continue
-        if f.bidder is not None:
-            if f.bidder not in s.bidders:
-                continue
-            # Who bid in a sealed auction is secret until it closes: shown to that bidder only.
-            if s.method.sealed and s.outcome is None and f.viewer != f.bidder:
-                continue
-        if f.state is not None and s.phase(now).value != f.state:
-            continue
-        chosen.append((age, s))
+    chosen: Sequence[AuctionState] = newest_first
+    if f.method is not None or f.seller is not None or f.bidder is not None:
+        chosen = [s for s in chosen if _passes(s, f)]
+    if f.state is not None:
+        state = f.state
+        chosen = [s for s in chosen if s.phase(now).value == state]
     if f.sort == "newest":
-        page: Sequence[tuple[int, AuctionState]] = chosen[offset : offset + limit]
-    else:
-        page = heapq.nsmallest(offset + limit, chosen, key=_sort_key(f.sort, now))[offset:]
-    return [s for _age, s in page], len(chosen)
+        return list(chosen[offset : offset + limit]), len(chosen)
+    page = heapq.nsmallest(offset + limit, chosen, key=_sort_key(f.sort, now))[offset:]
+    return page, len(chosen)
+
+
+def _passes(s: AuctionState, f: Filters) -> bool:
+    if f.method is not None and s.method.value != f.method:
+        return False
+    if f.seller is not None and s.seller != f.seller:
+        return False
+    if f.bidder is not None:
+        if f.bidder not in s.bidders:
+            return False
+        # Who bid in a sealed auction is secret until it closes: shown to that bidder only.
+        if s.method.sealed and s.outcome is None and f.viewer != f.bidder:
+            return False
+    return True

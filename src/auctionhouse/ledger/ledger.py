@@ -329,6 +329,10 @@ class Ledger:
         through the store's full-text index. Raises ``InvalidRequest`` for a bad query."""
         return self._store.search_items(query_terms(query))
 
+    def search_page(self, query: str, limit: int, offset: int) -> tuple[list[str], int]:
+        """One page of ``search``, newest first, and how many match (the store counts)."""
+        return self._store.search_page(query_terms(query), limit, offset)
+
     def index_missing(self, items: Sequence[ItemText]) -> int:
         """Put in the search index those of ``items`` it lacks (a ledger from before the index,
         a store copied without it); returns how many. A read-only ledger indexes nothing."""

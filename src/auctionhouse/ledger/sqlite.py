@@ -54,6 +54,8 @@ CREATE TABLE IF NOT EXISTS ledger_meta (
 
 # The search index of items (ledger/search.py): a table of item texts and its FTS5 index (an
 # external-content table kept by a trigger). Items never change, so inserts are all it needs.
+# Queries are words as prefixes, all required: no phrase or NEAR, so the index keeps no
+# positions (detail=none, the smallest and fastest), and indexes 2- and 3-letter prefixes.
 SEARCH_SCHEMA = """
 CREATE TABLE IF NOT EXISTS ledger_items (
     auction_id TEXT PRIMARY KEY,
@@ -61,7 +63,8 @@ CREATE TABLE IF NOT EXISTS ledger_items (
     description TEXT NOT NULL
 );
 CREATE VIRTUAL TABLE IF NOT EXISTS ledger_items_fts USING fts5(
-    name, description, content='ledger_items', tokenize='unicode61 remove_diacritics 2'
+    name, description, content='ledger_items', tokenize='unicode61 remove_diacritics 2',
+    detail='none', prefix='2 3'
 );
 CREATE TRIGGER IF NOT EXISTS ledger_items_indexed AFTER INSERT ON ledger_items BEGIN
     INSERT INTO ledger_items_fts (rowid, name, description)
@@ -69,6 +72,12 @@ CREATE TRIGGER IF NOT EXISTS ledger_items_indexed AFTER INSERT ON ledger_items B
 END;
 """
 _INSERT_ITEM = "INSERT OR IGNORE INTO ledger_items (auction_id, name, description) VALUES (?, ?, ?)"
+_COUNT = "SELECT count(*) FROM ledger_items_fts WHERE ledger_items_fts MATCH ?"
+_PAGE = (
+    "SELECT i.auction_id FROM ledger_items i WHERE i.rowid IN (SELECT rowid FROM"
+    " ledger_items_fts WHERE ledger_items_fts MATCH ? ORDER BY rowid DESC LIMIT ? OFFSET ?)"
+    " ORDER BY i.rowid DESC"
+)
 _SEARCH = (
     "SELECT i.auction_id FROM ledger_items_fts f JOIN ledger_items i ON i.rowid = f.rowid"
     " WHERE ledger_items_fts MATCH ?"
@@ -166,6 +175,23 @@ class SQLiteStore:
             except sqlite3.Error as exc:
                 raise LedgerError(f"cannot search the items: {exc}") from exc
         return [row[0] for row in rows]
+
+    def search_page(self, terms: Sequence[str], limit: int, offset: int) -> tuple[list[str], int]:
+        """Counted and cut by FTS5 (rowids are the order items were indexed in)."""
+        if not terms or not self._searchable:
+            return [], 0
+        match = fts5_query(terms)
+        with self._search_lock:
+            self._open_db()
+            try:
+                if self._search_db is None:
+                    self._search_db = _connect(self.path, self._readonly)
+                db = self._search_db
+                total = db.execute(_COUNT, (match,)).fetchone()[0]
+                rows = db.execute(_PAGE, (match, limit, offset)).fetchall()
+            except sqlite3.Error as exc:
+                raise LedgerError(f"cannot search the items: {exc}") from exc
+        return [row[0] for row in rows], int(total)
 
     def set_meta(self, key: str, value: str) -> None:
         self._write("INSERT OR REPLACE INTO ledger_meta (key, value) VALUES (?, ?)", (key, value))

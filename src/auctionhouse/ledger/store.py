@@ -85,6 +85,11 @@ class Store(Protocol):
         word prefix, in no particular order; [] for no terms."""
         ...
 
+    def search_page(self, terms: Sequence[str], limit: int, offset: int) -> tuple[list[str], int]:
+        """One page of ``search_items``, the last indexed first (newest first), and how many
+        match in all: counted and cut by the index itself, whatever the number of matches."""
+        ...
+
     def add_checkpoint(self, checkpoint: CheckpointRecord) -> None: ...
 
     def page(self, after_pos: int, limit: int = PAGE) -> list[tuple[int, bytes]]:
@@ -189,6 +194,11 @@ class MemoryStore:
         with self._lock:
             self._check_open()
             return self._items.search(terms)
+
+    def search_page(self, terms: Sequence[str], limit: int, offset: int) -> tuple[list[str], int]:
+        found = self.search_items(terms)
+        found.reverse()
+        return found[offset : offset + limit], len(found)
 
     def add_checkpoint(self, checkpoint: CheckpointRecord) -> None:
         with self._lock:
