@@ -101,7 +101,8 @@ def load_once(browser: Any, url: str, seller: Client, run: int) -> dict[str, Any
     started = time.perf_counter()
     page.goto(f"{url}/#/auctions")
     page.wait_for_function(
-        "performance.getEntriesByName('auctionhouse:list-rendered').length > 0", timeout=60_000
+        "() => performance.getEntriesByName('auctionhouse:list-rendered').length > 0",
+        timeout=60_000,
     )
     rows = page.locator(".auction-row").count()
     summary = page.locator("#list-summary").inner_text()
@@ -109,7 +110,7 @@ def load_once(browser: Any, url: str, seller: Client, run: int) -> dict[str, Any
         "performance.getEntriesByName('auctionhouse:list-rendered')[0].startTime"
     )
     dcl = page.evaluate("performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd")
-    page.wait_for_function("document.querySelector('#connection').dataset.state === 'live'")
+    page.wait_for_function("() => document.querySelector('#connection').dataset.state === 'live'")
     deadline = time.monotonic() + 60
     while "at" not in caught_up and time.monotonic() < deadline:
         page.wait_for_timeout(20)  # frames are delivered on Playwright's loop
