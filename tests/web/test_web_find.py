@@ -37,7 +37,7 @@ def test_sell_with_a_photo_and_find_it_by_search(
     expect(photo).to_be_visible()
     assert page.evaluate("(img) => img.naturalWidth", photo.element_handle()) == 640
     seller = house.user("ruth")
-    english(seller, "Brass kettle")  # matches "kettle", not "farmhouse"
+    brass = english(seller, "Brass kettle")  # matches "kettle", not "farmhouse"
     english(seller, "Teapot")
 
     sent: list[str] = []
@@ -77,6 +77,10 @@ def test_sell_with_a_photo_and_find_it_by_search(
     expect(rows.first.locator(".item")).to_have_text("Enamel kettle")
     expect(rows).to_have_count(3)
     expect(lister.locator("#list-summary")).to_have_text("Showing 1–3 of 3")
+    # the rows shown before the new one are still followed live
+    house.user("vera").bid(brass, 1000)
+    older = lister.locator(f'.auction-row[data-id="{brass}"] .price .label')
+    expect(older).to_have_text("Current price")
     assert not any('"*"' in frame for frame in sent), "the list subscribed to every auction"
 
 

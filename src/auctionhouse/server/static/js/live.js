@@ -206,8 +206,13 @@ export class Live {
       this.watchers.delete(w);
       if (w.auctions === "*") {
         setTimeout(() => this.dropEverything(), EVERYTHING_GRACE_MS);
-      } else if (![...this.watchers].some((o) => o.auctions.join?.() === w.auctions.join())) {
-        this.send({ op: "unsubscribe", auctions: w.auctions });
+      } else {
+        // only the auctions no other watcher follows (the list re-subscribes its rows before
+        // it lets go of the old ones, and they overlap)
+        const kept = new Set();
+        for (const o of this.watchers) if (o.auctions !== "*") o.auctions.forEach((a) => kept.add(a));
+        const gone = w.auctions.filter((a) => !kept.has(a));
+        if (gone.length) this.send({ op: "unsubscribe", auctions: gone });
       }
     };
   }

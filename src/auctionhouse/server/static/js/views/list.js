@@ -167,8 +167,10 @@ function mountTable(root, ctx, { title, fixed, role }) {
     return true;
   }
 
-  // The WebSocket follows exactly the rows on screen (re-subscribed when they change).
-  let stopRows = null;
+  // The WebSocket follows the rows on screen: all of them after each load, and each new
+  // auction shown live on its own (a row pushed off the page stays followed, unseen, until the
+  // next load, rather than making the house send every other row's snapshot again).
+  let stopRows = [];
   let followed = "";
   function followRows() {
     const ids = [...rows.keys()];
@@ -176,10 +178,13 @@ function mountTable(root, ctx, { title, fixed, role }) {
     if (key === followed) return;
     followed = key;
     const previous = stopRows;
-    stopRows = ids.length
-      ? live.watch({ auctions: ids, after: () => lastSeqs() }, onMessage)
-      : null;
-    if (previous) previous();
+    stopRows = ids.length ? [live.watch({ auctions: ids, after: () => lastSeqs() }, onMessage)] : [];
+    for (const stop of previous) stop();
+  }
+
+  function followRow(id) {
+    stopRows.push(live.watch({ auctions: [id], after: () => lastSeqs() }, onMessage));
+    followed = [...rows.keys()].join(",");
   }
 
   function lastSeqs() {
@@ -248,7 +253,7 @@ function mountTable(root, ctx, { title, fixed, role }) {
         rows.delete(last.dataset.id);
         last.remove();
       }
-      followRows();
+      followRow(String(full.id));
       renderPager();
     }
     renderSummary();
@@ -258,7 +263,7 @@ function mountTable(root, ctx, { title, fixed, role }) {
   const stopCreated = live.watchCreations(onCreated);
   const stopLive = () => {
     stopCreated();
-    if (stopRows) stopRows();
+    for (const stop of stopRows) stop();
   };
   const stopTick = onTick((now) => {
     for (const { li, view } of rows.values()) updateTime(li, view, now);
