@@ -623,8 +623,9 @@ class AuctionHouse:
         ``photos``. Thread-safe and slow (decoding): faces call it off the event loop. Raises
         InvalidPhoto, PhotoTooLarge, RateLimited, ReadOnly, InvalidRequest (no photo store)."""
         self._refuse_if_read_only()
-        account = self._account(account_id)
-        self._account_limiter.take(account.id, self.clock.now(), "requests from your account")
+        with self._lock:  # the limiter is the house's; the decoding below runs unlocked
+            account = self._account(account_id)
+            self._account_limiter.take(account.id, self.clock.now(), "requests from your account")
         if self.photos is None:
             raise InvalidRequest("this house keeps no photos")
         photo = prepare_photo(upload)
