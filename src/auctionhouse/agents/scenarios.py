@@ -236,7 +236,7 @@ def seed000_cast(*, duration: float = 8.0, seed: int = 0) -> Cast:
     # Alice's minimum raises would collide with Charlie's, and Bob's jumps carry an English
     # price past Charlie's (lower) limit before he is ever first: Alice and Bob take a moment
     # (a seeded draw), Charlie answers at once, so all three are in while prices are low.
-    pause = duration / 40
+    pause = max(0.25, duration / 16)
     bidders = (
         smart("alice", 150_000, "market-value", pause),
         smart("bob", 120_000, "aggressive", pause),

@@ -222,7 +222,7 @@ def outcome_words(outcome: str | None, bidders: int, min_bidders: int | None) ->
         return "sold"
     reasons = {
         "no_bids": "not sold: no bids",
-        "reserve_not_met": "not sold: the reserve was not met",
+        "reserve_not_met": "not sold: reserve not met",
         "cancelled": "cancelled by the seller",
     }
     if outcome == "too_few_bidders":
