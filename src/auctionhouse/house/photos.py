@@ -14,10 +14,12 @@ from __future__ import annotations
 import io
 import warnings
 from dataclasses import dataclass
-
-from PIL import Image, ImageOps, UnidentifiedImageError
+from typing import TYPE_CHECKING
 
 from auctionhouse.errors import InvalidPhoto, PhotoTooLarge
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 MAX_BYTES = 5 * 1024 * 1024
 """An uploaded photo's size at most (5 MiB)."""
@@ -48,6 +50,9 @@ def prepare(upload: bytes) -> Photo:
         raise PhotoTooLarge(f"a photo has at most {MAX_BYTES // (1024 * 1024)} MB", limit=MAX_BYTES)
     if not upload:
         raise InvalidPhoto("the photo is empty")
+    # Pillow loads here, not at import: a house that never sees a photo starts faster.
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
@@ -81,6 +86,8 @@ def prepare(upload: bytes) -> Photo:
 def _plain(image: Image.Image, fmt: str) -> Image.Image:
     """The decoded pixels in a fresh image (no ``info``: no metadata), in a mode ``fmt`` can
     save (JPEG: RGB or grey; PNG and WebP keep transparency)."""
+    from PIL import Image
+
     keep_alpha = fmt != "JPEG" and (
         image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
     )
