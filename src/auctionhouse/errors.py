@@ -13,6 +13,9 @@ The tree::
     |   +-- TooLarge                     too_large           413  a request body over the limit
     |   +-- InvalidOrder                 invalid_order       400  a market order's side, price
     |                                                             or quantity out of its limits
+    |   +-- InvalidPhoto                 invalid_photo       400  not a JPEG/PNG/WebP that reads
+    |       +-- PhotoTooLarge            photo_too_large     413  over 5 MB, or a decompression
+    |                                                             bomb (too many pixels)
     +-- RuleViolation                    rule_violation      409  a valid command the rules refuse
     |   +-- BidTooLow                    bid_too_low         409
     |   +-- AuctionNotOpen               auction_not_open    409  before opens_at
@@ -92,6 +95,19 @@ class InvalidRules(InvalidRequest):
     """The auction rules are inconsistent."""
 
     code = "invalid_rules"
+
+
+class InvalidPhoto(InvalidRequest):
+    """The upload is not a JPEG, PNG or WebP image that can be read."""
+
+    code = "invalid_photo"
+
+
+class PhotoTooLarge(InvalidPhoto):
+    """The photo has too many bytes or pixels (``limit``)."""
+
+    code = "photo_too_large"
+    http_status = 413
 
 
 class ConfigError(InvalidRequest):

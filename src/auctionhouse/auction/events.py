@@ -37,6 +37,9 @@ class AuctionCreated:
     item_description: str
     method: str
     rules: Rules
+    # The item's photos: SHA-256 hex digests of their files, so the chain covers the images
+    # (None when there are none: older ledgers have no such field).
+    photos: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,7 +161,10 @@ _FIELDS: dict[type[Any], tuple[str, ...]] = {
     cls: tuple(f.name for f in fields(cls)) for cls in EVENT_TYPES.values()
 }
 
-OMITTED_WHEN_NONE: dict[type[Any], tuple[str, ...]] = {BidPlaced: ("mandate", "mandate_doc")}
+OMITTED_WHEN_NONE: dict[type[Any], tuple[str, ...]] = {
+    BidPlaced: ("mandate", "mandate_doc"),
+    AuctionCreated: ("photos",),
+}
 """Fields added after ledgers existed: absent from the encoded form when None."""
 
 
@@ -181,6 +187,8 @@ def event_from_dict(data: dict[str, Any]) -> Event:
         kwargs = {name: data[name] for name in _FIELDS[cls] if name in data}
         if cls is AuctionCreated:
             kwargs["rules"] = Rules.from_dict(kwargs["rules"])
+            if isinstance(kwargs.get("photos"), list):  # JSON has lists, the event a tuple
+                kwargs["photos"] = tuple(kwargs["photos"])
         event: Event = cls(**kwargs)
     except (KeyError, TypeError) as exc:
         raise InvalidRequest(f"malformed event record: {exc}") from exc

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any, Literal
 
 import httpx
@@ -117,7 +118,7 @@ class AsyncClient:
         method: str,
         path: str,
         *,
-        body: Mapping[str, Any] | None = None,
+        body: Mapping[str, Any] | bytes | None = None,
         params: Mapping[str, Any] | None = None,
         auth: bool = False,
         text: bool = False,
@@ -149,12 +150,17 @@ class AsyncClient:
         self,
         method: str,
         path: str,
-        body: Mapping[str, Any] | None,
+        body: Mapping[str, Any] | bytes | None,
         query: Mapping[str, Any],
         token: str | None,
     ) -> httpx.Response:
         headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
         try:
+            if isinstance(body, bytes):  # a photo: the bytes themselves
+                headers["Content-Type"] = "application/octet-stream"
+                return await self._http.request(
+                    method, path, content=body, params=query, headers=headers
+                )
             return await self._http.request(method, path, json=body, params=query, headers=headers)
         except httpx.TimeoutException:
             raise HouseUnreachable(
@@ -274,7 +280,13 @@ class AsyncClient:
         bidder: str | None = None,
         limit: int | None = None,
         offset: int | None = None,
+        search: str | None = None,
+        sort: str | None = None,
     ) -> Json:
+        """A page of auctions ``{"auctions", "limit", "offset", "total"}``. ``search``: words
+        each item must have in its name or description; ``sort``: newest (default),
+        ending_soonest, price_low, price_high or most_bids. A bad value raises
+        ``InvalidRequest``."""
         params = {
             "state": state,
             "method": method,
@@ -282,6 +294,8 @@ class AsyncClient:
             "bidder": bidder,
             "limit": limit,
             "offset": offset,
+            "q": search,
+            "sort": sort,
         }
         result: Json = await self._call("GET", "/auctions", params=params)
         return result
@@ -293,12 +307,32 @@ class AsyncClient:
         rules: Mapping[str, Any] | None = None,
         *,
         description: str | None = None,
+        photos: Sequence[str] = (),
     ) -> Json:
+        """Sell ``item`` by ``method``; ``photos``: digests from ``upload_photo``, in order."""
         body: Json = {"item": {"name": item}, "method": method, "rules": dict(rules or {})}
         if description is not None:
             body["item"]["description"] = description
+        if photos:
+            body["item"]["photos"] = list(photos)
         result: Json = await self._call("POST", "/auctions", body=body, auth=True)
         return result
+
+    async def upload_photo(self, photo: bytes | str | os.PathLike[str]) -> Json:
+        """Upload a photo (its bytes, or a file's path): JPEG, PNG or WebP, at most 5 MB.
+        Answers ``{"photo": digest, "width", "height", "type"}``; pass the digest to
+        ``create_auction(photos=[...])``. Raises InvalidPhoto, PhotoTooLarge."""
+        data = photo if isinstance(photo, bytes) else Path(photo).read_bytes()
+        result: Json = await self._call("POST", "/photos", body=data, auth=True)
+        return result
+
+    async def photo(self, digest: str, *, thumbnail: bool = False) -> bytes:
+        """A photo's bytes (``thumbnail``: its WebP thumbnail)."""
+        params = {"thumbnail": "true"} if thumbnail else None
+        response = await self._send("GET", f"/photos/{_seg(digest)}", None, params or {}, None)
+        if response.status_code >= 400:
+            raise error_from_body(response.status_code, _json_or_none(response), None)
+        return response.content
 
     async def auction(self, auction_id: str) -> Json:
         result: Json = await self._call("GET", f"/auctions/{_seg(auction_id)}")
@@ -666,6 +700,13 @@ class AsyncClient:
         return watch(
             self, auctions, after=after, until_closed=until_closed, give_up_after=give_up_after
         )
+
+
+def _json_or_none(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
 
 
 def _seg(value: str) -> str:

@@ -122,6 +122,8 @@ class Client:
     reputation = _blocking(AsyncClient.reputation)
     list_auctions = _blocking(AsyncClient.list_auctions)
     create_auction = _blocking(AsyncClient.create_auction)
+    upload_photo = _blocking(AsyncClient.upload_photo)
+    photo = _blocking(AsyncClient.photo)
     auction = _blocking(AsyncClient.auction)
     events = _blocking(AsyncClient.events)
     events_page = _blocking(AsyncClient.events_page)

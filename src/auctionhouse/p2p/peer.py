@@ -131,6 +131,8 @@ class Peer:
         house = AuctionHouse.open(
             data / "house.db", config=self.config.house, clock=clock, key_path=data / "house.db.key"
         )
+        # Photos are files of one peer, not replicated: every replica refuses them alike.
+        house.photos = None
         store = house.ledger.store
         if isinstance(store, SQLiteStore):
             # A view of the Raft log, rebuilt at each start: its fsyncs would buy nothing

@@ -24,8 +24,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import auctionhouse
-from auctionhouse.errors import AuctionhouseError, TooLarge
+from auctionhouse.errors import AuctionhouseError, PhotoTooLarge, TooLarge
 from auctionhouse.house import AuctionHouse, Clock
+from auctionhouse.house.photos import MAX_BYTES as PHOTO_MAX_BYTES
 from auctionhouse.house.service import HouseService
 from auctionhouse.house.verifier import place_bid_command
 from auctionhouse.server.config import ServerConfig
@@ -44,6 +45,7 @@ from auctionhouse.server.wire import (
 )
 
 MAX_BODY_BYTES = 1 << 20
+PHOTOS_PATH = "/api/v1/photos"
 BID_PATH = re.compile(r"/api/v1/auctions/[^/]+/bids")  # fullmatch: "$" passes a final "\n"
 
 PLACEHOLDER_PAGE = """<!doctype html>
@@ -197,10 +199,13 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        # A photo upload may be larger (house/photos.py); it is refused as a photo too large.
+        photo = scope.get("path") == PHOTOS_PATH
+        limit = PHOTO_MAX_BYTES if photo else self.limit
         for name, value in scope.get("headers", ()):
             if name == b"content-length":
-                if not value.isdigit() or int(value) > self.limit:
-                    await self._refuse(send)
+                if not value.isdigit() or int(value) > limit:
+                    await self._refuse(send, limit, photo)
                     return
         seen = 0
 
@@ -209,17 +214,19 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.limit:
+                if seen > limit:
                     raise _TooLarge
             return message
 
         try:
             await self.app(scope, limited, send)
         except _TooLarge:
-            await self._refuse(send)
+            await self._refuse(send, limit, photo)
 
-    async def _refuse(self, send: Send) -> None:
-        err = TooLarge(f"request bodies are limited to {self.limit} bytes")
+    async def _refuse(self, send: Send, limit: int, photo: bool) -> None:
+        err: AuctionhouseError = TooLarge(f"request bodies are limited to {limit} bytes")
+        if photo:
+            err = PhotoTooLarge(f"a photo has at most {limit // (1 << 20)} MB", limit=limit)
         response = error_response(err)
         await response({"type": "http"}, _no_receive, send)
 
