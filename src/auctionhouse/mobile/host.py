@@ -55,11 +55,11 @@ from auctionhouse.errors import (
 from auctionhouse.house import AuctionHouse
 from auctionhouse.house.agent_policy import AgentPolicy
 from auctionhouse.ledger.mandate import Mandate, parse_mandate, site_url
+from auctionhouse.mobile.courier import Courier
 from auctionhouse.mobile.market import MandateMarket
 from auctionhouse.mobile.records import HomeRecords
 from auctionhouse.mobile.travel import (
     MAX_SCHEDULE,
-    PROGRESS_CONTEXT,
     RECEIPT_CONTEXT,
     TO_VISIT,
     TRIP_CONTEXT,
@@ -102,6 +102,7 @@ class AgentHost:
         self.counts: Counter[str] = Counter()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._http: httpx.AsyncClient | None = None
+        self._courier: Courier | None = None
         self._runtime: Runtime | None = None
         self._hub: EmbeddedHouse | None = None
 
@@ -114,6 +115,7 @@ class AgentHost:
             max_connections=200, max_keepalive_connections=50, keepalive_expiry=2.0
         )
         self._http = httpx.AsyncClient(limits=limits, timeout=self.policy.move_timeout)
+        self._courier = Courier(self._http, self.sign, self.counts, lambda: self.url)
         self._runtime = Runtime(self.house.clock)
         self._hub = EmbeddedHouse(self.server.service)
 
@@ -124,6 +126,8 @@ class AgentHost:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._runtime is not None:
             await self._runtime.shutdown()
+        if self._courier is not None:
+            await self._courier.close()
         if self._http is not None:
             await self._http.aclose()
         self.records.close()
@@ -136,9 +140,9 @@ class AgentHost:
         return self.house.clock.now()
 
     @property
-    def http(self) -> httpx.AsyncClient:
-        assert self._http is not None, "the agent host is not started"
-        return self._http
+    def courier(self) -> Courier:
+        assert self._courier is not None, "the agent host is not started"
+        return self._courier
 
     def sign(self, context: bytes, statement: dict[str, Any]) -> dict[str, Any]:
         """``statement`` with this site's key and its signature (``site_key``, ``sig``)."""
@@ -269,34 +273,27 @@ class AgentHost:
         }
         entries.append(self.sign(TRIP_CONTEXT, entry))
 
-    async def _progress(self, visit: Visit, what: str, detail: dict[str, Any] | None) -> None:
-        """Tell home (signed); a lost message is counted, never fatal to the trip."""
+    def _progress(self, visit: Visit, what: str, detail: dict[str, Any] | None) -> None:
+        """Tell home: the courier signs and posts it with the others going there (at home,
+        it goes straight into the record); a lost message is counted, never fatal."""
         mandate, travel = visit.mandate, visit.travel
-        message = self.sign(
-            PROGRESS_CONTEXT,
-            {
-                "agent": mandate.agent,
-                "site": self.url,
-                "hop": travel["hop"],
-                "state": travel["state"],
-                "what": what,
-                "head": head(travel["log"], mandate.digest),
-                "at": self.now(),
-                "detail": detail or {},
-                "result": travel["result"],
-                "spent": travel["spent"],
-            },
-        )
+        message = {
+            "agent": mandate.agent,
+            "site": self.url,
+            "hop": travel["hop"],
+            "state": travel["state"],
+            "what": what,
+            "head": head(travel["log"], mandate.digest),
+            "at": self.now(),
+            "detail": detail or {},
+            "result": travel["result"],
+            "spent": travel["spent"],
+        }
         if mandate.home == self.url:
-            self.records.progress(mandate.agent, message)
-            return
-        try:
-            url = f"{mandate.home}/api/v1/agents/{mandate.agent}/progress"
-            response = await self.http.post(url, json=message)
-            if response.status_code >= 400:
-                self.counts["progress_refused"] += 1
-        except httpx.HTTPError:
-            self.counts["progress_lost"] += 1
+            message["site_key"] = self.house.ledger.public_hex
+            self.records.add_progress([message])
+        else:
+            self.courier.tell(mandate.home, message)
 
     def _step(self, visit: Visit, state: str, what: str, detail: dict[str, Any]) -> None:
         visit.travel["state"] = state
@@ -313,7 +310,7 @@ class AgentHost:
             else:
                 self._observe(visit)
                 self._cooperate(visit)
-                await self._progress(visit, "visited", {"options": self._options_here(visit)})
+                self._progress(visit, "visited", {"options": self._options_here(visit)})
             await self._travel_on(visit)
         except asyncio.CancelledError:
             raise
@@ -483,7 +480,7 @@ class AgentHost:
         status, refusal, uncertain = "dead", None, False
         for attempt in range(MOVE_ATTEMPTS):
             try:
-                response = await self.http.post(f"{site}/api/v1/agents", json=document)
+                code, answer = await self.courier.deliver(site, document)
             except (httpx.ConnectError, httpx.TimeoutException) as exc:
                 refusal = {"error": type(exc).__name__}  # nobody there, or no answer in time
                 break
@@ -491,19 +488,18 @@ class AgentHost:
                 refusal, uncertain = {"error": type(exc).__name__}, True
                 await asyncio.sleep(0.05 * 2**attempt)
                 continue
-            answer, code = _json(response), _code(response)
-            if response.status_code == 201 or (uncertain and code == "replayed_hop"):
+            if code == 201 or (uncertain and _code(answer) == "replayed_hop"):
                 # (a replayed hop after a broken connection: the first attempt got there)
                 # One progress message per move, after it: its head is the log as handed on.
                 self.counts["moved"] += 1
                 ok = isinstance(answer, dict) and statement_holds(RECEIPT_CONTEXT, answer)
-                await self._progress(visit, "handed", {"to": site, "receipt": answer, "ok": ok})
+                self._progress(visit, "handed", {"to": site, "receipt": answer, "ok": ok})
                 return True
             refusal = answer
-            if response.status_code in BUSY and attempt < MOVE_ATTEMPTS - 1:
+            if code in BUSY and attempt < MOVE_ATTEMPTS - 1:
                 await asyncio.sleep(0.05 * 2**attempt)
                 continue
-            status = "refused" if 400 <= response.status_code < 500 else "dead"
+            status = "refused" if 400 <= code < 500 else "dead"
             break
         self.counts[status] += 1
         for entry in travel["schedule"]:
@@ -517,7 +513,7 @@ class AgentHost:
         mandate, travel = visit.mandate, visit.travel
         travel["hop"] += 1
         self._step(visit, "COMPLETING", "going_home", {"why": why, "result": travel["result"]})
-        await self._progress(visit, "going_home", {"why": why})
+        self._progress(visit, "going_home", {"why": why})
         travel["state"] = "HOME"
         document = {"mandate": mandate.raw, "travel": travel}
         if mandate.home == self.url:
@@ -526,13 +522,12 @@ class AgentHost:
             return
         for attempt in range(MOVE_ATTEMPTS):
             try:
-                response = await self.http.post(f"{mandate.home}/api/v1/agents", json=document)
-                code = _code(response)
-                if response.status_code == 201 or (attempt and code == "replayed_hop"):
+                status, answer = await self.courier.deliver(mandate.home, document)
+                if status == 201 or (attempt and _code(answer) == "replayed_hop"):
                     self.counts["sent_home"] += 1
                     return
-                if response.status_code not in BUSY:
-                    log.warning("home refused agent %s: %s", mandate.agent, response.text)
+                if status not in BUSY:
+                    log.warning("home refused agent %s: %s", mandate.agent, answer)
                     break
             except httpx.HTTPError as exc:
                 log.warning("home of agent %s unreachable: %s", mandate.agent, exc)
@@ -573,7 +568,7 @@ class AgentHost:
             if bid.proxy_max is not None:
                 detail["proxy_max"] = bid.proxy_max
             self._log(visit, "bid", detail)
-            self._spawn(self._progress(visit, "bid", detail))
+            self._progress(visit, "bid", detail)
 
         def on_report(report: BidderReport) -> None:
             if report.kind in ("won", "lost"):
@@ -660,14 +655,6 @@ def check_strategy(mandate: Mandate) -> None:
         raise InvalidMandate(f"strategy: {exc.message}") from None
 
 
-def _code(response: httpx.Response) -> str | None:
-    answer = _json(response)
+def _code(answer: Any) -> str | None:
     error = answer.get("error") if isinstance(answer, dict) else None
     return error.get("code") if isinstance(error, dict) else None
-
-
-def _json(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return {"status": response.status_code}

@@ -10,6 +10,7 @@ import { mountAuction } from "./views/auction.js";
 import { mountSell } from "./views/sell.js";
 import { mountSignIn } from "./views/account.js";
 import { mountAdmin } from "./views/admin.js";
+import { mountAgent, mountAgents } from "./views/agents.js";
 
 const ROUTES = [
   [/^$|^auctions$/, mountList],
@@ -19,6 +20,8 @@ const ROUTES = [
   [/^mine$/, (root, p) => mountMine(root, p, "seller")],
   [/^bids$/, (root, p) => mountMine(root, p, "bidder")],
   [/^admin$/, mountAdmin],
+  [/^agents$/, mountAgents],
+  [/^agents\/([^/]+)$/, mountAgent],
 ];
 
 const view = document.getElementById("view");
