@@ -115,3 +115,49 @@ def test_a_site_that_keeps_the_agent_is_reported_overdue(world: list[Site], tmp_
         assert rogue.kept
     assert rec["overdue"]["last_seen_at"] == rogue.url
     assert rec["returned_at"] is None
+
+
+def rival_bid(site: Site, auction_id: str, amount: int) -> None:
+    token = site.seller("rival")
+    answer = httpx.post(
+        f"{site.url}/api/v1/auctions/{auction_id}/bids",
+        json={"amount": amount},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert answer.status_code == 201, answer.text
+
+
+def test_bids_per_agent_count_over_the_whole_visit(world: list[Site], tmp_path: Path) -> None:
+    """A site allowing one bid per agent: the agent loses its first auction there and may not
+    bid in a second one at the same site (the quota is the visit's, not the auction's)."""
+    home = world[0]
+    with sites(tmp_path, {"max_bids": 1}) as (site,):
+        first = site.auction("Antique fan", "vickrey", starting_price=1_000, expected_bids=2)
+        second = site.auction("Antique fan", "vickrey", starting_price=2_000, expected_bids=1)
+        rival_bid(site, first["id"], 40_000)  # the agent will lose the first one
+        mandate, _ = mandate_for(tmp_path, home.url, [site.url], item="antique fan", value=5_000)
+        assert launch(home.url, mandate).status_code == 201
+        rec = wait_record(home.url, mandate["agent"], home_again)
+        assert site.view(second["id"])["state"] != "closed"  # it never bid there
+    trip = httpx.get(f"{home.url}/api/v1/agents/{mandate['agent']}/log").json()
+    whats = [(e["what"], e["detail"].get("auction")) for e in trip["entries"]]
+    assert ("lost", first["id"]) in whats and ("quota_used", second["id"]) in whats, whats
+    assert rec["result"] is None and len(rec["bids"]) == 1
+
+
+def test_a_visit_ends_when_the_sites_time_per_visit_is_up(
+    world: list[Site], tmp_path: Path
+) -> None:
+    home = world[0]
+    with sites(tmp_path, {"visit_seconds": 1}) as (site,):
+        # A Dutch clock that stays above the agent's value: only the visit's time ends it.
+        site.auction("Antique kettle", "dutch", starting_price=40_000, decrement=10, tick_seconds=1)
+        mandate, _ = mandate_for(
+            tmp_path, home.url, [site.url], item="antique kettle", value=100, return_in=20
+        )
+        assert launch(home.url, mandate).status_code == 201
+        rec = wait_record(home.url, mandate["agent"], home_again)
+    trip = httpx.get(f"{home.url}/api/v1/agents/{mandate['agent']}/log").json()
+    at = {e["what"]: e["at"] for e in trip["entries"] if e["site"] == site.url}
+    assert "left_open" in at and at["left_open"] - at["registered"] < 5.0
+    assert rec["returned_at"] < mandate["return_by"] - 5.0  # it did not wait for return-by

@@ -84,7 +84,8 @@ class Visit:
     arrived: float
     deadline: float
     launch: bool
-    bids: int = 0
+    bids: int = 0  # placed during this visit, in every auction here (the site's max_bids)
+    committed: int = 0  # money won or left leading here during this visit (its max_money)
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -324,6 +325,12 @@ class AgentHost:
         finally:
             self.visiting.pop(agent, None)
 
+    def _money_here(self, visit: Visit) -> int:
+        """The most the agent may still commit here: the mandate's cap, what is left of its
+        budget and of the site's money per agent."""
+        mandate, spent = visit.mandate, int(visit.travel["spent"])
+        return min(mandate.cap, mandate.budget - spent, self.policy.max_money - visit.committed)
+
     def _options_here(self, visit: Visit) -> list[dict[str, Any]]:
         return [o for o in visit.travel["options"] if o["site"] == self.url]
 
@@ -338,7 +345,7 @@ class AgentHost:
             schedule.append({"site": self.url, "status": "visited"})
         travel["state"] = "OBSERVING"
         travel["options"] = [o for o in travel["options"] if o["site"] != self.url]
-        cap = min(mandate.cap, mandate.budget - travel["spent"], self.policy.max_money)
+        cap = self._money_here(visit)
         seen = 0
         found: list[dict[str, Any]] = []
         for state in ("open", "scheduled"):
@@ -550,7 +557,13 @@ class AgentHost:
         if view.get("result") is not None:
             self._set_option(travel, target, "gone")
             return
-        budget = min(mandate.cap, mandate.budget - travel["spent"], self.policy.max_money)
+        if self.now() >= visit.deadline or visit.bids >= self.policy.max_bids:
+            # The site's time per visit or bids per agent are used up: it moves on.
+            self._set_option(travel, target, "gone")
+            why = "visit_seconds" if visit.bids < self.policy.max_bids else "max_bids"
+            self._step(visit, "DECIDING", "quota_used", {"auction": auction_id, "quota": why})
+            return
+        budget = self._money_here(visit)
         self._step(visit, "REGISTERING", "registered", {"auction": auction_id, "budget": budget})
         if budget < 1:
             self._set_option(travel, target, "gone")
@@ -582,8 +595,8 @@ class AgentHost:
         market = MandateMarket(
             self._hub,
             mandate,
-            max_bids=self.policy.max_bids,
-            max_money=self.policy.max_money,
+            max_bids=self.policy.max_bids - visit.bids,
+            max_money=self.policy.max_money - visit.committed,
             on_bid=on_bid,
         )
         strategy = make_strategy(
@@ -611,7 +624,10 @@ class AgentHost:
         finally:
             self._runtime.stop(address)
             self._hub.unwatch([auction_id], on_update)
+        spent = travel["spent"]
         self._settle(visit, auction_id, market)
+        visit.bids += market.attempts
+        visit.committed += travel["spent"] - spent
 
     def _settle(self, visit: Visit, auction_id: str, market: MandateMarket) -> None:
         travel, mandate = visit.travel, visit.mandate
