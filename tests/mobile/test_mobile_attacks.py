@@ -73,6 +73,10 @@ def test_a_replayed_hop_is_refused(world: list[Site], tmp_path: Path) -> None:
     refused(httpx.post(f"{s2.url}/api/v1/agents", json=doc), 409, "replayed_hop")
     older = document(mandate, hop=2)
     refused(httpx.post(f"{s2.url}/api/v1/agents", json=older), 409, "replayed_hop")
+    s2.stop()  # the site remembers the hops it took across a restart
+    s2.start()
+    refused(httpx.post(f"{s2.url}/api/v1/agents", json=doc), 409, "replayed_hop")
+    assert s2.info()["visiting"] == 0
 
 
 def test_an_agent_over_a_sites_quota_is_refused(world: list[Site], tmp_path: Path) -> None:

@@ -99,7 +99,7 @@ class AgentHost:
         self.url = site_url(policy.site_url) if policy.site_url else ""
         self.known: dict[str, None] = dict.fromkeys(site_url(p) for p in policy.peers)
         self.visiting: dict[str, Visit] = {}
-        self.hops: dict[str, tuple[int, float]] = {}
+        self.hops: dict[str, tuple[int, float]] = {}  # agent -> (last hop here, its expiry)
         self.counts: Counter[str] = Counter()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._http: httpx.AsyncClient | None = None
@@ -118,6 +118,7 @@ class AgentHost:
         self._http = httpx.AsyncClient(limits=limits, timeout=self.policy.move_timeout)
         self._courier = Courier(self._http, self.sign, self.counts, lambda: self.url)
         self._runtime = Runtime(self.house.clock)
+        self.hops = self.records.hops(self.now())  # a replay stays refused after a restart
         self._hub = EmbeddedHouse(self.server.service)
 
     async def stop(self) -> None:
@@ -225,6 +226,7 @@ class AgentHost:
             if launch:
                 self.records.launch(mandate, now)
         self.hops[mandate.agent] = (hop, mandate.expires)
+        self.records.note_hop(mandate.agent, hop, mandate.expires)
         self._forget_expired(now)
         receipt = self.sign(
             RECEIPT_CONTEXT,
@@ -249,8 +251,10 @@ class AgentHost:
 
     def _forget_expired(self, now: float) -> None:
         if len(self.hops) > 4 * self.policy.max_agents:
-            for agent in [a for a, (_, exp) in self.hops.items() if exp < now]:
+            expired = [a for a, (_, exp) in self.hops.items() if exp < now]
+            for agent in expired:
                 del self.hops[agent]
+            self.records.forget_hops(expired)
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
