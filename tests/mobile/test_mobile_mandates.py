@@ -301,3 +301,15 @@ def test_home_takes_an_agent_back_once(tmp_path: Path) -> None:
     assert again.view(mandate.agent, T0 + 7, 30)["status"] == "home"
     assert again.log(mandate.agent)["travel"]["hop"] == 2
     again.close()
+
+
+def test_a_site_reads_what_the_agent_spent_from_the_signed_log_not_the_travel_state() -> None:
+    from auctionhouse.mobile.travel import spent_in_log
+
+    key = HouseKey.generate()
+    log = signed_log(key, "a" * 64, 4)
+    log[1]["what"], log[1]["detail"] = "won", {"auction": "7", "price": 2_500}
+    log[2]["what"], log[2]["detail"] = "left_open", {"auction": "8", "committed": 700}
+    log[3]["what"], log[3]["detail"] = "won", {"auction": "9", "price": True}  # not an amount
+    assert spent_in_log(log) == 3_200
+    assert spent_in_log([]) == 0

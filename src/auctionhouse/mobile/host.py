@@ -65,6 +65,7 @@ from auctionhouse.mobile.travel import (
     TRIP_CONTEXT,
     check_travel,
     head,
+    spent_in_log,
     statement_holds,
     unsigned,
 )
@@ -199,6 +200,7 @@ class AgentHost:
         mandate = parse_mandate(body["mandate"])
         check_strategy(mandate)
         travel = check_travel(body["travel"])
+        travel["spent"] = max(travel["spent"], spent_in_log(travel["log"]))
         now = self.now()
         hop = travel["hop"]
         seen = self.hops.get(mandate.agent)
@@ -641,10 +643,13 @@ class AgentHost:
         if result is None:  # the visit's time ran out first: it leaves the auction
             mine = view.get("you", {}).get("bids") or []
             leading = view.get("leader") == mandate.account
+            committed = 0
             if leading or (mine and view["method"] in ("fpsb", "vickrey")):
-                travel["spent"] += max(view.get("you", {}).get("max") or 0, *mine, 0)
+                committed = max(view.get("you", {}).get("max") or 0, *mine, 0)
+                travel["spent"] += committed
             self._set_option(travel, target, "gone")
-            self._step(visit, "DECIDING", "left_open", {"auction": auction_id, "bids": mine})
+            detail = {"auction": auction_id, "bids": mine, "committed": committed}
+            self._step(visit, "DECIDING", "left_open", detail)
             return
         if result.get("winner") == mandate.account:
             price = int(result.get("price") or 0)

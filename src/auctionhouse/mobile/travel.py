@@ -125,6 +125,25 @@ def check_travel(travel: Any) -> dict[str, Any]:
     return travel
 
 
+def spent_in_log(log: list[dict[str, Any]]) -> int:
+    """What the trip log says the agent has spent or committed (minor units): the prices of
+    the auctions it won and what it left leading in auctions still open. A site trusts this,
+    signed by the sites that wrote it, over the travel state's ``spent``, which the last site
+    could have lowered (removing entries instead breaks the chain home checks)."""
+    total = 0
+    for entry in log:
+        detail = entry.get("detail")
+        amount = None
+        if isinstance(detail, dict):
+            if entry.get("what") == "won":
+                amount = detail.get("price")
+            elif entry.get("what") == "left_open":
+                amount = detail.get("committed")
+        if isinstance(amount, int) and not isinstance(amount, bool) and amount > 0:
+            total += amount
+    return total
+
+
 def head(log: list[dict[str, Any]], mandate_digest: str) -> dict[str, Any]:
     """The log's head: how many entries and the hash the next one chains to."""
     return {"n": len(log), "hash": entry_hash(log[-1]) if log else mandate_digest}
