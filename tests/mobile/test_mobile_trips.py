@@ -23,6 +23,7 @@ from mobile_helpers import (
 )
 
 from auctionhouse.auction import BidPlaced
+from auctionhouse.client.keys import BidKey
 from auctionhouse.ledger.audit import audit_database
 from auctionhouse.ledger.encoding import decode_event
 from auctionhouse.ledger.mandate import mandate_digest, owner_account
@@ -89,6 +90,7 @@ def test_a_five_site_trip_skips_a_dead_and_a_refusing_site_wins_and_comes_home(
     answer = json.loads(sent.stdout)
     agent = answer["agent"]
     assert statement_holds(RECEIPT_CONTEXT, answer["receipt"])
+    secret = BidKey.load(tmp_path / "owner.pem").signing_key.encode().hex()
 
     rec = wait_record(home.url, agent, home_again, deadline=30)
 
@@ -99,6 +101,7 @@ def test_a_five_site_trip_skips_a_dead_and_a_refusing_site_wins_and_comes_home(
     assert rec["result"]["price"] == 2_000
     assert rec["log"]["ok"] is True
     assert trip["problems"] == []
+    assert secret not in json.dumps(trip) and secret not in json.dumps(rec)  # no secret travels
     statuses = {e["site"]: e["status"] for e in trip["travel"]["schedule"]}
     assert statuses == {
         s1.url: "visited",
