@@ -56,7 +56,7 @@ class Courier:
         self.counts = counts
         self.site = site
         self._moves: dict[str, _Queue] = {}
-        self._told: dict[str, list[dict[str, Any]]] = {}
+        self._told: dict[str, list[tuple[dict[str, Any], asyncio.Future[bool]]]] = {}
         self._telling: set[str] = set()
         self._single: set[str] = set()  # sites without the batch route
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -137,12 +137,15 @@ class Courier:
 
     # -- progress -----------------------------------------------------------------------------
 
-    def tell(self, home: str, message: dict[str, Any]) -> None:
-        """Queue ``message`` (unsigned) for ``home``; it goes in the next signed batch."""
-        self._told.setdefault(home, []).append(message)
+    def tell(self, home: str, message: dict[str, Any]) -> asyncio.Future[bool]:
+        """Queue ``message`` (unsigned) for ``home``; it goes in the next signed batch. The
+        future says, once that batch is answered, whether home took it."""
+        told: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._told.setdefault(home, []).append((message, told))
         if home not in self._telling:
             self._telling.add(home)
             self._spawn(self._tell_all(home))
+        return told
 
     async def _tell_all(self, home: str) -> None:
         try:
@@ -153,14 +156,23 @@ class Courier:
         finally:
             self._telling.discard(home)
 
-    async def _tell(self, home: str, messages: list[dict[str, Any]]) -> None:
+    async def _tell(
+        self, home: str, told: list[tuple[dict[str, Any], asyncio.Future[bool]]]
+    ) -> None:
+        messages = [message for message, _ in told]
         batch = self.sign(PROGRESS_CONTEXT, {"site": self.site(), "messages": messages})
+        taken = False
         try:
             response = await self.http.post(f"{home}/api/v1/agents/progress", json=batch)
-            if response.status_code >= 400:
+            taken = response.status_code < 400
+            if not taken:
                 self.counts["progress_refused"] += len(messages)
         except httpx.HTTPError:
             self.counts["progress_lost"] += len(messages)
+        finally:
+            for _, future in told:
+                if not future.done():
+                    future.set_result(taken)
 
 
 def _settle_batch(

@@ -87,6 +87,7 @@ class Visit:
     launch: bool
     bids: int = 0  # placed during this visit, in every auction here (the site's max_bids)
     committed: int = 0  # money won or left leading here during this visit (its max_money)
+    told: asyncio.Future[bool] | None = None  # the last progress message sent home
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -300,7 +301,14 @@ class AgentHost:
             message["site_key"] = self.house.ledger.public_hex
             self.records.add_progress([message])
         else:
-            self.courier.tell(mandate.home, message)
+            visit.told = self.courier.tell(mandate.home, message)
+
+    async def _reported(self, visit: Visit) -> None:
+        """Wait until home has had this site's last progress message (its answer, or the
+        failure): home holds this site's head of the log before the next site holds the
+        agent, so a next site that cuts the log cannot outrun the report that catches it."""
+        if visit.told is not None and not visit.told.done():
+            await asyncio.wait([visit.told], timeout=self.policy.move_timeout)
 
     def _step(self, visit: Visit, state: str, what: str, detail: dict[str, Any]) -> None:
         visit.travel["state"] = state
@@ -491,6 +499,7 @@ class AgentHost:
         self._step(visit, "MOVING", "leaving", {"to": site})
         document = {"mandate": visit.mandate.raw, "travel": travel}
         status, refusal, uncertain = "dead", None, False
+        await self._reported(visit)
         for attempt in range(MOVE_ATTEMPTS):
             try:
                 code, answer = await self.courier.deliver(site, document)
