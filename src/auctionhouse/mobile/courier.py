@@ -15,7 +15,8 @@ waits and then goes in the next request, together.
   transport error that hit the request.
 - :meth:`Courier.tell` queues a progress message for an agent's home; the site signs each
   batch once (``{"site", "messages", "at", "site_key", "sig"}`` under ``PROGRESS_CONTEXT``) and
-  posts it to ``POST /api/v1/agents/progress``. A lost batch is counted, never fatal to a trip.
+  posts it to ``POST /api/v1/agents/progress``; the returned future says when home answered
+  (an agent waits for it before moving on). A lost batch is counted, never fatal to a trip.
 """
 
 from __future__ import annotations
