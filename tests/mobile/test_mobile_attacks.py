@@ -3,7 +3,9 @@ changes nothing, or home flags it (seed 004)."""
 
 from __future__ import annotations
 
+import asyncio
 import copy
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,7 @@ from mobile_helpers import Site, home_again, launch, mandate_for, sites, wait_re
 from rogue import RogueSite
 
 from auctionhouse.ledger.mandate import owner_account
+from auctionhouse.mobile.courier import Courier
 from auctionhouse.mobile.travel import RECEIPT_CONTEXT, new_travel, statement_holds
 
 pytestmark = pytest.mark.e2e
@@ -165,3 +168,51 @@ def test_a_visit_ends_when_the_sites_time_per_visit_is_up(
     at = {e["what"]: e["at"] for e in trip["entries"] if e["site"] == site.url}
     assert "left_open" in at and at["left_open"] - at["registered"] < 5.0
     assert rec["returned_at"] < mandate["return_by"] - 5.0  # it did not wait for return-by
+
+
+# -- the courier: agents to one site go together, each answered on its own ---------------------
+
+
+def deliver_all(site: str, documents: list[dict[str, Any]]) -> tuple[list[Any], Courier]:
+    async def go() -> tuple[list[Any], Courier]:
+        async with httpx.AsyncClient(timeout=10) as http:
+            courier = Courier(http, lambda context, statement: statement, Counter(), lambda: "")
+            answers = await asyncio.gather(*(courier.deliver(site, d) for d in documents))
+            return list(answers), courier
+
+    return asyncio.run(go())
+
+
+def test_a_batch_of_agents_is_checked_one_by_one(world: list[Site], tmp_path: Path) -> None:
+    home, _, s2 = world
+    good, _ = mandate_for(tmp_path, home.url, [], item="nothing here")
+    forged, _ = mandate_for(tmp_path, home.url, [], item="nothing here")
+    forged["budget"] = 10_000_000
+    answers, courier = deliver_all(s2.url, [document(good), document(forged)])
+    (status, receipt), (refused_status, refusal) = answers
+    assert courier.counts["batches"] == 1  # one request carried both
+    assert status == 201 and statement_holds(RECEIPT_CONTEXT, receipt)
+    assert receipt["agent"] == good["agent"]
+    assert refused_status == 403 and refusal["error"]["code"] == "invalid_mandate"
+    assert statement_holds(RECEIPT_CONTEXT, refusal["refusal"])
+
+
+def test_a_site_without_the_batch_route_gets_agents_one_by_one(
+    world: list[Site], tmp_path: Path
+) -> None:
+    home = world[0]
+    mandates = [mandate_for(tmp_path, home.url, [], item="x")[0] for _ in range(3)]
+    with RogueSite("keep") as rogue:
+        answers, courier = deliver_all(rogue.url, [document(m) for m in mandates])
+        assert [status for status, _ in answers] == [201, 201, 201]
+        assert rogue.url in courier._single and courier.counts["batches"] == 0
+        assert sorted(d["mandate"]["agent"] for d in rogue.kept) == sorted(
+            m["agent"] for m in mandates
+        )
+
+
+def test_a_progress_batch_must_be_signed_by_its_site(world: list[Site]) -> None:
+    home = world[0]
+    batch = {"site": "http://x", "messages": [], "site_key": "ab" * 32, "sig": "cd" * 64}
+    answer = httpx.post(f"{home.url}/api/v1/agents/progress", json=batch)
+    assert answer.status_code == 400 and answer.json()["error"]["code"] == "invalid_request"
