@@ -181,9 +181,17 @@ def test_return_by_is_honoured(world: list[Site], tmp_path: Path) -> None:
     # A Dutch clock that will not reach the agent's value before its return-by.
     s1.auction("Antique lamp", "dutch", starting_price=40_000, decrement=100, tick_seconds=1)
     mandate, _ = mandate_for(
-        tmp_path, home.url, [s1.url], item="antique lamp", value=1_000, return_in=3
+        tmp_path, home.url, [s1.url], item="antique lamp", value=1_000, return_in=6
     )
     assert launch(home.url, mandate).status_code == 201
+    # The owner follows it from the command line while it waits on the clock at s1.
+    followed = cli(
+        "agent", "status", mandate["agent"], "--home", home.url, "--follow", cwd=tmp_path
+    )
+    assert followed.returncode == 0, followed.stderr
+    lines = followed.stdout.splitlines()
+    assert any(f"travelling: BIDDING at {s1.url}" in line for line in lines), lines
+    assert any("home: HOME at" in line for line in lines), lines
     rec = wait_record(home.url, mandate["agent"], home_again, deadline=15)
     assert rec["result"] is None
     assert rec["returned_at"] <= mandate["return_by"] + 1.0

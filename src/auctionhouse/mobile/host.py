@@ -589,6 +589,7 @@ class AgentHost:
             lambda h: h.accounts.create_key_account(account, owner_key, now=now)
         )
         travel["state"] = "BIDDING"
+        self._progress(visit, "bidding", {"auction": auction_id, "budget": budget})
         finished = asyncio.Event()
 
         def on_bid(bid: SignedBid, ack: dict[str, Any]) -> None:
