@@ -313,3 +313,31 @@ def test_a_site_reads_what_the_agent_spent_from_the_signed_log_not_the_travel_st
     log[3]["what"], log[3]["detail"] = "won", {"auction": "9", "price": True}  # not an amount
     assert spent_in_log(log) == 3_200
     assert spent_in_log([]) == 0
+
+
+def test_home_takes_a_signed_progress_batch_and_only_what_it_understands(tmp_path: Path) -> None:
+    from auctionhouse.errors import InvalidRequest
+    from auctionhouse.mobile.records import HomeRecords
+    from auctionhouse.mobile.travel import PROGRESS_CONTEXT
+
+    mandate = parse_mandate(a_mandate(tmp_path))
+    records = HomeRecords()
+    records.launch(mandate, T0)
+    key = HouseKey.generate()
+    good = {"agent": mandate.agent, "hop": 2, "state": "BIDDING", "what": "bid", "detail": {}}
+    messages = [
+        good,
+        {**good, "agent": "someone-else-entirely"},  # not an agent of this house
+        {**good, "hop": "2"},  # not a hop
+        {**good, "state": "<script>"},  # not a state
+    ]
+    batch = {"site": "http://s", "messages": messages, "site_key": key.public_hex}
+    batch["sig"] = key.sign(PROGRESS_CONTEXT + unsigned(batch))
+    assert records.progress_batch(batch) == 3  # three about its agent, of which one is usable
+    view = records.view(mandate.agent, T0, 30)
+    assert (view["state"], view["where"], view["hop"]) == ("BIDDING", "http://s", 2)
+    assert len(view["progress"]) == 1 and view["bids"] == [{"site": "http://s"}]
+    forged = {**batch, "messages": [{**good, "hop": 9}]}
+    with pytest.raises(InvalidRequest):
+        records.progress_batch(forged)
+    assert records.view(mandate.agent, T0, 30)["hop"] == 2

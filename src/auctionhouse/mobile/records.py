@@ -16,7 +16,7 @@ from typing import Any
 
 from auctionhouse.errors import ConfigError, Conflict, InvalidRequest, NotFound
 from auctionhouse.ledger.mandate import Mandate
-from auctionhouse.mobile.travel import PROGRESS_CONTEXT, statement_holds, verify_log
+from auctionhouse.mobile.travel import PROGRESS_CONTEXT, STATES, statement_holds, verify_log
 
 MAX_PROGRESS = 1000
 
@@ -166,7 +166,12 @@ class HomeRecords:
     @staticmethod
     def _apply(record: dict[str, Any], message: dict[str, Any]) -> None:
         hop, detail = message.get("hop"), message.get("detail")
-        if isinstance(hop, bool) or not isinstance(hop, int) or not isinstance(detail, dict):
+        if (
+            isinstance(hop, bool)
+            or not isinstance(hop, int)
+            or not isinstance(detail, dict)
+            or message.get("state") not in STATES
+        ):
             return  # signed, but not a progress message this house understands
         record["progress"].append(message)
         if record["returned_at"] is None and hop >= record["hop"]:
