@@ -181,17 +181,9 @@ def test_return_by_is_honoured(world: list[Site], tmp_path: Path) -> None:
     # A Dutch clock that will not reach the agent's value before its return-by.
     s1.auction("Antique lamp", "dutch", starting_price=40_000, decrement=100, tick_seconds=1)
     mandate, _ = mandate_for(
-        tmp_path, home.url, [s1.url], item="antique lamp", value=1_000, return_in=6
+        tmp_path, home.url, [s1.url], item="antique lamp", value=1_000, return_in=3
     )
     assert launch(home.url, mandate).status_code == 201
-    # The owner follows it from the command line while it waits on the clock at s1.
-    followed = cli(
-        "agent", "status", mandate["agent"], "--home", home.url, "--follow", cwd=tmp_path
-    )
-    assert followed.returncode == 0, followed.stderr
-    lines = followed.stdout.splitlines()
-    assert any(f"travelling: BIDDING at {s1.url}" in line for line in lines), lines
-    assert any("home: HOME at" in line for line in lines), lines
     rec = wait_record(home.url, mandate["agent"], home_again, deadline=15)
     assert rec["result"] is None
     assert rec["returned_at"] <= mandate["return_by"] + 1.0
@@ -200,3 +192,44 @@ def test_return_by_is_honoured(world: list[Site], tmp_path: Path) -> None:
     assert "registered" in whats and "left_open" in whats
     assert trip["entries"][-1]["detail"]["why"] == "return-by"
     assert trip["problems"] == []
+
+
+def test_the_owner_follows_the_agent_from_the_command_line(
+    world: list[Site], tmp_path: Path
+) -> None:
+    home, s1, *_ = world
+    lamp = s1.auction("Antique stool", "dutch", starting_price=40_000, decrement=10, tick_seconds=1)
+    mandate, _ = mandate_for(tmp_path, home.url, [s1.url], item="antique stool", value=1_000)
+    assert launch(home.url, mandate).status_code == 201
+    command = ["agent", "status", mandate["agent"], "--home", home.url, "--follow"]
+    follow = subprocess.Popen(
+        [sys.executable, "-m", "auctionhouse", *command],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=clean_env(),
+    )
+    try:
+        assert follow.stdout is not None
+        lines = []
+        for line in follow.stdout:  # ends if the follower exits; pytest's timeout bounds it
+            lines.append(line)
+            if f"travelling: BIDDING at {s1.url}" in line:
+                break
+        assert lines and "BIDDING" in lines[-1], (lines, follow.stderr and follow.stderr.read())
+        # Someone else takes the Dutch clock: the agent lost, nothing is left, it goes home.
+        token = s1.seller("rival")
+        price = s1.view(lamp["id"])["price"]
+        taken = httpx.post(
+            f"{s1.url}/api/v1/auctions/{lamp['id']}/bids",
+            json={"amount": price},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert taken.status_code == 201, taken.text
+        rest, _ = follow.communicate(timeout=60)
+    finally:
+        if follow.poll() is None:
+            follow.kill()
+            follow.communicate()
+    assert follow.returncode == 0
+    assert "home: HOME at" in rest and "trip log" in rest and "verifies" in rest
