@@ -341,3 +341,21 @@ def test_home_takes_a_signed_progress_batch_and_only_what_it_understands(tmp_pat
     with pytest.raises(InvalidRequest):
         records.progress_batch(forged)
     assert records.view(mandate.agent, T0, 30)["hop"] == 2
+
+
+def test_a_sites_replay_memory_survives_reopening_and_forgets_expired_mandates(
+    tmp_path: Path,
+) -> None:
+    from auctionhouse.mobile.records import HomeRecords
+
+    records = HomeRecords(tmp_path / "site.agents")
+    records.note_hop("agent-one", 3, T0 + 100)
+    records.note_hop("agent-two", 1, T0 + 10)
+    records.note_hop("agent-one", 5, T0 + 100)
+    records.close()
+    again = HomeRecords(tmp_path / "site.agents")
+    assert again.hops(T0) == {"agent-one": (5, T0 + 100), "agent-two": (1, T0 + 10)}
+    assert again.hops(T0 + 50) == {"agent-one": (5, T0 + 100)}  # agent-two's mandate expired
+    again.forget_hops(["agent-one"])
+    assert again.hops(T0) == {}
+    again.close()
