@@ -70,7 +70,7 @@ rules = {{ duration = 20, expected_bids = 1 }}
 """
 
 
-def listed(url: str, count: int, deadline: float = 30.0) -> list[dict[str, object]]:
+def listed(url: str, count: int, deadline: float = 60.0) -> list[dict[str, object]]:
     """The site's open auctions, once the seller agent has listed ``count`` (bounded wait)."""
     end = time.monotonic() + deadline
     while time.monotonic() < end:
@@ -107,7 +107,7 @@ def test_seller_agents_list_all_four_methods_and_a_visiting_agent_buys(tmp_path:
 
             mandate, _ = mandate_for(tmp_path, home.url, [a.url, b.url], item="antique*")
             assert launch(home.url, mandate).status_code == 201
-            rec = wait_record(home.url, mandate["agent"], home_again, deadline=30)
+            rec = wait_record(home.url, mandate["agent"], home_again, deadline=60)
             trip = httpx.get(f"{home.url}/api/v1/agents/{mandate['agent']}/log").json()
             result = rec["result"]
             assert result and result["site"] == b.url, trip["entries"]
