@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import json
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -226,3 +227,17 @@ def test_a_progress_batch_must_be_signed_by_its_site(world: list[Site]) -> None:
     batch = {"site": "http://x", "messages": [], "site_key": "ab" * 32, "sig": "cd" * 64}
     answer = httpx.post(f"{home.url}/api/v1/agents/progress", json=batch)
     assert answer.status_code == 400 and answer.json()["error"]["code"] == "invalid_request"
+
+
+def test_a_document_with_nan_is_refused(world: list[Site], tmp_path: Path) -> None:
+    """NaN has no canonical form: no site signed it, no answer could carry it."""
+    home, _, s2 = world
+    mandate, _ = mandate_for(tmp_path, home.url, [], item="nothing here")
+    doc = document(mandate)
+    doc["travel"]["log"] = [{"n": 0, "detail": {"price": "NAN"}}]
+    body = json.dumps(doc).replace('"NAN"', "NaN")
+    answer = httpx.post(
+        f"{s2.url}/api/v1/agents", content=body, headers={"content-type": "application/json"}
+    )
+    assert answer.status_code == 400 and answer.json()["error"]["code"] == "invalid_request"
+    assert s2.info()["visiting"] == 0

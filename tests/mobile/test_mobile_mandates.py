@@ -359,3 +359,11 @@ def test_a_sites_replay_memory_survives_reopening_and_forgets_expired_mandates(
     again.forget_hops(["agent-one"])
     assert again.hops(T0) == {}
     again.close()
+
+
+def test_a_log_entry_that_is_not_canonical_json_is_flagged_not_fatal() -> None:
+    key, anchor = HouseKey.generate(), "a" * 64
+    log = signed_log(key, anchor, 3)
+    log[1]["detail"]["i"] = float("nan")  # what a rogue site's JSON may carry
+    problems = verify_log(anchor, log, [{"n": 3, "hash": entry_hash(log[2]), "site": "s"}])
+    assert {(p.n, p.kind) for p in problems} == {(1, "edited"), (2, "edited")}

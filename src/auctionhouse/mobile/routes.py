@@ -16,6 +16,7 @@ The agent id is a random 128-bit name: it is the capability to read the agent's 
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request
@@ -38,10 +39,16 @@ def host_of(request: Request) -> AgentHost:
     return host
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
 async def _json_body(request: Request) -> Any:
+    """The body as standard JSON: NaN and Infinity are refused (they have no canonical form, so
+    no site could have signed them, and no answer could carry them)."""
     try:
-        return await request.json()
-    except ValueError:
+        return json.loads(await request.body(), parse_constant=_no_constant)
+    except ValueError:  # also UnicodeDecodeError
         raise InvalidRequest("the body must be a JSON agent document") from None
     except ClientDisconnect:  # the sender hung up mid-body: it will retry or mark us dead
         raise InvalidRequest("the sender hung up before the whole document arrived") from None

@@ -65,11 +65,19 @@ def statement_holds(context: bytes, statement: dict[str, Any]) -> bool:
     key, sig = statement.get("site_key"), statement.get("sig")
     if not isinstance(key, str) or not isinstance(sig, str):
         return False
-    return verify(key, context + unsigned(statement), sig)
+    try:
+        return verify(key, context + unsigned(statement), sig)
+    except InvalidRequest:  # not canonical JSON (NaN, Infinity): nobody signed that
+        return False
 
 
 def entry_hash(entry: dict[str, Any]) -> str:
-    return sha256(canonical_json(entry)).hexdigest()
+    """SHA-256 (hex) of a trip log entry's canonical JSON; an entry that has none (a NaN put
+    in by a site) hashes to "unreadable", which no entry chains to."""
+    try:
+        return sha256(canonical_json(entry)).hexdigest()
+    except InvalidRequest:
+        return "unreadable"
 
 
 def new_travel(schedule: tuple[str, ...]) -> dict[str, Any]:
