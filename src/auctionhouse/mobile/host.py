@@ -542,6 +542,7 @@ class AgentHost:
             self.records.returned(mandate, document, self.now())
             self.counts["returned"] += 1
             return
+        await self._reported(visit)  # home's record is complete when the agent is back
         for attempt in range(MOVE_ATTEMPTS):
             try:
                 status, answer = await self.courier.deliver(mandate.home, document)
