@@ -11,6 +11,7 @@ import { mountSell } from "./views/sell.js";
 import { mountSignIn } from "./views/account.js";
 import { mountAdmin } from "./views/admin.js";
 import { mountMarket, mountMarkets } from "./views/market.js";
+import { mountAgent, mountAgents } from "./views/agents.js";
 
 const ROUTES = [
   [/^$|^auctions$/, mountList],
@@ -22,6 +23,8 @@ const ROUTES = [
   [/^admin$/, mountAdmin],
   [/^markets$/, mountMarkets],
   [/^market\/([^/]+)$/, mountMarket],
+  [/^agents$/, mountAgents],
+  [/^agents\/([^/]+)$/, mountAgent],
 ];
 
 const view = document.getElementById("view");
