@@ -184,8 +184,10 @@ def test_the_list_is_live_filtered_and_paginated(house: House, pages: Pages) -> 
     expect(page.locator(".auction-row")).to_have_count(min(25, total - 25))
     page.click("text=← Newer")
     expect(page.locator(".page-of")).to_have_text(f"Page 1 of {pages_total}")
-    # paging reuses the live subscription: the house sent its snapshot of every auction once
-    assert sum('"subscribe"' in frame and '"*"' in frame for frame in sent) == 1
+    # the page follows the rows it shows by id, and new auctions through one "created"
+    # subscription kept while paging; never every auction of the house
+    assert not any('"*"' in frame for frame in sent)
+    assert sum('"subscribe"' in frame and '"created":true' in frame for frame in sent) == 1
     assert_labelled(page)
 
     # live: a new auction arrives at the top, a bid moves its row

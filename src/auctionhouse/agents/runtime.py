@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from auctionhouse.errors import ConfigError
+from auctionhouse.errors import AuctionhouseError, ConfigError
 from auctionhouse.house.clock import Clock, SystemClock
 from auctionhouse.money import warm_up
 
@@ -351,6 +351,9 @@ class Runtime:
                     await _maybe_await(agent.on_event(ctx, item.event, item.source))
             except asyncio.CancelledError:
                 raise
+            except AuctionhouseError as exc:  # a refusal with a stable code: no traceback
+                self.failures.append((slot.address, exc))
+                log.info("agent %s: %s: %s", slot.address, exc.code, exc.message)
             except Exception as exc:
                 self.failures.append((slot.address, exc))
                 log.exception("agent %s failed handling %r", slot.address, item)

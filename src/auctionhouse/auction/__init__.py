@@ -27,6 +27,15 @@ from auctionhouse.auction.events import (
     event_from_dict,
     event_to_dict,
 )
+from auctionhouse.auction.market_events import (
+    CallCleared,
+    MarketClosed,
+    MarketCreated,
+    MarketEvent,
+    OrderCancelled,
+    OrderPlaced,
+    Trade,
+)
 from auctionhouse.auction.rules import apply, close_due_at, decide, dutch_price, replay
 from auctionhouse.auction.state import AuctionState, BidRecord
 from auctionhouse.auction.types import IncrementBand, Method, Outcome, Phase, Rules, SoftClose
@@ -42,6 +51,7 @@ __all__ = [
     "AuctionState",
     "BidPlaced",
     "BidRecord",
+    "CallCleared",
     "CancelAuction",
     "CloseAuction",
     "Command",
@@ -49,7 +59,12 @@ __all__ = [
     "DeadlineExtended",
     "Event",
     "IncrementBand",
+    "MarketClosed",
+    "MarketCreated",
+    "MarketEvent",
     "Method",
+    "OrderCancelled",
+    "OrderPlaced",
     "Outcome",
     "PauseAuction",
     "Phase",
@@ -57,6 +72,7 @@ __all__ = [
     "ResumeAuction",
     "Rules",
     "SoftClose",
+    "Trade",
     "apply",
     "close_due_at",
     "decide",

@@ -183,6 +183,7 @@ def _decide_create(state: AuctionState | None, cmd: CreateAuction, now: float) -
             f"method must be one of {', '.join(m.value for m in Method)}"
         ) from None
     rules = cmd.rules.for_method(method, now)
+    photos = _check_photos(cmd.photos)
     return [
         AuctionCreated(
             auction_id=cmd.auction_id,
@@ -193,8 +194,27 @@ def _decide_create(state: AuctionState | None, cmd: CreateAuction, now: float) -
             item_description=cmd.item_description,
             method=method.value,
             rules=rules,
+            photos=photos or None,
         )
     ]
+
+
+MAX_PHOTOS = 8
+"""Photos an item may have at most."""
+
+
+def _check_photos(photos: object) -> tuple[str, ...]:
+    """An item's photos: at most ``MAX_PHOTOS`` distinct SHA-256 digests (64 lowercase hex)."""
+    if not isinstance(photos, tuple | list) or not all(isinstance(p, str) for p in photos):
+        raise InvalidRequest("photos must be a list of photo digests")
+    if len(photos) > MAX_PHOTOS:
+        raise InvalidRequest(f"an item has at most {MAX_PHOTOS} photos", field="photos")
+    for digest in photos:
+        if len(digest) != 64 or digest.strip("0123456789abcdef"):
+            raise InvalidRequest(f"not a photo digest: {digest[:80]!r}", field="photos")
+    if len(set(photos)) != len(photos):
+        raise InvalidRequest("the same photo is given twice", field="photos")
+    return tuple(photos)
 
 
 def _check_can_bid(state: AuctionState, cmd: PlaceBid, now: float) -> None:
@@ -472,6 +492,8 @@ def _apply_created(event: AuctionCreated, state: AuctionState | None) -> Auction
         created_at=event.at,
     )
     new.seq = event.seq
+    if event.photos:
+        new.photos = tuple(event.photos)
     return new
 
 

@@ -67,7 +67,11 @@ def public_view(state: AuctionState, now: float) -> dict[str, Any]:
     view: dict[str, Any] = {
         "id": state.auction_id,
         "seller": state.seller,
-        "item": {"name": state.item_name, "description": state.item_description},
+        "item": {
+            "name": state.item_name,
+            "description": state.item_description,
+            "photos": list(state.photos),
+        },
         "method": method.value,
         "rules": public_rules(state.rules),
         "currency": state.rules.currency or DEFAULT_CURRENCY,
@@ -128,6 +132,8 @@ def public_event(event: Event, method: Method, revealed: bool) -> dict[str, Any]
             method=event.method,
             rules=public_rules(event.rules),
         )
+        if event.photos:
+            base["item"]["photos"] = list(event.photos)
     elif isinstance(event, DeadlineExtended):
         base["closes_at"] = event.closes_at
     elif isinstance(event, AuctionPaused | AuctionCancelled):

@@ -267,6 +267,10 @@ def auction_panel(
     grid.add_row("item", cell(item.get("name", "")))
     if item.get("description"):
         grid.add_row("", cell(item["description"], multiline=True))
+    photos = item.get("photos")
+    if isinstance(photos, list) and photos:  # where to see them, on the house's address
+        paths = "\n".join(f"/api/v1/photos/{p}" for p in photos if isinstance(p, str))
+        grid.add_row("photos", cell(paths, multiline=True))
     grid.add_row("method", cell(f"{view.get('method')}   seller {view.get('seller')}"))
     grid.add_row("state", cell(view.get("state")))
     grid.add_row("rules", cell("\n".join(rules_lines(view)), multiline=True))

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from auctionhouse.client.text import safe_text
-from auctionhouse.errors import BidTooLow, InvalidRequest
+from auctionhouse.errors import AuctionhouseError, BidTooLow, InvalidRequest
 from auctionhouse.money import DEFAULT_CURRENCY, parse_amount
 
 if TYPE_CHECKING:
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 METHODS = ("english", "dutch", "fpsb", "vickrey")
 STATES = ("scheduled", "open", "paused", "closed")
+SORTS = ("newest", "ending_soonest", "price_low", "price_high", "most_bids")  # house/listing.py
 
 HouseOpt = Annotated[
     str | None,
@@ -582,12 +583,19 @@ def sell(
     min_bidders: Annotated[int | None, typer.Option("--min-bidders")] = None,
     max_bidders: Annotated[int | None, typer.Option("--max-bidders")] = None,
     signed: Annotated[bool, typer.Option("--signed", help="Accept signed bids only.")] = False,
+    photo: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--photo", help="A photo of the item (JPEG, PNG or WebP, 5 MB at most); up to 8."
+        ),
+    ] = None,
     house: HouseOpt = None,
     account: AccountOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Put an item up for auction (amounts in the house's currency, times as you write them)."""
     method = _choice("--method", method, METHODS)
+    uploads = _read_photos(photo or [])
     with _client(house, account, login=True) as client:
         info = _house_money(client)
         rules = build_rules(
@@ -612,7 +620,14 @@ def sell(
             currency=str(info["currency"]),
             now=float(info["now"]),
         )
-        view = client.create_auction(item, method, rules, description=description)
+        digests = []
+        for name, data in uploads:
+            try:
+                digests.append(client.upload_photo(data)["photo"])
+            except AuctionhouseError as exc:
+                exc.message = f"{name}: {exc.message}"
+                raise
+        view = client.create_auction(item, method, rules, description=description, photos=digests)
     if json_out:
         _print_json(view)
         return
@@ -634,21 +649,47 @@ def sold_line(view: dict[str, Any], item: str) -> str:
     return line
 
 
+def _read_photos(paths: list[Path]) -> list[tuple[str, bytes]]:
+    """Each ``--photo`` file's name and bytes, read before anything is sent (a missing file
+    stops the sale before an upload)."""
+    if len(paths) > 8:
+        raise InvalidRequest("an item has at most 8 photos")
+    out = []
+    for path in paths:
+        try:
+            out.append((str(path), path.read_bytes()))
+        except OSError as exc:
+            raise InvalidRequest(f"--photo {path}: {exc.strerror or exc}") from None
+    return out
+
+
 def list_auctions(
     state: Annotated[str | None, typer.Option("--state", help=", ".join(STATES))] = None,
     method: Annotated[str | None, typer.Option("--method", help=", ".join(METHODS))] = None,
     mine: Annotated[bool, typer.Option("--mine", help="Only the auctions you sell.")] = False,
+    search: Annotated[
+        str | None,
+        typer.Option("--search", help="Words the item's name or description must have."),
+    ] = None,
+    sort: Annotated[str | None, typer.Option("--sort", help=", ".join(SORTS))] = None,
+    seller: Annotated[str | None, typer.Option("--seller", help="Only this seller's.")] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, max=500)] = 50,
     house: HouseOpt = None,
     account: AccountOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """List auctions, newest first."""
+    """List auctions, newest first (or --sort), optionally found by --search words."""
     state = _choice("--state", state, STATES) if state else None
     method = _choice("--method", method, METHODS) if method else None
+    sort = _choice("--sort", sort, SORTS) if sort else None
     with _client(house, account, login=mine) as client:
         page = client.list_auctions(
-            state=state, method=method, seller=client.account if mine else None, limit=limit
+            state=state,
+            method=method,
+            seller=client.account if mine else seller,
+            limit=limit,
+            search=search,
+            sort=sort,
         )
         now = float(_house_money(client)["now"]) if not json_out else 0.0
     if json_out:

@@ -53,6 +53,10 @@ class PublicKey(Body):
 class Item(Body):
     name: Annotated[str, Field(min_length=1, max_length=200)]
     description: Annotated[str, Field(max_length=5000)] = ""
+    # Digests from POST /api/v1/photos, in the order to show them (at most 8).
+    photos: Annotated[
+        list[Annotated[str, Field(pattern="^[0-9a-f]{64}$")]], Field(max_length=8)
+    ] = Field(default_factory=list)
 
 
 class SoftCloseRules(Body):

@@ -10,6 +10,8 @@ import { mountAuction } from "./views/auction.js";
 import { mountSell } from "./views/sell.js";
 import { mountSignIn } from "./views/account.js";
 import { mountAdmin } from "./views/admin.js";
+import { mountMarket, mountMarkets } from "./views/market.js";
+import { mountAgent, mountAgents } from "./views/agents.js";
 
 const ROUTES = [
   [/^$|^auctions$/, mountList],
@@ -19,6 +21,10 @@ const ROUTES = [
   [/^mine$/, (root, p) => mountMine(root, p, "seller")],
   [/^bids$/, (root, p) => mountMine(root, p, "bidder")],
   [/^admin$/, mountAdmin],
+  [/^markets$/, mountMarkets],
+  [/^market\/([^/]+)$/, mountMarket],
+  [/^agents$/, mountAgents],
+  [/^agents\/([^/]+)$/, mountAgent],
 ];
 
 const view = document.getElementById("view");

@@ -1,11 +1,12 @@
 // "Sell an item": the four methods and their rules (docs/api.md "Rules"). Fields that do not
 // apply to the chosen method are hidden and not sent.
 
-import { ApiError, me, post } from "../api.js";
+import { ApiError, me, post, upload } from "../api.js";
 import { clock } from "../clock.js";
 import { h, houseCurrency, METHOD_NAMES, parseMoney, plainMoney } from "../format.js";
 
 const ALL = "english dutch fpsb vickrey";
+const MAX_PHOTOS = 8;
 const SEALED = "fpsb vickrey";
 
 const UNITS = [["1", "seconds"], ["60", "minutes"], ["3600", "hours"], ["86400", "days"]];
@@ -31,7 +32,10 @@ export function mountSell(root, ctx) {
       field("item-name", "Name", h("input", { id: "item-name", name: "item_name", required: true,
         maxlength: "200" })),
       field("item-description", "Description (optional)",
-        h("textarea", { id: "item-description", name: "description", rows: "3" }))),
+        h("textarea", { id: "item-description", name: "description", rows: "3" })),
+      field("item-photos", `Photos (optional: up to ${MAX_PHOTOS}, JPEG, PNG or WebP, 5 MB each)`,
+        h("input", { id: "item-photos", name: "photos", type: "file", multiple: true,
+          accept: "image/jpeg,image/png,image/webp" }))),
     h("fieldset", { class: "methods" },
       h("legend", {}, "Method"),
       Object.entries(METHOD_NAMES).map(([value, words], i) =>
@@ -110,9 +114,25 @@ export function mountSell(root, ctx) {
       error.textContent = err.message;
       return;
     }
+    const files = [...form.elements.photos.files];
+    if (files.length > MAX_PHOTOS) {
+      error.textContent = `At most ${MAX_PHOTOS} photos.`;
+      return;
+    }
     const button = form.querySelector("button[type=submit]");
     button.disabled = true;
     try {
+      const photos = [];
+      for (const [i, file] of files.entries()) {
+        error.textContent = `Uploading photo ${i + 1} of ${files.length}…`;
+        try {
+          photos.push((await upload("/photos", file)).photo);
+        } catch (err) {
+          throw new ApiError(err.status, { ...err.fields, message: `${file.name}: ${err.message}` });
+        }
+      }
+      error.textContent = "";
+      if (photos.length) body.item.photos = photos;
       const view = await post("/auctions", body);
       ctx.navigate(`#/auction/${encodeURIComponent(view.id)}`);
     } catch (err) {
