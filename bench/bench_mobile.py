@@ -31,6 +31,7 @@ import socket
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -239,7 +240,10 @@ async def concurrent(world: World, max_agents: int) -> list[dict[str, Any]]:
             await asyncio.gather(*launches[chunk : chunk + 100])
         counts = await world.home_again(home.url, [m["agent"] for m in mandates])
         seconds = time.perf_counter() - started
-        progress("concurrent", n, round(seconds, 3), counts)
+        hosts: Counter[str] = Counter()
+        for site in (home, *sites):
+            hosts.update(site.app.state.agents.counts)
+        progress("concurrent", n, round(seconds, 3), counts, dict(hosts))
         out.append({"agents": n, "seconds": round(seconds, 3), **counts})
     return out
 

@@ -25,6 +25,10 @@ MAX_GUESSES = 20_000
 
 
 def main() -> None:
+    if len(sys.argv) < 8 or sys.argv[1] in ("-h", "--help"):
+        # A helper of bench_login_flood.py, not a bench of its own: say how it is called.
+        print(__doc__.strip().split("\n\n")[1].strip(), file=sys.stderr)
+        raise SystemExit(2)
     url, account, password, position, threads, seconds = sys.argv[1:7]
     addresses = sys.argv[7:]
     count = int(threads)

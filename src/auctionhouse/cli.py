@@ -21,12 +21,14 @@ COMMAND_MODULES = [
     "auctionhouse.commands.serve",
     "auctionhouse.commands.classic",
     "auctionhouse.commands.client",
+    "auctionhouse.commands.admin",
     "auctionhouse.commands.demo",
     "auctionhouse.commands.agents",
     "auctionhouse.commands.mobile",
     "auctionhouse.commands.sim",
     "auctionhouse.commands.ledger",
     "auctionhouse.commands.peer",
+    "auctionhouse.commands.market",
 ]
 
 EXIT_ERROR = 2
@@ -40,9 +42,63 @@ def build_app() -> typer.Typer:
         add_completion=False,
         pretty_exceptions_enable=False,
     )
+    app.callback()(_root)
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(app)
+    _plain_help(app)
     return app
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        print(f"auctionhouse {version('auctionhouse')}")
+        raise typer.Exit()
+
+
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """An auction house for people and software agents."""
+
+
+def _plain_help(app: typer.Typer) -> None:
+    """Every command's help as flowing paragraphs: Typer keeps a docstring's line breaks, so a
+    sentence wrapped in the source would break mid-line on the screen."""
+    for command in app.registered_commands:
+        text = command.help or (command.callback.__doc__ if command.callback else None)
+        if text:
+            command.help = _paragraphs(text)
+    for group in app.registered_groups:
+        sub = group.typer_instance
+        if sub is None:
+            continue
+        if group.help:
+            group.help = _paragraphs(group.help)
+        if isinstance(sub.info.help, str):
+            sub.info.help = _paragraphs(sub.info.help)
+        _plain_help(sub)
+
+
+def _paragraphs(text: str) -> str:
+    """``text`` dedented, each paragraph on one line (list items, starting with ``-``, kept)."""
+    import inspect
+    import re
+
+    out = []
+    for paragraph in inspect.cleandoc(text).split("\n\n"):
+        lines = paragraph.splitlines()
+        joined = lines[:1]
+        for line in lines[1:]:
+            if re.match(r"\s*[-*|]\s", line):
+                joined.append(line)
+            else:
+                joined[-1] = f"{joined[-1]} {line.strip()}"
+        out.append("\n".join(joined))
+    return "\n\n".join(out)
 
 
 def main(argv: list[str] | None = None) -> None:

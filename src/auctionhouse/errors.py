@@ -11,6 +11,13 @@ The tree::
     |   +-- InvalidRules                 invalid_rules       400  auction rules that cannot work
     |   +-- ConfigError                  config_error        400  a bad setting or config file
     |   +-- TooLarge                     too_large           413  a request body over the limit
+    |   +-- InvalidAmount                invalid_amount      400  money a person typed that is
+    |                                                             not an amount of the currency
+    |   +-- InvalidOrder                 invalid_order       400  a market order's side, price
+    |                                                             or quantity out of its limits
+    |   +-- InvalidPhoto                 invalid_photo       400  not a JPEG/PNG/WebP that reads
+    |       +-- PhotoTooLarge            photo_too_large     413  over 5 MB, or a decompression
+    |                                                             bomb (too many pixels)
     +-- RuleViolation                    rule_violation      409  a valid command the rules refuse
     |   +-- BidTooLow                    bid_too_low         409
     |   +-- AuctionNotOpen               auction_not_open    409  before opens_at
@@ -22,9 +29,11 @@ The tree::
     |   +-- CannotCancel                 cannot_cancel       409  seller after the first bid
     |   +-- BudgetExceeded               budget_exceeded     409  an agent's own budget guard
     |       +-- OverMandate              over_mandate        409  an agent bid outside its mandate
+    |   +-- MarketClosedError            market_closed       409  an order on a closed market
     +-- SecurityError                    security_error      401
     |   +-- Unauthorized                 unauthorized        401  no or bad credentials/token
     |   +-- Forbidden                    forbidden           403  authenticated, not allowed
+    |   |   +-- NotYourOrder             not_your_order      403  a cancel of another's order
     |   +-- BadSignature                 bad_signature       401
     |   +-- ReplayedNonce                replayed_nonce      409
     |   +-- StaleTimestamp               stale_timestamp     409
@@ -90,6 +99,19 @@ class InvalidRules(InvalidRequest):
     code = "invalid_rules"
 
 
+class InvalidPhoto(InvalidRequest):
+    """The upload is not a JPEG, PNG or WebP image that can be read."""
+
+    code = "invalid_photo"
+
+
+class PhotoTooLarge(InvalidPhoto):
+    """The photo has too many bytes or pixels (``limit``)."""
+
+    code = "photo_too_large"
+    http_status = 413
+
+
 class ConfigError(InvalidRequest):
     """A setting is invalid."""
 
@@ -101,6 +123,20 @@ class TooLarge(InvalidRequest):
 
     code = "too_large"
     http_status = 413
+
+
+class InvalidAmount(InvalidRequest):
+    """An amount of money typed as a decimal is not an amount of the currency (not a number,
+    negative, or more decimals than the currency has). Fields: ``field``, ``currency``,
+    ``decimals`` (the currency's minor-unit digits)."""
+
+    code = "invalid_amount"
+
+
+class InvalidOrder(InvalidRequest):
+    """A market order's side, price or quantity is outside the market's limits."""
+
+    code = "invalid_order"
 
 
 class RuleViolation(AuctionhouseError):
@@ -165,6 +201,12 @@ class BudgetExceeded(RuleViolation):
     code = "budget_exceeded"
 
 
+class MarketClosedError(RuleViolation):
+    """The market is closed: it takes no order and no cancel."""
+
+    code = "market_closed"
+
+
 class SecurityError(AuctionhouseError):
     """Authentication or authorisation failed."""
 
@@ -183,6 +225,12 @@ class Forbidden(SecurityError):
 
     code = "forbidden"
     http_status = 403
+
+
+class NotYourOrder(Forbidden):
+    """Only an order's own trader (or an admin) may cancel it."""
+
+    code = "not_your_order"
 
 
 class BadSignature(SecurityError):

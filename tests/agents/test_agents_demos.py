@@ -155,3 +155,25 @@ def test_demo_web_keeps_the_house_up_until_interrupted(tmp_path: Path) -> None:
             proc.kill()
     assert proc.returncode == 0, err
     assert "ledger verified" in out
+
+
+@pytest.mark.e2e
+def test_seed_000_demo_with_its_default_seed_sells_its_english_lots_and_says_why_not() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "auctionhouse", "demo", "agents", "--duration", "3"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"},
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = proc.stdout
+    header = next(line for line in out.splitlines() if "method" in line and "outcome" in line)
+    assert "bidders" in header and "bids" in header
+    rows = [line for line in out.splitlines() if line.startswith("│") and "auctioneer" in line]
+    assert [int(r.split("│")[1]) for r in rows] == [1, 2, 3, 4, 5]  # in the order listed
+    english = [r for r in rows if " english " in r]
+    assert len(english) == 2 and all(" sold " in r for r in english), english
+    for row in rows:  # a lot not sold says why
+        assert " sold " in row or "not sold: " in row, row
+    assert "items won" in out and "(#" in out

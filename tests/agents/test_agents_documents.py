@@ -75,6 +75,10 @@ def test_every_example_document_loads() -> None:
         ),
         (('house = "http://127.0.0.1:8000"', 'house = "ftp://x"'), "house"),
         (("[account]", "[acount]"), "account"),
+        (("budget = 50000", 'budget = "500.505"'), "budget: 500.505 has more decimals than EUR"),
+        (("budget = 50000", 'budget = "1,500"'), "budget: must be an amount like 10"),
+        (("budget = 50000", 'budget = "500.5"\ncurrency = "JPY"'), "more decimals than JPY"),
+        (("budget = 50000", 'budget = "5"\ncurrency = "EURO"'), "currency"),
     ],
 )
 def test_a_bad_document_names_the_field(
@@ -184,12 +188,12 @@ def test_agent_run_trades_from_documents_over_the_network(tmp_path: Path) -> Non
         shop = subprocess.run([*run, str(seller)], capture_output=True, text=True, timeout=60)
         outs = [p.communicate(timeout=60) for p in procs]
     assert shop.returncode == 0, shop.stderr
-    assert "Lamp listed (english, from 50.00)" in shop.stdout
+    assert "Lamp listed (english, from €50.00)" in shop.stdout
     assert (
-        "(Lamp): sold to ann for" in shop.stdout and "(Book): sold to ann for 90.00" in shop.stdout
+        "(Lamp): sold to ann for" in shop.stdout and "(Book): sold to ann for €90.00" in shop.stdout
     )
     lamp_price = shop.stdout.split("(Lamp): sold to ann for ")[1].split()[0]
-    assert float(lamp_price) <= 91.00  # ben's 90.00 + one increment
+    assert float(lamp_price.lstrip("€").replace(",", "")) <= 91.00  # ben's 90.00 + one increment
     ann_out, ann_err = outs[0]
     assert procs[0].returncode == 0, ann_err
     assert "ann won Lamp" in ann_out and "ann won Book" in ann_out
@@ -197,3 +201,75 @@ def test_agent_run_trades_from_documents_over_the_network(tmp_path: Path) -> Non
     for name in ("ann", "ben"):  # keys were created, readable by their owner only
         mode = stat.S_IMODE((tmp_path / f"{name}.pem").stat().st_mode)
         assert mode == 0o600
+
+
+def test_amounts_in_a_document_are_decimals_of_its_currency(tmp_path: Path) -> None:
+    text = BIDDER.replace("budget = 50000", 'budget = "500.50"').replace(
+        "value = 12000", 'value = "120"'
+    )
+    doc = load_document(write(tmp_path, text))
+    assert (doc.budget, doc.wants[0].value) == (50050, 12000)
+    yen = load_document(write(tmp_path, text.replace('"500.50"', '"5000"\ncurrency = "JPY"')))
+    assert yen.budget == 5000
+    assert load_document(write(tmp_path, BIDDER)).budget == 50000  # whole numbers: minor units
+
+
+def test_example_accounts_are_not_the_walkthroughs_names() -> None:
+    """Someone who followed docs/cli.md (or docs/peers.md) and then runs an example agent on
+    the same house must not collide with an account the walkthrough made."""
+    import re
+
+    taken = set()
+    for doc in ("cli.md", "peers.md", "agents.md"):
+        text = (ROOT / "docs" / doc).read_text()
+        taken |= set(re.findall(r"(?:account create|login) ([a-z][a-z0-9_.-]*)", text))
+    assert {"sam", "alice"} <= taken
+    examples = sorted((ROOT / "examples" / "agents").glob("*.toml"))
+    names = {load_document(path).account for path in examples}
+    assert not names & taken, names & taken
+
+
+@pytest.mark.e2e
+def test_agent_run_with_a_wrong_password_says_so_in_one_line(tmp_path: Path) -> None:
+    good = BIDDER.replace(
+        'password = "tester-password"', 'password = "tester-password"\ncreate = true'
+    )
+    wrong = good.replace('password = "tester-password"', 'password = "not-the-password"')
+    with HouseServer(tmp_path / "house.db", demo_house_config()) as server:
+        run = [sys.executable, "-m", "auctionhouse", "agent", "run", "--house", server.url]
+        first = subprocess.run(
+            [*run, str(write(tmp_path, good, "good.toml")), "--for", "1"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert first.returncode == 0, first.stderr
+        for text, says in (
+            (wrong, "its password is not the one in the agent document"),
+            (wrong.replace("create = true", "create = false"), "wrong name or password"),
+        ):
+            proc = subprocess.run(
+                [*run, str(write(tmp_path, text, "wrong.toml")), "--for", "1"],
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert proc.returncode == 2
+            assert proc.stderr.startswith("error: unauthorized: the agent tester: ")
+            assert says in proc.stderr
+            assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+
+
+def test_strategies_read_as_plain_words() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "auctionhouse", "agent", "strategies"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"},
+    )
+    assert proc.returncode == 0, proc.stderr
+    for markup in ("``", ":meth:", ":class:", "Seed 00", "THESIS-MODEL", "\\x0a", "belief:"):
+        assert markup not in proc.stdout, markup
+    assert "Stays under its value and bids only the minimum." in proc.stdout
+    assert "factor (0.85)" in proc.stdout

@@ -46,7 +46,7 @@ def test_the_holonic_auction_follows_the_rules(seed: int) -> None:
             assert maximum < price + RAISE_MAX
     assert (
         said[-2]
-        == f"The winner is {result.winner} with the bid of {price // 100:,}.{price % 100:02d}"
+        == f"The winner is {result.winner} with the bid of €{price // 100:,}.{price % 100:02d}"
     )
     # closed by the quiet period: exactly 10 s after the last accepted bid
     state = house.state(house.auction_ids()[0])

@@ -46,7 +46,7 @@ def test_account_key_and_credentials_are_owner_only(
     key = config / "keys" / f"127.0.0.1_{house_server.port}" / "alice.pem"
     assert key.stat().st_mode & 0o777 == 0o600
     assert (config / "credentials.json").stat().st_mode & 0o777 == 0o600
-    me = json.loads(alice.ok("account", "show"))
+    me = json.loads(alice.ok("account", "show", "--json"))
     assert me["id"] == "alice" and len(me["public_key"]) == 64
     # Logging in again finds the key beside the profile.
     assert "signing bids with" in alice.ok("login", "alice", "--password-stdin", input=PASSWORD)
@@ -132,13 +132,13 @@ def test_sell_in_all_four_methods_list_and_show(people: dict[str, Cli]) -> None:
         "clock",
         "a grandfather clock",
         "english",
-        "minimum increment 10",
+        "minimum increment €10.00",
         "reserve: not met",
         "closes in",
     ):
         assert text in panel, panel
     assert "sealed bids: 0 in" in bob.ok("show", fpsb)
-    assert "clock price 5000" in bob.ok("show", dutch)
+    assert "clock price €5,000.00" in bob.ok("show", dutch)
     assert json.loads(bob.ok("show", vickrey, "--json"))["method"] == "vickrey"
 
     assert _error_line(bob.run("sell", "--method", "auction", "--item", "x")).startswith(
@@ -170,15 +170,15 @@ def test_bid_errors_and_nonces_across_runs(people: dict[str, Cli]) -> None:
     nonce_file = next(Path(alice.env["AUCTIONHOUSE_CONFIG_DIR"]).glob("keys/*/alice.pem.nonce"))
     n1 = int(nonce_file.read_text())
     low = _error_line(bob.run("bid", auction, "105"))
-    assert low.startswith("error: bid_too_low: ") and "110" in low
+    assert low.startswith("error: bid_too_low: ") and "€110.00" in low
     assert "you lead" in bob.ok("bid", auction, "120")
     said = alice.ok("bid", auction, "150", "--ws")
-    assert "you lead" in said and "price 150" in said
+    assert "you lead" in said and "price €150.00" in said
     n2 = int(nonce_file.read_text())
     assert n2 > n1  # a second run never reuses the first run's nonce (the house would refuse it)
     assert _error_line(seller.run("bid", auction, "500")).startswith("error: seller_cannot_bid: ")
     assert _error_line(seller.run("cancel", auction)).startswith("error: cannot_cancel: ")
-    assert "your bids 100, 150" in alice.ok("show", auction)
+    assert "your bids €100.00, €150.00" in alice.ok("show", auction)
 
 
 def test_watch_to_the_close(people: dict[str, Cli]) -> None:
@@ -200,7 +200,7 @@ def test_watch_to_the_close(people: dict[str, Cli]) -> None:
     live = bob.popen("watch", auction)
     assert _error_line(bob.run("bid", auction, "40")).startswith("error: bid_too_low: ")
     alice.ok("bid", auction, "300")
-    assert "SOLD to alice for 200" in bob.ok("bid", auction, "200")  # the second bid closes it
+    assert "SOLD to alice for €200.00" in bob.ok("bid", auction, "200")  # the second bid closes it
 
     out, err = watcher.communicate(timeout=60)
     assert watcher.returncode == 0, err
@@ -208,12 +208,12 @@ def test_watch_to_the_close(people: dict[str, Cli]) -> None:
     events = [m for m in messages if m["type"] == "event"]
     assert [m["seq"] for m in events] == list(range(1, len(events) + 1))
     closed = events[-1]["event"]
-    assert (closed["type"], closed["winner"], closed["price"]) == ("AuctionClosed", "alice", 200)
+    assert (closed["type"], closed["winner"], closed["price"]) == ("AuctionClosed", "alice", 20000)
     shown, err = live.communicate(timeout=60)
     assert live.returncode == 0, err
-    assert "SOLD to alice for 200" in shown
-    assert "SOLD to alice for 200" in bob.ok("watch", auction, "--once")
-    assert json.loads(bob.ok("watch", auction, "--once", "--json"))["result"]["price"] == 200
+    assert "SOLD to alice for €200.00" in shown
+    assert "SOLD to alice for €200.00" in bob.ok("watch", auction, "--once")
+    assert json.loads(bob.ok("watch", auction, "--once", "--json"))["result"]["price"] == 20000
 
 
 def test_cancel_and_an_unreadable_key(people: dict[str, Cli]) -> None:

@@ -11,8 +11,13 @@ import pytest
 from auctionhouse.client import ServerClock, normalize_house
 from auctionhouse.client.profile import Credentials, Profile, default_key_path, house_slug
 from auctionhouse.client.socket import ws_url
-from auctionhouse.commands.client import build_rules, parse_seconds, parse_time
-from auctionhouse.errors import ConfigError, InvalidRequest, Unauthorized
+from auctionhouse.commands.client import (
+    build_rules,
+    parse_increment_table,
+    parse_seconds,
+    parse_time,
+)
+from auctionhouse.errors import ConfigError, InvalidAmount, InvalidRequest, Unauthorized
 
 
 class Local:
@@ -92,34 +97,37 @@ def test_times() -> None:
         == dt.datetime(2030, 1, 31, 18, tzinfo=dt.UTC).timestamp()
     )
     with pytest.raises(InvalidRequest, match="--closes-at"):
-        parse_time("--closes-at", "tomorrow")
+        parse_time("--closes-at", "whenever it suits")
 
 
 def _rules(**given: object) -> dict[str, object]:
-    base: dict[str, object] = dict(
-        start_price=None,
-        reserve=None,
-        increment=None,
-        decrement=None,
-        tick=None,
-        duration=None,
-        closes_at=None,
-        opens_at=None,
-        quiet=None,
-        soft_close=None,
-        expected_bids=None,
-        min_bidders=None,
-        max_bidders=None,
-        signed=False,
-    )
+    base: dict[str, object] = dict(_BASE)
     base.update(given)
     return build_rules(**base)  # type: ignore[arg-type]
+
+
+_BASE: dict[str, object] = dict(
+    start_price=None,
+    reserve=None,
+    increment=None,
+    decrement=None,
+    tick=None,
+    duration=None,
+    closes_at=None,
+    opens_at=None,
+    quiet=None,
+    soft_close=None,
+    expected_bids=None,
+    min_bidders=None,
+    max_bidders=None,
+    signed=False,
+)
 
 
 def test_rules_from_options() -> None:
     assert _rules() == {}
     assert _rules(
-        start_price=100, increment=5, duration="2m", soft_close="30,10,1m", signed=True
+        start_price="1", increment="0.05", duration="2m", soft_close="30,10,1m", signed=True
     ) == {
         "starting_price": 100,
         "min_increment": 5,
@@ -127,7 +135,7 @@ def test_rules_from_options() -> None:
         "soft_close": {"window": 30, "extension": 10, "cap": 60},
         "signed_bids": True,
     }
-    assert _rules(decrement=10, tick="0.5") == {"decrement": 10, "tick_seconds": 0.5}
+    assert _rules(decrement="0.10", tick="0.5") == {"decrement": 10, "tick_seconds": 0.5}
     with pytest.raises(InvalidRequest, match="not both"):
         _rules(duration="1m", closes_at="1700000000")
     with pytest.raises(InvalidRequest, match="soft-close"):
@@ -156,3 +164,65 @@ def test_credentials_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     os.chmod(creds.path, 0o644)
     with pytest.raises(ConfigError, match="chmod 600"):
         Credentials().get(house)
+
+
+NOW = dt.datetime(2030, 1, 31, 9, 15).astimezone().timestamp()  # a Thursday, local time
+
+
+@pytest.mark.parametrize(
+    ("text", "after"),
+    [("2m", 120), ("1h30m", 5400), ("in 2m", 120), ("+90s", 90), ("now", 0), ("in 2 hours", 7200)],
+)
+def test_times_from_now(text: str, after: float) -> None:
+    assert parse_time("--opens-at", text, NOW) == pytest.approx(NOW + after, abs=1)
+
+
+@pytest.mark.parametrize(
+    ("text", "local"),
+    [
+        ("tomorrow 18:00", dt.datetime(2030, 2, 1, 18, 0)),
+        ("18:00", dt.datetime(2030, 1, 31, 18, 0)),
+        ("31 Jan 2030 18:00", dt.datetime(2030, 1, 31, 18, 0)),
+        ("2030-02-03T07:30", dt.datetime(2030, 2, 3, 7, 30)),
+        ("friday 9am", dt.datetime(2030, 2, 1, 9, 0)),
+    ],
+)
+def test_times_in_words_are_local_times(text: str, local: dt.datetime) -> None:
+    assert parse_time("--closes-at", text, NOW) == local.astimezone().timestamp()
+
+
+@pytest.mark.parametrize("text", ["", "whenever", "2 potatoes", "next blue moon"])
+def test_unreadable_times_say_what_they_take(text: str) -> None:
+    with pytest.raises(InvalidRequest, match="--closes-at takes a time like 2m, 1h30m"):
+        parse_time("--closes-at", text, NOW)
+
+
+def test_amount_options_are_decimals_of_the_currency() -> None:
+    assert _rules(start_price="10.50", reserve="12", floor=None) == {
+        "starting_price": 1050,
+        "reserve_price": 1200,
+    }
+    assert build_rules(**{**_BASE, "start_price": "1250"}, currency="JPY") == {  # type: ignore[arg-type]
+        "starting_price": 1250
+    }
+    with pytest.raises(InvalidAmount, match="more decimals than JPY has"):
+        build_rules(**{**_BASE, "start_price": "12.5"}, currency="JPY")  # type: ignore[arg-type]
+    with pytest.raises(InvalidAmount, match=r"--increment 0\.005 has more decimals than EUR"):
+        _rules(increment="0.005")
+
+
+def test_increment_tables_from_the_command_line() -> None:
+    assert parse_increment_table("1:0.05, 5:0.25,*:0.50", "EUR") == [
+        {"below": 100, "increment": 5},
+        {"below": 500, "increment": 25},
+        {"increment": 50},
+    ]
+    assert _rules(increment_table="100:5", increment_percent=2.5, bids_are_maxima=True) == {
+        "increment_table": [{"below": 10000, "increment": 500}],
+        "increment_percent": 2.5,
+        "bids_are_maxima": True,
+    }
+    with pytest.raises(InvalidRequest, match="BELOW:INCREMENT"):
+        parse_increment_table("1-0.05", "EUR")
+    with pytest.raises(InvalidAmount, match="--increment-table increment"):
+        parse_increment_table("1:0.055", "EUR")

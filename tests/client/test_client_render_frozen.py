@@ -39,7 +39,7 @@ def test_a_closed_auctions_row_shows_the_sale_price_not_the_last_bid() -> None:
     assert state is not None
     view = public_view(state, T0 + 61)
     row = rendered(auction_table([view], T0 + 61))
-    assert "SOLD to ann for 1000" in row
+    assert "SOLD to ann for €10.00" in row
     assert "600" not in row  # the last bid's price is not the outcome
     panel = rendered(auction_panel(view, [], T0 + 61))
-    assert "SOLD to ann for 1000" in panel and "600" not in panel
+    assert "SOLD to ann for €10.00" in panel and "600" not in panel

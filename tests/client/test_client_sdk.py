@@ -70,6 +70,7 @@ def test_sync_english_signed_and_unsigned_bids_errors_and_watch(
         assert view["state"] == "open" and view["item"] == {
             "name": "brass lamp",
             "description": "1920s",
+            "photos": [],
         }
 
         seen: list[dict[str, Any]] = []

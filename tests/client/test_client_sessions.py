@@ -84,7 +84,7 @@ def test_cli_logout_and_password_change(house_server: HouseProcess, tmp_path: Pa
     fresh = stored_token()
     assert fresh is not None and fresh != token and fresh not in said
     assert status_with(house_server.url, token) == 401
-    assert json.loads(cli.ok("account", "show"))["id"] == "cli-ann"
+    assert json.loads(cli.ok("account", "show", "--json"))["id"] == "cli-ann"
     wrong = cli.run("account", "password", "--password-stdin", input=f"{PASSWORD}\nwhatever12\n")
     assert wrong.returncode == 2 and "unauthorized" in wrong.stderr
     assert PASSWORD not in wrong.stderr + wrong.stdout

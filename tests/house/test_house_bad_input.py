@@ -37,6 +37,10 @@ rule_names = st.sampled_from(
         "min_bidders",
         "max_bidders",
         "signed_bids",
+        "increment_table",
+        "increment_percent",
+        "bids_are_maxima",
+        "currency",
         "bogus",
     ]
 )

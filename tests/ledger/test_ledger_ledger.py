@@ -258,6 +258,15 @@ def test_decode_rebuilds_every_event_type() -> None:
         auction.AuctionResumed("y", 3, T0, "admin", 2.5),
         auction.AuctionCancelled("y", 4, T0, "admin", "fraud"),
         auction.DeadlineExtended("y", 5, T0, T0 + 30),
+        # a double-auction market's events share the ledger (auction/market_events.py)
+        auction.MarketCreated("m1", 1, T0, "o", "w", "call", 100, 5, 2.5, T0 + 60),
+        auction.OrderPlaced("m1", 2, T0, 1, "b", "buy", 10, 3, 7, T0, "ab" * 64),
+        auction.OrderPlaced("m1", 3, T0, 2, "s", "sell", 9, 3),
+        auction.CallCleared("m1", 4, T0, 1, 9, 3),
+        auction.CallCleared("m1", 5, T0, 2, None, 0),
+        auction.Trade("m1", 6, T0, 1, 1, 2, "b", "s", 9, 3, None),
+        auction.OrderCancelled("m1", 7, T0, 3, "s", "cancel", 1, 8, T0, "cd" * 64),
+        auction.MarketClosed("m1", 8, T0, "o", "done"),
     ]
     assert {type(e).__name__ for e in events} == set(auction.EVENT_TYPES) - {"AuctionCancelled"} | {
         "AuctionCancelled"

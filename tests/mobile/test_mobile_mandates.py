@@ -301,3 +301,69 @@ def test_home_takes_an_agent_back_once(tmp_path: Path) -> None:
     assert again.view(mandate.agent, T0 + 7, 30)["status"] == "home"
     assert again.log(mandate.agent)["travel"]["hop"] == 2
     again.close()
+
+
+def test_a_site_reads_what_the_agent_spent_from_the_signed_log_not_the_travel_state() -> None:
+    from auctionhouse.mobile.travel import spent_in_log
+
+    key = HouseKey.generate()
+    log = signed_log(key, "a" * 64, 4)
+    log[1]["what"], log[1]["detail"] = "won", {"auction": "7", "price": 2_500}
+    log[2]["what"], log[2]["detail"] = "left_open", {"auction": "8", "committed": 700}
+    log[3]["what"], log[3]["detail"] = "won", {"auction": "9", "price": True}  # not an amount
+    assert spent_in_log(log) == 3_200
+    assert spent_in_log([]) == 0
+
+
+def test_home_takes_a_signed_progress_batch_and_only_what_it_understands(tmp_path: Path) -> None:
+    from auctionhouse.errors import InvalidRequest
+    from auctionhouse.mobile.records import HomeRecords
+    from auctionhouse.mobile.travel import PROGRESS_CONTEXT
+
+    mandate = parse_mandate(a_mandate(tmp_path))
+    records = HomeRecords()
+    records.launch(mandate, T0)
+    key = HouseKey.generate()
+    good = {"agent": mandate.agent, "hop": 2, "state": "BIDDING", "what": "bid", "detail": {}}
+    messages = [
+        good,
+        {**good, "agent": "someone-else-entirely"},  # not an agent of this house
+        {**good, "hop": "2"},  # not a hop
+        {**good, "state": "<script>"},  # not a state
+    ]
+    batch = {"site": "http://s", "messages": messages, "site_key": key.public_hex}
+    batch["sig"] = key.sign(PROGRESS_CONTEXT + unsigned(batch))
+    assert records.progress_batch(batch) == 3  # three about its agent, of which one is usable
+    view = records.view(mandate.agent, T0, 30)
+    assert (view["state"], view["where"], view["hop"]) == ("BIDDING", "http://s", 2)
+    assert len(view["progress"]) == 1 and view["bids"] == [{"site": "http://s"}]
+    forged = {**batch, "messages": [{**good, "hop": 9}]}
+    with pytest.raises(InvalidRequest):
+        records.progress_batch(forged)
+    assert records.view(mandate.agent, T0, 30)["hop"] == 2
+
+
+def test_a_sites_replay_memory_survives_reopening_and_forgets_expired_mandates(
+    tmp_path: Path,
+) -> None:
+    from auctionhouse.mobile.records import HomeRecords
+
+    records = HomeRecords(tmp_path / "site.agents")
+    records.note_hop("agent-one", 3, T0 + 100)
+    records.note_hop("agent-two", 1, T0 + 10)
+    records.note_hop("agent-one", 5, T0 + 100)
+    records.close()
+    again = HomeRecords(tmp_path / "site.agents")
+    assert again.hops(T0) == {"agent-one": (5, T0 + 100), "agent-two": (1, T0 + 10)}
+    assert again.hops(T0 + 50) == {"agent-one": (5, T0 + 100)}  # agent-two's mandate expired
+    again.forget_hops(["agent-one"])
+    assert again.hops(T0) == {}
+    again.close()
+
+
+def test_a_log_entry_that_is_not_canonical_json_is_flagged_not_fatal() -> None:
+    key, anchor = HouseKey.generate(), "a" * 64
+    log = signed_log(key, anchor, 3)
+    log[1]["detail"]["i"] = float("nan")  # what a rogue site's JSON may carry
+    problems = verify_log(anchor, log, [{"n": 3, "hash": entry_hash(log[2]), "site": "s"}])
+    assert {(p.n, p.kind) for p in problems} == {(1, "edited"), (2, "edited")}

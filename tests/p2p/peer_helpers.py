@@ -103,14 +103,14 @@ class PeerProcess:
             self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
         return self
 
-    def wait_up(self) -> None:
+    def wait_up(self, deadline: float = START_DEADLINE) -> None:
         def up() -> bool:
             assert self.proc is not None
             if self.proc.poll() is not None:
                 raise AssertionError(f"peer {self.name} exited: {self.log.read_text()[-3000:]}")
             return httpx.get(f"{self.url}/api/v1/peer", timeout=1.0).status_code == 200
 
-        wait_for(f"peer {self.name} to answer", up, START_DEADLINE)
+        wait_for(f"peer {self.name} to answer", up, deadline)
 
     def status(self) -> dict[str, Any]:
         return dict(httpx.get(f"{self.url}/api/v1/peer", timeout=2.0).json())
@@ -196,11 +196,15 @@ class Cluster:
     def start(
         self, replace_after: float | None = None, snapshot_every: int | None = None
     ) -> Cluster:
-        for peer in self.peers:
-            peer.start(self.members, replace_after=replace_after, snapshot_every=snapshot_every)
-        for peer in self.peers:
-            peer.wait_up()
-        self.wait_leader()
+        try:
+            for peer in self.peers:
+                peer.start(self.members, replace_after=replace_after, snapshot_every=snapshot_every)
+            for peer in self.peers:
+                peer.wait_up()
+            self.wait_leader()
+        except BaseException:
+            self.stop()  # no peer outlives a start that failed
+            raise
         return self
 
     def alive(self) -> list[PeerProcess]:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from peer_helpers import Bidder, Cluster, wait_for
+from peer_helpers import PASSWORD, Bidder, Cluster, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -139,9 +139,19 @@ def test_a_seller_and_a_winner_who_leave_cannot_stop_the_auction(cluster: Cluste
     winner = Bidder(p3.url, "winner")
     other = Bidder(p1.url, "other")
     auction = seller.create_auction(
-        p3.url, {"starting_price": 100, "min_increment": 10, "duration": 6, "signed_bids": True}
+        p3.url, {"starting_price": 100, "min_increment": 10, "duration": 20, "signed_bids": True}
     )
     assert other.bid(p1.url, auction, 100).status_code == 201
+    # A forged signature is refused by the peer that takes it, before it reaches the log.
+    cluster.wait_applied()
+    commands = [p.status()["commands"] for p in cluster.peers]
+    forged = other.signed(auction, 140)
+    forged["signature"] = winner.signed(auction, 140)["signature"]
+    r = httpx.post(
+        f"{p1.url}/api/v1/auctions/{auction}/bids", json=forged, headers=other.headers, timeout=10
+    )
+    assert r.status_code in (401, 403) and r.json()["error"]["code"] == "bad_signature", r.text
+    assert [p.status()["commands"] for p in cluster.peers] == commands
     assert winner.bid(p3.url, auction, 150).status_code == 201
     r = httpx.post(f"{p3.url}/api/v1/auctions/{auction}/cancel", headers=seller.headers, timeout=10)
     assert r.status_code == 409 and r.json()["error"]["code"] == "cannot_cancel"
@@ -151,7 +161,7 @@ def test_a_seller_and_a_winner_who_leave_cannot_stop_the_auction(cluster: Cluste
         view = httpx.get(f"{p1.url}/api/v1/auctions/{auction}", timeout=5).json()
         return view["result"] if view.get("result") else None
 
-    result = wait_for("the auction to close without its seller", closed, 40)
+    result = wait_for("the auction to close without its seller", closed, 60)
     assert result["outcome"] == "sold"
     assert result["winner"] == "winner" and result["price"] == 150
     p3.start(cluster.members)
@@ -228,6 +238,9 @@ def test_a_newcomer_and_a_restarted_peer_rebuild_from_a_snapshot(tmp_path: Path)
         p4.wait_up()
         wait_for("the newcomer to verify its copy", lambda: p4.status()["verified"] is True, 60)
         assert p4.status()["rebuilds"] >= 1  # it was sent the snapshot, not only the log
+        # /metrics reads the rebuilt house, not the empty one the newcomer started with.
+        metrics = httpx.get(f"{p4.url}/metrics", timeout=5).text
+        assert 'auctionhouse_auctions{state="open"} 1.0' in metrics, metrics[:2000]
         cluster.wait_applied([p1, p2, p4])
         assert p4.ledger_rows() == p1.ledger_rows()
         # A restart loads its own snapshot and journal: nothing comes back short.
@@ -240,3 +253,51 @@ def test_a_newcomer_and_a_restarted_peer_rebuild_from_a_snapshot(tmp_path: Path)
         assert len([r for r in p2.ledger_rows() if r[0] == auction]) == 26
     finally:
         cluster.stop()
+
+
+def test_logout_and_a_password_change_hold_on_every_peer(cluster: Cluster) -> None:
+    """Sessions are replicated state: a logout, a logout everywhere and a password change
+    taken by one peer hold on every peer (only token digests and the new hash are replicated)."""
+    peers = cluster.peers
+    p1, p2, p3 = peers
+    alice = Bidder(p1.url, "alice")
+    r = httpx.post(f"{p3.url}/api/v1/sessions", json={"name": "Alice", "password": PASSWORD})
+    assert r.status_code == 201, r.text
+    second = {"Authorization": f"Bearer {r.json()['token']}"}
+
+    def me(peer, headers) -> int:  # type: ignore[no-untyped-def]
+        return httpx.get(f"{peer.url}/api/v1/me", headers=headers, timeout=5).status_code
+
+    cluster.wait_applied()
+    assert [me(p, alice.headers) for p in peers] == [200, 200, 200]
+    r = httpx.delete(f"{p2.url}/api/v1/sessions/current", headers=alice.headers, timeout=10)
+    assert r.status_code == 200, r.text
+    cluster.wait_applied()
+    assert [me(p, alice.headers) for p in peers] == [401, 401, 401]
+    assert [me(p, second) for p in peers] == [200, 200, 200]
+
+    wrong = {"current_password": "not the password", "new_password": "a new secret phrase"}
+    r = httpx.put(f"{p1.url}/api/v1/me/password", json=wrong, headers=second, timeout=10)
+    assert r.status_code == 401, r.text
+    body = {"current_password": PASSWORD, "new_password": "a new secret phrase"}
+    r = httpx.put(f"{p1.url}/api/v1/me/password", json=body, headers=second, timeout=10)
+    assert r.status_code == 200, r.text
+    third = {"Authorization": f"Bearer {r.json()['token']}"}
+    cluster.wait_applied()
+    assert [me(p, second) for p in peers] == [401, 401, 401]  # every session revoked...
+    assert [me(p, third) for p in peers] == [200, 200, 200]  # ... and one opened
+    old = httpx.post(f"{p3.url}/api/v1/sessions", json={"name": "alice", "password": PASSWORD})
+    assert old.status_code == 401
+    new = httpx.post(
+        f"{p2.url}/api/v1/sessions", json={"name": "alice", **{"password": body["new_password"]}}
+    )
+    assert new.status_code == 201, new.text
+    fourth = {"Authorization": f"Bearer {new.json()['token']}"}
+
+    r = httpx.delete(f"{p3.url}/api/v1/sessions", headers=third, timeout=10)
+    assert r.status_code == 200 and r.json()["revoked"] == 2, r.text
+    cluster.wait_applied()
+    assert [me(p, third) for p in peers] == [401, 401, 401]
+    assert [me(p, fourth) for p in peers] == [401, 401, 401]
+    rows = [p.ledger_rows() for p in peers]
+    assert all(r == rows[0] for r in rows)

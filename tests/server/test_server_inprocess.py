@@ -242,3 +242,48 @@ def test_rules_over_http_no_reserve_spelled_0_field_named_and_no_open_past_due(
         assert listed["auctions"] == [] and listed["total"] == 0
 
     run(tmp_path, scenario)
+
+
+def test_a_yen_house_says_its_currency_and_every_bid_is_a_maximum(tmp_path: Path) -> None:
+    """A house in JPY whose English auctions take every bid as a maximum (house settings):
+    ``GET /house`` says so, views carry the currency, rules record it, refusals show yen."""
+
+    async def scenario(client: httpx.AsyncClient, clock: FakeClock) -> None:
+        info = (await client.get("/api/v1/house")).json()
+        assert info == {
+            "currency": "JPY",
+            "currency_digits": 0,
+            "locale": "ja_JP",
+            "bids_are_maxima": True,
+            "now": T0,
+        }
+        seller = await account(client, "seller")
+        ann, bob = await account(client, "ann"), await account(client, "bob")
+
+        async def sell(method: str, rules: dict[str, Any]) -> Any:
+            body = {"item": {"name": "tea bowl"}, "method": method, "rules": rules}
+            return await client.post("/api/v1/auctions", json=body, headers=seller)
+
+        r = await sell("english", {"duration": 60, "starting_price": 1000, "min_increment": 100})
+        view = r.json()
+        assert view["currency"] == "JPY" and view["rules"]["currency"] == "JPY"
+        assert view["rules"]["bids_are_maxima"] is True  # the house default, recorded
+        aid = view["id"]
+        r = await client.post(f"/api/v1/auctions/{aid}/bids", json={"amount": 5000}, headers=ann)
+        assert r.json()["price"] == 1000  # a maximum: the house bids the least needed
+        r = await client.post(f"/api/v1/auctions/{aid}/bids", json={"amount": 1050}, headers=bob)
+        error = r.json()["error"]
+        assert error["code"] == "bid_too_low" and error["minimum"] == 1100
+        assert error["message"] == "the next bid must be at least ￥1,100"
+        dutch = (await sell("dutch", {"starting_price": 900, "decrement": 10})).json()
+        assert "bids_are_maxima" not in dutch["rules"]  # an English rule only
+        plain = (await sell("english", {"duration": 60, "bids_are_maxima": False})).json()
+        assert plain["rules"]["bids_are_maxima"] is False  # the seller's choice stands
+        r = await sell("english", {"duration": 60, "currency": "EUR"})
+        error = r.json()["error"]
+        assert (error["code"], error["field"]) == ("invalid_rules", "currency")
+        r = await sell("english", {"duration": 60, "increment_table": [{"increment": 0}]})
+        error = r.json()["error"]
+        assert (error["code"], error["field"]) == ("invalid_rules", "increment_table")
+
+    run(tmp_path, scenario, currency="JPY", locale="ja_JP", bids_are_maxima=True)

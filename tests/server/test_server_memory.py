@@ -242,4 +242,5 @@ def test_live_events_carry_a_view_without_the_description(house: tuple[LiveServe
         snapshot, live = asyncio.run(watch())
     assert snapshot["view"]["item"]["description"] == "long " * 1000
     assert live["type"] == "event" and live["event"]["type"] == "BidPlaced"
-    assert live["view"]["item"] == {"name": "vase"} and live["view"]["price"] == 500
+    assert live["view"]["item"] == {"name": "vase", "photos": []}
+    assert live["view"]["price"] == 500

@@ -58,9 +58,72 @@ def test_simulate_cv_naive_has_null_theory() -> None:
 
 
 def test_simulate_prints_a_table_by_default() -> None:
-    result = runner.invoke(app(), ["simulate", "--auctions", "1000"])
+    result = runner.invoke(app(), ["simulate", "--auctions", "1000", "--bidders", "4"])
     assert result.exit_code == 0
-    assert "mean_revenue" in result.stdout and "theory_revenue" in result.stdout
+    lines = result.stdout.splitlines()
+    # the settings first, then the results, apart, with numbers people read
+    settings, results = (
+        lines.index(next(x for x in lines if "setting" in x)),
+        lines.index(next(x for x in lines if "│ result" in x)),
+    )
+    assert settings < results
+    assert any("auctions" in x and "1,000" in x for x in lines[settings:results])
+    after = "\n".join(lines[results:])
+    assert "mean revenue" in after and "revenue in theory" in after and "0.6000" in after
+    assert "100.00%" in after and "auctions/s" in after
+    assert "mean_revenue" not in result.stdout and "e+06" not in result.stdout
+
+
+def test_long_runs_print_progress_lines_when_not_on_a_terminal(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(sim_commands, "PROGRESS_MIN_AUCTIONS", 10_000)
+    result = runner.invoke(app(), ["simulate", "--auctions", "40000", "--json"])
+    assert result.exit_code == 0
+    json.loads(result.stdout)  # stdout stays the JSON answer
+    progress = [x for x in result.stderr.splitlines() if "of 40,000 auctions" in x]
+    assert progress and progress[-1].strip().startswith("100%")
+    assert len(progress) <= sim_commands.PROGRESS_STEPS
+
+
+def test_evolve_says_where_it_wrote_its_files(tmp_path: Path) -> None:
+    plot, saved = tmp_path / "fit.png", tmp_path / "best.json"
+    args = ["evolve", "--generations", "3", "--population", "10", "--auctions", "10"]
+    result = runner.invoke(app(), [*args, "--plot", str(plot), "--save", str(saved)])
+    assert result.exit_code == 0
+    assert f"wrote the fitness plot to {plot.resolve()}" in result.stdout
+    assert f"saved the fittest strategy to {saved.resolve()}" in result.stdout
+    quiet = runner.invoke(app(), [*args, "--plot", str(plot), "--json"])
+    json.loads(quiet.stdout)
+    assert f"wrote the fitness plot to {plot.resolve()}" in quiet.stderr
+
+
+def test_plot_legends_name_every_line(tmp_path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    from auctionhouse.sim.experiment import plot_history
+
+    history = [{"best": 3.0, "mean": 2.0, "worst": 1.0}, {"best": 4.0, "mean": 3.0, "worst": 1.0}]
+    drawn = []
+    real_savefig = plt.Figure.savefig
+
+    def keep(fig: object, *a: object, **k: object) -> None:
+        drawn.append(fig)
+        real_savefig(fig, *a, **k)  # type: ignore[arg-type]
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(plt.Figure, "savefig", keep)
+        plot_history({"fpsb-pv": history, "dutch-pv": history}, tmp_path / "p.png", "t")
+    [fig] = drawn
+    [ax] = fig.axes  # type: ignore[attr-defined]
+    lines = ax.get_lines()
+    legend = {t.get_text() for t in ax.get_legend().get_texts()}
+    assert len(lines) == 4 and legend == {
+        f"{k} {w}" for k in ("fpsb-pv", "dutch-pv") for w in ("mean", "best")
+    }
 
 
 def test_evolve_json_and_saved_strategy(tmp_path: Path) -> None:

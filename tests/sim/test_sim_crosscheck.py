@@ -73,7 +73,7 @@ def reference(method: Method, rules: Rules, values: list[int]) -> Result:
                 least = (
                     max(1, rules.starting_price)
                     if state.leader is None
-                    else state.price + rules.min_increment
+                    else state.price + rules.increment_at(state.price)
                 )
                 if value >= least:
                     state = run(state, PlaceBid("a", f"b{i}", least, proxy_max=value), now)
@@ -145,3 +145,41 @@ def test_rules_core_and_kernels_agree(method: Method) -> None:
                 mismatches += 1
                 assert slow == fast[k], (method, bidders, reserve, increment, values[:, k].tolist())
     assert checked == 3000 and mismatches == 0
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {
+            "increment_table": [
+                {"below": 50, "increment": 2},
+                {"below": 150, "increment": 5},
+                {"increment": 11},
+            ]
+        },
+        {"increment_table": [{"below": 100, "increment": 3}]},
+        {"increment_percent": 7.5},
+        {"increment_percent": 1.1, "min_increment": 2},
+    ],
+)
+def test_english_kernel_follows_increment_tables_and_percentages(
+    extra: dict[str, object],
+) -> None:
+    """The English kernel with the house's increment as a function of the price
+    (``kernels.increment_steps``) agrees with the rules core, auction by auction."""
+    rng = np.random.default_rng(17)
+    rules = Rules.from_dict({"starting_price": 20, "duration": 60, **extra})
+    bands = rules.increment_table
+    steps = kernels.increment_steps(
+        rules.min_increment,
+        [(b.below, b.increment) for b in bands] if bands else None,
+        rules.increment_percent,
+    )
+    for bidders, reserve in ((2, None), (4, 120), (7, None)):
+        values = rng.integers(1, 300, size=(bidders, 300))
+        rules_r = Rules.from_dict({**rules.to_dict(), "reserve_price": reserve})
+        price, sold, winner = kernels.english_proxy(values, 20, reserve, steps, min_amount=1)
+        for k in range(values.shape[1]):
+            slow = reference(Method.ENGLISH, rules_r, [int(v) for v in values[:, k]])
+            fast = Result(int(winner[k]), int(price[k])) if sold[k] else Result(-1, 0)
+            assert slow == fast, (extra, values[:, k].tolist())

@@ -115,9 +115,9 @@ def test_sell_an_item_with_each_method(house: House, pages: Pages) -> None:
         "english",
         "Rocking horse",
         {
-            "#starting-price": "2000",
-            "#reserve-price": "5000",
-            "#min-increment": "250",
+            "#starting-price": "20",
+            "#reserve-price": "50",
+            "#min-increment": "2.50",
             "#duration": "30",
             "#sc-window": "60",
             "#sc-extension": "30",
@@ -128,7 +128,7 @@ def test_sell_an_item_with_each_method(house: House, pages: Pages) -> None:
         "a bid in the last 1 min adds 30 s, at most 5 min"
     )
     expect(page.locator("#reserve")).to_have_text("Reserve not met yet")
-    expect(page.locator("#your-part")).to_contain_text("Your reserve: 5000")
+    expect(page.locator("#your-part")).to_contain_text("Your reserve: €50.00")
     rules = reader.auction(eid)["rules"]
     assert rules["min_increment"] == 250 and rules["has_reserve"] is True
     assert rules["soft_close"] == {"window": 60, "extension": 30, "cap": 300}
@@ -137,9 +137,9 @@ def test_sell_an_item_with_each_method(house: House, pages: Pages) -> None:
     did = sell(
         "dutch",
         "Cheese wheel",
-        {"#starting-price": "9000", "#decrement": "500", "#tick-seconds": "10"},
+        {"#starting-price": "90", "#decrement": "5", "#tick-seconds": "10"},
     )
-    expect(page.locator("#rules")).to_contain_text("500 every 10 s")
+    expect(page.locator("#rules")).to_contain_text("€5.00 every 10 s")
     assert reader.auction(did)["method"] == "dutch"
 
     fid = sell("fpsb", "Oil painting", {"#expected-bids": "4", "#max-bidders": "6"})
@@ -184,8 +184,10 @@ def test_the_list_is_live_filtered_and_paginated(house: House, pages: Pages) -> 
     expect(page.locator(".auction-row")).to_have_count(min(25, total - 25))
     page.click("text=← Newer")
     expect(page.locator(".page-of")).to_have_text(f"Page 1 of {pages_total}")
-    # paging reuses the live subscription: the house sent its snapshot of every auction once
-    assert sum('"subscribe"' in frame and '"*"' in frame for frame in sent) == 1
+    # the page follows the rows it shows by id, and new auctions through one "created"
+    # subscription kept while paging; never every auction of the house
+    assert not any('"*"' in frame for frame in sent)
+    assert sum('"subscribe"' in frame and '"created":true' in frame for frame in sent) == 1
     assert_labelled(page)
 
     # live: a new auction arrives at the top, a bid moves its row
@@ -195,7 +197,7 @@ def test_the_list_is_live_filtered_and_paginated(house: House, pages: Pages) -> 
     rows = page.locator(".auction-row")
     expect(rows.first.locator(".item")).to_have_text("Grandfather clock")
     house.user("quinn").bid(auction, 1300)
-    expect(rows.first.locator(".price .value")).to_have_text("1300")
+    expect(rows.first.locator(".price .value")).to_have_text("€13.00")
     expect(rows.first.locator(".price .label")).to_have_text("Current price")
     page.select_option("#filter-state", "closed")
     expect(page.locator("#list-summary")).to_have_text(re.compile(r"No auctions match|Showing"))
@@ -215,7 +217,7 @@ def test_my_bids_keyboard_bidding_and_the_phone_layout(house: House, pages: Page
     auction = english(seller, "Carriage clock")
     page = pages.signed_up("ruth", viewport=PHONE)
     goto(page, house, f"#/auction/{auction}")
-    expect(page.locator("#bid-amount")).to_have_value("1000")
+    expect(page.locator("#bid-amount")).to_have_value("10.00")
     # keyboard only: tab to the amount, type, Enter
     for _ in range(60):
         if page.evaluate("document.activeElement && document.activeElement.id") == "bid-amount":
@@ -223,7 +225,7 @@ def test_my_bids_keyboard_bidding_and_the_phone_layout(house: House, pages: Page
         page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.id") == "bid-amount"
     page.keyboard.press("Control+A")
-    page.keyboard.type("1100")
+    page.keyboard.type("11")
     page.keyboard.press("Enter")
     expect(page.locator("#bid-status")).to_contain_text("you lead")
     assert_labelled(page)
@@ -236,7 +238,7 @@ def test_my_bids_keyboard_bidding_and_the_phone_layout(house: House, pages: Page
     expect(row.locator(".you")).to_have_text("You lead")
     house.user("saul").bid(auction, 1500)
     expect(row.locator(".you")).to_have_text("Outbid")
-    expect(row.locator(".price .value")).to_have_text("1500")
+    expect(row.locator(".price .value")).to_have_text("€15.00")
     screenshot(page, "my-bids-phone")
 
     goto(page, house, "#/sell")
@@ -293,7 +295,7 @@ def test_a_closed_auction_can_be_replayed_step_by_step(house: House, pages: Page
     for name, amount in (("vic", 1000), ("wes", 1200), ("vic2", 1500)):
         house.user(name).bid(auction, amount)
     page = pages.open(f"/#/auction/{auction}")
-    expect(page.locator("#result")).to_have_text("Sold to vic2 for 1500")
+    expect(page.locator("#result")).to_have_text("Sold to vic2 for €15.00")
     expect(page.locator("#replay-words")).to_contain_text("The whole auction")
     events = len(house.user("xena").events(auction)["events"])
     page.click("#replay-start")
@@ -302,25 +304,25 @@ def test_a_closed_auction_can_be_replayed_step_by_step(house: House, pages: Page
     page.click("#replay-forward")
     expect(words).to_contain_text(f"Step 1 of {events}: uri put the item up for auction")
     page.click("#replay-forward")
-    expect(words).to_contain_text("vic bid 1000; price 1000, vic leads — price 1000, 1 bid")
+    expect(words).to_contain_text("vic bid €10.00: vic leads at €10.00 — price €10.00, 1 bid")
     expect(page.locator("#history li")).to_have_count(1)
     expect(page.locator("#chart .cursor")).to_have_count(1)
     # the slider is keyboard operable
     page.focus("#replay-step")
     page.keyboard.press("ArrowRight")
-    expect(words).to_contain_text("wes bid 1200")
+    expect(words).to_contain_text("wes bid €12.00")
     expect(page.locator("#history li")).to_have_count(2)
     page.click("#replay-play")
     expect(words).to_contain_text("The whole auction")
     expect(page.locator("#history li")).to_have_count(events - 1)
     expect(page.locator("#chart .cursor")).to_have_count(0)
     expect(page.locator("#chart svg")).to_have_attribute(
-        "aria-label", re.compile(r"3 price changes, from 1000 to 1500")
+        "aria-label", re.compile(r"3 price changes, from €10\.00 to €15\.00")
     )
     assert_labelled(page)
     screenshot(page, "auction-replay-desktop")
     phone = pages.open(f"/#/auction/{auction}", viewport=PHONE)
-    expect(phone.locator("#result")).to_have_text("Sold to vic2 for 1500")
+    expect(phone.locator("#result")).to_have_text("Sold to vic2 for €15.00")
     assert_fits(phone, PHONE["width"])
     screenshot(phone, "auction-closed-phone")
 

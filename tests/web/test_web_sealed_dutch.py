@@ -25,7 +25,9 @@ def test_a_sealed_auction_shows_only_the_count_until_close(house: House, pages: 
         goto(page, house, f"#/auction/{auction}")
         page.fill("#bid-amount", amount)
         page.click("#bid-submit")
-        expect(page.locator("#sealed-done")).to_contain_text(f"Your sealed bid of {amount} is in")
+        expect(page.locator("#sealed-done")).to_contain_text(
+            f"Your sealed bid of €{amount}.00 is in"
+        )
         expect(page.locator("#bid-form")).to_have_count(0)  # one bid each: the form is gone
 
     expect(viewer.locator("#price")).to_have_text("2 bids")
@@ -38,10 +40,10 @@ def test_a_sealed_auction_shows_only_the_count_until_close(house: House, pages: 
     # the third bid (from the CLI) closes it: amounts and the Vickrey price are public now
     house.cli("jack").run("bid", auction, "850")
     for page in (viewer, hana, ivan):
-        expect(page.locator("#result")).to_have_text("Sold to ivan for 850")
-        expect(page.locator("#price")).to_have_text("850")
-    expect(viewer.locator("#history")).to_contain_text("hana bid 731 (sealed)")
-    expect(viewer.locator("#history")).to_contain_text("ivan bid 977 (sealed)")
+        expect(page.locator("#result")).to_have_text("Sold to ivan for €850.00")
+        expect(page.locator("#price")).to_have_text("€850.00")
+    expect(viewer.locator("#history")).to_contain_text("hana bid €731.00 (sealed)")
+    expect(viewer.locator("#history")).to_contain_text("ivan bid €977.00 (sealed)")
     expect(ivan.locator("#your-part")).to_contain_text("You won")
     screenshot(viewer, "auction-sealed-closed-desktop")
 
@@ -63,10 +65,10 @@ def test_a_dutch_auction_is_won_from_the_page_at_the_clock_price(
     goto(kim, house, f"#/auction/{auction}")
     expect(kim.locator("#price-label")).to_have_text("Clock price")
     # the clock ticks down on the page
-    expect(kim.locator("#price")).to_have_text(re.compile(r"^[1-4]\d00$"))
-    expect(kim.locator("#next-step")).to_contain_text("Next step down (100) in")
+    expect(kim.locator("#price")).to_have_text(re.compile(r"^€[1-4]\d\.00$"))
+    expect(kim.locator("#next-step")).to_contain_text("Next step down (€1.00) in")
     screenshot(kim, "auction-dutch-desktop")
-    shown = int(kim.locator("#price").inner_text())
+    shown = round(float(kim.locator("#price").inner_text().lstrip("€")) * 100)
     kim.click("#bid-accept")
     expect(kim.locator("#bid-status")).to_contain_text("You accepted at")
     expect(kim.locator("#result")).to_contain_text("Sold to kim for")
@@ -76,6 +78,6 @@ def test_a_dutch_auction_is_won_from_the_page_at_the_clock_price(
     assert view["result"]["winner"] == "kim"
     # the price paid is the clock's at the accept: what the page showed, or a step later
     assert price in (shown, shown - 100)
-    expect(kim.locator("#result")).to_have_text(f"Sold to kim for {price}")
-    expect(kim.locator("#price")).to_have_text(str(price))
-    expect(kim.locator("#history")).to_contain_text(f"kim accepted at {price}")
+    expect(kim.locator("#result")).to_have_text(f"Sold to kim for €{price / 100:.2f}")
+    expect(kim.locator("#price")).to_have_text(f"€{price / 100:.2f}")
+    expect(kim.locator("#history")).to_contain_text(f"kim accepted at €{price / 100:.2f}")

@@ -46,6 +46,7 @@ from auctionhouse.errors import (
     ReplayedNonce,
     RuleViolation,
 )
+from auctionhouse.money import DEFAULT_CURRENCY
 
 log = logging.getLogger("auctionhouse.agents.bidder")
 T = TypeVar("T")
@@ -303,7 +304,12 @@ class BidderAgent(Agent):
             return
         needed = decision.proxy_max or decision.amount
         if needed > left:
-            self._report("budget", aid, needed, f"would exceed the budget left ({money(left)})")
+            self._report(
+                "budget",
+                aid,
+                needed,
+                f"would exceed the budget left ({money(left, view.currency)})",
+            )
             log.warning("%s: %s", self.account, BudgetExceeded(f"{needed} > {left}").message)
             return
         signed = await self.market.sign_bid(aid, decision.amount, decision.proxy_max)
@@ -330,8 +336,10 @@ class BidderAgent(Agent):
         tracked.my_bids.append(signed.amount)
         tracked.my_max = max(tracked.my_max or 0, signed.proxy_max or signed.amount)
         tracked.retries = 0
-        extra = f" (secret max {money(signed.proxy_max)})" if signed.proxy_max else ""
-        self._report("bid", aid, signed.amount, f"{self.account} bid {money(signed.amount)}{extra}")
+        cur = tracked.view.currency
+        extra = f" (secret max {money(signed.proxy_max, cur)})" if signed.proxy_max else ""
+        said = f"{self.account} bid {money(signed.amount, cur)}{extra}"
+        self._report("bid", aid, signed.amount, said)
 
     def _apply_ack(self, tracked: Tracked, ack: dict[str, Any]) -> None:
         view = tracked.view
@@ -422,7 +430,7 @@ class BidderAgent(Agent):
             return
         self.settled.add(aid)
         if result.winner == self.account:
-            item, price = tracked.view.item, money(result.price)
+            item, price = tracked.view.item, money(result.price, tracked.view.currency)
             self._report("won", aid, result.price, f"{self.account} won {item} for {price}")
         elif tracked.my_bids:
             outcome = result.outcome.replace("_", " ")
@@ -443,7 +451,8 @@ class BidderAgent(Agent):
                     "won_while_away",
                     str(raw["id"]),
                     result.get("price"),
-                    f"while you were away you won {item} for {money(result.get('price'))}",
+                    f"while you were away you won {item} for "
+                    f"{money(result.get('price'), raw.get('currency') or DEFAULT_CURRENCY)}",
                 )
 
     def _report(self, kind: str, aid: str, amount: int | None, message: str) -> None:

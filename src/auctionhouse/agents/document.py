@@ -5,7 +5,9 @@
     owner = "Alice Example"
     house = "http://127.0.0.1:8000"
     role = "bidder"                      # or "seller"
-    budget = 150000                      # bidders: minor units (1,500.00)
+    budget = "1500.00"                   # bidders: an amount of the currency (or 150000,
+                                         # a whole number: minor units)
+    currency = "EUR"                     # what "1500.00" is in (default EUR; the house's)
 
     [account]
     name = "alice"
@@ -22,8 +24,9 @@
     value = 60000
 
 :func:`load_document` checks everything once and names the bad field
-(``alice.toml: strategy.params.window must be a number``). Money is in minor units, as in the
-API. docs/agents.md has the full reference.
+(``alice.toml: strategy.params.window must be a number``). Money is a decimal string of the
+document's ``currency`` (``"1500.00"``: exact, never more decimals than the currency has) or a
+whole number of minor units, as in the API. docs/agents.md has the full reference.
 """
 
 from __future__ import annotations
@@ -39,7 +42,8 @@ from auctionhouse.agents.bidder import METHODS, Want
 from auctionhouse.agents.bidding import BidderStrategy, make_strategy
 from auctionhouse.agents.selling import Listing, SellerStrategy, make_seller_strategy
 from auctionhouse.auction import Rules
-from auctionhouse.errors import AuctionhouseError, ConfigError
+from auctionhouse.errors import AuctionhouseError, ConfigError, InvalidAmount
+from auctionhouse.money import DEFAULT_CURRENCY, check_currency, parse_amount
 
 TOP_KEYS = {
     "owner",
@@ -54,6 +58,7 @@ TOP_KEYS = {
     "poll",
     "seed",
     "run_for",
+    "currency",
 }
 ACCOUNT_KEYS = {"name", "password", "password_env", "password_file", "key_file", "create"}
 STRATEGY_KEYS = {"name", "params"}
@@ -128,6 +133,7 @@ class _Reader:
 
     def __init__(self, where: str) -> None:
         self.where = where
+        self.currency = DEFAULT_CURRENCY
 
     def fail(self, field_path: str, message: str) -> ConfigError:
         return ConfigError(f"{self.where}: {field_path}: {message}")
@@ -155,8 +161,17 @@ class _Reader:
                 raise self.fail(path, "is missing (an amount in minor units, e.g. 150000)")
             return None
         value = data[key]
+        if isinstance(value, str):  # "1500.00": a decimal amount of the currency, exact
+            try:
+                value = parse_amount(value, self.currency, field=path)
+            except InvalidAmount as exc:
+                raise self.fail(path, exc.message.removeprefix(f"{path} ")) from None
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise self.fail(path, "must be a positive whole number of minor units (cents)")
+            raise self.fail(
+                path,
+                f'must be a positive amount: a decimal string like "1500.00" ({self.currency})'
+                " or a whole number of minor units",
+            )
         return value
 
     def number(
@@ -189,6 +204,11 @@ def load_document(path: str | Path) -> AgentDocument:
 def parse_document(data: Any, path: Path) -> AgentDocument:
     r = _Reader(str(path))
     top = r.table(data, "", TOP_KEYS)
+    if "currency" in top:
+        try:
+            r.currency = check_currency(top["currency"])
+        except ConfigError as exc:
+            raise r.fail("currency", exc.message) from None
     role = r.text(top, "role", "role")
     if role not in ("bidder", "seller"):
         raise r.fail("role", 'must be "bidder" or "seller"')

@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from auctionhouse.errors import AuctionhouseError
+from auctionhouse.money import DEFAULT_CURRENCY, format_amount
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +75,8 @@ class MarketView:
     budget: int = 0
     # Dutch: the clock's public floor (never the secret reserve).
     floor_price: int = 1
+    # The ISO 4217 code of every amount above (minor units): for the agent's log lines.
+    currency: str = DEFAULT_CURRENCY
 
     @classmethod
     def from_api(cls, view: dict[str, Any], *, seen_at: float, me: str | None = None) -> MarketView:
@@ -115,6 +118,7 @@ class MarketView:
             my_bids=tuple(you.get("bids") or ()),
             my_max=you.get("max"),
             floor_price=int(rules.get("floor_price") or 1),
+            currency=str(view.get("currency") or DEFAULT_CURRENCY),
         )
 
     def mine(self, *, value: int, budget: int) -> MarketView:
@@ -252,11 +256,9 @@ class Market(Protocol):
     async def unwatch(self, auction_ids: list[str], listener: Listener) -> None: ...
 
 
-def money(minor: int | None) -> str:
-    """Minor units as a readable amount: 15050 -> '150.50'."""
-    if minor is None:
-        return "-"
-    return f"{minor // 100:,}.{minor % 100:02d}"
+def money(minor: int | None, currency: str = DEFAULT_CURRENCY) -> str:
+    """Minor units for the agent's log, with Babel's ``format_currency``: 15050 -> '€150.50'."""
+    return format_amount(minor, currency)
 
 
 def is_lost_connection(exc: BaseException) -> bool:

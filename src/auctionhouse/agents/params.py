@@ -67,6 +67,13 @@ def evolved_params() -> dict[str, Param]:
     return {
         "file": Param("str", None, "strategy file written by auctionhouse evolve --save"),
         "unit": Param("count", 100, "minor units per unit of the strategy's money"),
-        "range": Param("float", None, "belief: valuation range r (default: mid of the file's)"),
-        "scale_down": Param("float", None, "belief: expected scale-down s (CV; default: mid)"),
+        "range": Param(
+            "float", None, "how far apart it expects the bidders' values to be (default: middle)"
+        ),
+        "scale_down": Param(
+            "float",
+            None,
+            "how much below the item's worth it expects bids to stay, when the item is worth"
+            " the same to all (default: middle)",
+        ),
     }

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from auctionhouse.agents.market import Listener, MarketUpdate, Reconnected, SignedBid
 from auctionhouse.client import AsyncClient, BidKey
-from auctionhouse.errors import AuctionhouseError, NotFound, Unauthorized
+from auctionhouse.errors import AuctionhouseError, Conflict, NotFound, Unauthorized
 
 log = logging.getLogger("auctionhouse.agents.remote")
 
@@ -60,7 +60,13 @@ class RemoteMarket:
             if not self.create_account:
                 raise
             public = self.key.public_key if self.key is not None else None
-            await client.create_account(self.account, self.password, public_key=public)
+            try:
+                await client.create_account(self.account, self.password, public_key=public)
+            except Conflict:  # the account exists: the password was what failed
+                raise Unauthorized(
+                    f"the account {self.account!r} exists at {self.house} and its password is"
+                    " not the one in the agent document"
+                ) from None
             await client.login(self.account, self.password)
         if self.key is not None:
             me = await client.me()

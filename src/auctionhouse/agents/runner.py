@@ -18,7 +18,7 @@ from auctionhouse.agents.market import MarketView, money
 from auctionhouse.agents.remote import RemoteMarket
 from auctionhouse.agents.runtime import Agent, Runtime
 from auctionhouse.agents.seller import SellerAgent
-from auctionhouse.errors import ConfigError
+from auctionhouse.errors import AuctionhouseError, ConfigError
 
 
 def bid_key(doc: AgentDocument) -> Any:
@@ -103,6 +103,9 @@ async def run_document(
         while not finished(agent):
             if runtime.failures:
                 address, exc = runtime.failures[0]
+                if isinstance(exc, AuctionhouseError):  # its own code: unauthorized, ...
+                    exc.message = f"the agent {address}: {exc.message}"
+                    raise exc
                 raise ConfigError(f"the agent {address} failed: {exc}") from exc
             if deadline is not None and loop.time() >= deadline:
                 break

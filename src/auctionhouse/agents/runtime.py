@@ -31,8 +31,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from auctionhouse.errors import ConfigError
+from auctionhouse.errors import AuctionhouseError, ConfigError
 from auctionhouse.house.clock import Clock, SystemClock
+from auctionhouse.money import warm_up
 
 log = logging.getLogger("auctionhouse.agents")
 
@@ -234,6 +235,7 @@ class Runtime:
 
     def __init__(self, clock: Clock | None = None, *, manual: bool = False, seed: int = 0) -> None:
         self.clock: Clock = clock or SystemClock()
+        warm_up()  # agents' log lines format money: load Babel's data before any clock runs
         self.manual = manual
         self.seed = seed
         self._slots: dict[Address, _Slot] = {}
@@ -349,6 +351,9 @@ class Runtime:
                     await _maybe_await(agent.on_event(ctx, item.event, item.source))
             except asyncio.CancelledError:
                 raise
+            except AuctionhouseError as exc:  # a refusal with a stable code: no traceback
+                self.failures.append((slot.address, exc))
+                log.info("agent %s: %s: %s", slot.address, exc.code, exc.message)
             except Exception as exc:
                 self.failures.append((slot.address, exc))
                 log.exception("agent %s failed handling %r", slot.address, item)

@@ -36,6 +36,7 @@ class BidderSpec:
     wants: tuple[Want, ...] = ()
     value: int | None = None
     label: str = ""
+    reaction: float = 0.0  # seconds at most before it answers a new price (seeded draws)
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,7 @@ class Scenario:
                 value=who.value,
                 poll=self.poll,
                 on_report=self._report,
+                reaction=who.reaction,
             )
             self.bidders[who.name] = bidder
             self.runtime.spawn(bidder, name=who.name)
@@ -225,14 +227,20 @@ def seed000_cast(*, duration: float = 8.0, seed: int = 0) -> Cast:
     # The market value each of them believes in is the catalogue value of the item.
     catalogue = tuple(Want(lst.name, lst.value) for lst in listings)
 
-    def smart(name: str, budget: int, estimator: str) -> BidderSpec:
+    def smart(name: str, budget: int, estimator: str, reaction: float) -> BidderSpec:
         label = f"smart ({estimator})"
-        return BidderSpec(name, "smart", budget, {"estimator": estimator}, catalogue, label=label)
+        params = {"estimator": estimator}
+        return BidderSpec(name, "smart", budget, params, catalogue, label=label, reaction=reaction)
 
+    # The house sells only to 3 bidders or more. Answering every price at the same instant,
+    # Alice's minimum raises would collide with Charlie's, and Bob's jumps carry an English
+    # price past Charlie's (lower) limit before he is ever first: Alice and Bob take a moment
+    # (a seeded draw), Charlie answers at once, so all three are in while prices are low.
+    pause = max(0.25, duration / 16)
     bidders = (
-        smart("alice", 150_000, "market-value"),
-        smart("bob", 120_000, "aggressive"),
-        smart("charlie", 200_000, "conservative"),
+        smart("alice", 150_000, "market-value", pause),
+        smart("bob", 120_000, "aggressive", pause),
+        smart("charlie", 200_000, "conservative", 0.0),
     )
     return Cast(
         "seed 000: distributed auction system", (SellerSpec("auctioneer", listings),), bidders, seed

@@ -27,9 +27,18 @@ from auctionhouse.auction.events import (
     event_from_dict,
     event_to_dict,
 )
+from auctionhouse.auction.market_events import (
+    CallCleared,
+    MarketClosed,
+    MarketCreated,
+    MarketEvent,
+    OrderCancelled,
+    OrderPlaced,
+    Trade,
+)
 from auctionhouse.auction.rules import apply, close_due_at, decide, dutch_price, replay
 from auctionhouse.auction.state import AuctionState, BidRecord
-from auctionhouse.auction.types import Method, Outcome, Phase, Rules, SoftClose
+from auctionhouse.auction.types import IncrementBand, Method, Outcome, Phase, Rules, SoftClose
 from auctionhouse.auction.views import public_event, public_view, result_view
 
 __all__ = [
@@ -42,13 +51,20 @@ __all__ = [
     "AuctionState",
     "BidPlaced",
     "BidRecord",
+    "CallCleared",
     "CancelAuction",
     "CloseAuction",
     "Command",
     "CreateAuction",
     "DeadlineExtended",
     "Event",
+    "IncrementBand",
+    "MarketClosed",
+    "MarketCreated",
+    "MarketEvent",
     "Method",
+    "OrderCancelled",
+    "OrderPlaced",
     "Outcome",
     "PauseAuction",
     "Phase",
@@ -56,6 +72,7 @@ __all__ = [
     "ResumeAuction",
     "Rules",
     "SoftClose",
+    "Trade",
     "apply",
     "close_due_at",
     "decide",

@@ -19,6 +19,8 @@ class CreateAuction:
     method: Method
     rules: Rules
     item_description: str = ""
+    # SHA-256 hex digests of the item's photos (checked and stored by the house: photos.py).
+    photos: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

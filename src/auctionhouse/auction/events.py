@@ -14,6 +14,15 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any
 
+from auctionhouse.auction.market_events import (
+    MARKET_EVENT_CLASSES,
+    CallCleared,
+    MarketClosed,
+    MarketCreated,
+    OrderCancelled,
+    OrderPlaced,
+    Trade,
+)
 from auctionhouse.auction.types import Rules
 from auctionhouse.errors import InvalidRequest
 
@@ -28,6 +37,9 @@ class AuctionCreated:
     item_description: str
     method: str
     rules: Rules
+    # The item's photos: SHA-256 hex digests of their files, so the chain covers the images
+    # (None when there are none: older ledgers have no such field).
+    photos: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +131,13 @@ Event = (
     | AuctionResumed
     | AuctionCancelled
     | AuctionClosed
+    # A double-auction market's events share the ledger (auction/market_events.py).
+    | MarketCreated
+    | OrderPlaced
+    | Trade
+    | OrderCancelled
+    | CallCleared
+    | MarketClosed
 )
 
 EVENT_TYPES: dict[str, type[Any]] = {
@@ -131,14 +150,21 @@ EVENT_TYPES: dict[str, type[Any]] = {
         AuctionResumed,
         AuctionCancelled,
         AuctionClosed,
+        *MARKET_EVENT_CLASSES,
     )
 }
+
+CLOSING_EVENTS: tuple[type[Any], ...] = (AuctionClosed, MarketClosed)
+"""Events after which a chain takes nothing more: the ledger seals the chain's head."""
 
 _FIELDS: dict[type[Any], tuple[str, ...]] = {
     cls: tuple(f.name for f in fields(cls)) for cls in EVENT_TYPES.values()
 }
 
-OMITTED_WHEN_NONE: dict[type[Any], tuple[str, ...]] = {BidPlaced: ("mandate", "mandate_doc")}
+OMITTED_WHEN_NONE: dict[type[Any], tuple[str, ...]] = {
+    BidPlaced: ("mandate", "mandate_doc"),
+    AuctionCreated: ("photos",),
+}
 """Fields added after ledgers existed: absent from the encoded form when None."""
 
 
@@ -161,6 +187,8 @@ def event_from_dict(data: dict[str, Any]) -> Event:
         kwargs = {name: data[name] for name in _FIELDS[cls] if name in data}
         if cls is AuctionCreated:
             kwargs["rules"] = Rules.from_dict(kwargs["rules"])
+            if isinstance(kwargs.get("photos"), list):  # JSON has lists, the event a tuple
+                kwargs["photos"] = tuple(kwargs["photos"])
         event: Event = cls(**kwargs)
     except (KeyError, TypeError) as exc:
         raise InvalidRequest(f"malformed event record: {exc}") from exc

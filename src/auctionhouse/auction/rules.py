@@ -31,7 +31,7 @@ from auctionhouse.auction.events import (
     Event,
 )
 from auctionhouse.auction.state import AuctionState, BidRecord
-from auctionhouse.auction.types import Method, Outcome, Phase, check_amount
+from auctionhouse.auction.types import Method, Outcome, Phase, check_amount, utc_time
 from auctionhouse.errors import (
     AlreadyBid,
     AuctionFull,
@@ -139,7 +139,7 @@ def min_next_bid(state: AuctionState, now: float) -> int:
     if state.method is Method.ENGLISH:
         if state.leader is None:
             return max(1, state.rules.starting_price)
-        return state.price + state.rules.min_increment
+        return state.price + state.rules.increment_at(state.price)
     if state.method is Method.DUTCH:
         return dutch_price(state, now)
     return max(1, state.rules.starting_price)
@@ -183,6 +183,7 @@ def _decide_create(state: AuctionState | None, cmd: CreateAuction, now: float) -
             f"method must be one of {', '.join(m.value for m in Method)}"
         ) from None
     rules = cmd.rules.for_method(method, now)
+    photos = _check_photos(cmd.photos)
     return [
         AuctionCreated(
             auction_id=cmd.auction_id,
@@ -193,8 +194,27 @@ def _decide_create(state: AuctionState | None, cmd: CreateAuction, now: float) -
             item_description=cmd.item_description,
             method=method.value,
             rules=rules,
+            photos=photos or None,
         )
     ]
+
+
+MAX_PHOTOS = 8
+"""Photos an item may have at most."""
+
+
+def _check_photos(photos: object) -> tuple[str, ...]:
+    """An item's photos: at most ``MAX_PHOTOS`` distinct SHA-256 digests (64 lowercase hex)."""
+    if not isinstance(photos, tuple | list) or not all(isinstance(p, str) for p in photos):
+        raise InvalidRequest("photos must be a list of photo digests")
+    if len(photos) > MAX_PHOTOS:
+        raise InvalidRequest(f"an item has at most {MAX_PHOTOS} photos", field="photos")
+    for digest in photos:
+        if len(digest) != 64 or digest.strip("0123456789abcdef"):
+            raise InvalidRequest(f"not a photo digest: {digest[:80]!r}", field="photos")
+    if len(set(photos)) != len(photos):
+        raise InvalidRequest("the same photo is given twice", field="photos")
+    return tuple(photos)
 
 
 def _check_can_bid(state: AuctionState, cmd: PlaceBid, now: float) -> None:
@@ -204,7 +224,8 @@ def _check_can_bid(state: AuctionState, cmd: PlaceBid, now: float) -> None:
         raise AuctionPausedError(f"auction {state.auction_id} is paused")
     if now < state.opens_at:
         raise AuctionNotOpen(
-            f"auction {state.auction_id} opens at {state.opens_at}", opens_at=state.opens_at
+            f"auction {state.auction_id} opens at {utc_time(state.opens_at)}",
+            opens_at=state.opens_at,
         )
     due = close_due_at(state)
     if due is not None and now >= due:
@@ -268,16 +289,19 @@ def _decide_english_bid(state: AuctionState, cmd: PlaceBid, now: float) -> list[
     amount = cmd.amount
     my_max = cmd.proxy_max if cmd.proxy_max is not None else amount
     leader = state.leader
+    # "Every bid is a maximum": a plain bid is a proxy maximum, so the house bids only the
+    # least needed for it (the amount stays secret, as a proxy maximum's, in public views).
+    as_max = cmd.proxy_max is None and rules.every_bid_is_max
 
     if leader is None:
         minimum = max(1, rules.starting_price)
         if amount < minimum:
             raise BidTooLow(f"the starting price is {minimum}", minimum=minimum)
-        new_leader, price = cmd.bidder, amount
+        new_leader, price = cmd.bidder, minimum if as_max else amount
     elif cmd.bidder == leader:
         # A leader never raises the price against itself: its bid (plain or proxy) raises its
         # secret maximum, validated like any bid; the price moves only when someone competes.
-        minimum = state.price + rules.min_increment
+        minimum = state.price + rules.increment_at(state.price)
         if amount < minimum:
             raise BidTooLow(f"the next bid must be at least {minimum}", minimum=minimum)
         current_max = state.maxima[leader]
@@ -288,15 +312,17 @@ def _decide_english_bid(state: AuctionState, cmd: PlaceBid, now: float) -> list[
             )
         new_leader, price = leader, state.price
     else:
-        minimum = state.price + rules.min_increment
+        minimum = state.price + rules.increment_at(state.price)
         if amount < minimum:
             raise BidTooLow(f"the next bid must be at least {minimum}", minimum=minimum)
         leader_max = state.maxima[leader]
+        floor = minimum if as_max else amount
         if my_max > leader_max:
-            price = max(amount, min(my_max, leader_max + rules.min_increment))
+            price = max(floor, min(my_max, leader_max + rules.increment_at(leader_max)))
             new_leader = cmd.bidder
         else:  # the leader's proxy answers; ties go to the earlier bid
-            new_leader, price = leader, min(leader_max, my_max + rules.min_increment)
+            new_leader = leader
+            price = min(leader_max, my_max + rules.increment_at(my_max))
 
     events: list[Event] = [_bid_event(state, cmd, now, price=price, leader=new_leader)]
     sc = rules.soft_close
@@ -466,6 +492,8 @@ def _apply_created(event: AuctionCreated, state: AuctionState | None) -> Auction
         created_at=event.at,
     )
     new.seq = event.seq
+    if event.photos:
+        new.photos = tuple(event.photos)
     return new
 
 

@@ -41,6 +41,7 @@ class AuctionState:
         "outcome",
         "paused_at",
         "paused_total",
+        "photos",
         "price",
         "rules",
         "seller",
@@ -64,6 +65,7 @@ class AuctionState:
         self.seller = seller
         self.item_name = item_name
         self.item_description = item_description
+        self.photos: tuple[str, ...] = ()
         self.method = method
         self.rules = rules
         self.created_at = created_at

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import math
+import re
 from dataclasses import dataclass, fields
 from enum import StrEnum
+from fractions import Fraction
 from typing import Any
 
 from auctionhouse.errors import InvalidRequest, InvalidRules
@@ -65,6 +68,23 @@ class SoftClose:
 
 
 @dataclass(frozen=True, slots=True)
+class IncrementBand:
+    """One band of an increment table: while the price is below ``below`` (minor units; None:
+    any price) the next bid must raise it by at least ``increment`` (minor units)."""
+
+    below: int | None
+    increment: int
+
+
+# Refused at creation: a percentage increment above this is a typo (100 doubles every bid).
+MAX_INCREMENT_PERCENT = 100
+# An increment table has at most this many bands (the large sites publish about a dozen).
+MAX_INCREMENT_BANDS = 50
+# Before the house recorded a currency in the rules, auctions were in the default one.
+DEFAULT_CURRENCY = "EUR"
+
+
+@dataclass(frozen=True, slots=True)
 class Rules:
     """The rules an auction is created with (DESIGN.md section 5 names).
 
@@ -92,6 +112,14 @@ class Rules:
     max_bidders: int | None = None
     signed_bids: bool = False
     floor_price: int | None = None
+    # English: the raise a bid needs besides the flat min_increment (the greater applies): by
+    # price band (an increment table, as the large sites publish) or a percentage of the price.
+    increment_table: tuple[IncrementBand, ...] | None = None
+    increment_percent: int | float | None = None
+    # English: a plain bid is a proxy maximum; the house bids the least needed for it.
+    bids_are_maxima: bool | None = None
+    # The ISO 4217 code the amounts are in (minor units); set by the house at creation.
+    currency: str | None = None
 
     def __post_init__(self) -> None:
         _check_int("starting_price", self.starting_price, minimum=0)
@@ -126,6 +154,80 @@ class Rules:
             raise _invalid("duration", "give closes_at or duration, not both")
         if not isinstance(self.signed_bids, bool):
             raise _invalid("signed_bids", "must be true or false")
+        if self.bids_are_maxima is not None and not isinstance(self.bids_are_maxima, bool):
+            raise _invalid("bids_are_maxima", "must be true or false")
+        if self.currency is not None and (
+            not isinstance(self.currency, str) or not re.fullmatch(r"[A-Z]{3}", self.currency)
+        ):
+            raise _invalid("currency", "must be an ISO 4217 code like EUR")
+        self._check_increments()
+
+    def _check_increments(self) -> None:
+        pct = self.increment_percent
+        if pct is not None:
+            if not _finite_number(pct) or not 0 < pct <= MAX_INCREMENT_PERCENT:
+                raise _invalid(
+                    "increment_percent",
+                    f"must be a number above 0, at most {MAX_INCREMENT_PERCENT}",
+                )
+            if self.increment_table is not None:
+                raise _invalid("increment_percent", "give increment_table or increment_percent")
+        table = self.increment_table
+        if table is None:
+            return
+        if isinstance(table, list):  # built in code from JSON-like bands
+            table = _bands(table)
+            object.__setattr__(self, "increment_table", table)
+        if not isinstance(table, tuple) or not table:
+            raise _invalid("increment_table", "must be a non-empty list of price bands")
+        if len(table) > MAX_INCREMENT_BANDS:
+            raise _invalid("increment_table", f"has more than {MAX_INCREMENT_BANDS} bands")
+        previous = 0
+        for i, band in enumerate(table):
+            where = f"increment_table[{i}]"
+            if not isinstance(band, IncrementBand):
+                raise _invalid("increment_table", f"{where} must be {{below, increment}}")
+            if not isinstance(band.increment, int) or isinstance(band.increment, bool):
+                raise _invalid("increment_table", f"{where}.increment must be an integer")
+            if band.increment < 1:
+                raise _invalid("increment_table", f"{where}.increment must be at least 1")
+            if band.below is None:
+                if i != len(table) - 1:
+                    raise _invalid(
+                        "increment_table", f"{where} has no upper bound but is not the last band"
+                    )
+                continue
+            if not isinstance(band.below, int) or isinstance(band.below, bool):
+                raise _invalid("increment_table", f"{where}.below must be an integer")
+            if band.below <= previous:
+                raise _invalid(
+                    "increment_table",
+                    f"{where}.below must be above the band before (bands go up in price)",
+                )
+            previous = band.below
+
+    def increment_at(self, price: int) -> int:
+        """The least raise over ``price`` (minor units): the greatest of ``min_increment``, the
+        increment table's band for ``price`` (the last band above its bound) and
+        ``increment_percent`` of ``price`` rounded up to a whole minor unit."""
+        step = self.min_increment
+        if self.increment_table is not None:
+            band = self.increment_table[-1].increment
+            for entry in self.increment_table:
+                if entry.below is None or price < entry.below:
+                    band = entry.increment
+                    break
+            step = max(step, band)
+        if self.increment_percent is not None:
+            # Exact decimal arithmetic: 5% of 1000 is 50, never 50.00000001 -> 51.
+            share = Fraction(str(self.increment_percent)) * price / 100
+            step = max(step, math.ceil(share))
+        return step
+
+    @property
+    def every_bid_is_max(self) -> bool:
+        """A plain bid counts as a proxy maximum (``bids_are_maxima``)."""
+        return bool(self.bids_are_maxima)
 
     @property
     def dutch_floor(self) -> int:
@@ -144,11 +246,14 @@ class Rules:
         """
         if self.closes_at is not None and self.closes_at <= now:
             raise _invalid(
-                "closes_at", f"is in the past ({self.closes_at:.0f} <= house time {now:.0f})"
+                "closes_at",
+                f"is in the past ({utc_time(self.closes_at)}, house time {utc_time(now)})",
             )
         opens_at = now if self.opens_at is None else float(self.opens_at)
         if opens_at < now - OPENS_AT_GRACE_SECONDS:
-            raise _invalid("opens_at", f"is in the past ({opens_at:.0f} < house time {now:.0f})")
+            raise _invalid(
+                "opens_at", f"is in the past ({utc_time(opens_at)}, house time {utc_time(now)})"
+            )
         opens_at = max(opens_at, now)
         closes_at = self.closes_at
         if self.duration is not None:
@@ -160,6 +265,12 @@ class Rules:
             )
         if self.floor_price is not None and method is not Method.DUTCH:
             raise _invalid("floor_price", "applies to Dutch auctions only")
+        if method is not Method.ENGLISH:
+            for name in ("increment_table", "increment_percent"):
+                if getattr(self, name) is not None:
+                    raise _invalid(name, "applies to English auctions only")
+            if self.bids_are_maxima:
+                raise _invalid("bids_are_maxima", "applies to English auctions only")
         if self.decrement and method is not Method.DUTCH:
             raise _invalid("decrement", "applies to Dutch auctions only")
         if method is Method.ENGLISH:
@@ -222,6 +333,8 @@ class Rules:
             value = getattr(self, f.name)
             if isinstance(value, SoftClose):
                 value = {"window": value.window, "extension": value.extension, "cap": value.cap}
+            elif f.name == "increment_table" and value is not None:
+                value = [{"below": b.below, "increment": b.increment} for b in value]
             if value is None and f.name in _OMITTED_WHEN_UNSET:
                 continue
             out[f.name] = value
@@ -242,13 +355,51 @@ class Rules:
             if not isinstance(sc, dict) or set(sc) != {"window", "extension", "cap"}:
                 raise _invalid("soft_close", "needs exactly window, extension and cap")
             kwargs["soft_close"] = SoftClose(**sc)
+        if kwargs.get("increment_table") is not None:
+            kwargs["increment_table"] = _bands(kwargs["increment_table"])
         try:
             return cls(**kwargs)
         except TypeError as exc:  # a wrong type slipped past the field checks
             raise InvalidRules(str(exc)) from exc
 
 
-_OMITTED_WHEN_UNSET = frozenset({"floor_price"})
+_OMITTED_WHEN_UNSET = frozenset(
+    {"floor_price", "increment_table", "increment_percent", "bids_are_maxima", "currency"}
+)
+
+
+def _bands(value: object) -> tuple[IncrementBand, ...]:
+    """An increment table from JSON: ``[{"below": 100, "increment": 5}, ..., {"increment":
+    100}]`` (the last band may leave ``below`` out: any price above the others)."""
+    if not isinstance(value, list | tuple):
+        raise _invalid("increment_table", "must be a list of {below, increment} bands")
+    bands = []
+    for i, band in enumerate(value):
+        if isinstance(band, IncrementBand):
+            bands.append(band)
+            continue
+        if (
+            not isinstance(band, dict)
+            or "increment" not in band
+            or set(band)
+            - {
+                "below",
+                "increment",
+            }
+        ):
+            raise _invalid("increment_table", f"increment_table[{i}] must be {{below, increment}}")
+        bands.append(IncrementBand(band.get("below"), band["increment"]))
+    return tuple(bands)
+
+
+def utc_time(epoch: float) -> str:
+    """Epoch seconds as people read them in a message: ``2030-01-31 18:00:00 UTC`` (the
+    core knows no local time zone; faces show local times)."""
+    try:
+        moment = dt.datetime.fromtimestamp(epoch, tz=dt.UTC)
+    except (OverflowError, OSError, ValueError):
+        return f"{epoch:.0f} s"
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _invalid(field: str, reason: str) -> InvalidRules:

@@ -21,7 +21,7 @@ from auctionhouse.auction.events import (
 )
 from auctionhouse.auction.rules import close_due_at, dutch_price, min_next_bid, outcome_now
 from auctionhouse.auction.state import AuctionState
-from auctionhouse.auction.types import Method, Outcome, Rules
+from auctionhouse.auction.types import DEFAULT_CURRENCY, Method, Outcome, Rules
 
 _SECRET_RULES = ("reserve_price",)
 
@@ -60,15 +60,21 @@ def public_view(state: AuctionState, now: float) -> dict[str, Any]:
     Once closed (or past its due close) every field is frozen at the outcome, whatever the
     method and however it ended: ``price`` is the sale price or None when unsold, ``leader``
     the winner or None, ``min_next_bid`` and ``close_due_at`` None.
+    ``currency`` is the ISO 4217 code every amount of the auction is in (minor units).
     """
     method = state.method
     result = result_view(state, now)
     view: dict[str, Any] = {
         "id": state.auction_id,
         "seller": state.seller,
-        "item": {"name": state.item_name, "description": state.item_description},
+        "item": {
+            "name": state.item_name,
+            "description": state.item_description,
+            "photos": list(state.photos),
+        },
         "method": method.value,
         "rules": public_rules(state.rules),
+        "currency": state.rules.currency or DEFAULT_CURRENCY,
         "state": state.phase(now).value,
         "created_at": state.created_at,
         "opens_at": state.opens_at,
@@ -126,6 +132,8 @@ def public_event(event: Event, method: Method, revealed: bool) -> dict[str, Any]
             method=event.method,
             rules=public_rules(event.rules),
         )
+        if event.photos:
+            base["item"]["photos"] = list(event.photos)
     elif isinstance(event, DeadlineExtended):
         base["closes_at"] = event.closes_at
     elif isinstance(event, AuctionPaused | AuctionCancelled):

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any, Literal
 
 import httpx
@@ -83,6 +84,7 @@ class AsyncClient:
             ),
         )
         self._bid_socket: HouseSocket | None = None
+        self._market_socket: HouseSocket | None = None
         self._socket_lock = asyncio.Lock()
 
     @property
@@ -104,6 +106,9 @@ class AsyncClient:
         if self._bid_socket is not None:
             await self._bid_socket.close()
             self._bid_socket = None
+        if self._market_socket is not None:
+            await self._market_socket.close()
+            self._market_socket = None
         await self._http.aclose()
 
     # ------------------------------------------------------------------ the one HTTP seam
@@ -113,7 +118,7 @@ class AsyncClient:
         method: str,
         path: str,
         *,
-        body: Mapping[str, Any] | None = None,
+        body: Mapping[str, Any] | bytes | None = None,
         params: Mapping[str, Any] | None = None,
         auth: bool = False,
         text: bool = False,
@@ -145,12 +150,17 @@ class AsyncClient:
         self,
         method: str,
         path: str,
-        body: Mapping[str, Any] | None,
+        body: Mapping[str, Any] | bytes | None,
         query: Mapping[str, Any],
         token: str | None,
     ) -> httpx.Response:
         headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
         try:
+            if isinstance(body, bytes):  # a photo: the bytes themselves
+                headers["Content-Type"] = "application/octet-stream"
+                return await self._http.request(
+                    method, path, content=body, params=query, headers=headers
+                )
             return await self._http.request(method, path, json=body, params=query, headers=headers)
         except httpx.TimeoutException:
             raise HouseUnreachable(
@@ -171,6 +181,19 @@ class AsyncClient:
             raise BadResponse("GET /time answered without a number 'now'")
         self.clock.sample(sent, float(now), received)
         return float(now)
+
+    async def house_info(self) -> Json:
+        """The house's money settings and time: ``{"currency": "EUR", "currency_digits": 2,
+        "locale": "en", "bids_are_maxima": false, "now": ...}`` (also a clock sample)."""
+        sent = self.clock.local()
+        answer = await self._call("GET", "/house")
+        received = self.clock.local()
+        if not isinstance(answer, dict) or not isinstance(answer.get("now"), int | float):
+            raise BadResponse("GET /house answered without a number 'now'")
+        if not isinstance(answer.get("currency"), str):
+            raise BadResponse("GET /house answered without a 'currency'")
+        self.clock.sample(sent, float(answer["now"]), received)
+        return answer
 
     async def sync_clock(self, samples: int = 3) -> float:
         """Estimate the house clock offset from a few round trips; returns the offset."""
@@ -270,7 +293,13 @@ class AsyncClient:
         bidder: str | None = None,
         limit: int | None = None,
         offset: int | None = None,
+        search: str | None = None,
+        sort: str | None = None,
     ) -> Json:
+        """A page of auctions ``{"auctions", "limit", "offset", "total"}``. ``search``: words
+        each item must have in its name or description; ``sort``: newest (default),
+        ending_soonest, price_low, price_high or most_bids. A bad value raises
+        ``InvalidRequest``."""
         params = {
             "state": state,
             "method": method,
@@ -278,6 +307,8 @@ class AsyncClient:
             "bidder": bidder,
             "limit": limit,
             "offset": offset,
+            "q": search,
+            "sort": sort,
         }
         result: Json = await self._call("GET", "/auctions", params=params)
         return result
@@ -289,12 +320,32 @@ class AsyncClient:
         rules: Mapping[str, Any] | None = None,
         *,
         description: str | None = None,
+        photos: Sequence[str] = (),
     ) -> Json:
+        """Sell ``item`` by ``method``; ``photos``: digests from ``upload_photo``, in order."""
         body: Json = {"item": {"name": item}, "method": method, "rules": dict(rules or {})}
         if description is not None:
             body["item"]["description"] = description
+        if photos:
+            body["item"]["photos"] = list(photos)
         result: Json = await self._call("POST", "/auctions", body=body, auth=True)
         return result
+
+    async def upload_photo(self, photo: bytes | str | os.PathLike[str]) -> Json:
+        """Upload a photo (its bytes, or a file's path): JPEG, PNG or WebP, at most 5 MB.
+        Answers ``{"photo": digest, "width", "height", "type"}``; pass the digest to
+        ``create_auction(photos=[...])``. Raises InvalidPhoto, PhotoTooLarge."""
+        data = photo if isinstance(photo, bytes) else Path(photo).read_bytes()
+        result: Json = await self._call("POST", "/photos", body=data, auth=True)
+        return result
+
+    async def photo(self, digest: str, *, thumbnail: bool = False) -> bytes:
+        """A photo's bytes (``thumbnail``: its WebP thumbnail)."""
+        params = {"thumbnail": "true"} if thumbnail else None
+        response = await self._send("GET", f"/photos/{_seg(digest)}", None, params or {}, None)
+        if response.status_code >= 400:
+            raise error_from_body(response.status_code, _json_or_none(response), None)
+        return response.content
 
     async def auction(self, auction_id: str) -> Json:
         result: Json = await self._call("GET", f"/auctions/{_seg(auction_id)}")
@@ -432,6 +483,216 @@ class AsyncClient:
             raise BadResponse("the WebSocket answered a bid without an ack")
         return ack
 
+    # ------------------------------------------------------------------ markets (docs/markets.md)
+
+    async def create_market(
+        self,
+        name: str,
+        kind: Literal["cda", "call"] = "cda",
+        *,
+        max_price: int | None = None,
+        max_quantity: int | None = None,
+        call_interval: float | None = None,
+        closes_at: float | None = None,
+        duration: float | None = None,
+    ) -> Json:
+        """Open a double-auction market owned by this account: its public view."""
+        body: Json = {"name": name, "kind": kind}
+        for field, value in (
+            ("max_price", max_price),
+            ("max_quantity", max_quantity),
+            ("call_interval", call_interval),
+            ("closes_at", closes_at),
+            ("duration", duration),
+        ):
+            if value is not None:
+                body[field] = value
+        result: Json = await self._call("POST", "/markets", body=body, auth=True)
+        return result
+
+    async def markets(self, state: str | None = None, limit: int = 100) -> Json:
+        """``{"markets": [view, ...]}``, newest first."""
+        result: Json = await self._call("GET", "/markets", params={"state": state, "limit": limit})
+        return result
+
+    async def market(self, market_id: str, depth: int = 10) -> Json:
+        """A market's public view (with ``you.orders`` when logged in)."""
+        result: Json = await self._call(
+            "GET", f"/markets/{_seg(market_id)}", params={"depth": depth}
+        )
+        return result
+
+    async def book(self, market_id: str, depth: int = 10) -> Json:
+        """The book's depth: ``{"bids": [[price, quantity, orders], ...], "asks": ..., "seq"}``."""
+        result: Json = await self._call(
+            "GET", f"/markets/{_seg(market_id)}/book", params={"depth": depth}
+        )
+        return result
+
+    async def trades(self, market_id: str, after: int = 0, limit: int = 100) -> Json:
+        """``{"trades": [...]}`` with ``trade_id > after``, oldest first."""
+        result: Json = await self._call(
+            "GET", f"/markets/{_seg(market_id)}/trades", params={"after": after, "limit": limit}
+        )
+        return result
+
+    async def market_events(self, market_id: str, after: int = 0, limit: int = 1000) -> Json:
+        result: Json = await self._call(
+            "GET", f"/markets/{_seg(market_id)}/events", params={"after": after, "limit": limit}
+        )
+        return result
+
+    async def my_orders(self, market_id: str) -> Json:
+        """``{"orders": [...]}``: this account's live orders in the market."""
+        result: Json = await self._call("GET", f"/markets/{_seg(market_id)}/orders", auth=True)
+        return result
+
+    async def close_market(self, market_id: str, reason: str = "") -> Json:
+        result: Json = await self._call(
+            "POST", f"/markets/{_seg(market_id)}/close", body={"reason": reason}, auth=True
+        )
+        return result
+
+    async def order(
+        self,
+        market_id: str,
+        side: Literal["buy", "sell"],
+        price: int,
+        quantity: int = 1,
+        *,
+        via: Literal["http", "ws"] = "http",
+    ) -> Json:
+        """Place a signed limit order (price in minor units per unit); the house's ack:
+        ``{"order_id", "trades", "remaining", "self_trade_cancels", "book", ...}``. Signed
+        with this client's key and a fresh nonce; refused only for its nonce or timestamp, it
+        is signed again once (as ``bid`` does)."""
+
+        async def send(material: Json) -> Json:
+            body: Json = {"side": side, "price": price, "quantity": quantity, **material}
+            if via == "ws":
+                return await self._market_ws({"op": "order", "market": market_id, **body})
+            result: Json = await self._call(
+                "POST", f"/markets/{_seg(market_id)}/orders", body=body, auth=True
+            )
+            return result
+
+        async def material() -> Json:
+            account, nonce, ts = await self._signing_material()
+            assert self._key is not None
+            signature = self._key.sign_order(market_id, account, side, price, quantity, nonce, ts)
+            return {"nonce": nonce, "ts": ts, "signature": signature}
+
+        return await self._signed_twice(send, material)
+
+    async def cancel_order(
+        self, market_id: str, order_id: int, *, via: Literal["http", "ws"] = "http"
+    ) -> Json:
+        """Cancel the unfilled rest of one's own order (signed): ``{"cancelled": units, ...}``."""
+
+        async def send(material: Json) -> Json:
+            if via == "ws":
+                return await self._market_ws(
+                    {"op": "cancel", "market": market_id, "order_id": order_id, **material}
+                )
+            result: Json = await self._call(
+                "POST",
+                f"/markets/{_seg(market_id)}/orders/{int(order_id)}/cancel",
+                body=material,
+                auth=True,
+            )
+            return result
+
+        async def material() -> Json:
+            account, nonce, ts = await self._signing_material()
+            assert self._key is not None
+            signature = self._key.sign_cancel(market_id, account, order_id, nonce, ts)
+            return {"nonce": nonce, "ts": ts, "signature": signature}
+
+        return await self._signed_twice(send, material)
+
+    async def _signing_material(self) -> tuple[str, int, float]:
+        if self._key is None or self._nonces is None:
+            raise ConfigError("market orders are signed: create a key or load a key file")
+        if self.account is None:
+            await self.me()
+        if self.account is None:
+            raise Unauthorized("log in first: a signed order names its trader")
+        if not self.clock.synced:
+            await self.time()
+        return self.account, self._nonces.next(), round(self.clock.now(), 3)
+
+    async def _signed_twice(
+        self,
+        send: Callable[[Json], Awaitable[Json]],
+        material: Callable[[], Awaitable[Json]],
+    ) -> Json:
+        for attempt in (1, 2):
+            try:
+                return await send(await material())
+            except (ReplayedNonce, StaleTimestamp) as exc:
+                if attempt == 2:
+                    raise
+                server_time = exc.fields.get("server_time")
+                if isinstance(exc, StaleTimestamp) and isinstance(server_time, int | float):
+                    self.clock.observe(float(server_time))
+                await self.time()
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _market_ws(self, message: Json) -> Json:
+        if self.token is None:
+            raise Unauthorized("log in first (auctionhouse login NAME, or client.login())")
+        async with self._socket_lock:
+            socket = self._market_socket
+            if socket is None or socket.closed:
+                if socket is not None:
+                    await socket.close()
+                socket = await self.market_socket(self.token)
+                self._market_socket = socket
+        answer = await socket.request(message)
+        ack = answer.get("ack")
+        if not isinstance(ack, dict):
+            raise BadResponse("the market WebSocket answered without an ack")
+        return ack
+
+    async def market_socket(self, token: str | None = None) -> HouseSocket:
+        """A connected socket to ``/api/v1/markets/ws`` (authenticated with ``token``)."""
+        socket = HouseSocket(self.house, self.clock, open_timeout=self.timeout)
+        socket.url = socket.url.removesuffix("/ws") + "/markets/ws"
+        return await socket.connect(token)
+
+    async def watch_market(
+        self, market_id: str, *, give_up_after: float | None = 30.0
+    ) -> AsyncIterator[Json]:
+        """The market's snapshot (``type: market``), then every live ``market_event`` with
+        the book after it, reconnecting (with a fresh snapshot) when the connection drops."""
+        lost_since: float | None = None
+        while True:
+            try:
+                socket = await self.market_socket()
+            except HouseUnreachable:
+                now = asyncio.get_running_loop().time()
+                lost_since = lost_since if lost_since is not None else now
+                if give_up_after is not None and now - lost_since > give_up_after:
+                    raise
+                await asyncio.sleep(0.5)
+                continue
+            lost_since = None
+            seen = 0
+            try:
+                await socket.request({"op": "subscribe", "markets": [market_id]})
+                async for message in socket.stream():
+                    if message.get("type") == "market":
+                        seen = int(message.get("seq", 0))
+                    elif message.get("type") == "market_event":
+                        if int(message.get("seq", 0)) <= seen:
+                            continue
+                        seen = int(message["seq"])
+                    yield message
+            except HouseUnreachable:
+                continue
+            finally:
+                await socket.close()
+
     # ------------------------------------------------------------------ watching
 
     def watch(
@@ -452,6 +713,13 @@ class AsyncClient:
         return watch(
             self, auctions, after=after, until_closed=until_closed, give_up_after=give_up_after
         )
+
+
+def _json_or_none(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
 
 
 def _seg(value: str) -> str:

@@ -23,7 +23,7 @@ from pathlib import Path
 from nacl.signing import SigningKey
 
 from auctionhouse.errors import ConfigError, Conflict
-from auctionhouse.house.signing import bid_message, sign
+from auctionhouse.house.signing import bid_message, cancel_message, order_message, sign
 
 try:  # POSIX; elsewhere a single process per key is assumed
     import fcntl
@@ -123,6 +123,26 @@ class BidKey:
         """The hex signature of the canonical bid bytes (``house.signing.bid_message``)."""
         message = bid_message(auction_id, bidder, amount, nonce, ts, proxy_max)
         return sign(self.signing_key, message)
+
+    def sign_order(
+        self,
+        market_id: str,
+        trader: str,
+        side: str,
+        price: int,
+        quantity: int,
+        nonce: int,
+        ts: float | int,
+    ) -> str:
+        """The hex signature of a market order (``house.signing.order_message``)."""
+        message = order_message(market_id, trader, side, price, quantity, nonce, ts)
+        return sign(self.signing_key, message)
+
+    def sign_cancel(
+        self, market_id: str, trader: str, order_id: int, nonce: int, ts: float | int
+    ) -> str:
+        """The hex signature of a cancel (``house.signing.cancel_message``)."""
+        return sign(self.signing_key, cancel_message(market_id, trader, order_id, nonce, ts))
 
 
 def _seed_from_pem(text: str, path: Path) -> bytes:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Iterator, Mapping
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from auctionhouse.client.aio import AsyncClient, Json
@@ -113,6 +113,7 @@ class Client:
 
     time = _blocking(AsyncClient.time)
     sync_clock = _blocking(AsyncClient.sync_clock)
+    house_info = _blocking(AsyncClient.house_info)
     create_account = _blocking(AsyncClient.create_account)
     login = _blocking(AsyncClient.login)
     logout = _blocking(AsyncClient.logout)
@@ -122,6 +123,8 @@ class Client:
     reputation = _blocking(AsyncClient.reputation)
     list_auctions = _blocking(AsyncClient.list_auctions)
     create_auction = _blocking(AsyncClient.create_auction)
+    upload_photo = _blocking(AsyncClient.upload_photo)
+    photo = _blocking(AsyncClient.photo)
     auction = _blocking(AsyncClient.auction)
     events = _blocking(AsyncClient.events)
     events_page = _blocking(AsyncClient.events_page)
@@ -132,20 +135,23 @@ class Client:
     metrics = _blocking(AsyncClient.metrics)
     bid = _blocking(AsyncClient.bid)
     signature = _blocking(AsyncClient.signature)
+    # markets (docs/markets.md)
+    create_market = _blocking(AsyncClient.create_market)
+    markets = _blocking(AsyncClient.markets)
+    market = _blocking(AsyncClient.market)
+    book = _blocking(AsyncClient.book)
+    trades = _blocking(AsyncClient.trades)
+    market_events = _blocking(AsyncClient.market_events)
+    my_orders = _blocking(AsyncClient.my_orders)
+    close_market = _blocking(AsyncClient.close_market)
+    order = _blocking(AsyncClient.order)
+    cancel_order = _blocking(AsyncClient.cancel_order)
 
-    def watch(
-        self,
-        auctions: Iterable[str] | str,
-        *,
-        after: Mapping[str, int] | None = None,
-        until_closed: bool = False,
-        give_up_after: float | None = 30.0,
-    ) -> Iterator[Json]:
-        """A blocking iterator over :meth:`AsyncClient.watch`."""
-        stream = self._async.watch(
-            auctions, after=after, until_closed=until_closed, give_up_after=give_up_after
-        )
+    def watch_market(self, market_id: str, *, give_up_after: float | None = 30.0) -> Iterator[Json]:
+        """A blocking iterator over :meth:`AsyncClient.watch_market`."""
+        return self._iterate(self._async.watch_market(market_id, give_up_after=give_up_after))
 
+    def _iterate(self, stream: AsyncIterator[Json]) -> Iterator[Json]:
         async def step() -> tuple[bool, Json | None]:
             try:
                 return True, await stream.__anext__()
@@ -162,3 +168,18 @@ class Client:
             aclose = getattr(stream, "aclose", None)
             if aclose is not None and not self._loop.is_closed():
                 self._run(aclose())
+
+    def watch(
+        self,
+        auctions: Iterable[str] | str,
+        *,
+        after: Mapping[str, int] | None = None,
+        until_closed: bool = False,
+        give_up_after: float | None = 30.0,
+    ) -> Iterator[Json]:
+        """A blocking iterator over :meth:`AsyncClient.watch`."""
+        return self._iterate(
+            self._async.watch(
+                auctions, after=after, until_closed=until_closed, give_up_after=give_up_after
+            )
+        )

@@ -73,27 +73,63 @@ def agent_check(
     )
 
 
+# What each strategy does, in plain words for `agent strategies` (the classes' docstrings are
+# written for programmers: markup, the seeds' and the thesis' names).
+PLAIN = {
+    ("bidder", "truthful"): "Bids what the item is worth to it, once: in English the house "
+    "raises for it up to that value; sealed, it bids that value; Dutch, it accepts at it.",
+    ("bidder", "equilibrium"): "Bids as auction theory says a rational bidder does against "
+    "others like it: its full value in English and Vickrey, less in first-price sealed and "
+    "Dutch (the more bidders, the closer to its value).",
+    ("bidder", "market-value"): "Raises one step each time it is outbid, up to its value "
+    "times factor.",
+    ("bidder", "aggressive"): "Pays a premium over its value and jumps well above the "
+    "minimum bid, to scare others off.",
+    ("bidder", "conservative"): "Stays under its value and bids only the minimum.",
+    ("bidder", "smart"): "Watches the clock: starts at low times the item's value, rises to "
+    "high as the auction runs, and in the last stretch goes up to final times the value, "
+    "always within its budget.",
+    ("bidder", "sarl"): "On each new price, raises by a random amount up to raise_max while "
+    "that stays within its value; keeps quiet while it leads.",
+    ("bidder", "fuzzy-genetic"): "Bids what a strategy file made by `auctionhouse evolve "
+    "--save` decides from the item's value.",
+    ("seller", "fixed"): "Sets the starting price (and a reserve, if given) as shares of the "
+    "item's value; a Dutch clock starts above the value.",
+    ("seller", "fuzzy-genetic"): "Sets the starting price and reserve from a strategy file "
+    "made by `auctionhouse evolve --scenario seller --save`.",
+}
+
+
+def plain_words(text: str) -> str:
+    """Docstring text without reStructuredText markup (``x``, :meth:`x`), on one line."""
+    import re
+
+    text = re.sub(r":[a-z]+:`~?([^`]+)`", r"\1", text)
+    return " ".join(text.replace("``", "").split())
+
+
 @agent_app.command("strategies")
 def agent_strategies() -> None:
-    """The bidder and seller strategies an agent document can name, with their parameters."""
+    """List the strategies an agent document can name: what each does, its settings."""
     from rich.table import Table
 
     from auctionhouse.agents.bidding import REGISTRY
     from auctionhouse.agents.selling import SELLERS
 
-    table = Table(title="strategies")
-    for column in ("role", "name", "parameters", "what it does"):
+    table = Table(title="strategies", show_lines=True)
+    for column in ("role", "name", "what it does", "settings (default)"):
         table.add_column(column)
     registries: list[tuple[str, dict[str, Any]]] = [("bidder", REGISTRY), ("seller", SELLERS)]
     for role, registry in registries:
         for name, cls in sorted(registry.items()):
-            params = ", ".join(
-                f"{p}={spec.default}" if spec.default is not None else p
+            params = "; ".join(
+                f"{p} ({spec.default}): {spec.help}"
+                if spec.default is not None
+                else f"{p}: {spec.help}"
                 for p, spec in cls.params.items()
             )
-            text = " ".join((cls.__doc__ or "").split())
-            summary = text.split(": ")[0].split(". ")[0].split(" (")[0]
-            row = (role, name, params or "-", summary)
+            summary = PLAIN.get((role, name)) or plain_words((cls.__doc__ or "").split(". ")[0])
+            row = (role, name, summary, plain_words(params) if "``" in params else params or "-")
             table.add_row(*(safe_text(text, markup=True) for text in row))
     console().print(table)
 

@@ -16,7 +16,8 @@ from auctionhouse.errors import InvalidRequest
 def register(app: typer.Typer) -> None:
     """Add the ``classic`` sub-command with ``serve`` and ``connect``."""
     classic = typer.Typer(
-        help="The classic line protocol of seed 003 (plain TCP lines; works with nc).",
+        help="The classic line protocol of a socket-programming course: plain text lines over"
+        " TCP (works with nc).",
         no_args_is_help=True,
     )
     classic.command("serve")(serve)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from rich.console import Console
 
+from auctionhouse.money import DEFAULT_CURRENCY, format_amount
 
-def money(minor: int | None) -> str:
-    """Minor units as a readable amount: 15050 -> '150.50'."""
-    if minor is None:
-        return "-"
-    return f"{minor // 100:,}.{minor % 100:02d}"
+
+def money(minor: int | None, currency: str = DEFAULT_CURRENCY) -> str:
+    """Minor units for people with Babel's ``format_currency``: 15050 -> '€150.50'."""
+    return format_amount(minor, currency)
 
 
 def console(stderr: bool = False) -> Console:

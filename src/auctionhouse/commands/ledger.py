@@ -97,8 +97,9 @@ def _print_report(db: str, report: AuditReport) -> None:
 
     console = Console(highlight=False, soft_wrap=True)
     console.print(
-        f"ledger [bold]{escape(str(db))}[/]: {report.auctions} auctions, {report.events} events, "
-        f"{report.seals} seals, {report.batches} batch records, {report.checkpoints} checkpoints"
+        f"ledger [bold]{escape(str(db))}[/]: {report.auctions} auctions and markets,"
+        f" {report.events} events, {report.seals} seals, {report.batches} batch records,"
+        f" {report.checkpoints} checkpoints"
     )
     console.print(f"house key from {escape(report.key_source)}")
     if report.ok:

@@ -2,7 +2,8 @@
 
 ``send DOC`` signs the mandate the TOML/JSON document describes with the owner's key (which
 never leaves this machine) and hands the agent to its home house, which starts it on its
-schedule. ``status ID`` shows home's live record (where it is, its state, its bids, overdue);
+schedule. ``status ID`` shows home's live record (where it is, its state, its bids, overdue;
+``--follow`` prints each change until the agent is home or overdue);
 ``log ID`` the trip log it brought home, verified entry by entry (exit 1 if it does not verify).
 """
 
@@ -84,11 +85,21 @@ def agent_status(
     agent: Annotated[str, typer.Argument(help="The agent's id (printed by agent send).")],
     home: HomeOption = None,
     as_json: JsonOption = False,
+    follow: Annotated[
+        bool,
+        typer.Option(
+            "--follow",
+            help="Print each move, state and bid as home hears of it, until the agent is home "
+            "or overdue; then the record.",
+        ),
+    ] = False,
 ) -> None:
     """Home's live record of AGENT: where it is, its state, its bids, its result."""
     from rich.table import Table
 
     record = _call("GET", f"{_home(home)}/api/v1/agents/{agent}")
+    if follow:
+        record = _follow(f"{_home(home)}/api/v1/agents/{agent}", record)
     if as_json:
         typer.echo(json.dumps(record, indent=2))
         return
@@ -116,6 +127,36 @@ def agent_status(
                 money(bid.get("proxy_max")),
             )
         out.print(table)
+
+
+FOLLOW_POLL = 0.5
+"""Seconds between two reads of home's record while following an agent."""
+
+
+def _follow(url: str, record: dict[str, Any]) -> dict[str, Any]:
+    """Print a line whenever the agent's state, place or bids change, until it is home or
+    overdue (home reports that at return-by plus its grace, so this ends); returns the record."""
+    import time
+
+    out, seen = console(), None
+    while True:
+        now = (
+            record["status"],
+            record["state"],
+            record["where"],
+            record["hop"],
+            len(record["bids"]),
+        )
+        if now != seen:
+            seen = now
+            out.print(
+                f"{time.strftime('%H:%M:%S')} {record['status']}: {record['state']} at "
+                f"{record['where']} (hop {record['hop']}), {len(record['bids'])} bids"
+            )
+        if record["status"] in ("home", "overdue"):
+            return record
+        time.sleep(FOLLOW_POLL)  # polling home's record: it has no push channel for agents
+        record = _call("GET", url)
 
 
 @agent_app.command("log")

@@ -10,6 +10,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -36,31 +37,104 @@ def _checked(build: Callable[[], Any], validate: Callable[[Any], None]) -> Any:
     return cfg
 
 
+PROGRESS_STEPS = 10  # progress lines of a long run whose stdout is not a terminal
+
+
 @contextmanager
-def _progress(total: int, label: str, enabled: bool) -> Iterator[Callable[[int], None] | None]:
-    """A Rich progress bar on stderr when ``enabled`` and stdout is a terminal, else nothing."""
-    if not enabled or not sys.stdout.isatty():
+def _progress(
+    total: int, label: str, enabled: bool, bar: bool = True
+) -> Iterator[Callable[[int], None] | None]:
+    """For a long run (``enabled``): a Rich progress bar when stdout is a terminal (and
+    ``bar``), else a line on stderr at every tenth of the way (a log, a pipe, CI)."""
+    if not enabled:
+        yield None
+        return
+    if not sys.stdout.isatty():
+        shown = [0]
+
+        def line(done: int) -> None:
+            step = done * PROGRESS_STEPS // max(1, total)
+            if step > shown[0]:
+                shown[0] = step
+                print(
+                    f"{done / max(1, total):4.0%} ({done:,} of {total:,} {label})",
+                    file=sys.stderr,
+                    flush=True,
+                )
+
+        yield line
+        return
+    if not bar:
         yield None
         return
     from rich.progress import Progress
 
-    with Progress(transient=True) as bar:
-        task = bar.add_task(label, total=total)
-        yield lambda done: bar.update(task, completed=done)
+    with Progress(transient=True) as progress:
+        task = progress.add_task(label, total=total)
+        yield lambda done: progress.update(task, completed=done)
 
 
-def _print_table(title: str, rows: list[tuple[str, str]]) -> None:
+def _print_table(
+    title: str, rows: list[tuple[str, str]], settings: list[tuple[str, str]] | None = None
+) -> None:
+    """A two-column table; ``settings`` (what was asked) come first, set apart from ``rows``
+    (what came out)."""
     from rich.console import Console
     from rich.table import Table
 
     from auctionhouse.client.text import safe_text
 
     table = Table(title=safe_text(title, markup=True))
-    table.add_column("quantity")
+    table.add_column("setting" if settings else "quantity")
     table.add_column("value", justify="right")
+    for key, value in settings or []:
+        table.add_row(safe_text(key, markup=True), safe_text(value, markup=True))
+    if settings:
+        table.add_section()
+        table.add_row("[bold]result[/bold]", "")
     for key, value in rows:
         table.add_row(safe_text(key, markup=True), safe_text(value, markup=True))
     Console().print(table)
+
+
+# How ``simulate`` shows each field: its words and its number format.
+_SETTINGS = (
+    "model",
+    "method",
+    "values",
+    "bidders",
+    "auctions",
+    "strategy",
+    "reserve",
+    "increment",
+    "distribution",
+    "seed",
+)
+_WORDS = {
+    "mean_revenue": "mean revenue",
+    "theory_revenue": "revenue in theory",
+    "efficiency": "efficient (highest value won)",
+    "mean_winner_payoff": "mean payoff of a winner",
+    "sold_fraction": "sold",
+    "seconds": "time",
+    "auctions_per_second": "speed",
+}
+
+
+def _readable(key: str, value: Any) -> str:
+    if value is None:
+        return "-"
+    if key in ("efficiency", "sold_fraction"):
+        return f"{value:.2%}"
+    if key == "seconds":
+        return f"{value:.2f} s"
+    if key == "auctions_per_second":
+        return f"{value:,.0f} auctions/s"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return str(value)
 
 
 def _fmt(value: Any) -> str:
@@ -119,15 +193,17 @@ def simulate(
         ),
         textbook.validate,
     )
-    long_run = not as_json and auctions >= PROGRESS_MIN_AUCTIONS
-    with _progress(auctions, "auctions", long_run) as tick:
+    long_run = auctions >= PROGRESS_MIN_AUCTIONS
+    with _progress(auctions, "auctions", long_run, bar=not as_json) as tick:
         result = textbook.simulate(cfg, progress=tick)
     out = result.to_dict()
     if as_json:
         print(json.dumps(out))
         return
     title = f"textbook {cfg.method.upper()}-{cfg.values.upper()}, {cfg.bidders} bidders"
-    _print_table(title, [(k, _fmt(v)) for k, v in out.items()])
+    settings = [(k, _readable(k, out[k])) for k in _SETTINGS if k in out]
+    results = [(_WORDS.get(k, k), _readable(k, v)) for k, v in out.items() if k not in _SETTINGS]
+    _print_table(title, results, settings)
 
 
 def _parse_sets(text: str) -> tuple[int, int, int]:
@@ -187,19 +263,23 @@ def evolve(
         ),
         thesis.validate,
     )
-    long_run = not as_json and population * generations * auctions >= 10_000_000
-    with _progress(generations, "generations", long_run) as tick:
+    long_run = population * generations * auctions >= 10_000_000
+    with _progress(generations, "generations", long_run, bar=not as_json) as tick:
         result = evolution.evolve(cfg, progress=tick)
+    # Where files went: on stdout, or on stderr when stdout is the JSON answer.
+    told = sys.stderr if as_json else sys.stdout
     if plot:
         from auctionhouse.sim.experiment import plot_history
 
         plot_history(
             {f"{cfg.method}-{cfg.values}": result.history}, plot, f"{cfg.scenario} fitness"
         )
+        print(f"wrote the fitness plot to {Path(plot).resolve()}", file=told)
     if save:
         from auctionhouse.sim.strategy_file import save_strategy
 
         save_strategy(result.strategy(), save, fitness=result.best.fitness, seed=cfg.seed)
+        print(f"saved the fittest strategy to {Path(save).resolve()}", file=told)
     if as_json:
         print(json.dumps(result.to_dict(with_members=members)))
         return

@@ -483,7 +483,10 @@ class AccountStore:
 
     def logout(self, token: str) -> Session | None:
         """Revoke one session (its token stops working at once); the session it was, if any."""
-        digest = _digest(token)
+        return self.logout_digest(_digest(token))
+
+    def logout_digest(self, digest: str) -> Session | None:
+        """``logout`` by the token's digest (a replicated logout carries the digest only)."""
         hit = self._sessions.pop(digest, None)
         if not self._read_only:
             with self._lock:
@@ -516,10 +519,18 @@ class AccountStore:
 
     def set_password(self, account_id: str, password: str) -> None:
         """Replace the password of ``account_id`` and revoke all its sessions."""
+        self.set_password_hash(account_id, self.hash_password(password))
+
+    def hash_password(self, password: str) -> str:
+        """A new password checked and hashed (slow: argon2id); raises ``InvalidRequest``. A
+        replicated house hashes once, on the peer that took the request."""
         _check_password(password)
+        return self._hasher.hash(password)
+
+    def set_password_hash(self, account_id: str, password_hash: str) -> None:
+        """Store a hash ``hash_password`` made and revoke every session of ``account_id``."""
         self._writable()
         self.get(account_id)
-        password_hash = self._hasher.hash(password)
         self._change(  # the row's seal is renewed with it (docs/ledger.md)
             "UPDATE accounts SET password_hash = ? WHERE id = ?",
             (password_hash, account_id),

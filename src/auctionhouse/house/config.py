@@ -6,6 +6,13 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from auctionhouse.errors import ConfigError
+from auctionhouse.money import (
+    DEFAULT_CURRENCY,
+    DEFAULT_LOCALE,
+    check_currency,
+    check_locale,
+    warm_up,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,10 +56,21 @@ class HouseConfig:
     # argon2id cost; tests lower it, production keeps the library's defaults.
     argon2_time_cost: int = 3
     argon2_memory_kib: int = 65_536
+    # Money (docs/configuration.md "Money"): the ISO 4217 code every amount is in (integer minor
+    # units), and the locale people see amounts formatted in (Babel's format_currency).
+    currency: str = DEFAULT_CURRENCY
+    locale: str = DEFAULT_LOCALE
+    # English auctions: a plain bid is a proxy maximum unless the seller's rules say otherwise.
+    bids_are_maxima: bool = False
 
     def __post_init__(self) -> None:
+        check_currency(self.currency)
+        check_locale(self.locale)
+        warm_up(self.currency, self.locale)  # checks the pair formats, off any event loop
         for f in fields(self):
             value = getattr(self, f.name)
+            if f.type in ("str",):
+                continue
             if f.type in ("bool",):
                 if not isinstance(value, bool):
                     raise ConfigError(f"{f.name} must be true or false")

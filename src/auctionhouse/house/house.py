@@ -16,14 +16,14 @@ import copy
 import heapq
 import logging
 import math
+import re
 import sqlite3
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +57,7 @@ from auctionhouse.auction import (
 from auctionhouse.auction.views import result_view
 from auctionhouse.errors import (
     AuctionhouseError,
+    BidTooLow,
     Forbidden,
     HouseKeyMissing,
     InvalidMandate,
@@ -85,13 +86,21 @@ from auctionhouse.house.accounts import (
 from auctionhouse.house.clock import Clock, SystemClock
 from auctionhouse.house.config import HouseConfig
 from auctionhouse.house.limits import LoginThrottle, RateLimiter
+from auctionhouse.house.listing import Filters
+from auctionhouse.house.listing import find as find_page
+from auctionhouse.house.markets import MARKET_EVENTS, MarketDesk
 from auctionhouse.house.nonces import Spent, SpentNonces
+from auctionhouse.house.photos import prepare as prepare_photo
 from auctionhouse.house.signing import bid_message, mismatch, parse_public_key, verify
 from auctionhouse.house.verifier import SignatureCheck, make_check
 from auctionhouse.ledger import HouseKey, Ledger, MemoryStore, SQLiteStore
 from auctionhouse.ledger.ledger import META_PUBLIC_KEY
 from auctionhouse.ledger.mandate import Mandate, bid_problem, mandate_digest, parse_mandate
+from auctionhouse.ledger.photos import TYPES as PHOTO_TYPES
+from auctionhouse.ledger.photos import PhotoFiles
+from auctionhouse.ledger.search import ItemText, MemoryIndex, query_terms
 from auctionhouse.ledger.store import Store
+from auctionhouse.money import format_amount
 
 Listener = Callable[[Event, AuctionState], None]
 log = logging.getLogger("auctionhouse.house")
@@ -114,8 +123,11 @@ class AuctionHouse:
         *,
         config: HouseConfig | None = None,
         clock: Clock | None = None,
+        photos: PhotoFiles | None = None,
     ) -> None:
         self.ledger = ledger
+        # Item photos beside the ledger (None: this house keeps none, e.g. a shared house).
+        self.photos = photos
         self.read_only = ledger.read_only
         self.accounts = accounts
         self.config = config or HouseConfig()
@@ -133,6 +145,7 @@ class AuctionHouse:
         self._listeners: list[Listener] = []
         self._batch_depth = 0
         self._next_id = 1
+        self._ordinal: dict[str, int] = {}
         self._failed: str | None = None
         self._dirty_since_checkpoint = False
         self._last_checkpoint = self.clock.now()
@@ -152,9 +165,11 @@ class AuctionHouse:
         # Byte-identical resends of spent signed bids, answered as the first time (no strike).
         self.resent_bids = 0
         self._mandates: dict[str, Mandate] = {}  # mobile agents' mandates by digest
+        self._search_index: MemoryIndex | None = None
         # Signatures verified ahead, off the loop, for the batch being decided (``verdicts``).
         self._verdicts: dict[str, SignatureCheck] = {}
         self._verify_keys: dict[str, VerifyKey] = {}  # parsed account keys, by their hex
+        self.markets = MarketDesk(self)  # double-auction markets (house/markets.py)
         self._recover()
 
     # ------------------------------------------------------------------ construction
@@ -204,7 +219,8 @@ class AuctionHouse:
         except (OSError, sqlite3.Error) as exc:
             raise LedgerError(f"cannot open the house database {path}: {exc}") from exc
         try:
-            return cls(ledger, accounts, config=config, clock=clock)
+            photos = PhotoFiles.beside(path)
+            return cls(ledger, accounts, config=config, clock=clock, photos=photos)
         except BaseException:  # refused (TamperDetected...): let go of the files
             ledger.close()
             accounts.close()
@@ -224,7 +240,7 @@ class AuctionHouse:
             token_ttl=config.token_ttl_seconds,
             signer=ledger,
         )
-        return cls(ledger, accounts, config=config, clock=clock)
+        return cls(ledger, accounts, config=config, clock=clock, photos=PhotoFiles(None))
 
     def close(self) -> None:
         with self._lock:
@@ -253,6 +269,8 @@ class AuctionHouse:
                 self._timer_due[aid] = due
                 self._timers.append((due, aid))
         heapq.heapify(self._timers)
+        self.markets.after_replay()
+        self._index_items()
         self._dirty_since_checkpoint = False
         self.problems = [*self.ledger.problems, *skipped, *account_problems]
         for problem in self.problems:
@@ -291,6 +309,9 @@ class AuctionHouse:
             aid = event.auction_id
             before = auctions.get(aid)
             if type(event) is not BidPlaced or before is None:
+                if type(event) in MARKET_EVENTS:  # a market's chain (house/markets.py)
+                    self.markets.replay(event)  # type: ignore[arg-type]
+                    continue
                 self._index(event, apply(before, event), timers=False)
                 continue
             first_here = event.bidder not in before.bidders  # apply folds in place: ask first
@@ -342,6 +363,7 @@ class AuctionHouse:
             self._count_bid(event, first_here, state.method.sealed)
         elif isinstance(event, AuctionCreated):
             self._open_by_seller[state.seller] += 1
+            self._ordinal[aid] = len(self._ordinal)  # creation order, for lists
             if aid.isascii() and aid.isdigit():  # str.isdigit alone takes '²' too
                 self._next_id = max(self._next_id, int(aid) + 1)
         elif isinstance(event, AuctionClosed):
@@ -419,7 +441,10 @@ class AuctionHouse:
         """Tell every listener; a failing listener is logged and never stops the others (nor
         the acknowledgement of the commands whose events these are)."""
         for event in events:
-            state = self._auctions[event.auction_id]
+            state = self._auctions.get(event.auction_id)
+            if state is None:  # a market's event
+                self.markets.notify(event)  # type: ignore[arg-type]
+                continue
             for listener in list(self._listeners):
                 try:
                     listener(event, state)
@@ -509,6 +534,14 @@ class AuctionHouse:
             raise Unauthorized(msg) from None
         throttle.succeeded(name, address, self.clock.now())
 
+    def verify_login(
+        self, name: str, password: str, address: str | None, message: str = "wrong name or password"
+    ) -> None:
+        """Check ``password`` for ``name`` throttled like a login, without opening a session
+        (a replicated house opens it through its log). Raises ``LoginThrottled`` or
+        ``Unauthorized`` with ``message``. Slow: argon2id."""
+        self._verify_throttled(name, password, address, message)
+
     def change_password(
         self, account_id: str, current: str, new: str, address: str | None = None
     ) -> str:
@@ -582,7 +615,11 @@ class AuctionHouse:
         *,
         description: str = "",
         auction_id: str | None = None,
+        photos: Sequence[str] = (),
     ) -> dict[str, Any]:
+        """Create an auction of ``item_name`` sold by ``seller_id``; ``photos``: digests of
+        photos uploaded with ``add_photo`` (at most 8). Returns its public view. Raises
+        InvalidRequest (a photo not uploaded here), InvalidRules, QuotaExceeded, RateLimited."""
         seller = self._account(seller_id)
         now = self.clock.now()
         self._account_limiter.take(seller.id, now, "requests from your account")
@@ -597,15 +634,56 @@ class AuctionHouse:
                 f"method must be one of {', '.join(m.value for m in Method)}"
             ) from None
         rules = self._house_rules(method, rules)
+        photos = tuple(photos)
+        self._check_photos_stored(photos)
         with self._lock:
             if self._open_by_seller[seller.id] >= self.config.max_concurrent_auctions:
                 raise QuotaExceeded(
                     f"a seller may have {self.config.max_concurrent_auctions} open auctions"
                 )
             aid = auction_id or str(self._next_id)
-            command = CreateAuction(aid, seller.id, item_name, method, rules, description)
+            command = CreateAuction(aid, seller.id, item_name, method, rules, description, photos)
             self._run(command, now)
             return self.view(aid)
+
+    def add_photo(self, account_id: str, upload: bytes) -> dict[str, Any]:
+        """Check, re-encode and store a photo for an item (house/photos.py): ``{"photo":
+        digest, "width", "height", "type"}``; the digest then goes in ``create_auction``'s
+        ``photos``. Thread-safe and slow (decoding): faces call it off the event loop. Raises
+        InvalidPhoto, PhotoTooLarge, RateLimited, ReadOnly, InvalidRequest (no photo store)."""
+        self._refuse_if_read_only()
+        with self._lock:  # the limiter is the house's; the decoding below runs unlocked
+            account = self._account(account_id)
+            self._account_limiter.take(account.id, self.clock.now(), "requests from your account")
+        if self.photos is None:
+            raise InvalidRequest("this house keeps no photos")
+        photo = prepare_photo(upload)
+        digest = self.photos.put(photo.data, photo.ext, photo.thumbnail)
+        return {
+            "photo": digest,
+            "width": photo.width,
+            "height": photo.height,
+            "type": PHOTO_TYPES[photo.ext],
+        }
+
+    def photo(self, digest: str, *, thumbnail: bool = False) -> tuple[bytes, str]:
+        """A stored photo's bytes and media type. Raises NotFound, InvalidRequest."""
+        found = self.photos.read(digest, thumbnail=thumbnail) if self.photos else None
+        if found is None:
+            raise NotFound(f"no photo {digest[:64]!r}")
+        return found
+
+    def _check_photos_stored(self, photos: tuple[str, ...]) -> None:
+        if not photos:
+            return
+        if self.photos is None:
+            raise InvalidRequest("this house keeps no photos", field="photos")
+        for digest in photos:
+            if not isinstance(digest, str) or self.photos.find(digest) is None:
+                raise InvalidRequest(
+                    f"photo {str(digest)[:64]!r} was not uploaded: POST it to /api/v1/photos",
+                    field="photos",
+                )
 
     def _house_rules(self, method: Method, rules: Rules) -> Rules:
         """House settings applied on top of the seller's rules (seed 000's configuration)."""
@@ -618,6 +696,16 @@ class AuctionHouse:
                 changes["min_bidders"] = self.config.min_bidders
         if self.config.bid_verification_required:
             changes["signed_bids"] = True
+        if rules.currency is None:
+            changes["currency"] = self.config.currency
+        elif rules.currency != self.config.currency:
+            raise InvalidRules(
+                f"currency: this house sells in {self.config.currency}, not {rules.currency}",
+                field="currency",
+            )
+        if method is Method.ENGLISH and rules.bids_are_maxima is None:
+            if self.config.bids_are_maxima:
+                changes["bids_are_maxima"] = True
         return replace(rules, **changes) if changes else rules
 
     def place_bid(
@@ -662,17 +750,34 @@ class AuctionHouse:
                 if mandate is not None:
                     command = self.mandated(command, *mandate)
                 events = self._execute(command, now)
-            except AuctionhouseError as exc:
+            except AuctionhouseError as caught:
+                exc = self._in_money(caught, state)
                 self.rejections[exc.code] += 1
                 if signed and isinstance(nonce, int) and ts is not None and signature:
                     message = bid_message(auction_id, account.id, amount, nonce, ts, proxy_max)
                     # A copy: the raised error's traceback would keep its frames alive.
                     refused = Spent(auction_id, None, message, signature, copy.copy(exc))
                     self._nonces.remember(account.id, nonce, refused)
-                raise
+                if exc is caught:
+                    raise
+                raise exc from None
             if self._batch_depth == 0 and self.auto_flush:
                 self.flush()
             return self._ack(events[0], state, now)
+
+    def _in_money(self, exc: AuctionhouseError, state: AuctionState) -> AuctionhouseError:
+        """A ``bid_too_low`` says its amounts as people read them (``€12.50``, Babel in the
+        house's locale); its ``minimum`` field stays minor units for programs. Every number in
+        the rules core's bid_too_low messages is an amount."""
+        if not isinstance(exc, BidTooLow):
+            return exc
+        currency = state.rules.currency or self.config.currency
+        locale = self.config.locale
+
+        def shown(match: re.Match[str]) -> str:
+            return format_amount(int(match.group()), currency, locale)
+
+        return BidTooLow(re.sub(r"\b\d+\b", shown, exc.message), **exc.fields)
 
     def _answer_resend(
         self,
@@ -937,13 +1042,18 @@ class AuctionHouse:
                     continue
                 self._timer_due.pop(aid, None)
                 closed.extend(self._execute(CloseAuction(aid), now))
+            closed.extend(self.markets.tick(now))
             if self.auto_flush and self._batch_depth == 0:
                 self.flush()
         return closed
 
     def next_wakeup(self) -> float | None:
         """The earliest time a timer may have work (a hint; ``tick`` re-checks)."""
-        return self._timers[0][0] if self._timers else None
+        market = self.markets.next_wakeup()
+        auction = self._timers[0][0] if self._timers else None
+        if market is None or auction is None:
+            return auction if market is None else market
+        return min(auction, market)
 
     # ------------------------------------------------------------------ reads
 
@@ -986,17 +1096,21 @@ class AuctionHouse:
         limit: int = 100,
         offset: int = 0,
         viewer: str | None = None,
+        query: str | None = None,
+        sort: str = "newest",
     ) -> list[dict[str, Any]]:
-        """Public views, newest first. Who bid in a sealed auction is secret until it closes, so
-        the ``bidder`` filter shows open sealed auctions only to that bidder (``viewer``)."""
-        for name, number in (("limit", limit), ("offset", offset)):
-            if not isinstance(number, int) or isinstance(number, bool) or number < 0:
-                raise InvalidRequest(f"{name} must be a whole number >= 0")
-        now = self.clock.now()
-        page = islice(
-            self._matching(state, method, seller, bidder, viewer, now), offset, offset + limit
-        )
-        return [public_view(s, now) for s in page]
+        """Public views of the auctions passing the filters (``find_auctions``)."""
+        return self.find_auctions(
+            state=state,
+            method=method,
+            seller=seller,
+            bidder=bidder,
+            limit=limit,
+            offset=offset,
+            viewer=viewer,
+            query=query,
+            sort=sort,
+        )[0]
 
     def count_auctions(
         self,
@@ -1006,38 +1120,83 @@ class AuctionHouse:
         seller: str | None = None,
         bidder: str | None = None,
         viewer: str | None = None,
+        query: str | None = None,
     ) -> int:
         """How many auctions ``list_auctions`` would list with these filters, without a limit."""
-        now = self.clock.now()
-        return sum(1 for _ in self._matching(state, method, seller, bidder, viewer, now))
+        return self.find_auctions(
+            state=state,
+            method=method,
+            seller=seller,
+            bidder=bidder,
+            viewer=viewer,
+            query=query,
+            limit=0,
+        )[1]
 
-    def _matching(
+    def find_auctions(
         self,
-        state: str | None,
-        method: str | None,
-        seller: str | None,
-        bidder: str | None,
-        viewer: str | None,
-        now: float,
-    ) -> Iterator[AuctionState]:
-        for name, text in (("state", state), ("method", method), ("seller", seller)):
-            if text is not None and not isinstance(text, str):
-                raise InvalidRequest(f"{name} must be a string")
-        if bidder is not None and not isinstance(bidder, str):
-            raise InvalidRequest("bidder must be a string")
-        for s in reversed(self._auctions.values()):
-            if method is not None and s.method.value != method:
-                continue
-            if seller is not None and s.seller != seller:
-                continue
-            if bidder is not None:
-                if bidder not in s.bidders:
-                    continue
-                if s.method.sealed and s.outcome is None and viewer != bidder:
-                    continue
-            if state is not None and s.phase(now).value != state:
-                continue
-            yield s
+        *,
+        state: str | None = None,
+        method: str | None = None,
+        seller: str | None = None,
+        bidder: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+        viewer: str | None = None,
+        query: str | None = None,
+        sort: str = "newest",
+    ) -> tuple[list[dict[str, Any]], int]:
+        """One page of public views and how many auctions pass the filters in all.
+
+        ``query``: words every match has in its item name or description (full-text, word
+        prefixes, case and accents ignored: ledger/search.py); ``sort``: one of
+        ``listing.SORTS`` (newest first by default). Who bid in a sealed auction is secret
+        until it closes, so the ``bidder`` filter shows open sealed auctions only to that
+        bidder (``viewer``). Raises ``InvalidRequest`` for a bad filter, sort or query."""
+        for name, number in (("limit", limit), ("offset", offset)):
+            if not isinstance(number, int) or isinstance(number, bool) or number < 0:
+                raise InvalidRequest(f"{name} must be a whole number >= 0")
+        filters = Filters(state, method, seller, bidder, viewer, query, sort)
+        filters.check()
+        auctions = self._auctions
+        now = self.clock.now()
+        searched = query.strip() if query is not None else ""
+        if (
+            searched
+            and sort == "newest"
+            and self._search_index is None
+            and not any((state, method, seller, bidder))
+        ):  # the search box's own query: the index counts and cuts the page
+            ids, total = self.ledger.search_page(searched, limit, offset)
+            return [public_view(auctions[a], now) for a in ids if a in auctions], total
+        if searched:
+            found = [a for a in self._search(searched) if a in auctions]
+            found.sort(key=self._ordinal.__getitem__, reverse=True)  # newest first
+            newest_first = [auctions[a] for a in found]
+        else:
+            newest_first = list(auctions.values())
+            newest_first.reverse()
+        page, total = find_page(newest_first, filters, now, limit=limit, offset=offset)
+        return [public_view(s, now) for s in page], total
+
+    def _search(self, query: str) -> list[str]:
+        if self._search_index is not None:  # a read-only house: its own index in memory
+            return self._search_index.search(query_terms(query))
+        return self.ledger.search(query)
+
+    def _index_items(self) -> None:
+        """Index the items the store's search index lacks (a ledger written before it had
+        one, a migrated one); a read-only house indexes them in memory instead."""
+        items = [
+            ItemText(aid, s.item_name, s.item_description) for aid, s in self._auctions.items()
+        ]
+        if self.read_only:
+            self._search_index = MemoryIndex()
+            self._search_index.add(items)
+            return
+        added = self.ledger.index_missing(items)
+        if added:
+            log.info("indexed %d items for search", added)
 
     def events(
         self, auction_id: str, after: int = 0, limit: int | None = None

@@ -98,3 +98,50 @@ def mismatch() -> BadSignature:
 
 def sign(key: SigningKey, message: bytes) -> str:
     return key.sign(message).signature.hex()
+
+
+def order_message(
+    market_id: str,
+    trader: str,
+    side: str,
+    price: int,
+    quantity: int,
+    nonce: int,
+    ts: float | int,
+) -> bytes:
+    """The canonical bytes of a market order a trader signs (docs/markets.md): like a bid's,
+    ``{"op": "order", "market", "trader", "side", "price", "quantity", "nonce", "ts"}`` as JSON
+    with sorted keys. Its keys differ from a bid's, so no signature passes for the other."""
+    return _canonical(
+        {
+            "op": "order",
+            "market": market_id,
+            "trader": trader,
+            "side": side,
+            "price": price,
+            "quantity": quantity,
+            "nonce": nonce,
+            "ts": ts,
+        }
+    )
+
+
+def cancel_message(
+    market_id: str, trader: str, order_id: int, nonce: int, ts: float | int
+) -> bytes:
+    """The canonical bytes of a signed cancel: ``{"op": "cancel", "market", "trader",
+    "order_id", "nonce", "ts"}``."""
+    return _canonical(
+        {
+            "op": "cancel",
+            "market": market_id,
+            "trader": trader,
+            "order_id": order_id,
+            "nonce": nonce,
+            "ts": ts,
+        }
+    )
+
+
+def _canonical(body: dict[str, object]) -> bytes:
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()

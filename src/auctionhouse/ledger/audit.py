@@ -20,6 +20,8 @@ seq, with a ``kind``:
   or a bid by an owner-key account without a mandate (``ledger.mandate``).
 - ``account``: an account row (role, password hash, public key, strikes) whose house seal does
   not verify: changed outside the house (``audit_database`` only; auction and seq are None).
+- ``photo``: a photo an auction names (by digest, in its first event) that is missing from the
+  photo directory beside the ledger, or whose bytes changed (``audit_database`` on SQLite).
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from auctionhouse.auction import AuctionClosed, BidPlaced, Event
+from auctionhouse.auction import AuctionCreated, BidPlaced, Event
+from auctionhouse.auction.events import CLOSING_EVENTS
 from auctionhouse.errors import AuctionhouseError, LedgerError, NotFound
 from auctionhouse.ledger.accounts import audit_account_rows
 from auctionhouse.ledger.encoding import GENESIS, canonical_bytes, decode_event, decode_json, link
@@ -47,6 +50,7 @@ from auctionhouse.ledger.mandate import (
     mandate_digest,
     parse_mandate,
 )
+from auctionhouse.ledger.photos import PhotoFiles
 from auctionhouse.ledger.sqlite import SQLiteStore
 from auctionhouse.ledger.store import CheckpointRecord, EventRecord, SealRecord, Store
 
@@ -118,7 +122,8 @@ def audit_database(
         else:
             public = store.get_meta(META_PUBLIC_KEY)
             source = KEY_DATABASE if public else KEY_NONE
-        report = audit_store(store, public, auction_id=auction_id, key_source=source)
+        photos = None if url else PhotoFiles.beside(db_path)
+        report = audit_store(store, public, auction_id=auction_id, key_source=source, photos=photos)
     finally:
         store.close()
     if auction_id is None and not url:  # the shared house's accounts are not sealed
@@ -134,8 +139,10 @@ def audit_store(
     *,
     auction_id: str | None = None,
     key_source: str = KEY_FILE,
+    photos: PhotoFiles | None = None,
 ) -> AuditReport:
-    """Audit any store against the trusted ``public_hex`` (None: signatures cannot be checked)."""
+    """Audit any store against the trusted ``public_hex`` (None: signatures cannot be checked).
+    With ``photos``, every photo an ``AuctionCreated`` names must be there with its digest."""
     findings = _Findings()
     stored_key = store.get_meta(META_PUBLIC_KEY)
     if public_hex is not None and stored_key is not None and stored_key != public_hex:
@@ -160,6 +167,8 @@ def audit_store(
         seal, head = seals.pop(aid, None), signed.pop(aid, None)
         with _unreadable_is_a_finding(aid, findings):
             _check_auction(aid, chain, seal, head, public_hex, findings)
+            if photos is not None:
+                _check_photos(aid, chain, photos, findings)
     for aid in sorted(seals.keys() | signed.keys(), key=str):  # signed for, but no event left
         auctions += 1
         with _unreadable_is_a_finding(aid, findings):
@@ -292,7 +301,7 @@ def _check_auction(
             if record.seq != event.seq:
                 msg = f"stored as seq {record.seq}, the event says {event.seq}"
                 findings.add(aid, record.seq, "edited", msg)
-    closed = [e.seq for _, e in events if type(e) is AuctionClosed]
+    closed = [e.seq for _, e in events if type(e) in CLOSING_EVENTS]
     if closed:
         after = range(min(closed) + 1, tip + 1)
         findings.add_range(aid, after, "inserted", "an event after the auction closed")
@@ -309,6 +318,26 @@ def _check_auction(
         covered = max(signed[1] if signed else 0, seal_seq or 0)
         msg = "no record signed by the house covers this event"
         findings.add_range(aid, range(covered + 1, tip + 1), "inserted", msg)
+
+
+def _check_photos(
+    aid: str, chain: list[EventRecord], photos: PhotoFiles, findings: _Findings
+) -> None:
+    """The photos the auction's ``AuctionCreated`` names (by SHA-256, so its chain link covers
+    them): each file must be there and still hash to its digest."""
+    for record in chain:
+        if record.seq != 1:
+            continue
+        try:
+            event = decode_event(record.body)
+        except LedgerError:
+            return  # reported by _check_auction
+        if type(event) is not AuctionCreated or not event.photos:
+            return
+        problems = [p for p in (photos.problem(d) for d in event.photos) if p is not None]
+        if problems:
+            findings.add(aid, None, "photo", "; ".join(problems))
+        return
 
 
 def _decode(

@@ -115,6 +115,8 @@ def _decode_exact(body: bytes | str) -> Event:
         cls = EVENT_TYPES[data.pop("type")]
         if cls is AuctionCreated:
             data["rules"] = Rules.from_dict(data["rules"])
+            if isinstance(data.get("photos"), list):  # JSON has lists, the event a tuple
+                data["photos"] = tuple(data["photos"])
         event: Event = cls(**data)
     except (ValueError, KeyError, TypeError, AttributeError, InvalidRequest) as exc:
         raise LedgerError(f"malformed ledger record: {exc}") from exc

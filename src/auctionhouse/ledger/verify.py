@@ -33,7 +33,8 @@ from hashlib import sha256
 
 import orjson
 
-from auctionhouse.auction import AuctionClosed, Event
+from auctionhouse.auction import Event
+from auctionhouse.auction.events import CLOSING_EVENTS
 from auctionhouse.errors import LedgerError, TamperDetected
 from auctionhouse.ledger.encoding import GENESIS, decode_event
 from auctionhouse.ledger.keys import verify
@@ -284,7 +285,7 @@ class Verification:
         if self._bad_signature is not None:
             self.fail(self._bad_signature)
         self.seqs = {aid: event.seq for aid, event in self.lasts.items()}
-        self.closed = {aid for aid, e in self.lasts.items() if e.__class__ is AuctionClosed}
+        self.closed = {aid for aid, e in self.lasts.items() if e.__class__ in CLOSING_EVENTS}
         try:
             stored = self._store.heads() if stored_heads is None else stored_heads
         except LedgerError as exc:

@@ -55,16 +55,17 @@ from auctionhouse.errors import (
 from auctionhouse.house import AuctionHouse
 from auctionhouse.house.agent_policy import AgentPolicy
 from auctionhouse.ledger.mandate import Mandate, parse_mandate, site_url
+from auctionhouse.mobile.courier import Courier
 from auctionhouse.mobile.market import MandateMarket
 from auctionhouse.mobile.records import HomeRecords
 from auctionhouse.mobile.travel import (
     MAX_SCHEDULE,
-    PROGRESS_CONTEXT,
     RECEIPT_CONTEXT,
     TO_VISIT,
     TRIP_CONTEXT,
     check_travel,
     head,
+    spent_in_log,
     statement_holds,
     unsigned,
 )
@@ -84,7 +85,9 @@ class Visit:
     arrived: float
     deadline: float
     launch: bool
-    bids: int = 0
+    bids: int = 0  # placed during this visit, in every auction here (the site's max_bids)
+    committed: int = 0  # money won or left leading here during this visit (its max_money)
+    told: asyncio.Future[bool] | None = None  # the last progress message sent home
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -98,10 +101,11 @@ class AgentHost:
         self.url = site_url(policy.site_url) if policy.site_url else ""
         self.known: dict[str, None] = dict.fromkeys(site_url(p) for p in policy.peers)
         self.visiting: dict[str, Visit] = {}
-        self.hops: dict[str, tuple[int, float]] = {}
+        self.hops: dict[str, tuple[int, float]] = {}  # agent -> (last hop here, its expiry)
         self.counts: Counter[str] = Counter()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._http: httpx.AsyncClient | None = None
+        self._courier: Courier | None = None
         self._runtime: Runtime | None = None
         self._hub: EmbeddedHouse | None = None
 
@@ -114,7 +118,9 @@ class AgentHost:
             max_connections=200, max_keepalive_connections=50, keepalive_expiry=2.0
         )
         self._http = httpx.AsyncClient(limits=limits, timeout=self.policy.move_timeout)
+        self._courier = Courier(self._http, self.sign, self.counts, lambda: self.url)
         self._runtime = Runtime(self.house.clock)
+        self.hops = self.records.hops(self.now())  # a replay stays refused after a restart
         self._hub = EmbeddedHouse(self.server.service)
 
     async def stop(self) -> None:
@@ -124,6 +130,8 @@ class AgentHost:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._runtime is not None:
             await self._runtime.shutdown()
+        if self._courier is not None:
+            await self._courier.close()
         if self._http is not None:
             await self._http.aclose()
         self.records.close()
@@ -136,9 +144,9 @@ class AgentHost:
         return self.house.clock.now()
 
     @property
-    def http(self) -> httpx.AsyncClient:
-        assert self._http is not None, "the agent host is not started"
-        return self._http
+    def courier(self) -> Courier:
+        assert self._courier is not None, "the agent host is not started"
+        return self._courier
 
     def sign(self, context: bytes, statement: dict[str, Any]) -> dict[str, Any]:
         """``statement`` with this site's key and its signature (``site_key``, ``sig``)."""
@@ -193,6 +201,7 @@ class AgentHost:
         mandate = parse_mandate(body["mandate"])
         check_strategy(mandate)
         travel = check_travel(body["travel"])
+        travel["spent"] = max(travel["spent"], spent_in_log(travel["log"]))
         now = self.now()
         hop = travel["hop"]
         seen = self.hops.get(mandate.agent)
@@ -220,6 +229,7 @@ class AgentHost:
             if launch:
                 self.records.launch(mandate, now)
         self.hops[mandate.agent] = (hop, mandate.expires)
+        self.records.note_hop(mandate.agent, hop, mandate.expires)
         self._forget_expired(now)
         receipt = self.sign(
             RECEIPT_CONTEXT,
@@ -244,8 +254,10 @@ class AgentHost:
 
     def _forget_expired(self, now: float) -> None:
         if len(self.hops) > 4 * self.policy.max_agents:
-            for agent in [a for a, (_, exp) in self.hops.items() if exp < now]:
+            expired = [a for a, (_, exp) in self.hops.items() if exp < now]
+            for agent in expired:
                 del self.hops[agent]
+            self.records.forget_hops(expired)
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -269,34 +281,34 @@ class AgentHost:
         }
         entries.append(self.sign(TRIP_CONTEXT, entry))
 
-    async def _progress(self, visit: Visit, what: str, detail: dict[str, Any] | None) -> None:
-        """Tell home (signed); a lost message is counted, never fatal to the trip."""
+    def _progress(self, visit: Visit, what: str, detail: dict[str, Any] | None) -> None:
+        """Tell home: the courier signs and posts it with the others going there (at home,
+        it goes straight into the record); a lost message is counted, never fatal."""
         mandate, travel = visit.mandate, visit.travel
-        message = self.sign(
-            PROGRESS_CONTEXT,
-            {
-                "agent": mandate.agent,
-                "site": self.url,
-                "hop": travel["hop"],
-                "state": travel["state"],
-                "what": what,
-                "head": head(travel["log"], mandate.digest),
-                "at": self.now(),
-                "detail": detail or {},
-                "result": travel["result"],
-                "spent": travel["spent"],
-            },
-        )
+        message = {
+            "agent": mandate.agent,
+            "site": self.url,
+            "hop": travel["hop"],
+            "state": travel["state"],
+            "what": what,
+            "head": head(travel["log"], mandate.digest),
+            "at": self.now(),
+            "detail": detail or {},
+            "result": travel["result"],
+            "spent": travel["spent"],
+        }
         if mandate.home == self.url:
-            self.records.progress(mandate.agent, message)
-            return
-        try:
-            url = f"{mandate.home}/api/v1/agents/{mandate.agent}/progress"
-            response = await self.http.post(url, json=message)
-            if response.status_code >= 400:
-                self.counts["progress_refused"] += 1
-        except httpx.HTTPError:
-            self.counts["progress_lost"] += 1
+            message["site_key"] = self.house.ledger.public_hex
+            self.records.add_progress([message])
+        else:
+            visit.told = self.courier.tell(mandate.home, message)
+
+    async def _reported(self, visit: Visit) -> None:
+        """Wait until home has had this site's last progress message (its answer, or the
+        failure): home holds this site's head of the log before the next site holds the
+        agent, so a next site that cuts the log cannot outrun the report that catches it."""
+        if visit.told is not None and not visit.told.done():
+            await asyncio.wait([visit.told], timeout=self.policy.move_timeout)
 
     def _step(self, visit: Visit, state: str, what: str, detail: dict[str, Any]) -> None:
         visit.travel["state"] = state
@@ -313,7 +325,7 @@ class AgentHost:
             else:
                 self._observe(visit)
                 self._cooperate(visit)
-                await self._progress(visit, "visited", {"options": self._options_here(visit)})
+                self._progress(visit, "visited", {"options": self._options_here(visit)})
             await self._travel_on(visit)
         except asyncio.CancelledError:
             raise
@@ -326,6 +338,12 @@ class AgentHost:
                 log.exception("agent %s could not be sent home", agent)
         finally:
             self.visiting.pop(agent, None)
+
+    def _money_here(self, visit: Visit) -> int:
+        """The most the agent may still commit here: the mandate's cap, what is left of its
+        budget and of the site's money per agent."""
+        mandate, spent = visit.mandate, int(visit.travel["spent"])
+        return min(mandate.cap, mandate.budget - spent, self.policy.max_money - visit.committed)
 
     def _options_here(self, visit: Visit) -> list[dict[str, Any]]:
         return [o for o in visit.travel["options"] if o["site"] == self.url]
@@ -341,7 +359,7 @@ class AgentHost:
             schedule.append({"site": self.url, "status": "visited"})
         travel["state"] = "OBSERVING"
         travel["options"] = [o for o in travel["options"] if o["site"] != self.url]
-        cap = min(mandate.cap, mandate.budget - travel["spent"], self.policy.max_money)
+        cap = self._money_here(visit)
         seen = 0
         found: list[dict[str, Any]] = []
         for state in ("open", "scheduled"):
@@ -481,9 +499,10 @@ class AgentHost:
         self._step(visit, "MOVING", "leaving", {"to": site})
         document = {"mandate": visit.mandate.raw, "travel": travel}
         status, refusal, uncertain = "dead", None, False
+        await self._reported(visit)
         for attempt in range(MOVE_ATTEMPTS):
             try:
-                response = await self.http.post(f"{site}/api/v1/agents", json=document)
+                code, answer = await self.courier.deliver(site, document)
             except (httpx.ConnectError, httpx.TimeoutException) as exc:
                 refusal = {"error": type(exc).__name__}  # nobody there, or no answer in time
                 break
@@ -491,19 +510,18 @@ class AgentHost:
                 refusal, uncertain = {"error": type(exc).__name__}, True
                 await asyncio.sleep(0.05 * 2**attempt)
                 continue
-            answer, code = _json(response), _code(response)
-            if response.status_code == 201 or (uncertain and code == "replayed_hop"):
+            if code == 201 or (uncertain and _code(answer) == "replayed_hop"):
                 # (a replayed hop after a broken connection: the first attempt got there)
                 # One progress message per move, after it: its head is the log as handed on.
                 self.counts["moved"] += 1
                 ok = isinstance(answer, dict) and statement_holds(RECEIPT_CONTEXT, answer)
-                await self._progress(visit, "handed", {"to": site, "receipt": answer, "ok": ok})
+                self._progress(visit, "handed", {"to": site, "receipt": answer, "ok": ok})
                 return True
             refusal = answer
-            if response.status_code in BUSY and attempt < MOVE_ATTEMPTS - 1:
+            if code in BUSY and attempt < MOVE_ATTEMPTS - 1:
                 await asyncio.sleep(0.05 * 2**attempt)
                 continue
-            status = "refused" if 400 <= response.status_code < 500 else "dead"
+            status = "refused" if 400 <= code < 500 else "dead"
             break
         self.counts[status] += 1
         for entry in travel["schedule"]:
@@ -517,22 +535,22 @@ class AgentHost:
         mandate, travel = visit.mandate, visit.travel
         travel["hop"] += 1
         self._step(visit, "COMPLETING", "going_home", {"why": why, "result": travel["result"]})
-        await self._progress(visit, "going_home", {"why": why})
+        self._progress(visit, "going_home", {"why": why})
         travel["state"] = "HOME"
         document = {"mandate": mandate.raw, "travel": travel}
         if mandate.home == self.url:
             self.records.returned(mandate, document, self.now())
             self.counts["returned"] += 1
             return
+        await self._reported(visit)  # home's record is complete when the agent is back
         for attempt in range(MOVE_ATTEMPTS):
             try:
-                response = await self.http.post(f"{mandate.home}/api/v1/agents", json=document)
-                code = _code(response)
-                if response.status_code == 201 or (attempt and code == "replayed_hop"):
+                status, answer = await self.courier.deliver(mandate.home, document)
+                if status == 201 or (attempt and _code(answer) == "replayed_hop"):
                     self.counts["sent_home"] += 1
                     return
-                if response.status_code not in BUSY:
-                    log.warning("home refused agent %s: %s", mandate.agent, response.text)
+                if status not in BUSY:
+                    log.warning("home refused agent %s: %s", mandate.agent, answer)
                     break
             except httpx.HTTPError as exc:
                 log.warning("home of agent %s unreachable: %s", mandate.agent, exc)
@@ -555,7 +573,13 @@ class AgentHost:
         if view.get("result") is not None:
             self._set_option(travel, target, "gone")
             return
-        budget = min(mandate.cap, mandate.budget - travel["spent"], self.policy.max_money)
+        if self.now() >= visit.deadline or visit.bids >= self.policy.max_bids:
+            # The site's time per visit or bids per agent are used up: it moves on.
+            self._set_option(travel, target, "gone")
+            why = "visit_seconds" if visit.bids < self.policy.max_bids else "max_bids"
+            self._step(visit, "DECIDING", "quota_used", {"auction": auction_id, "quota": why})
+            return
+        budget = self._money_here(visit)
         self._step(visit, "REGISTERING", "registered", {"auction": auction_id, "budget": budget})
         if budget < 1:
             self._set_option(travel, target, "gone")
@@ -566,6 +590,7 @@ class AgentHost:
             lambda h: h.accounts.create_key_account(account, owner_key, now=now)
         )
         travel["state"] = "BIDDING"
+        self._progress(visit, "bidding", {"auction": auction_id, "budget": budget})
         finished = asyncio.Event()
 
         def on_bid(bid: SignedBid, ack: dict[str, Any]) -> None:
@@ -573,7 +598,7 @@ class AgentHost:
             if bid.proxy_max is not None:
                 detail["proxy_max"] = bid.proxy_max
             self._log(visit, "bid", detail)
-            self._spawn(self._progress(visit, "bid", detail))
+            self._progress(visit, "bid", detail)
 
         def on_report(report: BidderReport) -> None:
             if report.kind in ("won", "lost"):
@@ -587,8 +612,8 @@ class AgentHost:
         market = MandateMarket(
             self._hub,
             mandate,
-            max_bids=self.policy.max_bids,
-            max_money=self.policy.max_money,
+            max_bids=self.policy.max_bids - visit.bids,
+            max_money=self.policy.max_money - visit.committed,
             on_bid=on_bid,
         )
         strategy = make_strategy(
@@ -616,7 +641,10 @@ class AgentHost:
         finally:
             self._runtime.stop(address)
             self._hub.unwatch([auction_id], on_update)
+        spent = travel["spent"]
         self._settle(visit, auction_id, market)
+        visit.bids += market.attempts
+        visit.committed += travel["spent"] - spent
 
     def _settle(self, visit: Visit, auction_id: str, market: MandateMarket) -> None:
         travel, mandate = visit.travel, visit.mandate
@@ -626,10 +654,13 @@ class AgentHost:
         if result is None:  # the visit's time ran out first: it leaves the auction
             mine = view.get("you", {}).get("bids") or []
             leading = view.get("leader") == mandate.account
+            committed = 0
             if leading or (mine and view["method"] in ("fpsb", "vickrey")):
-                travel["spent"] += max(view.get("you", {}).get("max") or 0, *mine, 0)
+                committed = max(view.get("you", {}).get("max") or 0, *mine, 0)
+                travel["spent"] += committed
             self._set_option(travel, target, "gone")
-            self._step(visit, "DECIDING", "left_open", {"auction": auction_id, "bids": mine})
+            detail = {"auction": auction_id, "bids": mine, "committed": committed}
+            self._step(visit, "DECIDING", "left_open", detail)
             return
         if result.get("winner") == mandate.account:
             price = int(result.get("price") or 0)
@@ -660,14 +691,6 @@ def check_strategy(mandate: Mandate) -> None:
         raise InvalidMandate(f"strategy: {exc.message}") from None
 
 
-def _code(response: httpx.Response) -> str | None:
-    answer = _json(response)
+def _code(answer: Any) -> str | None:
     error = answer.get("error") if isinstance(answer, dict) else None
     return error.get("code") if isinstance(error, dict) else None
-
-
-def _json(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return {"status": response.status_code}

@@ -16,7 +16,7 @@ from typing import Any
 
 from auctionhouse.errors import ConfigError, Conflict, InvalidRequest, NotFound
 from auctionhouse.ledger.mandate import Mandate
-from auctionhouse.mobile.travel import PROGRESS_CONTEXT, statement_holds, verify_log
+from auctionhouse.mobile.travel import PROGRESS_CONTEXT, STATES, statement_holds, verify_log
 
 MAX_PROGRESS = 1000
 
@@ -24,6 +24,10 @@ MAX_PROGRESS = 1000
 class HomeRecords:
     def __init__(self, path: Path | None = None) -> None:
         self._records: dict[str, dict[str, Any]] = {}
+        # The verification of a log that came home, kept until another progress message comes
+        # (the log no longer changes; an owner following the agent must not cost a check each).
+        self._checked: dict[str, tuple[int, list[dict[str, Any]]]] = {}
+        self._owned: dict[str, list[str]] = {}  # owner key -> its agents, oldest first
         self._lock = threading.Lock()
         self._db: sqlite3.Connection | None = None
         if path is not None:
@@ -34,22 +38,56 @@ class HomeRecords:
                 self._db.execute(
                     "CREATE TABLE IF NOT EXISTS mobile_agents (id TEXT PRIMARY KEY, record TEXT)"
                 )
+                self._db.execute(
+                    "CREATE TABLE IF NOT EXISTS agent_hops"
+                    " (agent TEXT PRIMARY KEY, hop INTEGER NOT NULL, expires REAL NOT NULL)"
+                )
                 for agent, text in self._db.execute("SELECT id, record FROM mobile_agents"):
                     self._records[agent] = json.loads(text)
+                    self._owned.setdefault(self._records[agent]["owner_key"], []).append(agent)
             except sqlite3.Error as exc:
                 raise ConfigError(f"cannot open the agents' records {path}: {exc}") from None
+
+    def hops(self, now: float) -> dict[str, tuple[int, float]]:
+        """The last hop on which each agent arrived here (and its mandate's expiry), for the
+        agents whose mandates have not expired: a replay stays refused after a restart."""
+        if self._db is None:
+            return {}
+        with self._lock:
+            self._db.execute("DELETE FROM agent_hops WHERE expires < ?", (now,))
+            rows = self._db.execute("SELECT agent, hop, expires FROM agent_hops").fetchall()
+        return {agent: (hop, expires) for agent, hop, expires in rows}
+
+    def note_hop(self, agent: str, hop: int, expires: float) -> None:
+        """Remember that ``agent`` arrived here on ``hop`` (before the receipt goes out)."""
+        if self._db is not None:
+            with self._lock:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO agent_hops (agent, hop, expires) VALUES (?, ?, ?)",
+                    (agent, hop, expires),
+                )
+
+    def forget_hops(self, agents: list[str]) -> None:
+        if self._db is not None and agents:
+            with self._lock, self._db:
+                self._db.execute("BEGIN")
+                self._db.executemany(
+                    "DELETE FROM agent_hops WHERE agent = ?", [(a,) for a in agents]
+                )
 
     def close(self) -> None:
         if self._db is not None:
             self._db.close()
             self._db = None
 
-    def _save(self, record: dict[str, Any]) -> None:
-        if self._db is not None:
-            with self._lock:
-                self._db.execute(
-                    "INSERT OR REPLACE INTO mobile_agents (id, record) VALUES (?, ?)",
-                    (record["agent"], json.dumps(record, separators=(",", ":"))),
+    def _save(self, *records: dict[str, Any]) -> None:
+        """Write ``records`` in one transaction."""
+        if self._db is not None and records:
+            rows = [(r["agent"], json.dumps(r, separators=(",", ":"))) for r in records]
+            with self._lock, self._db:
+                self._db.execute("BEGIN")
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO mobile_agents (id, record) VALUES (?, ?)", rows
                 )
 
     def __contains__(self, agent: str) -> bool:
@@ -81,23 +119,63 @@ class HomeRecords:
             "document": None,
         }
         self._records[mandate.agent] = record
+        self._owned.setdefault(mandate.owner_key, []).append(mandate.agent)
         self._save(record)
 
     def progress(self, agent: str, message: dict[str, Any]) -> None:
         """A site's signed progress message; a forged or unknown one is refused."""
-        record = self._records.get(agent)
-        if record is None:
+        if agent not in self._records:
             raise NotFound(f"no agent {agent!r} launched from this house")
         if message.get("agent") != agent or not statement_holds(PROGRESS_CONTEXT, message):
             raise InvalidRequest("a progress message must be signed by the site that sends it")
-        if len(record["progress"]) >= MAX_PROGRESS:
-            return
+        self.add_progress([message])
+
+    def progress_batch(self, batch: Any) -> int:
+        """A site's signed batch of progress messages (``{"site", "messages", "site_key",
+        "sig"}``, one signature for all); returns how many were about agents of this house.
+        ``InvalidRequest`` if the batch is malformed or its signature does not hold."""
+        if (
+            not isinstance(batch, dict)
+            or not isinstance(batch.get("site"), str)
+            or not isinstance(batch.get("messages"), list)
+            or not all(isinstance(m, dict) for m in batch["messages"])
+        ):
+            raise InvalidRequest("a progress batch is {site, messages, site_key, sig}")
+        if not statement_holds(PROGRESS_CONTEXT, batch):
+            raise InvalidRequest("a progress batch must be signed by the site that sends it")
+        site, key = batch["site"], batch["site_key"]
+        mine = [
+            {**m, "site": site, "site_key": key}  # a site speaks for itself only
+            for m in batch["messages"]
+            if isinstance(m.get("agent"), str) and m["agent"] in self._records
+        ]
+        self.add_progress(mine)
+        return len(mine)
+
+    def add_progress(self, messages: list[dict[str, Any]]) -> None:
+        """Apply checked progress messages (each names its ``site`` and ``site_key``) to their
+        agents' records, and write the records changed in one transaction."""
+        changed: dict[str, dict[str, Any]] = {}
+        for message in messages:
+            record = self._records.get(message["agent"])
+            if record is not None and len(record["progress"]) < MAX_PROGRESS:
+                self._apply(record, message)
+                changed[record["agent"]] = record
+        self._save(*changed.values())
+
+    @staticmethod
+    def _apply(record: dict[str, Any], message: dict[str, Any]) -> None:
+        hop, detail = message.get("hop"), message.get("detail")
+        if (
+            isinstance(hop, bool)
+            or not isinstance(hop, int)
+            or not isinstance(detail, dict)
+            or message.get("state") not in STATES
+        ):
+            return  # signed, but not a progress message this house understands
         record["progress"].append(message)
-        if record["returned_at"] is None and message.get("hop", -1) >= record["hop"]:
-            record.update(
-                state=message.get("state"), where=message.get("site"), hop=message.get("hop")
-            )
-        detail = message.get("detail") or {}
+        if record["returned_at"] is None and hop >= record["hop"]:
+            record.update(state=message.get("state"), where=message.get("site"), hop=hop)
         if message.get("what") == "handed" and record["returned_at"] is None:
             record["where"] = detail.get("to")  # the site that signed a receipt for it
         if message.get("what") == "bid":
@@ -106,7 +184,6 @@ class HomeRecords:
             record["result"] = message["result"]
         if isinstance(message.get("spent"), int):
             record["spent"] = message["spent"]
-        self._save(record)
 
     def returned(self, mandate: Mandate, document: dict[str, Any], now: float) -> None:
         """The agent is home: keep its final document (its trip log)."""
@@ -139,6 +216,15 @@ class HomeRecords:
         document = record["document"]
         if document is None:
             return []
+        checked = self._checked.get(agent)
+        if checked is not None and checked[0] == len(record["progress"]):
+            return checked[1]
+        found = self._problems(record, document)
+        self._checked[agent] = (len(record["progress"]), found)
+        return found
+
+    @staticmethod
+    def _problems(record: dict[str, Any], document: dict[str, Any]) -> list[dict[str, Any]]:
         heads = []
         keys: dict[str, str] = {}
         for message in record["progress"]:
@@ -176,6 +262,13 @@ class HomeRecords:
             problems = self.problems(agent)
             out["log"] = {"entries": len(record["document"]["travel"]["log"]), "ok": not problems}
         return out
+
+    def owned(
+        self, owner_key: str, now: float, grace: float, limit: int = 100
+    ) -> list[dict[str, Any]]:
+        """The live records of ``owner_key``'s agents, newest first (at most ``limit``)."""
+        agents = self._owned.get(owner_key.lower(), [])
+        return [self.view(agent, now, grace) for agent in reversed(agents[-limit:])]
 
     def log(self, agent: str) -> dict[str, Any]:
         """The trip log as it came home, with what the verification found."""

@@ -65,11 +65,19 @@ def statement_holds(context: bytes, statement: dict[str, Any]) -> bool:
     key, sig = statement.get("site_key"), statement.get("sig")
     if not isinstance(key, str) or not isinstance(sig, str):
         return False
-    return verify(key, context + unsigned(statement), sig)
+    try:
+        return verify(key, context + unsigned(statement), sig)
+    except InvalidRequest:  # not canonical JSON (NaN, Infinity): nobody signed that
+        return False
 
 
 def entry_hash(entry: dict[str, Any]) -> str:
-    return sha256(canonical_json(entry)).hexdigest()
+    """SHA-256 (hex) of a trip log entry's canonical JSON; an entry that has none (a NaN put
+    in by a site) hashes to "unreadable", which no entry chains to."""
+    try:
+        return sha256(canonical_json(entry)).hexdigest()
+    except InvalidRequest:
+        return "unreadable"
 
 
 def new_travel(schedule: tuple[str, ...]) -> dict[str, Any]:
@@ -123,6 +131,25 @@ def check_travel(travel: Any) -> dict[str, Any]:
     ):
         raise InvalidRequest("travel.target must be null or {site, auction}")
     return travel
+
+
+def spent_in_log(log: list[dict[str, Any]]) -> int:
+    """What the trip log says the agent has spent or committed (minor units): the prices of
+    the auctions it won and what it left leading in auctions still open. A site trusts this,
+    signed by the sites that wrote it, over the travel state's ``spent``, which the last site
+    could have lowered (removing entries instead breaks the chain home checks)."""
+    total = 0
+    for entry in log:
+        detail = entry.get("detail")
+        amount = None
+        if isinstance(detail, dict):
+            if entry.get("what") == "won":
+                amount = detail.get("price")
+            elif entry.get("what") == "left_open":
+                amount = detail.get("committed")
+        if isinstance(amount, int) and not isinstance(amount, bool) and amount > 0:
+            total += amount
+    return total
 
 
 def head(log: list[dict[str, Any]], mandate_digest: str) -> dict[str, Any]:

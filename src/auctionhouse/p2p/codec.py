@@ -58,6 +58,9 @@ OPS = frozenset(
     {
         "account",
         "session",
+        "logout",
+        "logout_everywhere",
+        "password",
         "register_key",
         "create_auction",
         "place_bid",

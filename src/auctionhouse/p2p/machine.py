@@ -141,6 +141,14 @@ class HouseMachine(SyncObjConsumer):  # type: ignore[misc]
             house.accounts.get(args["account_id"])
             house.accounts.add_session(args["digest"], args["account_id"], args["expires_at"])
             return None
+        if op == "logout":  # by the token's digest: tokens never enter the log
+            return 0 if house.accounts.logout_digest(args["digest"]) is None else 1
+        if op == "logout_everywhere":
+            return house.logout_everywhere(args["account_id"])
+        if op == "password":  # the hash made by the proposer; every session revoked, one opened
+            house.accounts.set_password_hash(args["account_id"], args["password_hash"])
+            house.accounts.add_session(args["digest"], args["account_id"], args["expires_at"])
+            return None
         if op == "register_key":
             return house.register_key(**args).to_public()
         raise LedgerError(f"no operation {op!r}")

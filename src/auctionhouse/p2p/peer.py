@@ -12,9 +12,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import socket
 import time
 import uuid
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,9 +34,13 @@ from auctionhouse.p2p.transport import tunnel_transport
 
 log = logging.getLogger("auctionhouse.p2p")
 
-TICK_SECONDS = 0.025  # the library's timers (heartbeats, elections) are looked at this often
+TICK_SECONDS = 0.05  # the library's timers (heartbeats, elections) are looked at this often
 RETRY_SECONDS = 2.5  # a proposal not answered in this time is proposed again (same key)
-WATCH_SECONDS = 0.2  # ... and sooner when the Raft term changes meanwhile (a new leader)
+# ... and at once when the Raft term changes meanwhile (a new leader)
+RETRY = -1  # the answer ``_sweep`` gives a proposal to send again (not a FAIL_REASON)
+EARLY_ELECTION = 0.15  # s: a follower that lost its leader's connection elects after its turn
+REFUSED_PAUSE = 0.05  # s: proposals wait this long after one was refused (no leader yet)
+MAX_BATCH_BYTES = 48_000  # one Raft entry's commands: below the library's 64 KiB append chunk
 HOUSE_FILES = ("house.db", "house.db-wal", "house.db-shm")
 
 
@@ -50,11 +56,17 @@ class RaftTiming:
     """pysyncobj's timing (seconds): elections within ``min_timeout``..``max_timeout`` of the
     last heartbeat; a leader that hears no majority for ``leader_fallback`` steps down."""
 
+    # A crashed leader's connections drop at once and its followers elect within a few
+    # hundred ms (``Peer._leader_lost``); these timeouts are for a leader that hangs or is
+    # cut off, long enough that a loaded machine's stalls do not start needless elections.
     heartbeat: float = 0.05
-    min_timeout: float = 0.3
-    max_timeout: float = 0.8
-    leader_fallback: float = 1.0
-    connection_timeout: float = 1.0
+    min_timeout: float = 1.0
+    max_timeout: float = 2.0
+    leader_fallback: float = 2.5
+    # A connection the other side does not answer on is dropped after this. Long: a newcomer
+    # answers a snapshot transfer only at its end (pysyncobj 0.3.17), and a transfer of many
+    # MB cut after a few seconds starts over, for ever. A crash still drops it at once.
+    connection_timeout: float = 60.0
     connection_retry: float = 0.2
     compaction_entries: int = 20_000
     compaction_seconds: float = 300.0
@@ -85,7 +97,13 @@ class Peer:
         self._tick_handle: asyncio.TimerHandle | None = None
         self._tick_soon = False
         self._stopped = False
-        self._outbox: list[tuple[bytes, asyncio.Future[tuple[Any, int]]]] = []
+        # (order, command, answer): ``order`` is the proposal's place among this peer's, kept
+        # by its retries, so a retried command is proposed before those proposed after it.
+        self._outbox: list[tuple[int, bytes, asyncio.Future[tuple[Any, int]]]] = []
+        self._order = 0
+        self._hold_until = 0.0  # no proposal leaves before this (loop time): a refusal's pause
+        self._unanswered: deque[tuple[float, asyncio.Future[tuple[Any, int]]]] = deque()
+        self._swept_term = 0
         self._send_soon = False
         self.internal_port = 0
         self._down_since: dict[str, float] = {}
@@ -113,6 +131,8 @@ class Peer:
         house = AuctionHouse.open(
             data / "house.db", config=self.config.house, clock=clock, key_path=data / "house.db.key"
         )
+        # Photos are files of one peer, not replicated: every replica refuses them alike.
+        house.photos = None
         store = house.ledger.store
         if isinstance(store, SQLiteStore):
             # A view of the Raft log, rebuilt at each start: its fsyncs would buy nothing
@@ -139,7 +159,11 @@ class Peer:
             bindAddress=f"127.0.0.1:{self.internal_port}",
             journalFile=str(cfg.data / "raft.journal"),
             fullDumpFile=str(cfg.data / "raft.dump"),
-            useFork=False,
+            # A snapshot is pickled and gzipped in a forked child (the library's own option):
+            # done on the loop it stalled a peer for many seconds once the state was large
+            # (a WebSocket's keepalive timed out in the benchmark). The child only writes the
+            # file and exits; the parent reaps it at a later tick.
+            useFork=True,
             appendEntriesUseBatch=False,
             appendEntriesPeriod=t.heartbeat,
             raftMinTimeout=t.min_timeout,
@@ -160,7 +184,7 @@ class Peer:
             partners,
             conf,
             consumers=[self._machine],
-            transportClass=tunnel_transport(self._route),
+            transportClass=tunnel_transport(self._route, self._leader_lost),
         )
         poller = self.syncobj._poller
         loop = asyncio.get_running_loop()
@@ -322,6 +346,7 @@ class Peer:
             self.syncobj.doTick(0.0)
             self.syncobj.doTick(0.0)
             self.machine.house.flush()
+            self._sweep()
         except Exception:
             log.exception("a Raft tick failed")
 
@@ -337,6 +362,7 @@ class Peer:
         now = time.time()
         blob = encode(uuid.uuid4().hex, now, op, args, until=now + self.config.write_timeout)
         deadline = loop.time() + self.config.write_timeout
+        order, self._order = self._order, self._order + 1
         self.pending += 1
         try:
             while True:
@@ -344,28 +370,18 @@ class Peer:
                 if remaining <= 0:
                     raise NoQuorum("no majority of the replica group answered; retry later")
                 answer: asyncio.Future[tuple[Any, int]] = loop.create_future()
-                term = self._term()
-                self._outbox.append((blob, answer))
+                self._outbox.append((order, blob, answer))
+                self._unanswered.append((loop.time() + min(RETRY_SECONDS, remaining), answer))
                 if not self._send_soon:
                     self._send_soon = True
                     loop.call_soon(self._send_outbox)
-                waited = 0.0
-                while not answer.done() and waited < RETRY_SECONDS:
-                    step = min(WATCH_SECONDS, max(0.0, deadline - loop.time()))
-                    if step <= 0:
-                        break
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(asyncio.shield(answer), step)
-                    waited += step
-                    if self._term() != term:
-                        break  # a new leader: what the old one held may be gone; propose again
-                if not answer.done():
-                    continue
-                result, err = answer.result()
+                # Answered by the replica, or by ``_sweep`` with RETRY: a new term (what the
+                # old leader held may be gone) or no answer within RETRY_SECONDS.
+                result, err = await answer
                 if err == FAIL_REASON.SUCCESS:
                     break
-                # not leader yet, no leader, discarded by a new leader: try again shortly
-                await asyncio.sleep(min(0.05, max(0.0, deadline - loop.time())))
+                if err != RETRY:  # not leader yet, no leader, discarded: pause every proposal
+                    self._hold_until = max(self._hold_until, loop.time() + REFUSED_PAUSE)
         finally:
             self.pending -= 1
         if not isinstance(result, dict):
@@ -373,13 +389,72 @@ class Peer:
         raise_error(result)
         return result["ok"]
 
+    def _sweep(self) -> None:
+        """Answer RETRY to proposals past their retry time, and to all of them when the term
+        changed since the last sweep (a new leader: propose again, same idempotency key)."""
+        term = self._term()
+        changed, self._swept_term = term != self._swept_term, term
+        if not self._unanswered:
+            return
+        now = asyncio.get_running_loop().time()
+        keep: deque[tuple[float, asyncio.Future[tuple[Any, int]]]] = deque()
+        for due, answer in self._unanswered:
+            if answer.done():
+                continue
+            if changed or now >= due:
+                answer.set_result((None, RETRY))
+            else:
+                keep.append((due, answer))
+        self._unanswered = keep
+
+    def _leader_lost(self, node: Any) -> None:
+        """The connection to the leader dropped (a killed process's sockets close at once):
+        start an election within ``EARLY_ELECTION`` s (spread at random so that the survivors
+        rarely split their votes) instead of waiting out the election timeout. Raft's safety
+        does not depend on when an election starts; a leader still alive just wins again or
+        is replaced. pysyncobj 0.3.17 keeps the deadline in ``__raftElectionDeadline`` (read
+        in ``_onTick``, set from ``pysyncobj.monotonic`` = ``time.monotonic``)."""
+        so = self.syncobj
+        if so is None or self._stopped or so._isLeader() or not so.isReady():
+            return  # a replica still catching up would only disrupt the group (higher terms)
+        leader = so._getLeader()
+        if leader is None or leader != node:
+            return
+        # Survivors go in turns (by address, plus a little jitter) so they rarely split
+        # their votes: the first asks for votes before the next one's turn comes.
+        others = sorted(n.address for n in so.otherNodes if n != node)
+        rank = sum(1 for a in others if a < self.config.peer_address)
+        name = "_SyncObj__raftElectionDeadline"
+        soon = time.monotonic() + EARLY_ELECTION * (rank + random.uniform(0.0, 0.3))
+        if soon < getattr(so, name):
+            setattr(so, name, soon)
+            log.info("lost the leader %s: election within %.2f s", node, soon - time.monotonic())
+
     def _send_outbox(self) -> None:
         """Propose every command queued since the last turn of the loop as one entry."""
         self._send_soon = False
-        batch, self._outbox = self._outbox, []
-        batch = [(blob, answer) for blob, answer in batch if not answer.done()]
+        loop = asyncio.get_running_loop()
+        wait = self._hold_until - loop.time()
+        if wait > 0:  # a proposal was just refused (no leader yet): all wait, keeping order
+            self._send_soon = True
+            loop.call_later(wait, self._send_outbox)
+            return
+        queued, self._outbox = self._outbox, []
+        queued.sort(key=lambda item: item[0])  # retried ones before those proposed after them
+        batch = [(blob, answer) for _, blob, answer in queued if not answer.done()]
         if not batch or self._machine is None:
             return
+        start, size = 0, 0
+        for end, (blob, _) in enumerate(batch):
+            if size + len(blob) > MAX_BATCH_BYTES and end > start:
+                self._propose_entry(batch[start:end])
+                start, size = end, 0
+            size += len(blob)
+        self._propose_entry(batch[start:])
+        self._step()
+
+    def _propose_entry(self, batch: list[tuple[bytes, asyncio.Future[tuple[Any, int]]]]) -> None:
+        """Propose ``batch`` as one Raft entry; each answer gets its own command's result."""
         answers = [answer for _, answer in batch]
 
         def done(results: Any, err: int) -> None:
@@ -390,8 +465,7 @@ class Peer:
                 ok = ok and i < len(results)
                 answer.set_result((results[i] if ok else None, err))
 
-        self._machine.apply_batch([blob for blob, _ in batch], callback=done)
-        self._step()
+        self.machine.apply_batch([blob for blob, _ in batch], callback=done)
 
     def _term(self) -> int:
         return int(self.syncobj.raftCurrentTerm) if self.syncobj is not None else 0
@@ -411,7 +485,9 @@ class Peer:
             "term": raw.get("raft_term"),
             "commit_index": raw.get("commit_idx"),
             "last_applied": raw.get("last_applied"),
-            "has_quorum": raw.get("has_quorum"),
+            # A leader is known (a cut-off leader steps down after ``leader_fallback``) and a
+            # majority is connected: connections alone stay "up" for the 60 s timeout.
+            "has_quorum": leader is not None and bool(so.hasQuorum),
             "partners_connected": sum(
                 1 for k, v in raw.items() if k.startswith("partner_node_status_server_") and v == 2
             ),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -76,6 +77,15 @@ def run_peer(
     # (tls.Tunnels takes incoming peer connections over that way), seen with uvloop 0.23.
     uv_config.loop = "asyncio"
     server = house_server(uv_config, banner=f"peer {peer_listen} members {' '.join(members)}")
-    server.run()
+    # The API port is bound before the peer starts: the peer's tunnels bind ports the kernel
+    # picks, and one of those could otherwise take the API port first (seen once, as a peer
+    # that exited with "address already in use").
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        raise ConfigError(f"cannot listen on {listen}: {exc.strerror}") from None
+    server.run(sockets=[sock])
     if not server.started:
         sys.exit(1)

@@ -6,23 +6,28 @@ Here the lambda runs against a recorder of the house: a read runs on the local r
 a write (one of ``WRITES``) is caught and becomes a replicated command, proposed through the
 peer's Raft node and answered with the result the local replica computed when it applied the
 committed entry. Slow, secret-dependent preparation stays on the peer that took the request:
-argon2 hashing (only the hash is replicated) and login (only the session token's digest is).
+argon2 hashing (only the hash is replicated), login and password change (the password is
+checked there, throttled like a login; only the new hash and the session token's digest are
+replicated), logout (only the token's digest is).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import inspect
 import logging
+import math
 import secrets
 from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from auctionhouse.errors import AuctionhouseError, InvalidRequest, InvalidRules
+from auctionhouse.errors import AuctionhouseError, InvalidRules
 from auctionhouse.house import Account, AuctionHouse
-from auctionhouse.house.accounts import token_digest
+from auctionhouse.house.accounts import normalize_name, token_digest
 from auctionhouse.house.service import HouseService
+from auctionhouse.house.signing import bid_message, parse_public_key, verify
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -43,13 +48,11 @@ WRITES = frozenset(
         "create_account",
         "login",
         "register_key",
-        # Not replicated yet: refused in _replicate rather than applied on one replica only.
         "change_password",
         "logout",
         "logout_everywhere",
     }
 )
-NOT_REPLICATED = frozenset({"change_password", "logout", "logout_everywhere"})
 TICK_EVERY = 0.05  # seconds between looks for due closes
 TICK_AGAIN = 0.3  # seconds before this replica proposes another close of the same moment
 
@@ -70,16 +73,21 @@ class _Recorder:
     def __getattr__(self, name: str) -> Any:
         if name not in WRITES:
             return getattr(self._house, name)
-        method = getattr(AuctionHouse, name)
+        signature = _signature(name)
 
         def capture(*args: Any, **kwargs: Any) -> Any:
-            bound = inspect.signature(method).bind(None, *args, **kwargs)
+            bound = signature.bind(None, *args, **kwargs)
             bound.apply_defaults()
             values = dict(bound.arguments)
             values.pop("self", None)
             raise _Captured(name, values)
 
         return capture
+
+
+@functools.cache
+def _signature(name: str) -> inspect.Signature:
+    return inspect.signature(getattr(AuctionHouse, name))  # slow: once per method
 
 
 def _account(public: dict[str, Any]) -> Account:
@@ -130,11 +138,6 @@ class ReplicatedService(HouseService):
 
     async def _replicate(self, write: _Captured) -> Any:
         op, args = write.op, write.values
-        if op in NOT_REPLICATED:
-            raise InvalidRequest(
-                f"{op.replace('_', ' ')} is not replicated between peers yet; a session ends"
-                " when it expires"
-            )
         house = self.house
         loop = asyncio.get_running_loop()
         if op == "create_account":
@@ -156,23 +159,79 @@ class ReplicatedService(HouseService):
             return _account(public)
         if op == "login":
             await loop.run_in_executor(
-                None, house.accounts.check_password, args["name"], args["password"]
+                None, house.verify_login, args["name"], args["password"], args["address"]
             )
             token = secrets.token_urlsafe(32)
             await self.peer.propose(
                 "session",
                 {
                     "digest": token_digest(token),
-                    "account_id": args["name"],
+                    "account_id": normalize_name(args["name"]),
                     "expires_at": house.clock.now() + house.accounts.token_ttl,
                 },
             )
             return token
+        if op == "change_password":
+            account_id = args["account_id"]
+
+            def check_and_hash() -> str:
+                house.verify_login(
+                    account_id, args["current"], args["address"], "the current password is wrong"
+                )
+                return house.accounts.hash_password(args["new"])
+
+            password_hash = await loop.run_in_executor(None, check_and_hash)
+            token = secrets.token_urlsafe(32)
+            await self.peer.propose(
+                "password",
+                {
+                    "account_id": account_id,
+                    "password_hash": password_hash,
+                    "digest": token_digest(token),
+                    "expires_at": house.clock.now() + house.accounts.token_ttl,
+                },
+            )
+            return token
+        if op == "logout":  # only the digest is replicated: a token never enters the log
+            await self.peer.propose("logout", {"digest": token_digest(args["token"])})
+            return None
+        if op == "logout_everywhere":
+            return await self.peer.propose(op, {"account_id": args["account_id"]})
         if op == "register_key":
             return _account(await self.peer.propose(op, args))
         if op == "create_auction" and not isinstance(args.get("rules"), dict | None):
             raise InvalidRules("rules must be an object of auction rules")
+        if op == "place_bid":
+            self._check_signature(house, args)
         return await self.peer.propose(op, args)
+
+    @staticmethod
+    def _check_signature(house: AuctionHouse, args: dict[str, Any]) -> None:
+        """Verify a signed bid before proposing it, so a forged one never enters the log nor
+        costs every replica a verify; each replica still verifies it when applying (the audit
+        layer). Refused here: ``BadSignature``, without a strike (strikes are replicated
+        state, and this replica's key may lag a key change another peer took). Anything else
+        (no key, no signature, a malformed field) is left to the replicas' full check."""
+        signature, nonce, ts = args.get("signature"), args.get("nonce"), args.get("ts")
+        if not isinstance(signature, str) or not isinstance(nonce, int) or isinstance(nonce, bool):
+            return
+        if not isinstance(ts, int | float) or isinstance(ts, bool) or not math.isfinite(ts):
+            return
+        try:
+            key = house.accounts.get(args["bidder_id"]).public_key
+            message = bid_message(
+                args["auction_id"],
+                args["bidder_id"],
+                args["amount"],
+                args["nonce"],
+                args["ts"],
+                args["proxy_max"],
+            )
+            public = parse_public_key(key) if isinstance(key, str) else None
+        except (AuctionhouseError, TypeError, ValueError):
+            return
+        if public is not None:
+            verify(public, message, signature)
 
     async def _timers(self) -> None:
         """Any replica proposes a due close: a dead or stalled leader cannot hold one open."""

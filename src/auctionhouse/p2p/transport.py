@@ -16,11 +16,19 @@ from pysyncobj.tcp_connection import CONNECTION_STATE
 from pysyncobj.transport import TCPTransport
 
 
-def tunnel_transport(route: Callable[[str], int | None]) -> type[TCPTransport]:
+def tunnel_transport(
+    route: Callable[[str], int | None], lost: Callable[[Any], None] | None = None
+) -> type[TCPTransport]:
     """A transport class whose outgoing connections go to ``127.0.0.1:route(address)``
-    (``None``: no tunnel yet, try again at the next retry)."""
+    (``None``: no tunnel yet, try again at the next retry); ``lost(node)`` is told when the
+    connection with a member drops, after the library was."""
 
     class TunnelTransport(TCPTransport):  # type: ignore[misc]
+        def _onNodeDisconnected(self, node: Any) -> None:
+            super()._onNodeDisconnected(node)
+            if lost is not None:
+                lost(node)
+
         def _connectIfNecessarySingle(self, node: Any) -> bool:
             # Same as the library's, but the connection goes to the local tunnel port.
             conns = self._connections

@@ -24,12 +24,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import auctionhouse
-from auctionhouse.errors import AuctionhouseError, TooLarge
+from auctionhouse.errors import AuctionhouseError, PhotoTooLarge, TooLarge
 from auctionhouse.house import AuctionHouse, Clock
+from auctionhouse.house.photos import MAX_BYTES as PHOTO_MAX_BYTES
 from auctionhouse.house.service import HouseService
 from auctionhouse.house.verifier import place_bid_command
 from auctionhouse.server.config import ServerConfig
 from auctionhouse.server.hub import Hub, Limits
+from auctionhouse.server.market_hub import MarketHub
 from auctionhouse.server.metrics import Metrics
 from auctionhouse.server.models import BidFields
 from auctionhouse.server.passwords import PasswordWorkers
@@ -43,6 +45,7 @@ from auctionhouse.server.wire import (
 )
 
 MAX_BODY_BYTES = 1 << 20
+PHOTOS_PATH = "/api/v1/photos"
 BID_PATH = re.compile(r"/api/v1/auctions/[^/]+/bids")  # fullmatch: "$" passes a final "\n"
 
 PLACEHOLDER_PAGE = """<!doctype html>
@@ -79,6 +82,9 @@ class ServerState:
             page_cache_bytes=config.catch_up_cache_bytes,
         )
         self.sessions = SessionWatch(self.hub)
+        self.market_hub = MarketHub(  # market_hub.py
+            self.service, config.ws_send_queue, config.send_timeout
+        )
         self.passwords = PasswordWorkers(
             self.service, config.password_workers, config.login_max_waiting
         )
@@ -136,15 +142,20 @@ class ServerState:
         self._loop = asyncio.get_running_loop()
         await self.service.start()
         self.hub.start()
+        self.market_hub.start()
         self.sessions.start()
         self.service.on_session_revoked = self.sessions.revoked
-        self.metrics.watch_house(self.house.counts, lambda: self.service.queue_depth)
-        self.metrics.connections.set_function(lambda: float(len(self.hub.connections)))
+        # Looked up at each scrape: a peer's house is replaced when it rebuilds from a snapshot.
+        self.metrics.watch_house(lambda: self.house.counts(), lambda: self.service.queue_depth)
+        self.metrics.connections.set_function(  # auction and market sockets
+            lambda: float(len(self.hub.connections) + len(self.market_hub.connections))
+        )
         if self.on_started is not None:
             self.on_started()
 
     async def stop(self) -> None:
         await self.sessions.stop()
+        self.market_hub.stop()
         await self.hub.stop()
         await self.service.stop()
         self.passwords.shutdown()
@@ -194,10 +205,13 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        # A photo upload may be larger (house/photos.py); it is refused as a photo too large.
+        photo = scope.get("path") == PHOTOS_PATH
+        limit = PHOTO_MAX_BYTES if photo else self.limit
         for name, value in scope.get("headers", ()):
             if name == b"content-length":
-                if not value.isdigit() or int(value) > self.limit:
-                    await self._refuse(send)
+                if not value.isdigit() or int(value) > limit:
+                    await self._refuse(send, limit, photo)
                     return
         seen = 0
 
@@ -206,17 +220,19 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.limit:
+                if seen > limit:
                     raise _TooLarge
             return message
 
         try:
             await self.app(scope, limited, send)
         except _TooLarge:
-            await self._refuse(send)
+            await self._refuse(send, limit, photo)
 
-    async def _refuse(self, send: Send) -> None:
-        err = TooLarge(f"request bodies are limited to {self.limit} bytes")
+    async def _refuse(self, send: Send, limit: int, photo: bool) -> None:
+        err: AuctionhouseError = TooLarge(f"request bodies are limited to {limit} bytes")
+        if photo:
+            err = PhotoTooLarge(f"a photo has at most {limit // (1 << 20)} MB", limit=limit)
         response = error_response(err)
         await response({"type": "http"}, _no_receive, send)
 
@@ -237,6 +253,8 @@ def create_app(
 ) -> FastAPI:
     """The house as an ASGI app; ``clock`` is injected in tests (a ``FakeClock``); ``service``
     replaces the embedded house's service (a peer's replicated one, ``p2p.service``)."""
+    from auctionhouse.server.market_hub import MarketSocketEndpoint
+    from auctionhouse.server.market_routes import market_router
     from auctionhouse.server.page import SecurityHeaders, install_docs
     from auctionhouse.server.redact import SecretsInUrls
     from auctionhouse.server.routes import api_router, page_router
@@ -264,6 +282,7 @@ def create_app(
     app.state.server = server
     _install_error_handlers(app, server)
     app.include_router(api_router)
+    app.include_router(market_router)
     app.include_router(page_router)
 
     static = static_dir()
@@ -281,6 +300,7 @@ def create_app(
     app.add_middleware(BodyLimit)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(WebSocketEndpoint, server=server)  # WS skips the rest
+    app.add_middleware(MarketSocketEndpoint, server=server)  # /api/v1/markets/ws
     app.add_middleware(SecretsInUrls)  # outermost: no secret in a URL reaches a route or a log
     return app
 

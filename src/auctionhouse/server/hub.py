@@ -70,7 +70,7 @@ def live_view(state: AuctionState, now: float) -> dict[str, Any]:
     5,000 characters that never change; the snapshot and ``AuctionCreated`` carry it), so a
     live frame stays small however long the description is."""
     view = public_view(state, now)
-    view["item"] = {"name": state.item_name}
+    view["item"] = {"name": state.item_name, "photos": list(state.photos)}
     return view
 
 
@@ -329,6 +329,9 @@ class Hub:
         self.connections: set[Connection] = set()
         self.subs: dict[str, set[Connection]] = {}
         self.everyone: set[Connection] = set()
+        # Connections told of every new auction (its AuctionCreated frame only): a list page
+        # follows its rows by id and learns of new ones here (docs/api.md "created").
+        self.creation_watchers: set[Connection] = set()
         self.durable_seq: dict[str, int] = {}
         self._accounts: Counter[str] = Counter()
         self._tickers: dict[str, asyncio.TimerHandle] = {}
@@ -409,6 +412,7 @@ class Hub:
         self.connections.discard(conn)
         self._release_account(conn)
         self.everyone.discard(conn)
+        self.creation_watchers.discard(conn)
         for aid in conn.auctions:
             watchers = self.subs.get(aid)
             if watchers is not None:
@@ -482,6 +486,13 @@ class Hub:
             return public_view(state, now), state.seq, now
         return await self.service.call(lambda h: (h.view(aid), h.state(aid).seq, h.clock.now()))
 
+    def watch_creations(self, conn: Connection, on: bool) -> None:
+        """Tell ``conn`` of every auction created from now on (or stop)."""
+        if on:
+            self.creation_watchers.add(conn)
+        else:
+            self.creation_watchers.discard(conn)
+
     def unsubscribe(self, conn: Connection, auctions: list[str] | None) -> None:
         if auctions is None:
             conn.everything = False
@@ -528,7 +539,8 @@ class Hub:
             if isinstance(event, AuctionResumed | AuctionCreated):
                 self._ensure_ticker(aid)
         targets = self.watchers(aid)
-        if not targets:
+        created = self.creation_watchers if type(event) is AuctionCreated else ()
+        if not targets and not created:
             return
         now = self.house.clock.now()
         text = dumps(
@@ -545,6 +557,9 @@ class Hub:
         seq = event.seq
         for conn in targets:
             conn.push_event(aid, seq, text)
+        for conn in created:
+            if conn not in targets:
+                conn.push(text)
 
     # ------------------------------------------------------------------ Dutch clock ticks
 

@@ -53,12 +53,24 @@ class PublicKey(Body):
 class Item(Body):
     name: Annotated[str, Field(min_length=1, max_length=200)]
     description: Annotated[str, Field(max_length=5000)] = ""
+    # Digests from POST /api/v1/photos, in the order to show them (at most 8).
+    photos: Annotated[
+        list[Annotated[str, Field(pattern="^[0-9a-f]{64}$")]], Field(max_length=8)
+    ] = Field(default_factory=list)
 
 
 class SoftCloseRules(Body):
     window: Seconds
     extension: Seconds
     cap: Seconds
+
+
+class IncrementBandRules(Body):
+    """One band of an increment table: below ``below`` (omitted: any price) raise by
+    ``increment`` (minor units). The rules core checks the bands rise (``invalid_rules``)."""
+
+    below: Money | None = None
+    increment: Money
 
 
 class AuctionRules(Body):
@@ -79,6 +91,12 @@ class AuctionRules(Body):
     min_bidders: Count | None = None
     max_bidders: Count | None = None
     signed_bids: StrictBool | None = None
+    # English: increments by price band or as a percentage; every bid a proxy maximum.
+    increment_table: Annotated[list[IncrementBandRules], Field(max_length=100)] | None = None
+    increment_percent: Annotated[StrictInt | StrictFloat, Field(ge=-1000, le=1000)] | None = None
+    bids_are_maxima: StrictBool | None = None
+    # ISO 4217; the house sets its own and refuses another (invalid_rules, field currency).
+    currency: Annotated[str, Field(min_length=1, max_length=8)] | None = None
 
 
 class NewAuction(Body):

@@ -5,6 +5,7 @@ per-address rate limit."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Annotated, Any, Literal
 
@@ -144,7 +145,7 @@ async def logout(request: Request, credentials: Credentials) -> dict[str, Any]:
     server = server_of(request)
     token = credentials.credentials
     session = server.house.session(token)  # 401 if expired or unknown
-    await server.service.call(lambda h: h.logout(token))  # a peer refuses: not replicated yet
+    await server.service.call(lambda h: h.logout(token))  # a peer replicates its digest
     server.sessions.end_session(session.digest)
     return {"revoked": 1}
 
@@ -215,21 +216,26 @@ async def list_auctions(
     bidder: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+    q: Annotated[str | None, Query(max_length=200, description="words in the item")] = None,
+    sort: Literal["newest", "ending_soonest", "price_low", "price_high", "most_bids"] = "newest",
 ) -> dict[str, Any]:
     house = server_of(request).house
-    filters: dict[str, Any] = {
-        "state": state,
-        "method": method,
-        "seller": seller,
-        "bidder": bidder,
-        "viewer": account.id if account is not None else None,
-    }
-    views = [_listed(v) for v in house.list_auctions(limit=limit, offset=offset, **filters)]
+    views, total = house.find_auctions(
+        state=state,
+        method=method,
+        seller=seller,
+        bidder=bidder,
+        viewer=account.id if account is not None else None,
+        query=q,
+        sort=sort,
+        limit=limit,
+        offset=offset,
+    )
     return {
-        "auctions": views,
+        "auctions": [_listed(v) for v in views],
         "limit": limit,
         "offset": offset,
-        "total": house.count_auctions(**filters),
+        "total": total,
     }
 
 
@@ -247,11 +253,41 @@ def _listed(view: dict[str, Any]) -> dict[str, Any]:
 @api_router.post("/auctions", status_code=201, tags=["auctions"])
 async def create_auction(body: NewAuction, account: User, request: Request) -> dict[str, Any]:
     rules = rules_dict(body.rules)
+    photos = tuple(body.item.photos)
+    extra: dict[str, Any] = {"photos": photos} if photos else {}
     return await server_of(request).service.call(
         lambda h: h.create_auction(
-            account.id, body.item.name, body.method, rules, description=body.item.description
+            account.id,
+            body.item.name,
+            body.method,
+            rules,
+            description=body.item.description,
+            **extra,
         )
     )
+
+
+# ---------------------------------------------------------------------- photos
+
+PHOTO_CACHE = "public, max-age=31536000, immutable"  # content-addressed: never changes
+PhotoDigest = Annotated[str, Path(pattern="^[0-9a-f]{64}$")]
+
+
+@api_router.post("/photos", status_code=201, tags=["photos"])
+async def upload_photo(account: User, request: Request) -> dict[str, Any]:
+    """The body is the image itself (JPEG, PNG or WebP, at most 5 MB). The house checks it,
+    re-encodes it without metadata and keeps it with a thumbnail; the answer's ``photo`` (its
+    SHA-256) goes in a new auction's ``item.photos``."""
+    upload = await request.body()
+    house = server_of(request).house
+    return await asyncio.to_thread(house.add_photo, account.id, upload)
+
+
+@api_router.get("/photos/{digest}", tags=["photos"])
+async def photo(digest: PhotoDigest, request: Request, thumbnail: bool = False) -> Response:
+    """A photo (``thumbnail=true``: its thumbnail, WebP, at most 400 pixels a side)."""
+    data, media = server_of(request).house.photo(digest, thumbnail=thumbnail)
+    return Response(data, media_type=media, headers={"Cache-Control": PHOTO_CACHE})
 
 
 @api_router.get("/auctions/{auction_id}", tags=["auctions"])
@@ -315,6 +351,25 @@ async def auction_events(
 @api_router.get("/time", tags=["house"])
 async def server_time(request: Request) -> dict[str, float]:
     return {"now": server_of(request).house.clock.now()}
+
+
+@api_router.get("/house", tags=["house"])
+async def house_info(request: Request) -> dict[str, Any]:
+    """What a face needs to show and take money as people write it, and the house time:
+    ``currency`` (ISO 4217; every amount is an integer of its minor units), ``currency_digits``
+    (its minor-unit digits: EUR 2, JPY 0), ``locale`` (for Babel's or Intl's currency format),
+    ``bids_are_maxima`` (the house default for English auctions) and ``now`` (seconds)."""
+    from auctionhouse.money import currency_digits
+
+    house = server_of(request).house
+    config = house.config
+    return {
+        "currency": config.currency,
+        "currency_digits": currency_digits(config.currency),
+        "locale": config.locale,
+        "bids_are_maxima": config.bids_are_maxima,
+        "now": house.clock.now(),
+    }
 
 
 @api_router.get("/admin/stats", tags=["admin"])

@@ -50,6 +50,16 @@ def _auction_list(value: Any) -> list[str] | None:
     raise InvalidRequest('auctions must be "*" or a list of 1 to 1000 auction ids')
 
 
+def _creations(message: dict[str, Any]) -> bool | None:
+    """``created: true`` asks for every new auction (None: the message does not say)."""
+    value = message.get("created")
+    if value is None:
+        return None
+    if value is not True:
+        raise InvalidRequest("created must be true (or absent)")
+    return True
+
+
 def _after(value: Any) -> dict[str, int]:
     if value is None:
         return {}
@@ -89,6 +99,10 @@ class Session:
             elif op == "subscribe":
                 self._subscribe(request_id, message)
             elif op == "unsubscribe":
+                if _creations(message) is not None:
+                    self.server.hub.watch_creations(self.conn, False)
+                    self._reply(request_id, {"type": "unsubscribed", "created": True})
+                    return
                 auctions = _auction_list(message.get("auctions"))
                 self.server.hub.unsubscribe(self.conn, auctions)
                 self._reply(request_id, {"type": "unsubscribed", "auctions": auctions or "*"})
@@ -116,6 +130,12 @@ class Session:
     def _subscribe(self, request_id: Any, message: dict[str, Any]) -> None:
         """Queues the catch-up and the answers; the sender sends them in order, under flow
         control (hub.py), so a subscribe never holds more than a marker in memory."""
+        if _creations(message) is not None:
+            if "auctions" in message:
+                raise InvalidRequest('subscribe to "created" or to auctions, not both at once')
+            self.server.hub.watch_creations(self.conn, True)
+            self._reply(request_id, {"type": "subscribed", "created": True})
+            return
         auctions = _auction_list(message.get("auctions"))
         after = _after(message.get("after"))
         errors = self.server.hub.subscribe(self.conn, auctions, after)

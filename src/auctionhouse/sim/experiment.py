@@ -233,7 +233,14 @@ def plot_history(
     for label, history in histories.items():
         gens = np.arange(1, len(history) + 1)
         (line,) = ax.plot(gens, [h["mean"] for h in history], label=f"{label} mean")
-        ax.plot(gens, [h["best"] for h in history], color=line.get_color(), lw=0.6, alpha=0.5)
+        ax.plot(
+            gens,
+            [h["best"] for h in history],
+            color=line.get_color(),
+            lw=0.6,
+            alpha=0.5,
+            label=f"{label} best",
+        )
     ax.set_xlabel("generation")
     ax.set_ylabel("fitness (credit + payoffs)")
     ax.set_title(title)

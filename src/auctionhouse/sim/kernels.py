@@ -23,6 +23,8 @@ Clock auctions are solved in closed form, never tick by tick:
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 import numpy as np
 import numpy.typing as npt
 
@@ -145,11 +147,40 @@ def dutch_clock(
     return price, np.asarray((m1 >= floor) & (price >= reserve))
 
 
+Increment = float | Callable[[FloatArray], FloatArray]
+
+
+def increment_steps(
+    flat: float,
+    bands: Sequence[tuple[float | None, float]] | None = None,
+    percent: float | None = None,
+) -> Callable[[FloatArray], FloatArray]:
+    """The house's increment (``Rules.increment_at``) over arrays of prices: the greatest of
+    ``flat``, the band of an increment table (``(below, increment)`` pairs in rising order, the
+    last ``below`` None: any price above) and ``percent`` of the price rounded up to a whole
+    minor unit (a hair of tolerance keeps 1.1% of 1000 at 11, as the house's exact decimals)."""
+    belows = np.array([np.inf if b is None else float(b) for b, _ in bands or ()])
+    steps = np.array([float(i) for _, i in bands or ()])
+
+    def at(price: FloatArray) -> FloatArray:
+        step = np.full(np.shape(price), float(flat))
+        if len(steps):
+            band = np.minimum(np.searchsorted(belows, price, side="right"), len(steps) - 1)
+            step = np.maximum(step, steps[band])
+        if percent:
+            with np.errstate(invalid="ignore"):
+                share = np.ceil(np.asarray(price, dtype=np.float64) * percent / 100.0 - 1e-9)
+            step = np.maximum(step, np.where(np.isfinite(share), share, flat))
+        return step
+
+    return at
+
+
 def english_proxy(
     maxima: npt.NDArray[np.floating] | IntArray,
     start: float,
     reserve: float | None,
-    increment: float,
+    increment: Increment,
     min_amount: float = 0.0,
 ) -> tuple[FloatArray, BoolArray, IntArray]:
     """English with proxy bids, as the house runs it (``auction/rules.py``), when each bidder in
@@ -161,7 +192,10 @@ def english_proxy(
     ``min(leader's max, its max + increment)``. The reserve stays secret until close: a winner
     whose maximum covers it then pays at least the reserve. Vectorized over auctions; the loop
     is over bidders only. Returns ``(price, sold, winner)``; the winner is ``-1`` when nobody bid.
+    ``increment`` is a flat step or the house's increment as a function of the price it is
+    added to (:func:`increment_steps`: increment tables, percentages).
     """
+    inc = increment if callable(increment) else increment_steps(float(increment))
     count, size = maxima.shape[0], maxima.shape[1:]
     leader = np.full(size, -1, dtype=np.int64)
     leader_max = np.full(size, -np.inf)
@@ -170,13 +204,12 @@ def english_proxy(
     for i in range(count):
         m = maxima[i].astype(np.float64)
         first = leader < 0
-        minimum = np.where(first, opening, price + increment)
+        minimum = np.where(first, opening, price + inc(price))
         bids = m >= minimum
         takes = bids & (first | (m > leader_max))
-        new_price = np.where(
-            first, minimum, np.maximum(minimum, np.minimum(m, leader_max + increment))
-        )
-        answered = np.minimum(leader_max, m + increment)
+        over_leader = np.where(first, 0.0, leader_max + inc(np.where(first, 0.0, leader_max)))
+        new_price = np.where(first, minimum, np.maximum(minimum, np.minimum(m, over_leader)))
+        answered = np.minimum(leader_max, m + inc(m))
         price = np.where(takes, new_price, np.where(bids, answered, price))
         leader = np.where(takes, i, leader)
         leader_max = np.where(takes, m, leader_max)

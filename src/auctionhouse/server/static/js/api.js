@@ -90,6 +90,24 @@ export async function api(method, path, body) {
   return data;
 }
 
+// POST raw bytes (a photo: docs/api.md "Photos"); answers like api().
+export async function upload(path, blob) {
+  const headers = { Accept: "application/json", "Content-Type": blob.type || "application/octet-stream" };
+  if (session) headers.Authorization = `Bearer ${session.token}`;
+  let response;
+  try {
+    response = await fetch(`/api/v1${path}`, { method: "POST", headers, body: blob, cache: "no-store" });
+  } catch {
+    throw new ApiError(0, { code: "network", message: "The auction house cannot be reached." });
+  }
+  const data = await response.json().catch(() => null);
+  if (!response.ok) {
+    throw new ApiError(response.status, (data && data.error) || {
+      code: `http_${response.status}`, message: `The house answered ${response.status}.` });
+  }
+  return data;
+}
+
 export const get = (path) => api("GET", path);
 export const post = (path, body) => api("POST", path, body === undefined ? {} : body);
 export const put = (path, body) => api("PUT", path, body);

@@ -1,20 +1,70 @@
 // Formatting shared by every view: money, countdowns, times, and a tiny DOM builder.
-// Money is an integer number of minor units (cents) everywhere in the house: the API, the
-// server's messages ("at least 1100") and the CLI (auctionhouse.client.render.money) all show
-// it as that integer, so the page does too -- the page and the CLI show the same numbers.
+// Money is an integer number of minor units (cents) in the API; people see it formatted in the
+// house's currency and locale (GET /api/v1/house), as the CLI shows it with Babel's
+// format_currency: Intl.NumberFormat reads the same CLDR data ("€12.50", "12,50 €", "¥1,250").
+// People type decimals ("12.50"), converted exactly, never with more decimals than the currency has.
 
-export function money(minor) {
-  if (minor === null || minor === undefined) return "-";
-  return String(minor);
+const house = { currency: "EUR", digits: 2, locale: "en" };
+let formatter = null;
+
+// Set from GET /api/v1/house once at start: {currency, currency_digits, locale}.
+export function setHouseMoney(info) {
+  if (!info || typeof info.currency !== "string") return;
+  house.currency = info.currency;
+  house.digits = Number.isInteger(info.currency_digits) ? info.currency_digits : 2;
+  house.locale = (info.locale || "en").replace(/_/g, "-");
+  formatter = null;
 }
 
-// "1250" -> 1250; throws an Error with words for anything that is not a whole amount.
+export function houseCurrency() {
+  return house.currency;
+}
+
+function format() {
+  if (!formatter) {
+    try {
+      formatter = new Intl.NumberFormat(house.locale, { style: "currency", currency: house.currency,
+        minimumFractionDigits: house.digits, maximumFractionDigits: house.digits });
+    } catch (e) {
+      formatter = new Intl.NumberFormat("en", { style: "currency", currency: house.currency });
+    }
+  }
+  return formatter;
+}
+
+// 1250 -> "€12.50" (the house's currency and locale); null -> "-".
+export function money(minor) {
+  if (minor === null || minor === undefined) return "-";
+  if (!Number.isInteger(minor)) return String(minor);
+  return format().format(minor / 10 ** house.digits);
+}
+
+// 1250 -> "12.50": what a person types back into a field.
+export function plainMoney(minor) {
+  if (minor === null || minor === undefined) return "";
+  const d = house.digits;
+  if (d === 0) return String(minor);
+  const s = String(Math.abs(minor)).padStart(d + 1, "0");
+  return `${minor < 0 ? "-" : ""}${s.slice(0, -d)}.${s.slice(-d)}`;
+}
+
+// "12.50" -> 1250, exactly (string digits, no floating point); throws an Error with words for
+// anything that is not an amount of the house's currency, or has more decimals than it has.
 export function parseMoney(text) {
   const s = String(text).trim();
-  if (!/^\d+$/.test(s)) {
-    throw new Error("Enter a whole number of minor units (cents), for example 1250 for 12.50.");
+  const m = /^(\d*)(?:\.(\d*))?$/.exec(s);
+  const d = house.digits;
+  const example = d === 0 ? "1250" : `12.${"5".padEnd(d, "0")}`;
+  if (!m || (m[1] === "" && !m[2])) {
+    throw new Error(`Enter an amount in ${house.currency}, for example ${example}.`);
   }
-  const minor = Number(s);
+  const decimals = m[2] || "";
+  if (decimals.length > d) {
+    throw new Error(d === 0
+      ? `${house.currency} has no decimals: enter a whole amount, for example ${example}.`
+      : `${house.currency} has ${d} decimals: ${s} has more, for example ${example}.`);
+  }
+  const minor = Number((m[1] || "0") + decimals.padEnd(d, "0"));
   if (!Number.isSafeInteger(minor)) throw new Error("That amount is too large.");
   return minor;
 }

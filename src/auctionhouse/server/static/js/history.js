@@ -11,8 +11,14 @@ export function describeEvent(e, method) {
       if (e.amount === undefined) return "A sealed bid was received";
       if (method === "dutch") return `${e.bidder} accepted at ${money(e.price)}`;
       if (isSealed(method)) return `${e.bidder} bid ${money(e.amount)} (sealed)`;
-      if (e.amount === null) return `${e.bidder} bid by proxy; price ${money(e.price)}, ${e.leader} leads`;
-      return `${e.bidder} bid ${money(e.amount)}; price ${money(e.price)}, ${e.leader} leads`;
+      // Say who really moved the price: a bid that met a higher maximum names whose answered.
+      {
+        const bid = e.amount === null ? "up to a secret maximum" : money(e.amount);
+        if (e.leader !== e.bidder) {
+          return `${e.bidder} bid ${bid}; ${e.leader}'s maximum answered: ${e.leader} leads at ${money(e.price)}`;
+        }
+        return `${e.bidder} bid ${bid}: ${e.leader} leads at ${money(e.price)}`;
+      }
     case "DeadlineExtended":
       return `Soft close: the close moved to ${when(e.closes_at).slice(11)}`;
     case "AuctionPaused":

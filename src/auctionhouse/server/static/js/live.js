@@ -30,6 +30,8 @@ export class Live {
     this.timeSent = new Map();
     this.opened = 0;
     this.everything = false; // "*" is subscribed on the current socket
+    this.creationWatchers = new Set(); // told of every new auction (the list page)
+    this.creations = false; // "created" is subscribed on the current socket
     this.onUnauthorized = null;
   }
 
@@ -43,6 +45,7 @@ export class Live {
   connect() {
     clearTimeout(this.retryTimer);
     this.everything = false;
+    this.creations = false;
     this.setState(this.opened ? "reconnecting" : "connecting");
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
     // The token never goes in the URL (URLs are logged): it is the socket's first message.
@@ -64,6 +67,8 @@ export class Live {
       const everything = [...this.watchers].find((w) => w.auctions === "*");
       if (everything) this.subscribe(everything);
       for (const w of this.watchers) if (w.auctions !== "*") this.subscribe(w);
+      this.creations = this.creationWatchers.size > 0
+        && this.send({ op: "subscribe", created: true });
       this.askTime();
       clearInterval(this.timeTimer);
       this.timeTimer = setInterval(() => this.askTime(), 15000);
@@ -87,6 +92,7 @@ export class Live {
       if (ws !== this.ws) return;
       this.ws = null;
       this.everything = false;
+      this.creations = false;
       clearInterval(this.timeTimer);
       if (SESSION_ENDED.has(e.code) && this.onUnauthorized) {
         this.onUnauthorized(); // the session ended: sign out here, then connect as a visitor
@@ -163,6 +169,27 @@ export class Live {
         w.handler(msg);
       }
     }
+    if (msg.type === "event" && msg.event && msg.event.type === "AuctionCreated") {
+      for (const fn of this.creationWatchers) fn(msg);
+    }
+  }
+
+  // watchCreations(handler) -> stop function: the handler gets the event frame of every
+  // auction created from now on (its view and its AuctionCreated event), nothing else; the
+  // list page follows its own rows by id and learns of new auctions here, so what it receives
+  // grows with the rows it shows, not with the auctions in the house.
+  watchCreations(handler) {
+    this.creationWatchers.add(handler);
+    if (!this.creations) this.creations = this.send({ op: "subscribe", created: true });
+    return () => {
+      this.creationWatchers.delete(handler);
+      // kept a moment: paging through the list does not unsubscribe and subscribe again
+      setTimeout(() => {
+        if (this.creationWatchers.size || !this.creations) return;
+        this.creations = false;
+        this.send({ op: "unsubscribe", created: true });
+      }, EVERYTHING_GRACE_MS);
+    };
   }
 
   // ------------------------------------------------------------------ subscriptions
@@ -179,8 +206,13 @@ export class Live {
       this.watchers.delete(w);
       if (w.auctions === "*") {
         setTimeout(() => this.dropEverything(), EVERYTHING_GRACE_MS);
-      } else if (![...this.watchers].some((o) => o.auctions.join?.() === w.auctions.join())) {
-        this.send({ op: "unsubscribe", auctions: w.auctions });
+      } else {
+        // only the auctions no other watcher follows (the list re-subscribes its rows before
+        // it lets go of the old ones, and they overlap)
+        const kept = new Set();
+        for (const o of this.watchers) if (o.auctions !== "*") o.auctions.forEach((a) => kept.add(a));
+        const gone = w.auctions.filter((a) => !kept.has(a));
+        if (gone.length) this.send({ op: "unsubscribe", auctions: gone });
       }
     };
   }

@@ -4,12 +4,14 @@
 import { api, currentSession, get, me, onSession, setSession, syncTime } from "./api.js";
 import { clock } from "./clock.js";
 import { live } from "./live.js";
-import { h, setText } from "./format.js";
+import { h, setHouseMoney, setText } from "./format.js";
 import { mountList, mountMine } from "./views/list.js";
 import { mountAuction } from "./views/auction.js";
 import { mountSell } from "./views/sell.js";
 import { mountSignIn } from "./views/account.js";
 import { mountAdmin } from "./views/admin.js";
+import { mountMarket, mountMarkets } from "./views/market.js";
+import { mountAgent, mountAgents } from "./views/agents.js";
 
 const ROUTES = [
   [/^$|^auctions$/, mountList],
@@ -19,6 +21,10 @@ const ROUTES = [
   [/^mine$/, (root, p) => mountMine(root, p, "seller")],
   [/^bids$/, (root, p) => mountMine(root, p, "bidder")],
   [/^admin$/, mountAdmin],
+  [/^markets$/, mountMarkets],
+  [/^market\/([^/]+)$/, mountMarket],
+  [/^agents$/, mountAgents],
+  [/^agents\/([^/]+)$/, mountAgent],
 ];
 
 const view = document.getElementById("view");
@@ -160,6 +166,11 @@ async function start() {
   live.onUnauthorized = () => setSession(null);
   window.addEventListener("hashchange", route);
   window.addEventListener("online", () => live.start());
+  try {
+    setHouseMoney(await get("/house")); // the currency and locale amounts are shown in
+  } catch (e) {
+    console.warn("no /house answer yet: amounts shown in EUR", e);
+  }
   try {
     await syncTime();
   } catch (e) {

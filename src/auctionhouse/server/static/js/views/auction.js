@@ -20,9 +20,14 @@ export async function mountAuction(root, ctx) {
   const id = ctx.args[0];
   const page = { id, view: null, events: [], lastSeq: 0, lastTickAt: null, replayAt: null };
   let view;
+  // Shown until the auction and its history are in (a slow house never shows a blank page).
+  const loading = h("p", { class: "loading", id: "auction-loading", role: "status",
+    "aria-busy": "true" }, "Loading the auction…");
+  root.append(loading);
   try {
     view = await get(`/auctions/${encodeURIComponent(id)}`);
   } catch (e) {
+    loading.remove();
     root.append(h("h1", {}, "Auction not found"),
       h("p", { class: "error", role: "alert" }, e instanceof ApiError ? e.message : String(e)),
       h("p", {}, h("a", { href: "#/" }, "Back to the auctions")));
@@ -36,6 +41,7 @@ export async function mountAuction(root, ctx) {
     method: h("span", { class: "badge method", id: "method" }),
     state: h("span", { class: "badge state", id: "state" }),
     description: h("p", { class: "description", id: "item-description" }),
+    photos: h("div", { class: "photos", id: "photos", "aria-label": "Photos" }),
     priceLabel: h("span", { class: "label", id: "price-label" }),
     price: h("span", { class: "value num big", id: "price", "aria-labelledby": "price-label" }),
     leader: h("p", { class: "leader", id: "leader" }),
@@ -54,21 +60,25 @@ export async function mountAuction(root, ctx) {
   const form = bidForm(page, {
     onAccepted: () => refresh(),
   });
+  // A closed auction takes no bid: its bid card goes, its result stands in the price card.
+  const bidPanel = h("section", { class: "card bid-panel", "aria-labelledby": "bid-heading" },
+    h("h2", { id: "bid-heading" }, "Bid"), form.el, el.you);
+  const livePanel = h("section", { class: "card live-panel", "aria-label": "Price and time" },
+    h("div", { class: "stat" }, el.priceLabel, el.price),
+    el.leader,
+    el.reserve,
+    h("div", { class: "stat" }, el.timeLabel, el.countdown),
+    el.nextStep,
+    el.extended,
+    el.result);
   root.append(
     h("p", { class: "crumbs" }, h("a", { href: "#/" }, "← All auctions")),
     h("div", { class: "title-row" }, el.title, h("span", { class: "badges" }, el.method, el.state)),
     el.description,
-    h("div", { class: "auction-grid" },
-      h("section", { class: "card live-panel", "aria-label": "Price and time" },
-        h("div", { class: "stat" }, el.priceLabel, el.price),
-        el.leader,
-        el.reserve,
-        h("div", { class: "stat" }, el.timeLabel, el.countdown),
-        el.nextStep,
-        el.extended,
-        el.result),
-      h("section", { class: "card bid-panel", "aria-labelledby": "bid-heading" },
-        h("h2", { id: "bid-heading" }, "Bid"), form.el, el.you),
+    el.photos,
+    h("div", { class: "auction-grid", hidden: true, id: "auction-grid" },
+      livePanel,
+      bidPanel,
       h("section", { class: "card chart-panel", "aria-labelledby": "chart-heading" },
         h("h2", { id: "chart-heading" }, "Price over time"), el.chart, el.replay),
       h("section", { class: "card history-panel", "aria-labelledby": "history-heading" },
@@ -89,6 +99,7 @@ export async function mountAuction(root, ctx) {
     setText(el.title, v.item.name);
     setText(el.description, v.item.description || "");
     el.description.hidden = !v.item.description;
+    drawPhotos(v.item.photos || []);
     setText(el.method, METHOD_NAMES[v.method] || v.method);
     renderRules(el.rules, v);
     rulesFor = v.closes_at;
@@ -119,6 +130,13 @@ export async function mountAuction(root, ctx) {
     const ph = phase(v, now);
     setText(el.state, stateWord(v, now));
     if (el.state.dataset.state !== ph) el.state.dataset.state = ph;
+    const closed = ph === "closed" || v.state === "closed";
+    if (bidPanel.hidden !== closed) {
+      bidPanel.hidden = closed;
+      (closed ? livePanel : bidPanel).append(el.you); // your part stays in sight once closed
+    }
+    livePanel.classList.toggle("result-panel", closed);
+    if (closed && v.state !== "closed") setText(el.result, "Closing: the result is on its way…");
     if (v.method === "dutch" && ph === "open") {
       const tick = v.rules.tick_seconds;
       const base = page.lastTickAt ?? v.opens_at;
@@ -137,6 +155,16 @@ export async function mountAuction(root, ctx) {
     chartKey = key;
     el.chart.replaceChildren(priceChart({ view: v, events: page.events, now: clock.now(),
       until: page.replayAt, width: el.chart.clientWidth }));
+  }
+
+  function drawPhotos(photos) {
+    el.photos.hidden = !photos.length;
+    el.photos.replaceChildren(...photos.map((digest, i) => {
+      const full = `/api/v1/photos/${digest}`;
+      return h("a", { href: full, target: "_blank", rel: "noopener", class: i === 0 ? "main" : "" },
+        h("img", { src: i === 0 ? full : `${full}?thumbnail=true`, loading: "lazy",
+          alt: `Photo ${i + 1} of ${photos.length}: ${page.view.item.name}` }));
+    }));
   }
 
   function drawYou() {
@@ -266,6 +294,8 @@ export async function mountAuction(root, ctx) {
   drawStatic();
   drawLive();
   setupReplay();
+  loading.remove();
+  root.querySelector("#auction-grid").hidden = false;
 
   // the chart is drawn at the box's own width, so its text stays readable on a phone
   let drawnWidth = el.chart.clientWidth;
@@ -399,11 +429,27 @@ function reserveWords(v) {
   return "Has a reserve (met or not is shown at close)";
 }
 
+// An English auction's increment in words: flat, by price band, or a percentage of the price.
+export function incrementWords(r) {
+  if (Array.isArray(r.increment_table) && r.increment_table.length) {
+    const bands = r.increment_table.map((b) =>
+      b.below ? `under ${money(b.below)}: +${money(b.increment)}` : `above: +${money(b.increment)}`);
+    const last = r.increment_table[r.increment_table.length - 1];
+    if (last.below) bands.push(`above: +${money(last.increment)}`);
+    return `${bands.join(", ")} (at least ${money(r.min_increment)})`;
+  }
+  if (r.increment_percent) return `${r.increment_percent}% of the price (at least ${money(r.min_increment)})`;
+  return money(r.min_increment);
+}
+
 function renderRules(dl, v) {
   const r = v.rules;
   const rows = [["Method", METHOD_NAMES[v.method] || v.method], ["Seller", v.seller]];
   rows.push(["Starting price", money(r.starting_price)]);
-  if (v.method === "english") rows.push(["Minimum increment", money(r.min_increment)]);
+  if (v.method === "english") rows.push(["Increment", incrementWords(r)]);
+  if (v.method === "english" && r.bids_are_maxima) {
+    rows.push(["Every bid is a maximum", "yes: the house bids for you only what is needed"]);
+  }
   if (v.method === "dutch") {
     rows.push(["Step down", `${money(r.decrement)} every ${span(r.tick_seconds)}`]);
   }

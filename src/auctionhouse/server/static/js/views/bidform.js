@@ -5,7 +5,7 @@
 
 import { ApiError, me, post, syncTime } from "../api.js";
 import { clock } from "../clock.js";
-import { h, money, parseMoney, setText } from "../format.js";
+import { h, houseCurrency, money, parseMoney, plainMoney, setText } from "../format.js";
 import { phase } from "../info.js";
 import { browserKey, signBid } from "../keys.js";
 
@@ -128,7 +128,12 @@ export function bidForm(page, { onAccepted }) {
     const hint = h("small", { id: "bid-amount-hint", class: "num" });
     const button = h("button", { type: "submit", id: "bid-submit" }, "Place bid");
     const form = h("form", { id: "bid-form", novalidate: true },
-      h("div", { class: "field" }, h("label", { for: "bid-amount" }, "Your bid (minor units)"), amount, hint),
+      h("div", { class: "field" }, h("label", { for: "bid-amount" },
+        page.view.rules.bids_are_maxima ? `Your maximum bid (${houseCurrency()})` : `Your bid (${houseCurrency()})`),
+      amount, hint,
+      page.view.rules.bids_are_maxima
+        ? h("small", { id: "bid-is-max" }, "Every bid here is a maximum: the house bids for you only what is needed.")
+        : null),
       h("div", { class: "field" },
         h("label", { for: "bid-max" }, "Bid automatically up to (optional)"), max,
         h("small", { id: "bid-max-hint" },
@@ -187,7 +192,7 @@ export function bidForm(page, { onAccepted }) {
       autocomplete: "off", required: true, "aria-describedby": "bid-amount-hint" });
     const button = h("button", { type: "submit", id: "bid-submit" }, "Submit sealed bid");
     const form = h("form", { id: "bid-form", novalidate: true },
-      h("div", { class: "field" }, h("label", { for: "bid-amount" }, "Your sealed bid (minor units)"), amount,
+      h("div", { class: "field" }, h("label", { for: "bid-amount" }, `Your sealed bid (${houseCurrency()})`), amount,
         h("small", { id: "bid-amount-hint" },
           `At least ${money(page.view.rules.starting_price)}. Hidden from everyone until close; ` +
           "one bid each, no changes.")),
@@ -238,7 +243,7 @@ export function bidForm(page, { onAccepted }) {
       const min = v.min_next_bid;
       setText(parts.hint, min !== null && min !== undefined ? `At least ${money(min)}` : "");
       if (!parts.amount.dataset.touched && document.activeElement !== parts.amount && min) {
-        const want = money(min).replace(/,/g, "");
+        const want = plainMoney(min);
         if (parts.amount.value !== want) parts.amount.value = want;
       }
       parts.button.disabled = !open;

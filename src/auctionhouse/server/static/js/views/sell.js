@@ -1,11 +1,12 @@
 // "Sell an item": the four methods and their rules (docs/api.md "Rules"). Fields that do not
 // apply to the chosen method are hidden and not sent.
 
-import { ApiError, me, post } from "../api.js";
+import { ApiError, me, post, upload } from "../api.js";
 import { clock } from "../clock.js";
-import { h, METHOD_NAMES, parseMoney } from "../format.js";
+import { h, houseCurrency, METHOD_NAMES, parseMoney, plainMoney } from "../format.js";
 
 const ALL = "english dutch fpsb vickrey";
+const MAX_PHOTOS = 8;
 const SEALED = "fpsb vickrey";
 
 const UNITS = [["1", "seconds"], ["60", "minutes"], ["3600", "hours"], ["86400", "days"]];
@@ -31,7 +32,10 @@ export function mountSell(root, ctx) {
       field("item-name", "Name", h("input", { id: "item-name", name: "item_name", required: true,
         maxlength: "200" })),
       field("item-description", "Description (optional)",
-        h("textarea", { id: "item-description", name: "description", rows: "3" }))),
+        h("textarea", { id: "item-description", name: "description", rows: "3" })),
+      field("item-photos", `Photos (optional: up to ${MAX_PHOTOS}, JPEG, PNG or WebP, 5 MB each)`,
+        h("input", { id: "item-photos", name: "photos", type: "file", multiple: true,
+          accept: "image/jpeg,image/png,image/webp" }))),
     h("fieldset", { class: "methods" },
       h("legend", {}, "Method"),
       Object.entries(METHOD_NAMES).map(([value, words], i) =>
@@ -42,12 +46,20 @@ export function mountSell(root, ctx) {
       hint),
     h("fieldset", {},
       h("legend", {}, "Prices"),
-      h("p", { class: "hint" }, "Amounts are whole minor units (cents), as everywhere in the house: " +
-        "1250 means 12.50."),
-      moneyField("starting-price", "Starting price", ALL, "100"),
+      h("p", { class: "hint" }, `Amounts in ${houseCurrency()}, for example ${plainMoney(1250)}.`),
+      moneyField("starting-price", "Starting price", ALL, plainMoney(100)),
       moneyField("reserve-price", "Reserve price (optional, kept secret; 0 or empty: none)", ALL, ""),
-      moneyField("min-increment", "Minimum increment", "english", "100"),
-      moneyField("decrement", "Price step down (decrement)", "dutch", "100"),
+      moneyField("min-increment", "Minimum increment", "english", plainMoney(100)),
+      field("increment-table", "Increments by price band (optional): under PRICE raise by STEP, " +
+        `e.g. ${plainMoney(100)}:${plainMoney(5)}, ${plainMoney(500)}:${plainMoney(25)}, *:${plainMoney(50)}`,
+        h("input", { id: "increment-table", name: "increment-table", autocomplete: "off" }), "english"),
+      numberField("increment-percent", "Increment as a percentage of the price (optional)", "english", ""),
+      field("bids-are-maxima", "Every bid is a maximum (the house bids for each bidder only what is needed)",
+        h("select", { id: "bids-are-maxima", name: "bids-are-maxima" },
+          h("option", { value: "" }, "The house's default"),
+          h("option", { value: "true" }, "Yes"),
+          h("option", { value: "false" }, "No")), "english"),
+      moneyField("decrement", "Price step down (decrement)", "dutch", plainMoney(100)),
       numberField("tick-seconds", "Seconds between steps", "dutch", "5"),
       moneyField("floor-price", "Lowest clock price (public; empty: 1)", "dutch", "")),
     h("fieldset", {},
@@ -102,9 +114,25 @@ export function mountSell(root, ctx) {
       error.textContent = err.message;
       return;
     }
+    const files = [...form.elements.photos.files];
+    if (files.length > MAX_PHOTOS) {
+      error.textContent = `At most ${MAX_PHOTOS} photos.`;
+      return;
+    }
     const button = form.querySelector("button[type=submit]");
     button.disabled = true;
     try {
+      const photos = [];
+      for (const [i, file] of files.entries()) {
+        error.textContent = `Uploading photo ${i + 1} of ${files.length}…`;
+        try {
+          photos.push((await upload("/photos", file)).photo);
+        } catch (err) {
+          throw new ApiError(err.status, { ...err.fields, message: `${file.name}: ${err.message}` });
+        }
+      }
+      error.textContent = "";
+      if (photos.length) body.item.photos = photos;
       const view = await post("/auctions", body);
       ctx.navigate(`#/auction/${encodeURIComponent(view.id)}`);
     } catch (err) {
@@ -125,7 +153,7 @@ function field(id, label, input, methods) {
 
 function moneyField(id, label, methods, value) {
   return field(id, label, h("input", { id, name: id, inputmode: "decimal", value,
-    autocomplete: "off", pattern: "[0-9]*" }), methods);
+    autocomplete: "off" }), methods);
 }
 
 function numberField(id, label, methods, value) {
@@ -163,6 +191,11 @@ function readForm(form) {
   amount("starting-price", "starting_price");
   amount("reserve-price", "reserve_price");
   amount("min-increment", "min_increment");
+  const table = val("increment-table");
+  if (table) rules.increment_table = readIncrementTable(table);
+  number("increment-percent", "increment_percent");
+  const maxima = val("bids-are-maxima");
+  if (maxima) rules.bids_are_maxima = maxima === "true";
   amount("decrement", "decrement");
   amount("floor-price", "floor_price");
   number("tick-seconds", "tick_seconds");
@@ -186,6 +219,23 @@ function readForm(form) {
   const description = val("description");
   if (description) body.item.description = description;
   return body;
+}
+
+// "1.00:0.05, 5.00:0.25, *:0.50" -> [{below: 100, increment: 5}, ..., {increment: 50}].
+function readIncrementTable(text) {
+  return text.split(",").map((part) => {
+    const [below, step, extra] = part.split(":").map((x) => x.trim());
+    if (step === undefined || extra !== undefined) {
+      throw new Error(`Increments by price band: write PRICE:STEP pairs, not "${part.trim()}".`);
+    }
+    try {
+      const band = { increment: parseMoney(step) };
+      if (below !== "*" && below !== "") band.below = parseMoney(below);
+      return band;
+    } catch (err) {
+      throw new Error(`Increments by price band: ${err.message}`);
+    }
+  });
 }
 
 function labelOf(form, id) {
