@@ -142,7 +142,10 @@ def validate(cfg: MarketConfig) -> None:
     limits = [v for units in sched.demand + sched.supply for v in units]
     tp = cfg.trader_params()
     checks = [
-        (bool(kinds) and all(k in mk.KINDS for k in kinds), f"traders: {', '.join(mk.KINDS)}"),
+        (
+            bool(kinds) and all(k in mk.KINDS for k in kinds),
+            f"traders must be a comma list of {', '.join(mk.KINDS)}, not {cfg.traders!r}",
+        ),
         (cfg.rule in RULES, "rule must be lob or gs"),
         (cfg.markets >= 1, "markets must be at least 1"),
         (cfg.days >= 1, "days must be at least 1"),
