@@ -45,13 +45,13 @@ def plot_market(result: MarketResult, path: str | Path, title: str = "") -> None
     fig, axes = plt.subplots(1, 3, figsize=(14, 4))
     _draw_trace(axes[0], result)
     days = np.arange(1, result.config.days + 1)
-    for ax, data, label in (
-        (axes[1], result.alpha, "Smith's alpha (%)"),
-        (axes[2], result.efficiency * 100, "allocative efficiency (%)"),
+    for ax, data, label, top in (
+        (axes[1], result.alpha, "Smith's alpha (%)", np.inf),
+        (axes[2], result.efficiency * 100, "allocative efficiency (%)", 100.0),
     ):
         mean, sd = _mean_sd(data)
         ax.plot(days, mean, marker="o")
-        ax.fill_between(days, mean - sd, mean + sd, alpha=0.2)
+        ax.fill_between(days, np.maximum(mean - sd, 0), np.minimum(mean + sd, top), alpha=0.2)
         ax.set_xlabel("trading day")
         ax.set_ylabel(label)
     fig.suptitle(title or _title(result), fontsize=10)
@@ -92,12 +92,15 @@ class Cell:
     config: MarketConfig
     runs: tuple[MarketResult, ...]
 
-    def spread(self, values: list[float]) -> str:
+    def spread(self, values: list[float], digits: int = 2) -> str:
         arr = np.asarray(values, dtype=float)
-        return f"{arr.mean():.1f} ± {arr.std():.1f}"
+        return f"{arr.mean():.{digits}f} ± {arr.std():.{digits}f}"
 
     def efficiency(self) -> str:
-        return self.spread([100 * float(r.efficiency.mean()) for r in self.runs])
+        """Mean ± spread across seeds, and (sd) across the market-days of all runs."""
+        per_seed = [100 * float(r.efficiency.mean()) for r in self.runs]
+        every = np.concatenate([r.efficiency.ravel() for r in self.runs]) * 100
+        return f"{self.spread(per_seed)} (sd {every.std():.1f})"
 
     def alpha(self, day: int) -> str:
         return self.spread([float(_mean_sd(r.alpha)[0][day]) for r in self.runs])
@@ -141,6 +144,8 @@ def run_market_experiment(
         "",
         f"Published: {GS_PUBLISHED}.",
         "",
+        "Efficiency: mean ± standard deviation across seeds (sd across single market-days).",
+        "",
         "| schedule | rule | ZI-C efficiency % | ZI-U efficiency % | ZI-U trades at a loss/day |",
         "|---|---|---|---|---|",
     ]
@@ -163,6 +168,7 @@ def run_market_experiment(
         f"| mean price day {days} (P0 200) | efficiency % |",
         "|---|---|---|---|---|---|---|",
     ]
+    figures = []
     for schedule in ("symmetric", "flat-supply"):
         cells = {}
         for kind in ("zip", "zic"):
@@ -174,11 +180,16 @@ def run_market_experiment(
             )
             plot_market(cell.runs[0], outdir / f"cliff-{schedule}-{kind}.png")
         _plot_alpha(cells, outdir / f"cliff-{schedule}-alpha.png", schedule)
-        lines += ["", f"![alpha by day, {schedule}](cliff-{schedule}-alpha.png)", ""]
+        figures.append(f"![alpha by day, {schedule}](cliff-{schedule}-alpha.png)")
         say(f"cliff {schedule} done")
     lines += [
         "",
-        "Prices of one market: ![ZIP](cliff-symmetric-zip.png) ![ZIC](cliff-symmetric-zic.png)",
+        *figures,
+        "",
+        "Prices of one market (seed 1), ZIP then ZIC:",
+        "",
+        "![ZIP](cliff-symmetric-zip.png)",
+        "![ZIC](cliff-symmetric-zic.png)",
         "",
         "## Profit per trader type in one mixed market (symmetric schedule, BSE's book)",
         "",
@@ -190,7 +201,7 @@ def run_market_experiment(
         got = [r.profit_by_kind[kind] for r in mixed.runs]
         at_p0 = mixed.runs[0].equilibrium_profit_by_kind[kind]
         share = [g / at_p0 for g in got] if at_p0 else [float("nan")]
-        lines.append(f"| {kind} | {mixed.spread(got)} | {at_p0:.1f} | {mixed.spread(share)} |")
+        lines.append(f"| {kind} | {mixed.spread(got)} | {at_p0:.1f} | {mixed.spread(share, 3)} |")
     lines += ["", f"Run time: {time.perf_counter() - began:.0f} s.", ""]
     path = outdir / "report.md"
     path.write_text("\n".join(lines))
