@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from auctionhouse.sim.market import (
     SCHEDULES,
@@ -41,6 +43,8 @@ def test_equilibrium_of_small_hand_cases() -> None:
     assert Schedule(((100,), (90,)), ((50,),), 200).equilibrium() == (95.0, 1, 50)
     with pytest.raises(ValueError, match="no gains from trade"):
         Schedule(((40,),), ((60,),), 200).equilibrium()
+    with pytest.raises(ValueError, match="no gains from trade"):  # a unit trades at no gain
+        Schedule(((60,), (50,)), ((60,),), 200).equilibrium()
 
 
 def test_givers_trade_at_the_resting_price_and_realise_all_surplus() -> None:
@@ -167,3 +171,44 @@ def test_schedules_load_from_json_files(tmp_path: Path) -> None:
             load_schedule(path)
     with pytest.raises(ValueError, match="schedule file"):
         load_schedule(tmp_path / "missing.json")
+
+
+units = st.lists(st.integers(1, 300), min_size=1, max_size=3)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    demand=st.lists(units, min_size=1, max_size=5),
+    supply=st.lists(units, min_size=1, max_size=5),
+    kinds=st.sampled_from(["zic", "ziu", "zip", "shvr,gvwy", "snpr,zic,zip", "ziu,zic"]),
+    rule=st.sampled_from(["lob", "gs"]),
+    seed=st.integers(0, 1000),
+)
+def test_invariants_on_random_schedules(
+    demand: list[list[int]], supply: list[list[int]], kinds: str, rule: str, seed: int
+) -> None:
+    sched = Schedule(
+        tuple(tuple(sorted(u, reverse=True)) for u in demand),
+        tuple(tuple(sorted(u)) for u in supply),
+        300,
+    )
+    assume(max(max(u) for u in demand) > min(min(u) for u in supply))
+    cfg = MarketConfig(
+        custom=sched, traders=kinds, rule=rule, markets=6, days=2, steps=60, seed=seed
+    )
+    result = simulate(cfg)
+    _, _, best = sched.equilibrium()
+    # no allocation beats the competitive one, whoever trades
+    assert result.efficiency.max() <= 1.0 + 1e-12
+    assert result.trades.max() <= min(sum(map(len, demand)), sum(map(len, supply)))
+    assert all(1 <= p <= 300 for _, _, p in result.trace[0])
+    if "ziu" not in kinds:
+        assert result.losses.sum() == 0 and result.efficiency.min() >= 0.0
+    # prices only move money between traders: profits add up to the realised surplus
+    names = cfg.kinds()
+    dealt = [names[i % len(names)] for i in range(len(demand))]
+    dealt += [names[j % len(names)] for j in range(len(supply))]
+    assert set(result.profit_by_kind) == set(dealt)  # the kinds that hold a trader
+    per_day = sum(result.profit_by_kind[k] * dealt.count(k) for k in set(dealt))
+    total = per_day * cfg.markets * cfg.days
+    assert total == pytest.approx(result.efficiency.sum() * best, abs=1e-6)

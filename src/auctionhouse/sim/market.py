@@ -54,19 +54,19 @@ class Schedule:
     def equilibrium(self) -> tuple[float, int, int]:
         """``(P0, Q0, surplus)``: the competitive equilibrium price (the middle of the range of
         prices that clear the market), quantity and total surplus (the most any allocation can
-        realise). Raises ``ValueError`` when no unit can trade at a gain."""
+        realise). Raises ``ValueError`` when no unit can trade at a gain (efficiency would be
+        undefined)."""
         d = sorted((v for units in self.demand for v in units), reverse=True)
         s = sorted(c for units in self.supply for c in units)
         q = 0
         while q < min(len(d), len(s)) and d[q] >= s[q]:
             q += 1
-        if q == 0:
-            raise ValueError(
-                "the schedules have no gains from trade (every value below every cost)"
-            )
+        surplus = sum(d[k] - s[k] for k in range(q))
+        if surplus == 0:
+            raise ValueError("the schedules have no gains from trade (no value above a cost)")
         low = max(s[q - 1], d[q] if q < len(d) else s[q - 1])
         high = min(d[q - 1], s[q] if q < len(s) else d[q - 1])
-        return (low + high) / 2, q, sum(d[k] - s[k] for k in range(q))
+        return (low + high) / 2, q, surplus
 
 
 def _one_unit_each(limits: range) -> tuple[tuple[int, ...], ...]:
