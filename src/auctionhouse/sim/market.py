@@ -267,6 +267,7 @@ def simulate(cfg: MarketConfig) -> MarketResult:
         kinds[j % len(kinds)] for j in range(ns)
     ]
     kind = np.array([mk.KINDS.index(k) for k in kind_names])
+    present = sorted({int(k) for k in kind})
     zcols = np.flatnonzero(kind == mk.ZIP)
     Z = len(zcols)
     zbuyer = buyer[zcols]
@@ -294,15 +295,17 @@ def simulate(cfg: MarketConfig) -> MarketResult:
         quote = np.full((M, N), np.nan)
         # price-time priority key of each resting order (inf: none): the best bid is the
         # highest price, then the earliest; the best ask the lowest, then the earliest.
-        key = np.full((M, N), np.inf)
+        # (one contiguous array per side, so the argmin of each turn reads memory in order)
+        bid_key = np.full((M, nb), np.inf)
+        ask_key = np.full((M, ns), np.inf)
         surplus = np.zeros(M)
         sqdev = np.zeros(M)
         psum = np.zeros(M)
         count = np.zeros(M)
         lost = np.zeros(M)
         for step in range(T):
-            ib = np.argmin(key[:, :nb], axis=1)
-            ia = np.argmin(key[:, nb:], axis=1)
+            ib = np.argmin(bid_key, axis=1)
+            ia = np.argmin(ask_key, axis=1)
             best_bid, best_ask = quote[rows, ib], quote[rows, nb + ia]
             who = rng.integers(0, N, size=M)
             uniform = rng.random(M)
@@ -312,7 +315,8 @@ def simulate(cfg: MarketConfig) -> MarketResult:
             lim = lim_tab[who, np.minimum(uw, n_units[who] - 1)]
             zi = zpos[who]
             wm = margin_z[rows, np.maximum(zi, 0)] if Z else np.zeros(M)
-            price = mk.quote(kind[who], b, lim, best_bid, best_ask, 1.0 - step / T, wm, uniform, tp)
+            left = 1.0 - step / T
+            price = mk.quote(kind[who], b, lim, best_bid, best_ask, left, wm, uniform, tp, present)
             valid = active & ~np.isnan(price)
             opposite = np.where(b, best_ask, best_bid)
             with np.errstate(invalid="ignore"):
@@ -340,10 +344,12 @@ def simulate(cfg: MarketConfig) -> MarketResult:
                 unit[m, w] += 1
                 unit[m, cp] += 1
                 quote[m, w] = quote[m, cp] = np.nan
-                key[m, w] = key[m, cp] = np.inf
+                bid_key[m, buyer_i] = np.inf
+                ask_key[m, seller_i - nb] = np.inf
                 if gs:
                     quote[m] = np.nan
-                    key[m] = np.inf
+                    bid_key[m] = np.inf
+                    ask_key[m] = np.inf
                 for t in range(cfg.trace_markets):
                     if cross[t]:
                         trace[t].append((day, step, int(opposite[t])))
@@ -351,7 +357,9 @@ def simulate(cfg: MarketConfig) -> MarketResult:
                 m = rows[enter]
                 w, pe = who[enter], price[enter]
                 quote[m, w] = pe
-                key[m, w] = step + np.where(b[enter], -pe, pe) * (T + 1)
+                be = b[enter]
+                bid_key[m[be], w[be]] = step - pe[be] * (T + 1)
+                ask_key[m[~be], w[~be] - nb] = step + pe[~be] * (T + 1)
             if Z:
                 event = cross | enter
                 if event.any():

@@ -59,32 +59,51 @@ def quote(
     zip_margin: FloatArray,
     uniform: FloatArray,
     tp: TraderParams,
+    kinds: list[int] | None = None,
 ) -> FloatArray:
     """The price of the chosen trader's order in each market (``nan``: no order).
 
     ``kind`` codes index :data:`KINDS`; ``uniform`` is one U[0, 1) draw per market (ZIC/ZIU);
-    ``zip_margin`` is each chosen trader's ZIP margin (ignored for other kinds). Every kind but
-    ZIU is clamped to its limit; all to ``[min_price, max_price]``.
+    ``zip_margin`` is each chosen trader's ZIP margin (ignored for other kinds); ``kinds``: the
+    codes that may occur in ``kind`` (default: found in it), so only their formulas run. Every
+    kind but ZIU is clamped to its limit; all to ``[min_price, max_price]``.
     """
     lo_p, hi_p = float(tp.min_price), float(tp.max_price)
-    own = np.where(buyer, best_bid, best_ask)
-    worst = np.where(buyer, lo_p, hi_p)
-    sign = np.where(buyer, 1.0, -1.0)
-    zic_low = np.where(buyer, lo_p, limit)
-    zic_high = np.where(buyer, limit, hi_p)
-    zic = zic_low + np.floor(uniform * (zic_high - zic_low + 1.0))
-    ziu = lo_p + np.floor(uniform * (hi_p - lo_p + 1.0))
-    zip_price = np.floor(limit * (1.0 + zip_margin) + 0.5)
-    shvr = np.where(np.isnan(own), worst, own + sign * tp.tick)
-    shave = np.floor(1.0 / (0.01 + fraction_left / (tp.snpr_growth * tp.snpr_lurk)))
-    snpr = np.where(np.isnan(own), worst, own + sign * tp.tick * shave)
-    if fraction_left > tp.snpr_lurk:
-        snpr = np.full_like(limit, np.nan)
-    price = np.select(
-        [kind == ZIC, kind == ZIU, kind == ZIP, kind == GVWY, kind == SHVR],
-        [zic, ziu, zip_price, limit, shvr],
-        default=snpr,
-    )
+
+    def zic() -> FloatArray:
+        low = np.where(buyer, lo_p, limit)
+        high = np.where(buyer, limit, hi_p)
+        return np.asarray(low + np.floor(uniform * (high - low + 1.0)))
+
+    def ziu() -> FloatArray:
+        return np.asarray(lo_p + np.floor(uniform * (hi_p - lo_p + 1.0)))
+
+    def zip_price() -> FloatArray:
+        return np.asarray(np.floor(limit * (1.0 + zip_margin) + 0.5))
+
+    def shaved(ticks: float) -> FloatArray:
+        own = np.where(buyer, best_bid, best_ask)
+        better = own + np.where(buyer, 1.0, -1.0) * tp.tick * ticks
+        return np.asarray(np.where(np.isnan(own), np.where(buyer, lo_p, hi_p), better))
+
+    def snpr() -> FloatArray:
+        if fraction_left > tp.snpr_lurk:
+            return np.full_like(limit, np.nan)
+        return shaved(np.floor(1.0 / (0.01 + fraction_left / (tp.snpr_growth * tp.snpr_lurk))))
+
+    formulas = {
+        ZIC: zic,
+        ZIU: ziu,
+        ZIP: zip_price,
+        GVWY: lambda: limit,
+        SHVR: lambda: shaved(1.0),
+        SNPR: snpr,
+    }
+    present = [k for k in formulas if (kind == k).any()] if kinds is None else kinds
+    if len(present) == 1:
+        price = formulas[present[0]]()
+    else:
+        price = np.select([kind == k for k in present], [formulas[k]() for k in present])
     constrained = kind != ZIU
     low = np.where(constrained & ~buyer, np.maximum(lo_p, limit), lo_p)
     high = np.where(constrained & buyer, np.minimum(hi_p, limit), hi_p)
