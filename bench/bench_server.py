@@ -12,13 +12,20 @@ subprocess; this process is the client. Prints one JSON object:
 - ``fanout``: ``--watchers`` open WebSocket watchers on one auction; one bid; seconds until
   the last watcher has the event (goal < 1 s), median of ``--fanout-rounds``.
 
-Usage: python bench/bench_server.py [--clients 8] [--seconds 5] [--watchers 5000]
+Server CPU per accepted bid is split into the event loop (the serial part), the other threads
+and the signature worker (issue 14); ``loop_ratio_to_verify`` is what the loop alone would carry
+on a core of its own against one core's verifies, the figure a loaded machine does not blur.
+``--verify-workers 0`` is the A/B switch (verify on the loop); ``--profile FILE`` records the
+server and its worker with py-spy.
+
+Usage: python bench/bench_server.py [--clients 8] [--bids 4000] [--watchers 5000]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import json
 import os
@@ -69,7 +76,7 @@ def raise_fd_limit() -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
-def start_server(tmp: Path) -> tuple[subprocess.Popen[str], str]:
+def start_server(tmp: Path, verify_workers: int | None) -> tuple[subprocess.Popen[str], str]:
     config = tmp / "bench.toml"
     config.write_text(
         "ws_send_queue = 65536\nws_send_buffer_bytes = 67108864\n"
@@ -78,6 +85,7 @@ def start_server(tmp: Path) -> tuple[subprocess.Popen[str], str]:
         "[house]\nargon2_time_cost = 1\nargon2_memory_kib = 1024\n"
         "account_rate = 1e9\naccount_burst = 1e9\naddress_rate = 1e9\naddress_burst = 1e9\n"
         "max_pending = 100000\n"
+        + ("" if verify_workers is None else f"verify_workers = {verify_workers}\n")
     )
     port = free_port()
     proc = subprocess.Popen(
@@ -233,10 +241,32 @@ class Bidder:
             task.cancel()
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process, all threads (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def cpu_seconds(pid: int) -> dict[str, float]:
+    """User + system CPU of a server (Linux /proc): its main thread (the event loop), its
+    other threads (ledger writer, ...) and its live children (the signature worker)."""
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def stat(path: Path) -> float:
+        try:
+            fields = path.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / tick
+
+    loop = stat(Path(f"/proc/{pid}/task/{pid}/stat"))
+    return {
+        "loop": loop,
+        "threads": stat(Path(f"/proc/{pid}/stat")) - loop,
+        "workers": sum(stat(Path(f"/proc/{child}/stat")) for child in children(pid)),
+    }
+
+
+def children(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            found.extend(int(c) for c in (task / "children").read_text().split())
+    return found
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -256,12 +286,15 @@ async def load(
         b.errors = {}
     interval = None if rate is None else len(bidders) / rate
     server_cpu = cpu_seconds(pid)
+    client_cpu = time.process_time()
     start = time.perf_counter()
     await asyncio.gather(
         *(b.run(f, window, interval) for b, f in zip(bidders, batches, strict=True))
     )
     elapsed = time.perf_counter() - start
-    server_cpu = cpu_seconds(pid) - server_cpu
+    cpu_after = cpu_seconds(pid)
+    parts = {k: cpu_after[k] - v for k, v in server_cpu.items()}
+    client_cpu = time.process_time() - client_cpu
     latencies = [x for b in bidders for x in b.latencies]
     errors: dict[str, int] = {}
     for b in bidders:
@@ -278,7 +311,15 @@ async def load(
         "ack_ms_p50": round(percentile(latencies, 0.50) * 1000, 3),
         "ack_ms_p99": round(percentile(latencies, 0.99) * 1000, 3),
         # CPU the server spent per accepted bid (all threads): robust to a busy machine.
-        "server_cpu_us_per_bid": round(1e6 * server_cpu / max(1, accepted), 1),
+        "server_cpu_us_per_bid": round(1e6 * sum(parts.values()) / max(1, accepted), 1),
+        # The event loop is the serial part: on a free core it carries 1e6 / loop us bids/s.
+        **{
+            f"server_{k}_cpu_us_per_bid": round(1e6 * v / max(1, accepted), 1)
+            for k, v in parts.items()
+        },
+        # The load generator shares the machine: what it spent is CPU the server did not get.
+        "client_cpu_us_per_bid": round(1e6 * client_cpu / max(1, accepted), 1),
+        "load_average": round(os.getloadavg()[0], 2),
     }
 
 
@@ -300,10 +341,13 @@ async def fanout(url: str, watchers: int, seller_token: str, rounds: int) -> dic
             headers=headers,
         )
         auction = r.json()["id"]
-        await http.post("/api/v1/accounts", json={"name": "fan", "password": PASSWORD})
-        token = (
-            await http.post("/api/v1/sessions", json={"name": "fan", "password": PASSWORD})
-        ).json()["token"]
+        # Two bidders take turns: a leader raising its own bid only raises its secret maximum,
+        # an event whose amount the watchers are not shown.
+        tokens = []
+        for name in ("fan", "fan2"):
+            await http.post("/api/v1/accounts", json={"name": name, "password": PASSWORD})
+            session = await http.post("/api/v1/sessions", json={"name": name, "password": PASSWORD})
+            tokens.append(session.json()["token"])
 
     sockets: list[Any] = []
     opened = time.perf_counter()
@@ -321,15 +365,18 @@ async def fanout(url: str, watchers: int, seller_token: str, rounds: int) -> dic
     open_seconds = time.perf_counter() - opened
 
     times = []
-    async with websockets.connect(ws_url) as bidder:
-        await bidder.send(json.dumps({"op": "auth", "token": token}))
-        await bidder.recv()
+    async with websockets.connect(ws_url) as one, websockets.connect(ws_url) as other:
+        bidders = [one, other]
+        for bidder, token in zip(bidders, tokens, strict=True):
+            await bidder.send(json.dumps({"op": "auth", "token": token}))
+            await bidder.recv()
         for amount in range(1, rounds + 1):
             arrived = []
 
             waiting = [asyncio.create_task(wait_event(ws, amount, arrived)) for ws in sockets]
             await asyncio.sleep(0.2)  # every waiter is parked in recv()
             sent = time.perf_counter()
+            bidder = bidders[amount % 2]
             await bidder.send(json.dumps({"op": "bid", "auction": auction, "amount": amount}))
             await asyncio.wait_for(asyncio.gather(*waiting), timeout=60)
             times.append(max(arrived) - sent)
@@ -351,6 +398,11 @@ def main() -> None:
     parser.add_argument("--watchers", type=int, default=5000)
     parser.add_argument("--fanout-rounds", type=int, default=3)
     parser.add_argument("--profile", help="record the server with py-spy (raw stacks) here")
+    parser.add_argument(
+        "--verify-workers",
+        type=int,
+        help="the house's verify_workers (0: verify on the event loop; default: the house's)",
+    )
     args = parser.parse_args()
     raise_fd_limit()
     gc.freeze()  # the client's own collector pauses would count as server latency
@@ -358,7 +410,7 @@ def main() -> None:
 
     verify, verify_cpu = verify_rate()
     with tempfile.TemporaryDirectory() as tmp:
-        proc, url = start_server(Path(tmp))
+        proc, url = start_server(Path(tmp), args.verify_workers)
         try:
             accounts, seller = setup(url, args.clients)
             ws_url = url.replace("http://", "ws://") + "/api/v1/ws"
@@ -376,6 +428,7 @@ def main() -> None:
                         "raw",
                         "--rate",
                         "250",
+                        "--subprocesses",  # the signature worker too
                         "-o",
                         args.profile,
                     ],
@@ -387,10 +440,20 @@ def main() -> None:
             if spy is not None:
                 spy.send_signal(signal.SIGINT)
                 spy.wait(timeout=60)
+            # The machine's load moves: one core's verify rate is taken again right after the
+            # saturated run, and the ratio is to the mean of the two.
+            after, after_cpu = verify_rate()
+            verify_first = verify
+            verify, verify_cpu = (verify + after) / 2, (verify_cpu + after_cpu) / 2
             saturated["ratio_to_verify"] = round(saturated["accepted_per_s"] / verify, 3)
             # Bids a second one core of server CPU would carry, against verifies per CPU second.
             saturated["cpu_ratio_to_verify"] = round(
                 1e6 / saturated["server_cpu_us_per_bid"] / verify_cpu, 3
+            )
+            # What the event loop alone would carry with a core of its own (the worker and the
+            # writer on the other), against one core's verifies: the ratio on a quiet machine.
+            saturated["loop_ratio_to_verify"] = round(
+                1e6 / saturated["server_loop_cpu_us_per_bid"] / verify_cpu, 3
             )
             half_rate = 0.25 * verify
             per_client = max(10, int(half_rate * args.half_seconds / args.clients))
@@ -408,6 +471,7 @@ def main() -> None:
         "bench": "server",
         "cpus": os.cpu_count(),
         "verify_per_s": round(verify, 1),
+        "verify_per_s_before_after": [round(verify_first, 1), round(after, 1)],
         "verify_per_cpu_s": round(verify_cpu, 1),
         "saturated": saturated,
         "half_load": half,

@@ -33,6 +33,10 @@ class HouseConfig:
     token_ttl_seconds: float = 7 * 24 * 3600.0
     # Bounded work queue of the async service; a full queue refuses with ``overloaded``.
     max_pending: int = 10_000
+    # Verify signed bids in batches on a worker process, off the event loop (0: the loop
+    # verifies each bid itself; today one process for any value above 0, which is enough
+    # on two cores; docs/decisions/0017-i14-batched-verify.md).
+    verify_workers: int = 1
     # Login throttling (docs/operations.md "Login throttling"): free failed logins per address
     # and per account within login_forget_seconds, then a backoff of login_backoff_seconds
     # doubling with each failure up to the caps (429 login_throttled + Retry-After).
@@ -55,7 +59,7 @@ class HouseConfig:
                 continue
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise ConfigError(f"{f.name} must be a number")
-            if value < 0 or (value == 0 and f.name not in ("min_reputation",)):
+            if value < 0 or (value == 0 and f.name not in ("min_reputation", "verify_workers")):
                 raise ConfigError(f"{f.name} must be positive")
         if not 0 <= self.min_reputation <= 1:
             raise ConfigError("min_reputation must be between 0 and 1")

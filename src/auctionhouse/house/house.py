@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from nacl.signing import VerifyKey
 
 from auctionhouse.auction import (
     AuctionClosed,
@@ -85,7 +86,8 @@ from auctionhouse.house.clock import Clock, SystemClock
 from auctionhouse.house.config import HouseConfig
 from auctionhouse.house.limits import LoginThrottle, RateLimiter
 from auctionhouse.house.nonces import Spent, SpentNonces
-from auctionhouse.house.signing import bid_message, parse_public_key, verify
+from auctionhouse.house.signing import bid_message, mismatch, parse_public_key, verify
+from auctionhouse.house.verifier import SignatureCheck, make_check
 from auctionhouse.ledger import HouseKey, Ledger, MemoryStore, SQLiteStore
 from auctionhouse.ledger.ledger import META_PUBLIC_KEY
 from auctionhouse.ledger.mandate import Mandate, bid_problem, mandate_digest, parse_mandate
@@ -149,6 +151,9 @@ class AuctionHouse:
         # Byte-identical resends of spent signed bids, answered as the first time (no strike).
         self.resent_bids = 0
         self._mandates: dict[str, Mandate] = {}  # mobile agents' mandates by digest
+        # Signatures verified ahead, off the loop, for the batch being decided (``verdicts``).
+        self._verdicts: dict[str, SignatureCheck] = {}
+        self._verify_keys: dict[str, VerifyKey] = {}  # parsed account keys, by their hex
         self._recover()
 
     # ------------------------------------------------------------------ construction
@@ -280,6 +285,7 @@ class AuctionHouse:
         auctions = self._auctions
         logs = self._events
         count_bid = self._count_bid
+        sealed: dict[str, bool] = {}  # per auction (Method.sealed is a property: once each)
         for event in events:
             aid = event.auction_id
             before = auctions.get(aid)
@@ -289,7 +295,10 @@ class AuctionHouse:
             first_here = event.bidder not in before.bidders  # apply folds in place: ask first
             apply(before, event)
             logs[aid].append(event)
-            count_bid(event, first_here, before.method.sealed)
+            hidden = sealed.get(aid)
+            if hidden is None:
+                hidden = sealed[aid] = before.method.sealed
+            count_bid(event, first_here, hidden)
 
     def _replay_events(self) -> Iterator[Event]:
         """The events a start replays, verified in the same pass (``Ledger.replay``). The
@@ -760,8 +769,8 @@ class AuctionHouse:
                 raise InvalidRequest("a signed bid needs an integer nonce >= 0")
             if not isinstance(ts, int | float) or isinstance(ts, bool) or not math.isfinite(ts):
                 raise InvalidRequest("a signed bid needs a timestamp ts in seconds")
-            message = bid_message(auction_id, account.id, amount, nonce, ts, proxy_max)
-            verify(parse_public_key(account.public_key), message, signature)
+            bid = (auction_id, account.id, amount, nonce, ts, proxy_max)
+            self._verify_signature(account.public_key, bid, signature)
             if nonce <= self._nonces.last(account.id):
                 raise ReplayedNonce(
                     f"nonce {nonce} was used already by a different bid; use one above"
@@ -783,6 +792,67 @@ class AuctionHouse:
             raise
         # The nonce is spent once the signature holds, even if the rules then refuse the bid.
         self._nonces.spend(account.id, nonce)
+
+    def signature_check(
+        self,
+        bidder_id: str,
+        auction_id: str,
+        amount: int,
+        *,
+        proxy_max: int | None = None,
+        nonce: int | None = None,
+        ts: float | None = None,
+        signature: str | None = None,
+    ) -> SignatureCheck | None:
+        """The check of this bid's signature (``place_bid``'s arguments) that a service can
+        verify ahead, off the event loop, in a batch (house/verifier.py). None: unsigned, or
+        nothing to check ahead (unknown account, no key, malformed fields: ``place_bid``
+        refuses those itself, as before)."""
+        if (
+            signature is None
+            or not isinstance(nonce, int)
+            or isinstance(nonce, bool)
+            or not isinstance(ts, int | float)
+            or isinstance(ts, bool)
+            or not math.isfinite(ts)
+        ):
+            return None
+        try:
+            account = self.accounts.get(bidder_id)
+        except NotFound:
+            return None
+        bid = (auction_id, account.id, amount, nonce, ts, proxy_max)
+        return make_check(account.public_key, bid, signature)
+
+    @contextmanager
+    def verdicts(self, checks: list[SignatureCheck]) -> Iterator[None]:
+        """Within: trust these checks' verdicts for exactly their key, bytes and signature."""
+        self._verdicts = {c.signature: c for c in checks if c.valid is not None}
+        try:
+            yield
+        finally:
+            self._verdicts = {}
+
+    def _verify_signature(
+        self,
+        public_key: str,
+        bid: tuple[str, str, int, int, float | int, int | None],
+        signature: str,
+    ) -> None:
+        """Raise ``BadSignature`` unless ``signature`` (hex) holds for the canonical bytes of
+        ``bid`` (``bid_message``'s arguments): the verdict of a check verified ahead for
+        exactly this bid, key and signature, else verified here."""
+        check = self._verdicts.get(signature)
+        if check is not None and check.public_key == public_key and check.same_bid(bid):
+            if check.valid:
+                return
+            raise mismatch()
+        key = self._verify_keys.get(public_key)
+        if key is None:
+            if len(self._verify_keys) >= 4096:  # a cache, not an index: keep it small
+                self._verify_keys.clear()
+            key = self._verify_keys[public_key] = parse_public_key(public_key)
+        verify(key, bid_message(*bid), signature)
 
     def _ack(self, bid: Event, state: AuctionState, now: float) -> dict[str, Any]:
         """What a bidder is told once its bid is durable: the public facts only (built straight

@@ -9,6 +9,9 @@
 - A command's caller is answered only after its events are durable; listeners (WebSocket
   fan-out) hear of events only once durable too.
 - The ledger's SQLite connection is created and used only on the writer thread.
+- A signed bid's signature (a ``CheckedCommand``) goes to a ``BatchVerifier`` as it is queued;
+  a batch is decided once its signatures are verified, many per hand-off, on a worker process
+  (house/verifier.py). Deciding stays in arrival order on the loop.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from typing import Any, TypeVar
 
 from auctionhouse.errors import AuctionhouseError, LedgerError, Overloaded
 from auctionhouse.house.house import AuctionHouse
+from auctionhouse.house.verifier import BatchVerifier, CheckedCommand, SignatureCheck
 
 T = TypeVar("T")
 log = logging.getLogger("auctionhouse.house")
@@ -29,10 +33,21 @@ log = logging.getLogger("auctionhouse.house")
 _Item = tuple[Callable[[AuctionHouse], Any], "asyncio.Future[Any]"]
 
 
+def batch_checks(batch: list[_Item]) -> list[SignatureCheck]:
+    """The signature checks the batch's commands carry (``CheckedCommand``)."""
+    return [c.check for c, _ in batch if type(c) is CheckedCommand and c.check is not None]
+
+
 def run_commands(house: AuctionHouse, batch: list[_Item]) -> list[tuple[asyncio.Future[Any], Any]]:
     """Run each queued ``(command, future)`` on ``house`` in order. A refused command's future
     gets its error at once; returns ``(future, result)`` of the rest, to be resolved only once
-    their staged events are durable. Shared by the embedded and the shared (PostgreSQL) house."""
+    their staged events are durable. Signatures verified ahead (``batch_checks``) are used by
+    the house for exactly what they verified. Shared by the embedded and the shared house."""
+    with house.verdicts(batch_checks(batch)):
+        return _run(house, batch)
+
+
+def _run(house: AuctionHouse, batch: list[_Item]) -> list[tuple[asyncio.Future[Any], Any]]:
     done: list[tuple[asyncio.Future[Any], Any]] = []
     for command, future in batch:
         try:
@@ -72,6 +87,7 @@ class HouseService:
         self._write_slots: asyncio.Semaphore | None = None
         self._write_tasks: set[asyncio.Task[None]] = set()
         self._closing = False
+        self.verifier: BatchVerifier | None = None
         self.failure: BaseException | None = None
         self.on_failure: Callable[[BaseException], None] | None = None
 
@@ -92,6 +108,7 @@ class HouseService:
         maxsize = self._max_pending or self._house.config.max_pending
         self._queue = asyncio.Queue(maxsize=maxsize)
         self._write_slots = asyncio.Semaphore(self._inflight)
+        self.verifier = BatchVerifier(self._house.config.verify_workers)
         self._tasks = [
             asyncio.create_task(self._work(), name="house-worker"),
             asyncio.create_task(self._timers(), name="house-timers"),
@@ -111,6 +128,8 @@ class HouseService:
                 await task
         if self._write_tasks:
             await asyncio.gather(*self._write_tasks, return_exceptions=True)
+        if self.verifier is not None:
+            await self.verifier.close()
         if self._house is not None:
             loop = asyncio.get_running_loop()
             await loop.run_in_executor(self._writer, self._house.close)
@@ -129,7 +148,20 @@ class HouseService:
             self._queue.put_nowait((command, future))
         except asyncio.QueueFull:
             raise Overloaded("the house is overloaded; retry shortly") from None
+        if type(command) is CheckedCommand and self.verifier is not None:
+            self._check_ahead(command)
         return await future
+
+    def _check_ahead(self, command: CheckedCommand[Any]) -> None:
+        """Send the command's signature check to the batch verifier (a failure to make one
+        only means the house verifies it itself, as it always may)."""
+        assert self.verifier is not None
+        try:
+            command.check = command.prepare(self.house)
+        except AuctionhouseError:
+            return
+        if command.check is not None:
+            self.verifier.submit(command.check)
 
     async def run_blocking(
         self, fn: Callable[[AuctionHouse], T], executor: Executor | None = None
@@ -147,6 +179,7 @@ class HouseService:
             batch = [first]
             while len(batch) < self._max_batch and not queue.empty():
                 batch.append(queue.get_nowait())
+            await BatchVerifier.settle(batch_checks(batch))
             done = run_commands(house, batch)
             events = house.staged()
             await self._write_slots.acquire()

@@ -98,19 +98,11 @@ def decode_event(body: bytes | str) -> Event:
     """
     try:
         data = _fast_decode(body)
-        cls = EVENT_TYPES[data.pop("type")]
-        fast = _FAST.get(cls)
-        if fast is not None and len(data) == len(fast[0]):
-            setters, int_fields, unset = fast
-            for name in int_fields:
-                if data[name].__class__ is float:
-                    return _decode_exact(body)
-            event: Event = _new(cls)
-            for name, set_slot in setters:
-                set_slot(event, data[name])
-            for set_slot in unset:  # fields omitted when None (OMITTED_WHEN_NONE)
-                set_slot(event, None)
-            return event
+        build = _BUILD.get(EVENT_TYPES[data.pop("type")])
+        if build is not None:
+            event: Event | None = build(data)
+            if event is not None:
+                return event
     except (ValueError, KeyError, TypeError, AttributeError) as exc:  # JSONDecodeError too
         if not isinstance(exc, orjson.JSONDecodeError):
             raise LedgerError(f"malformed ledger record: {exc}") from exc
@@ -165,6 +157,32 @@ _FAST: dict[type[Any], tuple[_Setters, tuple[str, ...], tuple[Callable[[Any, Any
     and not hasattr(cls, "__post_init__")
     and hasattr(cls, "__slots__")
 }
+
+
+def _builder(cls: type[Any]) -> Callable[[dict[str, Any]], Any]:
+    """``build(data)``: the event of class ``cls`` from its decoded fields, unrolled (one line
+    per field, no loop: a quarter less than the loop over ``_FAST``'s setters, on every event
+    a restart replays), or None when the exact path must decide (a float in an int field, a
+    field omitted when None present)."""
+    setters, int_fields, unset = _FAST[cls]
+    scope: dict[str, Any] = {"new": _new, "cls": cls, "float": float}
+    lines = ["def build(data):", f"    if len(data) != {len(setters)}:", "        return None"]
+    lines += [
+        f"    if data[{name!r}].__class__ is float:\n        return None" for name in int_fields
+    ]
+    lines.append("    event = new(cls)")
+    for i, (name, set_slot) in enumerate(setters):
+        scope[f"set{i}"] = set_slot
+        lines.append(f"    set{i}(event, data[{name!r}])")
+    for i, set_slot in enumerate(unset):  # fields omitted when None (OMITTED_WHEN_NONE)
+        scope[f"unset{i}"] = set_slot
+        lines.append(f"    unset{i}(event, None)")
+    lines.append("    return event")
+    exec("\n".join(lines), scope)  # our own field names only, as dataclasses does
+    return scope["build"]  # type: ignore[no-any-return]
+
+
+_BUILD = {cls: _builder(cls) for cls in _FAST}
 
 # Per event class with plain JSON fields: the names of the fields always encoded, a getter of
 # all of them, the type name, a getter of the fields omitted when None (any set: reference path).

@@ -27,6 +27,7 @@ import auctionhouse
 from auctionhouse.errors import AuctionhouseError, TooLarge
 from auctionhouse.house import AuctionHouse, Clock
 from auctionhouse.house.service import HouseService
+from auctionhouse.house.verifier import place_bid_command
 from auctionhouse.server.config import ServerConfig
 from auctionhouse.server.hub import Hub, Limits
 from auctionhouse.server.metrics import Metrics
@@ -144,7 +145,7 @@ class ServerState:
 
     async def place_bid(self, account: str, auction: str, bid: BidFields) -> dict[str, Any]:
         return await self.service.call(
-            lambda h: h.place_bid(
+            place_bid_command(  # a signature is verified ahead, in a batch (house/verifier.py)
                 account,
                 auction,
                 bid.amount,
