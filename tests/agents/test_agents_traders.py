@@ -249,3 +249,15 @@ def test_the_same_seed_gives_the_same_quotes() -> None:
             assert a.order(0.0, top) == b.order(0.0, top)
             a.respond(0.0, top, trade)
             b.respond(0.0, top, trade)
+
+
+def test_restock_can_give_a_new_limit_like_a_new_customer_order() -> None:
+    t = trader("gvwy", side="sell", limit=60)
+    t.filled(0.0, 80)
+    t.restock(units=2, limit=75)
+    assert (t.units_left, t.order(0.0, TOP)) == (2, 75)
+    t.filled(0.0, 90)
+    assert t.profit == 20 + 15
+    for bad in ({"units": -1}, {"limit": 0}):
+        with pytest.raises(ConfigError):
+            t.restock(**bad)

@@ -153,11 +153,12 @@ def register(app: typer.Typer) -> None:
         help="Rerun published studies with the simulator.", no_args_is_help=True
     )
     experiment.command("thesis")(experiment_thesis)
+    experiment.command("markets")(experiment_markets)
     app.add_typer(experiment, name="experiment")
 
 
 def simulate(
-    model: str = typer.Option("textbook", help="Simulator model: textbook."),
+    model: str = typer.Option("textbook", help="Simulator model: textbook or market."),
     method: str = typer.Option("vickrey", help="english, dutch, fpsb or vickrey."),
     values: str = typer.Option("pv", help="pv (private values) or cv (common value)."),
     bidders: int = typer.Option(10, help="Bidders per auction."),
@@ -171,9 +172,21 @@ def simulate(
     english: str = typer.Option("clock", help="English rule: clock or proxy (house proxy bids)."),
     seed: int = typer.Option(0, help="Random seed."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    schedule: str = typer.Option(
+        "symmetric", help="Market: symmetric, flat-supply, gs-style or a JSON schedule file."
+    ),
+    traders: str = typer.Option("zic", help="Market: zic, ziu, zip, gvwy, shvr, snpr (a,b,...)."),
+    rule: str = typer.Option("lob", help="Market: lob (BSE's book) or gs (Gode-Sunder rules)."),
+    markets: int = typer.Option(100, help="Market: independent markets run at once."),
+    days: int = typer.Option(10, help="Market: trading days per market."),
+    steps: int = typer.Option(0, help="Market: turns per day (0: 25 per unit)."),
+    plot: str | None = typer.Option(None, help="Market: write a PNG of prices, alpha, efficiency."),
 ) -> None:
-    """Monte-Carlo auctions with equilibrium or given strategies, beside the theory."""
-    _choice("model", model, ("textbook",))
+    """Monte-Carlo auctions with equilibrium or given strategies, beside the theory; or
+    (``--model market``) continuous double auctions of ZIC/ZIP/... traders."""
+    if _choice("model", model, ("textbook", "market")) == "market":
+        _simulate_market(schedule, traders, rule, markets, days, steps, seed, plot, as_json)
+        return
     from auctionhouse.sim import textbook
 
     cfg = _checked(
@@ -204,6 +217,66 @@ def simulate(
     settings = [(k, _readable(k, out[k])) for k in _SETTINGS if k in out]
     results = [(_WORDS.get(k, k), _readable(k, v)) for k, v in out.items() if k not in _SETTINGS]
     _print_table(title, results, settings)
+
+
+def _simulate_market(
+    schedule: str,
+    traders: str,
+    rule: str,
+    markets: int,
+    days: int,
+    steps: int,
+    seed: int,
+    plot: str | None,
+    as_json: bool,
+) -> None:
+    from auctionhouse.sim import market
+
+    custom = None
+    if schedule not in market.SCHEDULES:
+        if not schedule.endswith(".json"):
+            raise InvalidRequest(
+                f"--schedule must be one of {', '.join(market.SCHEDULES)} or a .json file"
+            )
+        try:
+            custom = market.load_schedule(schedule)
+        except ValueError as exc:
+            raise InvalidRequest(str(exc)) from None
+    cfg = _checked(
+        lambda: market.MarketConfig(
+            schedule=schedule,
+            traders=traders,
+            rule=_choice("rule", rule, market.RULES),
+            markets=markets,
+            days=days,
+            steps=steps,
+            seed=seed,
+            custom=custom,
+        ),
+        market.validate,
+    )
+    result = market.simulate(cfg)
+    if plot:
+        from auctionhouse.sim.market_report import plot_market
+
+        plot_market(result, plot)
+    out = result.to_dict()
+    if as_json:
+        print(json.dumps(out))
+        return
+    rows = [(k, _fmt(v)) for k, v in out.items() if not isinstance(v, list | dict)]
+    rows += [(f"{k} (day 1 .. {days})", _series(v)) for k, v in out.items() if isinstance(v, list)]
+    rows += [(f"profit/trader/day {k}", _fmt(v)) for k, v in out["profit_per_trader_day"].items()]
+    _print_table(f"market: {out['traders']} on {out['schedule']} ({cfg.rule})", rows)
+
+
+def _series(values: list[Any]) -> str:
+    shown = [_fmt(v) for v in values[:3]]
+    if len(values) > 4:
+        shown.append("...")
+    if len(values) > 3:
+        shown.append(_fmt(values[-1]))
+    return ", ".join(shown)
 
 
 def _parse_sets(text: str) -> tuple[int, int, int]:
@@ -324,5 +397,28 @@ def experiment_thesis(
 
     path = run_thesis_experiment(
         out, seed=seed, repeats=repeats, rules=chosen, quick=quick, jobs=jobs, progress=progress
+    )
+    print(f"wrote {path}")
+
+
+def experiment_markets(
+    out: str = typer.Option("markets-report", help="Directory for report.md and the PNG plots."),
+    seed: int = typer.Option(1, help="Base random seed (run seeds: seed + 1000*i)."),
+    seeds: int = typer.Option(5, help="Seeded runs per cell (the spread is across them)."),
+    markets: int = typer.Option(100, help="Markets per run."),
+    days: int = typer.Option(10, help="Trading days per market."),
+    steps: int = typer.Option(0, help="Turns per trading day (0: 25 per unit)."),
+) -> None:
+    """Rerun Gode and Sunder (1993) and Cliff (1997) with the market model and write a Markdown
+    report (beside the published figures) and PNG plots."""
+    if min(seeds, markets, days) < 1 or steps < 0:
+        raise InvalidRequest("--seeds, --markets and --days must be at least 1, --steps 0 or more")
+    from auctionhouse.sim.market_report import run_market_experiment
+
+    def progress(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    path = run_market_experiment(
+        out, seed=seed, seeds=seeds, markets=markets, days=days, steps=steps, progress=progress
     )
     print(f"wrote {path}")
