@@ -1,4 +1,4 @@
-"""Signed bids verified in batches off the event loop (issue 14, docs/decisions/0017-i14-*).
+"""Signed bids verified in batches off the event loop (issue 14, docs/decisions/0017-batched-verify.md).
 
 The service sends each queued signed bid's check to a worker process, many per hand-off, and
 decides the batch in arrival order once verified. These tests run a real ``HouseService`` on a

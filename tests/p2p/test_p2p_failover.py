@@ -1,5 +1,5 @@
 """A follower that loses a crashed leader's connection elects at once, without waiting out the
-election timeout (docs/decisions/0017-i16-failover-on-disconnect.md). Three peers run in this
+election timeout (docs/decisions/0019-failover-on-disconnect.md). Three peers run in this
 process (their Raft nodes, TLS tunnels and replicas); the survivors' election timeouts are set
 to a minute, so only the dropped connection can explain an election within the deadline."""
 

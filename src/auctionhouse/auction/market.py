@@ -5,7 +5,7 @@
 refuses. Replay runs only ``apply_market``, so matching never runs twice on reload: the trades are
 in the log, and folding them rebuilds the book exactly (tests/auction/test_market.py).
 
-The rules (docs/markets.md, docs/decisions/0017-i15a-market-rules.md):
+The rules (docs/markets.md, docs/decisions/0018-market-rules.md):
 
 - A limit order has a side (``buy``: a bid, ``sell``: an ask), a price per unit in integer minor
   units (1..``max_price``) and a quantity in whole units (1..``max_quantity``).

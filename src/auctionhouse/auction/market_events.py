@@ -85,7 +85,7 @@ class Trade:
 class OrderCancelled:
     """An order's unfilled rest leaves the book: ``reason`` ``cancel`` (its trader asked; the
     signed material is kept), ``self_trade`` (an incoming order of the same account would
-    have traded against it: docs/decisions/0017-i15a-market-rules.md) or ``closed``."""
+    have traded against it: docs/decisions/0018-market-rules.md) or ``closed``."""
 
     market_id: str
     seq: int

@@ -42,7 +42,7 @@ class HouseConfig:
     max_pending: int = 10_000
     # Verify signed bids in batches on a worker process, off the event loop (0: the loop
     # verifies each bid itself; today one process for any value above 0, which is enough
-    # on two cores; docs/decisions/0017-i14-batched-verify.md).
+    # on two cores; docs/decisions/0017-batched-verify.md).
     verify_workers: int = 1
     # Login throttling (docs/operations.md "Login throttling"): free failed logins per address
     # and per account within login_forget_seconds, then a backoff of login_backoff_seconds

@@ -10,7 +10,7 @@ stages, and answers once durable.
 
 Every order and cancel must be signed (Ed25519 over ``house.signing.order_message`` /
 ``cancel_message``): a market moves money at once, with no close to review it, so there is no
-unsigned path (docs/decisions/0017-i15a-market-rules.md).
+unsigned path (docs/decisions/0018-market-rules.md).
 """
 
 from __future__ import annotations

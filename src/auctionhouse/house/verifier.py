@@ -1,4 +1,4 @@
-"""Signed bids' Ed25519 checks, batched off the event loop (docs/decisions/0017-i14-*.md).
+"""Signed bids' Ed25519 checks, batched off the event loop (docs/decisions/0017-batched-verify.md).
 
 The verify (~43-100 us) was most of a signed bid's cost on the event loop. A ``BatchVerifier``
 collects the checks of the bids that arrived during one loop iteration (and while its worker was
