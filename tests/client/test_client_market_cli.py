@@ -31,25 +31,29 @@ def _error_line(done: object) -> str:
 
 def test_market_create_order_cancel_book_watch_close(traders: dict[str, Cli]) -> None:
     ann, bob = traders["mcli-ann"], traders["mcli-bob"]
-    view = json.loads(ann.ok("market", "create", "apples", "--max-price", "5000", "--json"))
+    view = json.loads(ann.ok("market", "create", "apples", "--max-price", "50.00", "--json"))
     mid = view["id"]
     assert view["state"] == "open" and view["max_price"] == 5000
     watcher = bob.popen("market", "watch", mid, "--json", "--count", "4")
     assert watcher.stdout is not None
     first = json.loads(watcher.stdout.readline())  # the snapshot: subscribed
     assert first["type"] == "market" and first["market"] == mid
-    said = ann.ok("market", "order", mid, "sell", "120", "5")
+    said = ann.ok("market", "order", mid, "sell", "1.20", "5")
     assert "order 1 accepted" in said and "resting: 5" in said
-    said = bob.ok("market", "order", mid, "buy", "125", "2")
-    assert "traded 2 at 120 (mcli-bob <- mcli-ann)" in said and "resting: 0" in said
+    said = bob.ok("market", "order", mid, "buy", "1.25", "2")
+    assert "traded 2 at €1.20 (mcli-bob <- mcli-ann)" in said and "resting: 0" in said
     book = ann.ok("market", "book", mid)
-    assert "120          3       1  ask" in book and "#1 2 at 120" in book
+    assert f"{'€1.20':>12} {3:>10} {1:>7}  ask" in book and "#1 2 at €1.20" in book
     assert _error_line(bob.run("market", "cancel", mid, "1")).startswith("error: not_your_order: ")
     assert _error_line(bob.run("market", "order", mid, "buy", "0", "1")).startswith(
         "error: invalid_order: "
     )
-    assert _error_line(bob.run("market", "order", mid, "buy", "5001", "1")).startswith(
+    assert _error_line(bob.run("market", "order", mid, "buy", "50.01", "1")).startswith(
         "error: invalid_order: "
+    )
+    # a price with more decimals than the house's currency is refused before anything is sent
+    assert _error_line(bob.run("market", "order", mid, "buy", "1.205", "1")).startswith(
+        "error: invalid_amount: "
     )
     assert "order 1 cancelled (3 units)" in ann.ok("market", "cancel", mid, "1")
     out, err = watcher.communicate(timeout=60)
@@ -59,7 +63,7 @@ def test_market_create_order_cancel_book_watch_close(traders: dict[str, Cli]) ->
     trades = json.loads(ann.ok("market", "trades", mid, "--json"))
     assert [(t["price"], t["quantity"]) for t in trades] == [(120, 2)]
     assert f"market {mid} closed" in ann.ok("market", "close", mid)
-    assert _error_line(bob.run("market", "order", mid, "buy", "1", "1")).startswith(
+    assert _error_line(bob.run("market", "order", mid, "buy", "0.01", "1")).startswith(
         "error: market_closed: "
     )
     listed = ann.ok("market", "list", "--state", "closed")
@@ -68,7 +72,7 @@ def test_market_create_order_cancel_book_watch_close(traders: dict[str, Cli]) ->
 
 def test_market_traders_run_registered_strategies_live(traders: dict[str, Cli]) -> None:
     ann = traders["mcli-ann"]
-    mid = json.loads(ann.ok("market", "create", "pears", "--max-price", "200", "--json"))["id"]
+    mid = json.loads(ann.ok("market", "create", "pears", "--max-price", "2.00", "--json"))["id"]
     out = ann.ok(
         "market",
         "traders",

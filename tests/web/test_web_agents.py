@@ -81,7 +81,7 @@ def test_the_owner_follows_an_agent_live_to_a_verified_trip_log(
     row = page.locator(f"tr[data-agent='{agent}']")
     expect(row).to_have_attribute("data-status", "home", timeout=30_000)
     expect(page.locator("#agents tr")).to_have_count(1)
-    expect(row.locator(".result")).to_have_text(f"Won auction {auction['id']} for 2000")
+    expect(row.locator(".result")).to_have_text(f"Won auction {auction['id']} for €20.00")
     expect(row.locator(".log")).to_contain_text("verifies")
     expect(row.locator(".bids")).to_have_text("1")
     screenshot(page, "agents-list")

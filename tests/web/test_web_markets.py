@@ -21,31 +21,41 @@ def test_the_market_page_shows_book_trades_and_chart_live_and_signs_orders(
         expect(page.locator("h1")).to_have_text("Copper (kg)")
         asks, bids = page.get_by_test_id("asks"), page.get_by_test_id("bids")
         expect(asks.locator("tr")).to_have_count(1)
-        expect(asks.locator("tr").first).to_contain_text("120")
-        expect(bids.locator("tr").first).to_contain_text("100")
+        expect(asks.locator("tr").first).to_contain_text("€1.20")
+        expect(bids.locator("tr").first).to_contain_text("€1.00")
         expect(page.get_by_test_id("market-chart")).to_contain_text("No trades yet")
         # live: an SDK trader takes 2 at 120; the book, the trades and the chart follow
         taker.order(mid, "buy", 125, 2)
         trades = page.get_by_test_id("trades")
         expect(trades.locator("li")).to_have_count(1)
-        expect(trades.locator("li").first).to_contain_text("2 at 120")
+        expect(trades.locator("li").first).to_contain_text("2 at €1.20")
         expect(asks.locator("tr").first).to_contain_text("3")
         taker.order(mid, "sell", 90, 1)  # hits the bid at 100 (the resting price)
         expect(trades.locator("li")).to_have_count(2)
-        expect(trades.locator("li").first).to_contain_text("1 at 100")
+        expect(trades.locator("li").first).to_contain_text("1 at €1.00")
         expect(page.locator("[data-testid=market-chart] path.line")).to_have_attribute(
             "data-points", "2"
         )
         # the browser signs an order with its own key; it trades against the rest of the ask
         page.select_option("#order-side", "buy")
-        page.fill("#order-price", "130")
+        page.fill("#order-price", "1.30")
         page.fill("#order-quantity", "3")
         page.click("[data-testid=order-form] button[type=submit]")
         expect(page.locator(".status")).to_contain_text("3 traded, 0 resting")
-        expect(trades.locator("li").first).to_contain_text("3 at 120")
+        expect(trades.locator("li").first).to_contain_text("3 at €1.20")
         expect(asks.locator("tr")).to_have_count(0)
         trades_seen = maker.trades(mid)["trades"]
         assert trades_seen[-1]["buyer"] == "wm-browser" and trades_seen[-1]["price"] == 120
+        # more decimals than the currency has, or a quantity that is not whole: said in words
+        page.fill("#order-price", "1.305")
+        page.click("[data-testid=order-form] button[type=submit]")
+        expect(page.locator(".status")).to_contain_text("EUR has 2 decimals")
+        page.fill("#order-price", "1.30")
+        page.fill("#order-quantity", "1.5")
+        page.click("[data-testid=order-form] button[type=submit]")
+        expect(page.locator(".status")).to_contain_text("whole number of units")
+        page.fill("#order-quantity", "3")
+        assert len(maker.trades(mid)["trades"]) == 3
         # a refused order shows the house's code and changes nothing
         page.fill("#order-price", "0")
         page.click("[data-testid=order-form] button[type=submit]")

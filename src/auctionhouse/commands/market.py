@@ -1,7 +1,9 @@
 """The ``market`` verbs (docs/markets.md): ``create``, ``list``, ``order``, ``cancel``, ``book``,
 ``trades``, ``watch``, ``close``. Like the auction verbs they talk to ``--house`` through the sync
 SDK as the logged-in account; orders and cancels are signed with the account's key (``auctionhouse
-login`` keeps its file). Prices are integers of minor units per unit, quantities whole units.
+login`` keeps its file). Prices are typed as decimals of the house's currency (``1.20``) and
+shown formatted in its locale, like the auction verbs' amounts (decision 0022); quantities are
+whole units.
 """
 
 from __future__ import annotations
@@ -17,10 +19,13 @@ from auctionhouse.commands.client import (
     HouseOpt,
     JsonOpt,
     _client,
+    _house_money,
+    _money,
     _print_json,
     parse_seconds,
 )
 from auctionhouse.errors import InvalidRequest
+from auctionhouse.money import DEFAULT_CURRENCY, parse_amount
 
 MarketArg = Annotated[str, typer.Argument(metavar="MARKET", help="A market id (m1, m2...).")]
 
@@ -34,7 +39,9 @@ def create(
     duration: Annotated[
         str | None, typer.Option("--duration", help="Close after this long (1h, 90m).")
     ] = None,
-    max_price: Annotated[int | None, typer.Option("--max-price", help="Minor units.")] = None,
+    max_price: Annotated[
+        str | None, typer.Option("--max-price", help="The highest price an order may name (12.50).")
+    ] = None,
     max_quantity: Annotated[int | None, typer.Option("--max-quantity")] = None,
     house: HouseOpt = None,
     account: AccountOpt = None,
@@ -47,7 +54,9 @@ def create(
         view = client.create_market(
             name,
             kind,  # type: ignore[arg-type]
-            max_price=max_price,
+            max_price=parse_amount(max_price, _currency(client), field="--max-price")
+            if max_price is not None
+            else None,
             max_quantity=max_quantity,
             call_interval=parse_seconds("--call-interval", call_interval)
             if call_interval
@@ -70,6 +79,7 @@ def list_markets(
     if state not in (None, "open", "closed"):
         raise InvalidRequest("--state must be open or closed")
     with _client(house, account, login=False) as client:
+        _currency(client)
         markets = client.markets(state=state)["markets"]
     if json_out:
         _print_json(markets)
@@ -87,7 +97,9 @@ def list_markets(
 def order(
     market: MarketArg,
     side: Annotated[str, typer.Argument(help="buy or sell.")],
-    price: Annotated[int, typer.Argument(help="Limit price per unit, minor units.")],
+    price: Annotated[
+        str, typer.Argument(help="Limit price per unit in the house's currency (1.20).")
+    ],
     quantity: Annotated[int, typer.Argument(help="Units.")] = 1,
     ws: Annotated[bool, typer.Option("--ws", help="Send over the WebSocket.")] = False,
     house: HouseOpt = None,
@@ -98,13 +110,16 @@ def order(
     if side not in ("buy", "sell"):
         raise InvalidRequest("SIDE must be buy or sell")
     with _client(house, account, login=True) as client:
-        ack = client.order(market, side, price, quantity, via="ws" if ws else "http")  # type: ignore[arg-type]
+        minor = parse_amount(price, _currency(client), field="price")
+        ack = client.order(market, side, minor, quantity, via="ws" if ws else "http")  # type: ignore[arg-type]
     if json_out:
         _print_json(ack)
         return
     lines = [f"order {ack['order_id']} accepted in market {ack['market']} (seq {ack['seq']})"]
     for t in ack["trades"]:
-        lines.append(f"  traded {t['quantity']} at {t['price']} ({t['buyer']} <- {t['seller']})")
+        lines.append(
+            f"  traded {t['quantity']} at {_p(t['price'])} ({t['buyer']} <- {t['seller']})"
+        )
     for order_id in ack["self_trade_cancels"]:
         lines.append(f"  your order {order_id} was cancelled (it would have traded with this one)")
     lines.append(f"  resting: {ack['remaining']}")
@@ -120,6 +135,7 @@ def cancel(
 ) -> None:
     """Cancel the unfilled rest of your order (signed)."""
     with _client(house, account, login=True) as client:
+        _currency(client)
         ack = client.cancel_order(market, order_id)
     if json_out:
         _print_json(ack)
@@ -136,6 +152,7 @@ def book(
 ) -> None:
     """Show the market's order book (depth) and its last trades."""
     with _client(house, account, login=False) as client:
+        _currency(client)
         view = client.market(market, depth)
         trades = client.trades(market, max(0, view["trades"] - 10))["trades"]
     if json_out:
@@ -149,14 +166,14 @@ def render_book(view: dict[str, Any], trades: list[dict[str, Any]]) -> str:
     lines = [f"market {view['id']} ({view['kind']}, {view['state']}): {view['name']}"]
     lines.append(f"{'price':>12} {'quantity':>10} {'orders':>7}")
     for price, qty, count in reversed(view["book"]["asks"]):
-        lines.append(f"{price:>12} {qty:>10} {count:>7}  ask")
+        lines.append(f"{_p(price):>12} {qty:>10} {count:>7}  ask")
     lines.append(f"{'-' * 12} last {_p(view['last_price'])}, volume {view['volume']}")
     for price, qty, count in view["book"]["bids"]:
-        lines.append(f"{price:>12} {qty:>10} {count:>7}  bid")
+        lines.append(f"{_p(price):>12} {qty:>10} {count:>7}  bid")
     if trades:
         lines.append("last trades:")
         for t in trades:
-            lines.append(f"  #{t['trade_id']} {t['quantity']} at {t['price']}")
+            lines.append(f"  #{t['trade_id']} {t['quantity']} at {_p(t['price'])}")
     return "\n".join(lines)
 
 
@@ -169,6 +186,7 @@ def trades(
 ) -> None:
     """List a market's trades."""
     with _client(house, account, login=False) as client:
+        _currency(client)
         found = client.trades(market, after, 1000)["trades"]
     if json_out:
         _print_json(found)
@@ -176,7 +194,8 @@ def trades(
     for t in found:
         print(
             safe_text(
-                f"#{t['trade_id']} {t['quantity']} at {t['price']} {t['buyer']} <- {t['seller']}"
+                f"#{t['trade_id']} {t['quantity']} at {_p(t['price'])}"
+                f" {t['buyer']} <- {t['seller']}"
             )
         )
 
@@ -198,6 +217,7 @@ def watch(
         raise InvalidRequest("--give-up must be positive")
     seen = 0
     with _client(house, account, login=False) as client:
+        _currency(client)
         for message in client.watch_market(market, give_up_after=give_up):
             if json_out:
                 print(json.dumps(message, sort_keys=True), flush=True)
@@ -220,9 +240,9 @@ def _event_line(message: dict[str, Any]) -> str:
     top += f" ask {_p(book['asks'][0][0] if book['asks'] else None)}]"
     kind = e["type"]
     if kind == "OrderPlaced":
-        text = f"order {e['order_id']}: {e['side']} {e['quantity']} at {e['price']}"
+        text = f"order {e['order_id']}: {e['side']} {e['quantity']} at {_p(e['price'])}"
     elif kind == "Trade":
-        text = f"trade {e['quantity']} at {e['price']} ({e['buyer']} <- {e['seller']})"
+        text = f"trade {e['quantity']} at {_p(e['price'])} ({e['buyer']} <- {e['seller']})"
     elif kind == "OrderCancelled":
         text = f"order {e['order_id']} cancelled ({e['reason']}, {e['remaining']} units)"
     elif kind == "CallCleared":
@@ -241,6 +261,7 @@ def close(
 ) -> None:
     """Close your market (resting orders are cancelled; a call market clears once more)."""
     with _client(house, account, login=True) as client:
+        _currency(client)
         view = client.close_market(market, reason)
     if json_out:
         _print_json(view)
@@ -317,8 +338,18 @@ def traders(
     )
 
 
+_HOUSE = {"currency": DEFAULT_CURRENCY}
+
+
+def _currency(client: Any) -> str:
+    """The house's currency (``GET /house``), remembered for this command's output."""
+    _HOUSE["currency"] = str(_house_money(client).get("currency") or DEFAULT_CURRENCY)
+    return _HOUSE["currency"]
+
+
 def _p(value: int | None) -> str:
-    return "-" if value is None else str(value)
+    """A price in minor units as the house's currency shows it ("-" for none)."""
+    return "-" if value is None else _money(value, _HOUSE["currency"])
 
 
 def register(app: typer.Typer) -> None:

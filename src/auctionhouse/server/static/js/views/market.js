@@ -5,7 +5,7 @@
 
 import { ApiError, get, me, post } from "../api.js";
 import { clock } from "../clock.js";
-import { h, money, parseMoney, setText, when } from "../format.js";
+import { h, houseCurrency, money, parseMoney, setText, when } from "../format.js";
 import { browserKey, nextNonce, toHex } from "../keys.js";
 
 const TRADES_SHOWN = 20;
@@ -145,7 +145,7 @@ export async function mountMarket(root, ctx) {
 function orderForm(id, status) {
   const side = h("select", { name: "side", id: "order-side" },
     h("option", { value: "buy" }, "Buy (bid)"), h("option", { value: "sell" }, "Sell (ask)"));
-  const price = h("input", { name: "price", id: "order-price", inputmode: "numeric", required: true,
+  const price = h("input", { name: "price", id: "order-price", inputmode: "decimal", required: true,
     autocomplete: "off" });
   const quantity = h("input", { name: "quantity", id: "order-quantity", inputmode: "numeric",
     value: "1", required: true, autocomplete: "off" });
@@ -153,8 +153,10 @@ function orderForm(id, status) {
     event.preventDefault();
     const account = me();
     try {
+      const units = quantity.value.trim();
+      if (!/^\d+$/.test(units)) throw new Error("Enter the quantity as a whole number of units, for example 3.");
       const fields = { market: id, side: side.value, price: parseMoney(price.value),
-        quantity: parseMoney(quantity.value) };
+        quantity: Number(units) };
       const signed = account && signOrder(account.id, fields);
       if (!signed) throw new Error("This browser holds no key for your account: make one on your account page.");
       const ack = await post(`/markets/${encodeURIComponent(id)}/orders`,
@@ -168,7 +170,7 @@ function orderForm(id, status) {
   return h("form", { class: "order-form", "data-testid": "order-form", onsubmit },
     h("h2", {}, "Place an order"),
     h("label", { for: "order-side" }, "Side"), side,
-    h("label", { for: "order-price" }, "Limit price (minor units per unit)"), price,
+    h("label", { for: "order-price" }, `Limit price (${houseCurrency()} per unit)`), price,
     h("label", { for: "order-quantity" }, "Quantity"), quantity,
     h("button", { type: "submit" }, "Sign and place"));
 }
@@ -187,7 +189,7 @@ function tradeChart(trades, width) {
   const y = (p) => H - pad.bottom - ((p - lo) / span) * (H - pad.top - pad.bottom);
   const d = trades.map((t, i) => `${i ? "L" : "M"}${x(i).toFixed(1)},${y(t.price).toFixed(1)}`).join(" ");
   return h("svg:svg", { viewBox: `0 0 ${W} ${H}`, width: W, height: H, role: "img",
-    "aria-label": `Trade prices: ${trades.length} trades from ${lo} to ${hi}` },
+    "aria-label": `Trade prices: ${trades.length} trades from ${money(lo)} to ${money(hi)}` },
   h("svg:text", { x: pad.left - 6, y: y(hi) + 4, class: "axis", "text-anchor": "end" }, money(hi)),
   h("svg:text", { x: pad.left - 6, y: y(lo) + 4, class: "axis", "text-anchor": "end" }, money(lo)),
   h("svg:path", { d, class: "line", "data-points": trades.length }),
