@@ -259,6 +259,13 @@ def test_bidders_resume_after_the_house_is_killed_and_restarted(tmp_path: Path) 
             while (await seller.view(aid))["result"] is None:
                 assert loop.time() < deadline + 30
                 await asyncio.sleep(0.1)
+            # The close reaches each agent through its own (reconnected) watch, which may lag
+            # the seller's view on a loaded machine: wait for each agent's verdict, bounded.
+            while not all(
+                any(r.kind in ("won", "lost") for r in a.reports) for a in agents.values()
+            ):
+                assert loop.time() < deadline + 45, {n: a.reports for n, a in agents.items()}
+                await asyncio.sleep(0.05)
             await rt.idle()
             assert not rt.failures, rt.failures
         await seller.close()
