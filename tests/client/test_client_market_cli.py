@@ -78,9 +78,9 @@ def test_market_traders_run_registered_strategies_live(traders: dict[str, Cli]) 
         "traders",
         mid,
         "--trader",
-        "zic:buy:150:1:2",
+        "zic:buy:1.50:1:2",
         "--trader",
-        "gvwy:sell:50:1:2",
+        "gvwy:sell:0.50:1:2",
         "--for",
         "4s",
         "--period",
@@ -100,3 +100,6 @@ def test_market_traders_run_registered_strategies_live(traders: dict[str, Cli]) 
         "cli-t-4-gvwy-sell",
     ]
     assert report["surplus"] == sum(t["profit"] for t in report["traders"]) > 0
+    # a limit with more decimals than the currency has is refused before any trader starts
+    said = ann.run("market", "traders", mid, "--trader", "zic:buy:1.505", input=PASSWORD)
+    assert _error_line(said).startswith("error: invalid_amount: ")

@@ -275,7 +275,7 @@ def traders(
         list[str],
         typer.Option(
             "--trader",
-            help="STRATEGY:SIDE:LIMIT[:UNITS[:COUNT]], e.g. zic:buy:120:2:5 (repeatable).",
+            help="STRATEGY:SIDE:LIMIT[:UNITS[:COUNT]], e.g. zic:buy:1.20:2:5 (repeatable).",
         ),
     ],
     run_for: Annotated[str, typer.Option("--for", help="How long to trade (30s, 5m).")] = "60s",
@@ -295,17 +295,18 @@ def traders(
     from auctionhouse.agents.live_traders import TraderSpec, run_traders
     from auctionhouse.commands.client import _house, _password
 
+    with _client(house, None, login=False) as client:
+        currency = _currency(client)
     specs: list[TraderSpec] = []
     for text in trader:
         parts = text.split(":")
         if not 3 <= len(parts) <= 5 or parts[1] not in ("buy", "sell"):
             raise InvalidRequest(f"--trader {text!r}: use STRATEGY:SIDE:LIMIT[:UNITS[:COUNT]]")
+        limit = parse_amount(parts[2], currency, field=f"--trader {text!r} LIMIT")
         try:
-            limit, units, count = (int(x) for x in ([*parts[2:], "1", "1"])[:3])
+            units, count = (int(x) for x in ([*parts[3:], "1", "1"])[:2])
         except ValueError:
-            raise InvalidRequest(
-                f"--trader {text!r}: LIMIT, UNITS and COUNT are integers"
-            ) from None
+            raise InvalidRequest(f"--trader {text!r}: UNITS and COUNT are whole numbers") from None
         for _ in range(count):
             name = f"{prefix}-{len(specs) + 1}-{parts[0]}-{parts[1]}"
             specs.append(TraderSpec(name, parts[0], parts[1], limit, units))
@@ -327,13 +328,13 @@ def traders(
     for t in report.traders:
         print(
             safe_text(
-                f"{t.name:<28} {t.strategy:<5} {t.side:<4} limit {t.limit:>6}"
-                f" traded {t.traded}/{t.units} profit {t.profit}"
+                f"{t.name:<28} {t.strategy:<5} {t.side:<4} limit {_p(t.limit):>9}"
+                f" traded {t.traded}/{t.units} profit {_p(t.profit)}"
             )
         )
     eff = report.efficiency
     print(
-        f"{report.trades} trades, surplus {report.surplus} of {report.max_surplus}"
+        f"{report.trades} trades, surplus {_p(report.surplus)} of {_p(report.max_surplus)}"
         + (f" (allocative efficiency {eff:.1%})" if eff is not None else "")
     )
 
