@@ -135,7 +135,6 @@ def cancel(
 ) -> None:
     """Cancel the unfilled rest of your order (signed)."""
     with _client(house, account, login=True) as client:
-        _currency(client)
         ack = client.cancel_order(market, order_id)
     if json_out:
         _print_json(ack)
@@ -261,7 +260,6 @@ def close(
 ) -> None:
     """Close your market (resting orders are cancelled; a call market clears once more)."""
     with _client(house, account, login=True) as client:
-        _currency(client)
         view = client.close_market(market, reason)
     if json_out:
         _print_json(view)
