@@ -26,6 +26,7 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -36,7 +37,7 @@ from typing import Any
 import httpx
 import websockets
 
-from bench_server import Bidder, free_port, percentile, raise_fd_limit, setup
+from bench_server import Bidder, children, free_port, percentile, raise_fd_limit, setup
 from bench_server import cpu_seconds as cpu_split
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
@@ -76,6 +77,18 @@ def cpu_seconds(pid: int) -> float:
     return sum(cpu_split(pid).values())
 
 
+def postgres_cpu_seconds(cluster: pg_cluster.Cluster | None) -> float:
+    """CPU seconds of the PostgreSQL server: its postmaster and every backend (the cost of the
+    database per bid, which the servers' figure leaves out)."""
+    if cluster is None:
+        return 0.0
+    try:
+        postmaster = int((cluster.data / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0.0
+    return sum(cpu_seconds(p) for p in [postmaster, *children(postmaster)])
+
+
 def wait_visible(urls: list[str], auctions: list[str]) -> None:
     """Every instance knows every auction (they were created on the first)."""
     deadline = time.monotonic() + 30
@@ -88,7 +101,13 @@ def wait_visible(urls: list[str], auctions: list[str]) -> None:
 
 
 async def saturate(
-    urls: list[str], pids: list[int], clients: int, per_client: int, window: int
+    urls: list[str],
+    pids: list[int],
+    clients: int,
+    per_client: int,
+    window: int,
+    cluster: pg_cluster.Cluster | None = None,
+    profile: Path | None = None,
 ) -> tuple[dict[str, Any], list[Bidder]]:
     bidders_setup, _ = setup(urls[0], clients)
     wait_visible(urls, [aid for *_, aid in bidders_setup])
@@ -97,11 +116,21 @@ async def saturate(
         for i, (name, token, key, aid) in enumerate(bidders_setup)
     ]
     frames = [b.presign(per_client) for b in bidders]
+    spies = (
+        [py_spy(pid, profile / f"serve-{i}.txt") for i, pid in enumerate(pids)] if profile else []
+    )
     cpu = sum(cpu_seconds(p) for p in pids)
+    split = [cpu_split(p) for p in pids]
+    pg_cpu = postgres_cpu_seconds(cluster)
     client_cpu = time.process_time()
     begin = time.perf_counter()
     await asyncio.gather(*(b.run(f, window, None) for b, f in zip(bidders, frames, strict=True)))
     elapsed = time.perf_counter() - begin
+    pg_cpu = postgres_cpu_seconds(cluster) - pg_cpu
+    for spy in spies:
+        spy.send_signal(signal.SIGINT)  # py-spy writes its profile on SIGINT
+    for spy in spies:
+        spy.wait(timeout=60)
     latencies = [x for b in bidders for x in b.latencies]
     errors: dict[str, int] = {}
     for b in bidders:
@@ -121,9 +150,34 @@ async def saturate(
         "server_cpu_us_per_bid": round(
             (sum(cpu_seconds(p) for p in pids) - cpu) / max(accepted, 1) * 1e6
         ),
+        # where the servers' CPU went: event loops, other threads (the ledger writer), the
+        # signature workers
+        "server_cpu_us_per_bid_split": {
+            part: round(
+                sum(cpu_split(p)[part] - s[part] for p, s in zip(pids, split, strict=True))
+                / max(accepted, 1)
+                * 1e6
+            )
+            for part in ("loop", "threads", "workers")
+        },
         "client_cpu_s": round(time.process_time() - client_cpu, 2),
+        "client_cpu_us_per_bid": round((time.process_time() - client_cpu) / max(accepted, 1) * 1e6),
+        "postgres_cpu_us_per_bid": round(pg_cpu / max(accepted, 1) * 1e6) if cluster else None,
         "seconds": round(elapsed, 2),
     }, bidders
+
+
+def py_spy(pid: int, out: Path) -> subprocess.Popen[bytes]:
+    """py-spy (``pip install py-spy``) sampling a server, subprocesses (the signature worker)
+    too, until SIGINT; a collapsed-stack text file (one line per stack: frames;... count)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    spy = Path(sys.executable).parent / "py-spy"
+    command = [str(spy), "record", "--pid", str(pid), "--subprocesses", "--threads", "--rate"]
+    return subprocess.Popen(
+        [*command, "200", "--format", "raw", "--output", str(out), "--nonblocking"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 async def watcher_delay(urls: list[str], bidder: Bidder, bids: int, rate: float) -> dict[str, Any]:
@@ -186,6 +240,9 @@ def main() -> None:
         "--setups", default="sqlite-1,postgres-1,postgres-2,postgres-3", help="which runs"
     )
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument(
+        "--profile", type=Path, help="py-spy each server while saturated; profiles land here"
+    )
     args = parser.parse_args()
     cluster = pg_cluster.shared()
     result: dict[str, Any] = {"runs": {}, "load_average": os.getloadavg()}
@@ -230,7 +287,11 @@ def run_setup(
             urls.append(url)
         pids = [p.pid for p in procs]
         before = signed_records(db)
-        run, bidders = asyncio.run(saturate(urls, pids, args.clients, args.per_client, args.window))
+        pg = None if label.startswith("sqlite") else cluster
+        profile = args.profile / label if args.profile else None
+        run, bidders = asyncio.run(
+            saturate(urls, pids, args.clients, args.per_client, args.window, pg, profile)
+        )
         if before is not None:  # one signed batch record per round (decision 0014)
             rounds = (signed_records(db) or 0) - before
             run["rounds"] = rounds
