@@ -278,16 +278,44 @@ async def _an_address_limit_holds_across_instances_serving_only_reads(cluster: C
 
         await until(committed)
     b.house.check_address("10.9.9.9")  # b's own copy is full: one request passes on it
-    await until(pushed)  # b's sync round pulled a's bucket (the emptier one is kept)
+    await until(pushed)  # b's sync round pulled a's bucket, less b's own request
     b.house.check_address("10.9.9.9")
-    b.house.check_address("10.9.9.9")
-    with pytest.raises(RateLimited):  # 4 + 1 + 2: not the 6 + 6 of two separate buckets
+    with pytest.raises(RateLimited):  # 4 + 1 + 1: the burst, not the 6 + 6 of two buckets
         b.house.check_address("10.9.9.9")
 
 
 def test_an_address_limit_holds_across_instances_serving_only_reads(tmp_path: Path) -> None:
     config = HouseConfig.for_tests(address_rate=0.001, address_burst=6)
     run(tmp_path, _an_address_limit_holds_across_instances_serving_only_reads, config)
+
+
+async def _requests_on_two_instances_at_once_count_on_both(cluster: Cluster) -> None:
+    """Both instances take from one address's bucket before either has synced: each of their
+    requests counts once (keeping the emptier of two buckets counted only one side's), and
+    the one that took last learns of the other's requests without a command of its own."""
+    a, b = [await cluster.add() for _ in range(2)]
+    for _ in range(4):  # one stretch on the loop: no sync round can run in between
+        a.house.check_address("10.8.8.8")
+        b.house.check_address("10.8.8.8")
+    limiters = [s.house._address_limiter for s in (a, b)]
+
+    def level(limiter: Any) -> float:
+        tokens, _last = limiter._buckets["10.8.8.8"]
+        return float(tokens)
+
+    # 8 requests on a burst of 10: both instances end at 2, however their syncs interleave
+    await until(lambda: all(abs(level(x) - 2) < 0.01 for x in limiters))
+    a.house.check_address("10.8.8.8")
+    b.house.check_address("10.8.8.8")
+    await until(lambda: all(level(x) < 0.01 for x in limiters))  # the burst is spent on both
+    for service in (a, b):
+        with pytest.raises(RateLimited):
+            service.house.check_address("10.8.8.8")
+
+
+def test_requests_on_two_instances_at_once_count_on_both(tmp_path: Path) -> None:
+    config = HouseConfig.for_tests(address_rate=1e-6, address_burst=10)
+    run(tmp_path, _requests_on_two_instances_at_once_count_on_both, config)
 
 
 async def _signatures_verified_ahead_hold_only_for_the_key_of_the_round(

@@ -63,7 +63,7 @@ from auctionhouse.house.limits import LoginThrottle, RateLimiter, _Failures
 from auctionhouse.house.nonces import WINDOW, Spent, SpentNonces
 from auctionhouse.house.service import HouseService, batch_checks, run_commands
 from auctionhouse.house.shared_due import DueWork
-from auctionhouse.house.verifier import BatchVerifier
+from auctionhouse.house.verifier import BatchVerifier, CheckedCommand
 from auctionhouse.ledger import Ledger
 from auctionhouse.ledger.encoding import decode_event
 from auctionhouse.ledger.location import redact
@@ -156,6 +156,33 @@ class _Tracked(dict[str, Any]):
     def take(self) -> set[str]:
         dirty, self.dirty = self.dirty, set()
         return dirty
+
+
+class _SharedLimiter(RateLimiter):
+    """A rate limiter whose buckets every instance takes from: it counts the requests it let
+    through since its bucket was last pushed (``taken``), so merging another instance's
+    pushed bucket keeps both instances' requests (theirs are in their level, ours are taken
+    from it). Keeping the emptier of two levels instead lost one side's requests whenever both
+    took from one bucket between two rounds: N instances let N times the limit through."""
+
+    def __init__(self, old: RateLimiter) -> None:
+        super().__init__(old.rate, old.burst, old.max_keys)
+        self._buckets = _Tracked(old._buckets)
+        self.taken: dict[str, int] = {}
+
+    def take(self, key: str, now: float, what: str = "requests") -> None:
+        super().take(key, now, what)
+        self.taken[key] = self.taken.get(key, 0) + 1
+
+    def merge(self, key: str, bucket: tuple[float, float], now: float) -> None:
+        """Take the bucket as the database holds it (every instance's pushed requests), less
+        what this instance let through since its last push (event loop)."""
+        tokens = _level(self, bucket, now) - self.taken.get(key, 0)
+        dict.__setitem__(self._buckets, key, (tokens, now))
+
+    def pushed(self, keys: set[str]) -> None:
+        for key in keys:
+            self.taken.pop(key, None)
 
 
 class _Rows:
@@ -546,8 +573,8 @@ class SharedAuctionHouse(AuctionHouse):
                 account_cap=c.login_max_backoff_account_seconds,
                 forget_after=c.login_forget_seconds,
             )
-        self._account_limiter._buckets = _Tracked(self._account_limiter._buckets)
-        self._address_limiter._buckets = _Tracked(self._address_limiter._buckets)
+        self._account_limiter = _SharedLimiter(self._account_limiter)
+        self._address_limiter = _SharedLimiter(self._address_limiter)
         self.absorbed = 0  # events applied that other instances wrote (metrics, tests)
         self._reader: PostgresStore | None = None  # reads on the event loop (see _state)
         self.due: DueWork | None = None  # housekeeping taken with SKIP LOCKED (shared_due.py)
@@ -737,8 +764,8 @@ class SharedAuctionHouse(AuctionHouse):
         self.apply_shared(self.pull_shared())
 
     def apply_shared(self, rows: Sequence[tuple[str, str, str, int]]) -> None:
-        """Merge pulled shared state (event loop): a nonce only rises; a rate bucket keeps
-        the emptier of ours and theirs."""
+        """Merge pulled shared state (event loop): a nonce only rises; a rate bucket is the
+        pushed one less what this instance let through since its own last push."""
         now = self.clock.now()
         for kind, key, value, stamp in rows:
             self.stamp = max(self.stamp, stamp)
@@ -757,11 +784,8 @@ class SharedAuctionHouse(AuctionHouse):
             elif kind in ("account", "address"):
                 limiter = self._account_limiter if kind == "account" else self._address_limiter
                 tokens, last = (float(x) for x in value.split())
-                mine = limiter._buckets.get(key)
-                if mine is None or _level(limiter, (tokens, last), now) < _level(
-                    limiter, mine, now
-                ):
-                    dict.__setitem__(limiter._buckets, key, (tokens, last))
+                if isinstance(limiter, _SharedLimiter):
+                    limiter.merge(key, (tokens, last), now)
 
     def take_shared(self) -> list[SharedRow]:
         """What this instance changed since the last round (event loop)."""
@@ -778,17 +802,22 @@ class SharedAuctionHouse(AuctionHouse):
         limiters = (("account", self._account_limiter), ("address", self._address_limiter))
         for kind, limiter in limiters:
             buckets = limiter._buckets
-            assert isinstance(buckets, _Tracked)
-            for key in buckets.take():
+            assert isinstance(buckets, _Tracked) and isinstance(limiter, _SharedLimiter)
+            keys = buckets.take()
+            limiter.pushed(keys)
+            for key in keys:
                 if key in buckets:
                     tokens, last = buckets[key]
                     rows.append((kind, key, f"{tokens!r} {last!r}"))
         return rows
 
     def push_shared(self, rows: Sequence[SharedRow]) -> None:
-        """Write changed shared state (writer thread, inside the round's transaction)."""
+        """Write changed shared state (writer thread, inside the round's transaction); a
+        changed rate bucket is announced (``limits``), so an idle instance pulls it too."""
         if rows:
             self.store.later(_PUSH_ALL, [list(column) for column in zip(*rows, strict=True)])
+            if any(kind in ("account", "address") for kind, _, _ in rows):
+                self.store.later("SELECT pg_notify(%s, 'limits')", (ACCOUNTS_CHANNEL,))
 
     def announce(self, events: Sequence[Event]) -> None:
         """One NOTIFY per auction moved: ``'AUCTION SEQ'`` of its newest event (delivered at
@@ -901,6 +930,12 @@ class SharedHouseService(HouseService):
         self._catchup_task: asyncio.Task[None] | None = None
         self.listener_connections = 0  # (re)connects of the LISTEN connection
         self._listening = asyncio.Event()
+        # A round is on its way (its batch taken, its catch-up read not yet applied): it will
+        # read whatever other instances committed, so a notification needs no read of its own.
+        self._round_ahead = False
+        # Another instance changed a rate bucket since this one's last round read them.
+        self._limits_stale = False
+        self.skipped_catch_ups = 0  # notifications a coming round answered (metrics, tests)
 
     @property
     def shared(self) -> SharedAuctionHouse:
@@ -939,6 +974,7 @@ class SharedHouseService(HouseService):
             batch = [first]
             while len(batch) < self._max_batch and not queue.empty():
                 batch.append(queue.get_nowait())
+            self._round_ahead = True
             try:
                 # the batch's signatures are verified (a worker process, house/verifier.py)
                 # before the round takes the writer lock every instance waits on: the round
@@ -946,6 +982,9 @@ class SharedHouseService(HouseService):
                 await BatchVerifier.settle(batch_checks(batch))
                 await self._run_round(loop, batch)
             finally:
+                if self._round_ahead:  # the round never read: what it skipped is read now
+                    self._round_ahead = False
+                    self.catch_up()
                 for _ in batch:
                     queue.task_done()
 
@@ -1010,9 +1049,26 @@ class SharedHouseService(HouseService):
     ) -> tuple[list[tuple[asyncio.Future[Any], Any]], list[Event], list[SharedRow]]:
         house = self.shared
         house.notify(house.absorb(records, last))
+        self._round_ahead = self._limits_stale = False
         house.apply_shared(shared)
+        self._take_ready(batch)
         done = run_commands(house, batch)
         return done, house.staged(), house.take_shared()
+
+    def _take_ready(self, batch: list[_Item]) -> None:
+        """Add to the round's batch (lock held) the commands queued since it was taken whose
+        signatures are verified already (or that carry none), in queue order, up to
+        ``max_batch``: the round's fixed cost (the lock's round trips, the commit) is then
+        shared by more bids. The first one still waiting for its verdict stops it: deciding
+        stays in arrival order, and no signature is verified while every instance waits."""
+        queue = self._queue
+        assert queue is not None
+        while len(batch) < self._max_batch and not queue.empty():
+            command = queue._queue[0]  # type: ignore[attr-defined]
+            check = command[0].check if type(command[0]) is CheckedCommand else None
+            if check is not None and check.batch is not None and not check.batch.done():
+                return
+            batch.append(queue.get_nowait())
 
     def _fail(self, exc: BaseException, batch: list[_Item]) -> None:
         self.failure = exc
@@ -1084,15 +1140,17 @@ class SharedHouseService(HouseService):
     async def _sync_limits(self) -> None:
         """Rate-limit buckets are pushed and pulled by rounds; an instance serving only reads
         (every request takes from its address's bucket) makes no rounds, so every
-        ``LIMITS_SYNC`` seconds one whose buckets changed runs an empty round: the address
-        limit then holds across instances within that time, whatever the traffic."""
+        ``LIMITS_SYNC`` seconds one whose buckets changed, or that was told another's did
+        (``limits``), runs an empty round: the address and account limits then hold across
+        instances within that time, whatever the traffic."""
         house = self.shared
         while True:
             await asyncio.sleep(LIMITS_SYNC)
             if self.failure is not None or self._closing:
                 continue
             limiters = (house._address_limiter, house._account_limiter)
-            if any(isinstance(x._buckets, _Tracked) and x._buckets.dirty for x in limiters):
+            dirty = any(isinstance(x._buckets, _Tracked) and x._buckets.dirty for x in limiters)
+            if dirty or self._limits_stale:
                 with contextlib.suppress(AuctionhouseError):
                     await self.call(lambda h: None)
 
@@ -1115,6 +1173,7 @@ class SharedHouseService(HouseService):
         every cached account and session, re-read the login throttle, and have every
         authenticated socket's session checked again (a revoked one closes with 4003)."""
         house = self.shared
+        self._limits_stale = True  # a missed ``limits`` note: the next sync reads them
         if isinstance(house.accounts, SharedAccountStore):
             house.accounts.forget_all()
         throttle = house.login_throttle
@@ -1126,6 +1185,9 @@ class SharedHouseService(HouseService):
 
     def _on_note(self, channel: str, payload: str) -> None:
         if channel == ACCOUNTS_CHANNEL:
+            if payload == "limits":  # pulled by this instance's next round (_sync_limits)
+                self._limits_stale = True
+                return
             kind, _, key = payload.partition(" ")
             house = self.shared
             accounts = house.accounts
@@ -1143,4 +1205,7 @@ class SharedHouseService(HouseService):
         auction_id, _, seq = payload.rpartition(" ")
         state = self.shared._auctions.get(auction_id)
         if state is None or not seq.isdigit() or int(seq) > state.seq:
+            if self._round_ahead:  # committed before that round can take the lock: it reads it
+                self.skipped_catch_ups += 1
+                return
             self.catch_up()
