@@ -142,6 +142,8 @@ class ServerState:
         self._loop = asyncio.get_running_loop()
         await self.service.start()
         self.hub.start()
+        if self.config.database_url is not None:  # the WebSocket quota over every instance
+            await self.hub.share_quota(self.config.database_url, self.config.ws_lease_seconds)
         self.market_hub.start()
         self.sessions.start()
         self.service.on_session_revoked = self.sessions.revoked

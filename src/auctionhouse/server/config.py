@@ -58,6 +58,9 @@ class ServerConfig:
     ws_max_message_bytes: int = 65_536
     # WebSocket connections one account may hold at once (a quota).
     ws_connections_per_account: int = 32
+    # A shared house (database_url): instances count that quota together; a killed instance's
+    # connections stop counting this many seconds after its last renewal (house/shared_leases.py).
+    ws_lease_seconds: float = 15.0
     # permessage-deflate compression of WebSocket frames: saves bandwidth, costs CPU per frame.
     ws_compression: bool = False
     # Most open connections (HTTP and WebSocket) in all and from one client address (0: no
@@ -120,6 +123,7 @@ class ServerConfig:
         ):
             _check_number(name, getattr(self, name), minimum=0.01)
         _check_number("send_timeout", self.send_timeout, minimum=0.1)
+        _check_number("ws_lease_seconds", self.ws_lease_seconds, minimum=0.3)
         _check_int("password_workers", self.password_workers, 0, 64)
         _check_int("login_max_waiting", self.login_max_waiting, 1, 100_000)
         _check_number("login_tarpit_seconds", self.login_tarpit_seconds, minimum=0.0)

@@ -339,6 +339,9 @@ class Hub:
         self._closing_tasks: set[asyncio.Task[None]] = set()
         self._sweeper: asyncio.Task[None] | None = None
         self.dropped = 0
+        # A shared house's count of the quota over every instance (house/shared_leases.py).
+        self.leases: Any = None
+        self._renewer: asyncio.Task[None] | None = None
 
     @property
     def house(self) -> AuctionHouse:
@@ -354,9 +357,30 @@ class Hub:
         self._unsubscribe = house.subscribe(self.on_event)
         self._sweeper = asyncio.get_running_loop().create_task(self._sweep(), name="ws-sweeper")
 
+    async def share_quota(self, url: str, lease_seconds: float) -> None:
+        """Count ``per_account`` over every instance of the shared house at ``url``: this
+        instance's connections are leases in the database, renewed every third of
+        ``lease_seconds`` (those of a killed instance stop counting that long after)."""
+        from auctionhouse.house.shared_leases import ConnectionLeases
+
+        loop = asyncio.get_running_loop()
+        self.leases = await loop.run_in_executor(None, ConnectionLeases, url, lease_seconds)
+        self._renewer = loop.create_task(self._renew(lease_seconds / 3), name="ws-leases")
+
+    async def _renew(self, period: float) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(period)
+            try:
+                await loop.run_in_executor(None, self.leases.renew)
+            except AuctionhouseError as exc:
+                log.warning("%s (tried again)", exc)
+
     async def stop(self) -> None:
         if self._unsubscribe is not None:
             self._unsubscribe()
+        if self._renewer is not None:
+            self._renewer.cancel()
         if self._sweeper is not None:
             self._sweeper.cancel()
         for handle in self._tickers.values():
@@ -367,6 +391,8 @@ class Hub:
             return_exceptions=True,
         )
         self.connections.clear()
+        if self.leases is not None:  # a clean stop gives its leases back at once
+            await asyncio.get_running_loop().run_in_executor(None, self.leases.close)
 
     async def _sweep(self) -> None:
         """Drop every connection whose current send has been blocked for ``send_timeout``:
@@ -388,13 +414,34 @@ class Hub:
         self.connections.add(conn)
         return conn
 
-    def authenticate(self, conn: Connection, account_id: str) -> None:
+    async def claim(self, conn: Connection, account_id: str) -> None:
+        """Authenticate ``conn`` as ``account_id`` within the account's connection quota:
+        counted here, and on a shared house over every instance (``QuotaExceeded``)."""
         if conn.account == account_id:
             return
+        self._check_quota(account_id)
+        if self.leases is not None:
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(None, self.leases.claim, account_id, self.per_account)
+            if conn.closed or conn.account == account_id:  # it ended while the claim ran
+                loop.run_in_executor(None, self.leases.release, account_id)
+                return
+        self._take_quota(conn, account_id)
+
+    def authenticate(self, conn: Connection, account_id: str) -> None:
+        """``claim`` counted on this instance only (an embedded house)."""
+        if conn.account == account_id:
+            return
+        self._check_quota(account_id)
+        self._take_quota(conn, account_id)
+
+    def _check_quota(self, account_id: str) -> None:
         if self._accounts[account_id] >= self.per_account:
             raise QuotaExceeded(
                 f"an account may hold {self.per_account} WebSocket connections at once"
             )
+
+    def _take_quota(self, conn: Connection, account_id: str) -> None:
         self._release_account(conn)
         conn.account = account_id
         self._accounts[account_id] += 1
@@ -404,6 +451,8 @@ class Hub:
             self._accounts[conn.account] -= 1
             if self._accounts[conn.account] <= 0:
                 del self._accounts[conn.account]
+            if self.leases is not None:
+                asyncio.get_running_loop().run_in_executor(None, self.leases.release, conn.account)
             conn.account = None
 
     def close(self, conn: Connection) -> None:

@@ -107,7 +107,7 @@ class Session:
                 self.server.hub.unsubscribe(self.conn, auctions)
                 self._reply(request_id, {"type": "unsubscribed", "auctions": auctions or "*"})
             elif op == "auth":
-                self.authenticate(message.get("token"))
+                await self.authenticate(message.get("token"))
                 self._reply(request_id, {"type": "auth", "account": self.conn.account})
             elif op == "time":
                 now = self.server.house.clock.now()
@@ -122,9 +122,9 @@ class Session:
             message["id"] = request_id
         self.conn.push(dumps(message))
 
-    def authenticate(self, token: Any) -> None:
+    async def authenticate(self, token: Any) -> None:
         session = self.server.house.session(token if isinstance(token, str) else None)
-        self.server.hub.authenticate(self.conn, session.account_id)
+        await self.server.hub.claim(self.conn, session.account_id)
         self.server.sessions.watch(self.conn, session.digest, session.expires_at)
 
     def _subscribe(self, request_id: Any, message: dict[str, Any]) -> None:
