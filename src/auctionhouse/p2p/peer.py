@@ -25,6 +25,7 @@ from pysyncobj import FAIL_REASON, SyncObj, SyncObjConf
 
 from auctionhouse.errors import ConfigError, LedgerError, NoQuorum
 from auctionhouse.house import AuctionHouse, HouseConfig
+from auctionhouse.house.verifier import BatchVerifier
 from auctionhouse.ledger import SQLiteStore
 from auctionhouse.p2p.codec import encode, install_restricted_unpickler, raise_error, refused
 from auctionhouse.p2p.machine import HouseMachine, ReplicaClock
@@ -111,6 +112,7 @@ class Peer:
         self.joined: bool | None = None  # None: not asked; True once the group took us in
         self.verified: bool | None = None  # the replica's own ledger audited once caught up
         self.audit_findings = 0
+        self.verifier: BatchVerifier | None = None  # signatures checked ahead (preverify)
 
     @property
     def machine(self) -> HouseMachine:
@@ -186,6 +188,7 @@ class Peer:
             consumers=[self._machine],
             transportClass=tunnel_transport(self._route, self._leader_lost),
         )
+        self._prefetch_on_append()
         poller = self.syncobj._poller
         loop = asyncio.get_running_loop()
         if isinstance(poller, EpollPoller):
@@ -194,6 +197,26 @@ class Peer:
         self._schedule_tick()
         self._spawn(self._membership(), "peer-membership")
         log.info("peer %s started; members %s", cfg.peer_address, ", ".join(cfg.members))
+
+    def _prefetch_on_append(self) -> None:
+        """Decode each entry, and send its signed bids to the signature worker, as soon as it
+        is appended to this replica's log (p2p/preverify.py): it is applied a round trip
+        later. pysyncobj 0.3.17 keeps its log in ``__raftLog`` and appends through ``add``."""
+        assert self.syncobj is not None
+        self.verifier = BatchVerifier(self.config.house.verify_workers)
+        prefetch = self.machine.prefetch
+        prefetch.verifier = self.verifier
+        journal = self.syncobj._SyncObj__raftLog
+        append = journal.add
+
+        def add(command: bytes, idx: int, term: int) -> None:
+            append(command, idx, term)
+            try:
+                prefetch.added(command)
+            except Exception:  # a cache: the apply decodes and verifies by itself
+                log.exception("could not look ahead at a log entry")
+
+        journal.add = add
 
     def _spawn(self, coro: Any, name: str) -> None:
         task = asyncio.get_running_loop().create_task(coro, name=name)
@@ -516,6 +539,8 @@ class Peer:
             self.syncobj.destroy()
         if self.tunnels is not None:
             await asyncio.wait_for(self.tunnels.close(), timeout=5)
+        if self.verifier is not None:
+            await self.verifier.close()
         if self._machine is not None:
             self._machine.house.close()
 

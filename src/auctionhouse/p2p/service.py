@@ -27,7 +27,9 @@ from auctionhouse.errors import AuctionhouseError, InvalidRules
 from auctionhouse.house import Account, AuctionHouse
 from auctionhouse.house.accounts import normalize_name, token_digest
 from auctionhouse.house.service import HouseService
-from auctionhouse.house.signing import bid_message, parse_public_key, verify
+from auctionhouse.house.signing import bid_message, mismatch, parse_public_key, verify
+from auctionhouse.house.verifier import BatchVerifier
+from auctionhouse.p2p.preverify import bid_check
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -202,8 +204,27 @@ class ReplicatedService(HouseService):
         if op == "create_auction" and not isinstance(args.get("rules"), dict | None):
             raise InvalidRules("rules must be an object of auction rules")
         if op == "place_bid":
-            self._check_signature(house, args)
+            await self._verify_ahead(house, args)
         return await self.peer.propose(op, args)
+
+    async def _verify_ahead(self, house: AuctionHouse, args: dict[str, Any]) -> None:
+        """Verify a signed bid before proposing it, on the signature worker (batched with the
+        bids that arrived with it; p2p/preverify.py), and vouch for the verdict so that this
+        replica's own apply does not verify it again. Refused here like ``_check_signature``;
+        without a worker (starting, down, disabled) it is verified on the loop."""
+        verifier = self.peer.verifier
+        check = bid_check(house, args)
+        if check is None or verifier is None or not verifier.enabled:
+            self._check_signature(house, args)
+            return
+        verifier.submit(check)
+        await BatchVerifier.settle([check])
+        if check.valid is None:
+            self._check_signature(house, args)
+            return
+        if not check.valid:
+            raise mismatch()
+        self.peer.machine.prefetch.vouch(check)
 
     @staticmethod
     def _check_signature(house: AuctionHouse, args: dict[str, Any]) -> None:
