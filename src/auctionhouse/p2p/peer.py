@@ -30,6 +30,7 @@ from auctionhouse.ledger import SQLiteStore
 from auctionhouse.p2p.codec import encode, install_restricted_unpickler, raise_error, refused
 from auctionhouse.p2p.machine import HouseMachine, ReplicaClock
 from auctionhouse.p2p.poller import EpollPoller, install_epoll_poller
+from auctionhouse.p2p.prevote import PreVote
 from auctionhouse.p2p.tls import PeerFiles, Tunnels
 from auctionhouse.p2p.transport import tunnel_transport
 
@@ -113,6 +114,7 @@ class Peer:
         self.verified: bool | None = None  # the replica's own ledger audited once caught up
         self.audit_findings = 0
         self.verifier: BatchVerifier | None = None  # signatures checked ahead (preverify)
+        self.prevote = PreVote(config.timing.min_timeout)  # no election while a leader is heard
 
     @property
     def machine(self) -> HouseMachine:
@@ -186,8 +188,11 @@ class Peer:
             partners,
             conf,
             consumers=[self._machine],
-            transportClass=tunnel_transport(self._route, self._leader_lost),
+            transportClass=tunnel_transport(
+                self._route, self._leader_lost, intercept=self.prevote.on_message
+            ),
         )
+        self.prevote.syncobj = self.syncobj
         self._prefetch_on_append()
         poller = self.syncobj._poller
         loop = asyncio.get_running_loop()
@@ -366,7 +371,9 @@ class Peer:
         try:
             # The library reads its sockets at the end of a tick and acts on what it read
             # (commit, apply, answer) at the start of the next: two ticks per wake-up.
+            self.prevote.gate()
             self.syncobj.doTick(0.0)
+            self.prevote.gate()
             self.syncobj.doTick(0.0)
             self.machine.house.flush()
             self._sweep()
@@ -443,6 +450,7 @@ class Peer:
         leader = so._getLeader()
         if leader is None or leader != node:
             return
+        self.prevote.lost_at = time.monotonic()  # fast pre-vote/election retries until a leader
         # Survivors go in turns (by address, plus a little jitter) so they rarely split
         # their votes: the first asks for votes before the next one's turn comes.
         others = sorted(n.address for n in so.otherNodes if n != node)
@@ -522,6 +530,7 @@ class Peer:
             "refused_connections": self.tunnels.refused if self.tunnels else 0,
             "refused_pickles": refused[0],
             "pending": self.pending,
+            **self.prevote.status(),
         }
 
     async def stop(self) -> None:
