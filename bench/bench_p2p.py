@@ -590,8 +590,17 @@ def main() -> None:
             ws = (args.per_client, args.window)
             out["goal_bids_per_s"] = 2000
             if args.per_client:
+                terms = [p.status()["term"] for p in cluster.peers]
                 out["one_peer"] = asyncio.run(load.run_ws(urls[:1], *ws))
                 out["all_peers"] = asyncio.run(load.run_ws(urls, *ws))
+                # Elections under load (a stalled peer deposing a live leader): the Raft
+                # term's growth, and the pre-vote rounds that started no election.
+                views = [p.status() for p in cluster.peers]
+                out["churn_under_load"] = {
+                    "terms_gained": max(v["term"] for v in views) - max(terms),
+                    "pre_vote_rounds": sum(v.get("pre_vote_rounds", 0) for v in views),
+                    "elections_started": sum(v.get("elections_started", 0) for v in views),
+                }
                 print(json.dumps({k: out[k] for k in ("one_peer", "all_peers")}), file=sys.stderr)
             if args.http_seconds:
                 out["one_peer_http"] = asyncio.run(load.run(urls[:1], args.http_seconds))
