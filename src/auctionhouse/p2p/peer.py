@@ -23,7 +23,7 @@ from typing import Any
 
 from pysyncobj import FAIL_REASON, SyncObj, SyncObjConf
 
-from auctionhouse.errors import ConfigError, LedgerError, NoQuorum
+from auctionhouse.errors import ConfigError, LedgerError, NoQuorum, Overloaded
 from auctionhouse.house import AuctionHouse, HouseConfig
 from auctionhouse.house.verifier import BatchVerifier
 from auctionhouse.ledger import SQLiteStore
@@ -384,8 +384,10 @@ class Peer:
         """Replicate one command and return the local replica's result of applying it.
 
         Raises the command's own error, or ``NoQuorum`` if no majority commits it within
-        ``write_timeout``. A proposal unanswered after ``RETRY_SECONDS`` (a leader died with it)
-        is proposed again with the same idempotency key, so it is applied at most once."""
+        ``write_timeout`` (``Overloaded`` if the group has a leader and a majority but was too
+        busy to commit it in that time). A proposal unanswered after ``RETRY_SECONDS`` (a
+        leader died with it) is proposed again with the same idempotency key, so it is applied
+        at most once."""
         if self.syncobj is None or self._stopped:
             raise NoQuorum("this peer is not running")
         loop = asyncio.get_running_loop()
@@ -398,6 +400,10 @@ class Peer:
             while True:
                 remaining = deadline - loop.time()
                 if remaining <= 0:
+                    if self.status().get("has_quorum"):  # a leader and a majority: busy
+                        raise Overloaded(
+                            "the replica group did not commit this write in time; retry later"
+                        )
                     raise NoQuorum("no majority of the replica group answered; retry later")
                 answer: asyncio.Future[tuple[Any, int]] = loop.create_future()
                 self._outbox.append((order, blob, answer))
