@@ -42,6 +42,7 @@ RETRY_SECONDS = 2.5  # a proposal not answered in this time is proposed again (s
 RETRY = -1  # the answer ``_sweep`` gives a proposal to send again (not a FAIL_REASON)
 EARLY_ELECTION = 0.15  # s: a follower that lost its leader's connection elects after its turn
 REFUSED_PAUSE = 0.05  # s: proposals wait this long after one was refused (no leader yet)
+CATCH_UP_GRACE = 900.0  # s a newcomer that never caught up may be silent before removal
 MAX_BATCH_BYTES = 48_000  # one Raft entry's commands: below the library's 64 KiB append chunk
 HOUSE_FILES = ("house.db", "house.db-wal", "house.db-shm")
 
@@ -109,6 +110,9 @@ class Peer:
         self._send_soon = False
         self.internal_port = 0
         self._down_since: dict[str, float] = {}
+        self._connected: set[str] = set()  # members seen connected while this peer led
+        self._caught_up: set[str] = set()  # ... and seen holding the whole committed log
+        self._committed_before = 0
         self._background: set[asyncio.Task[Any]] = set()
         self.joined: bool | None = None  # None: not asked; True once the group took us in
         self.verified: bool | None = None  # the replica's own ledger audited once caught up
@@ -320,12 +324,25 @@ class Peer:
         assert so is not None
         live = 1
         dead: list[Any] = []
+        match = so._SyncObj__raftMatchIndex  # pysyncobj 0.3.17: how far each member has the log
+        # Caught up: holding what was committed at the previous look (a live follower under
+        # load lags the commit index by a little, a newcomer being sent a snapshot by all).
+        committed, self._committed_before = self._committed_before, so.raftCommitIndex
         for node in so.otherNodes:
             if so.isNodeConnected(node):
                 live += 1
                 self._down_since.pop(node.address, None)
+                self._connected.add(node.address)
+                if match.get(node, 0) >= committed:
+                    self._caught_up.add(node.address)
                 continue
             since = self._down_since.setdefault(node.address, now)
+            if node.address in self._connected and node.address not in self._caught_up:
+                # A newcomer that connected and never caught up is rebuilding from the
+                # snapshot, its loop busy for minutes (its connection drops after 60 s of
+                # silence): not dead. Seen: removed mid-rebuild, it could never join.
+                if now - since < CATCH_UP_GRACE:
+                    continue
             if now - since >= self.config.replace_after:
                 dead.append(node)
         if dead and live >= self.config.group_size:  # never shrink below the group size
