@@ -97,7 +97,7 @@ from auctionhouse.ledger import HouseKey, Ledger, MemoryStore, SQLiteStore
 from auctionhouse.ledger.ledger import META_PUBLIC_KEY
 from auctionhouse.ledger.mandate import Mandate, bid_problem, mandate_digest, parse_mandate
 from auctionhouse.ledger.photos import TYPES as PHOTO_TYPES
-from auctionhouse.ledger.photos import PhotoFiles
+from auctionhouse.ledger.photos import PhotoFiles, PhotoStore
 from auctionhouse.ledger.search import ItemText, MemoryIndex, query_terms
 from auctionhouse.ledger.store import Store
 from auctionhouse.money import format_amount
@@ -123,10 +123,10 @@ class AuctionHouse:
         *,
         config: HouseConfig | None = None,
         clock: Clock | None = None,
-        photos: PhotoFiles | None = None,
+        photos: PhotoStore | None = None,
     ) -> None:
         self.ledger = ledger
-        # Item photos beside the ledger (None: this house keeps none, e.g. a shared house).
+        # Item photos beside the ledger (a shared house: in its database; None: none kept).
         self.photos = photos
         self.read_only = ledger.read_only
         self.accounts = accounts
