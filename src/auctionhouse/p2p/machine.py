@@ -28,6 +28,7 @@ from pysyncobj import SyncObjConsumer, replicated
 from auctionhouse.errors import AuctionhouseError, InvalidRules, LedgerError, NoQuorum
 from auctionhouse.house import AuctionHouse
 from auctionhouse.p2p.codec import decode, error_result
+from auctionhouse.p2p.photos import apply_photo
 
 log = logging.getLogger("auctionhouse.p2p")
 RESULTS_KEPT_FOR = 120.0  # seconds past a command's deadline its result is kept for retries
@@ -151,6 +152,8 @@ class HouseMachine(SyncObjConsumer):  # type: ignore[misc]
             return None
         if op == "register_key":
             return house.register_key(**args).to_public()
+        if op == "photo":
+            return apply_photo(house, args)
         raise LedgerError(f"no operation {op!r}")
 
     # ------------------------------------------------------------------ snapshots
