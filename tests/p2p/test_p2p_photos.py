@@ -7,12 +7,17 @@ from __future__ import annotations
 
 import hashlib
 import io
+import socket
+import ssl
 from pathlib import Path
 
 import httpx
 import pytest
 from peer_helpers import Bidder, Cluster, PeerProcess, wait_for
 from PIL import Image
+
+from auctionhouse.p2p.photos import MAGIC
+from auctionhouse.p2p.tls import PeerFiles, contexts, issue_peer
 
 pytestmark = pytest.mark.e2e
 
@@ -43,6 +48,21 @@ def served(peer: PeerProcess, digest: str) -> None:
     thumb = httpx.get(f"{peer.url}/api/v1/photos/{digest}?thumbnail=true", timeout=30)
     assert thumb.status_code == 200 and thumb.headers["content-type"] == "image/webp"
     assert max(Image.open(io.BytesIO(thumb.content)).size) <= 400
+
+
+def ask(peer: PeerProcess, ctx: ssl.SSLContext, request: bytes) -> bytes:
+    """One raw request on ``peer``'s TLS peer port; its whole answer."""
+    host, _, port = peer.address.rpartition(":")
+    with (
+        socket.create_connection((host, int(port)), timeout=20) as raw,
+        ctx.wrap_socket(raw, server_hostname=host) as tls,
+    ):
+        tls.sendall(request)
+        tls.shutdown(socket.SHUT_WR)
+        chunks = []
+        while chunk := tls.recv(1 << 16):
+            chunks.append(chunk)
+        return b"".join(chunks)
 
 
 def held(peer: PeerProcess, digest: str) -> bool:
@@ -84,6 +104,21 @@ def test_photos_on_every_replica_and_fetched_on_catch_up(tmp_path: Path) -> None
             wait_for(f"{peer.name} to hold every photo", lambda p=peer: held(p, second), 30)
             audit = peer.audit()
             assert audit.returncode == 0, audit.stdout + audit.stderr
+        # The photo channel keeps only bytes that hash to their digest and decode as a photo.
+        issue_peer(tmp_path / "cluster", tmp_path / "tester", "tester")
+        ctx = contexts(PeerFiles.in_dir(tmp_path / "tester"))[1]
+        answer = ask(p1, ctx, MAGIC + f"GET {second}\n".encode())
+        assert answer.startswith(b"OK jpg ")
+        assert hashlib.sha256(answer.split(b"\n", 1)[1]).hexdigest() == second
+        assert ask(p1, ctx, MAGIC + f"GET {'cd' * 32}\n".encode()) == b"NO\n"
+        lie = f"PUT {'ef' * 32} jpg 5\n".encode() + b"hello"
+        assert ask(p1, ctx, MAGIC + lie) == b"NO not its digest\n"
+        junk = b"not an image at all"
+        put = f"PUT {hashlib.sha256(junk).hexdigest()} jpg {len(junk)}\n".encode() + junk
+        assert ask(p1, ctx, MAGIC + put) == b"NO not a photo\n"
+        assert not (
+            p1.data / "house.db.photos" / f"{hashlib.sha256(junk).hexdigest()}.jpg"
+        ).exists()
         # The audit of a replica covers its photo files: one changed is reported.
         (p3.data / "house.db.photos" / f"{second}.jpg").write_bytes(jpeg((0, 0, 0)))
         audit = p3.audit()

@@ -334,7 +334,8 @@ class ReplicaHouse(AuctionHouse):
         """As ``AuctionHouse.add_photo``; the rate limit is taken when the registration is
         applied (replicated state: never on one replica alone). Also raises ``NoQuorum``."""
         self._refuse_if_read_only()
-        self._account(account_id)
+        with self._lock:  # the account must exist; the decoding below runs unlocked
+            self._account(account_id)
         photos, group = self.photos, self.group
         if not isinstance(photos, ReplicaPhotos) or group is None:
             raise InvalidRequest("this house keeps no photos")
@@ -376,7 +377,7 @@ def apply_photo(house: AuctionHouse, args: dict[str, Any]) -> None:
         raise InvalidRequest(f"a photo registration lacks {exc}") from None
 
 
-def attach(house: AuctionHouse, group: PhotoGroup, root: Path) -> None:
+def attach(house: AuctionHouse, group: PhotoGroup | None, root: Path) -> None:
     """Give a replica's house (a ``ReplicaHouse``) its photo files in ``root`` and its group."""
     if isinstance(house, ReplicaHouse):
         house.group = group
