@@ -58,7 +58,6 @@ def ask(peer: PeerProcess, ctx: ssl.SSLContext, request: bytes) -> bytes:
         ctx.wrap_socket(raw, server_hostname=host) as tls,
     ):
         tls.sendall(request)
-        tls.shutdown(socket.SHUT_WR)
         chunks = []
         while chunk := tls.recv(1 << 16):
             chunks.append(chunk)
