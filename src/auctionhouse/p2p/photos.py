@@ -55,7 +55,8 @@ log = logging.getLogger("auctionhouse.p2p")
 # (struct 'i', little-endian here): these four read as a negative one, which it never sends.
 MAGIC = b"AHP\xff"
 MAX_PHOTO_BYTES = 64 * 1024 * 1024  # a re-encoded photo (a sanity bound on what is read)
-IO_SECONDS = 30.0  # one request's connect, send and receive, at most
+CONNECT_SECONDS = 5.0  # a member cut off is given up on after this (the next one is asked)
+IO_SECONDS = 30.0  # then each send or receive of one request, at most
 RETRY_FETCH_SECONDS = 2.0  # a photo no member could give is asked for again after this
 
 
@@ -105,9 +106,10 @@ class PhotoGroup:
         """One request to ``member``'s peer port: its answer line's words and the bytes after."""
         host, _, port = member.rpartition(":")
         with (
-            socket.create_connection((host, int(port)), timeout=IO_SECONDS) as raw,
+            socket.create_connection((host, int(port)), timeout=CONNECT_SECONDS) as raw,
             self._client_ctx.wrap_socket(raw, server_hostname=host) as tls,
         ):
+            tls.settimeout(IO_SECONDS)
             tls.sendall(MAGIC + head.encode() + b"\n" + body)
             reader = tls.makefile("rb")
             words = reader.readline(256).decode("ascii", "replace").split()
