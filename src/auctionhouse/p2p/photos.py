@@ -240,6 +240,8 @@ class PhotoGroup:
             await writer.drain()
         except (OSError, ConnectionError, TimeoutError, ValueError, asyncio.IncompleteReadError):
             log.info("a photo request from %s failed", member)
+        except Exception:  # the replica is not started yet, or a disk error: logged
+            log.exception("answering a photo request from %s failed", member)
         finally:
             with contextlib.suppress(Exception):
                 writer.close()
