@@ -98,7 +98,11 @@ class PhotoGroup:
         if self.loop is None:
             raise NoQuorum("this peer is not running")
         future = asyncio.run_coroutine_threadsafe(self.peer.propose(op, args), self.loop)
-        return future.result(timeout)
+        try:
+            return future.result(timeout)
+        except TimeoutError:
+            future.cancel()
+            raise NoQuorum("no majority of the replica group answered; retry later") from None
 
     # -- requests to other members (worker threads) -----------------------------------------
 
