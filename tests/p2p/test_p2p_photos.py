@@ -124,3 +124,34 @@ def test_photos_on_every_replica_and_fetched_on_catch_up(tmp_path: Path) -> None
         assert audit.returncode != 0 and "photo" in audit.stdout, audit.stdout
     finally:
         cluster.stop()
+
+
+def test_a_newcomer_rebuilt_from_a_snapshot_fetches_the_photos(tmp_path: Path) -> None:
+    """The snapshot holds the registrations, not the bytes: a newcomer sent it fetches every
+    registered photo from the members before it audits its own copy."""
+    cluster = Cluster(tmp_path).start(replace_after=2.0, snapshot_every=10)
+    try:
+        p1, p2, p3 = cluster.peers
+        seller = Bidder(p1.url, "seller")
+        bob = Bidder(p2.url, "bob")
+        digest = upload(p1, seller, jpeg((30, 160, 60)))
+        assert sell(p2, seller, [digest]).status_code == 201
+        auction = seller.create_auction(
+            p1.url, {"starting_price": 1, "min_increment": 1, "duration": 120, "signed_bids": True}
+        )
+        for i in range(15):
+            assert bob.bid(cluster.peers[i % 3].url, auction, 1 + i).status_code == 201
+        wait_for("a snapshot on disk", lambda: (p1.data / "raft.dump").is_file(), 40)
+        p3.kill()
+        p4 = cluster.new_peer()
+        cluster.peers.append(p4)
+        p4.start([p1.address], replace_after=2.0, snapshot_every=10)
+        p4.wait_up()
+        wait_for("the newcomer to verify its copy", lambda: p4.status()["verified"] is True, 60)
+        status = p4.status()
+        assert status["rebuilds"] >= 1 and status["photos_pending"] == 0
+        assert held(p4, digest)  # fetched before it audited, not on demand
+        served(p4, digest)
+        assert p4.audit().returncode == 0
+    finally:
+        cluster.stop()
