@@ -122,13 +122,19 @@ def phase_at(state: AuctionState, now: float) -> Phase:
     """The auction's phase at ``now``. An auction whose close is due is ``closed`` even before
     the house has recorded the close: it takes no bid, and its outcome is already decided
     (``outcome_now``)."""
+    return phase_with_due(state, now, close_due_at(state))
+
+
+def phase_with_due(state: AuctionState, now: float, due: float | None) -> Phase:
+    """``phase_at(state, now)`` for a caller that already holds ``due == close_due_at(state)``
+    (the house keeps it per auction for its timers): the same answer without computing the due
+    time again, on every bid's acknowledgement."""
     if state.outcome is not None:
         return Phase.CLOSED
     if state.paused_at is not None:
         return Phase.PAUSED
     if now < state.opens_at:
         return Phase.SCHEDULED
-    due = close_due_at(state)
     if due is not None and now >= due:
         return Phase.CLOSED
     return Phase.OPEN

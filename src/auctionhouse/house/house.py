@@ -54,6 +54,7 @@ from auctionhouse.auction import (
     public_view,
     replay,
 )
+from auctionhouse.auction.rules import phase_with_due
 from auctionhouse.auction.views import result_view
 from auctionhouse.errors import (
     AuctionhouseError,
@@ -374,8 +375,12 @@ class AuctionHouse:
                 self._bidders.setdefault(event.winner, BidderRecord()).wins += 1
         if not timers:
             return
+        # _timer_due holds close_due_at(state) for every auction that has one, exactly (a bid's
+        # _close_if_due and _ack read it instead of computing it again).
         due = close_due_at(state)
-        if due is not None and self._timer_due.get(aid) != due:
+        if due is None:
+            self._timer_due.pop(aid, None)
+        elif self._timer_due.get(aid) != due:
             self._timer_due[aid] = due
             heapq.heappush(self._timers, (due, aid))
 
@@ -763,7 +768,9 @@ class AuctionHouse:
                 raise exc from None
             if self._batch_depth == 0 and self.auto_flush:
                 self.flush()
-            return self._ack(events[0], state, now)
+            if self._auctions.get(auction_id) is not state:  # apply folds in place: never
+                return self._ack(events[0], state, now, close_due_at(state))
+            return self._ack(events[0], state, now, self._timer_due.get(auction_id))
 
     def _in_money(self, exc: AuctionhouseError, state: AuctionState) -> AuctionhouseError:
         """A ``bid_too_low`` says its amounts as people read them (``€12.50``, Babel in the
@@ -825,7 +832,7 @@ class AuctionHouse:
             end += 1
         state = replay(log[:end])
         assert state is not None
-        return self._ack(bid, state, bid.at)
+        return self._ack(bid, state, bid.at, close_due_at(state))
 
     def mandated(self, command: PlaceBid, digest: str, document: str) -> PlaceBid:
         """``command`` as a mobile agent's bid under the owner's signed mandate (seed 004):
@@ -959,17 +966,20 @@ class AuctionHouse:
             key = self._verify_keys[public_key] = parse_public_key(public_key)
         verify(key, bid_message(*bid), signature)
 
-    def _ack(self, bid: Event, state: AuctionState, now: float) -> dict[str, Any]:
+    def _ack(
+        self, bid: Event, state: AuctionState, now: float, due: float | None
+    ) -> dict[str, Any]:
         """What a bidder is told once its bid is durable: the public facts only (built straight
         from the state: this is on every bid's path, a full public view is not needed). Once
-        the auction is closed, price and leader are the outcome's (None when unsold)."""
+        the auction is closed, price and leader are the outcome's (None when unsold). ``due``:
+        ``close_due_at(state)`` (the live state's is kept by ``_index``)."""
         result = result_view(state)
         ack: dict[str, Any] = {
             "auction": state.auction_id,
             "seq": bid.seq,
             "accepted": True,
             "bid_count": len(state.bids),
-            "state": state.phase(now).value,
+            "state": phase_with_due(state, now, due).value,
             "closes_at": state.closes_at,
         }
         if result is not None:
@@ -1015,7 +1025,7 @@ class AuctionHouse:
         return state
 
     def _close_if_due(self, state: AuctionState, now: float) -> None:
-        due = close_due_at(state)
+        due = self._timer_due.get(state.auction_id)  # close_due_at(state), kept by _index
         if due is not None and now >= due:
             self._run(CloseAuction(state.auction_id), now)
 
