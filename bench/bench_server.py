@@ -517,8 +517,8 @@ def main() -> None:
     }
     print(json.dumps(result), flush=True)
     for name, (value, goal, op) in goals.items():
-        verdict = "MET" if met[name] else "NOT MET"
-        shown = "not run" if value is None else f"{value:g}"
+        verdict = "not run" if value is None else "MET" if met[name] else "NOT MET"
+        shown = "-" if value is None else f"{value:g}"
         print(f"goal {name}: {verdict} (measured {shown}, goal {op} {goal:g})", file=sys.stderr)
     print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores", file=sys.stderr)
 

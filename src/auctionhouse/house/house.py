@@ -54,6 +54,7 @@ from auctionhouse.auction import (
     public_view,
     replay,
 )
+from auctionhouse.auction.frozen import positional
 from auctionhouse.auction.rules import phase_with_due
 from auctionhouse.auction.views import result_view
 from auctionhouse.errors import (
@@ -104,6 +105,7 @@ from auctionhouse.ledger.store import Store
 from auctionhouse.money import format_amount
 
 Listener = Callable[[Event, AuctionState], None]
+_new_place_bid = positional(PlaceBid)  # PlaceBid(...) without object.__setattr__ per field
 log = logging.getLogger("auctionhouse.house")
 
 
@@ -750,7 +752,9 @@ class AuctionHouse:
                 self._check_signed(
                     account, auction_id, amount, proxy_max, nonce, ts, signature, now
                 )
-            command = PlaceBid(auction_id, account.id, amount, proxy_max, nonce, ts, signature)
+            command = _new_place_bid(
+                auction_id, account.id, amount, proxy_max, nonce, ts, signature, None, None
+            )
             try:
                 if mandate is not None:
                     command = self.mandated(command, *mandate)
