@@ -9,7 +9,7 @@ of an auction links to 32 zero bytes. Never change this encoding: every stored h
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import fields, is_dataclass
 from hashlib import sha256
 from operator import attrgetter
@@ -110,6 +110,25 @@ def decode_event(body: bytes | str) -> Event:
     return _decode_exact(body)
 
 
+def decode_page(rows: Sequence[tuple[int, bytes]]) -> list[Event]:
+    """``decode_event`` of each ``(pos, body)`` row's body, a page at a time (the replay's hot
+    loop: one call per page, the builder found by the type's name). A malformed row raises
+    ``LedgerError`` as ``decode_event`` does (the caller then reads the page row by row)."""
+    out: list[Event] = []
+    append = out.append
+    loads = _fast_decode
+    builders = _BUILD_BY_NAME
+    for _pos, body in rows:
+        try:
+            data = loads(body)
+            build = builders.get(data.pop("type", None))
+            event = build(data) if build is not None else None
+        except (ValueError, KeyError, TypeError, AttributeError):
+            event = None
+        append(event if event is not None else decode_event(body))
+    return out
+
+
 def _decode_exact(body: bytes | str) -> Event:
     try:
         data = _decode(body if isinstance(body, str) else body.decode("utf-8"))
@@ -183,6 +202,7 @@ def _builder(cls: type[Any]) -> Callable[[dict[str, Any]], Any]:
 
 
 _BUILD = {cls: _builder(cls) for cls in _FAST}
+_BUILD_BY_NAME = {name: _BUILD[cls] for name, cls in EVENT_TYPES.items() if cls in _BUILD}
 
 # Per event class with plain JSON fields: the names of the fields always encoded, a getter of
 # all of them, the type name, a getter of the fields omitted when None (any set: reference path).
