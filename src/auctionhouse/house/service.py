@@ -146,6 +146,12 @@ class HouseService:
 
     async def call(self, command: Callable[[AuctionHouse], T]) -> T:
         """Run ``command(house)`` in order with every other write; return once durable."""
+        return await self.submit(command)
+
+    def submit(self, command: Callable[[AuctionHouse], T]) -> asyncio.Future[T]:
+        """``call`` without a coroutine: queue ``command`` and return the future that gets its
+        result once durable (the WebSocket's hot path answers from the future's callback,
+        no task per bid). Raises ``Overloaded``/``LedgerError`` at once, as ``call`` does."""
         if self._queue is None:
             raise RuntimeError("the house service is not started")
         if self._closing:
@@ -159,7 +165,7 @@ class HouseService:
             raise Overloaded("the house is overloaded; retry shortly") from None
         if type(command) is CheckedCommand and self.verifier is not None:
             self._check_ahead(command)
-        return await future
+        return future
 
     def _check_ahead(self, command: CheckedCommand[Any]) -> None:
         """Send the command's signature check to the batch verifier (a failure to make one
