@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import websockets
 from nacl.signing import SigningKey
 
@@ -203,7 +204,7 @@ class Bidder:
             async def reader() -> None:
                 nonlocal answered
                 async for raw in ws:
-                    message = json.loads(raw)
+                    message = orjson.loads(raw)  # the client's CPU is the server's loss
                     kind = message.get("type")
                     if kind not in ("ack", "error"):
                         continue
