@@ -106,7 +106,9 @@ from auctionhouse.ledger.store import Store
 from auctionhouse.money import format_amount
 
 Listener = Callable[[Event, AuctionState], None]
-_new_place_bid = positional(PlaceBid)  # PlaceBid(...) without object.__setattr__ per field
+# Built for every (signed) bid decided or replayed: without object.__setattr__ per field.
+_new_place_bid = positional(PlaceBid)
+_new_spent = positional(Spent)
 log = logging.getLogger("auctionhouse.house")
 
 
@@ -419,7 +421,8 @@ class AuctionHouse:
         nonce = event.nonce
         if nonce is not None:
             if event.signature is not None:
-                self._nonces.remember(bidder, nonce, Spent(event.auction_id, event.seq))
+                spent = _new_spent(event.auction_id, event.seq, b"", "", None)
+                self._nonces.remember(bidder, nonce, spent)
             else:
                 self._nonces.spend(bidder, nonce)
 
