@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import json
 import os
+import resource
 import sys
 import tempfile
 import time
@@ -101,21 +102,29 @@ async def _service(db: Path, n: int, auctions: int, clients: int) -> float:
     return rate
 
 
-def run_replay(db: Path, repeat: int = 3) -> tuple[float, float, int]:
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_replay(db: Path, repeat: int = 3) -> tuple[float, float, float, int]:
     """A whole restart (open the files, replay and verify every event, rebuild indexes and
     timers); the best of ``repeat`` runs, since a shared machine only ever slows a run down.
-    Returns events per second of wall time and of this process's CPU time, and the events."""
-    best = best_cpu = 0.0
+    Returns events per second of wall time, of the replaying process's CPU time and of all
+    CPU time (with the chain worker's, ledger/chain_worker.py), and the events."""
+    best = best_cpu = best_all = 0.0
     events = 0
     for _ in range(repeat):
-        t, cpu = time.perf_counter(), time.process_time()
+        t, cpu, child = time.perf_counter(), time.process_time(), children_cpu()
         house = AuctionHouse.open(db, config=CFG)
         elapsed, cpu = time.perf_counter() - t, time.process_time() - cpu
+        child = children_cpu() - child
         events = sum(len(house.events(aid)) for aid in house.auction_ids())
         house.ledger.close()
         best = max(best, events / elapsed)
         best_cpu = max(best_cpu, events / cpu)
-    return best, best_cpu, events
+        best_all = max(best_all, events / (cpu + child))
+    return best, best_cpu, best_all, events
 
 
 def main() -> None:
@@ -129,7 +138,7 @@ def main() -> None:
         sync_rate = run_sync(tmp, args.sync_bids, args.auctions)
         group_rate, db = run_group(tmp, args.bids, args.auctions)
         service_rate = asyncio.run(_service(tmp / "service.db", args.bids, args.auctions, 100))
-        replay_rate, replay_cpu_rate, events = run_replay(db)
+        replay_rate, replay_cpu_rate, replay_all_rate, events = run_replay(db)
     goals = {
         "group_commit_bids_per_s>=20000": (group_rate, 20_000),
         "replay_events_per_s>=200000": (replay_rate, 200_000),
@@ -145,8 +154,10 @@ def main() -> None:
                 "service_bids_per_s": round(service_rate),
                 "replay_events": events,
                 "replay_events_per_s": round(replay_rate),
-                # the same restarts per second of CPU: what a loaded machine blurs least
+                # the same restarts per second of CPU (what a loaded machine blurs least): of
+                # the replaying process, and of it and its chain worker together
                 "replay_events_per_cpu_s": round(replay_cpu_rate),
+                "replay_events_per_total_cpu_s": round(replay_all_rate),
                 "goal_bids_per_s": 20_000,
                 "goal_replay_events_per_s": 200_000,
                 "goals": {name: value >= goal for name, (value, goal) in goals.items()},
