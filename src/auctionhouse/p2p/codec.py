@@ -68,6 +68,7 @@ OPS = frozenset(
         "pause_auction",
         "resume_auction",
         "tick",
+        "photo",  # a photo's registration: its bytes travel beside Raft (p2p/photos.py)
     }
 )
 

@@ -29,6 +29,7 @@ from auctionhouse.errors import AuctionhouseError, InvalidRules, LedgerError, No
 from auctionhouse.house import AuctionHouse
 from auctionhouse.house.verifier import SignatureCheck
 from auctionhouse.p2p.codec import decode, error_result
+from auctionhouse.p2p.photos import apply_photo
 from auctionhouse.p2p.preverify import Prefetch, verify_in_order
 
 log = logging.getLogger("auctionhouse.p2p")
@@ -166,6 +167,8 @@ class HouseMachine(SyncObjConsumer):  # type: ignore[misc]
             return None
         if op == "register_key":
             return house.register_key(**args).to_public()
+        if op == "photo":
+            return apply_photo(house, args)
         raise LedgerError(f"no operation {op!r}")
 
     # ------------------------------------------------------------------ snapshots

@@ -29,6 +29,8 @@ from auctionhouse.house.verifier import BatchVerifier
 from auctionhouse.ledger import SQLiteStore
 from auctionhouse.p2p.codec import encode, install_restricted_unpickler, raise_error, refused
 from auctionhouse.p2p.machine import HouseMachine, ReplicaClock
+from auctionhouse.p2p.photos import MAGIC as PHOTO_MAGIC
+from auctionhouse.p2p.photos import PhotoGroup, ReplicaHouse, attach
 from auctionhouse.p2p.poller import EpollPoller, install_epoll_poller
 from auctionhouse.p2p.prevote import PreVote
 from auctionhouse.p2p.tls import PeerFiles, Tunnels
@@ -92,6 +94,7 @@ class Peer:
         self.config = config
         self.files = PeerFiles.in_dir(config.data)
         self.files.check()
+        self.photos = PhotoGroup(self)  # photo bytes beside Raft (p2p/photos.py)
         self._machine: HouseMachine | None = None
         self.syncobj: SyncObj | None = None
         self.tunnels: Tunnels | None = None
@@ -136,11 +139,12 @@ class Peer:
         for name in HOUSE_FILES:
             with contextlib.suppress(FileNotFoundError):
                 (data / name).unlink()
-        house = AuctionHouse.open(
+        house = ReplicaHouse.open(
             data / "house.db", config=self.config.house, clock=clock, key_path=data / "house.db.key"
         )
-        # Photos are files of one peer, not replicated: every replica refuses them alike.
-        house.photos = None
+        # Photos: registered through Raft, their files kept across restarts and fetched from
+        # other members when missing (p2p/photos.py).
+        attach(house, self.photos, data / "house.db.photos")
         store = house.ledger.store
         if isinstance(store, SQLiteStore):
             # A view of the Raft log, rebuilt at each start: its fsyncs would buy nothing
@@ -155,6 +159,8 @@ class Peer:
         host, port = parse_address(cfg.peer_address)
         self.internal_port = _free_port()
         self.tunnels = Tunnels(self.files, ("127.0.0.1", self.internal_port))
+        self.tunnels.services[PHOTO_MAGIC] = self.photos.serve
+        self.photos.loop = asyncio.get_running_loop()
         await self.tunnels.listen(host, port)
         partners = [m for m in cfg.members if m != cfg.peer_address]
         for member in partners:
@@ -361,6 +367,9 @@ class Peer:
         before the replica is declared unverified (a real one persists)."""
         from auctionhouse.ledger import audit_database
 
+        # Registered photos this replica lacks are fetched first (bounded): the audit
+        # recomputes each named photo's digest from its file.
+        await loop.run_in_executor(None, self.photos.wait_idle, 60.0)
         for attempt in range(attempts):
             self.machine.house.flush()  # on the loop: the house is only touched here
             path = self.config.data / "house.db"
@@ -553,11 +562,14 @@ class Peer:
             "refused_connections": self.tunnels.refused if self.tunnels else 0,
             "refused_pickles": refused[0],
             "pending": self.pending,
+            "photos_pending": self.photos.pending(),
+            "photos_fetched": self.photos.fetched,
             **self.prevote.status(),
         }
 
     async def stop(self) -> None:
         self._stopped = True
+        self.photos.stop()
         for task in list(self._background):
             task.cancel()
         if self._tick_handle is not None:

@@ -152,6 +152,10 @@ class ReplicatedService(HouseService):
         except _Captured as write:
             return await self._replicate(write)  # type: ignore[no-any-return]
 
+    def submit(self, command: Callable[[AuctionHouse], T]) -> asyncio.Future[T]:
+        """``call`` as a future (the WebSocket's bid path): replicated like any call."""
+        return asyncio.ensure_future(self.call(command))
+
     async def run_blocking(
         self, fn: Callable[[AuctionHouse], T], executor: Executor | None = None
     ) -> T:
