@@ -53,6 +53,14 @@ def peer(
             help="Raft log entries between snapshots (a newcomer is sent the latest one).",
         ),
     ] = 20_000,
+    ring: Annotated[
+        bool,
+        typer.Option(
+            "--ring",
+            help="Groups on a ring: one replica group per peer (it and its successors), auctions"
+            " spread over them, a replicated directory (docs/peers.md).",
+        ),
+    ] = False,
 ) -> None:
     """Run a peer: a whole house (API, WebSocket, page) whose auctions are replicated by Raft
     on the replica group of the members given (docs/peers.md)."""
@@ -68,6 +76,7 @@ def peer(
         group_size=group_size,
         replace_after=replace_after,
         snapshot_every=snapshot_every,
+        ring=ring,
     )
 
 

@@ -68,6 +68,14 @@ OPS = frozenset(
         "pause_auction",
         "resume_auction",
         "tick",
+        # ring peers (p2p/groups.py): the directory's commands, and identity commands copied
+        # from it into every group
+        "identity",
+        "found",
+        "join",
+        "leave",
+        "api",
+        "place",
     }
 )
 

@@ -17,6 +17,7 @@ import socket
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -82,13 +83,22 @@ class PeerConfig:
     write_timeout: float = 5.0  # a write without a majority is refused (no_quorum) after this
     group_size: int = 3  # replicas wanted in the group (3 or 5)
     replace_after: float = 30.0  # a member unreachable this long is removed once replaced
+    # One group of a ring peer (p2p/groups.py): ``peer_address`` and ``members`` are node names
+    # ``GROUP@HOST:PORT``, and the peer's one TLS port (shared ``Tunnels``) serves every group.
+    group: str | None = None
 
 
 class Peer:
-    def __init__(self, config: PeerConfig) -> None:
+    def __init__(
+        self, config: PeerConfig, *, tunnels: Tunnels | None = None, files: PeerFiles | None = None
+    ) -> None:
+        """``tunnels``/``files``: those of the ring peer this is one group of (p2p/groups.py)."""
         self.config = config
-        self.files = PeerFiles.in_dir(config.data)
+        self.files = files or PeerFiles.in_dir(config.data)
         self.files.check()
+        self._shared_tunnels = tunnels
+        # The replicated state machine's class (a ring's directory group uses its own).
+        self.machine_factory: Callable[..., HouseMachine] = HouseMachine
         self._machine: HouseMachine | None = None
         self.syncobj: SyncObj | None = None
         self.tunnels: Tunnels | None = None
@@ -144,14 +154,18 @@ class Peer:
         install_restricted_unpickler()
         install_epoll_poller()
         cfg = self.config
-        host, port = parse_address(cfg.peer_address)
         self.internal_port = _free_port()
-        self.tunnels = Tunnels(self.files, ("127.0.0.1", self.internal_port))
-        await self.tunnels.listen(host, port)
+        if self._shared_tunnels is not None and cfg.group is not None:
+            self.tunnels = self._shared_tunnels
+            self.tunnels.route_group(cfg.group, ("127.0.0.1", self.internal_port))
+        else:
+            host, port = parse_address(cfg.peer_address)
+            self.tunnels = Tunnels(self.files, ("127.0.0.1", self.internal_port))
+            await self.tunnels.listen(host, port)
         partners = [m for m in cfg.members if m != cfg.peer_address]
         for member in partners:
             await self.tunnels.outbound(member)
-        self._machine = HouseMachine(self._open_house)
+        self._machine = self.machine_factory(self._open_house)
         t = cfg.timing
         conf = SyncObjConf(
             autoTick=False,
@@ -514,7 +528,9 @@ class Peer:
             with contextlib.suppress(Exception):
                 self.machine.house.flush()
             self.syncobj.destroy()
-        if self.tunnels is not None:
+        if self._shared_tunnels is not None:
+            self._shared_tunnels.route_group(self.config.group or "", None)
+        elif self.tunnels is not None:
             await asyncio.wait_for(self.tunnels.close(), timeout=5)
         if self._machine is not None:
             self._machine.house.close()
