@@ -69,6 +69,7 @@ current_group: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 UPKEEP_SECONDS = 0.25  # membership, directory refresh and identity copying look this often
 DIRECTORY_PAGE = 5000  # auctions placed / identity commands sent per directory request
 RPC_SECONDS = 10.0
+START_SECONDS = 120.0
 AUCTION_OPS = frozenset({"place_bid", "cancel_auction", "pause_auction", "resume_auction"})
 
 
@@ -197,6 +198,16 @@ class RingPeer:
         self.tunnels.on_rpc = self._serve_rpc
         await self.tunnels.listen(host, port)
         await self._enter_ring()
+        # The faces need a replica at start (the WebSocket hub subscribes to one): start the
+        # nodes of this peer's groups now, waiting (bounded) for a group to take us in.
+        deadline = time.monotonic() + START_SECONDS
+        while self._node_for(None) is None:
+            if time.monotonic() > deadline:
+                raise NoQuorum("no replica group took this peer in; are its seeds up?")
+            await self.refresh_directory()
+            await self._reconcile()
+            if self._node_for(None) is None:
+                await asyncio.sleep(UPKEEP_SECONDS)
         self._spawn(self._upkeep(), "ring-upkeep")
         log.info("ring peer %s started", cfg.address)
 
