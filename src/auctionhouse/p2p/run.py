@@ -120,5 +120,12 @@ def _ring_app(settings: Any, config: PeerConfig, api_url: str, join: list[str]) 
         """This ring peer's view: the directory, and each of its groups' Raft status."""
         return peer.status()
 
+    @app.get("/api/v1/peer/directory", tags=["peers"])
+    async def peer_directory() -> dict[str, Any]:
+        """The ring's directory as this peer knows it: peers, groups and their members now,
+        and where each auction lives (``{"auctions": {id: group}}``)."""
+        await peer.refresh_directory()
+        return peer.directory.as_json() | {"auctions": dict(peer.directory.where)}
+
     app.add_middleware(RingForwarder, peer=peer)
     return app

@@ -1,0 +1,306 @@
+"""Groups on a ring with real ``auctionhouse peer --ring`` processes on loopback: auctions spread
+over several groups of 3, each auction on exactly its group's replicas with identical,
+audit-clean ledgers; requests through a peer outside the group forwarded; a peer joining
+changes the affected groups' membership while auctions stay where they are; kill -9 of a
+group's leader during a stream of signed bids loses no acknowledged bid."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from peer_helpers import Bidder, Cluster, PeerProcess, wait_for
+
+pytestmark = pytest.mark.e2e
+RING = ["--ring"]
+
+
+class Ring:
+    """A ``Cluster`` of ring peers, and what a test reads of each group's replicas."""
+
+    def __init__(self, root: Path, n: int) -> None:
+        self.cluster = Cluster(root, n)
+        self.seeds = self.cluster.members
+
+    @property
+    def peers(self) -> list[PeerProcess]:
+        return self.cluster.peers
+
+    def start(self) -> Ring:
+        try:
+            for peer in self.peers:
+                peer.start(self.seeds, extra_args=RING)
+            for peer in self.peers:
+                peer.wait_up(deadline=90)
+            self.wait_settled(len(self.peers))
+        except BaseException:
+            self.cluster.stop()
+            raise
+        return self
+
+    def by_address(self, address: str) -> PeerProcess:
+        return next(p for p in self.peers if p.address == address)
+
+    def directory(self, via: PeerProcess | None = None) -> dict[str, Any]:
+        peer = via or next(p for p in self.peers if p.alive)
+        return dict(httpx.get(f"{peer.url}/api/v1/peer/directory", timeout=10).json())
+
+    def wait_settled(self, n_peers: int, deadline: float = 90.0) -> dict[str, Any]:
+        """Until the directory has ``n_peers`` peers and every live member of every group
+        runs its node, agrees on the leader, and counts exactly the plan's members."""
+
+        def settled() -> dict[str, Any] | None:
+            d = self.directory()
+            if len(d["peers"]) != n_peers:
+                return None
+            for gid, members in d["groups"].items():
+                leaders = set()
+                for address in members:
+                    peer = self.by_address(address)
+                    if not peer.alive:
+                        continue
+                    group = peer.status()["groups"].get(gid)
+                    if group is None or sorted(group["members"]) != sorted(members):
+                        return None
+                    leaders.add(group["leader"])
+                if len(leaders) != 1 or None in leaders:
+                    return None
+            return d
+
+        return wait_for("the ring to settle", settled, deadline)
+
+    def wait_applied(self, gid: str, members: list[PeerProcess]) -> None:
+        def same() -> bool:
+            views = [p.status()["groups"][gid] for p in members]
+            applied = {v["last_applied"] for v in views}
+            return len(applied) == 1 and applied == {v["commit_index"] for v in views}
+
+        wait_for(f"group {gid}'s replicas to apply the same log", same, 30)
+
+    def stop(self) -> None:
+        self.cluster.stop()
+
+
+def replica(peer: PeerProcess, gid: str) -> Path:
+    return peer.data / "groups" / gid / "house.db"
+
+
+def rows(db: Path, auction: str | None = None) -> list[tuple[Any, ...]]:
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        where, args = ("WHERE auction_id = ?", (auction,)) if auction else ("", ())
+        query = f"SELECT auction_id, seq, hash FROM ledger_events {where} ORDER BY auction_id, seq"
+        return list(conn.execute(query, args))
+
+
+def audit(db: Path) -> bool:
+    from auctionhouse.ledger import audit_database
+
+    return bool(audit_database(db).ok)
+
+
+def holders(ring: Ring, auction: str) -> set[str]:
+    """The peers with a replica (of any group) whose ledger holds ``auction``."""
+    out = set()
+    for peer in ring.peers:
+        for db in (peer.data / "groups").glob("*/house.db"):
+            if rows(db, auction):
+                out.add(peer.address)
+    return out
+
+
+def check_groups(ring: Ring, d: dict[str, Any], auctions: list[str]) -> None:
+    """Each auction lives on exactly its group's members, whose ledgers are identical and
+    audit-clean."""
+    for gid, members in d["groups"].items():
+        if gid == "dir":
+            continue
+        live = [ring.by_address(a) for a in members if ring.by_address(a).alive]
+        ring.wait_applied(gid, live)
+        first = rows(replica(live[0], gid))
+        for peer in live[1:]:
+            assert rows(replica(peer, gid)) == first, f"{peer.name}'s replica of {gid} differs"
+        for peer in live:
+            assert audit(replica(peer, gid)), f"{peer.name}'s replica of {gid} fails the audit"
+    for aid in auctions:
+        gid = d["auctions"][aid]
+        live = {a for a in d["groups"][gid] if ring.by_address(a).alive}
+        assert holders(ring, aid) - {p.address for p in ring.peers if not p.alive} == live
+
+
+@pytest.fixture
+def ring4(tmp_path: Path) -> Iterator[Ring]:
+    ring = Ring(tmp_path, 4).start()
+    try:
+        yield ring
+    finally:
+        ring.stop()
+
+
+def outsider(ring: Ring, d: dict[str, Any], auction: str) -> PeerProcess:
+    members = d["groups"][d["auctions"][auction]]
+    return next(p for p in ring.peers if p.address not in members and p.alive)
+
+
+def test_auctions_spread_over_groups_and_live_on_exactly_their_replicas(ring4: Ring) -> None:
+    ring = ring4
+    p = ring.peers
+    seller = Bidder(p[0].url, "sam")
+    bob = Bidder(p[1].url, "bob")
+    rules = {"starting_price": 100, "min_increment": 10, "duration": 300, "signed_bids": True}
+    auctions = [seller.create_auction(p[i % 4].url, rules) for i in range(8)]
+    d = ring.directory(p[3])
+    assert set(auctions) <= set(d["auctions"])
+    used = {d["auctions"][a] for a in auctions}
+    assert len(used) >= 2, f"8 auctions all in one group: {used}"
+    assert len(d["groups"]) == 5 and all(len(m) == 3 for m in d["groups"].values())
+
+    for i, aid in enumerate(auctions):
+        # through a peer outside the auction's group: forwarded, acknowledged
+        away = outsider(ring, d, aid)
+        before = away.status()["forwarded"]
+        r = bob.bid(away.url, aid, 200 + i)
+        assert r.status_code == 201, r.text
+        assert r.json()["accepted"] and r.json()["price"] == 200 + i
+        assert away.status()["forwarded"] > before
+        # a read through it is forwarded too, and sees the bid
+        view = httpx.get(f"{away.url}/api/v1/auctions/{aid}", timeout=10).json()
+        assert view["price"] == 200 + i
+        # and through a member
+        member = ring.by_address(d["groups"][d["auctions"][aid]][0])
+        r = bob.bid(member.url, aid, 300 + i)
+        assert r.status_code == 201, r.text
+    # an auction the directory never placed is 404 on every peer
+    r = httpx.get(f"{p[2].url}/api/v1/auctions/p999", timeout=10)
+    assert r.status_code == 404
+    check_groups(ring, d, auctions)
+
+
+def test_a_joining_peer_changes_the_affected_groups_and_auctions_stay(ring4: Ring) -> None:
+    ring = ring4
+    p = ring.peers
+    seller = Bidder(p[0].url, "sam")
+    bob = Bidder(p[2].url, "bob")
+    rules = {"starting_price": 100, "min_increment": 10, "duration": 300, "signed_bids": True}
+    auctions = [seller.create_auction(p[i % 4].url, rules) for i in range(6)]
+    for aid in auctions:
+        assert bob.bid(p[1].url, aid, 500).status_code == 201
+    before = ring.directory()
+
+    newcomer = ring.cluster.new_peer()
+    ring.peers.append(newcomer)
+    newcomer.start([p[0].address], extra_args=RING)
+    newcomer.wait_up(deadline=90)
+    after = ring.wait_settled(5, deadline=120)
+
+    # auctions stay in their groups; the old groups keep their ids, one more group exists
+    assert {a: after["auctions"][a] for a in auctions} == {
+        a: before["auctions"][a] for a in auctions
+    }
+    assert set(after["groups"]) == set(before["groups"]) | {
+        next(g for g in after["groups"] if g not in before["groups"])
+    }
+    changed = [g for g in before["groups"] if before["groups"][g] != after["groups"][g]]
+    assert changed, "a join on a ring of 4 changes the groups it lands in"
+    assert all(newcomer.address in after["groups"][g] for g in changed)
+    # a peer out of a group's plan no longer keeps a replica of it
+    for gid in changed:
+        for address in set(before["groups"][gid]) - set(after["groups"][gid]):
+            wait_for(
+                f"{address} to drop its replica of {gid}",
+                lambda a=address, g=gid: not replica(ring.by_address(a), g).exists(),
+                30,
+            )
+    # the newcomer serves bids on every auction (its own groups' and forwarded ones)
+    for aid in auctions:
+        r = bob.bid(newcomer.url, aid, 600)
+        assert r.status_code == 201, r.text
+    check_groups(ring, after, auctions)
+
+
+def test_kill_9_of_a_group_leader_mid_stream_loses_no_acknowledged_bid(ring4: Ring) -> None:
+    ring = ring4
+    p = ring.peers
+    seller = Bidder(p[0].url, "sam")
+    bidders = [Bidder(p[i % 4].url, f"b{i}") for i in range(3)]
+    rules = {"starting_price": 100, "min_increment": 1, "duration": 40, "signed_bids": True}
+    aid = seller.create_auction(p[1].url, rules)
+    d = ring.directory()
+    gid = d["auctions"][aid]
+    members = [ring.by_address(a) for a in d["groups"][gid]]
+    leader = ring.by_address(members[0].status()["groups"][gid]["leader"])
+    survivors = [m for m in members if m is not leader]
+    entry = [q for q in p if q is not leader]  # the clients' peers (a member or not)
+
+    acked: list[tuple[str, int]] = []
+    lock = threading.Lock()
+    price = [100]
+    stop = threading.Event()
+
+    def client(i: int) -> None:
+        bidder = bidders[i]
+        end = time.monotonic() + 60
+        while not stop.is_set() and time.monotonic() < end:
+            with lock:
+                price[0] += 1
+                amount = price[0]
+            body = bidder.signed(aid, amount)
+            try:
+                r = httpx.post(
+                    f"{entry[i % len(entry)].url}/api/v1/auctions/{aid}/bids",
+                    json=body,
+                    headers=bidder.headers,
+                    timeout=15,
+                )
+            except httpx.HTTPError:
+                continue
+            if r.status_code == 201 and r.json().get("accepted"):
+                with lock:
+                    acked.append((bidder.name, body["nonce"]))
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(3)]
+    for t in threads:
+        t.start()
+    try:
+        wait_for("bids before the kill", lambda: len(acked) >= 15, 30)
+        leader.kill()
+        killed_at = len(acked)
+        wait_for("bids after the kill", lambda: len(acked) >= killed_at + 15, 40)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=30)
+    ring.wait_applied(gid, survivors)
+    for peer in survivors:
+        with sqlite3.connect(f"file:{replica(peer, gid)}?mode=ro", uri=True) as db:
+            import orjson
+
+            bodies = [
+                orjson.loads(r[0])
+                for r in db.execute(
+                    "SELECT body FROM ledger_events WHERE auction_id = ? ORDER BY seq", (aid,)
+                )
+            ]
+        placed = [(b["bidder"], b["nonce"]) for b in bodies if b.get("type") == "BidPlaced"]
+        assert len(placed) == len(set(placed)), "a bid applied twice"
+        missing = set(acked) - set(placed)
+        assert not missing, f"{len(missing)} acknowledged bids lost on {peer.name}"
+    assert rows(replica(survivors[0], gid)) == rows(replica(survivors[1], gid))
+    assert all(audit(replica(peer, gid)) for peer in survivors)
+
+    # the auction closes on time with the outcome its log implies, on both survivors
+    def closed() -> list[dict[str, Any]] | None:
+        views = [
+            httpx.get(f"{peer.url}/api/v1/auctions/{aid}", timeout=10).json() for peer in survivors
+        ]
+        return views if all(v["state"] == "closed" for v in views) else None
+
+    views = wait_for("the auction to close", closed, 60)
+    assert views[0]["result"] == views[1]["result"]
+    assert views[0]["result"]["winner"] == views[0]["leader"]
