@@ -15,7 +15,6 @@ from typing import Any
 
 import httpx
 import pytest
-
 from peer_helpers import Bidder, Cluster, PeerProcess, wait_for
 
 pytestmark = pytest.mark.e2e
