@@ -19,6 +19,7 @@ from peer_helpers import Bidder, Cluster, PeerProcess, wait_for
 
 pytestmark = pytest.mark.e2e
 RING = ["--ring"]
+REPLACE_AFTER = 3.0  # s a dead peer stays in the ring before its groups replace it
 
 
 class Ring:
@@ -35,7 +36,7 @@ class Ring:
     def start(self) -> Ring:
         try:
             for peer in self.peers:
-                peer.start(self.seeds, extra_args=RING)
+                peer.start(self.seeds, replace_after=REPLACE_AFTER, extra_args=RING)
             for peer in self.peers:
                 peer.wait_up(deadline=90)
             self.wait_settled(len(self.peers))
@@ -181,7 +182,7 @@ def test_auctions_spread_over_groups_and_live_on_exactly_their_replicas(ring4: R
     check_groups(ring, d, auctions)
 
 
-def test_a_joining_peer_changes_the_affected_groups_and_auctions_stay(ring4: Ring) -> None:
+def test_a_peer_joins_another_dies_the_groups_change_and_auctions_stay(ring4: Ring) -> None:
     ring = ring4
     p = ring.peers
     seller = Bidder(p[0].url, "sam")
@@ -194,7 +195,7 @@ def test_a_joining_peer_changes_the_affected_groups_and_auctions_stay(ring4: Rin
 
     newcomer = ring.cluster.new_peer()
     ring.peers.append(newcomer)
-    newcomer.start([p[0].address], extra_args=RING)
+    newcomer.start([p[0].address], replace_after=REPLACE_AFTER, extra_args=RING)
     newcomer.wait_up(deadline=90)
     after = ring.wait_settled(5, deadline=120)
 
@@ -221,6 +222,21 @@ def test_a_joining_peer_changes_the_affected_groups_and_auctions_stay(ring4: Rin
         r = bob.bid(newcomer.url, aid, 600)
         assert r.status_code == 201, r.text
     check_groups(ring, after, auctions)
+
+    # a peer dies: after REPLACE_AFTER s it leaves the ring, and each group it was in takes
+    # the next peer round the ring, which gets the group's state; auctions stay put
+    dead = p[1]
+    dead.kill()
+    final = ring.wait_settled(4, deadline=120)
+    assert dead.address not in final["peers"]
+    assert all(dead.address not in m for m in final["groups"].values())
+    assert {a: final["auctions"][a] for a in auctions} == {
+        a: before["auctions"][a] for a in auctions
+    }
+    for aid in auctions:
+        r = bob.bid(p[0].url, aid, 700)
+        assert r.status_code == 201, r.text
+    check_groups(ring, final, auctions)
 
 
 def test_kill_9_of_a_group_leader_mid_stream_loses_no_acknowledged_bid(ring4: Ring) -> None:

@@ -70,6 +70,7 @@ UPKEEP_SECONDS = 0.25  # membership, directory refresh and identity copying look
 DIRECTORY_PAGE = 5000  # auctions placed / identity commands sent per directory request
 RPC_SECONDS = 10.0
 START_SECONDS = 120.0
+PING_SECONDS = 1.0  # the directory's leader looks for unreachable peers this often
 AUCTION_OPS = frozenset({"place_bid", "cancel_auction", "pause_auction", "resume_auction"})
 
 
@@ -83,6 +84,7 @@ class RingConfig:
     timing: RaftTiming = field(default_factory=RaftTiming)
     group_size: int = 3
     write_timeout: float = 5.0
+    replace_after: float = 30.0  # a peer unreachable this long leaves the ring (dir leader)
 
 
 class DirectoryView:
@@ -148,6 +150,8 @@ class RingPeer:
         self._refreshing: asyncio.Task[None] | None = None
         self.forwarded = 0
         self.joined_ring = False
+        self._unreachable: dict[str, float] = {}  # peer -> monotonic time first seen down
+        self._pinged = 0.0
 
     # ------------------------------------------------------------------ the faces' view
 
@@ -473,11 +477,46 @@ class RingPeer:
             if gid != ring.DIRECTORY and gid not in self._pumping:
                 self._pumping.add(gid)
                 self._spawn(self._pump_identity(gid, node), f"identity-{gid}")
+        directory = self.nodes.get(ring.DIRECTORY)
+        so = directory.syncobj if directory is not None else None
+        if so is not None and so._isLeader() and time.monotonic() - self._pinged >= PING_SECONDS:
+            self._pinged = time.monotonic()
+            self._spawn(self._replace_dead(), "ring-replace-dead")
         if me in d.peers and d.apis.get(me) != self.config.api_url:
             with contextlib.suppress(AuctionhouseError):
                 await self.propose_in(
                     ring.DIRECTORY, "api", {"peer": me, "url": self.config.api_url}
                 )
+
+    async def _replace_dead(self) -> None:
+        """As the directory's leader: a peer that has not answered for ``replace_after``
+        seconds leaves the ring (while at least ``group_size`` peers stay), so each group it
+        was in takes the next peer round the ring in its place."""
+        now = time.monotonic()
+        d = self.directory
+        others = [p for p in d.peers if p != self.config.address]
+
+        async def ping(peer: str) -> tuple[str, bool]:
+            try:
+                await self.rpc(peer, {"t": "ping"}, timeout=2.0)
+                return peer, True
+            except (AuctionhouseError, OSError, TimeoutError):
+                return peer, False
+
+        for peer, up in await asyncio.gather(*(ping(p) for p in others)):
+            if up:
+                self._unreachable.pop(peer, None)
+                continue
+            since = self._unreachable.setdefault(peer, now)
+            if now - since < self.config.replace_after or len(d.peers) <= d.size:
+                continue
+            log.warning("peer %s unreachable for %.0f s: it leaves the ring", peer, now - since)
+            try:
+                await self.propose_in(ring.DIRECTORY, "leave", {"peer": peer})
+                self._unreachable.pop(peer, None)
+            except AuctionhouseError as exc:
+                log.info("could not remove %s from the ring: %s", peer, exc.message)
+            return  # one peer at a time
 
     async def _leave_group(self, gid: str) -> None:
         """This peer is no longer in group ``gid``'s plan: stop its node once the group does
@@ -728,6 +767,8 @@ class RingPeer:
             await self.propose_in(ring.DIRECTORY, "join", {"peer": peer})
             await self.refresh_directory()
             return self._kept_view() | {"placed": [], "identity": []}
+        if kind == "ping":
+            return self.config.address
         if kind == "wait_identity":
             gid = str(request["group"])
             deadline = time.monotonic() + min(float(request["timeout"]), RPC_SECONDS)

@@ -111,6 +111,7 @@ def _ring_app(settings: Any, config: PeerConfig, api_url: str, join: list[str]) 
             house=config.house,
             timing=config.timing,
             group_size=config.group_size,
+            replace_after=config.replace_after,
         )
     )
     app = create_app(settings, service=RingService(peer))
