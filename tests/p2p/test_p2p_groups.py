@@ -176,6 +176,17 @@ def test_auctions_spread_over_groups_and_live_on_exactly_their_replicas(ring4: R
         member = ring.by_address(d["groups"][d["auctions"][aid]][0])
         r = bob.bid(member.url, aid, 300 + i)
         assert r.status_code == 201, r.text
+    # any peer lists every group's auctions, merged in the order asked
+    newest = sorted(auctions, key=lambda a: -int(a[1:]))
+    for peer in p:
+        listed = httpx.get(f"{peer.url}/api/v1/auctions", timeout=10).json()
+        assert [v["id"] for v in listed["auctions"]] == newest and listed["total"] == 8
+    page = httpx.get(f"{p[1].url}/api/v1/auctions", params={"limit": 3, "offset": 2}, timeout=10)
+    assert [v["id"] for v in page.json()["auctions"]] == newest[2:5]
+    dear = httpx.get(f"{p[2].url}/api/v1/auctions", params={"sort": "price_high"}, timeout=10)
+    assert [v["id"] for v in dear.json()["auctions"]] == list(reversed(auctions))
+    deep = httpx.get(f"{p[2].url}/api/v1/auctions", params={"offset": 450, "limit": 100})
+    assert deep.status_code == 400 and deep.json()["error"]["code"] == "invalid_request"
     # an auction the directory never placed is 404 on every peer
     r = httpx.get(f"{p[2].url}/api/v1/auctions/p999", timeout=10)
     assert r.status_code == 404
