@@ -6,6 +6,8 @@ group's leader during a stream of signed bids loses no acknowledged bid."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import sqlite3
 import threading
 import time
@@ -15,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+import websockets
 from peer_helpers import Bidder, Cluster, PeerProcess, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -190,7 +193,60 @@ def test_auctions_spread_over_groups_and_live_on_exactly_their_replicas(ring4: R
     # an auction the directory never placed is 404 on every peer
     r = httpx.get(f"{p[2].url}/api/v1/auctions/p999", timeout=10)
     assert r.status_code == 404
-    check_groups(ring, d, auctions)
+    watch_across_groups(ring, seller, bob, auctions, rules)
+    check_groups(ring, ring.directory(), auctions)
+
+
+def watch_across_groups(
+    ring: Ring, seller: Bidder, bob: Bidder, auctions: list[str], rules: dict[str, Any]
+) -> None:
+    """A WebSocket on a peer hears the events of the auctions of every group that peer holds,
+    and is told where to watch an auction it holds no replica of."""
+    for _ in range(20):  # more auctions until some peer holds two used groups and lacks one
+        d = ring.directory()
+        used = {d["auctions"][a] for a in auctions}
+        for peer in ring.peers:
+            held = {g for g, m in d["groups"].items() if peer.address in m}
+            if len(used & held) >= 2 and used - held:
+                break
+        else:
+            auctions.append(seller.create_auction(ring.peers[0].url, rules))
+            continue
+        break
+    g1, g2 = sorted(used & held)[:2]
+    a1 = next(a for a in auctions if d["auctions"][a] == g1)
+    a2 = next(a for a in auctions if d["auctions"][a] == g2)
+    far = next(a for a in auctions if d["auctions"][a] not in held)
+    other = next(q for q in ring.peers if q is not peer)
+
+    async def watch() -> None:
+        async with websockets.connect(peer.url.replace("http", "ws") + "/api/v1/ws") as ws:
+            await ws.send(json.dumps({"op": "subscribe", "id": 1, "auctions": [a1, a2, far]}))
+            refused = None
+            while True:
+                message = json.loads(await asyncio.wait_for(ws.recv(), 10))
+                if message["type"] == "error":
+                    refused = message
+                if message["type"] == "subscribed":
+                    break
+            assert refused is not None and refused["auction"] == far
+            assert "not replicated on this peer" in refused["error"]["message"]
+            acks = {}
+            for aid in (a1, a2):
+                r = await asyncio.to_thread(bob.bid, other.url, aid, 900)
+                assert r.status_code == 201, r.text
+                acks[aid] = r.json()["seq"]
+            heard: dict[str, int] = {}
+            deadline = time.monotonic() + 20
+            while any(heard.get(a, 0) < seq for a, seq in acks.items()):
+                left = deadline - time.monotonic()
+                message = json.loads(await asyncio.wait_for(ws.recv(), max(left, 0.1)))
+                if message["type"] == "event":
+                    heard[message["auction"]] = max(
+                        heard.get(message["auction"], 0), message["seq"]
+                    )
+
+    asyncio.run(watch())
 
 
 def test_a_peer_joins_another_dies_the_groups_change_and_auctions_stay(ring4: Ring) -> None:

@@ -306,9 +306,11 @@ class RingService(ReplicatedService):
             current_group.reset(token)
 
     async def _timers(self) -> None:
-        """Every replica proposes its groups' due closes (a dead leader cannot hold one)."""
+        """Every replica proposes its groups' due closes (a dead leader cannot hold one); a
+        group without a majority does not hold up the others' closes."""
         loop = asyncio.get_running_loop()
         proposed: dict[str, tuple[float, float]] = {}
+        running: dict[str, asyncio.Task[None]] = {}
         while True:
             await asyncio.sleep(0.05)
             for gid, node in list(self.peer.nodes.items()):
@@ -321,11 +323,16 @@ class RingService(ReplicatedService):
                 last = proposed.get(gid)
                 if last is not None and last[0] == wake and loop.time() - last[1] < 0.3:
                     continue
+                if gid in running and not running[gid].done():
+                    continue
                 proposed[gid] = (wake, loop.time())
-                token = current_group.set(gid)
-                try:
-                    await node.propose("tick", {})
-                except AuctionhouseError as exc:
-                    log.debug("could not propose a close in %s: %s", gid, exc.message)
-                finally:
-                    current_group.reset(token)
+                running[gid] = loop.create_task(self._close_due(gid), name=f"close-{gid}")
+
+    async def _close_due(self, gid: str) -> None:
+        token = current_group.set(gid)
+        try:
+            await self.peer.propose("tick", {})
+        except AuctionhouseError as exc:
+            log.debug("could not propose a close in %s: %s", gid, exc.message)
+        finally:
+            current_group.reset(token)

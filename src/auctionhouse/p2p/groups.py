@@ -150,6 +150,7 @@ class RingPeer:
         self._refreshing: asyncio.Task[None] | None = None
         self.forwarded = 0
         self.joined_ring = False
+        self._all = RingHouse(self)
         self._unreachable: dict[str, float] = {}  # peer -> monotonic time first seen down
         self._pinged = 0.0
 
@@ -177,7 +178,12 @@ class RingPeer:
 
     @property
     def house(self) -> AuctionHouse:
-        return self.machine.house
+        """The request's group's replica (``current_group``); without one, a view over all
+        the replicas of this peer (``RingHouse``: the WebSocket hub's, for instance)."""
+        gid = current_group.get()
+        if gid is not None and self.holds(gid):
+            return self.nodes[gid].machine.house
+        return self._all  # type: ignore[return-value]
 
     @property
     def pending(self) -> int:
@@ -228,6 +234,9 @@ class RingPeer:
                 continue
             self.directory.merge(view)
             if cfg.address not in self.directory.peers:
+                # A newcomer (or a peer the ring took out while it was down) starts empty:
+                # replicas it kept are stale and each group it lands in sends it the state.
+                shutil.rmtree(cfg.data / "groups", ignore_errors=True)
                 await self._join_via(seed)
             self.joined_ring = True
             return
@@ -332,6 +341,9 @@ class RingPeer:
         except Exception:
             self.nodes.pop(gid, None)
             raise
+        if gid != ring.DIRECTORY:
+            for listener in self._all.listeners:
+                node.machine.house.subscribe(listener)  # kept across rebuilds by the machine
         log.info("started the node of group %s (members %s)", gid, ", ".join(candidates))
 
     async def _probe(self, gid: str, members: list[str]) -> set[str] | None:
@@ -798,6 +810,72 @@ class RingPeer:
             "forwarded": self.forwarded,
             "refused_connections": self.tunnels.refused if self.tunnels else 0,
         }
+
+
+class RingHouse:
+    """All the auction replicas of one ring peer, seen as one house by code that does not
+    know about groups (the WebSocket hub): an auction's reads go to its group's replica here,
+    a listener hears every group's events, the rest (accounts, sessions, the clock) is any
+    replica's (identity commands reach every group)."""
+
+    def __init__(self, peer: RingPeer) -> None:
+        self._peer = peer
+        self.listeners: list[Any] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._peer.machine.house, name)
+
+    def _houses(self) -> list[AuctionHouse]:
+        return [
+            node.machine.house
+            for gid, node in sorted(self._peer.nodes.items())
+            if gid != ring.DIRECTORY and node.syncobj is not None
+        ]
+
+    def _of(self, auction_id: str) -> AuctionHouse:
+        peer = self._peer
+        gid = peer.directory.where.get(auction_id)
+        if gid is not None and peer.holds(gid):
+            return peer.nodes[gid].machine.house
+        if gid is None:  # placed a moment ago, and this peer's copy of the directory lags
+            for house in self._houses():
+                with contextlib.suppress(NotFound):
+                    house.state(auction_id)
+                    return house
+            raise NotFound(f"no auction {auction_id}")
+        members = ", ".join(peer.directory.apis.get(m, m) for m in peer.directory.groups[gid])
+        raise NotFound(
+            f"auction {auction_id} is not replicated on this peer: watch it through one of"
+            f" its group's peers ({members})"
+        )
+
+    def auction_ids(self) -> list[str]:
+        return [aid for house in self._houses() for aid in house.auction_ids()]
+
+    def state(self, auction_id: str) -> Any:
+        return self._of(auction_id).state(auction_id)
+
+    def view(self, auction_id: str, viewer: str | None = None) -> dict[str, Any]:
+        return self._of(auction_id).view(auction_id, viewer)
+
+    def events(self, auction_id: str, *args: Any, **kwargs: Any) -> Any:
+        return self._of(auction_id).events(auction_id, *args, **kwargs)
+
+    def outcome(self, auction_id: str) -> Any:
+        return self._of(auction_id).outcome(auction_id)
+
+    def subscribe(self, listener: Any) -> Any:
+        """Hear the events of every group this peer holds now or later."""
+        self.listeners.append(listener)
+        stops = [house.subscribe(listener) for house in self._houses()]
+
+        def unsubscribe() -> None:
+            with contextlib.suppress(ValueError):
+                self.listeners.remove(listener)
+            for stop in stops:
+                stop()
+
+        return unsubscribe
 
 
 def _jsonable(value: Any) -> Any:
