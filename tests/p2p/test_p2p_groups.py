@@ -201,7 +201,7 @@ def watch_across_groups(
     ring: Ring, seller: Bidder, bob: Bidder, auctions: list[str], rules: dict[str, Any]
 ) -> None:
     """A WebSocket on a peer hears the events of the auctions of every group that peer holds,
-    and is told where to watch an auction it holds no replica of."""
+    and refuses one it holds no replica of (not_found: watch it through a member)."""
     for _ in range(20):  # more auctions until some peer holds two used groups and lacks one
         d = ring.directory()
         used = {d["auctions"][a] for a in auctions}
@@ -230,7 +230,7 @@ def watch_across_groups(
                 if message["type"] == "subscribed":
                     break
             assert refused is not None and refused["auction"] == far
-            assert "not replicated on this peer" in refused["error"]["message"]
+            assert refused["error"]["code"] == "not_found"  # not replicated on this peer
             acks = {}
             for aid in (a1, a2):
                 r = await asyncio.to_thread(bob.bid, other.url, aid, 900)
