@@ -235,6 +235,10 @@ class Peer:
             if so is None:
                 continue
             try:
+                if self.joined is False and so._getLeader() is not None and so.isReady():
+                    # A leader replicates to us, so the group counts us: an earlier "add"
+                    # went through though its answer was lost (a later one fails: a member).
+                    self.joined = True
                 if self.joined is False:
                     await self._ask_to_join()
                     await asyncio.sleep(1.0)
