@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import sqlite3
 import threading
 import time
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 import websockets
 from peer_helpers import Bidder, Cluster, PeerProcess, wait_for
@@ -190,6 +192,18 @@ def test_auctions_spread_over_groups_and_live_on_exactly_their_replicas(ring4: R
     assert [v["id"] for v in dear.json()["auctions"]] == list(reversed(auctions))
     deep = httpx.get(f"{p[2].url}/api/v1/auctions", params={"offset": 450, "limit": 100})
     assert deep.status_code == 400 and deep.json()["error"]["code"] == "invalid_request"
+    # a connection without the cluster's certificate is refused before it can name a group
+    before = p[0].status()["refused_connections"]
+    host, port = p[0].address.rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=5) as raw:
+        raw.sendall(b"rpc\n" + orjson.dumps({"t": "directory"}) + b"\n")
+        raw.settimeout(10)
+        try:
+            answer = raw.recv(4096)
+        except ConnectionResetError:
+            answer = b""
+        assert answer == b""  # closed, nothing answered
+    wait_for("the refusal counted", lambda: p[0].status()["refused_connections"] > before, 10)
     # an auction the directory never placed is 404 on every peer
     r = httpx.get(f"{p[2].url}/api/v1/auctions/p999", timeout=10)
     assert r.status_code == 404
@@ -361,8 +375,6 @@ def test_kill_9_of_a_group_leader_mid_stream_loses_no_acknowledged_bid(ring4: Ri
     ring.wait_applied(gid, survivors)
     for peer in survivors:
         with sqlite3.connect(f"file:{replica(peer, gid)}?mode=ro", uri=True) as db:
-            import orjson
-
             bodies = [
                 orjson.loads(r[0])
                 for r in db.execute(

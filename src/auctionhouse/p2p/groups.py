@@ -151,6 +151,7 @@ class RingPeer:
         self.forwarded = 0
         self.joined_ring = False
         self._all = RingHouse(self)
+        self._kept = b""
         self._unreachable: dict[str, float] = {}  # peer -> monotonic time first seen down
         self._pinged = 0.0
 
@@ -420,11 +421,14 @@ class RingPeer:
         if len(self.directory.identity) != before:
             self._identity_changed.set()
             self._identity_changed = asyncio.Event()
-        with contextlib.suppress(OSError):
-            kept = self.config.data / "ring.json"
-            tmp = kept.with_suffix(".tmp")
-            tmp.write_bytes(orjson.dumps(self._kept_view()))
-            tmp.replace(kept)
+        kept_view = orjson.dumps(self._kept_view())
+        if kept_view != self._kept:  # for a full restart with no seed up
+            with contextlib.suppress(OSError):
+                kept = self.config.data / "ring.json"
+                tmp = kept.with_suffix(".tmp")
+                tmp.write_bytes(kept_view)
+                tmp.replace(kept)
+                self._kept = kept_view
 
     def _kept_view(self) -> dict[str, Any]:
         d = self.directory
