@@ -10,6 +10,8 @@ import asyncio
 import json
 import socket
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -102,6 +104,11 @@ def rows(db: Path, auction: str | None = None) -> list[tuple[Any, ...]]:
         where, args = ("WHERE auction_id = ?", (auction,)) if auction else ("", ())
         query = f"SELECT auction_id, seq, hash FROM ledger_events {where} ORDER BY auction_id, seq"
         return list(conn.execute(query, args))
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "auctionhouse", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=60)
 
 
 def audit(db: Path) -> bool:
@@ -209,6 +216,19 @@ def test_auctions_spread_over_groups_and_live_on_exactly_their_replicas(ring4: R
     assert r.status_code == 404
     watch_across_groups(ring, seller, bob, auctions, rules)
     check_groups(ring, ring.directory(), auctions)
+
+    # a planned leave: the peer's groups move to the others, it keeps no replica, the
+    # auctions stay in their groups and their ledgers agree
+    leaving = p[3]
+    placed = ring.directory()["auctions"]
+    done = cli("peer-leave", leaving.address, "--data", str(leaving.data), "--via", p[0].address)
+    assert done.returncode == 0, done.stderr
+    final = ring.wait_settled(3, deadline=120)
+    assert leaving.address not in final["peers"] and final["auctions"] == placed
+    wait_for("the leaver to hold no replica", lambda: not leaving.status()["groups"], 60)
+    check_groups(ring, final, auctions)
+    refused = cli("peer-leave", p[0].address, "--data", str(p[0].data))
+    assert refused.returncode != 0 and "at least 3 peers" in refused.stderr + refused.stdout
 
 
 def watch_across_groups(

@@ -10,6 +10,7 @@ import typer
 
 def register(app: typer.Typer) -> None:
     app.command("peer")(peer)
+    app.command("peer-leave")(peer_leave)
     keys = typer.Typer(help="The cluster's CA and password, and each peer's key and certificate.")
     keys.command("init")(keys_init)
     keys.command("issue")(keys_issue)
@@ -78,6 +79,26 @@ def peer(
         snapshot_every=snapshot_every,
         ring=ring,
     )
+
+
+def peer_leave(
+    peer: Annotated[str, typer.Argument(help="The leaving peer's peer address HOST:PORT.")],
+    data: Annotated[
+        Path, typer.Option("--data", help="A peer's directory (its key and certificate).")
+    ],
+    via: Annotated[
+        str | None,
+        typer.Option("--via", help="A member's peer address to ask; default: the leaving peer."),
+    ] = None,
+) -> None:
+    """Take a peer out of a ring (`peer --ring`): its groups move to the next peers round the
+    ring; stop it once `GET /api/v1/peer` shows it in no group."""
+    from auctionhouse.p2p.groups import leave_ring
+    from auctionhouse.p2p.peer import parse_address
+
+    parse_address(peer)
+    answer = leave_ring(data, peer, via or peer)
+    typer.echo(f"{peer} left the ring; peers now: {' '.join(answer['peers'])}")
 
 
 def keys_init(

@@ -729,17 +729,7 @@ class RingPeer:
         """One request to the peer at ``address`` over the TLS tunnel (JSON lines); returns
         its ``ok`` value or raises its error. Raises OSError/TimeoutError if unreachable."""
         assert self.tunnels is not None
-        reader, writer = await self.tunnels.connect(address, RPC_GROUP)
-        try:
-            writer.write(orjson.dumps(request) + b"\n")
-            line = await asyncio.wait_for(reader.readline(), timeout)
-        finally:
-            writer.close()
-        if not line:
-            raise ConnectionError(f"{address} closed the connection")
-        answer = orjson.loads(line)
-        raise_error(answer)
-        return answer["ok"]
+        return await ask_peer(self.tunnels, address, request, timeout)
 
     async def _serve_rpc(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, name: str
@@ -783,6 +773,10 @@ class RingPeer:
             await self.propose_in(ring.DIRECTORY, "join", {"peer": peer})
             await self.refresh_directory()
             return self._kept_view() | {"placed": [], "identity": []}
+        if kind == "leave":  # ``auctionhouse peer-leave``: a planned leave
+            await self.propose_in(ring.DIRECTORY, "leave", {"peer": str(request["peer"])})
+            await self.refresh_directory()
+            return self.directory.as_json()
         if kind == "ping":
             return self.config.address
         if kind == "wait_identity":
@@ -814,6 +808,43 @@ class RingPeer:
             "forwarded": self.forwarded,
             "refused_connections": self.tunnels.refused if self.tunnels else 0,
         }
+
+
+async def ask_peer(
+    tunnels: Tunnels, address: str, request: dict[str, Any], timeout: float = RPC_SECONDS
+) -> Any:
+    """One RPC to the ring peer at ``address`` over a TLS tunnel (JSON lines); returns its
+    ``ok`` value or raises its error. Raises OSError/TimeoutError if it cannot be reached."""
+    reader, writer = await tunnels.connect(address, RPC_GROUP)
+    try:
+        writer.write(orjson.dumps(request) + b"\n")
+        line = await asyncio.wait_for(reader.readline(), timeout)
+    finally:
+        writer.close()
+    if not line:
+        raise ConnectionError(f"{address} closed the connection")
+    answer = orjson.loads(line)
+    raise_error(answer)
+    return answer["ok"]
+
+
+def leave_ring(data: Path, peer: str, via: str) -> dict[str, Any]:
+    """Take the peer ``peer`` out of the ring (a planned leave), asking the member at ``via``
+    with the identity in ``data`` (a peer's key and certificate: only members may ask). Its
+    groups take the next peers round the ring; stop the peer once ``GET /api/v1/peer`` shows
+    it in no group. Raises ConfigError (no such peer, or the ring would fall below the group
+    size), NoQuorum, OSError (``via`` unreachable)."""
+    files = PeerFiles.in_dir(data)
+    files.check()
+
+    async def ask() -> dict[str, Any]:
+        tunnels = Tunnels(files, None)
+        try:
+            return dict(await ask_peer(tunnels, via, {"t": "leave", "peer": peer}, 30.0))
+        except (OSError, TimeoutError) as exc:
+            raise NoQuorum(f"cannot reach the peer {via}: {exc or type(exc).__name__}") from None
+
+    return asyncio.run(ask())
 
 
 class RingHouse:
