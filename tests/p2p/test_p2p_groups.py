@@ -296,7 +296,9 @@ def test_a_peer_joins_another_dies_the_groups_change_and_auctions_stay(ring4: Ri
 
     newcomer = ring.cluster.new_peer()
     ring.peers.append(newcomer)
-    newcomer.start([p[0].address], replace_after=REPLACE_AFTER, extra_args=RING)
+    # its one seed is outside the directory group: the seed relays the directory and the join
+    seed = next(q for q in p if q.address not in before["groups"]["dir"])
+    newcomer.start([seed.address], replace_after=REPLACE_AFTER, extra_args=RING)
     newcomer.wait_up(deadline=90)
     after = ring.wait_settled(5, deadline=120)
 

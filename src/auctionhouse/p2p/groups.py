@@ -757,7 +757,13 @@ class RingPeer:
         if kind == "directory":
             if ring.DIRECTORY in self.nodes:
                 return self._serve_directory(request)
-            raise NotFound("this peer holds no replica of the directory")
+            if not self.directory.founded or request.get("hop"):
+                raise NotFound("this peer holds no replica of the directory")
+            # asked a peer outside the directory group (a newcomer's seed): one hop on
+            page = await self._directory_page(request | {"hop": 1})
+            if page is None:
+                raise NoQuorum("no member of the directory answered; retry later")
+            return page
         if kind == "propose":
             gid = str(request["group"])
             node = self.nodes.get(gid)
