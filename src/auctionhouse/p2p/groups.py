@@ -481,8 +481,14 @@ class RingPeer:
             return
         me = self.config.address
         mine = {gid for gid, members in d.groups.items() if me in members}
-        for gid in sorted(mine - set(self.nodes)):
-            await self._start_node(gid)
+        starting = sorted(mine - set(self.nodes))
+        if starting:  # at once: each start may wait seconds on the group's members
+            results = await asyncio.gather(
+                *(self._start_node(gid) for gid in starting), return_exceptions=True
+            )
+            for gid, result in zip(starting, results, strict=True):
+                if isinstance(result, Exception):
+                    log.warning("could not start the node of group %s: %s", gid, result)
         for gid in sorted(set(self.nodes) - mine):
             await self._leave_group(gid)
         for gid, node in list(self.nodes.items()):
