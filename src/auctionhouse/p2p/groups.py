@@ -53,6 +53,7 @@ from auctionhouse.errors import (
     NotFound,
 )
 from auctionhouse.house import AuctionHouse, HouseConfig
+from auctionhouse.house.verifier import BatchVerifier
 from auctionhouse.p2p import ring
 from auctionhouse.p2p.codec import error_result, raise_error
 from auctionhouse.p2p.directory import IDENTITY_OPS, DirectoryMachine
@@ -140,6 +141,8 @@ class RingPeer:
         self.files = PeerFiles.in_dir(config.data)
         self.files.check()
         self.tunnels: Tunnels | None = None
+        # The peer's one signature worker, shared by its groups' nodes (p2p/preverify.py).
+        self.verifier: BatchVerifier | None = None
         self.nodes: dict[str, Peer] = {}
         self.directory = DirectoryView()
         self._stopped = False
@@ -207,6 +210,7 @@ class RingPeer:
         host, port = parse_address(cfg.address)
         self.tunnels = Tunnels(self.files, None)
         self.tunnels.on_rpc = self._serve_rpc
+        self.verifier = BatchVerifier(cfg.house.verify_workers)
         await self.tunnels.listen(host, port)
         await self._enter_ring()
         # The faces need a replica at start (the WebSocket hub subscribes to one): start the
@@ -290,6 +294,8 @@ class RingPeer:
                 await node.stop()
         if self.tunnels is not None:
             await asyncio.wait_for(self.tunnels.close(), timeout=5)
+        if self.verifier is not None:
+            await self.verifier.close()
 
     def _spawn(self, coro: Any, name: str) -> asyncio.Task[Any]:
         task = asyncio.get_running_loop().create_task(coro, name=name)
@@ -334,6 +340,7 @@ class RingPeer:
             group=gid,
         )
         node = Peer(config, tunnels=self.tunnels, files=self.files)
+        node.shared_verifier = self.verifier
         if gid == ring.DIRECTORY:
             node.machine_factory = DirectoryMachine
         self.nodes[gid] = node
