@@ -84,6 +84,7 @@ class PeerProcess:
         extra_env: dict[str, str] | None = None,
         replace_after: float | None = None,
         snapshot_every: int | None = None,
+        extra_args: list[str] | None = None,
     ) -> PeerProcess:
         env = {k: v for k, v in os.environ.items() if not k.startswith("AUCTIONHOUSE_")}
         env.update(FAST_ENV)
@@ -97,6 +98,7 @@ class PeerProcess:
             cmd += ["--replace-after", str(replace_after)]
         if snapshot_every is not None:
             cmd += ["--snapshot-every", str(snapshot_every)]
+        cmd += extra_args or []
         if self.netns is not None:
             cmd = ["ip", "netns", "exec", self.netns, *cmd]
         with self.log.open("ab") as log:

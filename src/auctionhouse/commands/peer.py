@@ -10,6 +10,7 @@ import typer
 
 def register(app: typer.Typer) -> None:
     app.command("peer")(peer)
+    app.command("peer-leave")(peer_leave)
     keys = typer.Typer(help="The cluster's CA and password, and each peer's key and certificate.")
     keys.command("init")(keys_init)
     keys.command("issue")(keys_issue)
@@ -53,6 +54,14 @@ def peer(
             help="Raft log entries between snapshots (a newcomer is sent the latest one).",
         ),
     ] = 20_000,
+    ring: Annotated[
+        bool,
+        typer.Option(
+            "--ring",
+            help="Groups on a ring: one replica group per peer (it and its successors), auctions"
+            " spread over them, a replicated directory (docs/peers.md).",
+        ),
+    ] = False,
 ) -> None:
     """Run a peer: a whole house (API, WebSocket, page) whose auctions are replicated by Raft
     on the replica group of the members given (docs/peers.md)."""
@@ -68,7 +77,28 @@ def peer(
         group_size=group_size,
         replace_after=replace_after,
         snapshot_every=snapshot_every,
+        ring=ring,
     )
+
+
+def peer_leave(
+    peer: Annotated[str, typer.Argument(help="The leaving peer's peer address HOST:PORT.")],
+    data: Annotated[
+        Path, typer.Option("--data", help="A peer's directory (its key and certificate).")
+    ],
+    via: Annotated[
+        str | None,
+        typer.Option("--via", help="A member's peer address to ask; default: the leaving peer."),
+    ] = None,
+) -> None:
+    """Take a peer out of a ring (`peer --ring`): its groups move to the next peers round the
+    ring; stop it once `GET /api/v1/peer` shows it in no group."""
+    from auctionhouse.p2p.groups import leave_ring
+    from auctionhouse.p2p.peer import parse_address
+
+    parse_address(peer)
+    answer = leave_ring(data, peer, via or peer)
+    typer.echo(f"{peer} left the ring; peers now: {' '.join(answer['peers'])}")
 
 
 def keys_init(

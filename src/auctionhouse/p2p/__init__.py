@@ -11,4 +11,7 @@ same order on every replica (docs/peers.md, docs/decisions/0015-replicated-state
 - ``transport``: pysyncobj's TCP transport, routed through the tunnels.
 - ``service``: the house service the server app calls, with writes going through Raft.
 - ``peer``: one peer process (Raft node + tunnels + the server app).
+- ``ring``, ``directory``, ``groups``, ``forward``: ``peer --ring``: groups on a ring of peers,
+  the replicated directory, a peer in many groups behind one TLS port, and forwarding
+  (docs/decisions/0024-i16a-groups-on-a-ring.md).
 """

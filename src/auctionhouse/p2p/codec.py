@@ -69,6 +69,14 @@ OPS = frozenset(
         "resume_auction",
         "tick",
         "photo",  # a photo's registration: its bytes travel beside Raft (p2p/photos.py)
+        # ring peers (p2p/groups.py): the directory's commands, and identity commands copied
+        # from it into every group
+        "identity",
+        "found",
+        "join",
+        "leave",
+        "api",
+        "place",
     }
 )
 

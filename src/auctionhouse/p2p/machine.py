@@ -69,6 +69,9 @@ class HouseMachine(SyncObjConsumer):  # type: ignore[misc]
         self.results: dict[str, dict[str, Any]] = {}
         self._expiry: deque[tuple[float, str]] = deque()  # (until, key), in apply order
         self.rebuilds = 0
+        # Ring groups (p2p/groups.py): how far this group has applied the directory's log of
+        # identity commands (accounts, sessions, keys), which reach every group in one order.
+        self.identity_seq = 0
         # Told after a rebuild from a snapshot (the service re-subscribes its listeners).
         self.on_rebuilt: Callable[[AuctionHouse], None] | None = None
         # Commands decoded and signatures verified ahead, from the log append (p2p/preverify).
@@ -169,7 +172,29 @@ class HouseMachine(SyncObjConsumer):  # type: ignore[misc]
             return house.register_key(**args).to_public()
         if op == "photo":
             return apply_photo(house, args)
+        if op == "identity":  # {"seq", "op", "args"}: the directory's n-th identity command
+            return self._identity(args)
         raise LedgerError(f"no operation {op!r}")
+
+    def _identity(self, args: dict[str, Any]) -> Any:
+        """Apply the directory's identity command number ``seq`` if it is the next one; an
+        older one (a retried or a deposed leader's copy) is skipped, a later one is refused
+        (``LedgerError``), so every group applies them all, once, in the directory's order."""
+        seq = args.get("seq")
+        if not isinstance(seq, int) or args.get("op") == "identity":
+            raise LedgerError("an identity command needs a seq and an inner command")
+        if seq <= self.identity_seq:
+            return None
+        if seq != self.identity_seq + 1:
+            raise LedgerError(f"identity command {seq} before {self.identity_seq + 1}")
+        self.identity_seq = seq
+        try:
+            return self._run(str(args.get("op")), dict(args.get("args") or {}))
+        except AuctionhouseError as exc:
+            # The directory applied it already and let it through: a refusal here (a rate
+            # limit of this group's house) must not stop the ones after it.
+            log.warning("identity command %d refused by this group: %s", seq, exc.message)
+            return None
 
     # ------------------------------------------------------------------ snapshots
 
@@ -189,6 +214,7 @@ class HouseMachine(SyncObjConsumer):  # type: ignore[misc]
         self.commands = []
         self.results = {}
         self._expiry = deque()
+        self.identity_seq = 0
         self.prefetch.clear()
         # Signatures verified ahead on a worker process while the commands before them apply.
         for blob, command, check in verify_in_order(data, self.house.config.verify_workers):

@@ -17,6 +17,7 @@ import socket
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -87,14 +88,23 @@ class PeerConfig:
     write_timeout: float = 5.0  # a write without a majority is refused (no_quorum) after this
     group_size: int = 3  # replicas wanted in the group (3 or 5)
     replace_after: float = 30.0  # a member unreachable this long is removed once replaced
+    # One group of a ring peer (p2p/groups.py): ``peer_address`` and ``members`` are node names
+    # ``GROUP@HOST:PORT``, and the peer's one TLS port (shared ``Tunnels``) serves every group.
+    group: str | None = None
 
 
 class Peer:
-    def __init__(self, config: PeerConfig) -> None:
+    def __init__(
+        self, config: PeerConfig, *, tunnels: Tunnels | None = None, files: PeerFiles | None = None
+    ) -> None:
+        """``tunnels``/``files``: those of the ring peer this is one group of (p2p/groups.py)."""
         self.config = config
-        self.files = PeerFiles.in_dir(config.data)
+        self.files = files or PeerFiles.in_dir(config.data)
         self.files.check()
         self.photos = PhotoGroup(self)  # photo bytes beside Raft (p2p/photos.py)
+        self._shared_tunnels = tunnels
+        # The replicated state machine's class (a ring's directory group uses its own).
+        self.machine_factory: Callable[..., HouseMachine] = HouseMachine
         self._machine: HouseMachine | None = None
         self.syncobj: SyncObj | None = None
         self.tunnels: Tunnels | None = None
@@ -121,6 +131,8 @@ class Peer:
         self.verified: bool | None = None  # the replica's own ledger audited once caught up
         self.audit_findings = 0
         self.verifier: BatchVerifier | None = None  # signatures checked ahead (preverify)
+        # A ring peer's groups share its one signature worker (p2p/groups.py).
+        self.shared_verifier: BatchVerifier | None = None
         self.prevote = PreVote(config.timing.min_timeout)  # no election while a leader is heard
 
     @property
@@ -156,16 +168,22 @@ class Peer:
         install_restricted_unpickler()
         install_epoll_poller()
         cfg = self.config
-        host, port = parse_address(cfg.peer_address)
         self.internal_port = _free_port()
-        self.tunnels = Tunnels(self.files, ("127.0.0.1", self.internal_port))
-        self.tunnels.services[PHOTO_MAGIC] = self.photos.serve
+        if self._shared_tunnels is not None and cfg.group is not None:
+            # A ring peer's group shares the peer's tunnel; photos are not served there yet
+            # (docs/peers.md, "Not done yet").
+            self.tunnels = self._shared_tunnels
+            self.tunnels.route_group(cfg.group, ("127.0.0.1", self.internal_port))
+        else:
+            host, port = parse_address(cfg.peer_address)
+            self.tunnels = Tunnels(self.files, ("127.0.0.1", self.internal_port))
+            self.tunnels.services[PHOTO_MAGIC] = self.photos.serve
+            await self.tunnels.listen(host, port)
         self.photos.loop = asyncio.get_running_loop()
-        await self.tunnels.listen(host, port)
         partners = [m for m in cfg.members if m != cfg.peer_address]
         for member in partners:
             await self.tunnels.outbound(member)
-        self._machine = HouseMachine(self._open_house)
+        self._machine = self.machine_factory(self._open_house)
         t = cfg.timing
         conf = SyncObjConf(
             autoTick=False,
@@ -218,7 +236,7 @@ class Peer:
         is appended to this replica's log (p2p/preverify.py): it is applied a round trip
         later. pysyncobj 0.3.17 keeps its log in ``__raftLog`` and appends through ``add``."""
         assert self.syncobj is not None
-        self.verifier = BatchVerifier(self.config.house.verify_workers)
+        self.verifier = self.shared_verifier or BatchVerifier(self.config.house.verify_workers)
         prefetch = self.machine.prefetch
         prefetch.verifier = self.verifier
         journal = self.syncobj._SyncObj__raftLog
@@ -259,6 +277,10 @@ class Peer:
             if so is None:
                 continue
             try:
+                if self.joined is False and so._getLeader() is not None and so.isReady():
+                    # A leader replicates to us, so the group counts us: an earlier "add"
+                    # went through though its answer was lost (a later one fails: a member).
+                    self.joined = True
                 if self.joined is False:
                     await self._ask_to_join()
                     await asyncio.sleep(1.0)
@@ -581,9 +603,11 @@ class Peer:
             with contextlib.suppress(Exception):
                 self.machine.house.flush()
             self.syncobj.destroy()
-        if self.tunnels is not None:
+        if self._shared_tunnels is not None:
+            self._shared_tunnels.route_group(self.config.group or "", None)
+        elif self.tunnels is not None:
             await asyncio.wait_for(self.tunnels.close(), timeout=5)
-        if self.verifier is not None:
+        if self.verifier is not None and self.verifier is not self.shared_verifier:
             await self.verifier.close()
         if self._machine is not None:
             self._machine.house.close()

@@ -23,6 +23,7 @@ def run_peer(
     group_size: int = 3,
     replace_after: float = 30.0,
     snapshot_every: int = 20_000,
+    ring: bool = False,
 ) -> None:
 
     from auctionhouse.server.app import create_app
@@ -63,14 +64,17 @@ def run_peer(
         replace_after=replace_after,
         timing=RaftTiming(compaction_entries=snapshot_every),
     )
-    peer = Peer(config)
-    service = ReplicatedService(peer)
-    app = create_app(settings, service=service)
+    if ring:
+        app = _ring_app(settings, config, f"http://{listen}", join)
+    else:
+        peer = Peer(config)
+        service = ReplicatedService(peer)
+        app = create_app(settings, service=service)
 
-    @app.get("/api/v1/peer", tags=["peers"])
-    async def peer_status() -> dict[str, Any]:
-        """This peer's Raft view: leader, term, commit index, members, refusals."""
-        return peer.status()
+        @app.get("/api/v1/peer", tags=["peers"])
+        async def peer_status() -> dict[str, Any]:
+            """This peer's Raft view: leader, term, commit index, members, refusals."""
+            return peer.status()
 
     uv_config = uvicorn_config(settings, app)
     # The stdlib loop: uvloop never completes loop.start_tls on an accepted, paused transport
@@ -89,3 +93,40 @@ def run_peer(
     server.run(sockets=[sock])
     if not server.started:
         sys.exit(1)
+
+
+def _ring_app(settings: Any, config: PeerConfig, api_url: str, join: list[str]) -> Any:
+    """The server app of a ring peer (p2p/groups.py): its service routes each write to its
+    group, and the forwarder sends requests about other groups' auctions to their members."""
+    from auctionhouse.p2p.forward import RingForwarder, RingService
+    from auctionhouse.p2p.groups import RingConfig, RingPeer
+    from auctionhouse.server.app import create_app
+
+    peer = RingPeer(
+        RingConfig(
+            data=config.data,
+            address=config.peer_address,
+            api_url=api_url,
+            seeds=tuple(join),
+            house=config.house,
+            timing=config.timing,
+            group_size=config.group_size,
+            replace_after=config.replace_after,
+        )
+    )
+    app = create_app(settings, service=RingService(peer))
+
+    @app.get("/api/v1/peer", tags=["peers"])
+    async def peer_status() -> dict[str, Any]:
+        """This ring peer's view: the directory, and each of its groups' Raft status."""
+        return peer.status()
+
+    @app.get("/api/v1/peer/directory", tags=["peers"])
+    async def peer_directory() -> dict[str, Any]:
+        """The ring's directory as this peer knows it: peers, groups and their members now,
+        and where each auction lives (``{"auctions": {id: group}}``)."""
+        await peer.refresh_directory()
+        return peer.directory.as_json() | {"auctions": dict(peer.directory.where)}
+
+    app.add_middleware(RingForwarder, peer=peer)
+    return app

@@ -194,6 +194,25 @@ async def _splice(
     await asyncio.gather(_pipe(a[0], b[1]), _pipe(b[0], a[1]))
 
 
+RPC_GROUP = "rpc"  # the group id a ring peer names for a request to the peer itself
+GROUP_ID_MAX = 64
+RPC_LIMIT = 1 << 24  # bytes of one RPC answer line (a page of the directory)
+
+
+async def _read_group(reader: asyncio.StreamReader) -> str | None:
+    """The group id a member sends right after the handshake (one short line), or ``None``."""
+    try:
+        line = await asyncio.wait_for(reader.readuntil(b"\n"), HANDSHAKE_SECONDS)
+    except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError, OSError):
+        return None
+    text = line[:-1].decode("ascii", "replace")
+    return text if 0 < len(text) <= GROUP_ID_MAX else None
+
+
+async def _no_rpc(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, name: str) -> None:
+    writer.close()
+
+
 class _Acceptor(asyncio.Protocol):
     """Holds a new connection's bytes unread until the TLS layer takes the socket over (a
     stream reader would buffer the client's hello out of the handshake's reach)."""
@@ -211,9 +230,15 @@ class _Acceptor(asyncio.Protocol):
 class Tunnels:
     """The TLS front of one peer: the public peer port, and one local port per partner."""
 
-    def __init__(self, files: PeerFiles, internal: tuple[str, int]) -> None:
+    def __init__(self, files: PeerFiles, internal: tuple[str, int] | None) -> None:
+        """``internal``: the library's loopback address; ``None`` for a peer of several groups
+        (p2p/groups.py), whose tunnels carry a group id after the handshake (``route_group``)."""
         self._server_ctx, self._client_ctx = contexts(files)
         self._internal = internal
+        self._groups: dict[str, tuple[str, int]] = {}
+        # Ring peers: the handler of a connection that named ``RPC_GROUP`` (p2p/groups.py).
+        self.on_rpc: Callable[[asyncio.StreamReader, asyncio.StreamWriter, str], Awaitable[None]]
+        self.on_rpc = _no_rpc
         self._servers: list[asyncio.Server] = []
         self._outbound: dict[str, int] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -257,7 +282,19 @@ class Tunnels:
         writer = asyncio.StreamWriter(tls, protocol, reader, loop)
         name = peer_name(writer)
         head = b""
-        if self.services:
+        internal = self._internal
+        if internal is None:  # a ring peer: the member says which group (or RPC) it wants
+            group = await _read_group(reader)
+            if group == RPC_GROUP:
+                self.accepted += 1
+                await self.on_rpc(reader, writer, name)
+                return
+            internal = self._groups.get(group) if group is not None else None
+            if internal is None:
+                log.info("peer %s asked for group %r, not held here", name, group)
+                writer.close()
+                return
+        elif self.services:
             size = len(next(iter(self.services)))
             try:  # pysyncobj's side speaks first: its connections open with a length
                 head = await asyncio.wait_for(reader.readexactly(size), HANDSHAKE_SECONDS * 6)
@@ -269,7 +306,7 @@ class Tunnels:
                 await service(reader, writer, name)
                 return
         try:
-            inner = await asyncio.open_connection(*self._internal)
+            inner = await asyncio.open_connection(*internal)
         except OSError as exc:
             log.warning("the Raft node is not listening (%s); dropping %s", exc, name)
             writer.close()
@@ -285,7 +322,9 @@ class Tunnels:
         port = self._outbound.get(address)
         if port is not None:
             return port
-        host, remote_port = address.rsplit(":", 1)
+        # A ring peer's node names are ``GROUP@HOST:PORT``: the group goes after the handshake.
+        group, _, where = address.rpartition("@")
+        host, remote_port = where.rsplit(":", 1)
 
         async def forward(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             try:
@@ -307,6 +346,8 @@ class Tunnels:
                 log.debug("cannot reach peer %s: %s", address, exc)
                 writer.close()
                 return
+            if group:
+                remote[1].write(group.encode() + b"\n")
             await _splice((reader, writer), remote)
 
         server = await asyncio.start_server(forward, "127.0.0.1", 0)
@@ -317,6 +358,28 @@ class Tunnels:
 
     def outbound_port(self, address: str) -> int | None:
         return self._outbound.get(address)
+
+    def route_group(self, group: str, internal: tuple[str, int] | None) -> None:
+        """Send the tunnels that name ``group`` to ``internal`` (``None``: no longer held)."""
+        if internal is None:
+            self._groups.pop(group, None)
+        else:
+            self._groups[group] = internal
+
+    async def connect(
+        self, address: str, group: str
+    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """A TLS stream to the peer at ``address`` (``HOST:PORT``) that named ``group``.
+        Raises OSError (or ssl.SSLError, TimeoutError) when it cannot be reached."""
+        host, port = address.rsplit(":", 1)
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(
+                host, int(port), ssl=self._client_ctx, server_hostname=host, limit=RPC_LIMIT
+            ),
+            timeout=HANDSHAKE_SECONDS,
+        )
+        writer.write(group.encode() + b"\n")
+        return reader, writer
 
     async def close(self) -> None:
         for server in self._servers:
