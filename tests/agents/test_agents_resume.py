@@ -140,7 +140,14 @@ async def duel(house_url: str, house_port: int) -> dict[str, object]:
     await proxy.start()
     seller = RemoteMarket(house_url, "seller", PASSWORD, create_account=True)
     await seller.start()
-    view = await seller.create_auction("violin", "english", {"duration": 3, "min_increment": 100})
+    # A soft close keeps it open while the two still outbid each other: a bare 3 s closed it
+    # on a loaded machine before alice's sixth bid (the cuts never happened).
+    rules = {
+        "duration": 8,
+        "min_increment": 100,
+        "soft_close": {"window": 3, "extension": 3, "cap": 120},
+    }
+    view = await seller.create_auction("violin", "english", rules)
     aid = view["id"]
     async with Runtime(seed=1) as rt:
         agents = {}
