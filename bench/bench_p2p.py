@@ -40,6 +40,7 @@ from typing import Any
 
 import httpx
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # free_ports
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "p2p"))
 from peer_helpers import Bidder, Cluster, PeerProcess, free_port, wait_for
 

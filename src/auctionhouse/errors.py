@@ -71,6 +71,17 @@ class AuctionhouseError(Exception):
     code: ClassVar[str] = "error"
     http_status: ClassVar[int] = 400
 
+    def __init_subclass__(
+        cls, *, code: str | None = None, http_status: int | None = None, **kwargs: Any
+    ) -> None:
+        """A subclass names its stable ``code`` (and its ``http_status`` when it is not its
+        parent's) in its class statement: ``class BidTooLow(RuleViolation, code="bid_too_low")``."""
+        super().__init_subclass__(**kwargs)
+        if code is not None:
+            cls.code = code
+        if http_status is not None:
+            cls.http_status = http_status
+
     def __init__(self, message: str | None = None, **fields: Any) -> None:
         self.message = message or self.__class__.__doc__ or self.code
         self.fields = fields
@@ -86,284 +97,180 @@ class AuctionhouseError(Exception):
         return f"{type(self).__name__}({self.code!r}, {self.message!r})"
 
 
-class InvalidRequest(AuctionhouseError):
+class InvalidRequest(AuctionhouseError, code="invalid_request", http_status=400):
     """The request is malformed or a field is invalid."""
 
-    code = "invalid_request"
-    http_status = 400
 
-
-class InvalidRules(InvalidRequest):
+class InvalidRules(InvalidRequest, code="invalid_rules"):
     """The auction rules are inconsistent."""
 
-    code = "invalid_rules"
 
-
-class InvalidPhoto(InvalidRequest):
+class InvalidPhoto(InvalidRequest, code="invalid_photo"):
     """The upload is not a JPEG, PNG or WebP image that can be read."""
 
-    code = "invalid_photo"
 
-
-class PhotoTooLarge(InvalidPhoto):
+class PhotoTooLarge(InvalidPhoto, code="photo_too_large", http_status=413):
     """The photo has too many bytes or pixels (``limit``)."""
 
-    code = "photo_too_large"
-    http_status = 413
 
-
-class ConfigError(InvalidRequest):
+class ConfigError(InvalidRequest, code="config_error"):
     """A setting is invalid."""
 
-    code = "config_error"
 
-
-class TooLarge(InvalidRequest):
+class TooLarge(InvalidRequest, code="too_large", http_status=413):
     """The request body is too large."""
 
-    code = "too_large"
-    http_status = 413
 
-
-class InvalidAmount(InvalidRequest):
+class InvalidAmount(InvalidRequest, code="invalid_amount"):
     """An amount of money typed as a decimal is not an amount of the currency (not a number,
     negative, or more decimals than the currency has). Fields: ``field``, ``currency``,
     ``decimals`` (the currency's minor-unit digits)."""
 
-    code = "invalid_amount"
 
-
-class InvalidOrder(InvalidRequest):
+class InvalidOrder(InvalidRequest, code="invalid_order"):
     """A market order's side, price or quantity is outside the market's limits."""
 
-    code = "invalid_order"
 
-
-class RuleViolation(AuctionhouseError):
+class RuleViolation(AuctionhouseError, code="rule_violation", http_status=409):
     """The auction's rules refuse this command."""
 
-    code = "rule_violation"
-    http_status = 409
 
-
-class BidTooLow(RuleViolation):
+class BidTooLow(RuleViolation, code="bid_too_low"):
     """The bid is below the minimum acceptable amount."""
 
-    code = "bid_too_low"
 
-
-class AuctionNotOpen(RuleViolation):
+class AuctionNotOpen(RuleViolation, code="auction_not_open"):
     """The auction is not open yet."""
 
-    code = "auction_not_open"
 
-
-class AuctionClosed(RuleViolation):
+class AuctionClosed(RuleViolation, code="auction_closed"):
     """The auction is closed."""
 
-    code = "auction_closed"
 
-
-class AuctionPaused(RuleViolation):
+class AuctionPaused(RuleViolation, code="auction_paused"):
     """The auction is paused by an admin."""
 
-    code = "auction_paused"
 
-
-class AlreadyBid(RuleViolation):
+class AlreadyBid(RuleViolation, code="already_bid"):
     """Only one sealed bid per bidder is allowed."""
 
-    code = "already_bid"
 
-
-class AuctionFull(RuleViolation):
+class AuctionFull(RuleViolation, code="auction_full"):
     """The auction has reached its maximum number of bidders."""
 
-    code = "auction_full"
 
-
-class SellerCannotBid(RuleViolation):
+class SellerCannotBid(RuleViolation, code="seller_cannot_bid", http_status=403):
     """A seller cannot bid in its own auction."""
 
-    code = "seller_cannot_bid"
-    http_status = 403
 
-
-class CannotCancel(RuleViolation):
+class CannotCancel(RuleViolation, code="cannot_cancel"):
     """The auction cannot be cancelled now."""
 
-    code = "cannot_cancel"
 
-
-class BudgetExceeded(RuleViolation):
+class BudgetExceeded(RuleViolation, code="budget_exceeded"):
     """The bid would exceed the bidder's budget."""
 
-    code = "budget_exceeded"
 
-
-class MarketClosedError(RuleViolation):
+class MarketClosedError(RuleViolation, code="market_closed"):
     """The market is closed: it takes no order and no cancel."""
 
-    code = "market_closed"
 
-
-class SecurityError(AuctionhouseError):
+class SecurityError(AuctionhouseError, code="security_error", http_status=401):
     """Authentication or authorisation failed."""
 
-    code = "security_error"
-    http_status = 401
 
-
-class Unauthorized(SecurityError):
+class Unauthorized(SecurityError, code="unauthorized"):
     """Missing or invalid credentials."""
 
-    code = "unauthorized"
 
-
-class Forbidden(SecurityError):
+class Forbidden(SecurityError, code="forbidden", http_status=403):
     """Not allowed for this account."""
 
-    code = "forbidden"
-    http_status = 403
 
-
-class NotYourOrder(Forbidden):
+class NotYourOrder(Forbidden, code="not_your_order"):
     """Only an order's own trader (or an admin) may cancel it."""
 
-    code = "not_your_order"
 
-
-class BadSignature(SecurityError):
+class BadSignature(SecurityError, code="bad_signature"):
     """The bid signature does not verify with the bidder's key."""
 
-    code = "bad_signature"
 
-
-class SignatureRequired(SecurityError):
+class SignatureRequired(SecurityError, code="signature_required"):
     """This auction requires signed bids."""
 
-    code = "signature_required"
 
-
-class ReplayedNonce(SecurityError):
+class ReplayedNonce(SecurityError, code="replayed_nonce", http_status=409):
     """The nonce is not greater than the last one used by this account."""
 
-    code = "replayed_nonce"
-    http_status = 409
 
-
-class StaleTimestamp(SecurityError):
+class StaleTimestamp(SecurityError, code="stale_timestamp", http_status=409):
     """The bid timestamp is outside the allowed clock skew."""
 
-    code = "stale_timestamp"
-    http_status = 409
 
-
-class RateLimited(AuctionhouseError):
+class RateLimited(AuctionhouseError, code="rate_limited", http_status=429):
     """Too many requests; retry later."""
-
-    code = "rate_limited"
-    http_status = 429
 
     def __init__(self, message: str | None = None, *, retry_after: float = 1.0) -> None:
         super().__init__(message, retry_after=round(retry_after, 3))
         self.retry_after = retry_after
 
 
-class LoginThrottled(RateLimited):
+class LoginThrottled(RateLimited, code="login_throttled"):
     """Too many failed logins from this address or for this account; retry after a while."""
 
-    code = "login_throttled"
 
-
-class QuotaExceeded(AuctionhouseError):
+class QuotaExceeded(AuctionhouseError, code="quota_exceeded", http_status=429):
     """A quota is exhausted."""
 
-    code = "quota_exceeded"
-    http_status = 429
 
-
-class Overloaded(AuctionhouseError):
+class Overloaded(AuctionhouseError, code="overloaded", http_status=503):
     """The house is overloaded; retry later."""
 
-    code = "overloaded"
-    http_status = 503
 
-
-class NoQuorum(Overloaded):
+class NoQuorum(Overloaded, code="no_quorum", http_status=503):
     """This peer cannot reach a majority of its replica group: writes are refused until it can
     (a minority never decides alone)."""
 
-    code = "no_quorum"
-    http_status = 503
 
-
-class ReadOnly(AuctionhouseError):
+class ReadOnly(AuctionhouseError, code="read_only", http_status=503):
     """The house serves a ledger for inspection (``serve --read-only``) and writes nothing."""
 
-    code = "read_only"
-    http_status = 503
 
-
-class NotFound(AuctionhouseError):
+class NotFound(AuctionhouseError, code="not_found", http_status=404):
     """No such object."""
 
-    code = "not_found"
-    http_status = 404
 
-
-class MethodNotAllowed(AuctionhouseError):
+class MethodNotAllowed(AuctionhouseError, code="method_not_allowed", http_status=405):
     """This path does not answer that HTTP method."""
 
-    code = "method_not_allowed"
-    http_status = 405
 
-
-class HouseUnreachable(AuctionhouseError):
+class HouseUnreachable(AuctionhouseError, code="house_unreachable", http_status=503):
     """The house could not be reached."""
 
-    code = "house_unreachable"
-    http_status = 503
 
-
-class BadResponse(AuctionhouseError):
+class BadResponse(AuctionhouseError, code="bad_response", http_status=502):
     """The house answered something that is not the auctionhouse API."""
 
-    code = "bad_response"
-    http_status = 502
 
-
-class Conflict(AuctionhouseError):
+class Conflict(AuctionhouseError, code="conflict", http_status=409):
     """The request conflicts with existing state."""
 
-    code = "conflict"
-    http_status = 409
 
-
-class LedgerError(AuctionhouseError):
+class LedgerError(AuctionhouseError, code="ledger_error", http_status=500):
     """The ledger could not record or read events."""
 
-    code = "ledger_error"
-    http_status = 500
 
-
-class SequenceConflict(LedgerError):
+class SequenceConflict(LedgerError, code="sequence_conflict"):
     """An event's sequence number is not the next one of its auction."""
 
-    code = "sequence_conflict"
 
-
-class TamperDetected(LedgerError):
+class TamperDetected(LedgerError, code="tamper_detected"):
     """The ledger's hash chain or signatures do not verify."""
 
-    code = "tamper_detected"
 
-
-class HouseKeyMissing(LedgerError):
+class HouseKeyMissing(LedgerError, code="house_key_missing"):
     """The house key file is gone while the ledger holds records it signed: a new key would make
     every seal and checkpoint unverifiable, so none is ever made in its place."""
-
-    code = "house_key_missing"
 
 
 def all_codes() -> dict[str, type[AuctionhouseError]]:
@@ -380,35 +287,21 @@ def all_codes() -> dict[str, type[AuctionhouseError]]:
 # ---------------------------------------------------------------- mobile agents (seed 004)
 
 
-class OverMandate(BudgetExceeded):
+class OverMandate(BudgetExceeded, code="over_mandate"):
     """A mobile agent's bid is above what its signed mandate allows at this site."""
 
-    code = "over_mandate"
 
-
-class InvalidMandate(SecurityError):
+class InvalidMandate(SecurityError, code="invalid_mandate", http_status=403):
     """A mobile agent's mandate is malformed or its owner's signature does not hold."""
 
-    code = "invalid_mandate"
-    http_status = 403
 
-
-class MandateExpired(SecurityError):
+class MandateExpired(SecurityError, code="mandate_expired", http_status=409):
     """The mobile agent's mandate has expired (or its return-by time has passed)."""
 
-    code = "mandate_expired"
-    http_status = 409
 
-
-class ReplayedHop(SecurityError):
+class ReplayedHop(SecurityError, code="replayed_hop", http_status=409):
     """This mobile agent already arrived here on this hop (or a later one): a replay."""
 
-    code = "replayed_hop"
-    http_status = 409
 
-
-class AgentRefused(SecurityError):
+class AgentRefused(SecurityError, code="agent_refused", http_status=403):
     """This site's policy does not accept this visiting agent."""
-
-    code = "agent_refused"
-    http_status = 403

@@ -74,24 +74,17 @@ def test_without_bidders_there_is_no_winner() -> None:
 
 @pytest.mark.e2e
 def test_demo_holonic_command_runs_on_the_real_clock() -> None:
-    proc = subprocess.run(
-        [sys.executable, "-m", "auctionhouse", "demo", "holonic", "--quiet", "0.3", "--seed", "4"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    # The quiet period is on the real clock: 0.3 s closed the auction before a bidder of a
+    # loaded machine had bid ("No winner"); 2 s leaves them time and still ends in seconds.
+    command = [sys.executable, "-m", "auctionhouse", "demo", "holonic", "--quiet", "2"]
+    proc = subprocess.run([*command, "--seed", "4"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
     assert "The winner is bidder-" in out
     lines = out.splitlines()
     stops = [i for i, line in enumerate(lines) if "stopped" in line]
     assert stops and "auctioneer" in lines[stops[-1]]
-    again = subprocess.run(
-        [sys.executable, "-m", "auctionhouse", "demo", "holonic", "--quiet", "0.3", "--seed", "4"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    again = subprocess.run([*command, "--seed", "4"], capture_output=True, text=True, timeout=120)
     winner = [line for line in lines if line.startswith("The winner")]
     assert winner == [line for line in again.stdout.splitlines() if line.startswith("The winner")]
 

@@ -14,8 +14,9 @@ from pathlib import Path
 
 from auctionhouse.auction import AuctionState, replay
 from auctionhouse.ledger import SQLiteStore, decode_event
+from free_ports import START_DEADLINE
 
-TIMEOUT = 10.0
+TIMEOUT = 30.0  # seconds: every wait ends as soon as what it waits for comes; generous for load
 COMMAND = [sys.executable, "-m", "auctionhouse", "classic"]
 
 
@@ -41,9 +42,11 @@ class ServerProcess:
         self._seen = 0
         self._queue: queue.Queue[str | None] = queue.Queue()
         threading.Thread(target=self._pump, daemon=True).start()
-        listening = self.expect("Listening on ")
+        # Port 0: the server binds a free port itself and prints it (no pick-then-bind race);
+        # the start may be slow on a loaded machine, so its deadline is generous.
+        listening = self.expect("Listening on ", START_DEADLINE)
         self.port = int(listening.split()[2].rsplit(":", 1)[1])
-        self.expect("Auctioneer is ready for hosting auctions!")
+        self.expect("Auctioneer is ready for hosting auctions!", START_DEADLINE)
 
     def _pump(self) -> None:
         assert self.proc.stdout is not None

@@ -41,9 +41,12 @@ def test_market_create_order_cancel_book_watch_close(traders: dict[str, Cli]) ->
     said = ann.ok("market", "order", mid, "sell", "1.20", "5")
     assert "order 1 accepted" in said and "resting: 5" in said
     said = bob.ok("market", "order", mid, "buy", "1.25", "2")
-    assert "traded 2 at €1.20 (mcli-bob <- mcli-ann)" in said and "resting: 0" in said
+    # one line each (the lines were once joined and escaped into one: "...\x0a  traded ...")
+    assert "  traded 2 at €1.20 (mcli-bob <- mcli-ann)" in said.splitlines()
+    assert said.splitlines()[-1] == "  resting: 0"
     book = ann.ok("market", "book", mid)
-    assert f"{'€1.20':>12} {3:>10} {1:>7}  ask" in book and "#1 2 at €1.20" in book
+    assert f"{'€1.20':>12} {3:>10} {1:>7}  ask" in book.splitlines()
+    assert "  #1 2 at €1.20" in book.splitlines() and "\\x0a" not in book
     assert _error_line(bob.run("market", "cancel", mid, "1")).startswith("error: not_your_order: ")
     assert _error_line(bob.run("market", "order", mid, "buy", "0", "1")).startswith(
         "error: invalid_order: "

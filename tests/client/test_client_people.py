@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import queue
+import re
 import subprocess
 import sys
 import threading
@@ -183,8 +184,13 @@ def test_times_as_people_write_them(people: dict[str, Cli]) -> None:
     aid = said.split(":")[0].split()[-1]
     view = json.loads(seller.ok("show", aid, "--json"))
     assert before + 110 <= view["opens_at"] <= time.time() + 130
+    asked = time.time()
     listed = seller.ok("list")
-    assert "opens in 1:5" in listed or "opens in 2:00" in listed
+    row = next((line for line in listed.splitlines() if "later" in line), "")
+    shown = re.search(r"opens in (\d+):(\d\d)", row)
+    assert shown, listed
+    left = int(shown[1]) * 60 + int(shown[2])  # what was left when the list was made
+    assert view["opens_at"] - time.time() - 1 <= left <= view["opens_at"] - asked + 1, listed
     tomorrow = _sell(seller, "--method", "fpsb", "--item", "t", "--closes-at", "tomorrow 18:00")
     closes = dt.datetime.fromtimestamp(float(tomorrow["closes_at"]))  # type: ignore[arg-type]
     assert (closes.date(), closes.hour, closes.minute) == (

@@ -17,7 +17,7 @@ from auctionhouse.mobile.travel import new_travel
 from serve_process import ServeProcess, free_port
 
 PASSWORD = "mobile-test-password"
-FAST_SITE = {"move_timeout": 2, "overdue_grace": 0.5}
+FAST_SITE = {"move_timeout": 5, "overdue_grace": 0.5}  # a loaded site may answer slowly
 
 
 def policy_toml(policy: dict[str, Any]) -> str:

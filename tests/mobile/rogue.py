@@ -1,9 +1,12 @@
 """A rogue agent site for the attack tests: a real HTTP server on loopback (a thread running
 uvicorn) that takes agents and misbehaves: keeps them, or edits or cuts their trip log and
-sends them home as if all were well."""
+sends them home as if all were well; or, "slow", keeps them but answers the first delivery
+after ``delay`` seconds (a loaded site) and a repeated hop with ``replayed_hop``, as a real
+site does."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from typing import Any
@@ -19,8 +22,9 @@ from serve_process import free_port
 
 
 class RogueSite:
-    def __init__(self, mode: str) -> None:
-        self.mode = mode  # "keep", "edit" or "cut"
+    def __init__(self, mode: str, delay: float = 0.0) -> None:
+        self.mode = mode  # "keep", "edit", "cut" or "slow"
+        self.delay = delay
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.kept: list[dict[str, Any]] = []
@@ -31,8 +35,9 @@ class RogueSite:
 
     def __enter__(self) -> RogueSite:
         self.thread.start()
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 60  # generous: a loaded machine is slow
         while not self.server.started:
+            assert self.thread.is_alive(), "the rogue site could not start"
             assert time.monotonic() < deadline, "the rogue site did not start"
             time.sleep(0.01)  # waiting for a starting server, bounded by the deadline above
         return self
@@ -43,6 +48,13 @@ class RogueSite:
 
     async def arrive(self, request: Request) -> JSONResponse:
         document = await request.json()
+        if self.mode == "slow":
+            if any(d["travel"]["hop"] == document["travel"]["hop"] for d in self.kept):
+                error = {"code": "replayed_hop", "message": "this hop came here already"}
+                return JSONResponse({"error": error}, status_code=409)
+            self.kept.append(document)
+            await asyncio.sleep(self.delay)  # it has the agent; its answer is late
+            return JSONResponse({"kind": "receipt", "note": "slow"}, status_code=201)
         self.kept.append(document)
         if self.mode != "keep":
             travel = document["travel"]

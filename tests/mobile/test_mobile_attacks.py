@@ -135,6 +135,30 @@ def test_a_site_that_keeps_the_agent_is_reported_overdue(world: list[Site], tmp_
     assert rec["returned_at"] is None
 
 
+def test_a_move_answered_late_is_not_taken_for_a_dead_site(tmp_path: Path) -> None:
+    """A loaded next site answers after the move timeout: the agent may be there, so the move
+    is retried (a replayed hop says it landed) instead of the agent running on here as well."""
+    home = Site(tmp_path, "late-home", {"move_timeout": 1}).start()
+    try:
+        with RogueSite("slow", delay=3) as slow:
+            mandate, _ = mandate_for(tmp_path, home.url, [slow.url], item="nothing here")
+            assert launch(home.url, mandate).status_code == 201
+            rec = wait_record(
+                home.url,
+                mandate["agent"],
+                lambda r: (
+                    any(m["what"] in ("handed", "dead") for m in r["progress"])
+                    or r["status"] == "home"
+                ),
+            )
+            assert [d["travel"]["hop"] for d in slow.kept] == [1]
+    finally:
+        home.stop()
+    assert (rec["status"], rec["state"], rec["where"]) == ("travelling", "MOVING", slow.url), rec
+    handed = [m for m in rec["progress"] if m["what"] == "handed"]
+    assert [m["detail"]["to"] for m in handed] == [slow.url]
+
+
 def rival_bid(site: Site, auction_id: str, amount: int) -> None:
     token = site.seller("rival")
     answer = httpx.post(

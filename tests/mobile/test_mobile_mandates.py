@@ -343,6 +343,45 @@ def test_home_takes_a_signed_progress_batch_and_only_what_it_understands(tmp_pat
     assert records.view(mandate.agent, T0, 30)["hop"] == 2
 
 
+def test_homes_record_follows_the_trip_not_the_arrival_order_of_progress_messages(
+    tmp_path: Path,
+) -> None:
+    """The site an agent leaves posts ``handed`` (MOVING, hop 6) after the next site signed
+    the receipt; the next site's BIDDING (hop 6) can reach home first (it did under load)."""
+    from auctionhouse.mobile.records import HomeRecords
+
+    mandate = parse_mandate(a_mandate(tmp_path))
+    records = HomeRecords()
+    records.launch(mandate, T0)
+
+    def message(site: str, hop: int, n: int, state: str, what: str, **detail: Any) -> dict:
+        head = {"n": n, "hash": "f" * 64}
+        return {"agent": mandate.agent, "site": site, "site_key": "k", "hop": hop, "head": head,
+                "state": state, "what": what, "detail": detail}  # fmt: skip
+
+    def shown() -> tuple[str, str, int]:
+        view = records.view(mandate.agent, T0, 30)
+        return view["state"], view["where"], view["hop"]
+
+    records.add_progress([message("http://s3", 5, 14, "COOPERATING", "visited")])
+    records.add_progress([message("http://s1", 6, 19, "COOPERATING", "visited")])
+    records.add_progress([message("http://s1", 6, 20, "BIDDING", "bidding", auction="7")])
+    assert shown() == ("BIDDING", "http://s1", 6)
+    late = message("http://s3", 6, 17, "MOVING", "handed", to="http://s1")
+    records.add_progress([late])  # the leaving site's report, heard last
+    assert shown() == ("BIDDING", "http://s1", 6)
+    records.add_progress([message("http://s1", 7, 22, "COMPLETING", "going_home")])
+    assert shown() == ("COMPLETING", "http://s1", 7)
+    assert len(records.view(mandate.agent, T0, 30)["progress"]) == 5  # every one is kept
+    # In arrival order that is trip order, the handed message moves the record on as before.
+    other = parse_mandate(a_mandate(tmp_path, item="other*"))
+    records.launch(other, T0)
+    records.add_progress([{**late, "agent": other.agent}])
+    view = records.view(other.agent, T0, 30)
+    assert (view["state"], view["where"], view["hop"]) == ("MOVING", "http://s1", 6)
+    assert "head_n" not in view
+
+
 def test_a_sites_replay_memory_survives_reopening_and_forgets_expired_mandates(
     tmp_path: Path,
 ) -> None:

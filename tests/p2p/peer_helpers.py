@@ -18,10 +18,10 @@ from nacl.signing import SigningKey
 
 from auctionhouse.house import bid_message, sign
 from auctionhouse.p2p.tls import init_cluster, issue_peer
+from free_ports import START_DEADLINE, free_port
 
 T = TypeVar("T")
 PASSWORD = "correct horse battery"
-START_DEADLINE = 40.0
 FAST_ENV = {
     "AUCTIONHOUSE_HOUSE_ARGON2_TIME_COST": "1",
     "AUCTIONHOUSE_HOUSE_ARGON2_MEMORY_KIB": "1024",
@@ -47,14 +47,6 @@ def wait_for(what: str, check: Callable[[], T | None], deadline: float = 20.0) -
                 return last
         time.sleep(0.05)  # polling real processes, bounded by the deadline above
     raise AssertionError(f"timed out after {deadline} s waiting for {what} (last: {last!r})")
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
 
 
 class PeerProcess:

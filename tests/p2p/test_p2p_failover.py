@@ -6,21 +6,15 @@ to a minute, so only the dropped connection can explain an election within the d
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from pathlib import Path
 
 from auctionhouse.house import HouseConfig
 from auctionhouse.p2p.peer import Peer, PeerConfig
 from auctionhouse.p2p.tls import init_cluster, issue_peer
+from free_ports import free_port  # reserved: no other bind takes it before the peer does
 
 DEADLINE = 20.0  # s: bounded waits (a loaded machine), far below the one-minute timeout
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def until(what: str, check, deadline: float = DEADLINE):  # type: ignore[no-untyped-def]

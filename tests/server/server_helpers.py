@@ -9,7 +9,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -22,15 +21,14 @@ from nacl.signing import SigningKey
 from auctionhouse.house import FakeClock, HouseConfig, bid_message, sign
 from auctionhouse.server.app import create_app
 from auctionhouse.server.config import ServerConfig
+from free_ports import START_DEADLINE, free_port, wait_listening
+from serve_process import serve_command
 
 PASSWORD = "correct horse battery"
 FAST_HOUSE = {"argon2_time_cost": 1, "argon2_memory_kib": 1024}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+WS_DEADLINE = 30.0
+"""Seconds a WebSocket read waits for what it expects (it returns as soon as that comes:
+generous, for a loaded machine)."""
 
 
 def write_config(path: Path, server: dict[str, Any] | None = None, **house: Any) -> Path:
@@ -45,7 +43,9 @@ def write_config(path: Path, server: dict[str, Any] | None = None, **house: Any)
 
 
 class LiveServer:
-    """``python -m auctionhouse serve`` on 127.0.0.1:<free port>, started and stopped here."""
+    """``python -m auctionhouse serve`` on 127.0.0.1:<free port>, started and stopped here; its
+    output goes to ``serve-PORT.log`` beside the config (a pipe nobody reads would fill and
+    stall the server)."""
 
     def __init__(self, db: Path, config: Path, port: int | None = None) -> None:
         self.db = db
@@ -53,46 +53,27 @@ class LiveServer:
         self.port = port or free_port()
         self.proc: subprocess.Popen[str] | None = None
         self.err = ""
+        self._offset = 0  # where this start's output begins in the log
+        self.log = config.parent / f"serve-{self.port}.log"
         self.url = f"http://127.0.0.1:{self.port}"
         self.ws_url = f"ws://127.0.0.1:{self.port}/api/v1/ws"
 
-    def start(self, timeout: float = 30.0) -> LiveServer:
+    def start(self, timeout: float = START_DEADLINE) -> LiveServer:
+        """Start it; return once it listens (the house is open then). ``RuntimeError`` with
+        its output if it exits first or does not listen within ``timeout`` seconds."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("AUCTIONHOUSE_")}
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "auctionhouse",
-                "serve",
-                "--db",
-                str(self.db),
-                "--port",
-                str(self.port),
-                "--config",
-                str(self.config),
-                "--log-level",
-                "warning",
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
-        )
-        assert self.proc.stdout is not None
-        deadline = time.monotonic() + timeout
-        line = self.proc.stdout.readline()  # blocks until the socket is bound (or exit)
-        if "listening on" not in line:
-            self.proc.kill()
-            _, err = self.proc.communicate(timeout=10)
-            raise RuntimeError(f"the server did not start: {line!r} {err[-2000:]}")
-        while time.monotonic() < deadline:  # the lifespan has run once /time answers
-            try:
-                if httpx.get(self.url + "/api/v1/time", timeout=2).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.02)
-        raise RuntimeError("the server did not answer in time")
+        offset = self.log.stat().st_size if self.log.exists() else 0
+        with self.log.open("a") as log:
+            self.proc = subprocess.Popen(
+                serve_command(self.db, self.port, "--config", str(self.config)),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                text=True,
+                env=env,
+            )
+        wait_listening(self.proc, self.log, offset, timeout, "the server")
+        self._offset = offset
+        return self
 
     def signal(self, sig: int) -> None:
         assert self.proc is not None
@@ -100,7 +81,8 @@ class LiveServer:
 
     def wait(self, timeout: float = 30.0) -> int:
         assert self.proc is not None
-        _, self.err = self.proc.communicate(timeout=timeout)
+        self.proc.wait(timeout=timeout)
+        self.err = self.log.read_bytes()[self._offset :].decode(errors="replace")
         return self.proc.returncode
 
     def stderr(self) -> str:
@@ -201,7 +183,7 @@ class Api:
         return events
 
     def wait_for(
-        self, auction: str, predicate: Callable[[dict[str, Any]], bool], timeout: float = 10.0
+        self, auction: str, predicate: Callable[[dict[str, Any]], bool], timeout: float = 30.0
     ) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while True:
@@ -242,14 +224,14 @@ def error_code(response: httpx.Response) -> str:
 # ---------------------------------------------------------------------- WebSocket helpers
 
 
-async def ws_recv(ws: Any, timeout: float = 5.0) -> dict[str, Any]:
+async def ws_recv(ws: Any, timeout: float = WS_DEADLINE) -> dict[str, Any]:
     raw = await asyncio.wait_for(ws.recv(), timeout)
     message: dict[str, Any] = json.loads(raw)
     return message
 
 
 async def ws_until(
-    ws: Any, predicate: Callable[[dict[str, Any]], bool], timeout: float = 5.0
+    ws: Any, predicate: Callable[[dict[str, Any]], bool], timeout: float = WS_DEADLINE
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Read until a message matches; returns it and everything read before it."""
     seen: list[dict[str, Any]] = []
@@ -264,7 +246,7 @@ async def ws_until(
         seen.append(message)
 
 
-async def ws_auth(ws: Any, token: str, timeout: float = 5.0) -> dict[str, Any]:
+async def ws_auth(ws: Any, token: str, timeout: float = WS_DEADLINE) -> dict[str, Any]:
     """Authenticate an open socket the one way there is: the ``auth`` message (no URL token)."""
     await ws.send(json.dumps({"op": "auth", "token": token}))
     message, _ = await ws_until(ws, lambda m: m["type"] in ("auth", "error"), timeout)
@@ -273,6 +255,68 @@ async def ws_auth(ws: Any, token: str, timeout: float = 5.0) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------- clients that never read
+
+
+UNTHROTTLED = {
+    "account_rate": 100_000.0,
+    "account_burst": 100_000.0,
+    "address_rate": 100_000.0,
+    "address_burst": 100_000.0,
+}
+"""House settings for a flood of bids or orders from one client and one address."""
+
+
+@contextmanager
+def flood_server(
+    tmp: Path, server_settings: dict[str, Any]
+) -> Iterator[tuple[LiveServer, httpx.Client]]:
+    """A live server without the per-account and per-address rate limits, and a client."""
+    with (
+        live_server(tmp, server_settings, **UNTHROTTLED) as server,
+        httpx.Client(base_url=server.url, timeout=30) as client,
+    ):
+        yield server, client
+
+
+def ws_connections(client: httpx.Client) -> float:
+    """The server's open WebSocket connections (its /metrics gauge)."""
+    for line in client.get("/metrics").text.splitlines():
+        if line.startswith("auctionhouse_websocket_connections "):
+            return float(line.split()[1])
+    raise AssertionError("no connections gauge")
+
+
+async def slow_and_fast(port: int, url: str) -> tuple[Any, Any]:
+    """Two WebSockets on ``url``: one that stops reading (a 4 KiB receive buffer set before
+    connecting, so no autotuning, and a one-frame queue), and one that takes any frame."""
+    import websockets
+
+    raw = socket.socket()
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    raw.connect(("127.0.0.1", port))
+    slow = await websockets.connect(url, sock=raw, max_queue=1)
+    fast = await websockets.connect(url, max_size=None)
+    return slow, fast
+
+
+def collect_seqs(ws: Any, kind: str, seqs: list[int]) -> asyncio.Task[None]:
+    """A task appending the ``seq`` of every ``kind`` message ``ws`` gets to ``seqs``."""
+
+    async def read() -> None:
+        async for frame in ws:
+            message = json.loads(frame)
+            if message["type"] == kind:
+                seqs.append(message["seq"])
+
+    return asyncio.create_task(read())
+
+
+async def until_seq(seqs: list[int], last: int, timeout: float = 60.0) -> None:
+    """Until ``seqs`` reaches ``last`` (bounded by ``timeout`` seconds)."""
+    deadline = time.monotonic() + timeout
+    while not seqs or seqs[-1] < last:
+        assert time.monotonic() < deadline, f"seq {last} never came; got {seqs[-5:]}"
+        await asyncio.sleep(0.02)  # the reader task appends; bounded by the deadline above
 
 
 def long_closed_auction(db: Path, events: int, description: int) -> str:

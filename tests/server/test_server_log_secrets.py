@@ -24,6 +24,7 @@ from nacl.signing import SigningKey
 from server_helpers import free_port, signed_bid, write_config, ws_auth, ws_until
 
 from auctionhouse.server.redact import RedactingFilter, redact_text
+from free_ports import wait_listening
 
 pytestmark = pytest.mark.e2e
 
@@ -55,17 +56,8 @@ def start(tmp: Path, level: str) -> tuple[subprocess.Popen[bytes], str, Path]:
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
     )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, log.read_text()
-        try:
-            if httpx.get(url + "/api/v1/time", timeout=1).status_code == 200:
-                return proc, url, log
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    proc.kill()
-    raise AssertionError("the server did not start")
+    wait_listening(proc, log)  # a reserved port; the house is open once it listens
+    return proc, f"http://127.0.0.1:{port}", log
 
 
 @pytest.mark.parametrize("level", ["debug", "trace"])

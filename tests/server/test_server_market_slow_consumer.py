@@ -6,15 +6,22 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 import websockets
 from nacl.signing import SigningKey
-from server_helpers import Api, live_server, ws_auth, ws_until
+from server_helpers import (
+    Api,
+    collect_seqs,
+    flood_server,
+    slow_and_fast,
+    until_seq,
+    ws_auth,
+    ws_connections,
+    ws_until,
+)
 
 from auctionhouse.house.signing import order_message, sign
 
@@ -22,25 +29,9 @@ pytestmark = pytest.mark.e2e
 MAX_ORDERS = 100_000
 
 
-def connections(client: httpx.Client) -> float:
-    for line in client.get("/metrics").text.splitlines():
-        if line.startswith("auctionhouse_websocket_connections "):
-            return float(line.split()[1])
-    raise AssertionError("no connections gauge")
-
-
 def test_a_slow_market_reader_is_dropped_and_others_are_not_held_up(tmp_path: Path) -> None:
-    with (
-        live_server(
-            tmp_path,
-            {"ws_send_queue": 1024, "send_timeout": 1.0, "ws_compression": False},
-            account_rate=100_000.0,
-            account_burst=100_000.0,
-            address_rate=100_000.0,
-            address_burst=100_000.0,
-        ) as server,
-        httpx.Client(base_url=server.url, timeout=10) as client,
-    ):
+    settings = {"ws_send_queue": 1024, "send_timeout": 1.0, "ws_compression": False}
+    with flood_server(tmp_path, settings) as (server, client):
         api = Api(client)
         api.account("owner")
         api.account("ann", key=True)
@@ -52,30 +43,19 @@ def test_a_slow_market_reader_is_dropped_and_others_are_not_held_up(tmp_path: Pa
         ts = client.get("/api/v1/time").json()["now"]
 
         async def scenario() -> None:
-            raw = socket.socket()
-            raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connect
-            raw.connect(("127.0.0.1", server.port))
-            slow = await websockets.connect(url, sock=raw, max_queue=1)
-            fast = await websockets.connect(url, max_size=None)
+            slow, fast = await slow_and_fast(server.port, url)
             trader = await websockets.connect(url)
             await ws_auth(trader, api.tokens["ann"])
             for ws in (slow, fast):
                 await ws.send(json.dumps({"op": "subscribe", "markets": [mid], "id": "s"}))
             await ws_until(fast, lambda m: m["type"] == "subscribed")
             seqs: list[int] = []
-
-            async def read_fast() -> None:
-                async for frame in fast:
-                    message = json.loads(frame)
-                    if message["type"] == "market_event":
-                        seqs.append(message["seq"])
-
-            reader = asyncio.create_task(read_fast())
-            assert await asyncio.to_thread(connections, client) == 3
+            reader = collect_seqs(fast, "market_event", seqs)
+            assert await asyncio.to_thread(ws_connections, client) == 3
             nonce = 0
             deadline = time.monotonic() + 90
             # Orders until the server has dropped the reader that stopped reading.
-            while await asyncio.to_thread(connections, client) > 2:
+            while await asyncio.to_thread(ws_connections, client) > 2:
                 assert time.monotonic() < deadline, "the slow reader was never dropped"
                 assert nonce < MAX_ORDERS, "the slow reader was never dropped"
                 for _ in range(200):  # resting orders on many levels: full book frames
@@ -100,9 +80,7 @@ def test_a_slow_market_reader_is_dropped_and_others_are_not_held_up(tmp_path: Pa
             received, closed_with = await _read_to_close(slow)
             assert received < nonce  # it was cut off, not sent everything
             assert closed_with == 4008
-            deadline = time.monotonic() + 30
-            while (not seqs or seqs[-1] < nonce + 1) and time.monotonic() < deadline:
-                await asyncio.sleep(0.02)
+            await until_seq(seqs, nonce + 1)
             assert seqs == list(range(2, nonce + 2))  # every order, in order (seq 1: created)
             reader.cancel()
             await fast.close()

@@ -37,7 +37,7 @@ class Recorder:
     def messages(self, start: int = 0) -> list[dict[str, Any]]:
         return [json.loads(f) for f in self.frames[start:] if f.startswith("{")]
 
-    async def until(self, what: str, seen: Any, start: int = 0, timeout: float = 10.0) -> None:
+    async def until(self, what: str, seen: Any, start: int = 0, timeout: float = 30.0) -> None:
         """Wait (bounded) until a recorded message after ``start`` satisfies ``seen``."""
         deadline = time.monotonic() + timeout
         while not any(seen(m) for m in self.messages(start)):
@@ -227,7 +227,7 @@ def test_no_secret_reaches_another_account_or_anyone_in_process(
 
         def closes() -> None:
             clock.advance(700)
-            deadline = time.monotonic() + 10
+            deadline = time.monotonic() + 30
             while any(
                 scenario.api.view(aid)["result"] is None for lot in scenario.lots for aid in lot.ids
             ):

@@ -39,11 +39,11 @@ async def serving(tmp: Path, clock: FakeClock) -> AsyncIterator[tuple[str, httpx
         )
     )
     task = asyncio.create_task(server.serve())
-    for _ in range(500):
-        if server.started:
-            break
-        await asyncio.sleep(0.02)
-    assert server.started
+    deadline = asyncio.get_running_loop().time() + 60  # generous: a loaded machine is slow
+    while not server.started and not task.done():
+        assert asyncio.get_running_loop().time() < deadline, "the server did not start"
+        await asyncio.sleep(0.02)  # polling uvicorn's flag, bounded by the deadline above
+    assert server.started, task.exception() if task.done() else None
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
             yield f"127.0.0.1:{port}", http

@@ -5,39 +5,29 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 import websockets
-from server_helpers import Api, live_server, ws_auth, ws_until
+from server_helpers import (
+    Api,
+    collect_seqs,
+    flood_server,
+    slow_and_fast,
+    until_seq,
+    ws_auth,
+    ws_connections,
+    ws_until,
+)
 
 pytestmark = pytest.mark.e2e
 
 BIG = "x" * 5000  # each event carries the view, so the item's description makes frames large
 
 
-def connections(client: httpx.Client) -> float:
-    for line in client.get("/metrics").text.splitlines():
-        if line.startswith("auctionhouse_websocket_connections "):
-            return float(line.split()[1])
-    raise AssertionError("no connections gauge")
-
-
 def test_a_slow_reader_is_dropped_and_others_are_not_held_up(tmp_path: Path) -> None:
-    with (
-        live_server(
-            tmp_path,
-            {"ws_send_queue": 256},
-            account_rate=100_000.0,
-            account_burst=100_000.0,
-            address_rate=100_000.0,
-            address_burst=100_000.0,
-        ) as server,
-        httpx.Client(base_url=server.url, timeout=10) as client,
-    ):
+    with flood_server(tmp_path, {"ws_send_queue": 256}) as (server, client):
         api = Api(client)
         api.account("seller")
         api.account("ann")
@@ -49,33 +39,20 @@ def test_a_slow_reader_is_dropped_and_others_are_not_held_up(tmp_path: Path) -> 
         aid = client.post("/api/v1/auctions", json=body, headers=api.auth("seller")).json()["id"]
 
         async def scenario() -> None:
-            raw = socket.socket()
-            raw.setsockopt(
-                socket.SOL_SOCKET, socket.SO_RCVBUF, 4096
-            )  # before connect: no autotuning
-            raw.connect(("127.0.0.1", server.port))
-            slow = await websockets.connect(server.ws_url, sock=raw, max_queue=1)
-            fast = await websockets.connect(server.ws_url, max_size=None)
+            slow, fast = await slow_and_fast(server.port, server.ws_url)
             bidder = await websockets.connect(server.ws_url)
             await ws_auth(bidder, api.tokens["ann"])
             for ws in (slow, fast):
                 await ws.send(json.dumps({"op": "subscribe", "auctions": [aid]}))
             await ws_until(fast, lambda m: m["type"] == "subscribed")
-            assert connections(client) == 3
+            assert ws_connections(client) == 3
 
             seqs: list[int] = []
-
-            async def read_fast() -> None:
-                async for frame in fast:
-                    message = json.loads(frame)
-                    if message["type"] == "event":
-                        seqs.append(message["seq"])
-
-            reader = asyncio.create_task(read_fast())
+            reader = collect_seqs(fast, "event", seqs)
             amount = 0
             deadline = time.monotonic() + 60
             # Bid until the server has dropped the reader that stopped reading.
-            while await asyncio.to_thread(connections, client) > 2:
+            while await asyncio.to_thread(ws_connections, client) > 2:
                 assert time.monotonic() < deadline, "the slow reader was never dropped"
                 for _ in range(100):
                     amount += 1
@@ -91,9 +68,7 @@ def test_a_slow_reader_is_dropped_and_others_are_not_held_up(tmp_path: Path) -> 
                 amount += 1
                 await bidder.send(json.dumps({"op": "bid", "auction": aid, "amount": amount}))
             final_seq = amount + 1  # AuctionCreated is seq 1
-            deadline = time.monotonic() + 30
-            while (not seqs or seqs[-1] < final_seq) and time.monotonic() < deadline:
-                await asyncio.sleep(0.02)
+            await until_seq(seqs, final_seq)
             assert seqs == list(range(2, final_seq + 1))  # seq 1 came with the catch-up
             assert amount < 30_000, amount
             # The slow one, once it reads again, finds its queue was cut off with 4008.
@@ -107,4 +82,4 @@ def test_a_slow_reader_is_dropped_and_others_are_not_held_up(tmp_path: Path) -> 
 
         asyncio.run(scenario())
         stats = client.get("/metrics").text
-        assert "auctionhouse_websocket_connections 0.0" in stats or connections(client) <= 1
+        assert "auctionhouse_websocket_connections 0.0" in stats or ws_connections(client) <= 1

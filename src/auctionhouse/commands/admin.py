@@ -8,8 +8,14 @@ from typing import Annotated, Any
 
 import typer
 
-from auctionhouse.client.text import safe_text
-from auctionhouse.commands.client import AccountOpt, HouseOpt, JsonOpt, _client, _print_json
+from auctionhouse.commands.client import (
+    AccountOpt,
+    HouseOpt,
+    JsonOpt,
+    _act,
+    _client,
+    _print_json,
+)
 
 
 def pause(
@@ -19,12 +25,13 @@ def pause(
     json_out: JsonOpt = False,
 ) -> None:
     """Pause an auction (admin): no bids, and its clocks stop, until it is resumed."""
-    with _client(house, account, login=True) as client:
-        view = client.pause(auction_id)
-    if json_out:
-        _print_json(view)
-        return
-    print(safe_text(f"auction {view.get('id', auction_id)} paused"))
+    _act(
+        house,
+        account,
+        json_out,
+        lambda c: c.pause(auction_id),
+        lambda v: f"auction {v.get('id', auction_id)} paused",
+    )
 
 
 def resume(
@@ -36,14 +43,12 @@ def resume(
     """Resume a paused auction (admin); its close moves later by the time it was paused."""
     from auctionhouse.client.render import when
 
-    with _client(house, account, login=True) as client:
-        view = client.resume(auction_id)
-    if json_out:
-        _print_json(view)
-        return
-    due = view.get("close_due_at") or view.get("closes_at")
-    tail = f", closes at {when(due)}" if due else ""
-    print(safe_text(f"auction {view.get('id', auction_id)} resumed ({view.get('state')}{tail})"))
+    def resumed(view: dict[str, Any]) -> str:
+        due = view.get("close_due_at") or view.get("closes_at")
+        tail = f", closes at {when(due)}" if due else ""
+        return f"auction {view.get('id', auction_id)} resumed ({view.get('state')}{tail})"
+
+    _act(house, account, json_out, lambda c: c.resume(auction_id), resumed)
 
 
 def stats(house: HouseOpt = None, account: AccountOpt = None, json_out: JsonOpt = False) -> None:

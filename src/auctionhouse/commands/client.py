@@ -104,6 +104,32 @@ def _print_json(value: Any) -> None:
     print(json.dumps(value, indent=2, sort_keys=True))
 
 
+def _answer(answer: Any, json_out: bool, line: Callable[[Any], str | list[str]]) -> None:
+    """Print a verb's answer: the JSON itself with ``--json``, else the line (or the list of
+    lines) ``line`` makes of it, each made safe for a terminal (a newline inside one is shown
+    escaped, never printed as a forged line)."""
+    if json_out:
+        _print_json(answer)
+        return
+    text = line(answer)
+    for row in [text] if isinstance(text, str) else text:
+        print(safe_text(row))
+
+
+def _act(
+    house: str | None,
+    account: str | None,
+    json_out: bool,
+    call: Callable[[Client], Any],
+    line: Callable[[Any], str | list[str]],
+) -> None:
+    """The shape of a verb that changes one thing: log in, ``call`` the house once, then
+    print its answer (``_answer``)."""
+    with _client(house, account, login=True) as client:
+        answer = call(client)
+    _answer(answer, json_out, line)
+
+
 def _console() -> Any:
     from rich.console import Console
 
@@ -339,12 +365,11 @@ def account_create(
         if key is not None and key.path is None:
             key.save(path)
         session = _log_in(client, url, name, password, key)
-    if json_out:
-        _print_json({"account": account, "expires_at": session.get("expires_at")})
-        return
-    print(safe_text(f"created account {account.get('id', name)} on {url} and logged in"))
+    lines = [f"created account {account.get('id', name)} on {url} and logged in"]
     if key is not None:
-        print(safe_text(f"bid key {key.path} (public key {key.public_key})"))
+        lines.append(f"bid key {key.path} (public key {key.public_key})")
+    answer = {"account": account, "expires_at": session.get("expires_at")}
+    _answer(answer, json_out, lambda _: lines)
 
 
 def _log_in(client: Client, url: str, name: str, password: str, key: BidKey | None) -> Any:
@@ -392,11 +417,12 @@ def login(
             key = _load_key(candidate)
     with Client(url) as client:
         session = _log_in(client, url, name, password, key)
-    if json_out:  # never the token: it is kept in the credentials file, not printed
-        _print_json({k: v for k, v in session.items() if k != "token"})
-        return
     signing = f", signing bids with {key.path}" if key is not None else ""
-    print(safe_text(f"logged in to {url} as {name}{signing}"))
+    _answer(  # never the token: it is kept in the credentials file, not printed
+        {k: v for k, v in session.items() if k != "token"},
+        json_out,
+        lambda _: f"logged in to {url} as {name}{signing}",
+    )
 
 
 def logout(
@@ -628,10 +654,7 @@ def sell(
                 exc.message = f"{name}: {exc.message}"
                 raise
         view = client.create_auction(item, method, rules, description=description, photos=digests)
-    if json_out:
-        _print_json(view)
-        return
-    print(safe_text(sold_line(view, item)))
+    _answer(view, json_out, lambda v: sold_line(v, item))
 
 
 def sold_line(view: dict[str, Any], item: str) -> str:
@@ -781,10 +804,7 @@ def _bid_and_say(
         amount, maximum = amounts(client, currency)
         ack = _place(client, auction_id, amount, maximum, via=via)
         me = client.account
-    if json_out:
-        _print_json(ack)
-        return
-    print(safe_text(ack_line(ack, auction_id, me, currency)))
+    _answer(ack, json_out, lambda a: ack_line(a, auction_id, me, currency))
 
 
 def _place(
@@ -864,12 +884,13 @@ def cancel(
     json_out: JsonOpt = False,
 ) -> None:
     """Cancel your auction (before its first bid)."""
-    with _client(house, account, login=True) as client:
-        view = client.cancel(auction_id, reason)
-    if json_out:
-        _print_json(view)
-        return
-    print(safe_text(f"auction {view.get('id', auction_id)} cancelled"))
+    _act(
+        house,
+        account,
+        json_out,
+        lambda c: c.cancel(auction_id, reason),
+        lambda v: f"auction {v.get('id', auction_id)} cancelled",
+    )
 
 
 def watch(

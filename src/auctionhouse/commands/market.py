@@ -18,6 +18,8 @@ from auctionhouse.commands.client import (
     AccountOpt,
     HouseOpt,
     JsonOpt,
+    _act,
+    _answer,
     _client,
     _house_money,
     _money,
@@ -63,10 +65,7 @@ def create(
             else None,
             duration=parse_seconds("--duration", duration) if duration else None,
         )
-    if json_out:
-        _print_json(view)
-        return
-    print(safe_text(f"market {view['id']} open: {view['name']} ({view['kind']})"))
+    _answer(view, json_out, lambda v: f"market {v['id']} open: {v['name']} ({v['kind']})")
 
 
 def list_markets(
@@ -112,9 +111,11 @@ def order(
     with _client(house, account, login=True) as client:
         minor = parse_amount(price, _currency(client), field="price")
         ack = client.order(market, side, minor, quantity, via="ws" if ws else "http")  # type: ignore[arg-type]
-    if json_out:
-        _print_json(ack)
-        return
+    _answer(ack, json_out, order_lines)
+
+
+def order_lines(ack: dict[str, Any]) -> list[str]:
+    """An order's acknowledgement for people: accepted, its trades, what rests."""
     lines = [f"order {ack['order_id']} accepted in market {ack['market']} (seq {ack['seq']})"]
     for t in ack["trades"]:
         lines.append(
@@ -123,7 +124,7 @@ def order(
     for order_id in ack["self_trade_cancels"]:
         lines.append(f"  your order {order_id} was cancelled (it would have traded with this one)")
     lines.append(f"  resting: {ack['remaining']}")
-    print(safe_text("\n".join(lines)))
+    return lines
 
 
 def cancel(
@@ -134,12 +135,13 @@ def cancel(
     json_out: JsonOpt = False,
 ) -> None:
     """Cancel the unfilled rest of your order (signed)."""
-    with _client(house, account, login=True) as client:
-        ack = client.cancel_order(market, order_id)
-    if json_out:
-        _print_json(ack)
-        return
-    print(safe_text(f"order {order_id} cancelled ({ack['cancelled']} units)"))
+    _act(
+        house,
+        account,
+        json_out,
+        lambda c: c.cancel_order(market, order_id),
+        lambda a: f"order {order_id} cancelled ({a['cancelled']} units)",
+    )
 
 
 def book(
@@ -154,14 +156,16 @@ def book(
         _currency(client)
         view = client.market(market, depth)
         trades = client.trades(market, max(0, view["trades"] - 10))["trades"]
-    if json_out:
-        _print_json({"market": view, "trades": trades})
-        return
-    print(safe_text(render_book(view, trades)))
+    _answer(
+        {"market": view, "trades": trades},
+        json_out,
+        lambda a: render_book(a["market"], a["trades"]),
+    )
 
 
-def render_book(view: dict[str, Any], trades: list[dict[str, Any]]) -> str:
-    """The book as text: asks above (highest first), bids below, then the last trades."""
+def render_book(view: dict[str, Any], trades: list[dict[str, Any]]) -> list[str]:
+    """The book as lines: asks above (highest first), bids below, then the last trades (a
+    list: each line is made safe on its own, a newline in the market's name stays escaped)."""
     lines = [f"market {view['id']} ({view['kind']}, {view['state']}): {view['name']}"]
     lines.append(f"{'price':>12} {'quantity':>10} {'orders':>7}")
     for price, qty, count in reversed(view["book"]["asks"]):
@@ -173,7 +177,7 @@ def render_book(view: dict[str, Any], trades: list[dict[str, Any]]) -> str:
         lines.append("last trades:")
         for t in trades:
             lines.append(f"  #{t['trade_id']} {t['quantity']} at {_p(t['price'])}")
-    return "\n".join(lines)
+    return lines
 
 
 def trades(
@@ -221,7 +225,8 @@ def watch(
             if json_out:
                 print(json.dumps(message, sort_keys=True), flush=True)
             elif message["type"] == "market":
-                print(safe_text(render_book(message["view"], message["trades"][-10:])), flush=True)
+                for row in render_book(message["view"], message["trades"][-10:]):
+                    print(safe_text(row), flush=True)
             else:
                 print(safe_text(_event_line(message)), flush=True)
             if message["type"] == "market_event":
@@ -259,12 +264,13 @@ def close(
     json_out: JsonOpt = False,
 ) -> None:
     """Close your market (resting orders are cancelled; a call market clears once more)."""
-    with _client(house, account, login=True) as client:
-        view = client.close_market(market, reason)
-    if json_out:
-        _print_json(view)
-        return
-    print(safe_text(f"market {view['id']} closed"))
+    _act(
+        house,
+        account,
+        json_out,
+        lambda c: c.close_market(market, reason),
+        lambda v: f"market {v['id']} closed",
+    )
 
 
 def traders(

@@ -503,10 +503,13 @@ class AgentHost:
         for attempt in range(MOVE_ATTEMPTS):
             try:
                 code, answer = await self.courier.deliver(site, document)
-            except (httpx.ConnectError, httpx.TimeoutException) as exc:
-                refusal = {"error": type(exc).__name__}  # nobody there, or no answer in time
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+                refusal = {"error": type(exc).__name__}  # nobody there: it never left
                 break
-            except httpx.TransportError as exc:  # the connection broke: it may have landed
+            except httpx.TransportError as exc:
+                # The connection broke or the answer was late (a loaded site): it may have
+                # landed, and a retry hears replayed_hop if so; taking it for dead would leave
+                # the agent running twice (here and there).
                 refusal, uncertain = {"error": type(exc).__name__}, True
                 await asyncio.sleep(0.05 * 2**attempt)
                 continue

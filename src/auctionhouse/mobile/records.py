@@ -174,10 +174,11 @@ class HomeRecords:
         ):
             return  # signed, but not a progress message this house understands
         record["progress"].append(message)
-        if record["returned_at"] is None and hop >= record["hop"]:
+        if record["returned_at"] is None and _later(message, hop, record):
             record.update(state=message.get("state"), where=message.get("site"), hop=hop)
-        if message.get("what") == "handed" and record["returned_at"] is None:
-            record["where"] = detail.get("to")  # the site that signed a receipt for it
+            record["head_n"] = _head_n(message)
+            if message.get("what") == "handed":
+                record["where"] = detail.get("to")  # the site that signed a receipt for it
         if message.get("what") == "bid":
             record["bids"].append({"site": message.get("site"), **detail})
         if message.get("result") is not None:
@@ -250,7 +251,7 @@ class HomeRecords:
             status = "overdue"
         else:
             status = "travelling"
-        out = {k: v for k, v in record.items() if k not in ("document", "progress")}
+        out = {k: v for k, v in record.items() if k not in ("document", "progress", "head_n")}
         out["status"] = status
         out["progress"] = [
             {k: m.get(k) for k in ("site", "hop", "state", "what", "at", "detail")}
@@ -283,3 +284,25 @@ class HomeRecords:
             "entries": record["document"]["travel"]["log"],
             "travel": {k: v for k, v in record["document"]["travel"].items() if k != "log"},
         }
+
+
+def _head_n(message: dict[str, Any]) -> int | None:
+    """How many trip log entries the message's head counts (None: it names none)."""
+    head = message.get("head")
+    n = head.get("n") if isinstance(head, dict) else None
+    return n if isinstance(n, int) and not isinstance(n, bool) else None
+
+
+def _later(message: dict[str, Any], hop: int, record: dict[str, Any]) -> bool:
+    """Is ``message`` at or after the point of the trip the record shows?
+
+    Arrival order is not trip order: the site an agent leaves posts its ``handed`` message
+    (MOVING, hop N) once the next site has signed the receipt, and by then the next site may
+    already have posted its own hop-N messages (visited, BIDDING); home can hear them in either
+    order. Within a hop, the trip log's length (the head's ``n``: the log only grows) orders
+    them; a message or record without one is ordered by its hop alone, later arrival winning.
+    """
+    if hop != record["hop"]:
+        return bool(hop > record["hop"])
+    n, seen = _head_n(message), record.get("head_n")
+    return n is None or seen is None or n >= seen
