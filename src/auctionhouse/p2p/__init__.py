@@ -13,5 +13,5 @@ same order on every replica (docs/peers.md, docs/decisions/0015-replicated-state
 - ``peer``: one peer process (Raft node + tunnels + the server app).
 - ``ring``, ``directory``, ``groups``, ``forward``: ``peer --ring``: groups on a ring of peers,
   the replicated directory, a peer in many groups behind one TLS port, and forwarding
-  (docs/decisions/0024-i16a-groups-on-a-ring.md).
+  (docs/decisions/0026-groups-on-a-ring.md).
 """
