@@ -626,23 +626,13 @@ class SharedAuctionHouse(AuctionHouse):
                 self.notify(self.absorb(rows))
             return super()._state(auction_id)
 
-    def _check_signed(
-        self,
-        account: Account,
-        auction_id: str,
-        amount: int,
-        proxy_max: int | None,
-        nonce: int | None,
-        ts: float | None,
-        signature: str | None,
-        now: float,
-    ) -> None:
+    def _signing_account(self, account: Account) -> Account:
         if account.public_key is None and isinstance(self.accounts, SharedAccountStore):
             # a key registered on another instance a moment ago (its announcement may be on
-            # its way): read the account again rather than refuse
+            # its way): read the account again rather than refuse (bids and market orders)
             self.accounts.forget(account.id)
-            account = self.accounts.get(account.id)
-        super()._check_signed(account, auction_id, amount, proxy_max, nonce, ts, signature, now)
+            return self.accounts.get(account.id)
+        return account
 
     def _verify_throttled(self, name: str, password: str, address: str | None, msg: str) -> None:
         throttle = self.login_throttle

@@ -38,6 +38,7 @@ from auctionhouse.errors import (
     Overloaded,
     Unauthorized,
 )
+from auctionhouse.house.markets import cancel_order_command, place_order_command
 from auctionhouse.house.service import HouseService
 from auctionhouse.server.wire import dumps
 
@@ -248,7 +249,7 @@ class MarketSession:
                 side, price = message.get("side"), message.get("price")
                 quantity = message.get("quantity")
                 ack = await self.server.service.call(
-                    lambda h: h.markets.place_order(
+                    place_order_command(
                         account,
                         market,
                         side,  # type: ignore[arg-type]
@@ -262,7 +263,7 @@ class MarketSession:
             else:
                 order_id = message.get("order_id")
                 ack = await self.server.service.call(
-                    lambda h: h.markets.cancel_order(
+                    cancel_order_command(
                         account,
                         market,
                         order_id,  # type: ignore[arg-type]

@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import Field, StrictFloat, StrictInt
 
+from auctionhouse.house.markets import cancel_order_command, place_order_command
 from auctionhouse.server.models import Body, Instant, Seconds
 from auctionhouse.server.routes import ERRORS, MaybeUser, User, check_address, server_of
 
@@ -151,7 +152,7 @@ async def place_order(
     server = server_of(request)
     server.market_hub.require()
     return await server.service.call(
-        lambda h: h.markets.place_order(
+        place_order_command(
             account.id,
             market_id,
             body.side,
@@ -175,7 +176,7 @@ async def cancel_order(
     server = server_of(request)
     server.market_hub.require()
     return await server.service.call(
-        lambda h: h.markets.cancel_order(
+        cancel_order_command(
             account.id, market_id, order_id, nonce=body.nonce, ts=body.ts, signature=body.signature
         )
     )
