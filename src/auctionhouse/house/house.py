@@ -116,6 +116,8 @@ class BidderRecord:
 
 
 class AuctionHouse:
+    market_desk: type[MarketDesk] = MarketDesk  # the shared house's keeps up with other instances
+
     def __init__(
         self,
         ledger: Ledger,
@@ -169,7 +171,7 @@ class AuctionHouse:
         # Signatures verified ahead, off the loop, for the batch being decided (``verdicts``).
         self._verdicts: dict[str, SignatureCheck] = {}
         self._verify_keys: dict[str, VerifyKey] = {}  # parsed account keys, by their hex
-        self.markets = MarketDesk(self)  # double-auction markets (house/markets.py)
+        self.markets = self.market_desk(self)  # double-auction markets (house/markets.py)
         self._recover()
 
     # ------------------------------------------------------------------ construction

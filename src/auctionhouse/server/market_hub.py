@@ -40,6 +40,7 @@ from auctionhouse.errors import (
 )
 from auctionhouse.house.markets import cancel_order_command, place_order_command
 from auctionhouse.house.service import HouseService
+from auctionhouse.house.shared import SharedHouseService
 from auctionhouse.server.wire import dumps
 
 if TYPE_CHECKING:
@@ -89,8 +90,9 @@ class MarketHub:
 
     @property
     def supported(self) -> bool:
-        """Markets run on an embedded house (not yet shared PostgreSQL instances or peers)."""
-        return type(self.service) is HouseService
+        """Markets run on an embedded house and on shared PostgreSQL instances (not yet on
+        replicated peers)."""
+        return type(self.service) is HouseService or isinstance(self.service, SharedHouseService)
 
     def start(self) -> None:
         if not self.supported:
@@ -108,8 +110,8 @@ class MarketHub:
     def require(self) -> None:
         if not self.supported:
             raise InvalidRequest(
-                "markets run on a single embedded house for now (not on shared PostgreSQL"
-                " instances or replicated peers)"
+                "markets run on an embedded house or shared PostgreSQL instances for now"
+                " (not on replicated peers)"
             )
 
     async def settled(self, market_id: str) -> None:
