@@ -68,6 +68,11 @@ OPS = frozenset(
         "pause_auction",
         "resume_auction",
         "tick",
+        # double-auction markets (house/markets.py): decided by every replica alike
+        "create_market",
+        "place_order",
+        "cancel_order",
+        "close_market",
     }
 )
 

@@ -26,8 +26,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from auctionhouse.errors import AuctionhouseError, InvalidRules
 from auctionhouse.house import Account, AuctionHouse
 from auctionhouse.house.accounts import normalize_name, token_digest
+from auctionhouse.house.markets import MarketDesk
 from auctionhouse.house.service import HouseService
 from auctionhouse.house.signing import bid_message, parse_public_key, verify
+from auctionhouse.p2p.machine import MARKET_OPS
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -71,23 +73,42 @@ class _Recorder:
         self._house = house
 
     def __getattr__(self, name: str) -> Any:
+        if name == "markets":
+            return _MarketRecorder(self._house.markets)
         if name not in WRITES:
             return getattr(self._house, name)
-        signature = _signature(name)
+        return _capture(AuctionHouse, name)
 
-        def capture(*args: Any, **kwargs: Any) -> Any:
-            bound = signature.bind(None, *args, **kwargs)
-            bound.apply_defaults()
-            values = dict(bound.arguments)
-            values.pop("self", None)
-            raise _Captured(name, values)
 
-        return capture
+class _MarketRecorder:
+    """Stands for the house's markets (``h.markets``): reads pass through, the desk's writes
+    (``MARKET_OPS``) are captured as replicated commands of the same name."""
+
+    def __init__(self, desk: MarketDesk) -> None:
+        self._desk = desk
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in MARKET_OPS:
+            return getattr(self._desk, name)
+        return _capture(MarketDesk, name)
+
+
+def _capture(cls: type, name: str) -> Callable[..., Any]:
+    signature = _signature(cls, name)
+
+    def capture(*args: Any, **kwargs: Any) -> Any:
+        bound = signature.bind(None, *args, **kwargs)
+        bound.apply_defaults()
+        values = dict(bound.arguments)
+        values.pop("self", None)
+        raise _Captured(name, values)
+
+    return capture
 
 
 @functools.cache
-def _signature(name: str) -> inspect.Signature:
-    return inspect.signature(getattr(AuctionHouse, name))  # slow: once per method
+def _signature(cls: type, name: str) -> inspect.Signature:
+    return inspect.signature(getattr(cls, name))  # slow: once per method
 
 
 def _account(public: dict[str, Any]) -> Account:
@@ -203,7 +224,34 @@ class ReplicatedService(HouseService):
             raise InvalidRules("rules must be an object of auction rules")
         if op == "place_bid":
             self._check_signature(house, args)
+        elif op in ("place_order", "cancel_order"):
+            self._check_market_signature(house, op, args)
         return await self.peer.propose(op, args)
+
+    @staticmethod
+    def _check_market_signature(house: AuctionHouse, op: str, args: dict[str, Any]) -> None:
+        """A signed order's or cancel's signature, checked before proposing as a bid's is
+        (``_check_signature``): a forged one is refused here with ``BadSignature`` (no strike);
+        what cannot be checked here is left to the replicas' full check."""
+        fields = {k: args.get(k) for k in ("nonce", "ts", "signature")}
+        try:
+            if op == "place_order":
+                check = house.markets.order_check(
+                    args["trader_id"],
+                    args["market_id"],
+                    args["side"],
+                    args["price"],
+                    args["quantity"],
+                    **fields,
+                )
+            else:
+                check = house.markets.cancel_check(
+                    args["account_id"], args["market_id"], args["order_id"], **fields
+                )
+        except (AuctionhouseError, KeyError, TypeError, ValueError):
+            return
+        if check is not None:
+            verify(parse_public_key(check.public_key), check.message, check.signature)
 
     @staticmethod
     def _check_signature(house: AuctionHouse, args: dict[str, Any]) -> None:

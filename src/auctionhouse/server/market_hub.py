@@ -40,7 +40,6 @@ from auctionhouse.errors import (
 )
 from auctionhouse.house.markets import cancel_order_command, place_order_command
 from auctionhouse.house.service import HouseService
-from auctionhouse.house.shared import SharedHouseService
 from auctionhouse.server.wire import dumps
 
 if TYPE_CHECKING:
@@ -88,15 +87,7 @@ class MarketHub:
         self.connections: set[MarketConnection] = set()  # open sockets (a metrics gauge)
         self._unsubscribe: Callable[[], None] | None = None
 
-    @property
-    def supported(self) -> bool:
-        """Markets run on an embedded house and on shared PostgreSQL instances (not yet on
-        replicated peers)."""
-        return type(self.service) is HouseService or isinstance(self.service, SharedHouseService)
-
     def start(self) -> None:
-        if not self.supported:
-            return
         house = self.service.house
         for mid in house.markets.market_ids():
             self.durable_seq[mid] = house.markets.state(mid).seq
@@ -107,16 +98,8 @@ class MarketHub:
             self._unsubscribe()
             self._unsubscribe = None
 
-    def require(self) -> None:
-        if not self.supported:
-            raise InvalidRequest(
-                "markets run on an embedded house or shared PostgreSQL instances for now"
-                " (not on replicated peers)"
-            )
-
     async def settled(self, market_id: str) -> None:
         """Wait until everything decided about the market is durable."""
-        self.require()
         state = self.service.house.markets.state(market_id)
         if state.seq > self.durable_seq.get(market_id, 0):
             await self.service.call(lambda h: None)
@@ -332,7 +315,6 @@ async def serve_market_socket(
 
     async def reader() -> None:
         try:
-            hub.require()
             while not conn.dropped:
                 frame = await receive()
                 if frame["type"] != "websocket.receive":
