@@ -26,7 +26,6 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from auctionhouse.auction.market import MarketState, book_view, public_market_event
@@ -40,7 +39,7 @@ from auctionhouse.errors import (
 )
 from auctionhouse.house.markets import cancel_order_command, place_order_command
 from auctionhouse.house.service import HouseService
-from auctionhouse.server.wire import dumps
+from auctionhouse.server.wire import decode_message, dumps
 
 if TYPE_CHECKING:
     from auctionhouse.server.app import ServerState
@@ -159,15 +158,7 @@ class MarketSession:
     async def handle(self, raw: str | bytes) -> None:
         request_id: Any = None
         try:
-            try:
-                message = orjson.loads(raw)
-            except orjson.JSONDecodeError:
-                raise InvalidRequest("a message must be one JSON object") from None
-            if not isinstance(message, dict):
-                raise InvalidRequest("a message must be one JSON object")
-            request_id = message.get("id")
-            if not isinstance(request_id, str | int | None) or isinstance(request_id, bool):
-                request_id = None
+            message, request_id = decode_message(raw)
             house = self.server.house
             house.check_address(self.address)
             op = message.get("op")
