@@ -18,6 +18,7 @@ from __future__ import annotations
 import heapq
 import logging
 import math
+from collections import Counter
 from collections.abc import Callable
 from copy import copy
 from dataclasses import replace
@@ -84,6 +85,11 @@ class MarketDesk:
         self._listeners: list[MarketListener] = []
         self._next_id = 1
         self.resent = 0  # byte-identical resends answered again
+        # The house's totals from its log (replay included: they survive a restart), for
+        # the metrics: trades and units traded, cancelled orders by reason.
+        self.trades_made = 0
+        self.units_traded = 0
+        self.cancelled: Counter[str] = Counter()
 
     # ------------------------------------------------------------------ replay and indexes
 
@@ -107,9 +113,13 @@ class MarketDesk:
         if kind is Trade:
             trades = self._trades.setdefault(mid, [])
             trades.append(event)  # type: ignore[arg-type]
+            self.trades_made += 1
+            self.units_traded += event.quantity  # type: ignore[union-attr]
             if len(trades) > 2 * RECENT_TRADES:
                 del trades[:RECENT_TRADES]
         elif kind is OrderPlaced or kind is OrderCancelled:
+            if kind is OrderCancelled:
+                self.cancelled[event.reason] += 1  # type: ignore[union-attr]
             nonce = event.nonce  # type: ignore[union-attr]
             if nonce is not None:
                 who = event.trader if kind is OrderPlaced else event.by  # type: ignore[union-attr]
@@ -597,6 +607,23 @@ class MarketDesk:
     def state(self, market_id: str) -> MarketState:
         """The full state: for the house's faces and tests."""
         return self._state(market_id)
+
+    def counts(self) -> dict[str, Any]:
+        """For the metrics: markets by state (``open``, ``closed``), trades and units traded,
+        cancelled orders by reason (``cancel``, ``self_trade``, ``closed``), resends answered
+        again. House-wide (a shared house's instances each count every market)."""
+        now = self._house.clock.now()
+        by_state: Counter[str] = Counter()
+        for state in self._markets.values():
+            closed = state.closed or (state.closes_at is not None and now >= state.closes_at)
+            by_state["closed" if closed else "open"] += 1
+        return {
+            "by_state": dict(by_state),
+            "trades": self.trades_made,
+            "units": self.units_traded,
+            "cancelled": dict(self.cancelled),
+            "resent": self.resent,
+        }
 
     def market_ids(self) -> list[str]:
         return list(self._markets)

@@ -136,6 +136,19 @@ class MarketHub:
         conn.markets.discard(market_id)
 
 
+async def signed_write(server: ServerState, op: str, command: Any) -> dict[str, Any]:
+    """Run a signed order (``op`` ``order``) or cancel (``cancel``) through the house service
+    and count its answer in the metrics (HTTP and WebSocket alike)."""
+    try:
+        ack: dict[str, Any] = await server.service.call(command)
+    except Exception as exc:
+        code = exc.code if isinstance(exc, AuctionhouseError) else "internal_error"
+        server.metrics.market(op, code)
+        raise
+    server.metrics.market(op, None)
+    return ack
+
+
 def _error(request_id: Any, exc: BaseException) -> str:
     from auctionhouse.server.ws import _error as ws_error
 
@@ -224,7 +237,9 @@ class MarketSession:
             if op == "order":
                 side, price = message.get("side"), message.get("price")
                 quantity = message.get("quantity")
-                ack = await self.server.service.call(
+                ack = await signed_write(
+                    self.server,
+                    "order",
                     place_order_command(
                         account,
                         market,
@@ -234,11 +249,13 @@ class MarketSession:
                         nonce=nonce,
                         ts=ts,
                         signature=signature,
-                    )
+                    ),
                 )
             else:
                 order_id = message.get("order_id")
-                ack = await self.server.service.call(
+                ack = await signed_write(
+                    self.server,
+                    "cancel",
                     cancel_order_command(
                         account,
                         market,
@@ -246,7 +263,7 @@ class MarketSession:
                         nonce=nonce,
                         ts=ts,
                         signature=signature,
-                    )
+                    ),
                 )
             self.reply(request_id, {"type": "ack", "ack": ack})
         except AuctionhouseError as exc:

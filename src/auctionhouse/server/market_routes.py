@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import Field, StrictFloat, StrictInt
 
 from auctionhouse.house.markets import cancel_order_command, place_order_command
+from auctionhouse.server.market_hub import signed_write
 from auctionhouse.server.models import Body, Instant, Seconds
 from auctionhouse.server.routes import ERRORS, MaybeUser, User, check_address, server_of
 
@@ -147,7 +148,9 @@ async def place_order(
     market_id: MarketId, body: NewOrder, account: User, request: Request
 ) -> dict[str, Any]:
     server = server_of(request)
-    return await server.service.call(
+    return await signed_write(
+        server,
+        "order",
         place_order_command(
             account.id,
             market_id,
@@ -157,7 +160,7 @@ async def place_order(
             nonce=body.nonce,
             ts=body.ts,
             signature=body.signature,
-        )
+        ),
     )
 
 
@@ -170,10 +173,12 @@ async def cancel_order(
     request: Request,
 ) -> dict[str, Any]:
     server = server_of(request)
-    return await server.service.call(
+    return await signed_write(
+        server,
+        "cancel",
         cancel_order_command(
             account.id, market_id, order_id, nonce=body.nonce, ts=body.ts, signature=body.signature
-        )
+        ),
     )
 
 
