@@ -126,6 +126,13 @@ class TraderAgent(Agent):
         self.refused: dict[str, int] = {}
         self.closed = False
         self.ctx: Context | None = None
+        self.kind = "cda"  # the market's kind (from its snapshot)
+        # The last order placed in a CDA, until the events its own command decided are seen
+        # (they come next, in one burst): the shout is learnt from once, as the simulator
+        # does, as accepted if one of its trades follows, else as an unaccepted shout. (The
+        # book sent with an event is the book once its command is durable, not between its
+        # events, so it cannot tell whether the order crossed.)
+        self._pending: tuple[int, BookTop] | None = None
 
     async def on_start(self, ctx: Context) -> None:
         self.ctx = ctx
@@ -141,6 +148,8 @@ class TraderAgent(Agent):
             view = event["view"]
             self.top = self._top(now, view.get("best_bid"), view.get("best_ask"), view)
             self.closed = view.get("state") == "closed"
+            self.kind = str(view.get("kind", "cda"))
+            self._pending = None
             for t in event.get("trades", []):
                 self.seen_trades.add(int(t["trade_id"]))  # before we started: not ours
             return
@@ -150,6 +159,8 @@ class TraderAgent(Agent):
         book = event["book"]
         best_bid = book["bids"][0][0] if book["bids"] else None
         best_ask = book["asks"][0][0] if book["asks"] else None
+        if self._pending is not None and not self._same_command(e):
+            self._settle_pending(now)  # nothing of it traded: an unaccepted shout
         shout = None
         if e["type"] == "OrderPlaced":
             shout = Shout(e["side"], int(e["price"]))
@@ -174,9 +185,30 @@ class TraderAgent(Agent):
             self.resting = None
         elif e["type"] == "MarketClosed":
             self.closed = True
-        self.brain.respond(now, self.top, trade)
+        if shout is not None and self.kind == "cda":
+            self._pending = (int(e["order_id"]), self.top)  # its trades follow, or not
+        elif trade is not None and self._pending is not None:
+            self._pending = None  # the pending shout was accepted: learnt from its trade
+            self.brain.respond(now, self.top, trade)
+        elif self._pending is None:  # (a self-trade cancel of the pending order's command)
+            self.brain.respond(now, self.top, trade)
         if self.closed or (not self.brain.active and self.resting is None):
             ctx.stop()
+
+    def _same_command(self, e: dict[str, Any]) -> bool:
+        """Is ``e`` decided with the pending order (a fill of it, or a self-trade cancel it
+        caused)?"""
+        assert self._pending is not None
+        if e["type"] == "Trade":
+            return self._pending[0] in (e["buy_order"], e["sell_order"])
+        return e["type"] == "OrderCancelled" and e.get("reason") == "self_trade"
+
+    def _settle_pending(self, now: float) -> None:
+        """Learn from the pending order as an unaccepted shout (no trade of it came)."""
+        if self._pending is not None:
+            _, top = self._pending
+            self._pending = None
+            self.brain.respond(now, top, None)
 
     def _book_fill(self, now: float, e: dict[str, Any]) -> None:
         """Book one of our trades once (from an order's ack or from the stream, whichever
@@ -208,6 +240,7 @@ class TraderAgent(Agent):
     async def _act(self) -> None:
         assert self.ctx is not None
         now = self.ctx.now()
+        self._settle_pending(now)  # its command's events came long ago: none was a fill
         if self.closed or now >= self.ends_at or not self.brain.active:
             if self.resting is None or self.closed or now >= self.ends_at:
                 self.ctx.stop()

@@ -72,6 +72,20 @@ class MarketConnection:
             self.dropped = True  # the sender closes the socket with 4008
 
 
+def event_frame(event: MarketEvent, state: MarketState, now: float) -> dict[str, Any]:
+    """The live message of one durable market event: its public form and the market's book
+    (``LIVE_DEPTH`` levels a side) and last price as they are once it is durable."""
+    return {
+        "type": "market_event",
+        "market": event.market_id,
+        "seq": event.seq,
+        "event": public_market_event(event),
+        "book": book_view(state, LIVE_DEPTH),
+        "last_price": state.last_price,
+        "server_time": now,
+    }
+
+
 class MarketHub:
     """Who watches which market; the durable seq of each market (a read barrier)."""
 
@@ -109,17 +123,7 @@ class MarketHub:
         targets = self.watchers.get(mid)
         if not targets:
             return
-        text = dumps(
-            {
-                "type": "market_event",
-                "market": mid,
-                "seq": event.seq,
-                "event": public_market_event(event),
-                "book": book_view(state, LIVE_DEPTH),
-                "last_price": state.last_price,
-                "server_time": self.service.house.clock.now(),
-            }
-        )
+        text = dumps(event_frame(event, state, self.service.house.clock.now()))
         for conn in tuple(targets):
             conn.push(text)
 
