@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -127,6 +127,7 @@ class TraderAgent(Agent):
         self.closed = False
         self.ctx: Context | None = None
         self.kind = "cda"  # the market's kind (from its snapshot)
+        self.on_fill: Callable[[str, int, int], None] | None = None  # (name, price, units)
         # The last order placed in a CDA, until the events its own command decided are seen
         # (they come next, in one burst): the shout is learnt from once, as the simulator
         # does, as accepted if one of its trades follows, else as an unaccepted shout. (The
@@ -222,6 +223,8 @@ class TraderAgent(Agent):
         quantity = min(int(e["quantity"]), self.brain.units_left)
         if quantity > 0:
             self.brain.filled(now, int(e["price"]), quantity)
+            if self.on_fill is not None:
+                self.on_fill(self.name, int(e["price"]), quantity)
         if mine == self.resting:
             self.resting = None
 
@@ -318,20 +321,8 @@ async def run_traders(
         raise ConfigError("every trader needs an account name of its own")
     watcher = AsyncClient(house)
     clients: list[Any] = []
-    runtime = Runtime(seed=seed)
-    feed: asyncio.Task[None] | None = None
     try:
-        view = await watcher.market(market_id)
-        ceiling = max_price if max_price is not None else int(view["max_price"])
-        brains = [
-            make_trader(
-                s.strategy,
-                {"side": s.side, "limit": s.limit, "units": s.units, "max_price": ceiling}
-                | s.params,
-                agent_rng(seed, s.name),
-            )
-            for s in specs
-        ]
+        await watcher.market(market_id)  # the market exists: before any account is made
         for spec in specs:
             key = BidKey.generate()
             client = AsyncClient(house, key=key)
@@ -342,6 +333,57 @@ async def run_traders(
             if not create_accounts:
                 await client.register_key()
             await client.time()
+        report, _ = await trade_live(
+            watcher,
+            market_id,
+            specs,
+            clients,
+            run_for=run_for,
+            period=period,
+            seed=seed,
+            max_price=max_price,
+        )
+        return report
+    finally:
+        for client in clients:
+            await client.aclose()
+        await watcher.aclose()
+
+
+async def trade_live(
+    watcher: Any,
+    market_id: str,
+    specs: Sequence[TraderSpec],
+    clients: Sequence[Any],
+    *,
+    run_for: float,
+    period: float = 0.25,
+    seed: int = 0,
+    max_price: int | None = None,
+    brains: Sequence[Trader] | None = None,
+    on_fill: Callable[[str, int, int], None] | None = None,
+) -> tuple[TradersReport, list[TraderAgent]]:
+    """Run one trader agent per spec, each through its logged-in SDK client with a key
+    (``clients``, in the specs' order), fed the market's events by ``watcher``'s socket, for
+    at most ``run_for`` seconds. ``brains``: the traders' brains (default: each spec's strategy,
+    seeded from ``seed`` and its name). ``on_fill(name, price, quantity)`` hears each trader's
+    fills. Returns the report and the agents once every trader has stopped. The clients stay
+    open (their caller closes them)."""
+    runtime = Runtime(seed=seed)
+    feed: asyncio.Task[None] | None = None
+    try:
+        view = await watcher.market(market_id)
+        ceiling = max_price if max_price is not None else int(view["max_price"])
+        if brains is None:
+            brains = [
+                make_trader(
+                    s.strategy,
+                    {"side": s.side, "limit": s.limit, "units": s.units, "max_price": ceiling}
+                    | s.params,
+                    agent_rng(seed, s.name),
+                )
+                for s in specs
+            ]
         start = runtime.clock.now()
         ends_at = start + run_for
         agents = [
@@ -356,6 +398,8 @@ async def run_traders(
             )
             for spec, brain, client in zip(specs, brains, clients, strict=True)
         ]
+        for agent in agents:
+            agent.on_fill = on_fill
         addresses = [runtime.spawn(agent, agent.name) for agent in agents]
 
         async def pump() -> None:
@@ -373,15 +417,13 @@ async def run_traders(
         for failed, exc in runtime.failures:
             log.warning("trader %s failed: %r", failed, exc)
         final = await watcher.market(market_id)
-        return TradersReport(
+        report = TradersReport(
             market_id, [a.result() for a in agents], int(final["trades"]), max_surplus(specs)
         )
+        return report, agents
     finally:
         if feed is not None:
             feed.cancel()
             with contextlib.suppress(BaseException):
                 await feed
         await runtime.shutdown()
-        for client in clients:
-            await client.aclose()
-        await watcher.aclose()
