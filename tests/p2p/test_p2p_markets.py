@@ -16,25 +16,13 @@ import httpx
 import pytest
 import websockets
 from nacl.signing import SigningKey
-from peer_helpers import PASSWORD, Cluster, wait_for
+from peer_helpers import Bidder, Cluster, wait_for
+from test_p2p_machine import T0, machine
 
 from auctionhouse.auction.market_events import MarketClosed, OrderPlaced, Trade
-from auctionhouse.house import AuctionHouse, HouseConfig, sign
+from auctionhouse.house import sign
 from auctionhouse.house.signing import cancel_message, order_message
 from auctionhouse.p2p.codec import encode
-from auctionhouse.p2p.machine import HouseMachine, ReplicaClock
-
-T0 = 1_800_000_000.0
-
-
-def machine(tmp_path: Path, name: str) -> HouseMachine:
-    def open_house(clock: ReplicaClock) -> AuctionHouse:
-        path = tmp_path / name / "house.db"
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
-        return AuctionHouse.open(path, config=HouseConfig.for_tests(), clock=clock)
-
-    return HouseMachine(open_house)
 
 
 def market_log(keys: dict[str, SigningKey]) -> list[bytes]:
@@ -130,18 +118,8 @@ def test_peers_run_markets_and_lose_no_acknowledged_order_when_the_leader_dies(
         cluster.stop()
 
 
-class Trader:
-    def __init__(self, url: str, name: str) -> None:
-        self.name, self.key, self.nonce = name, SigningKey.generate(), 0
-        body = {"name": name, "password": PASSWORD}
-        body["public_key"] = self.key.verify_key.encode().hex()
-        r = httpx.post(f"{url}/api/v1/accounts", json=body, timeout=15)
-        assert r.status_code == 201, r.text
-        r = httpx.post(
-            f"{url}/api/v1/sessions", json={"name": name, "password": PASSWORD}, timeout=15
-        )
-        assert r.status_code == 201, r.text
-        self.headers = {"Authorization": f"Bearer {r.json()['token']}"}
+class Trader(Bidder):
+    """An account with a registered key and a session on one peer, placing signed orders."""
 
     def order(self, url: str, market: str, side: str, price: int, qty: int) -> httpx.Response:
         self.nonce += 1
