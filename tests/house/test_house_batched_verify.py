@@ -260,3 +260,102 @@ def test_a_check_is_for_the_very_fields_it_signed() -> None:
     assert whole is not None and not whole.same_bid(("7", "bob", 5, 1, 1_000_000.0, None))
     assert not check.same_bid(("7", "bob", 5, 1, ts, 9))
     assert not check.same_bid(("8", "bob", 5, 1, ts, None))
+
+
+def test_an_embedded_agents_signed_bids_go_through_the_batched_verifier(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    """Agents in the server's process place bids like every other face (place_bid_command):
+    each signed bid's check goes to the service's verifier, not around it."""
+    from auctionhouse.agents.embedded import EmbeddedHouse
+
+    async def main() -> None:
+        service, aid = await started(tmp_path, clock)
+        try:
+            assert service.verifier is not None
+            hub = EmbeddedHouse(service)
+            key = SigningKey.generate()
+            await hub.open_account("agent", "correct horse", key)
+            market = hub.market("agent", key)
+            before = service.verifier.checks
+            bids = [await market.sign_bid(aid, 100 + i) for i in range(3)]
+            acks = await asyncio.gather(*(market.send_bid(bid) for bid in bids))
+            assert [a["accepted"] for a in acks] == [True] * 3
+            assert service.verifier.checks - before == 3
+            assert service.verifier.verified + service.verifier.verified_here >= 3
+            forged = await market.sign_bid(aid, 500)
+            forged = type(forged)(aid, 501, None, forged.nonce, forged.ts, forged.signature)
+            with pytest.raises(AuctionhouseError) as info:
+                await market.send_bid(forged)
+            assert info.value.code == "bad_signature"
+            assert service.verifier.checks - before == 4
+        finally:
+            await service.stop()
+
+    asyncio.run(main())
+
+
+def test_a_small_batch_with_the_worker_idle_is_verified_on_the_loop() -> None:
+    """One or two checks are not worth a round trip to the worker; their verdicts are the same."""
+    key = SigningKey.generate()
+    public = key.verify_key.encode().hex()
+
+    async def main() -> None:
+        verifier = BatchVerifier(1)
+        try:
+            assert await verifier.warm()
+            for signed in (bid_message("1", "bob", 5, 1, 1.5), b"another bid"):
+                check = make_check(public, ("1", "bob", 5, 1, 1.5, None), sign(key, signed))
+                assert check is not None
+                verifier.submit(check)
+                await verifier.settle([check])
+                assert check.valid is (signed != b"another bid")
+            assert (verifier.verified_here, verifier.batches) == (2, 0)
+        finally:
+            await verifier.close()
+
+    asyncio.run(main())
+
+
+def test_batches_decided_during_a_write_go_in_the_next_one_transaction(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    """Group commit: what is decided while the writer is busy is written in one transaction
+    as soon as the writer is free (a bid waits for the write in progress and its own)."""
+    import threading
+
+    async def main() -> None:
+        service, aid = await started(tmp_path, clock)
+        try:
+            house = service.house
+            alice = Bidder(house, "alice", aid, clock.now())
+            store = house.ledger.store
+
+            def records() -> int:  # signed batch records: one per transaction
+                return sum(b'"kind":"batch"' in bytes(r.payload) for r in store.checkpoints())
+
+            before = records()
+            busy, release = threading.Event(), threading.Event()
+            loop = asyncio.get_running_loop()
+            blocked = loop.run_in_executor(service._writer, lambda: (busy.set(), release.wait(10)))
+            assert await loop.run_in_executor(None, busy.wait, 10)
+            calls = []
+            # Four bids, each decided in a batch of its own: the first one's transaction is
+            # handed to the writer (busy), the next three wait for it and share the next.
+            for i in range(4):
+                body = alice.bid(100 + i, i + 1)
+                calls.append(asyncio.ensure_future(place(service, "alice", aid, body)))
+                for _ in range(1000):
+                    if service._unwritten_commands == i + 1:
+                        break
+                    await asyncio.sleep(0.001)
+                assert service._unwritten_commands == i + 1
+            release.set()
+            await blocked
+            answers = await asyncio.wait_for(asyncio.gather(*calls), 30)
+            assert [a["accepted"] for a in answers] == [True] * 4
+            assert records() == before + 2  # the first bid's transaction, then one for three
+        finally:
+            await service.stop()
+
+    asyncio.run(main())

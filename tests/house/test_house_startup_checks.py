@@ -233,6 +233,54 @@ def test_every_kind_of_event_tampering_is_refused(db: Path, case: str) -> None:
     assert place in refused(db)
 
 
+@pytest.fixture
+def chain_worker_used(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """The chain worker (ledger/chain_worker.py) on every ledger, however small; the list
+    says, per start, whether its heads were taken (they are compared with the pass's)."""
+    from auctionhouse.ledger import chain_worker, verify
+
+    monkeypatch.setattr(chain_worker, "MIN_EVENTS", 0)
+    taken: list[bool] = []
+    result = verify._Chains.result
+
+    def recorded(self: verify._Chains, rows: int) -> dict[str, bytes] | None:
+        heads = result(self, rows)
+        taken.append(heads is not None)
+        return heads
+
+    monkeypatch.setattr(verify._Chains, "result", recorded)
+    return taken
+
+
+def test_an_intact_ledger_opens_with_the_chain_worker(
+    db: Path, chain_worker_used: list[bool]
+) -> None:
+    house = open_house(db)
+    assert chain_worker_used == [True]
+    assert house.problems == []
+    house.place_bid("bob", "2", 100)
+    house.close()
+    assert audit_database(db).ok
+
+
+@pytest.mark.parametrize("case", sorted(EVENT_TAMPERING))
+def test_event_tampering_is_refused_alike_with_the_chain_worker(
+    db: Path, case: str, chain_worker_used: list[bool]
+) -> None:
+    tamper, place = EVENT_TAMPERING[case]
+    tamper(db)
+    assert place in refused(db)
+
+
+def test_an_edit_the_chain_worker_hashes_is_refused_naming_auction_and_seq(
+    db: Path, chain_worker_used: list[bool]
+) -> None:
+    edit_amount(db, "4", 40, 7)  # a body that still decodes: only the chains can tell
+    message = refused(db)
+    assert "auction 4 seq 40" in message
+    assert chain_worker_used == [True]  # its heads differ from the signed ones: named here
+
+
 def test_a_missing_signed_record_is_refused(db: Path) -> None:
     sql(db, ("DELETE FROM ledger_checkpoints WHERE number = 2", ()))
     assert "signed record" in refused(db)

@@ -196,3 +196,50 @@ def test_results_are_forgotten_once_no_retry_can_come(tmp_path: Path) -> None:
     # A late copy of the forgotten command is refused by its deadline, not applied again.
     with pytest.raises(NoQuorum):
         raise_error(m.apply_local(encode("old", T0, "tick", {}, until=T0 + 5)))
+
+
+def test_a_photo_registration_decides_alike_on_every_replica(tmp_path: Path) -> None:
+    """Whatever files a replica holds, an auction may name exactly the registered photos
+    (p2p/photos.py): the registry is replicated state, rebuilt from the commands."""
+    from auctionhouse.p2p.photos import ReplicaHouse, attach
+
+    def replica(name: str) -> HouseMachine:
+        def open_house(clock: ReplicaClock) -> AuctionHouse:
+            path = tmp_path / name / "house.db"
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+            house = ReplicaHouse.open(path, config=HouseConfig.for_tests(), clock=clock)
+            attach(house, None, tmp_path / name / "house.db.photos")
+            return house
+
+        return HouseMachine(open_house)
+
+    digest = "ab" * 32
+
+    def sell(key: str, at: float, photos: list[str]) -> bytes:
+        args = {"seller_id": "ann", "item_name": "jug", "method": "english", "rules": None}
+        return encode(key, at, "create_auction", {**args, "photos": photos})
+
+    log = [
+        encode(
+            "a",
+            T0,
+            "account",
+            {"name": "ann", "password_hash": "x", "role": "user", "public_key": None},
+        ),
+        sell("s1", T0 + 1, [digest]),  # not registered yet: refused everywhere
+        encode("p", T0 + 2, "photo", {"account_id": "ann", "digest": digest, "ext": "jpg"}),
+        encode("q", T0 + 2, "photo", {"account_id": "ann", "digest": "no", "ext": "jpg"}),
+        sell("s2", T0 + 3, [digest]),
+    ]
+    a, b = replica("a"), replica("b")
+    results = [[m.apply_local(blob) for blob in log] for m in (a, b)]
+    assert results[0] == results[1]
+    assert results[0][1]["error"]["code"] == "invalid_request"
+    assert results[0][3]["error"]["code"] == "invalid_request"
+    assert results[0][4]["ok"]["item"]["photos"] == [digest]
+    a.house.flush()
+    b.house.flush()
+    assert a.house.ledger.heads() == b.house.ledger.heads()
+    a._deserialize(a._serialize())  # a rebuild keeps the registry
+    assert a.house.photos is not None and a.house.photos.find(digest) is not None

@@ -21,6 +21,7 @@ from auctionhouse.auction import AuctionState, Event, public_event, public_view
 from auctionhouse.house import AuctionHouse
 from auctionhouse.house.service import HouseService
 from auctionhouse.house.signing import bid_message, sign
+from auctionhouse.house.verifier import place_bid_command
 
 T = TypeVar("T")
 
@@ -157,10 +158,11 @@ class EmbeddedMarket:
         return SignedBid(auction_id, amount, proxy_max, nonce, ts, sign(self.key, message))
 
     async def send_bid(self, bid: SignedBid) -> dict[str, Any]:
-        account = self.account
+        # The same command as the server's faces: a signed bid's signature is verified ahead,
+        # in a batch, by the service's verifier (house/verifier.py), like a remote bidder's.
         return await self.hub.call(
-            lambda h: h.place_bid(
-                account,
+            place_bid_command(
+                self.account,
                 bid.auction_id,
                 bid.amount,
                 proxy_max=bid.proxy_max,

@@ -30,6 +30,7 @@ from auctionhouse.auction.events import (
     DeadlineExtended,
     Event,
 )
+from auctionhouse.auction.frozen import positional
 from auctionhouse.auction.state import AuctionState, BidRecord
 from auctionhouse.auction.types import Method, Outcome, Phase, check_amount, utc_time
 from auctionhouse.errors import (
@@ -54,6 +55,10 @@ from auctionhouse.errors import (
 
 # Float time arithmetic (opens_at + k * tick) must not make a tick boundary fall a hair early.
 _EPS = 1e-9
+
+# Every bid decided or replayed builds these two: without their per-field object.__setattr__.
+_new_bid_placed = positional(BidPlaced)
+_new_bid_record = positional(BidRecord)
 
 
 # --------------------------------------------------------------------------- clocks and deadlines
@@ -122,13 +127,19 @@ def phase_at(state: AuctionState, now: float) -> Phase:
     """The auction's phase at ``now``. An auction whose close is due is ``closed`` even before
     the house has recorded the close: it takes no bid, and its outcome is already decided
     (``outcome_now``)."""
+    return phase_with_due(state, now, close_due_at(state))
+
+
+def phase_with_due(state: AuctionState, now: float, due: float | None) -> Phase:
+    """``phase_at(state, now)`` for a caller that already holds ``due == close_due_at(state)``
+    (the house keeps it per auction for its timers): the same answer without computing the due
+    time again, on every bid's acknowledgement."""
     if state.outcome is not None:
         return Phase.CLOSED
     if state.paused_at is not None:
         return Phase.PAUSED
     if now < state.opens_at:
         return Phase.SCHEDULED
-    due = close_due_at(state)
     if due is not None and now >= due:
         return Phase.CLOSED
     return Phase.OPEN
@@ -247,20 +258,24 @@ def _check_can_bid(state: AuctionState, cmd: PlaceBid, now: float) -> None:
             raise AuctionFull(f"auction {state.auction_id} has its {max_bidders} bidders")
 
 
-def _bid_event(state: AuctionState, cmd: PlaceBid, now: float, **public: Any) -> BidPlaced:
-    return BidPlaced(
-        auction_id=state.auction_id,
-        seq=state.seq + 1,
-        at=now,
-        bidder=cmd.bidder,
-        amount=cmd.amount,
-        proxy_max=cmd.proxy_max,
-        nonce=cmd.nonce,
-        ts=cmd.ts,
-        signature=cmd.signature,
-        mandate=cmd.mandate,
-        mandate_doc=cmd.mandate_doc,
-        **public,
+def _bid_event(
+    state: AuctionState, cmd: PlaceBid, now: float, *, price: int, leader: str | None
+) -> BidPlaced:
+    """The bid's event: ``price`` and ``leader`` are the public state right after it."""
+    return _new_bid_placed(  # BidPlaced(...) without its per-field object.__setattr__
+        state.auction_id,
+        state.seq + 1,
+        now,
+        cmd.bidder,
+        cmd.amount,
+        price,
+        leader,
+        cmd.proxy_max,
+        cmd.nonce,
+        cmd.ts,
+        cmd.signature,
+        cmd.mandate,
+        cmd.mandate_doc,
     )
 
 
@@ -499,7 +514,7 @@ def _apply_created(event: AuctionCreated, state: AuctionState | None) -> Auction
 
 def _apply_bid(event: BidPlaced, state: AuctionState | None) -> AuctionState:
     assert state is not None
-    state.bids.append(BidRecord(event.bidder, event.amount, event.seq, event.at))
+    state.bids.append(_new_bid_record(event.bidder, event.amount, event.seq, event.at))
     state.bidders.add(event.bidder)
     state.last_bid_at = event.at
     if state.method is Method.ENGLISH:

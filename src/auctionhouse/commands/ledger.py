@@ -33,7 +33,8 @@ def migrate(
         None, "--key", help="The house key file (default: SOURCE.key beside the file)."
     ),
 ) -> None:
-    """Copy a house's SQLite file (ledger, accounts, sessions) into PostgreSQL, then audit both."""
+    """Copy a house's SQLite file (ledger, accounts, sessions) and its photos into PostgreSQL,
+    then audit both."""
     from auctionhouse.errors import InvalidRequest, NotFound
     from auctionhouse.house.shared import migrate_house
     from auctionhouse.ledger import audit_database
@@ -46,7 +47,8 @@ def migrate(
     key = key if key is not None else Path(f"{source}.key")
     copied = migrate_house(source, destination)
     typer.echo(
-        f"copied {copied['events']} events, {copied['accounts']} accounts and"
+        f"copied {copied['events']} events, {copied.get('photos', 0)} photos,"
+        f" {copied['accounts']} accounts and"
         f" {copied['sessions']} sessions from {source} to {redact(destination)}"
     )
     failed = False

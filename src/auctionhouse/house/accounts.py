@@ -28,6 +28,7 @@ from typing import Any, Protocol
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from auctionhouse.auction.frozen import positional
 from auctionhouse.errors import (
     Conflict,
     InvalidRequest,
@@ -123,6 +124,9 @@ class Session:
     account_id: str
     digest: str
     expires_at: float
+
+
+_new_session = positional(Session)  # Session(...) without object.__setattr__ per field
 
 
 def token_digest(token: str) -> str:
@@ -476,7 +480,7 @@ class AccountStore:
         account_id, expires = hit
         if now >= expires:
             raise Unauthorized("unknown or expired token")
-        return Session(account_id, digest, expires)
+        return _new_session(account_id, digest, expires)  # asked before every socket command
 
     def authenticate(self, token: str | None, *, now: float) -> Account:
         return self.get(self.session(token, now=now).account_id)

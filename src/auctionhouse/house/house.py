@@ -13,6 +13,7 @@ one auction never interleave, while auctions never see each other's state.
 from __future__ import annotations
 
 import copy
+import gc
 import heapq
 import logging
 import math
@@ -54,6 +55,8 @@ from auctionhouse.auction import (
     public_view,
     replay,
 )
+from auctionhouse.auction.frozen import positional
+from auctionhouse.auction.rules import phase_with_due
 from auctionhouse.auction.views import result_view
 from auctionhouse.errors import (
     AuctionhouseError,
@@ -97,12 +100,15 @@ from auctionhouse.ledger import HouseKey, Ledger, MemoryStore, SQLiteStore
 from auctionhouse.ledger.ledger import META_PUBLIC_KEY
 from auctionhouse.ledger.mandate import Mandate, bid_problem, mandate_digest, parse_mandate
 from auctionhouse.ledger.photos import TYPES as PHOTO_TYPES
-from auctionhouse.ledger.photos import PhotoFiles
+from auctionhouse.ledger.photos import PhotoFiles, PhotoStore
 from auctionhouse.ledger.search import ItemText, MemoryIndex, query_terms
 from auctionhouse.ledger.store import Store
 from auctionhouse.money import format_amount
 
 Listener = Callable[[Event, AuctionState], None]
+# Built for every (signed) bid decided or replayed: without object.__setattr__ per field.
+_new_place_bid = positional(PlaceBid)
+_new_spent = positional(Spent)
 log = logging.getLogger("auctionhouse.house")
 
 
@@ -115,6 +121,21 @@ class BidderRecord:
     wins: int = 0
 
 
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection within (restored after). A replay allocates a few objects
+    per event that all live on (events, bid records): the collector would only walk the
+    growing heap again and again, a fifth of a restart's CPU (issue 14). Refcounting still
+    frees what dies."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 class AuctionHouse:
     market_desk: type[MarketDesk] = MarketDesk  # the shared house's keeps up with other instances
 
@@ -125,10 +146,10 @@ class AuctionHouse:
         *,
         config: HouseConfig | None = None,
         clock: Clock | None = None,
-        photos: PhotoFiles | None = None,
+        photos: PhotoStore | None = None,
     ) -> None:
         self.ledger = ledger
-        # Item photos beside the ledger (None: this house keeps none, e.g. a shared house).
+        # Item photos beside the ledger (a shared house: in its database; None: none kept).
         self.photos = photos
         self.read_only = ledger.read_only
         self.accounts = accounts
@@ -261,7 +282,8 @@ class AuctionHouse:
         # the GIL), so many accounts do not add to the restart's wall time on several cores.
         with ThreadPoolExecutor(1, thread_name_prefix="account-seals") as pool:
             accounts = pool.submit(self.accounts.verify_all, strict=False)
-            skipped = self._replay_verified()
+            with collector_paused():
+                skipped = self._replay_verified()
             account_problems = accounts.result()
         if account_problems and not self.read_only:
             raise TamperDetected(account_problems[0])
@@ -376,8 +398,12 @@ class AuctionHouse:
                 self._bidders.setdefault(event.winner, BidderRecord()).wins += 1
         if not timers:
             return
+        # _timer_due holds close_due_at(state) for every auction that has one, exactly (a bid's
+        # _close_if_due and _ack read it instead of computing it again).
         due = close_due_at(state)
-        if due is not None and self._timer_due.get(aid) != due:
+        if due is None:
+            self._timer_due.pop(aid, None)
+        elif self._timer_due.get(aid) != due:
             self._timer_due[aid] = due
             heapq.heappush(self._timers, (due, aid))
 
@@ -397,7 +423,8 @@ class AuctionHouse:
         nonce = event.nonce
         if nonce is not None:
             if event.signature is not None:
-                self._nonces.remember(bidder, nonce, Spent(event.auction_id, event.seq))
+                spent = _new_spent(event.auction_id, event.seq, b"", "", None)
+                self._nonces.remember(bidder, nonce, spent)
             else:
                 self._nonces.spend(bidder, nonce)
 
@@ -747,7 +774,9 @@ class AuctionHouse:
                 self._check_signed(
                     account, auction_id, amount, proxy_max, nonce, ts, signature, now
                 )
-            command = PlaceBid(auction_id, account.id, amount, proxy_max, nonce, ts, signature)
+            command = _new_place_bid(
+                auction_id, account.id, amount, proxy_max, nonce, ts, signature, None, None
+            )
             try:
                 if mandate is not None:
                     command = self.mandated(command, *mandate)
@@ -765,7 +794,9 @@ class AuctionHouse:
                 raise exc from None
             if self._batch_depth == 0 and self.auto_flush:
                 self.flush()
-            return self._ack(events[0], state, now)
+            if self._auctions.get(auction_id) is not state:  # apply folds in place: never
+                return self._ack(events[0], state, now, close_due_at(state))
+            return self._ack(events[0], state, now, self._timer_due.get(auction_id))
 
     def _in_money(self, exc: AuctionhouseError, state: AuctionState) -> AuctionhouseError:
         """A ``bid_too_low`` says its amounts as people read them (``€12.50``, Babel in the
@@ -827,7 +858,7 @@ class AuctionHouse:
             end += 1
         state = replay(log[:end])
         assert state is not None
-        return self._ack(bid, state, bid.at)
+        return self._ack(bid, state, bid.at, close_due_at(state))
 
     def mandated(self, command: PlaceBid, digest: str, document: str) -> PlaceBid:
         """``command`` as a mobile agent's bid under the owner's signed mandate (seed 004):
@@ -1007,17 +1038,20 @@ class AuctionHouse:
             key = self._verify_keys[public_key] = parse_public_key(public_key)
         return key
 
-    def _ack(self, bid: Event, state: AuctionState, now: float) -> dict[str, Any]:
+    def _ack(
+        self, bid: Event, state: AuctionState, now: float, due: float | None
+    ) -> dict[str, Any]:
         """What a bidder is told once its bid is durable: the public facts only (built straight
         from the state: this is on every bid's path, a full public view is not needed). Once
-        the auction is closed, price and leader are the outcome's (None when unsold)."""
+        the auction is closed, price and leader are the outcome's (None when unsold). ``due``:
+        ``close_due_at(state)`` (the live state's is kept by ``_index``)."""
         result = result_view(state)
         ack: dict[str, Any] = {
             "auction": state.auction_id,
             "seq": bid.seq,
             "accepted": True,
             "bid_count": len(state.bids),
-            "state": state.phase(now).value,
+            "state": phase_with_due(state, now, due).value,
             "closes_at": state.closes_at,
         }
         if result is not None:
@@ -1063,7 +1097,7 @@ class AuctionHouse:
         return state
 
     def _close_if_due(self, state: AuctionState, now: float) -> None:
-        due = close_due_at(state)
+        due = self._timer_due.get(state.auction_id)  # close_due_at(state), kept by _index
         if due is not None and now >= due:
             self._run(CloseAuction(state.auction_id), now)
 

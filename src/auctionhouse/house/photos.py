@@ -83,6 +83,28 @@ def prepare(upload: bytes) -> Photo:
     return Photo(data, ext, pixels.width, pixels.height, _encode(thumb, "WEBP", quality=80))
 
 
+def thumbnail_of(data: bytes) -> bytes:
+    """The thumbnail (WebP, at most ``THUMB_SIDE`` pixels a side) of a photo this house
+    re-encoded (a replica makes its own from bytes it fetched and verified by digest).
+    Raises ``InvalidPhoto`` or ``PhotoTooLarge`` as ``prepare``."""
+    from PIL import Image, UnidentifiedImageError
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            with Image.open(io.BytesIO(data), formats=list(FORMATS)) as image:
+                width, height = image.size
+                if width * height > MAX_PIXELS:
+                    raise PhotoTooLarge("the photo has too many pixels", limit=MAX_PIXELS)
+                thumb = _plain(image, str(image.format))
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise PhotoTooLarge("the photo has too many pixels", limit=MAX_PIXELS) from None
+        except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as exc:
+            raise InvalidPhoto(f"not a photo that can be read ({type(exc).__name__})") from None
+    thumb.thumbnail((THUMB_SIDE, THUMB_SIDE))
+    return _encode(thumb, "WEBP", quality=80)
+
+
 def _plain(image: Image.Image, fmt: str) -> Image.Image:
     """The decoded pixels in a fresh image (no ``info``: no metadata), in a mode ``fmt`` can
     save (JPEG: RGB or grey; PNG and WebP keep transparency)."""

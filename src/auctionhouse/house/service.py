@@ -4,8 +4,11 @@
   (back-pressure instead of unbounded growth).
 - One worker on the event loop decides a batch of queued commands against the in-memory states
   (microseconds each), takes the staged events, and hands them to a single writer thread that
-  appends them in one fsync'd transaction (group commit). While batch k is being fsync'd, batch
-  k+1 is decided: decisions and disk overlap, and writes stay in order on the one thread.
+  appends them in one fsync'd transaction (group commit). While one transaction is being
+  fsync'd, later batches are decided: decisions and disk overlap, and writes stay in order on
+  the one thread. As soon as an fsync returns, everything decided meanwhile goes in the next
+  transaction (one, however many batches): a command waits for at most the fsync in progress
+  and its own.
 - A command's caller is answered only after its events are durable; listeners (WebSocket
   fan-out) hear of events only once durable too.
 - The ledger's SQLite connection is created and used only on the writer thread.
@@ -84,8 +87,11 @@ class HouseService:
         self._queue: asyncio.Queue[_Item] | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="ledger-writer")
-        self._write_slots: asyncio.Semaphore | None = None
-        self._write_tasks: set[asyncio.Task[None]] = set()
+        # Decided batches not yet written: (events, decided commands, commands taken), in order.
+        self._unwritten: list[tuple[list[Any], list[tuple[asyncio.Future[Any], Any]], int]] = []
+        self._unwritten_commands = 0
+        self._to_write: asyncio.Event | None = None  # set when _unwritten has something
+        self._written: asyncio.Event | None = None  # set when a write ended
         self._closing = False
         self.verifier: BatchVerifier | None = None
         self.failure: BaseException | None = None
@@ -110,10 +116,12 @@ class HouseService:
         self._house.auto_flush = False
         maxsize = self._max_pending or self._house.config.max_pending
         self._queue = asyncio.Queue(maxsize=maxsize)
-        self._write_slots = asyncio.Semaphore(self._inflight)
+        self._to_write = asyncio.Event()
+        self._written = asyncio.Event()
         self.verifier = BatchVerifier(self._house.config.verify_workers)
         self._tasks = [
             asyncio.create_task(self._work(), name="house-worker"),
+            asyncio.create_task(self._write_loop(), name="house-writer"),
             asyncio.create_task(self._timers(), name="house-timers"),
         ]
         # Auctions that passed their close while the house was down close now.
@@ -129,8 +137,6 @@ class HouseService:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        if self._write_tasks:
-            await asyncio.gather(*self._write_tasks, return_exceptions=True)
         if self.verifier is not None:
             await self.verifier.close()
         if self._house is not None:
@@ -140,6 +146,12 @@ class HouseService:
 
     async def call(self, command: Callable[[AuctionHouse], T]) -> T:
         """Run ``command(house)`` in order with every other write; return once durable."""
+        return await self.submit(command)
+
+    def submit(self, command: Callable[[AuctionHouse], T]) -> asyncio.Future[T]:
+        """``call`` without a coroutine: queue ``command`` and return the future that gets its
+        result once durable (the WebSocket's hot path answers from the future's callback,
+        no task per bid). Raises ``Overloaded``/``LedgerError`` at once, as ``call`` does."""
         if self._queue is None:
             raise RuntimeError("the house service is not started")
         if self._closing:
@@ -153,7 +165,7 @@ class HouseService:
             raise Overloaded("the house is overloaded; retry shortly") from None
         if type(command) is CheckedCommand and self.verifier is not None:
             self._check_ahead(command)
-        return await future
+        return future
 
     def _check_ahead(self, command: CheckedCommand[Any]) -> None:
         """Send the command's signature check to the batch verifier (a failure to make one
@@ -174,9 +186,13 @@ class HouseService:
         return await asyncio.get_running_loop().run_in_executor(executor, fn, self.house)
 
     async def _work(self) -> None:
-        assert self._queue is not None and self._write_slots is not None
+        assert self._queue is not None and self._to_write is not None
+        assert self._written is not None
         house = self.house
         queue = self._queue
+        # Decided but not yet durable, at most this many commands (back-pressure: the queue
+        # fills and refuses with Overloaded while the disk is behind).
+        most = self._max_batch * self._inflight
         while True:
             first = await queue.get()
             batch = [first]
@@ -184,36 +200,57 @@ class HouseService:
                 batch.append(queue.get_nowait())
             await BatchVerifier.settle(batch_checks(batch))
             done = run_commands(house, batch)
-            events = house.staged()
-            await self._write_slots.acquire()
-            task = asyncio.create_task(self._write(events, done, len(batch)))
-            self._write_tasks.add(task)
-            task.add_done_callback(self._write_tasks.discard)
+            self._unwritten.append((house.staged(), done, len(batch)))
+            self._unwritten_commands += len(batch)
+            self._to_write.set()
+            while self._unwritten_commands >= most:
+                self._written.clear()
+                await self._written.wait()
 
-    async def _write(
-        self, events: list[Any], done: list[tuple[asyncio.Future[Any], Any]], taken: int
-    ) -> None:
-        assert self._queue is not None and self._write_slots is not None
+    async def _write_loop(self) -> None:
+        """Write what is decided, in order: each time the writer thread is free, everything
+        decided since the last write goes in one transaction (group commit)."""
+        assert self._to_write is not None and self._written is not None
         loop = asyncio.get_running_loop()
-        try:
-            await loop.run_in_executor(self._writer, self.house.persist, events)
-        except BaseException as exc:
-            self.failure = exc
-            log.critical("ledger write failed; the house stops taking commands: %r", exc)
-            for future, _ in done:
-                if not future.done():
+        while True:
+            await self._to_write.wait()
+            self._to_write.clear()
+            while self._unwritten:
+                parts, self._unwritten = self._unwritten, []
+                events = [event for part in parts for event in part[0]]
+                try:
+                    if self.failure is None:
+                        await loop.run_in_executor(self._writer, self.house.persist, events)
+                except BaseException as exc:
+                    self.failure = exc
+                    log.critical("ledger write failed; the house stops taking commands: %r", exc)
+                    if self.on_failure is not None:
+                        self.on_failure(exc)
+                self._wrote(parts, events)
+
+    def _wrote(
+        self,
+        parts: list[tuple[list[Any], list[tuple[asyncio.Future[Any], Any]], int]],
+        events: list[Any],
+    ) -> None:
+        """Answer the commands of a write: their results once durable, else the failure
+        (nothing after a failed write is written: memory is ahead of the disk)."""
+        assert self._queue is not None and self._written is not None
+        taken = sum(part[2] for part in parts)
+        self._unwritten_commands -= taken
+        self._written.set()
+        if self.failure is None:
+            self.house.notify(events)
+        for _events, done, _taken in parts:
+            for future, result in done:
+                if future.done():
+                    continue
+                if self.failure is None:
+                    future.set_result(result)
+                else:
                     future.set_exception(LedgerError("the ledger could not record this command"))
-            if self.on_failure is not None:
-                self.on_failure(exc)
-            return
-        finally:
-            self._write_slots.release()
-            for _ in range(taken):
-                self._queue.task_done()
-        self.house.notify(events)
-        for future, result in done:
-            if not future.done():
-                future.set_result(result)
+        for _ in range(taken):
+            self._queue.task_done()
 
     async def _timers(self) -> None:
         house = self.house

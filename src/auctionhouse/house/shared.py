@@ -69,6 +69,8 @@ from auctionhouse.house.verifier import BatchVerifier
 from auctionhouse.ledger import Ledger
 from auctionhouse.ledger.encoding import decode_event
 from auctionhouse.ledger.location import redact
+from auctionhouse.ledger.photos import PhotoFiles
+from auctionhouse.ledger.photos_pg import PostgresPhotos
 from auctionhouse.ledger.postgres import (
     PostgresStore,
     checkpoint_of,
@@ -609,6 +611,11 @@ class SharedAuctionHouse(AuctionHouse):
             raise
         house._reader = PostgresStore(url)
         house.due = due
+        try:  # the photos are rows of the database every instance serves (photos_pg.py)
+            house.photos = PostgresPhotos(url)
+        except BaseException:
+            house.close()
+            raise
         house.stamp = stamp
         house.pull_shared_now()
         return house
@@ -826,12 +833,16 @@ class SharedAuctionHouse(AuctionHouse):
                 self._reader.close()
             if self.due is not None:
                 self.due.close()
+            if isinstance(self.photos, PostgresPhotos):
+                self.photos.close()
 
 
 def migrate_house(source: str | Path, url: str) -> dict[str, int]:
-    """Copy an embedded house (its SQLite file: ledger, accounts, sessions) into an empty
-    PostgreSQL database, each part in one transaction. Returns how many events, accounts
-    and sessions were copied. The house key stays a file: every instance needs a copy."""
+    """Copy an embedded house (its SQLite file: ledger, accounts, sessions, and the photos
+    beside it) into an empty PostgreSQL database, each part in one transaction, the photos
+    before the events that name them. Returns how many events, photos, accounts and sessions
+    were copied. The house key stays a file: every instance needs a copy. A photo file whose
+    bytes no longer match its name is refused (``InvalidRequest``) before anything is written."""
     from auctionhouse.ledger import SQLiteStore
 
     require_psycopg()
@@ -839,11 +850,18 @@ def migrate_house(source: str | Path, url: str) -> dict[str, int]:
     src = SQLiteStore(path, readonly=True)
     dst = PostgresStore(url)
     try:
+        if dst.count() or dst.last_checkpoint() is not None:
+            raise InvalidRequest(f"{redact(url)}: the destination ledger is not empty")
+        photos = PostgresPhotos(url, max_size=1)
+        try:
+            copied_photos = photos.put_many(PhotoFiles.beside(path).stored())
+        finally:
+            photos.close()
         events = dst.copy_from(src)
     finally:
         src.close()
         dst.close()
-    copied = {"events": events, "accounts": 0, "sessions": 0}
+    copied = {"events": events, "photos": copied_photos, "accounts": 0, "sessions": 0}
     accounts = SharedAccountStore(url)  # creates the account tables
     try:
         db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)

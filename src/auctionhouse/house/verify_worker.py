@@ -23,6 +23,15 @@ HEADER = struct.Struct("<II")
 LENGTH = struct.Struct("<H")
 
 
+def holds(key: bytes, signature: bytes, message: bytes) -> bool:
+    """Does the Ed25519 ``signature`` (64 bytes) of ``message`` hold for ``key`` (32 bytes)?"""
+    try:
+        crypto_sign_open(signature + message, key)
+    except BadSignatureError:
+        return False
+    return True
+
+
 def verify_batch(body: bytes, count: int) -> bytes:
     """One byte per check of an encoded batch body: 1 if its signature holds, else 0."""
     out = bytearray(count)

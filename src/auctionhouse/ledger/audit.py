@@ -21,7 +21,8 @@ seq, with a ``kind``:
 - ``account``: an account row (role, password hash, public key, strikes) whose house seal does
   not verify: changed outside the house (``audit_database`` only; auction and seq are None).
 - ``photo``: a photo an auction names (by digest, in its first event) that is missing from the
-  photo directory beside the ledger, or whose bytes changed (``audit_database`` on SQLite).
+  photo directory beside the ledger (the ``ledger_photos`` table of a PostgreSQL ledger), or
+  whose bytes changed (``audit_database``).
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ from auctionhouse.ledger.mandate import (
     mandate_digest,
     parse_mandate,
 )
-from auctionhouse.ledger.photos import PhotoFiles
+from auctionhouse.ledger.photos import PhotoFiles, PhotoStore
 from auctionhouse.ledger.sqlite import SQLiteStore
 from auctionhouse.ledger.store import CheckpointRecord, EventRecord, SealRecord, Store
 
@@ -122,8 +123,20 @@ def audit_database(
         else:
             public = store.get_meta(META_PUBLIC_KEY)
             source = KEY_DATABASE if public else KEY_NONE
-        photos = None if url else PhotoFiles.beside(db_path)
-        report = audit_store(store, public, auction_id=auction_id, key_source=source, photos=photos)
+        photos: PhotoStore
+        if url:  # the shared house keeps its photos in the database (ledger/photos_pg.py)
+            from auctionhouse.ledger.photos_pg import PostgresPhotos
+
+            photos = PostgresPhotos(str(db_path), readonly=True, max_size=1)
+        else:
+            photos = PhotoFiles.beside(db_path)
+        try:
+            report = audit_store(
+                store, public, auction_id=auction_id, key_source=source, photos=photos
+            )
+        finally:
+            if url:
+                photos.close()  # type: ignore[union-attr]
     finally:
         store.close()
     if auction_id is None and not url:  # the shared house's accounts are not sealed
@@ -139,7 +152,7 @@ def audit_store(
     *,
     auction_id: str | None = None,
     key_source: str = KEY_FILE,
-    photos: PhotoFiles | None = None,
+    photos: PhotoStore | None = None,
 ) -> AuditReport:
     """Audit any store against the trusted ``public_hex`` (None: signatures cannot be checked).
     With ``photos``, every photo an ``AuctionCreated`` names must be there with its digest."""
@@ -321,7 +334,7 @@ def _check_auction(
 
 
 def _check_photos(
-    aid: str, chain: list[EventRecord], photos: PhotoFiles, findings: _Findings
+    aid: str, chain: list[EventRecord], photos: PhotoStore, findings: _Findings
 ) -> None:
     """The photos the auction's ``AuctionCreated`` names (by SHA-256, so its chain link covers
     them): each file must be there and still hash to its digest."""

@@ -9,7 +9,7 @@ of an auction links to 32 zero bytes. Never change this encoding: every stored h
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import fields, is_dataclass
 from hashlib import sha256
 from operator import attrgetter
@@ -19,6 +19,7 @@ import orjson
 
 from auctionhouse.auction import EVENT_TYPES, AuctionCreated, Event, Rules, event_to_dict
 from auctionhouse.auction.events import OMITTED_WHEN_NONE
+from auctionhouse.auction.frozen import positional
 from auctionhouse.errors import InvalidRequest, LedgerError
 
 GENESIS = bytes(32)
@@ -109,6 +110,25 @@ def decode_event(body: bytes | str) -> Event:
     return _decode_exact(body)
 
 
+def decode_page(rows: Sequence[tuple[int, bytes]]) -> list[Event]:
+    """``decode_event`` of each ``(pos, body)`` row's body, a page at a time (the replay's hot
+    loop: one call per page, the builder found by the type's name). A malformed row raises
+    ``LedgerError`` as ``decode_event`` does (the caller then reads the page row by row)."""
+    out: list[Event] = []
+    append = out.append
+    loads = _fast_decode
+    builders = _BUILD_BY_NAME
+    for _pos, body in rows:
+        try:
+            data = loads(body)
+            build = builders.get(data.pop("type", None))
+            event = build(data) if build is not None else None
+        except (ValueError, KeyError, TypeError, AttributeError):
+            event = None
+        append(event if event is not None else decode_event(body))
+    return out
+
+
 def _decode_exact(body: bytes | str) -> Event:
     try:
         data = _decode(body if isinstance(body, str) else body.decode("utf-8"))
@@ -134,57 +154,55 @@ def decode_json(payload: bytes | str) -> Any:
 _EVENT_CLASSES = frozenset(EVENT_TYPES.values())
 
 # Replay builds events without their generated __init__ (a frozen dataclass __init__ costs ~2 us
-# for 11 fields; setting the slots directly ~0.8 us). Only for classes whose __init__ does
-# nothing else: plain frozen slots dataclasses without __post_init__, whose fields are plain
-# JSON values (not AuctionCreated and its Rules). Per class: the slot setters of the fields
-# always encoded, the int fields, the setters of the fields omitted when None (set to None; a
-# record that has them takes the exact path).
-_new = object.__new__
-_Setters = tuple[tuple[str, Callable[[Any, Any], None]], ...]
+# for 11 fields; the class's positional constructor, auction/frozen.py, a third of it). Only for
+# plain frozen slots dataclasses without __post_init__, whose fields are plain JSON values (not
+# AuctionCreated and its Rules). Per class: the fields always encoded and the int fields (the
+# fields omitted when None are None; a record that has them takes the exact path).
 
 
 def _always(cls: type[Any]) -> list[str]:
     return [f.name for f in fields(cls) if f.name not in OMITTED_WHEN_NONE.get(cls, ())]
 
 
-_FAST: dict[type[Any], tuple[_Setters, tuple[str, ...], tuple[Callable[[Any, Any], None], ...]]] = {
+def _constructor(cls: type[Any]) -> Callable[..., Any] | None:
+    try:
+        return positional(cls)
+    except TypeError:  # not a plain frozen slots dataclass: the exact path builds it
+        return None
+
+
+_FAST: dict[type[Any], tuple[tuple[str, ...], tuple[str, ...], Callable[..., Any]]] = {
     cls: (
-        tuple((name, cls.__dict__[name].__set__) for name in _always(cls)),
+        tuple(_always(cls)),
         tuple(f.name for f in fields(cls) if str(f.type).startswith("int")),
-        tuple(cls.__dict__[name].__set__ for name in OMITTED_WHEN_NONE.get(cls, ())),
+        new,
     )
     for cls in EVENT_TYPES.values()
-    if is_dataclass(cls)
-    and cls is not AuctionCreated
-    and not hasattr(cls, "__post_init__")
-    and hasattr(cls, "__slots__")
+    if is_dataclass(cls) and cls is not AuctionCreated
+    for new in [_constructor(cls)]
+    if new is not None
 }
 
 
 def _builder(cls: type[Any]) -> Callable[[dict[str, Any]], Any]:
-    """``build(data)``: the event of class ``cls`` from its decoded fields, unrolled (one line
-    per field, no loop: a quarter less than the loop over ``_FAST``'s setters, on every event
-    a restart replays), or None when the exact path must decide (a float in an int field, a
-    field omitted when None present)."""
-    setters, int_fields, unset = _FAST[cls]
-    scope: dict[str, Any] = {"new": _new, "cls": cls, "float": float}
-    lines = ["def build(data):", f"    if len(data) != {len(setters)}:", "        return None"]
+    """``build(data)``: the event of class ``cls`` from its decoded fields, unrolled (one
+    argument per field, no loop) through the class's positional constructor, on every event a
+    restart replays; or None when the exact path must decide (a float in an int field, a field
+    omitted when None present)."""
+    always, int_fields, new = _FAST[cls]
+    scope: dict[str, Any] = {"new": new}
+    lines = ["def build(data):", f"    if len(data) != {len(always)}:", "        return None"]
     lines += [
         f"    if data[{name!r}].__class__ is float:\n        return None" for name in int_fields
     ]
-    lines.append("    event = new(cls)")
-    for i, (name, set_slot) in enumerate(setters):
-        scope[f"set{i}"] = set_slot
-        lines.append(f"    set{i}(event, data[{name!r}])")
-    for i, set_slot in enumerate(unset):  # fields omitted when None (OMITTED_WHEN_NONE)
-        scope[f"unset{i}"] = set_slot
-        lines.append(f"    unset{i}(event, None)")
-    lines.append("    return event")
+    values = [f"data[{f.name!r}]" if f.name in always else "None" for f in fields(cls)]
+    lines.append(f"    return new({', '.join(values)})")
     exec("\n".join(lines), scope)  # our own field names only, as dataclasses does
     return scope["build"]  # type: ignore[no-any-return]
 
 
 _BUILD = {cls: _builder(cls) for cls in _FAST}
+_BUILD_BY_NAME = {name: _BUILD[cls] for name, cls in EVENT_TYPES.items() if cls in _BUILD}
 
 # Per event class with plain JSON fields: the names of the fields always encoded, a getter of
 # all of them, the type name, a getter of the fields omitted when None (any set: reference path).

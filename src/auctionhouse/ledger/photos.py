@@ -14,7 +14,9 @@ import hashlib
 import os
 import tempfile
 import threading
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Protocol
 
 from auctionhouse.errors import InvalidRequest, LedgerError
 
@@ -27,9 +29,24 @@ def digest_of(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _check_digest(digest: str) -> None:
+def check_digest(digest: str) -> None:
+    """Raise ``InvalidRequest`` unless ``digest`` is a SHA-256 in lowercase hex."""
     if not isinstance(digest, str) or len(digest) != 64 or digest.strip("0123456789abcdef"):
         raise InvalidRequest("not a photo digest (64 lowercase hex characters)")
+
+
+class PhotoStore(Protocol):
+    """Where a house keeps its photos: ``PhotoFiles`` (a directory beside an SQLite ledger, or
+    memory), ``photos_pg.PostgresPhotos`` (the shared house's database), the replicas' store
+    (p2p/photos.py). ``put`` returns once the photo is durable; the rest as ``PhotoFiles``."""
+
+    def put(self, data: bytes, ext: str, thumb: bytes) -> str: ...
+
+    def find(self, digest: str) -> tuple[str, str] | None: ...
+
+    def read(self, digest: str, *, thumbnail: bool = False) -> tuple[bytes, str] | None: ...
+
+    def problem(self, digest: str) -> str | None: ...
 
 
 class PhotoFiles:
@@ -56,7 +73,7 @@ class PhotoFiles:
 
     def find(self, digest: str) -> tuple[str, str] | None:
         """``(file name, media type)`` of the photo ``digest``, or None when it is missing."""
-        _check_digest(digest)
+        check_digest(digest)
         for ext, media in TYPES.items():
             name = f"{digest}.{ext}"
             if self._exists(name):
@@ -87,6 +104,23 @@ class PhotoFiles:
         if data is None or digest_of(data) != digest:
             return f"photo {digest[:12]}... was altered (its bytes no longer match its digest)"
         return None
+
+    def stored(self) -> Iterator[tuple[str, str, bytes, bytes]]:
+        """Every stored photo as ``(digest it is named by, ext, bytes, thumbnail bytes)``
+        (a migration copies them; the digest is the file's name, not checked here)."""
+        if self.root is None:
+            names = sorted(self._memory)
+        elif self.root.is_dir():
+            names = sorted(p.name for p in self.root.iterdir())
+        else:
+            names = []
+        for name in names:
+            digest, _, ext = name.partition(".")
+            if ext not in TYPES or len(digest) != 64:
+                continue  # a thumbnail (``.thumb.webp``) or a temporary file
+            data, thumb = self._read(name), self._read(f"{digest}.{THUMB}")
+            if data is not None:
+                yield digest, ext, data, thumb or b""
 
     # -- files -------------------------------------------------------------------------------
 

@@ -313,6 +313,10 @@ class SQLiteStore:
     def count(self) -> int:
         return int(self._read("SELECT COUNT(*) FROM ledger_events", ())[0][0])
 
+    def last_pos(self) -> int:
+        """The highest event position (0: none), read off the primary key's index."""
+        return int(self._read("SELECT COALESCE(MAX(pos), 0) FROM ledger_events", ())[0][0])
+
     def close(self) -> None:
         with self._lock:
             if not self._closed:

@@ -27,6 +27,8 @@ See docs/ledger.md, "Start-up verification", and decision 0010-ledger-startup-ch
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from hashlib import sha256
@@ -36,11 +38,15 @@ import orjson
 from auctionhouse.auction import Event
 from auctionhouse.auction.events import CLOSING_EVENTS
 from auctionhouse.errors import LedgerError, TamperDetected
-from auctionhouse.ledger.encoding import GENESIS, decode_event
+from auctionhouse.ledger import chain_worker
+from auctionhouse.ledger.encoding import GENESIS, decode_event, decode_page
 from auctionhouse.ledger.keys import verify
 from auctionhouse.ledger.store import PAGE, Store
 
 _CHECKPOINT_KIND = b'"kind":"checkpoint"'
+
+RESULT_TIMEOUT = 120.0
+"""Seconds the pass waits for the chain worker before hashing in its own process."""
 
 INLINE_SIGNATURES = 64
 """Up to this many signatures are verified inline (a thread costs more than it saves)."""
@@ -79,6 +85,7 @@ class Verification:
         # newest signed record, every seal
         self._to_verify: list[tuple[str, bytes, object]] = []
         self._thread: threading.Thread | None = None
+        self._hashed_here = False  # a page's rows were hashed one by one in this process
         self.events_read = 0
 
     # -- failures ---------------------------------------------------------------------------
@@ -103,11 +110,11 @@ class Verification:
         loop only hashes:
         a chain that was edited, cut, reordered or added to no longer ends at the head the
         house signed, and ``finish`` then asks the audit where it breaks."""
+        chains = _Chains.start(self._store) if self.strict else None
         self._walk_signed_records()
         self._start_signatures()
         pages = _Pages(self._store)
         try:
-            decode = decode_event
             hashes = self.hashes
             lasts = self.lasts
             get = hashes.get
@@ -122,25 +129,59 @@ class Verification:
                 out: list[Event] = []
                 append = out.append
                 try:
-                    for _pos, body in rows:
-                        event = decode(body)
-                        aid = event.auction_id
-                        hashes[aid] = sha256(get(aid, GENESIS) + body).digest()
-                        lasts[aid] = event
-                        append(event)
+                    # Decoded a page at a time, then each stored body hashed as it is (the
+                    # chain covers the stored bytes: nothing is encoded again), here or by
+                    # the chain worker on the other core.
+                    if chains is None:
+                        for (_pos, body), event in zip(rows, decode_page(rows), strict=True):
+                            aid = event.auction_id
+                            hashes[aid] = sha256(get(aid, GENESIS) + body).digest()
+                            lasts[aid] = event
+                            append(event)
+                    else:
+                        out = decode_page(rows)
+                        for event in out:
+                            lasts[event.auction_id] = event
                 except (LedgerError, TypeError, AttributeError):  # a row edited to garbage
-                    out = self._slow_page(rows, out)
+                    out = self._slow_page(rows, [] if chains is not None else out)
                 self.events_read += len(out)
                 yield from out
+            if chains is not None:
+                self._take_chains(chains)
         finally:
+            if chains is not None:
+                chains.stop()
             pages.stop()
             self._join()
         self.finish(stored_heads)
         if on_end is not None:
             on_end(self)
 
+    def _take_chains(self, chains: _Chains) -> None:
+        """The chain worker's heads, if it read what this pass read and hashed nothing here
+        (a bad row was hashed here): else every chain is hashed here after all, in a second
+        read (the exact path, which also names a row that cannot be hashed)."""
+        heads = chains.result(self.events_read)
+        if heads is not None and not self._hashed_here and heads.keys() == self.lasts.keys():
+            self.hashes.update(heads)
+            return
+        self.hashes.clear()
+        hashes = self.hashes
+        get = hashes.get
+        pages = _Pages(self._store)
+        while rows := pages.next():
+            done: list[Event] = []
+            try:
+                for (_pos, body), event in zip(rows, decode_page(rows), strict=True):
+                    aid = event.auction_id
+                    hashes[aid] = sha256(get(aid, GENESIS) + body).digest()
+                    done.append(event)
+            except (LedgerError, TypeError, AttributeError):
+                self._slow_page(rows, done)
+
     def _slow_page(self, rows: list[tuple[int, bytes]], done: list[Event]) -> list[Event]:
         """The rest of a page with a bad row in it: name the row (strict) or skip it."""
+        self._hashed_here = True
         for pos, body in rows[len(done) :]:
             try:
                 event = decode_event(body)
@@ -334,6 +375,54 @@ class Verification:
                 self.fail(f"{where(aid, seq)}: the close seal differs from the chain (edited)")
         for aid, seal in seals.items():
             self.fail(f"{where(aid, seal.seq)}: a seal of an auction that did not close (edited)")
+
+
+class _Chains:
+    """The chain worker (ledger/chain_worker.py) on an SQLite ledger's file."""
+
+    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
+        self._proc = proc
+
+    @classmethod
+    def start(cls, store: Store) -> _Chains | None:
+        """The worker on ``store``'s file, when it is an SQLite file of at least
+        ``chain_worker.MIN_EVENTS`` events; else None (hash in this process)."""
+        from auctionhouse.ledger.sqlite import SQLiteStore
+
+        if type(store) is not SQLiteStore or store.path is None:
+            return None
+        try:
+            if store.last_pos() < chain_worker.MIN_EVENTS:
+                return None
+            proc = subprocess.Popen(
+                [sys.executable, "-P", chain_worker.__file__, str(store.path)],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+            )
+        except (LedgerError, OSError):
+            return None
+        return cls(proc)
+
+    def result(self, rows: int) -> dict[str, bytes] | None:
+        """Each auction's head, if the worker read exactly ``rows`` rows; else None."""
+        try:
+            out, _ = self._proc.communicate(timeout=RESULT_TIMEOUT)
+            if self._proc.returncode != 0:
+                return None
+            found = orjson.loads(out)
+            if found["rows"] != rows:
+                return None
+            return {aid: bytes.fromhex(digest) for aid, digest in found["heads"].items()}
+        except (subprocess.TimeoutExpired, ValueError, KeyError, TypeError, AttributeError):
+            return None
+
+    def stop(self) -> None:
+        if self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait()
+        if self._proc.stdout is not None:
+            self._proc.stdout.close()
 
 
 class _Pages:

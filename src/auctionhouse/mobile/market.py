@@ -14,6 +14,7 @@ from typing import Any
 from auctionhouse.agents.embedded import EmbeddedHouse, EmbeddedMarket
 from auctionhouse.agents.market import SignedBid
 from auctionhouse.errors import OverMandate, QuotaExceeded
+from auctionhouse.house.verifier import place_bid_command
 from auctionhouse.ledger.mandate import Mandate
 
 
@@ -51,10 +52,13 @@ class MandateMarket(EmbeddedMarket):
         if highest > self.max_money:
             raise OverMandate(f"{highest} is above this site's {self.max_money} per agent")
         self.attempts += 1
-        account, mandate = self.account, self._mandate
         ack = await self.hub.call(
-            lambda h: h.place_bid(
-                account, bid.auction_id, bid.amount, proxy_max=bid.proxy_max, mandate=mandate
+            place_bid_command(
+                self.account,
+                bid.auction_id,
+                bid.amount,
+                proxy_max=bid.proxy_max,
+                mandate=self._mandate,
             )
         )
         self.placed.append((bid, ack))

@@ -73,6 +73,7 @@ OPS = frozenset(
         "place_order",
         "cancel_order",
         "close_market",
+        "photo",  # a photo's registration: its bytes travel beside Raft (p2p/photos.py)
     }
 )
 

@@ -22,6 +22,7 @@ import datetime
 import logging
 import secrets
 import ssl
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -218,6 +219,11 @@ class Tunnels:
         self._tasks: set[asyncio.Task[None]] = set()
         self.refused = 0
         self.accepted = 0
+        # Other services on the peer port: a connection that opens with one of these byte
+        # strings (never the start of pysyncobj's traffic) goes to its handler, not to Raft.
+        self.services: dict[
+            bytes, Callable[[asyncio.StreamReader, asyncio.StreamWriter, str], Awaitable[None]]
+        ] = {}
 
     async def listen(self, host: str, port: int) -> int:
         """Accept TLS connections from members on ``host:port``; returns the port bound."""
@@ -250,6 +256,18 @@ class Tunnels:
         protocol.connection_made(tls)
         writer = asyncio.StreamWriter(tls, protocol, reader, loop)
         name = peer_name(writer)
+        head = b""
+        if self.services:
+            size = len(next(iter(self.services)))
+            try:  # pysyncobj's side speaks first: its connections open with a length
+                head = await asyncio.wait_for(reader.readexactly(size), HANDSHAKE_SECONDS * 6)
+            except (OSError, TimeoutError, asyncio.IncompleteReadError, ssl.SSLError):
+                writer.close()
+                return
+            service = self.services.get(head)
+            if service is not None:
+                await service(reader, writer, name)
+                return
         try:
             inner = await asyncio.open_connection(*self._internal)
         except OSError as exc:
@@ -258,6 +276,8 @@ class Tunnels:
             return
         self.accepted += 1
         log.info("peer %s connected from %s", name, where)
+        if head:
+            inner[1].write(head)
         await _splice((reader, writer), inner)
 
     async def outbound(self, address: str) -> int:

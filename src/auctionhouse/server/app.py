@@ -162,7 +162,13 @@ class ServerState:
         self.passwords.shutdown()
 
     async def place_bid(self, account: str, auction: str, bid: BidFields) -> dict[str, Any]:
-        return await self.service.call(
+        return await self.submit_bid(account, auction, bid)
+
+    def submit_bid(
+        self, account: str, auction: str, bid: BidFields
+    ) -> asyncio.Future[dict[str, Any]]:
+        """Queue the bid; the future gets its ack once durable (``HouseService.submit``)."""
+        return self.service.submit(
             place_bid_command(  # a signature is verified ahead, in a batch (house/verifier.py)
                 account,
                 auction,

@@ -130,7 +130,7 @@ class Connection:
         # live events are covered by it, so they are skipped).
         self.last_seq: dict[str, int] = {}
         self.pending: Counter[str] = Counter()
-        self.tasks: set[asyncio.Task[None]] = set()
+        self.tasks: set[asyncio.Future[Any]] = set()  # bids in flight (cancelled at close)
         self.closed = False
         # When the frame being handed to the socket started waiting (None: not blocked).
         self.sending_since: float | None = None

@@ -286,7 +286,10 @@ async def upload_photo(account: User, request: Request) -> dict[str, Any]:
 @api_router.get("/photos/{digest}", tags=["photos"])
 async def photo(digest: PhotoDigest, request: Request, thumbnail: bool = False) -> Response:
     """A photo (``thumbnail=true``: its thumbnail, WebP, at most 400 pixels a side)."""
-    data, media = server_of(request).house.photo(digest, thumbnail=thumbnail)
+    # On a thread: the bytes may come from a file, the shared house's database or, on a
+    # replica that lacks them yet, another member of its group (p2p/photos.py).
+    house = server_of(request).house
+    data, media = await asyncio.to_thread(house.photo, digest, thumbnail=thumbnail)
     return Response(data, media_type=media, headers={"Cache-Control": PHOTO_CACHE})
 
 

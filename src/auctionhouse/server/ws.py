@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from auctionhouse.errors import AuctionhouseError, InvalidRequest, Overloaded, Unauthorized
 from auctionhouse.server.hub import Connection
-from auctionhouse.server.models import BidFields, NewBid, quick_bid
+from auctionhouse.server.models import NewBid, quick_bid
 from auctionhouse.server.wire import decode_message, dumps, error_body, validation_error
 
 if TYPE_CHECKING:
@@ -155,28 +156,30 @@ class Session:
                     raise validation_error(exc.errors()) from None
             if len(conn.tasks) >= MAX_INFLIGHT_BIDS:
                 raise Overloaded("too many bids in flight on this connection")
-        except AuctionhouseError as exc:
-            self.server.metrics.bid("websocket", started, exc.code)
+            # Answered from the future's callback once durable: no task per bid on the loop.
+            future = self.server.submit_bid(conn.account, auction, bid)
+        except Exception as exc:
+            code = exc.code if isinstance(exc, AuctionhouseError) else "internal_error"
+            self.server.metrics.bid("websocket", started, code)
             conn.push(_error(request_id, exc))
             return
-        task = self.server.loop.create_task(
-            self._place(request_id, conn.account, auction, bid, started)
-        )
-        conn.tasks.add(task)
-        task.add_done_callback(conn.tasks.discard)
+        conn.tasks.add(future)
+        future.add_done_callback(functools.partial(self._answer, request_id, started))
 
-    async def _place(
-        self, request_id: Any, account: str, auction: str, bid: BidFields, started: float
+    def _answer(
+        self, request_id: Any, started: float, future: asyncio.Future[dict[str, Any]]
     ) -> None:
-        try:
-            ack = await self.server.place_bid(account, auction, bid)
-        except Exception as exc:
+        self.conn.tasks.discard(future)
+        if future.cancelled():  # the connection closed first
+            return
+        exc = future.exception()
+        if exc is not None:
             code = exc.code if isinstance(exc, AuctionhouseError) else "internal_error"
             self.server.metrics.bid("websocket", started, code)
             self.conn.push(_error(request_id, exc))
             return
         self.server.metrics.bid("websocket", started, None)
-        self.conn.push(dumps({"type": "ack", "id": request_id, "ack": ack}))
+        self.conn.push(dumps({"type": "ack", "id": request_id, "ack": future.result()}))
 
 
 class RawSocket:
