@@ -1,7 +1,8 @@
 """Signed, durable market orders/s into the live book, beside signed bids/s, in the same run.
 
-Both go through ``HouseService`` (the server's path: decisions on the event loop, pipelined
-group commit into the fsync'd SQLite ledger) with every signature verified by the house:
+Both go through ``HouseService`` (the server's path: signatures verified in batches by the
+worker process, decisions on the event loop, pipelined group commit into the fsync'd SQLite
+ledger), as the server's commands (``place_bid_command``, ``place_order_command``):
 
 - ``bids``: signed English bids (``place_bid``) into 100 auctions, each auction's bids rising
   by 1.
@@ -30,8 +31,10 @@ from typing import Any
 from nacl.signing import SigningKey
 
 from auctionhouse.house import AuctionHouse, HouseConfig
+from auctionhouse.house.markets import place_order_command
 from auctionhouse.house.service import HouseService
 from auctionhouse.house.signing import bid_message, order_message, sign
+from auctionhouse.house.verifier import place_bid_command
 
 CFG = HouseConfig.for_tests(account_rate=1e12, account_burst=1e12, max_pending=200_000)
 TRADERS = 400
@@ -108,20 +111,15 @@ async def _run(db: Path, work: list[Any], kind: str) -> float:
     for item in work:
         lanes[int(item[0][1:]) // 2 % LANES].append(item)
 
+    # The server's commands: each signature goes to the batched verifier (decision 0017)
     async def bids(items: list[Any]) -> None:
         for b, a, amount, nonce, sig in items:
-            await service.call(
-                lambda h, b=b, a=a, m=amount, n=nonce, s=sig: h.place_bid(
-                    b, a, m, nonce=n, ts=TS, signature=s
-                )
-            )
+            await service.call(place_bid_command(b, a, amount, nonce=nonce, ts=TS, signature=sig))
 
     async def orders(items: list[Any]) -> None:
         for t, m, side, price, qty, nonce, sig in items:
             await service.call(
-                lambda h, t=t, m=m, sd=side, p=price, q=qty, n=nonce, s=sig: h.markets.place_order(
-                    t, m, sd, p, q, nonce=n, ts=TS, signature=s
-                )
+                place_order_command(t, m, side, price, qty, nonce=nonce, ts=TS, signature=sig)
             )
 
     run = bids if kind == "bids" else orders
@@ -203,7 +201,7 @@ def main() -> None:
                 "trades": trades,
                 "core_orders_per_s": round(core),
                 "core_trades": core_trades,
-                "path": "HouseService (the server's write path), signatures verified, fsync'd",
+                "path": "HouseService (the server's write path), batched verifier, fsync'd",
             }
         )
     )

@@ -1,5 +1,6 @@
 """Agent documents: the examples load; every bad field is named; ``agent run`` runs a seller
-and bidders from their documents against a real house over the network."""
+and bidders, and traders in a market, from their documents against a real house over the
+network."""
 
 from __future__ import annotations
 
@@ -43,7 +44,7 @@ def test_every_example_document_loads() -> None:
     examples = sorted((ROOT / "examples" / "agents").glob("*.toml"))
     assert len(examples) >= 5
     roles = {load_document(path).role for path in examples}
-    assert roles == {"bidder", "seller"}
+    assert roles == {"bidder", "seller", "trader"}
     erin = load_document(ROOT / "examples" / "agents" / "erin-evolved.toml")
     assert erin.bidder_strategy().limit  # the embedded evolved chromosome is usable
 
@@ -273,3 +274,105 @@ def test_strategies_read_as_plain_words() -> None:
         assert markup not in proc.stdout, markup
     assert "Stays under its value and bids only the minimum." in proc.stdout
     assert "factor (0.85)" in proc.stdout
+
+
+TRADER = """
+house = "http://127.0.0.1:8000"
+role = "trader"
+market = "m1"
+side = "buy"
+limit = "1.50"
+units = 2
+[account]
+name = "trader"
+password = "trader-password"
+key_file = "trader.pem"
+[strategy]
+name = "zip"
+params = { beta = 0.3 }
+"""
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        (('market = "m1"\n', ""), "market: is missing"),
+        (('side = "buy"', 'side = "bid"'), "side: must be"),
+        (('limit = "1.50"', 'limit = "1.505"'), "limit"),
+        (('limit = "1.50"', "limit = 0"), "limit: must be a positive amount"),
+        (("units = 2", "units = 0"), "units: must be a whole number"),
+        (('key_file = "trader.pem"\n', ""), "account.key_file: is missing"),
+        (('name = "zip"', 'name = "zap"'), "strategy.name"),
+        (("beta = 0.3", "beta = 3"), "strategy.params.beta"),
+        (("units = 2", "units = 2\nbudget = 5"), "budget: is not a trader's field"),
+    ],
+)
+def test_a_bad_trader_document_names_the_field(
+    tmp_path: Path, change: tuple[str, str], field: str
+) -> None:
+    old, new = change
+    assert old in TRADER
+    path = write(tmp_path, TRADER.replace(old, new, 1))
+    with pytest.raises(ConfigError) as info:
+        load_document(path)
+    assert str(path) in info.value.message and field in info.value.message, info.value.message
+
+
+def test_a_trader_document_reads_as_a_trader(tmp_path: Path) -> None:
+    doc = load_document(write(tmp_path, TRADER))
+    assert (doc.role, doc.market, doc.side, doc.limit, doc.units) == ("trader", "m1", "buy", 150, 2)
+    brain = doc.trader(max_price=10_000)
+    assert (brain.side, brain.limit, brain.units_left) == ("buy", 150, 2)
+    with pytest.raises(ConfigError, match="market: is a trader's field"):
+        load_document(write(tmp_path, BIDDER.replace("budget", 'market = "m1"\nbudget')))
+
+
+@pytest.mark.e2e
+def test_agent_run_trades_in_a_market_from_trader_documents(tmp_path: Path) -> None:
+    from auctionhouse.client import Client
+    from auctionhouse.client.keys import BidKey
+    from auctionhouse.ledger import audit_database
+
+    docs = []
+    for name, strategy, side, limit in (
+        ("tb", "zic", "buy", "1.50"),
+        ("ts", "gvwy", "sell", "0.80"),
+    ):
+        text = TRADER.replace('name = "trader"', f'name = "{name}"').replace(
+            'name = "zip"\nparams = { beta = 0.3 }', f'name = "{strategy}"'
+        )
+        text = text.replace('side = "buy"', f'side = "{side}"').replace('"1.50"', f'"{limit}"')
+        text = text.replace("trader.pem", f"{name}.pem").replace(
+            'password = "trader-password"', f'password = "{name}-password"\ncreate = true'
+        )
+        text = text.replace("units = 2", "units = 2\npoll = 0.1")
+        docs.append(write(tmp_path, text, f"{name}.toml"))
+    with HouseServer(tmp_path / "house.db", demo_house_config()) as server:
+        owner = Client(server.url, key=BidKey.generate())
+        owner.create_account("market-owner", "owner-password")
+        owner.login("market-owner", "owner-password")
+        market = owner.create_market("copper", max_price=1000, duration=30)["id"]
+        assert market == "m1"
+        run = [sys.executable, "-m", "auctionhouse", "agent", "run", "--house", server.url]
+        procs = [
+            subprocess.Popen(
+                [*run, str(d), "--for", "20"],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for d in docs
+        ]
+        outs = [p.communicate(timeout=90) for p in procs]
+        trades = owner.trades(market, 0, 100)["trades"]
+        owner.close()
+    for proc, (_, err) in zip(procs, outs, strict=True):
+        assert proc.returncode == 0, err
+    buyer_out, seller_out = outs[0][0], outs[1][0]
+    assert "tb (zic) buys 2 in market m1" in buyer_out
+    assert "traded 2 of 2 units in m1" in buyer_out.splitlines()[-1]
+    assert "traded 2 of 2 units in m1" in seller_out.splitlines()[-1]
+    assert [(t["buyer"], t["seller"]) for t in trades] == [("tb", "ts"), ("tb", "ts")]
+    assert all(80 <= t["price"] <= 150 for t in trades)  # within both limits
+    assert buyer_out.count(" bought 1 at ") == 2 and seller_out.count(" sold 1 at ") == 2
+    assert audit_database(tmp_path / "house.db").ok

@@ -4,7 +4,7 @@
 
     owner = "Alice Example"
     house = "http://127.0.0.1:8000"
-    role = "bidder"                      # or "seller"
+    role = "bidder"                      # or "seller", or "trader" (a market's, below)
     budget = "1500.00"                   # bidders: an amount of the currency (or 150000,
                                          # a whole number: minor units)
     currency = "EUR"                     # what "1500.00" is in (default EUR; the house's)
@@ -22,6 +22,11 @@
     [[items]]                            # bidders: what to bid on (fnmatch name) and its value
     name = "Antique*"
     value = 60000
+
+A trader (double-auction markets, docs/markets.md) names its ``market``, its ``side`` (``buy``
+or ``sell``), its ``limit`` (a buyer's value, a seller's cost: an amount per unit) and
+``units`` to trade; its strategy is a registered trader (``zic``, ``zip``, ``gvwy``...,
+``agents/traders.py``) and ``poll`` is the seconds between its quotes.
 
 :func:`load_document` checks everything once and names the bad field
 (``alice.toml: strategy.params.window must be a number``). Money is a decimal string of the
@@ -59,7 +64,12 @@ TOP_KEYS = {
     "seed",
     "run_for",
     "currency",
+    "market",
+    "side",
+    "limit",
+    "units",
 }
+TRADER_KEYS = {"market", "side", "limit", "units"}
 ACCOUNT_KEYS = {"name", "password", "password_env", "password_file", "key_file", "create"}
 STRATEGY_KEYS = {"name", "params"}
 BIDDER_ITEM_KEYS = {"name", "value", "methods"}
@@ -95,6 +105,10 @@ class AgentDocument:
     seed: int = 0
     run_for: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    market: str = ""  # a trader's: its market, side, limit per unit and units to trade
+    side: str = ""
+    limit: int = 0
+    units: int = 1
 
     def bidder_strategy(self) -> BidderStrategy:
         from auctionhouse.agents.runtime import agent_rng
@@ -109,6 +123,23 @@ class AgentDocument:
         return _named(
             lambda: make_seller_strategy(
                 self.strategy, self.params, agent_rng(self.seed, self.account)
+            )
+        )
+
+    def trader(self, max_price: int | None = None, rng: Any = None) -> Any:
+        """The trader's brain (``agents.traders.make_trader``): its strategy with its side,
+        limit and units; ``max_price`` the market's (None: the traders' default)."""
+        from auctionhouse.agents.runtime import agent_rng
+        from auctionhouse.agents.traders import make_trader
+
+        settings: dict[str, Any] = {"side": self.side, "limit": self.limit, "units": self.units}
+        if max_price is not None:
+            settings["max_price"] = max_price
+        return _named(
+            lambda: make_trader(
+                self.strategy,
+                settings | self.params,
+                rng if rng is not None else agent_rng(self.seed, self.account),
             )
         )
 
@@ -210,8 +241,8 @@ def parse_document(data: Any, path: Path) -> AgentDocument:
         except ConfigError as exc:
             raise r.fail("currency", exc.message) from None
     role = r.text(top, "role", "role")
-    if role not in ("bidder", "seller"):
-        raise r.fail("role", 'must be "bidder" or "seller"')
+    if role not in ("bidder", "seller", "trader"):
+        raise r.fail("role", 'must be "bidder", "seller" or "trader"')
     house = r.text(top, "house", "house")
     try:
         from auctionhouse.client import normalize_house
@@ -255,12 +286,43 @@ def parse_document(data: Any, path: Path) -> AgentDocument:
         "run_for": r.number(top, "run_for", "run_for", None),
         "poll": r.number(top, "poll", "poll", 0.25) or 0.25,
     }
-    doc = _bidder(r, top, common) if role == "bidder" else _seller(r, top, common)
+    if role != "trader":
+        for key in sorted(TRADER_KEYS & set(top)):
+            raise r.fail(key, 'is a trader\'s field (role = "trader")')
+    builders = {"bidder": _bidder, "seller": _seller, "trader": _trader}
+    doc = builders[role](r, top, common)
     try:  # check the strategy and its parameters now
-        doc.bidder_strategy() if role == "bidder" else doc.seller_strategy()
+        if role == "bidder":
+            doc.bidder_strategy()
+        elif role == "seller":
+            doc.seller_strategy()
+        else:
+            doc.trader()
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc.message}") from None
     return doc
+
+
+def _trader(r: _Reader, top: dict[str, Any], common: dict[str, Any]) -> AgentDocument:
+    for key in ("budget", "value", "auctions", "items"):
+        if key in top:
+            raise r.fail(key, "is not a trader's field (a trader has market, side, limit, units)")
+    market = top.get("market")
+    if isinstance(market, int) and not isinstance(market, bool):
+        market = f"m{market}"
+    if not isinstance(market, str) or not market.strip():
+        raise r.fail("market", 'is missing (the market\'s id, e.g. "m1")')
+    side = top.get("side")
+    if side not in ("buy", "sell"):
+        raise r.fail("side", 'must be "buy" or "sell"')
+    limit = r.amount(top, "limit", "limit", required=True)
+    assert limit is not None
+    units = top.get("units", 1)
+    if isinstance(units, bool) or not isinstance(units, int) or units < 1:
+        raise r.fail("units", "must be a whole number of units >= 1")
+    if common["key_file"] is None:
+        raise r.fail("account.key_file", "is missing: a trader signs every order with its key")
+    return AgentDocument(**common, market=market.strip(), side=side, limit=limit, units=units)
 
 
 def _password(r: _Reader, account: dict[str, Any], base: Path) -> str:

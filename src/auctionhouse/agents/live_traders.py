@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -126,6 +126,14 @@ class TraderAgent(Agent):
         self.refused: dict[str, int] = {}
         self.closed = False
         self.ctx: Context | None = None
+        self.kind = "cda"  # the market's kind (from its snapshot)
+        self.on_fill: Callable[[str, int, int], None] | None = None  # (name, price, units)
+        # The last order placed in a CDA, until the events its own command decided are seen
+        # (they come next, in one burst): the shout is learnt from once, as the simulator
+        # does, as accepted if one of its trades follows, else as an unaccepted shout. (The
+        # book sent with an event is the book once its command is durable, not between its
+        # events, so it cannot tell whether the order crossed.)
+        self._pending: tuple[int, BookTop] | None = None
 
     async def on_start(self, ctx: Context) -> None:
         self.ctx = ctx
@@ -141,6 +149,8 @@ class TraderAgent(Agent):
             view = event["view"]
             self.top = self._top(now, view.get("best_bid"), view.get("best_ask"), view)
             self.closed = view.get("state") == "closed"
+            self.kind = str(view.get("kind", "cda"))
+            self._pending = None
             for t in event.get("trades", []):
                 self.seen_trades.add(int(t["trade_id"]))  # before we started: not ours
             return
@@ -150,6 +160,8 @@ class TraderAgent(Agent):
         book = event["book"]
         best_bid = book["bids"][0][0] if book["bids"] else None
         best_ask = book["asks"][0][0] if book["asks"] else None
+        if self._pending is not None and not self._same_command(e):
+            self._settle_pending(now)  # nothing of it traded: an unaccepted shout
         shout = None
         if e["type"] == "OrderPlaced":
             shout = Shout(e["side"], int(e["price"]))
@@ -174,9 +186,30 @@ class TraderAgent(Agent):
             self.resting = None
         elif e["type"] == "MarketClosed":
             self.closed = True
-        self.brain.respond(now, self.top, trade)
+        if shout is not None and self.kind == "cda":
+            self._pending = (int(e["order_id"]), self.top)  # its trades follow, or not
+        elif trade is not None and self._pending is not None:
+            self._pending = None  # the pending shout was accepted: learnt from its trade
+            self.brain.respond(now, self.top, trade)
+        elif self._pending is None:  # (a self-trade cancel of the pending order's command)
+            self.brain.respond(now, self.top, trade)
         if self.closed or (not self.brain.active and self.resting is None):
             ctx.stop()
+
+    def _same_command(self, e: dict[str, Any]) -> bool:
+        """Is ``e`` decided with the pending order (a fill of it, or a self-trade cancel it
+        caused)?"""
+        assert self._pending is not None
+        if e["type"] == "Trade":
+            return self._pending[0] in (e["buy_order"], e["sell_order"])
+        return e["type"] == "OrderCancelled" and e.get("reason") == "self_trade"
+
+    def _settle_pending(self, now: float) -> None:
+        """Learn from the pending order as an unaccepted shout (no trade of it came)."""
+        if self._pending is not None:
+            _, top = self._pending
+            self._pending = None
+            self.brain.respond(now, top, None)
 
     def _book_fill(self, now: float, e: dict[str, Any]) -> None:
         """Book one of our trades once (from an order's ack or from the stream, whichever
@@ -190,6 +223,8 @@ class TraderAgent(Agent):
         quantity = min(int(e["quantity"]), self.brain.units_left)
         if quantity > 0:
             self.brain.filled(now, int(e["price"]), quantity)
+            if self.on_fill is not None:
+                self.on_fill(self.name, int(e["price"]), quantity)
         if mine == self.resting:
             self.resting = None
 
@@ -208,6 +243,7 @@ class TraderAgent(Agent):
     async def _act(self) -> None:
         assert self.ctx is not None
         now = self.ctx.now()
+        self._settle_pending(now)  # its command's events came long ago: none was a fill
         if self.closed or now >= self.ends_at or not self.brain.active:
             if self.resting is None or self.closed or now >= self.ends_at:
                 self.ctx.stop()
@@ -285,20 +321,8 @@ async def run_traders(
         raise ConfigError("every trader needs an account name of its own")
     watcher = AsyncClient(house)
     clients: list[Any] = []
-    runtime = Runtime(seed=seed)
-    feed: asyncio.Task[None] | None = None
     try:
-        view = await watcher.market(market_id)
-        ceiling = max_price if max_price is not None else int(view["max_price"])
-        brains = [
-            make_trader(
-                s.strategy,
-                {"side": s.side, "limit": s.limit, "units": s.units, "max_price": ceiling}
-                | s.params,
-                agent_rng(seed, s.name),
-            )
-            for s in specs
-        ]
+        await watcher.market(market_id)  # the market exists: before any account is made
         for spec in specs:
             key = BidKey.generate()
             client = AsyncClient(house, key=key)
@@ -309,6 +333,57 @@ async def run_traders(
             if not create_accounts:
                 await client.register_key()
             await client.time()
+        report, _ = await trade_live(
+            watcher,
+            market_id,
+            specs,
+            clients,
+            run_for=run_for,
+            period=period,
+            seed=seed,
+            max_price=max_price,
+        )
+        return report
+    finally:
+        for client in clients:
+            await client.aclose()
+        await watcher.aclose()
+
+
+async def trade_live(
+    watcher: Any,
+    market_id: str,
+    specs: Sequence[TraderSpec],
+    clients: Sequence[Any],
+    *,
+    run_for: float,
+    period: float = 0.25,
+    seed: int = 0,
+    max_price: int | None = None,
+    brains: Sequence[Trader] | None = None,
+    on_fill: Callable[[str, int, int], None] | None = None,
+) -> tuple[TradersReport, list[TraderAgent]]:
+    """Run one trader agent per spec, each through its logged-in SDK client with a key
+    (``clients``, in the specs' order), fed the market's events by ``watcher``'s socket, for
+    at most ``run_for`` seconds. ``brains``: the traders' brains (default: each spec's strategy,
+    seeded from ``seed`` and its name). ``on_fill(name, price, quantity)`` hears each trader's
+    fills. Returns the report and the agents once every trader has stopped. The clients stay
+    open (their caller closes them)."""
+    runtime = Runtime(seed=seed)
+    feed: asyncio.Task[None] | None = None
+    try:
+        view = await watcher.market(market_id)
+        ceiling = max_price if max_price is not None else int(view["max_price"])
+        if brains is None:
+            brains = [
+                make_trader(
+                    s.strategy,
+                    {"side": s.side, "limit": s.limit, "units": s.units, "max_price": ceiling}
+                    | s.params,
+                    agent_rng(seed, s.name),
+                )
+                for s in specs
+            ]
         start = runtime.clock.now()
         ends_at = start + run_for
         agents = [
@@ -323,6 +398,8 @@ async def run_traders(
             )
             for spec, brain, client in zip(specs, brains, clients, strict=True)
         ]
+        for agent in agents:
+            agent.on_fill = on_fill
         addresses = [runtime.spawn(agent, agent.name) for agent in agents]
 
         async def pump() -> None:
@@ -340,15 +417,13 @@ async def run_traders(
         for failed, exc in runtime.failures:
             log.warning("trader %s failed: %r", failed, exc)
         final = await watcher.market(market_id)
-        return TradersReport(
+        report = TradersReport(
             market_id, [a.result() for a in agents], int(final["trades"]), max_surplus(specs)
         )
+        return report, agents
     finally:
         if feed is not None:
             feed.cancel()
             with contextlib.suppress(BaseException):
                 await feed
         await runtime.shutdown()
-        for client in clients:
-            await client.aclose()
-        await watcher.aclose()

@@ -93,8 +93,10 @@ async def run_document(
     doc: AgentDocument, say: Callable[[str], None], run_for: float | None = None
 ) -> Agent:
     """Run the agent until it is done, ``run_for`` seconds pass, or it is cancelled."""
-    agent, _ = build_agent(doc, say)
     limit = run_for if run_for is not None else doc.run_for
+    if doc.role == "trader":
+        return await run_trader(doc, say, limit)
+    agent, _ = build_agent(doc, say)
     async with Runtime(seed=doc.seed) as runtime:
         runtime.spawn(agent, name=doc.account)
         say(f"{doc.owner}'s {doc.role} {doc.account} ({doc.strategy}) at {doc.house}")
@@ -111,3 +113,53 @@ async def run_document(
                 break
             await asyncio.sleep(0.1)
     return agent
+
+
+async def run_trader(doc: AgentDocument, say: Callable[[str], None], limit: float | None) -> Agent:
+    """A trader document: log in (creating the account and key if the document says so), then
+    quote every ``poll`` seconds in its market (agents/live_traders.py) until its units are
+    traded, the market closes, or ``limit`` seconds pass (default: until the market's close;
+    a market with no close time needs ``run_for``). Returns the trader agent."""
+    from auctionhouse.agents.live_traders import TraderSpec, trade_live
+
+    remote = RemoteMarket(
+        doc.house, doc.account, doc.password, key=bid_key(doc), create_account=doc.create
+    )
+    try:
+        await remote.start()
+        client = remote.client
+        view = await client.market(doc.market)
+        if limit is None:
+            closes_at = view.get("closes_at")
+            if view.get("state") != "open" or closes_at is None:
+                raise ConfigError(
+                    f"{doc.path}: run_for: market {doc.market} has no close time: say how long"
+                    " the trader runs (run_for, or --for)"
+                )
+            limit = max(0.1, float(closes_at) - client.server_now())
+        spec = TraderSpec(doc.account, doc.strategy, doc.side, doc.limit, doc.units, doc.params)
+        side = "buys" if doc.side == "buy" else "sells"
+        say(
+            f"{doc.owner}'s trader {doc.account} ({doc.strategy}) {side} {doc.units} in market"
+            f" {doc.market} ({view.get('name')}), limit {money(doc.limit)}, at {doc.house}"
+        )
+
+        def filled(name: str, price: int, quantity: int) -> None:
+            verb = "bought" if doc.side == "buy" else "sold"
+            say(f"{name} {verb} {quantity} at {money(price)}")
+
+        brain = doc.trader(int(view["max_price"]))
+        _, agents = await trade_live(
+            client,
+            doc.market,
+            [spec],
+            [client],
+            run_for=limit,
+            period=doc.poll,
+            seed=doc.seed,
+            brains=[brain],
+            on_fill=filled,
+        )
+        return agents[0]
+    finally:
+        await remote.close()

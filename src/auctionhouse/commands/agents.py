@@ -31,6 +31,7 @@ def agent_run(
 
     from auctionhouse.agents.bidder import BidderAgent
     from auctionhouse.agents.document import load_document
+    from auctionhouse.agents.live_traders import TraderAgent
     from auctionhouse.agents.market import money
     from auctionhouse.agents.runner import run_document
     from auctionhouse.errors import InvalidRequest
@@ -49,6 +50,12 @@ def agent_run(
         print(safe_text(line), flush=True)
 
     agent = asyncio.run(run_document(doc, say, run_for))
+    if isinstance(agent, TraderAgent):
+        result = agent.result()
+        say(
+            f"{doc.account}: traded {result.traded} of {result.units} units in"
+            f" {doc.market}, profit {money(result.profit)} ({result.orders} orders)"
+        )
     if isinstance(agent, BidderAgent):
         won = [r for r in agent.reports if r.kind in ("won", "won_while_away")]
         spent = sum(r.amount or 0 for r in won if r.kind == "won")
@@ -63,9 +70,11 @@ def agent_check(
     from auctionhouse.agents.document import load_document
 
     doc = load_document(document)
-    what = (
-        f"{len(doc.listings)} item(s) to sell" if doc.role == "seller" else f"budget {doc.budget}"
-    )
+    what = {
+        "seller": f"{len(doc.listings)} item(s) to sell",
+        "bidder": f"budget {doc.budget}",
+        "trader": f"{doc.side} {doc.units} unit(s) in market {doc.market}, limit {doc.limit}",
+    }[doc.role]
     console().print(
         safe_text(
             f"{document}: a {doc.role} ({doc.strategy}) for {doc.house}, {what}: ok", markup=True
@@ -115,11 +124,16 @@ def agent_strategies() -> None:
 
     from auctionhouse.agents.bidding import REGISTRY
     from auctionhouse.agents.selling import SELLERS
+    from auctionhouse.agents.traders import REGISTRY as TRADERS
 
     table = Table(title="strategies", show_lines=True)
     for column in ("role", "name", "what it does", "settings (default)"):
         table.add_column(column)
-    registries: list[tuple[str, dict[str, Any]]] = [("bidder", REGISTRY), ("seller", SELLERS)]
+    registries: list[tuple[str, dict[str, Any]]] = [
+        ("bidder", REGISTRY),
+        ("seller", SELLERS),
+        ("trader", TRADERS),
+    ]
     for role, registry in registries:
         for name, cls in sorted(registry.items()):
             params = "; ".join(

@@ -137,6 +137,8 @@ def collector_paused() -> Iterator[None]:
 
 
 class AuctionHouse:
+    market_desk: type[MarketDesk] = MarketDesk  # the shared house's keeps up with other instances
+
     def __init__(
         self,
         ledger: Ledger,
@@ -190,7 +192,7 @@ class AuctionHouse:
         # Signatures verified ahead, off the loop, for the batch being decided (``verdicts``).
         self._verdicts: dict[str, SignatureCheck] = {}
         self._verify_keys: dict[str, VerifyKey] = {}  # parsed account keys, by their hex
-        self.markets = MarketDesk(self)  # double-auction markets (house/markets.py)
+        self.markets = self.market_desk(self)  # double-auction markets (house/markets.py)
         self._recover()
 
     # ------------------------------------------------------------------ construction
@@ -896,25 +898,53 @@ class AuctionHouse:
         signature: str | None,
         now: float,
     ) -> None:
+        """A signed bid's check (``_check_signature`` over ``bid_message`` of its fields)."""
+
+        def verify_with(public_key: str) -> None:
+            assert isinstance(nonce, int) and isinstance(ts, int | float) and signature
+            bid = (auction_id, account.id, amount, nonce, ts, proxy_max)
+            self._verify_signature(public_key, bid, signature)
+
+        self._check_signature(account, nonce, ts, signature, now, verify_with)
+
+    def _check_signature(
+        self,
+        account: Account,
+        nonce: int | None,
+        ts: float | None,
+        signature: str | None,
+        now: float,
+        verify_with: Callable[[str], None],
+        what: str = "bid",
+        required: str = "this auction requires signed bids",
+    ) -> None:
+        """The rules of every signed command (bids, market orders and cancels, decision 0004):
+        a registered key, a signature (else ``SignatureRequired``, with ``required`` as its
+        message), an integer nonce >= 0 and a finite timestamp ``ts`` in seconds (else
+        ``InvalidRequest``), ``verify_with(public_key)`` holding (it raises ``BadSignature``),
+        a nonce above every nonce the account spent (``ReplayedNonce``; bids and orders share
+        one sequence) and ``ts`` within ``skew_seconds`` of ``now`` (``StaleTimestamp``).
+        Security failures are strikes; every refusal is counted. The nonce is spent once the
+        signature holds, even if the rules then refuse the command."""
+        account = self._signing_account(account)
         try:
             if account.public_key is None:
-                raise SignatureRequired("register an Ed25519 public key to place signed bids")
+                raise SignatureRequired(f"register an Ed25519 public key to place signed {what}s")
             if signature is None:
-                raise SignatureRequired("this auction requires signed bids")
+                raise SignatureRequired(required)
             if not isinstance(nonce, int) or isinstance(nonce, bool) or nonce < 0:
-                raise InvalidRequest("a signed bid needs an integer nonce >= 0")
+                raise InvalidRequest(f"a signed {what} needs an integer nonce >= 0")
             if not isinstance(ts, int | float) or isinstance(ts, bool) or not math.isfinite(ts):
-                raise InvalidRequest("a signed bid needs a timestamp ts in seconds")
-            bid = (auction_id, account.id, amount, nonce, ts, proxy_max)
-            self._verify_signature(account.public_key, bid, signature)
+                raise InvalidRequest(f"a signed {what} needs a timestamp ts in seconds")
+            verify_with(account.public_key)
             if nonce <= self._nonces.last(account.id):
                 raise ReplayedNonce(
-                    f"nonce {nonce} was used already by a different bid; use one above"
+                    f"nonce {nonce} was used already by a different {what}; use one above"
                     f" {self._nonces.last(account.id)}"
                 )
             if abs(ts - now) > self.config.skew_seconds:
                 raise StaleTimestamp(
-                    f"the bid's timestamp is more than {self.config.skew_seconds:g} s from"
+                    f"the {what}'s timestamp is more than {self.config.skew_seconds:g} s from"
                     " house time (GET /api/v1/time)",
                     server_time=now,
                 )
@@ -926,8 +956,12 @@ class AuctionHouse:
         except AuctionhouseError as exc:
             self.rejections[exc.code] += 1
             raise
-        # The nonce is spent once the signature holds, even if the rules then refuse the bid.
         self._nonces.spend(account.id, nonce)
+
+    def _signing_account(self, account: Account) -> Account:
+        """The account whose key a signed command is checked against (the shared house reads
+        it again when its cached copy has no key: one registered on another instance)."""
+        return account
 
     def signature_check(
         self,
@@ -983,12 +1017,26 @@ class AuctionHouse:
             if check.valid:
                 return
             raise mismatch()
+        verify(self._verify_key(public_key), bid_message(*bid), signature)
+
+    def _verify_message(self, public_key: str, message: bytes, signature: str) -> None:
+        """Raise ``BadSignature`` unless ``signature`` (hex) holds for ``message`` (a market
+        order's or cancel's signed bytes): a verdict verified ahead for exactly these bytes and
+        key (``verdicts``), else verified here."""
+        check = self._verdicts.get(signature)
+        if check is not None and check.public_key == public_key and check.message == message:
+            if check.valid:
+                return
+            raise mismatch()
+        verify(self._verify_key(public_key), message, signature)
+
+    def _verify_key(self, public_key: str) -> VerifyKey:
         key = self._verify_keys.get(public_key)
         if key is None:
             if len(self._verify_keys) >= 4096:  # a cache, not an index: keep it small
                 self._verify_keys.clear()
             key = self._verify_keys[public_key] = parse_public_key(public_key)
-        verify(key, bid_message(*bid), signature)
+        return key
 
     def _ack(
         self, bid: Event, state: AuctionState, now: float, due: float | None

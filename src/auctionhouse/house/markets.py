@@ -18,6 +18,7 @@ from __future__ import annotations
 import heapq
 import logging
 import math
+from collections import Counter
 from collections.abc import Callable
 from copy import copy
 from dataclasses import replace
@@ -54,13 +55,10 @@ from auctionhouse.errors import (
     LedgerError,
     NotFound,
     QuotaExceeded,
-    ReplayedNonce,
-    SecurityError,
-    SignatureRequired,
-    StaleTimestamp,
 )
 from auctionhouse.house.nonces import Spent
-from auctionhouse.house.signing import cancel_message, order_message, parse_public_key, verify
+from auctionhouse.house.signing import cancel_message, order_message
+from auctionhouse.house.verifier import CheckedCommand, SignatureCheck, make_message_check
 
 if TYPE_CHECKING:
     from auctionhouse.house.accounts import Account
@@ -87,6 +85,11 @@ class MarketDesk:
         self._listeners: list[MarketListener] = []
         self._next_id = 1
         self.resent = 0  # byte-identical resends answered again
+        # The house's totals from its log (replay included: they survive a restart), for
+        # the metrics: trades and units traded, cancelled orders by reason.
+        self.trades_made = 0
+        self.units_traded = 0
+        self.cancelled: Counter[str] = Counter()
 
     # ------------------------------------------------------------------ replay and indexes
 
@@ -110,9 +113,13 @@ class MarketDesk:
         if kind is Trade:
             trades = self._trades.setdefault(mid, [])
             trades.append(event)  # type: ignore[arg-type]
+            self.trades_made += 1
+            self.units_traded += event.quantity  # type: ignore[union-attr]
             if len(trades) > 2 * RECENT_TRADES:
                 del trades[:RECENT_TRADES]
         elif kind is OrderPlaced or kind is OrderCancelled:
+            if kind is OrderCancelled:
+                self.cancelled[event.reason] += 1  # type: ignore[union-attr]
             nonce = event.nonce  # type: ignore[union-attr]
             if nonce is not None:
                 who = event.trader if kind is OrderPlaced else event.by  # type: ignore[union-attr]
@@ -396,38 +403,84 @@ class MarketDesk:
         signature: str | None,
         now: float,
     ) -> None:
-        """The bid rules for a signed command (``AuctionHouse._check_signed``): a registered
-        key, a signature over ``message(nonce, ts)``, a nonce above the account's last (bids
-        and orders share it), a timestamp within the skew. Security failures are strikes."""
+        """The house's rules for a signed command (``AuctionHouse._check_signature``, the
+        bids' own), over ``message(nonce, ts)``: a verdict verified ahead in a batch
+        (``order_check``) is used for exactly those bytes, else it is verified here."""
         house = self._house
+
+        def verify_with(public_key: str) -> None:
+            assert isinstance(nonce, int) and isinstance(ts, int | float) and signature
+            house._verify_message(public_key, message(nonce, ts), signature)
+
+        house._check_signature(
+            account,
+            nonce,
+            ts,
+            signature,
+            now,
+            verify_with,
+            what="order",
+            required="market orders and cancels must be signed",
+        )
+
+    def order_check(
+        self,
+        trader_id: str,
+        market_id: str,
+        side: str,
+        price: int,
+        quantity: int,
+        *,
+        nonce: int | None,
+        ts: float | None,
+        signature: str | None,
+    ) -> SignatureCheck | None:
+        """The check of a signed order (``place_order``'s arguments) a service verifies ahead,
+        off the event loop, in a batch with bids (house/verifier.py); None: nothing to check
+        ahead (``place_order`` refuses what is malformed itself)."""
+        key = self._signing_key(trader_id, nonce, ts)
+        if key is None:
+            return None
+        assert isinstance(nonce, int) and isinstance(ts, int | float)
         try:
-            if account.public_key is None:
-                raise SignatureRequired("register an Ed25519 public key to trade in markets")
-            if signature is None:
-                raise SignatureRequired("market orders and cancels must be signed")
-            if not isinstance(nonce, int) or isinstance(nonce, bool) or nonce < 0:
-                raise InvalidRequest("a signed order needs an integer nonce >= 0")
-            if not isinstance(ts, int | float) or isinstance(ts, bool) or not math.isfinite(ts):
-                raise InvalidRequest("a signed order needs a timestamp ts in seconds")
-            verify(parse_public_key(account.public_key), message(nonce, ts), signature)
-            last = house._nonces.last(account.id)
-            if nonce <= last:
-                raise ReplayedNonce(f"nonce {nonce} was used already; use one above {last}")
-            if abs(ts - now) > house.config.skew_seconds:
-                raise StaleTimestamp(
-                    f"the order's timestamp is more than {house.config.skew_seconds:g} s from"
-                    " house time (GET /api/v1/time)",
-                    server_time=now,
-                )
-        except SecurityError as exc:
-            house.rejections[exc.code] += 1
-            if not isinstance(exc, SignatureRequired):
-                house.accounts.add_strike(account.id)
-            raise
-        except AuctionhouseError as exc:
-            house.rejections[exc.code] += 1
-            raise
-        house._nonces.spend(account.id, nonce)  # spent once the signature holds
+            message = order_message(market_id, key[0], side, price, quantity, nonce, ts)
+        except (TypeError, ValueError):  # not JSON: place_order refuses it
+            return None
+        return make_message_check(key[1], message, signature)
+
+    def cancel_check(
+        self,
+        account_id: str,
+        market_id: str,
+        order_id: int,
+        *,
+        nonce: int | None,
+        ts: float | None,
+        signature: str | None,
+    ) -> SignatureCheck | None:
+        """The check of a signed cancel (``cancel_order``'s arguments), as ``order_check``."""
+        key = self._signing_key(account_id, nonce, ts)
+        if key is None:
+            return None
+        assert isinstance(nonce, int) and isinstance(ts, int | float)
+        try:
+            message = cancel_message(market_id, key[0], order_id, nonce, ts)
+        except (TypeError, ValueError):
+            return None
+        return make_message_check(key[1], message, signature)
+
+    def _signing_key(
+        self, account_id: str, nonce: int | None, ts: float | None
+    ) -> tuple[str, str | None] | None:
+        if not isinstance(nonce, int) or isinstance(nonce, bool):
+            return None
+        if not isinstance(ts, int | float) or isinstance(ts, bool) or not math.isfinite(ts):
+            return None
+        try:
+            account = self._house.accounts.get(account_id)
+        except NotFound:
+            return None
+        return account.id, account.public_key
 
     def _order_ack(self, events: list[MarketEvent]) -> dict[str, Any]:
         """An order's ack from its command's events: its trades, the self-trade cancels it
@@ -555,6 +608,23 @@ class MarketDesk:
         """The full state: for the house's faces and tests."""
         return self._state(market_id)
 
+    def counts(self) -> dict[str, Any]:
+        """For the metrics: markets by state (``open``, ``closed``), trades and units traded,
+        cancelled orders by reason (``cancel``, ``self_trade``, ``closed``), resends answered
+        again. House-wide (a shared house's instances each count every market)."""
+        now = self._house.clock.now()
+        by_state: Counter[str] = Counter()
+        for state in self._markets.values():
+            closed = state.closed or (state.closes_at is not None and now >= state.closes_at)
+            by_state["closed" if closed else "open"] += 1
+        return {
+            "by_state": dict(by_state),
+            "trades": self.trades_made,
+            "units": self.units_traded,
+            "cancelled": dict(self.cancelled),
+            "resent": self.resent,
+        }
+
     def market_ids(self) -> list[str]:
         return list(self._markets)
 
@@ -568,3 +638,42 @@ def _depth(depth: int) -> int:
     if not isinstance(depth, int) or isinstance(depth, bool) or not 1 <= depth <= MAX_DEPTH:
         raise InvalidRequest(f"depth must be from 1 to {MAX_DEPTH}")
     return depth
+
+
+def place_order_command(
+    trader_id: str,
+    market_id: str,
+    side: str,
+    price: int,
+    quantity: int,
+    *,
+    nonce: int | None,
+    ts: float | None,
+    signature: str | None,
+) -> CheckedCommand[dict[str, Any]]:
+    """The service command ``house.markets.place_order(...)``, whose signature the service
+    verifies ahead in a batch (as ``verifier.place_bid_command`` does for bids)."""
+    fields: dict[str, Any] = {"nonce": nonce, "ts": ts, "signature": signature}
+    args = (trader_id, market_id, side, price, quantity)
+    return CheckedCommand(
+        lambda house: house.markets.place_order(*args, **fields),
+        lambda house: house.markets.order_check(*args, **fields),
+    )
+
+
+def cancel_order_command(
+    account_id: str,
+    market_id: str,
+    order_id: int,
+    *,
+    nonce: int | None,
+    ts: float | None,
+    signature: str | None,
+) -> CheckedCommand[dict[str, Any]]:
+    """The service command ``house.markets.cancel_order(...)``, checked ahead likewise."""
+    fields: dict[str, Any] = {"nonce": nonce, "ts": ts, "signature": signature}
+    args = (account_id, market_id, order_id)
+    return CheckedCommand(
+        lambda house: house.markets.cancel_order(*args, **fields),
+        lambda house: house.markets.cancel_check(*args, **fields),
+    )

@@ -48,6 +48,7 @@ from pathlib import Path
 from typing import Any
 
 from auctionhouse.auction import AuctionClosed, AuctionState, BidPlaced, Event, apply
+from auctionhouse.auction.market_events import MarketClosed
 from auctionhouse.errors import (
     AuctionhouseError,
     InvalidRequest,
@@ -63,6 +64,7 @@ from auctionhouse.house.limits import LoginThrottle, RateLimiter, _Failures
 from auctionhouse.house.nonces import WINDOW, Spent, SpentNonces
 from auctionhouse.house.service import HouseService, batch_checks, run_commands
 from auctionhouse.house.shared_due import DueWork
+from auctionhouse.house.shared_markets import SharedMarketDesk
 from auctionhouse.house.verifier import BatchVerifier, CheckedCommand
 from auctionhouse.ledger import Ledger
 from auctionhouse.ledger.encoding import decode_event
@@ -548,6 +550,8 @@ class SharedAuctionHouse(AuctionHouse):
     other instances writing beside it. Its writes must go through ``SharedHouseService``."""
 
     store: PostgresStore
+    market_desk = SharedMarketDesk  # markets: house/shared_markets.py
+    markets: SharedMarketDesk
 
     def __init__(
         self,
@@ -650,33 +654,30 @@ class SharedAuctionHouse(AuctionHouse):
         try:
             return super()._state(auction_id)
         except NotFound:
-            if not isinstance(auction_id, str) or self._reader is None:
+            if not isinstance(auction_id, str) or not self.read_ahead():
                 raise
-            try:
-                rows = self._reader.records_after(self.pos, PAGE)
-            except LedgerError:
-                raise NotFound(f"no auction {auction_id!r}") from None
-            if rows:
-                self.notify(self.absorb(rows))
             return super()._state(auction_id)
 
-    def _check_signed(
-        self,
-        account: Account,
-        auction_id: str,
-        amount: int,
-        proxy_max: int | None,
-        nonce: int | None,
-        ts: float | None,
-        signature: str | None,
-        now: float,
-    ) -> None:
+    def read_ahead(self) -> bool:
+        """Read and apply what other instances appended since ``pos`` (a miss of an id they
+        may have created a moment ago; auctions and markets alike). False: nothing to read."""
+        if self._reader is None:
+            return False
+        try:
+            rows = self._reader.records_after(self.pos, PAGE)
+        except LedgerError:
+            return False
+        if rows:
+            self.notify(self.absorb(rows))
+        return bool(rows)
+
+    def _signing_account(self, account: Account) -> Account:
         if account.public_key is None and isinstance(self.accounts, SharedAccountStore):
             # a key registered on another instance a moment ago (its announcement may be on
-            # its way): read the account again rather than refuse
+            # its way): read the account again rather than refuse (bids and market orders)
             self.accounts.forget(account.id)
-            account = self.accounts.get(account.id)
-        super()._check_signed(account, auction_id, amount, proxy_max, nonce, ts, signature, now)
+            return self.accounts.get(account.id)
+        return account
 
     def _verify_throttled(self, name: str, password: str, address: str | None, msg: str) -> None:
         throttle = self.login_throttle
@@ -731,12 +732,21 @@ class SharedAuctionHouse(AuctionHouse):
         heads: dict[str, tuple[int, bytes]] = {}
         closed: set[str] = set()
         auctions = self._auctions
+        markets = self.markets
         highest = self._nonces.highest
         dirty = set(highest.dirty) if isinstance(highest, _Tracked) else set()
         for record in records:
             if record.pos > self.pos:
                 self.pos = record.pos
             state = auctions.get(record.auction_id)
+            if state is None and markets.holds(record):  # a market's chain: shared_markets.py
+                market_event = markets.absorb(record)
+                if market_event is not None:
+                    heads[record.auction_id] = (record.seq, record.hash)
+                    if type(market_event) is MarketClosed:
+                        closed.add(record.auction_id)
+                    applied.append(market_event)
+                continue
             held = state.seq if state is not None else 0
             if record.seq <= held:
                 continue
@@ -1221,7 +1231,7 @@ class SharedHouseService(HouseService):
                         self.on_session_revoked(key)
             return
         auction_id, _, seq = payload.rpartition(" ")
-        state = self.shared._auctions.get(auction_id)
+        state = self.shared._auctions.get(auction_id) or self.shared.markets.held(auction_id)
         if state is None or not seq.isdigit() or int(seq) > state.seq:
             if self._round_ahead:  # committed before that round can take the lock: it reads it
                 self.skipped_catch_ups += 1

@@ -92,6 +92,18 @@ def make_check(public_key: str | None, bid: Bid, signature: object) -> Signature
     """A check of ``signature`` (hex) over the canonical bytes of ``bid`` with ``public_key``
     (hex), or None when it cannot be checked ahead (no key, malformed hex: the house refuses
     those itself)."""
+    raw = _raw(public_key, signature)
+    if raw is None:
+        return None
+    assert public_key is not None and type(signature) is str
+    message = bid_message(*bid)
+    if len(message) > MAX_MESSAGE:
+        return None
+    return SignatureCheck(public_key, raw[0], bid, message, signature, raw[1])
+
+
+def _raw(public_key: str | None, signature: object) -> tuple[bytes, bytes] | None:
+    """The key's 32 and the signature's 64 bytes from their hex, or None (malformed)."""
     if public_key is None or type(signature) is not str:
         return None
     # Exactly 2n hex digits: fromhex skips whitespace, so n bytes out of 2n characters means
@@ -103,10 +115,35 @@ def make_check(public_key: str | None, bid: Bid, signature: object) -> Signature
         raw = bytes.fromhex(signature)
     except ValueError:
         return None
-    message = bid_message(*bid)
-    if len(key) != 32 or len(raw) != 64 or len(message) > MAX_MESSAGE:
+    if len(key) != 32 or len(raw) != 64:
         return None
-    return SignatureCheck(public_key, key, bid, message, signature, raw)
+    return key, raw
+
+
+_NO_BID: Bid = ("", "", 0, 0, 0, None)
+
+
+class MessageCheck(SignatureCheck):
+    """The check of other signed bytes (a market order or cancel, house/markets.py): its
+    verdict is trusted only for exactly its bytes (``AuctionHouse._verify_message`` compares
+    them), never for a bid."""
+
+    __slots__ = ()
+
+    def same_bid(self, bid: Bid) -> bool:
+        return False
+
+
+def make_message_check(
+    public_key: str | None, message: bytes, signature: object
+) -> SignatureCheck | None:
+    """A check of ``signature`` (hex) over ``message`` with ``public_key`` (hex), or None
+    (nothing to check ahead: the house refuses malformed ones itself)."""
+    raw = _raw(public_key, signature)
+    if raw is None or len(message) > MAX_MESSAGE:
+        return None
+    assert public_key is not None and type(signature) is str
+    return MessageCheck(public_key, raw[0], _NO_BID, message, signature, raw[1])
 
 
 class CheckedCommand(Generic[T]):

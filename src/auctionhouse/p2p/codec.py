@@ -68,6 +68,11 @@ OPS = frozenset(
         "pause_auction",
         "resume_auction",
         "tick",
+        # double-auction markets (house/markets.py): decided by every replica alike
+        "create_market",
+        "place_order",
+        "cancel_order",
+        "close_market",
         "photo",  # a photo's registration: its bytes travel beside Raft (p2p/photos.py)
         # ring peers (p2p/groups.py): the directory's commands, and identity commands copied
         # from it into every group

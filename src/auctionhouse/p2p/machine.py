@@ -33,6 +33,7 @@ from auctionhouse.p2p.photos import apply_photo
 from auctionhouse.p2p.preverify import Prefetch, verify_in_order
 
 log = logging.getLogger("auctionhouse.p2p")
+MARKET_OPS = frozenset({"create_market", "place_order", "cancel_order", "close_market"})
 RESULTS_KEPT_FOR = 120.0  # seconds past a command's deadline its result is kept for retries
 
 
@@ -153,6 +154,8 @@ class HouseMachine(SyncObjConsumer):  # type: ignore[misc]
             return house.resume_auction(**args)
         if op == "tick":
             return len(house.tick())
+        if op in MARKET_OPS:  # markets: the desk's own method, by the same name
+            return getattr(house.markets, op)(**args)
         if op == "account":
             now = self.clock.now()
             return house.accounts.insert(now=now, **args).to_public()
@@ -207,6 +210,7 @@ class HouseMachine(SyncObjConsumer):  # type: ignore[misc]
             raise LedgerError("a snapshot is not a list of commands")
         started = time.monotonic()
         listeners = list(self.house._listeners)
+        market_listeners = list(self.house.markets._listeners)
         self.house.close()
         self.clock = ReplicaClock()
         self.house = self._open_house(self.clock)
@@ -222,6 +226,8 @@ class HouseMachine(SyncObjConsumer):  # type: ignore[misc]
         self.house.flush()  # before the listeners: a rebuild is not news to WebSocket clients
         for listener in listeners:
             self.house.subscribe(listener)
+        for market_listener in market_listeners:
+            self.house.markets.subscribe(market_listener)
         self.rebuilds += 1
         log.info(
             "rebuilt the house from a snapshot of %d commands in %.2f s",

@@ -26,9 +26,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from auctionhouse.errors import AuctionhouseError, InvalidRules
 from auctionhouse.house import Account, AuctionHouse
 from auctionhouse.house.accounts import normalize_name, token_digest
+from auctionhouse.house.markets import MarketDesk
 from auctionhouse.house.service import HouseService
 from auctionhouse.house.signing import bid_message, mismatch, parse_public_key, verify
 from auctionhouse.house.verifier import BatchVerifier
+from auctionhouse.p2p.machine import MARKET_OPS
 from auctionhouse.p2p.preverify import bid_check
 
 if TYPE_CHECKING:
@@ -73,23 +75,42 @@ class _Recorder:
         self._house = house
 
     def __getattr__(self, name: str) -> Any:
+        if name == "markets":
+            return _MarketRecorder(self._house.markets)
         if name not in WRITES:
             return getattr(self._house, name)
-        binder = _binder(name)
+        return _capture(AuctionHouse, name)
 
-        def capture(*args: Any, **kwargs: Any) -> Any:
-            raise _Captured(name, binder(*args, **kwargs))
 
-        return capture
+class _MarketRecorder:
+    """Stands for the house's markets (``h.markets``): reads pass through, the desk's writes
+    (``MARKET_OPS``) are captured as replicated commands of the same name."""
+
+    def __init__(self, desk: MarketDesk) -> None:
+        self._desk = desk
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in MARKET_OPS:
+            return getattr(self._desk, name)
+        return _capture(MarketDesk, name)
+
+
+def _capture(cls: type, name: str) -> Callable[..., Any]:
+    binder = _binder(cls, name)
+
+    def capture(*args: Any, **kwargs: Any) -> Any:
+        raise _Captured(name, binder(*args, **kwargs))
+
+    return capture
 
 
 @functools.cache
-def _binder(name: str) -> Callable[..., dict[str, Any]]:
-    """A function taking the parameters of ``AuctionHouse.<name>`` (``self`` left out) and
+def _binder(cls: type, name: str) -> Callable[..., dict[str, Any]]:
+    """A function taking the parameters of ``cls.<name>`` (``self`` left out) and
     returning the arguments by name, defaults applied: what ``Signature.bind`` then
     ``apply_defaults`` give (the same ``TypeError`` for a wrong call), without their cost on
     every replicated write (Signature.bind took 20-130 us a bid on the shared machine)."""
-    params = list(inspect.signature(getattr(AuctionHouse, name)).parameters.values())[1:]
+    params = list(inspect.signature(getattr(cls, name)).parameters.values())[1:]
     namespace: dict[str, Any] = {}
     parts: list[str] = []
     starred = False
@@ -232,6 +253,8 @@ class ReplicatedService(HouseService):
             raise InvalidRules("rules must be an object of auction rules")
         if op == "place_bid":
             await self._verify_ahead(house, args)
+        elif op in ("place_order", "cancel_order"):
+            self._check_market_signature(house, op, args)
         return await self.peer.propose(op, args)
 
     async def _verify_ahead(self, house: AuctionHouse, args: dict[str, Any]) -> None:
@@ -252,6 +275,31 @@ class ReplicatedService(HouseService):
         if not check.valid:
             raise mismatch()
         self.peer.machine.prefetch.vouch(check)
+
+    @staticmethod
+    def _check_market_signature(house: AuctionHouse, op: str, args: dict[str, Any]) -> None:
+        """A signed order's or cancel's signature, checked before proposing as a bid's is
+        (``_check_signature``): a forged one is refused here with ``BadSignature`` (no strike);
+        what cannot be checked here is left to the replicas' full check."""
+        fields = {k: args.get(k) for k in ("nonce", "ts", "signature")}
+        try:
+            if op == "place_order":
+                check = house.markets.order_check(
+                    args["trader_id"],
+                    args["market_id"],
+                    args["side"],
+                    args["price"],
+                    args["quantity"],
+                    **fields,
+                )
+            else:
+                check = house.markets.cancel_check(
+                    args["account_id"], args["market_id"], args["order_id"], **fields
+                )
+        except (AuctionhouseError, KeyError, TypeError, ValueError):
+            return
+        if check is not None:
+            verify(parse_public_key(check.public_key), check.message, check.signature)
 
     @staticmethod
     def _check_signature(house: AuctionHouse, args: dict[str, Any]) -> None:

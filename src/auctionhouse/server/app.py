@@ -149,6 +149,7 @@ class ServerState:
         self.service.on_session_revoked = self.sessions.revoked
         # Looked up at each scrape: a peer's house is replaced when it rebuilds from a snapshot.
         self.metrics.watch_house(lambda: self.house.counts(), lambda: self.service.queue_depth)
+        self.metrics.watch_markets(lambda: self.house.markets.counts())
         self.metrics.connections.set_function(  # auction and market sockets
             lambda: float(len(self.hub.connections) + len(self.market_hub.connections))
         )

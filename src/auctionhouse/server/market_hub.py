@@ -26,7 +26,6 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from auctionhouse.auction.market import MarketState, book_view, public_market_event
@@ -38,8 +37,9 @@ from auctionhouse.errors import (
     Overloaded,
     Unauthorized,
 )
+from auctionhouse.house.markets import cancel_order_command, place_order_command
 from auctionhouse.house.service import HouseService
-from auctionhouse.server.wire import dumps
+from auctionhouse.server.wire import decode_message, dumps
 
 if TYPE_CHECKING:
     from auctionhouse.server.app import ServerState
@@ -72,6 +72,20 @@ class MarketConnection:
             self.dropped = True  # the sender closes the socket with 4008
 
 
+def event_frame(event: MarketEvent, state: MarketState, now: float) -> dict[str, Any]:
+    """The live message of one durable market event: its public form and the market's book
+    (``LIVE_DEPTH`` levels a side) and last price as they are once it is durable."""
+    return {
+        "type": "market_event",
+        "market": event.market_id,
+        "seq": event.seq,
+        "event": public_market_event(event),
+        "book": book_view(state, LIVE_DEPTH),
+        "last_price": state.last_price,
+        "server_time": now,
+    }
+
+
 class MarketHub:
     """Who watches which market; the durable seq of each market (a read barrier)."""
 
@@ -86,14 +100,7 @@ class MarketHub:
         self.connections: set[MarketConnection] = set()  # open sockets (a metrics gauge)
         self._unsubscribe: Callable[[], None] | None = None
 
-    @property
-    def supported(self) -> bool:
-        """Markets run on an embedded house (not yet shared PostgreSQL instances or peers)."""
-        return type(self.service) is HouseService
-
     def start(self) -> None:
-        if not self.supported:
-            return
         house = self.service.house
         for mid in house.markets.market_ids():
             self.durable_seq[mid] = house.markets.state(mid).seq
@@ -104,16 +111,8 @@ class MarketHub:
             self._unsubscribe()
             self._unsubscribe = None
 
-    def require(self) -> None:
-        if not self.supported:
-            raise InvalidRequest(
-                "markets run on a single embedded house for now (not on shared PostgreSQL"
-                " instances or replicated peers)"
-            )
-
     async def settled(self, market_id: str) -> None:
         """Wait until everything decided about the market is durable."""
-        self.require()
         state = self.service.house.markets.state(market_id)
         if state.seq > self.durable_seq.get(market_id, 0):
             await self.service.call(lambda h: None)
@@ -124,17 +123,7 @@ class MarketHub:
         targets = self.watchers.get(mid)
         if not targets:
             return
-        text = dumps(
-            {
-                "type": "market_event",
-                "market": mid,
-                "seq": event.seq,
-                "event": public_market_event(event),
-                "book": book_view(state, LIVE_DEPTH),
-                "last_price": state.last_price,
-                "server_time": self.service.house.clock.now(),
-            }
-        )
+        text = dumps(event_frame(event, state, self.service.house.clock.now()))
         for conn in tuple(targets):
             conn.push(text)
 
@@ -149,6 +138,19 @@ class MarketHub:
             if not found:
                 del self.watchers[market_id]
         conn.markets.discard(market_id)
+
+
+async def signed_write(server: ServerState, op: str, command: Any) -> dict[str, Any]:
+    """Run a signed order (``op`` ``order``) or cancel (``cancel``) through the house service
+    and count its answer in the metrics (HTTP and WebSocket alike)."""
+    try:
+        ack: dict[str, Any] = await server.service.call(command)
+    except Exception as exc:
+        code = exc.code if isinstance(exc, AuctionhouseError) else "internal_error"
+        server.metrics.market(op, code)
+        raise
+    server.metrics.market(op, None)
+    return ack
 
 
 def _error(request_id: Any, exc: BaseException) -> str:
@@ -173,15 +175,7 @@ class MarketSession:
     async def handle(self, raw: str | bytes) -> None:
         request_id: Any = None
         try:
-            try:
-                message = orjson.loads(raw)
-            except orjson.JSONDecodeError:
-                raise InvalidRequest("a message must be one JSON object") from None
-            if not isinstance(message, dict):
-                raise InvalidRequest("a message must be one JSON object")
-            request_id = message.get("id")
-            if not isinstance(request_id, str | int | None) or isinstance(request_id, bool):
-                request_id = None
+            message, request_id = decode_message(raw)
             house = self.server.house
             house.check_address(self.address)
             op = message.get("op")
@@ -247,8 +241,10 @@ class MarketSession:
             if op == "order":
                 side, price = message.get("side"), message.get("price")
                 quantity = message.get("quantity")
-                ack = await self.server.service.call(
-                    lambda h: h.markets.place_order(
+                ack = await signed_write(
+                    self.server,
+                    "order",
+                    place_order_command(
                         account,
                         market,
                         side,  # type: ignore[arg-type]
@@ -257,19 +253,21 @@ class MarketSession:
                         nonce=nonce,
                         ts=ts,
                         signature=signature,
-                    )
+                    ),
                 )
             else:
                 order_id = message.get("order_id")
-                ack = await self.server.service.call(
-                    lambda h: h.markets.cancel_order(
+                ack = await signed_write(
+                    self.server,
+                    "cancel",
+                    cancel_order_command(
                         account,
                         market,
                         order_id,  # type: ignore[arg-type]
                         nonce=nonce,
                         ts=ts,
                         signature=signature,
-                    )
+                    ),
                 )
             self.reply(request_id, {"type": "ack", "ack": ack})
         except AuctionhouseError as exc:
@@ -329,7 +327,6 @@ async def serve_market_socket(
 
     async def reader() -> None:
         try:
-            hub.require()
             while not conn.dropped:
                 frame = await receive()
                 if frame["type"] != "websocket.receive":

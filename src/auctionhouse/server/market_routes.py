@@ -10,6 +10,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import Field, StrictFloat, StrictInt
 
+from auctionhouse.house.markets import cancel_order_command, place_order_command
+from auctionhouse.server.market_hub import signed_write
 from auctionhouse.server.models import Body, Instant, Seconds
 from auctionhouse.server.routes import ERRORS, MaybeUser, User, check_address, server_of
 
@@ -58,7 +60,6 @@ class CloseRequest(Body):
 @market_router.post("/markets", status_code=201)
 async def create_market(body: NewMarket, account: User, request: Request) -> dict[str, Any]:
     server = server_of(request)
-    server.market_hub.require()
     return await server.service.call(
         lambda h: h.markets.create_market(
             account.id,
@@ -79,9 +80,7 @@ async def list_markets(
     state: Literal["open", "closed"] | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> dict[str, Any]:
-    server = server_of(request)
-    server.market_hub.require()
-    return {"markets": server.house.markets.list_markets(state=state, limit=limit)}
+    return {"markets": server_of(request).house.markets.list_markets(state=state, limit=limit)}
 
 
 @market_router.get("/markets/{market_id}")
@@ -149,9 +148,10 @@ async def place_order(
     market_id: MarketId, body: NewOrder, account: User, request: Request
 ) -> dict[str, Any]:
     server = server_of(request)
-    server.market_hub.require()
-    return await server.service.call(
-        lambda h: h.markets.place_order(
+    return await signed_write(
+        server,
+        "order",
+        place_order_command(
             account.id,
             market_id,
             body.side,
@@ -160,7 +160,7 @@ async def place_order(
             nonce=body.nonce,
             ts=body.ts,
             signature=body.signature,
-        )
+        ),
     )
 
 
@@ -173,11 +173,12 @@ async def cancel_order(
     request: Request,
 ) -> dict[str, Any]:
     server = server_of(request)
-    server.market_hub.require()
-    return await server.service.call(
-        lambda h: h.markets.cancel_order(
+    return await signed_write(
+        server,
+        "cancel",
+        cancel_order_command(
             account.id, market_id, order_id, nonce=body.nonce, ts=body.ts, signature=body.signature
-        )
+        ),
     )
 
 
@@ -186,7 +187,6 @@ async def close_market(
     market_id: MarketId, account: User, request: Request, body: CloseRequest | None = None
 ) -> dict[str, Any]:
     server = server_of(request)
-    server.market_hub.require()
     reason = body.reason if body is not None else ""
     return await server.service.call(
         lambda h: h.markets.close_market(account.id, market_id, reason)

@@ -12,6 +12,14 @@
 - ``auctionhouse_bid_resends_total``: byte-identical resends of signed bids (a client whose
   answer was lost), answered with the original ack or refusal; they place no bid. (Their
   answers also count in ``auctionhouse_bids_total``.)
+- ``auctionhouse_market_orders_total`` and ``auctionhouse_market_cancels_total`` (label
+  ``result``: ``accepted`` or an error code): signed orders and cancels answered by this
+  server (HTTP and WebSocket).
+- ``auctionhouse_markets`` (label ``state``), ``auctionhouse_market_trades_total``,
+  ``auctionhouse_market_traded_units_total``, ``auctionhouse_market_cancelled_orders_total``
+  (label ``reason``: ``cancel``, ``self_trade``, ``closed``) and
+  ``auctionhouse_market_order_resends_total``: read from the house's log at scrape time (so a
+  call market's clearings count too; on a shared house every instance reports the house's).
 - ``process_*`` and ``python_*``: the default process and platform collectors.
 """
 
@@ -64,6 +72,39 @@ class _AuctionCollector(Collector):
         )
 
 
+class _MarketCollector(Collector):
+    def __init__(self, counts: Callable[[], dict[str, Any]]) -> None:
+        self._counts = counts
+
+    def collect(self) -> Iterator[Metric]:
+        counts = self._counts()
+        by_state = GaugeMetricFamily("auctionhouse_markets", "Markets by state.", labels=["state"])
+        for state in ("open", "closed"):
+            by_state.add_metric([state], counts["by_state"].get(state, 0))
+        yield by_state
+        yield CounterMetricFamily(
+            "auctionhouse_market_trades", "Trades made in markets.", value=counts["trades"]
+        )
+        yield CounterMetricFamily(
+            "auctionhouse_market_traded_units",
+            "Units that changed hands in markets.",
+            value=counts["units"],
+        )
+        cancelled = CounterMetricFamily(
+            "auctionhouse_market_cancelled_orders",
+            "Orders whose rest left a book, by reason: cancel, self_trade, closed.",
+            labels=["reason"],
+        )
+        for reason in sorted({"cancel", "self_trade", "closed", *counts["cancelled"]}):
+            cancelled.add_metric([reason], counts["cancelled"].get(reason, 0))
+        yield cancelled
+        yield CounterMetricFamily(
+            "auctionhouse_market_order_resends",
+            "Byte-identical resends of signed orders and cancels, answered again (no new order).",
+            value=counts["resent"],
+        )
+
+
 class Metrics:
     def __init__(self, window_seconds: float = 10.0) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
@@ -85,6 +126,18 @@ class Metrics:
         self.logins = PromCounter(
             "auctionhouse_logins",
             "Login attempts by result: ok, or the error code of the refusal.",
+            ["result"],
+            registry=self.registry,
+        )
+        self.market_orders = PromCounter(
+            "auctionhouse_market_orders",
+            "Signed market orders by result: accepted, or the error code of the refusal.",
+            ["result"],
+            registry=self.registry,
+        )
+        self.market_cancels = PromCounter(
+            "auctionhouse_market_cancels",
+            "Signed order cancels by result: accepted, or the error code of the refusal.",
             ["result"],
             registry=self.registry,
         )
@@ -125,6 +178,15 @@ class Metrics:
         else:
             self.rejected[code] += 1
             self.bids.labels(result=code).inc()
+
+    def watch_markets(self, counts: Callable[[], dict[str, Any]]) -> None:
+        self.registry.register(_MarketCollector(counts))
+
+    def market(self, op: str, code: str | None) -> None:
+        """Record one signed market write's answer: ``op`` ``order`` or ``cancel``; ``code``
+        None for an ack, else the refusal's code."""
+        counter = self.market_orders if op == "order" else self.market_cancels
+        counter.labels(result=code or "accepted").inc()
 
     def login(self, code: str | None) -> None:
         """Record one login attempt: ``code`` None for a session opened, else the refusal's."""

@@ -80,3 +80,20 @@ def http_status_error(status: int, detail: object) -> AuctionhouseError:
 def dumps(message: dict[str, Any]) -> str:
     """Fast JSON text for WebSocket frames."""
     return orjson.dumps(message).decode()
+
+
+def decode_message(raw: str | bytes) -> tuple[dict[str, Any], Any]:
+    """One WebSocket message of a client (``/api/v1/ws`` and ``/api/v1/markets/ws``): the JSON
+    object and its request id (``id``: a string, an integer or None; anything else counts as
+    None, so an answer never echoes a value it should not). Raises ``InvalidRequest`` when
+    the message is not one JSON object."""
+    try:
+        message = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise InvalidRequest("a message must be one JSON object") from None
+    if not isinstance(message, dict):
+        raise InvalidRequest("a message must be one JSON object")
+    request_id = message.get("id")
+    if not isinstance(request_id, str | int | None) or isinstance(request_id, bool):
+        request_id = None
+    return message, request_id

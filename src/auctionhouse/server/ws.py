@@ -13,14 +13,13 @@ import functools
 import time
 from typing import TYPE_CHECKING, Any
 
-import orjson
 from pydantic import ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from auctionhouse.errors import AuctionhouseError, InvalidRequest, Overloaded, Unauthorized
 from auctionhouse.server.hub import Connection
 from auctionhouse.server.models import NewBid, quick_bid
-from auctionhouse.server.wire import dumps, error_body, validation_error
+from auctionhouse.server.wire import decode_message, dumps, error_body, validation_error
 
 if TYPE_CHECKING:
     from auctionhouse.server.app import ServerState
@@ -82,15 +81,7 @@ class Session:
     async def handle(self, raw: str | bytes) -> None:
         request_id: Any = None
         try:
-            try:
-                message = orjson.loads(raw)
-            except orjson.JSONDecodeError:
-                raise InvalidRequest("a message must be one JSON object") from None
-            if not isinstance(message, dict):
-                raise InvalidRequest("a message must be one JSON object")
-            request_id = message.get("id")
-            if not isinstance(request_id, str | int | None) or isinstance(request_id, bool):
-                request_id = None
+            message, request_id = decode_message(raw)
             self.server.house.check_address(self.conn.address)
             if not self.server.sessions.check(self.conn):
                 return  # the session expired or was revoked: the socket is being closed
