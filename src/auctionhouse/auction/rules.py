@@ -134,6 +134,23 @@ def phase_at(state: AuctionState, now: float) -> Phase:
     return Phase.OPEN
 
 
+def next_change_at(state: AuctionState, now: float) -> float | None:
+    """When the auction's public face next changes by the clock alone, after ``now`` (house
+    time, seconds): its opening, a Dutch clock step, or its due close; None when only an event
+    can change it (closed, paused, or no timer). Between ``now`` and that time, ``phase_at``,
+    ``dutch_price`` and ``close_due_at`` answer the same (lists keep sort keys by it)."""
+    if state.outcome is not None or state.paused_at is not None:
+        return None
+    soonest = state.opens_at if now < state.opens_at else math.inf
+    due = close_due_at(state)
+    if due is not None and now < due < soonest:
+        soonest = due
+    step = next_dutch_step(state, now)
+    if step is not None and step < soonest:
+        soonest = step
+    return None if soonest == math.inf else soonest
+
+
 def min_next_bid(state: AuctionState, now: float) -> int:
     """The least amount a new bid must have (public)."""
     if state.method is Method.ENGLISH:

@@ -86,8 +86,7 @@ from auctionhouse.house.accounts import (
 from auctionhouse.house.clock import Clock, SystemClock
 from auctionhouse.house.config import HouseConfig
 from auctionhouse.house.limits import LoginThrottle, RateLimiter
-from auctionhouse.house.listing import Filters
-from auctionhouse.house.listing import find as find_page
+from auctionhouse.house.listing import Filters, ListingIndex
 from auctionhouse.house.markets import MARKET_EVENTS, MarketDesk
 from auctionhouse.house.nonces import Spent, SpentNonces
 from auctionhouse.house.photos import prepare as prepare_photo
@@ -166,6 +165,8 @@ class AuctionHouse:
         self.resent_bids = 0
         self._mandates: dict[str, Mandate] = {}  # mobile agents' mandates by digest
         self._search_index: MemoryIndex | None = None
+        # Sort keys and filter groups of every auction, for lists (built after the replay).
+        self._listing: ListingIndex | None = None
         # Signatures verified ahead, off the loop, for the batch being decided (``verdicts``).
         self._verdicts: dict[str, SignatureCheck] = {}
         self._verify_keys: dict[str, VerifyKey] = {}  # parsed account keys, by their hex
@@ -271,6 +272,7 @@ class AuctionHouse:
         heapq.heapify(self._timers)
         self.markets.after_replay()
         self._index_items()
+        self._listing = ListingIndex.build(self._auctions.values(), self.clock.now())
         self._dirty_since_checkpoint = False
         self.problems = [*self.ledger.problems, *skipped, *account_problems]
         for problem in self.problems:
@@ -372,6 +374,8 @@ class AuctionHouse:
                 self._count_sealed_bids(state)
             if event.winner is not None:
                 self._bidders.setdefault(event.winner, BidderRecord()).wins += 1
+        if self._listing is not None:
+            self._listing.note(event, state)
         if not timers:
             return
         due = close_due_at(state)
@@ -1169,15 +1173,13 @@ class AuctionHouse:
         ):  # the search box's own query: the index counts and cuts the page
             ids, total = self.ledger.search_page(searched, limit, offset)
             return [public_view(auctions[a], now) for a in ids if a in auctions], total
-        if searched:
-            found = [a for a in self._search(searched) if a in auctions]
-            found.sort(key=self._ordinal.__getitem__, reverse=True)  # newest first
-            newest_first = [auctions[a] for a in found]
-        else:
-            newest_first = list(auctions.values())
-            newest_first.reverse()
-        page, total = find_page(newest_first, filters, now, limit=limit, offset=offset)
-        return [public_view(s, now) for s in page], total
+        found = self._search(searched) if searched else None
+        with self._lock:
+            listing = self._listing
+            assert listing is not None, "built when the house opens"
+            matches = None if found is None else listing.ordinals(found)
+            page, total = listing.page(filters, now, limit=limit, offset=offset, matches=matches)
+            return [public_view(s, now) for s in page], total
 
     def _search(self, query: str) -> list[str]:
         if self._search_index is not None:  # a read-only house: its own index in memory
