@@ -1173,12 +1173,11 @@ class AuctionHouse:
         ):  # the search box's own query: the index counts and cuts the page
             ids, total = self.ledger.search_page(searched, limit, offset)
             return [public_view(auctions[a], now) for a in ids if a in auctions], total
-        found = self._search(searched) if searched else None
+        terms = query_terms(searched) if searched else None
         with self._lock:
             listing = self._listing
             assert listing is not None, "built when the house opens"
-            matches = None if found is None else listing.ordinals(found)
-            page, total = listing.page(filters, now, limit=limit, offset=offset, matches=matches)
+            page, total = listing.page(filters, now, limit=limit, offset=offset, terms=terms)
             return [public_view(s, now) for s in page], total
 
     def _search(self, query: str) -> list[str]:

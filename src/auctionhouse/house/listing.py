@@ -16,7 +16,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
-from collections.abc import Iterable, Iterator, Set
+from collections.abc import Iterable, Iterator, Sequence, Set
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +34,7 @@ from auctionhouse.auction import (
 )
 from auctionhouse.auction.events import AuctionCreated, BidPlaced
 from auctionhouse.errors import InvalidRequest
+from auctionhouse.ledger.search import words
 
 SORTS = ("newest", "ending_soonest", "price_low", "price_high", "most_bids")
 """How a list may be sorted: newest first (the default), ending soonest (auctions with a known
@@ -102,13 +103,53 @@ def _ordinal_of(key: Any) -> int:
 class _Group:
     """The auctions of one (state, method): one sorted list of keys per sort order."""
 
-    __slots__ = ("lists",)
+    __slots__ = ("lists", "members")
 
     def __init__(self) -> None:
         self.lists: dict[str, SortedList[Any]] = {sort: SortedList() for sort in SORTS}
+        self.members: set[int] = set()
 
     def __len__(self) -> int:
-        return len(self.lists["newest"])
+        return len(self.members)
+
+
+class WordIndex:
+    """The words of every item in memory, for a search combined with another sort or filter:
+    each distinct word's set of auction ordinals, and the sorted vocabulary, so a query term
+    (a word prefix, ledger/search.py) is the union of the sets of a range of words, and the
+    query the intersection of its terms: set operations in C, whatever the number of matches
+    (the store's full-text index hands matches over one Python row each: 0.2 s for 60,000).
+    The same words as ``MemoryIndex``, which the store contract suite checks agrees with the
+    stores' full-text indexes."""
+
+    __slots__ = ("_postings", "_vocabulary")
+
+    def __init__(self) -> None:
+        self._postings: dict[str, set[int]] = {}
+        self._vocabulary: SortedList[str] = SortedList()
+
+    def add(self, o: int, name: str, description: str) -> None:
+        postings = self._postings
+        for word in set(words(f"{name} {description}")):
+            found = postings.get(word)
+            if found is None:
+                postings[word] = {o}
+                self._vocabulary.add(word)
+            else:
+                found.add(o)
+
+    def matching(self, terms: Sequence[str]) -> set[int]:
+        """The ordinals of the items with a word beginning with each of ``terms``."""
+        found: set[int] | None = None
+        postings = self._postings
+        for term in terms:
+            here: set[int] = set()
+            for word in self._vocabulary.irange(term, term + "\U0010ffff"):
+                here |= postings[word]
+            found = here if found is None else found & here
+            if not found:
+                return set()
+        return found if found is not None else set()
 
 
 class ListingIndex:
@@ -136,6 +177,7 @@ class ListingIndex:
         # The clock's changes to come: (house time, ordinal); _due_at holds the one that counts.
         self._clock: list[tuple[float, int]] = []
         self._due_at: list[float | None] = []
+        self._words = WordIndex()
 
     # -------------------------------------------------------------------------- keeping up
 
@@ -154,6 +196,7 @@ class ListingIndex:
             index._group_of[o] = group
             index._keys[o] = keys
             entries[group].append(keys)
+            index._groups[group].members.add(o)
             index._schedule(o, state, now)
         for group, rows in entries.items():
             lists = index._groups[group].lists
@@ -172,6 +215,7 @@ class ListingIndex:
         self._keys.append(None)
         self._due_at.append(None)
         self._by_seller.setdefault(state.seller, set()).add(o)
+        self._words.add(o, state.item_name, state.item_description)
         self._dirty.add(o)
         return o
 
@@ -207,6 +251,10 @@ class ListingIndex:
         state = self._states[o]
         group, keys = _keys_of(state, o, now)
         old_group, old_keys = self._group_of[o], self._keys[o]
+        if old_group != group:
+            if old_group is not None:
+                self._groups[old_group].members.discard(o)
+            self._groups[group].members.add(o)
         if old_keys is None or old_group is None:
             lists = self._groups[group].lists
             for i, sort in enumerate(SORTS):
@@ -241,11 +289,6 @@ class ListingIndex:
     def __len__(self) -> int:
         return len(self._states)
 
-    def ordinals(self, auction_ids: Iterable[str]) -> set[int]:
-        """The ordinals of the known ones of ``auction_ids``."""
-        known = self._ordinals
-        return {known[a] for a in auction_ids if a in known}
-
     def page(
         self,
         filters: Filters,
@@ -253,30 +296,26 @@ class ListingIndex:
         *,
         limit: int,
         offset: int,
-        matches: Set[int] | None = None,
+        terms: Sequence[str] | None = None,
     ) -> tuple[list[AuctionState], int]:
-        """The page ``[offset, offset + limit)`` of the auctions passing ``filters`` (and among
-        ``matches``, the ordinals a search found, when given), in ``filters.sort`` order (ties:
-        newest first), and how many pass in all. Keys are first brought to ``now``."""
+        """The page ``[offset, offset + limit)`` of the auctions passing ``filters`` (and, when
+        ``terms`` are given, whose item has a word beginning with each: ledger/search.py's
+        ``query_terms``), in ``filters.sort`` order (ties: newest first), and how many pass in
+        all. Keys are first brought to ``now``."""
         self.refresh(now)
         f = filters
-        groups = [
-            g
-            for (phase, method), g in self._groups.items()
-            if (f.state is None or phase == f.state) and (f.method is None or method == f.method)
+        picked = [
+            key
+            for key in self._groups
+            if (f.state is None or key[0] == f.state) and (f.method is None or key[1] == f.method)
         ]
+        groups = [self._groups[key] for key in picked]
+        matches = None if terms is None else self._words.matching(terms)
         chosen = self._chosen(f, matches)
         whole = f.state is None and f.method is None
         walked = len(self._states) if whole else sum(len(g) for g in groups)
         if chosen is not None and not whole:
-            group_of = self._group_of
-            chosen = {
-                o
-                for o in chosen
-                if (g := group_of[o]) is not None
-                and (f.state is None or g[0] == f.state)
-                and (f.method is None or g[1] == f.method)
-            }
+            chosen = set().union(*(chosen & self._groups[key].members for key in picked))
         total = walked if chosen is None else len(chosen)
         stop = offset + limit
         if limit == 0 or offset >= total:
@@ -316,8 +355,7 @@ class ListingIndex:
         if not sets:
             return None
         sets.sort(key=len)
-        smallest, others = sets[0], sets[1:]
-        chosen = {o for o in smallest if all(o in other for other in others)}
+        chosen = set(sets[0]).intersection(*sets[1:])
         if f.bidder is not None and f.viewer != f.bidder:
             # Who bid in a sealed auction is secret until it closes: shown to that bidder only.
             states = self._states
