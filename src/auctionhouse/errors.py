@@ -10,6 +10,8 @@ The tree::
     +-- InvalidRequest                   invalid_request     400  malformed input
     |   +-- InvalidRules                 invalid_rules       400  auction rules that cannot work
     |   +-- ConfigError                  config_error        400  a bad setting or config file
+    |   |   +-- UnknownCurrency          unknown_currency    400  not an ISO 4217 currency code
+    |   |   +-- UnknownLocale            unknown_locale      400  a locale Babel does not know
     |   +-- TooLarge                     too_large           413  a request body over the limit
     |   +-- InvalidAmount                invalid_amount      400  money a person typed that is
     |                                                             not an amount of the currency
@@ -116,6 +118,18 @@ class ConfigError(InvalidRequest):
     """A setting is invalid."""
 
     code = "config_error"
+
+
+class UnknownCurrency(ConfigError):
+    """A house currency that is not an ISO 4217 code CLDR knows (``--currency XYZ``)."""
+
+    code = "unknown_currency"
+
+
+class UnknownLocale(ConfigError):
+    """A house locale Babel does not know (``--locale xx_YY``)."""
+
+    code = "unknown_locale"
 
 
 class TooLarge(InvalidRequest):
