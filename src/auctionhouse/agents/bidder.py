@@ -47,6 +47,7 @@ from auctionhouse.errors import (
     RuleViolation,
 )
 from auctionhouse.money import DEFAULT_CURRENCY
+from auctionhouse.times import local_times
 
 log = logging.getLogger("auctionhouse.agents.bidder")
 T = TypeVar("T")
@@ -356,7 +357,7 @@ class BidderAgent(Agent):
         self.refusals[exc.code] += 1
         if isinstance(exc, AlreadyBid):
             tracked.my_bids.append(signed.amount)
-        self._report("refused", aid, signed.amount, f"{exc.code}: {exc.message}")
+        self._report("refused", aid, signed.amount, f"{exc.code}: {local_times(exc.message)}")
         minimum = exc.fields.get("minimum")
         if isinstance(exc, BidTooLow) and isinstance(minimum, int):
             # Outbid while the bid was in flight: the event that outbid us is on its way and

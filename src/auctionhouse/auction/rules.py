@@ -31,7 +31,7 @@ from auctionhouse.auction.events import (
     Event,
 )
 from auctionhouse.auction.state import AuctionState, BidRecord
-from auctionhouse.auction.types import Method, Outcome, Phase, check_amount, utc_time
+from auctionhouse.auction.types import Method, Outcome, Phase, check_amount
 from auctionhouse.errors import (
     AlreadyBid,
     AuctionFull,
@@ -51,6 +51,7 @@ from auctionhouse.errors import (
 from auctionhouse.errors import (
     AuctionPaused as AuctionPausedError,
 )
+from auctionhouse.times import utc_time
 
 # Float time arithmetic (opens_at + k * tick) must not make a tick boundary fall a hair early.
 _EPS = 1e-9
@@ -234,9 +235,23 @@ def _check_photos(photos: object) -> tuple[str, ...]:
     return tuple(photos)
 
 
+def _closed(state: AuctionState, due: float | None = None) -> AuctionClosedError:
+    """The refusal of a command on a closed auction, or one past its ``due`` close: the close
+    time said readably (UTC; faces show it local) and carried in ``closed_at`` (seconds)."""
+    aid = state.auction_id
+    if state.outcome is not None:
+        at = state.closed_at
+        if at is None:  # pragma: no cover - every close records its time
+            return AuctionClosedError(f"auction {aid} is closed ({state.outcome.value})")
+        return AuctionClosedError(
+            f"auction {aid} closed at {utc_time(at)} ({state.outcome.value})", closed_at=at
+        )
+    return AuctionClosedError(f"auction {aid} closed at {utc_time(due or 0.0)}", closed_at=due)
+
+
 def _check_can_bid(state: AuctionState, cmd: PlaceBid, now: float) -> None:
     if state.outcome is not None:
-        raise AuctionClosedError(f"auction {state.auction_id} is closed ({state.outcome.value})")
+        raise _closed(state)
     if state.paused_at is not None:
         raise AuctionPausedError(f"auction {state.auction_id} is paused")
     if now < state.opens_at:
@@ -246,7 +261,7 @@ def _check_can_bid(state: AuctionState, cmd: PlaceBid, now: float) -> None:
         )
     due = close_due_at(state)
     if due is not None and now >= due:
-        raise AuctionClosedError(f"auction {state.auction_id} has passed its close")
+        raise _closed(state, due)
     if not isinstance(cmd.bidder, str) or not cmd.bidder:
         raise InvalidRequest("bidder must be a non-empty string")
     if cmd.bidder == state.seller:
@@ -444,7 +459,7 @@ def outcome_now(state: AuctionState) -> tuple[Outcome, str | None, int | None, i
 
 def _decide_close(state: AuctionState, now: float) -> list[Event]:
     if state.outcome is not None:
-        raise AuctionClosedError(f"auction {state.auction_id} is closed already")
+        raise _closed(state)
     due = close_due_at(state)
     if due is None or now < due:
         raise RuleViolation(f"auction {state.auction_id} is not due to close")
@@ -453,7 +468,7 @@ def _decide_close(state: AuctionState, now: float) -> list[Event]:
 
 def _decide_cancel(state: AuctionState, cmd: CancelAuction, now: float) -> list[Event]:
     if state.outcome is not None:
-        raise AuctionClosedError(f"auction {state.auction_id} is closed already")
+        raise _closed(state)
     if not cmd.as_admin:
         if cmd.by != state.seller:
             raise Forbidden("only the seller or an admin may cancel an auction")
@@ -472,12 +487,12 @@ def _decide_pause(state: AuctionState, cmd: PauseAuction, now: float) -> list[Ev
     if not cmd.as_admin:
         raise Forbidden("only an admin may pause an auction")
     if state.outcome is not None:
-        raise AuctionClosedError(f"auction {state.auction_id} is closed")
+        raise _closed(state)
     if state.paused_at is not None:
         raise RuleViolation(f"auction {state.auction_id} is paused already")
     due = close_due_at(state)
     if due is not None and now >= due:
-        raise AuctionClosedError(f"auction {state.auction_id} has passed its close")
+        raise _closed(state, due)
     return [AuctionPaused(auction_id=state.auction_id, seq=state.seq + 1, at=now, by=cmd.by)]
 
 

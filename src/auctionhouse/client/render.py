@@ -15,6 +15,7 @@ from typing import Any
 
 from auctionhouse.client.text import safe_text
 from auctionhouse.money import DEFAULT_CURRENCY, DEFAULT_LOCALE, format_amount
+from auctionhouse.times import local_time
 
 Json = dict[str, Any]
 MAX_BIDS_SHOWN = 10
@@ -60,9 +61,7 @@ def countdown(seconds: float | None) -> str:
 
 def when(epoch: float | None) -> str:
     """Epoch seconds as a local date and time (``2030-01-31 18:00:00 CET``)."""
-    if epoch is None:
-        return "-"
-    return dt.datetime.fromtimestamp(epoch).astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
+    return local_time(epoch)
 
 
 def increment_lines(rules: Json, currency: str) -> list[str]:

@@ -100,6 +100,7 @@ from auctionhouse.ledger.photos import PhotoFiles
 from auctionhouse.ledger.search import ItemText, MemoryIndex, query_terms
 from auctionhouse.ledger.store import Store
 from auctionhouse.money import format_amount
+from auctionhouse.times import utc_time
 
 Listener = Callable[[Event, AuctionState], None]
 log = logging.getLogger("auctionhouse.house")
@@ -848,7 +849,11 @@ class AuctionHouse:
             mandate = self._mandates[digest] = parse_mandate(raw)
         now = self.clock.now()
         if now > mandate.return_by:
-            raise MandateExpired("the agent's return-by time has passed: it may not bid")
+            raise MandateExpired(
+                f"the agent's return-by time ({utc_time(mandate.return_by)}) has passed:"
+                " it may not bid",
+                return_by=mandate.return_by,
+            )
         problem = bid_problem(mandate, command.bidder, command.amount, command.proxy_max, now)
         if problem is not None:
             raise OverMandate(f"the bid is outside the agent's mandate: {problem}")
