@@ -158,15 +158,20 @@ def _check_all(h: AuctionHouse, rng: random.Random) -> None:
             ), kw
 
 
-@pytest.mark.parametrize("direct", [0, 4, 10**9], ids=["walk", "mixed", "sort-direct"])
+@pytest.mark.parametrize(
+    ("direct", "slack"),
+    [(0, 256), (0, 0), (4, 256), (10**9, 256)],
+    ids=["walk", "walk-gives-up", "mixed", "sort-direct"],
+)
 def test_every_sort_and_filter_matches_sorting_every_candidate(
-    tmp_path: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch, direct: int
+    tmp_path: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch, direct: int, slack: int
 ) -> None:
     """Random houses through bids, the clock, pauses and cancels: after each step, every
-    combination the API offers answers as a full sort would (both ways of reading a set
-    filter: walking the sort order, sorting the set)."""
+    combination the API offers answers as a full sort would (each way of reading a set
+    filter: walking the sort order, a walk past its budget, sorting the set)."""
     monkeypatch.setattr(listing, "_DIRECT", direct)
-    rng = random.Random(17 + direct)
+    monkeypatch.setattr(listing, "_WALK_SLACK", slack)
+    rng = random.Random(17 + direct + slack)
     h = AuctionHouse.open(tmp_path / "h.db", config=CFG, clock=clock)
     for name in SELLERS + BIDDERS:
         h.create_account(name, "correct horse")

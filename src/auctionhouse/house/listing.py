@@ -88,11 +88,14 @@ def listed_price(state: AuctionState, now: float) -> int:
 # value being a float. One key object is shared by the house-wide list and the group's.
 _BITS = 40
 _MASK = (1 << _BITS) - 1
+_SEALED = frozenset(m for m in Method if m.sealed)
 _KEYED = ("price_low", "price_high", "ending_soonest", "most_bids")
 # Sort a candidate set directly when |set|^2 <= _DIRECT * wanted * |walked|: the walk's cost
 # is about wanted * |walked| / |set| looks, the direct sort's |set| keys (both sub-millisecond
 # at the crossover for a page of 25 among 100,000).
 _DIRECT = 4
+# A walk gives up past 4x its expected length plus this many keys (then it sorts directly).
+_WALK_SLACK = 256
 
 
 def _ordinal_of(key: Any) -> int:
@@ -138,14 +141,14 @@ class WordIndex:
             else:
                 found.add(o)
 
-    def matching(self, terms: Sequence[str]) -> set[int]:
-        """The ordinals of the items with a word beginning with each of ``terms``."""
-        found: set[int] | None = None
+    def matching(self, terms: Sequence[str]) -> Set[int]:
+        """The ordinals of the items with a word beginning with each of ``terms``; it may be
+        the index's own set (a term that is one word's prefix only): read it, never change it."""
+        found: Set[int] | None = None
         postings = self._postings
         for term in terms:
-            here: set[int] = set()
-            for word in self._vocabulary.irange(term, term + "\U0010ffff"):
-                here |= postings[word]
+            hits = [postings[w] for w in self._vocabulary.irange(term, term + "\U0010ffff")]
+            here = hits[0] if len(hits) == 1 else set().union(*hits)
             found = here if found is None else found & here
             if not found:
                 return set()
@@ -321,16 +324,26 @@ class ListingIndex:
         if limit == 0 or offset >= total:
             return [], total
         states = self._states
-        if chosen is not None and len(chosen) ** 2 <= _DIRECT * stop * max(1, walked):
-            i = SORTS.index(f.sort)
-            keys = self._keys
-            ranked = heapq.nsmallest(stop, (keys[o][i] for o in chosen))  # type: ignore[index]
-            return [states[_ordinal_of(k)] for k in ranked[offset:]], total
-        order = self._order(f.sort, groups, whole)
-        if chosen is not None:
-            members = chosen
-            order = (k for k in order if _ordinal_of(k) in members)
-        return [states[_ordinal_of(k)] for k in itertools.islice(order, offset, stop)], total
+        if chosen is None:
+            order = self._order(f.sort, groups, whole)
+            return [states[_ordinal_of(k)] for k in itertools.islice(order, offset, stop)], total
+        if len(chosen) ** 2 > _DIRECT * stop * max(1, walked):
+            # Many: walk the sort order keeping members, through the groups that hold some (a
+            # seller of English lots walks no Dutch clock). A set still correlated with the
+            # order would make the walk long, so it has a budget, past which the set is sorted
+            # directly.
+            live = [g for g in groups if not g.members.isdisjoint(chosen)]
+            if len(live) < len(groups):
+                groups, whole = live, False
+                walked = sum(len(g) for g in live)
+            budget = 4 * stop * walked // len(chosen) + _WALK_SLACK
+            found = _walk(self._order(f.sort, groups, whole), chosen, stop, budget)
+            if found is not None:
+                return [states[o] for o in found[offset:]], total
+        i = SORTS.index(f.sort)
+        keys = self._keys
+        ranked = heapq.nsmallest(stop, (keys[o][i] for o in chosen))  # type: ignore[index]
+        return [states[_ordinal_of(k)] for k in ranked[offset:]], total
 
     def _order(self, sort: str, groups: list[_Group], whole: bool) -> Iterator[Any]:
         """Every key of ``groups`` in ``sort`` order (the house-wide list when ``whole``)."""
@@ -343,8 +356,9 @@ class ListingIndex:
             return iter(lists[0])
         return heapq.merge(*lists)
 
-    def _chosen(self, f: Filters, matches: Set[int] | None) -> set[int] | None:
-        """The ordinals the set filters (seller, bidder, a search) leave, or None (all)."""
+    def _chosen(self, f: Filters, matches: Set[int] | None) -> Set[int] | None:
+        """The ordinals the set filters (seller, bidder, a search) leave, or None (all); the
+        answer may be one of the index's own sets: read it, never change it."""
         sets: list[Set[int]] = []
         if matches is not None:
             sets.append(matches)
@@ -355,14 +369,31 @@ class ListingIndex:
         if not sets:
             return None
         sets.sort(key=len)
-        chosen = set(sets[0]).intersection(*sets[1:])
+        chosen = sets[0] if len(sets) == 1 else set(sets[0]).intersection(*sets[1:])
         if f.bidder is not None and f.viewer != f.bidder:
             # Who bid in a sealed auction is secret until it closes: shown to that bidder only.
             states = self._states
             chosen = {
-                o for o in chosen if not (states[o].method.sealed and states[o].outcome is None)
+                o
+                for o in chosen
+                if states[o].method not in _SEALED or states[o].outcome is not None
             }
         return chosen
+
+
+def _walk(order: Iterator[Any], members: Set[int], wanted: int, budget: int) -> list[int] | None:
+    """The first ``wanted`` ordinals of ``order`` (keys) in ``members`` (fewer when the order
+    ends first), or None when that takes more than ``budget`` keys."""
+    found: list[int] = []
+    for steps, k in enumerate(order):
+        if steps == budget:
+            return None
+        o = _ordinal_of(k)
+        if o in members:
+            found.append(o)
+            if len(found) == wanted:
+                break
+    return found
 
 
 def _keys_of(state: AuctionState, o: int, now: float) -> tuple[tuple[str, str], tuple[Any, ...]]:
