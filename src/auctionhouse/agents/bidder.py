@@ -346,7 +346,12 @@ class BidderAgent(Agent):
         view = tracked.view
         changes: dict[str, Any] = {"bid_count": ack.get("bid_count", view.bid_count)}
         if "leader" in ack:
-            changes.update(leader=ack.get("leader"), price=ack.get("price"))
+            leader, price = ack.get("leader"), ack.get("price")
+            # The ack is news before the auction's update: the least next bid moves with it,
+            # by the auction's own increments (a table, a percentage), not a flat step.
+            changes.update(
+                leader=leader, price=price, min_next_bid=view.least_next_bid(price, leader)
+            )
         if ack.get("seq", 0) > view.seq:
             changes["seq"] = ack["seq"]
         tracked.view = replace(view, **changes)

@@ -31,7 +31,7 @@ from auctionhouse.auction.events import (
     Event,
 )
 from auctionhouse.auction.state import AuctionState, BidRecord
-from auctionhouse.auction.types import Method, Outcome, Phase, check_amount
+from auctionhouse.auction.types import Method, Outcome, Phase, Rules, check_amount
 from auctionhouse.errors import (
     AlreadyBid,
     AuctionFull,
@@ -152,12 +152,21 @@ def next_change_at(state: AuctionState, now: float) -> float | None:
     return None if soonest == math.inf else soonest
 
 
+def least_next_bid(rules: Rules, price: int, leading: bool) -> int:
+    """English: the least amount the next bid must have (minor units), from public facts: the
+    starting price while nobody leads (``leading`` False), else ``price`` plus the increment at
+    that price (``Rules.increment_at``: the flat ``min_increment``, the increment table's band
+    or the percentage, the greatest). The one answer for the house's views and for agents
+    planning their next bid (docs/core.md "Increments")."""
+    if not leading:
+        return max(1, rules.starting_price)
+    return price + rules.increment_at(price)
+
+
 def min_next_bid(state: AuctionState, now: float) -> int:
     """The least amount a new bid must have (public)."""
     if state.method is Method.ENGLISH:
-        if state.leader is None:
-            return max(1, state.rules.starting_price)
-        return state.price + state.rules.increment_at(state.price)
+        return least_next_bid(state.rules, state.price, state.leader is not None)
     if state.method is Method.DUTCH:
         return dutch_price(state, now)
     return max(1, state.rules.starting_price)
@@ -326,14 +335,14 @@ def _decide_english_bid(state: AuctionState, cmd: PlaceBid, now: float) -> list[
     as_max = cmd.proxy_max is None and rules.every_bid_is_max
 
     if leader is None:
-        minimum = max(1, rules.starting_price)
+        minimum = least_next_bid(rules, state.price, False)
         if amount < minimum:
             raise BidTooLow(f"the starting price is {minimum}", minimum=minimum)
         new_leader, price = cmd.bidder, minimum if as_max else amount
     elif cmd.bidder == leader:
         # A leader never raises the price against itself: its bid (plain or proxy) raises its
         # secret maximum, validated like any bid; the price moves only when someone competes.
-        minimum = state.price + rules.increment_at(state.price)
+        minimum = least_next_bid(rules, state.price, True)
         if amount < minimum:
             raise BidTooLow(f"the next bid must be at least {minimum}", minimum=minimum)
         current_max = state.maxima[leader]
@@ -344,7 +353,7 @@ def _decide_english_bid(state: AuctionState, cmd: PlaceBid, now: float) -> list[
             )
         new_leader, price = leader, state.price
     else:
-        minimum = state.price + rules.increment_at(state.price)
+        minimum = least_next_bid(rules, state.price, True)
         if amount < minimum:
             raise BidTooLow(f"the next bid must be at least {minimum}", minimum=minimum)
         leader_max = state.maxima[leader]
