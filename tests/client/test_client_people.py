@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import queue
+import re
 import subprocess
 import sys
 import threading
@@ -185,7 +186,7 @@ def test_times_as_people_write_them(people: dict[str, Cli]) -> None:
     view = json.loads(seller.ok("show", aid, "--json"))
     assert before + 110 <= view["opens_at"] <= time.time() + 130
     listed = seller.ok("list")
-    assert "opens in 1:5" in listed or "opens in 2:00" in listed
+    assert re.search(r"opens in (1:[0-5]\d|2:00)", listed), listed  # a loaded machine is slow
     tomorrow = _sell(seller, "--method", "fpsb", "--item", "t", "--closes-at", "tomorrow 18:00")
     closes = dt.datetime.fromtimestamp(float(tomorrow["closes_at"]))  # type: ignore[arg-type]
     assert (closes.date(), closes.hour, closes.minute) == (
@@ -327,8 +328,14 @@ def test_refusals_say_times_as_local_times(people: dict[str, Cli]) -> None:
     seller, alice = people["seller"], people["alice"]
     tokyo = Cli(alice.house, Path(alice.env["AUCTIONHOUSE_CONFIG_DIR"]))
     tokyo.env["TZ"] = "Asia/Tokyo"
-    view = _sell(seller, "--method", "english", "--item", "soon", "--opens-at", "1h")
+    view = _sell(
+        seller, "--method", "english", "--item", "soon", "--opens-at", "1h", "--start-price", "12.5"
+    )
     aid = str(view["id"])
+    row = next(
+        line for line in tokyo.ok("list", "--seller", "seller").splitlines() if " soon " in line
+    )
+    assert "from €12.50" in row  # no bid yet: the starting price the list sorts by
 
     def local(epoch: object) -> str:
         moment = dt.datetime.fromtimestamp(float(epoch), tz=ZoneInfo("Asia/Tokyo"))  # type: ignore[arg-type]

@@ -67,11 +67,14 @@ def _reference(
         due = close_due_at(s)
         return math.inf if s.outcome is not None or due is None or due <= now else due
 
+    def unsold(s: AuctionState) -> bool:
+        return s.outcome is not None and s.final_price is None
+
     keys: dict[str, Any] = {
         "newest": lambda s: 0,
         "ending_soonest": ending,
-        "price_low": lambda s: listed_price(s, now),
-        "price_high": lambda s: -listed_price(s, now),
+        "price_low": lambda s: math.inf if unsold(s) else listed_price(s, now),
+        "price_high": lambda s: math.inf if unsold(s) else -listed_price(s, now),
         "most_bids": lambda s: -len(s.bids),
     }
     ranked = sorted(chosen, key=keys[sort])  # stable: ties stay newest first
@@ -220,6 +223,9 @@ def test_ties_list_newest_first_and_a_bid_moves_an_auction(
     h.place_bid("cat", b, 1000)
     assert _found(h, sort="price_high")[0] == [b, a, c]
     assert _found(h, sort="most_bids", state="open", method="english")[0] == [b, a, c]
+    h.cancel_auction("sam", c)  # closed without a sale: no price, last by price either way
+    assert _found(h, sort="price_low")[0] == [a, b, c]
+    assert _found(h, sort="price_high")[0] == [b, a, c]
     h.close()
 
 

@@ -299,10 +299,28 @@ def _table(title: str, *columns: str) -> Any:
     return table
 
 
+def list_price(view: Json) -> str:
+    """The price column of a list, as the page shows it: the price, an open English auction's
+    starting price before its first bid (``from €10.00``: lists sort by it), ``sealed`` for
+    the secret bids of an open sealed auction."""
+    cur = currency_of(view)
+    price = view.get("price")
+    if price is not None:
+        return money(price, cur)
+    if view.get("result") is None and view.get("state") != "closed":
+        if view.get("method") in ("fpsb", "vickrey"):
+            return "sealed"
+        start = (view.get("rules") or {}).get("starting_price")
+        if view.get("method") == "english" and start is not None:
+            return f"from {money(start, cur)}"
+    return "-"
+
+
 def auction_table(auctions: list[Json], now: float) -> Any:
 
     table = _table("auctions", "id>", "item", "method", "state", "price>", "bids>")
-    table.add_column("closes in", justify="right")  # or "opens in ..." when scheduled
+    table.columns[4].no_wrap = True  # "from €10.00" on one line: the item name wraps instead
+    table.add_column("closes in", justify="right", no_wrap=True)  # or "opens in ..." when scheduled
     table.add_column("result")
     for view in auctions:
         due = view.get("close_due_at") or view.get("closes_at")
@@ -318,7 +336,7 @@ def auction_table(auctions: list[Json], now: float) -> Any:
             cell(item.get("name", "") if isinstance(item, dict) else ""),
             cell(view.get("method")),
             cell(view.get("state")),
-            cell(money(view.get("price"), currency_of(view))),
+            cell(list_price(view)),
             cell(view.get("bid_count", 0)),
             timing,
             cell(result_line(view) or ""),

@@ -88,6 +88,7 @@ def listed_price(state: AuctionState, now: float) -> int:
 # value being a float. One key object is shared by the house-wide list and the group's.
 _BITS = 40
 _MASK = (1 << _BITS) - 1
+_UNSOLD = 1 << 62  # the price key of an auction closed without a sale: after every price
 _SEALED = frozenset(m for m in Method if m.sealed)
 _KEYED = ("price_low", "price_high", "ending_soonest", "most_bids")
 # Sort a candidate set directly when |set|^2 <= _DIRECT * wanted * |walked|: the walk's cost
@@ -399,9 +400,12 @@ def _walk(order: Iterator[Any], members: Set[int], wanted: int, budget: int) -> 
 def _keys_of(state: AuctionState, o: int, now: float) -> tuple[tuple[str, str], tuple[Any, ...]]:
     """An auction's (state, method) group and its sort keys at ``now``, in the order of SORTS:
     newest, ending soonest (auctions with a known close first, closed ones and those past their
-    close last), listed price lowest and highest first, most bids first."""
+    close last), listed price lowest and highest first (those closed without a sale last),
+    most bids first."""
     tie = _MASK - o
     price = listed_price(state, now)
+    # Closed without a sale (cancelled, no bids, reserve not met...): no price, last either way.
+    unsold = state.outcome is not None and state.final_price is None
     if state.outcome is not None:
         ending = math.inf
     else:
@@ -410,8 +414,8 @@ def _keys_of(state: AuctionState, o: int, now: float) -> tuple[tuple[str, str], 
     keys = (
         tie,
         (ending, tie),
-        (price << _BITS) + tie,
-        (-price << _BITS) + tie,
+        ((_UNSOLD if unsold else price) << _BITS) + tie,
+        ((_UNSOLD if unsold else -price) << _BITS) + tie,
         (-len(state.bids) << _BITS) + tie,
     )
     return (phase_at(state, now).value, state.method.value), keys
