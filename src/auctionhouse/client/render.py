@@ -301,8 +301,8 @@ def _table(title: str, *columns: str) -> Any:
 
 def list_price(view: Json) -> str:
     """The price column of a list, as the page shows it: the price, an open English auction's
-    starting price before its first bid (``from €10.00``: lists sort by it), ``sealed`` for
-    the secret bids of an open sealed auction."""
+    starting price before its first bid (lists sort by it), ``sealed`` for the secret bids of
+    an open sealed auction."""
     cur = currency_of(view)
     price = view.get("price")
     if price is not None:
@@ -312,15 +312,14 @@ def list_price(view: Json) -> str:
             return "sealed"
         start = (view.get("rules") or {}).get("starting_price")
         if view.get("method") == "english" and start is not None:
-            return f"from {money(start, cur)}"
+            return money(start, cur)  # with 0 bids: where the bidding starts
     return "-"
 
 
 def auction_table(auctions: list[Json], now: float) -> Any:
 
     table = _table("auctions", "id>", "item", "method", "state", "price>", "bids>")
-    table.columns[4].no_wrap = True  # "from €10.00" on one line: the item name wraps instead
-    table.add_column("closes in", justify="right", no_wrap=True)  # or "opens in ..." when scheduled
+    table.add_column("closes in", justify="right")  # or "opens in ..." when scheduled
     table.add_column("result")
     for view in auctions:
         due = view.get("close_due_at") or view.get("closes_at")
