@@ -88,6 +88,8 @@ def listed_price(state: AuctionState, now: float) -> int:
 # value being a float. One key object is shared by the house-wide list and the group's.
 _BITS = 40
 _MASK = (1 << _BITS) - 1
+# One (state, method) tuple per group, shared by every auction in it.
+_GROUPS = {(p, m): (p.value, m.value) for p in Phase for m in Method}
 _UNSOLD = 1 << 62  # the price key of an auction closed without a sale: after every price
 _SEALED = frozenset(m for m in Method if m.sealed)
 _KEYED = ("price_low", "price_high", "ending_soonest", "most_bids")
@@ -418,4 +420,4 @@ def _keys_of(state: AuctionState, o: int, now: float) -> tuple[tuple[str, str], 
         ((_UNSOLD if unsold else -price) << _BITS) + tie,
         (-len(state.bids) << _BITS) + tie,
     )
-    return (phase_at(state, now).value, state.method.value), keys
+    return _GROUPS[phase_at(state, now), state.method], keys
