@@ -1,13 +1,14 @@
 """Times for people: a house time (epoch seconds) said readably, in messages and on screens.
 
-The house's own messages say a time in UTC, readably (``utc_time``: ``2030-01-31 18:00:00
-UTC``; the house knows nobody's time zone), and a refusal that names a time carries its epoch
+The house's own messages say a time in UTC, readably (``auction.types.utc_time``:
+``2030-01-31 18:00:00 UTC``, re-exported here; the rules core imports nothing but itself and
+``errors``, and knows nobody's time zone), and a refusal that names a time carries its epoch
 seconds in a field too (``opens_at``, ``closed_at``...). The faces people read (the CLI, the
 agents' log lines, the page) show times as local times (``local_time``: ``2030-01-31 19:00:00
 CET``) and rewrite the UTC times of a house's message the same way (``local_times``), so
 nobody reads epoch seconds or converts from UTC in their head.
 
-This module is a leaf (standard library only), so every layer may use it.
+Every layer above the rules core may use it.
 """
 
 from __future__ import annotations
@@ -15,17 +16,12 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-UTC_FORMAT = "%Y-%m-%d %H:%M:%S UTC"
+from auctionhouse.auction.types import utc_time
+
+__all__ = ["local_time", "local_times", "utc_time"]
+
+# What utc_time writes (tests/auction/test_auction_times.py reads it back).
 _UTC_TIME = re.compile(r"\b(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}) UTC\b")
-
-
-def utc_time(epoch: float) -> str:
-    """Epoch seconds as people read them in a house's message: ``2030-01-31 18:00:00 UTC``."""
-    try:
-        moment = dt.datetime.fromtimestamp(epoch, tz=dt.UTC)
-    except (OverflowError, OSError, ValueError):
-        return f"{epoch:.0f} s"
-    return moment.strftime(UTC_FORMAT)
 
 
 def local_time(epoch: float | None) -> str:

@@ -42,6 +42,7 @@ def test_a_house_time_in_utc_and_as_a_local_time(tokyo: None) -> None:
         "auction 7 opens at 2030-03-18 02:46:40 JST; house time 2030-03-18 02:40:00 JST"
     )
     assert local_times("no time here, 2030-03-17 alone") == "no time here, 2030-03-17 alone"
+    assert local_times(f"at {utc_time(T0 + 0.9)}") == f"at {local_time(T0)}"  # what it writes
 
 
 def _refusal(run: object, command: object, now: float) -> AuctionhouseError:

@@ -53,6 +53,7 @@ from auctionhouse.auction.market_events import (
     OrderPlaced,
     Trade,
 )
+from auctionhouse.auction.types import utc_time
 from auctionhouse.errors import (
     Conflict,
     Forbidden,
@@ -63,7 +64,6 @@ from auctionhouse.errors import (
     NotYourOrder,
     RuleViolation,
 )
-from auctionhouse.times import utc_time
 
 DEFAULT_MAX_PRICE = 10**12  # minor units per unit
 DEFAULT_MAX_QUANTITY = 10**9  # units per order

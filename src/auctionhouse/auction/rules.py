@@ -31,7 +31,7 @@ from auctionhouse.auction.events import (
     Event,
 )
 from auctionhouse.auction.state import AuctionState, BidRecord
-from auctionhouse.auction.types import Method, Outcome, Phase, Rules, check_amount
+from auctionhouse.auction.types import Method, Outcome, Phase, Rules, check_amount, utc_time
 from auctionhouse.errors import (
     AlreadyBid,
     AuctionFull,
@@ -51,7 +51,6 @@ from auctionhouse.errors import (
 from auctionhouse.errors import (
     AuctionPaused as AuctionPausedError,
 )
-from auctionhouse.times import utc_time
 
 # Float time arithmetic (opens_at + k * tick) must not make a tick boundary fall a hair early.
 _EPS = 1e-9

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import re
 from dataclasses import dataclass, fields
@@ -10,7 +11,6 @@ from fractions import Fraction
 from typing import Any
 
 from auctionhouse.errors import InvalidRequest, InvalidRules
-from auctionhouse.times import utc_time
 
 
 class Method(StrEnum):
@@ -390,6 +390,16 @@ def _bands(value: object) -> tuple[IncrementBand, ...]:
             raise _invalid("increment_table", f"increment_table[{i}] must be {{below, increment}}")
         bands.append(IncrementBand(band.get("below"), band["increment"]))
     return tuple(bands)
+
+
+def utc_time(epoch: float) -> str:
+    """Epoch seconds as people read them in a house's message: ``2030-01-31 18:00:00 UTC``
+    (the core knows no local time zone: faces show local times, ``auctionhouse.times``)."""
+    try:
+        moment = dt.datetime.fromtimestamp(epoch, tz=dt.UTC)
+    except (OverflowError, OSError, ValueError):
+        return f"{epoch:.0f} s"
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _invalid(field: str, reason: str) -> InvalidRules:
