@@ -44,17 +44,25 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "p2p"))
 from peer_helpers import Bidder, Cluster, PeerProcess, free_port, wait_for
 
 
-def cpu_seconds(peers: list[PeerProcess]) -> float:
-    """User + system CPU seconds the peers' processes have used (Linux /proc)."""
-    import os
+def process_cpu(pid: int, children: bool = True) -> float:
+    """User + system CPU seconds of process ``pid`` and (``children``) of its live child
+    processes, such as a peer's signature worker (Linux /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        kids = Path(f"/proc/{pid}/task/{pid}/children").read_text().split() if children else []
+    except OSError:
+        return 0.0
+    return total + sum(process_cpu(int(kid), children=False) for kid in kids)
 
-    total = 0.0
-    for peer in peers:
-        if peer.proc is None or peer.proc.poll() is not None:
-            continue
-        fields = Path(f"/proc/{peer.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
+
+def cpu_seconds(peers: list[PeerProcess], workers: bool = True) -> float:
+    """CPU seconds the peers' processes (and, ``workers``, their signature workers) used."""
+    return sum(
+        process_cpu(peer.proc.pid, children=workers)
+        for peer in peers
+        if peer.proc is not None and peer.proc.poll() is None
+    )
 
 
 def pct(values: list[float], q: float) -> float:
@@ -204,10 +212,13 @@ class Load:
                         await ws.send(frame(i, amount))
 
         started = time.monotonic()
-        cpu_before = cpu_seconds(self.cluster.peers)
+        cpu_before, client_before = cpu_seconds(self.cluster.peers), time.process_time()
+        own_before = cpu_seconds(self.cluster.peers, workers=False)
         await asyncio.gather(*(client(i) for i in range(len(self.bidders))))
         elapsed = time.monotonic() - started
         cpu = cpu_seconds(self.cluster.peers) - cpu_before
+        own = cpu_seconds(self.cluster.peers, workers=False) - own_before
+        client_cpu = time.process_time() - client_before
         return {
             "transport": "websocket",
             "clients": len(self.bidders),
@@ -216,8 +227,14 @@ class Load:
             "bids_per_s": round(len(latencies) / elapsed, 1),
             "ack_p50_ms": round(pct(latencies, 0.5) * 1000, 2),
             "ack_p99_ms": round(pct(latencies, 0.99) * 1000, 2),
+            # All three peers with their signature workers; then the peers' own processes
+            # (event loop, Raft, replicas: the serial part), the workers' share being the rest.
             "peers_cpu_ms_per_bid": round(1000 * cpu / max(1, len(latencies)), 3),
+            "peers_loop_cpu_ms_per_bid": round(1000 * own / max(1, len(latencies)), 3),
             "peers_cpu_cores": round(cpu / elapsed, 2),
+            # The bench's own process (signing each bid, its WebSockets): one core at most.
+            "client_cpu_ms_per_bid": round(1000 * client_cpu / max(1, len(latencies)), 3),
+            "client_cpu_cores": round(client_cpu / elapsed, 2),
             "seconds": round(elapsed, 2),
             "refused": errors,
         }
@@ -321,9 +338,10 @@ def catch_up(cluster: Cluster, load: Load, events: int, seconds_cap: float) -> d
     }
 
 
-def rebuild(events: int) -> dict[str, Any]:
+def rebuild(events: int, workers: int = 1) -> dict[str, Any]:
     """A newcomer's own work for ``events`` commands (no network): rebuild the house from a
-    snapshot of signed-bid commands (every signature verified again), then audit the ledger."""
+    snapshot of signed-bid commands (every signature verified again, ahead on ``workers``
+    signature worker processes, 0: on the applying thread), then audit the ledger."""
     from nacl.signing import SigningKey
 
     from auctionhouse.house import AuctionHouse, HouseConfig, bid_message, sign
@@ -388,7 +406,9 @@ def rebuild(events: int) -> dict[str, Any]:
         )
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "house.db"
-        house_config = HouseConfig.for_tests(account_rate=1e9, account_burst=1e9)
+        house_config = HouseConfig.for_tests(
+            account_rate=1e9, account_burst=1e9, verify_workers=workers
+        )
 
         def open_house(clock: ReplicaClock) -> AuctionHouse:
             for suffix in ("", "-wal", "-shm"):
@@ -396,18 +416,21 @@ def rebuild(events: int) -> dict[str, Any]:
             return AuctionHouse.open(path, config=house_config, clock=clock)
 
         machine = HouseMachine(open_house)
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         machine._deserialize(blobs)
-        applied = time.perf_counter() - started
+        applied, cpu = time.perf_counter() - started, time.process_time() - cpu
         events_in_ledger = machine.house.ledger.store.count()
         machine.house.close()
         started = time.perf_counter()
         report = audit_database(path)
         audited = time.perf_counter() - started
     return {
+        "verify_workers": workers,
         "commands": len(blobs),
         "events_in_ledger": events_in_ledger,
         "apply_s": round(applied, 2),
+        # CPU of the applying process alone (a worker's verifies are in its own process)
+        "apply_cpu_s": round(cpu, 2),
         "audit_s": round(audited, 2),
         "audit_ok": report.ok,
         "events_per_s": round(events_in_ledger / (applied + audited), 1),
@@ -497,12 +520,20 @@ def in_process(bidders: int, seconds: float) -> dict[str, Any]:
                     )
                     latencies.append(time.perf_counter() - started)
 
+            def workers_cpu() -> float:
+                procs = [p.verifier._proc for p in peers if p.verifier is not None]
+                return sum(process_cpu(proc.pid, False) for proc in procs if proc is not None)
+
             t0, cpu0 = time.monotonic(), time.process_time()
+            w0 = workers_cpu()
             await asyncio.gather(*(client(i) for i in range(bidders)))
             elapsed, cpu = time.monotonic() - t0, time.process_time() - cpu0
+            worker_cpu = workers_cpu() - w0
             return {
                 "bids_per_s": round(len(latencies) / elapsed, 1),
+                # the three peers' loop (this process), then their signature workers'
                 "cpu_ms_per_bid_3_replicas": round(1000 * cpu / max(1, len(latencies)), 3),
+                "workers_cpu_ms_per_bid": round(1000 * worker_cpu / max(1, len(latencies)), 3),
                 "cpu_share_of_one_core": round(cpu / elapsed, 2),
                 "ack_p50_ms": round(pct(latencies, 0.5) * 1000, 2),
                 "ack_p99_ms": round(pct(latencies, 0.99) * 1000, 2),
@@ -537,7 +568,15 @@ def main() -> None:
     args = parser.parse_args()
     out: dict[str, Any] = {"peers": 3, "bidders": args.bidders, "load_average": os.getloadavg()}
     if args.rebuild_events:
-        out["rebuild"] = rebuild(args.rebuild_events)
+        # With and without the signature worker, one after the other (the machine's load
+        # moves between runs: compare within one invocation).
+        with_worker = rebuild(args.rebuild_events, workers=1)
+        in_line = rebuild(args.rebuild_events, workers=0)
+        out["rebuild"] = {
+            "worker": with_worker,
+            "in_line": in_line,
+            "speedup": round(with_worker["events_per_s"] / in_line["events_per_s"], 2),
+        }
         print(json.dumps({"rebuild": out["rebuild"]}), file=sys.stderr, flush=True)
     if args.in_process:
         out["in_process"] = in_process(args.bidders, args.seconds)
@@ -551,8 +590,17 @@ def main() -> None:
             ws = (args.per_client, args.window)
             out["goal_bids_per_s"] = 2000
             if args.per_client:
+                terms = [p.status()["term"] for p in cluster.peers]
                 out["one_peer"] = asyncio.run(load.run_ws(urls[:1], *ws))
                 out["all_peers"] = asyncio.run(load.run_ws(urls, *ws))
+                # Elections under load (a stalled peer deposing a live leader): the Raft
+                # term's growth, and the pre-vote rounds that started no election.
+                views = [p.status() for p in cluster.peers]
+                out["churn_under_load"] = {
+                    "terms_gained": max(v["term"] for v in views) - max(terms),
+                    "pre_vote_rounds": sum(v.get("pre_vote_rounds", 0) for v in views),
+                    "elections_started": sum(v.get("elections_started", 0) for v in views),
+                }
                 print(json.dumps({k: out[k] for k in ("one_peer", "all_peers")}), file=sys.stderr)
             if args.http_seconds:
                 out["one_peer_http"] = asyncio.run(load.run(urls[:1], args.http_seconds))

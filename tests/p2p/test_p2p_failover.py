@@ -84,3 +84,52 @@ async def scenario(root: Path) -> None:
 
 def test_the_survivors_elect_as_soon_as_the_leaders_connection_drops(tmp_path: Path) -> None:
     asyncio.run(asyncio.wait_for(scenario(tmp_path), 120))
+
+
+async def stalled_follower(root: Path) -> None:
+    """A follower's election timer runs out while the leader is alive (as after a stall of
+    the follower's process): its pre-vote is refused, so no term changes and the leader
+    stays; without the pre-vote the library would have started an election at once."""
+    init_cluster(root / "cluster")
+    members = tuple(f"127.0.0.1:{free_port()}" for _ in range(3))
+    house = HouseConfig.for_tests()
+    peers: list[Peer] = []
+    for i, member in enumerate(members):
+        issue_peer(root / "cluster", root / f"p{i}", f"p{i}")
+        peers.append(
+            Peer(PeerConfig(data=root / f"p{i}", peer_address=member, members=members, house=house))
+        )
+    for peer in peers:
+        await peer.start()
+    try:
+        leader = await until(
+            "a leader", lambda: next((p for p in peers if p.status()["is_leader"]), None)
+        )
+        follower = next(p for p in peers if p is not leader)
+        await until(
+            "the follower to hear the leader",
+            lambda: (
+                follower.status()["leader"] == leader.config.peer_address
+                and any(follower.prevote.heard.values())
+            ),
+        )
+        term = leader.status()["term"]
+        so = follower.syncobj
+        assert so is not None
+        for _ in range(3):  # three timeouts in a row, each answered by both others
+            replies = follower.prevote.replies
+            so._SyncObj__raftElectionDeadline = 0.0  # the timer ran out
+            follower._step()
+            await until("both answers", lambda r=replies: follower.prevote.replies >= r + 2)
+        assert follower.prevote.rounds >= 3
+        assert follower.prevote.elections == 0
+        assert all(p.status()["term"] == term for p in peers)
+        assert leader.status()["is_leader"]
+        assert await leader.propose("tick", {}) == 0  # the group never stopped writing
+    finally:
+        for peer in peers:
+            await peer.stop()
+
+
+def test_a_stalled_follower_does_not_depose_a_live_leader(tmp_path: Path) -> None:
+    asyncio.run(asyncio.wait_for(stalled_follower(tmp_path), 120))

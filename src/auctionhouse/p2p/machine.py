@@ -27,7 +27,9 @@ from pysyncobj import SyncObjConsumer, replicated
 
 from auctionhouse.errors import AuctionhouseError, InvalidRules, LedgerError, NoQuorum
 from auctionhouse.house import AuctionHouse
+from auctionhouse.house.verifier import SignatureCheck
 from auctionhouse.p2p.codec import decode, error_result
+from auctionhouse.p2p.preverify import Prefetch, verify_in_order
 
 log = logging.getLogger("auctionhouse.p2p")
 RESULTS_KEPT_FOR = 120.0  # seconds past a command's deadline its result is kept for retries
@@ -68,6 +70,8 @@ class HouseMachine(SyncObjConsumer):  # type: ignore[misc]
         self.rebuilds = 0
         # Told after a rebuild from a snapshot (the service re-subscribes its listeners).
         self.on_rebuilt: Callable[[AuctionHouse], None] | None = None
+        # Commands decoded and signatures verified ahead, from the log append (p2p/preverify).
+        self.prefetch = Prefetch(None, lambda: self.house)
 
     # pysyncobj calls this on every replica once the entry is committed, in log order. One
     # entry carries every command a peer proposed in one turn of its loop (a batch), so the
@@ -78,13 +82,20 @@ class HouseMachine(SyncObjConsumer):  # type: ignore[misc]
             return []
         return [self.apply_local(blob) for blob in blobs]
 
-    def apply_local(self, blob: bytes) -> dict[str, Any]:
-        """Apply one committed command; returns ``{"ok": value}`` or ``{"error": ...}``."""
-        try:
-            command = decode(blob)
-        except AuctionhouseError as exc:
-            log.warning("a committed entry is not a command: %s", exc.message)
-            return error_result(exc)
+    def apply_local(
+        self, blob: bytes, ahead: tuple[dict[str, Any] | None, SignatureCheck | None] | None = None
+    ) -> dict[str, Any]:
+        """Apply one committed command; returns ``{"ok": value}`` or ``{"error": ...}``.
+        ``ahead``: the command decoded ahead and its bid's signature check (``preverify``)."""
+        if ahead is None:
+            ahead = self.prefetch.take(blob)
+        command, check = ahead if ahead is not None else (None, None)
+        if command is None:
+            try:
+                command = decode(blob)
+            except AuctionhouseError as exc:
+                log.warning("a committed entry is not a command: %s", exc.message)
+                return error_result(exc)
         key = command["key"]
         done = self.results.get(key)
         if done is not None:
@@ -96,7 +107,11 @@ class HouseMachine(SyncObjConsumer):  # type: ignore[misc]
         self.commands.append(blob)
         self.clock.pin(command["t"])
         try:
-            result: dict[str, Any] = {"ok": self._run(command["op"], command["args"])}
+            if check is not None and check.valid is not None:
+                with self.house.verdicts([check]):  # trusted for exactly its key and bytes
+                    result: dict[str, Any] = {"ok": self._run(command["op"], command["args"])}
+            else:
+                result = {"ok": self._run(command["op"], command["args"])}
         except AuctionhouseError as exc:
             result = error_result(exc)
         except Exception as exc:  # a bug or a disk failure: this replica must stop serving
@@ -171,8 +186,10 @@ class HouseMachine(SyncObjConsumer):  # type: ignore[misc]
         self.commands = []
         self.results = {}
         self._expiry = deque()
-        for blob in data:
-            self.apply_local(blob)
+        self.prefetch.clear()
+        # Signatures verified ahead on a worker process while the commands before them apply.
+        for blob, command, check in verify_in_order(data, self.house.config.verify_workers):
+            self.apply_local(blob, (command, check))
         self.house.flush()  # before the listeners: a rebuild is not news to WebSocket clients
         for listener in listeners:
             self.house.subscribe(listener)

@@ -23,12 +23,14 @@ from typing import Any
 
 from pysyncobj import FAIL_REASON, SyncObj, SyncObjConf
 
-from auctionhouse.errors import ConfigError, LedgerError, NoQuorum
+from auctionhouse.errors import ConfigError, LedgerError, NoQuorum, Overloaded
 from auctionhouse.house import AuctionHouse, HouseConfig
+from auctionhouse.house.verifier import BatchVerifier
 from auctionhouse.ledger import SQLiteStore
 from auctionhouse.p2p.codec import encode, install_restricted_unpickler, raise_error, refused
 from auctionhouse.p2p.machine import HouseMachine, ReplicaClock
 from auctionhouse.p2p.poller import EpollPoller, install_epoll_poller
+from auctionhouse.p2p.prevote import PreVote
 from auctionhouse.p2p.tls import PeerFiles, Tunnels
 from auctionhouse.p2p.transport import tunnel_transport
 
@@ -40,6 +42,7 @@ RETRY_SECONDS = 2.5  # a proposal not answered in this time is proposed again (s
 RETRY = -1  # the answer ``_sweep`` gives a proposal to send again (not a FAIL_REASON)
 EARLY_ELECTION = 0.15  # s: a follower that lost its leader's connection elects after its turn
 REFUSED_PAUSE = 0.05  # s: proposals wait this long after one was refused (no leader yet)
+CATCH_UP_GRACE = 900.0  # s a newcomer that never caught up may be silent before removal
 MAX_BATCH_BYTES = 48_000  # one Raft entry's commands: below the library's 64 KiB append chunk
 HOUSE_FILES = ("house.db", "house.db-wal", "house.db-shm")
 
@@ -107,10 +110,15 @@ class Peer:
         self._send_soon = False
         self.internal_port = 0
         self._down_since: dict[str, float] = {}
+        self._connected: set[str] = set()  # members seen connected while this peer led
+        self._caught_up: set[str] = set()  # ... and seen holding the whole committed log
+        self._committed_before = 0
         self._background: set[asyncio.Task[Any]] = set()
         self.joined: bool | None = None  # None: not asked; True once the group took us in
         self.verified: bool | None = None  # the replica's own ledger audited once caught up
         self.audit_findings = 0
+        self.verifier: BatchVerifier | None = None  # signatures checked ahead (preverify)
+        self.prevote = PreVote(config.timing.min_timeout)  # no election while a leader is heard
 
     @property
     def machine(self) -> HouseMachine:
@@ -184,8 +192,12 @@ class Peer:
             partners,
             conf,
             consumers=[self._machine],
-            transportClass=tunnel_transport(self._route, self._leader_lost),
+            transportClass=tunnel_transport(
+                self._route, self._leader_lost, intercept=self.prevote.on_message
+            ),
         )
+        self.prevote.syncobj = self.syncobj
+        self._prefetch_on_append()
         poller = self.syncobj._poller
         loop = asyncio.get_running_loop()
         if isinstance(poller, EpollPoller):
@@ -194,6 +206,26 @@ class Peer:
         self._schedule_tick()
         self._spawn(self._membership(), "peer-membership")
         log.info("peer %s started; members %s", cfg.peer_address, ", ".join(cfg.members))
+
+    def _prefetch_on_append(self) -> None:
+        """Decode each entry, and send its signed bids to the signature worker, as soon as it
+        is appended to this replica's log (p2p/preverify.py): it is applied a round trip
+        later. pysyncobj 0.3.17 keeps its log in ``__raftLog`` and appends through ``add``."""
+        assert self.syncobj is not None
+        self.verifier = BatchVerifier(self.config.house.verify_workers)
+        prefetch = self.machine.prefetch
+        prefetch.verifier = self.verifier
+        journal = self.syncobj._SyncObj__raftLog
+        append = journal.add
+
+        def add(command: bytes, idx: int, term: int) -> None:
+            append(command, idx, term)
+            try:
+                prefetch.added(command)
+            except Exception:  # a cache: the apply decodes and verifies by itself
+                log.exception("could not look ahead at a log entry")
+
+        journal.add = add
 
     def _spawn(self, coro: Any, name: str) -> None:
         task = asyncio.get_running_loop().create_task(coro, name=name)
@@ -292,12 +324,25 @@ class Peer:
         assert so is not None
         live = 1
         dead: list[Any] = []
+        match = so._SyncObj__raftMatchIndex  # pysyncobj 0.3.17: how far each member has the log
+        # Caught up: holding what was committed at the previous look (a live follower under
+        # load lags the commit index by a little, a newcomer being sent a snapshot by all).
+        committed, self._committed_before = self._committed_before, so.raftCommitIndex
         for node in so.otherNodes:
             if so.isNodeConnected(node):
                 live += 1
                 self._down_since.pop(node.address, None)
+                self._connected.add(node.address)
+                if match.get(node, 0) >= committed:
+                    self._caught_up.add(node.address)
                 continue
             since = self._down_since.setdefault(node.address, now)
+            if node.address in self._connected and node.address not in self._caught_up:
+                # A newcomer that connected and never caught up is rebuilding from the
+                # snapshot, its loop busy for minutes (its connection drops after 60 s of
+                # silence): not dead. Seen: removed mid-rebuild, it could never join.
+                if now - since < CATCH_UP_GRACE:
+                    continue
             if now - since >= self.config.replace_after:
                 dead.append(node)
         if dead and live >= self.config.group_size:  # never shrink below the group size
@@ -343,7 +388,9 @@ class Peer:
         try:
             # The library reads its sockets at the end of a tick and acts on what it read
             # (commit, apply, answer) at the start of the next: two ticks per wake-up.
+            self.prevote.gate()
             self.syncobj.doTick(0.0)
+            self.prevote.gate()
             self.syncobj.doTick(0.0)
             self.machine.house.flush()
             self._sweep()
@@ -354,8 +401,10 @@ class Peer:
         """Replicate one command and return the local replica's result of applying it.
 
         Raises the command's own error, or ``NoQuorum`` if no majority commits it within
-        ``write_timeout``. A proposal unanswered after ``RETRY_SECONDS`` (a leader died with it)
-        is proposed again with the same idempotency key, so it is applied at most once."""
+        ``write_timeout`` (``Overloaded`` if the group has a leader and a majority but was too
+        busy to commit it in that time). A proposal unanswered after ``RETRY_SECONDS`` (a
+        leader died with it) is proposed again with the same idempotency key, so it is applied
+        at most once."""
         if self.syncobj is None or self._stopped:
             raise NoQuorum("this peer is not running")
         loop = asyncio.get_running_loop()
@@ -368,6 +417,10 @@ class Peer:
             while True:
                 remaining = deadline - loop.time()
                 if remaining <= 0:
+                    if self.status().get("has_quorum"):  # a leader and a majority: busy
+                        raise Overloaded(
+                            "the replica group did not commit this write in time; retry later"
+                        )
                     raise NoQuorum("no majority of the replica group answered; retry later")
                 answer: asyncio.Future[tuple[Any, int]] = loop.create_future()
                 self._outbox.append((order, blob, answer))
@@ -420,6 +473,7 @@ class Peer:
         leader = so._getLeader()
         if leader is None or leader != node:
             return
+        self.prevote.lost_at = time.monotonic()  # fast pre-vote/election retries until a leader
         # Survivors go in turns (by address, plus a little jitter) so they rarely split
         # their votes: the first asks for votes before the next one's turn comes.
         others = sorted(n.address for n in so.otherNodes if n != node)
@@ -499,6 +553,7 @@ class Peer:
             "refused_connections": self.tunnels.refused if self.tunnels else 0,
             "refused_pickles": refused[0],
             "pending": self.pending,
+            **self.prevote.status(),
         }
 
     async def stop(self) -> None:
@@ -516,6 +571,8 @@ class Peer:
             self.syncobj.destroy()
         if self.tunnels is not None:
             await asyncio.wait_for(self.tunnels.close(), timeout=5)
+        if self.verifier is not None:
+            await self.verifier.close()
         if self._machine is not None:
             self._machine.house.close()
 

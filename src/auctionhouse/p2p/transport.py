@@ -17,13 +17,21 @@ from pysyncobj.transport import TCPTransport
 
 
 def tunnel_transport(
-    route: Callable[[str], int | None], lost: Callable[[Any], None] | None = None
+    route: Callable[[str], int | None],
+    lost: Callable[[Any], None] | None = None,
+    intercept: Callable[[Any, Any], bool] | None = None,
 ) -> type[TCPTransport]:
     """A transport class whose outgoing connections go to ``127.0.0.1:route(address)``
     (``None``: no tunnel yet, try again at the next retry); ``lost(node)`` is told when the
-    connection with a member drops, after the library was."""
+    connection with a member drops, after the library was; ``intercept(node, message)`` sees
+    every member's message first and keeps it from the library by returning True (pre-vote)."""
 
     class TunnelTransport(TCPTransport):  # type: ignore[misc]
+        def _onMessageReceived(self, node: Any, message: Any) -> None:
+            if intercept is not None and intercept(node, message):
+                return
+            super()._onMessageReceived(node, message)
+
         def _onNodeDisconnected(self, node: Any) -> None:
             super()._onNodeDisconnected(node)
             if lost is not None:
