@@ -101,15 +101,22 @@ def test_plain_amounts() -> None:
     ("setting", "value"),
     [
         ("currency", "XXQ"),
-        ("currency", "eur"),
         ("currency", "EURO"),
+        ("currency", "€"),
         ("locale", "zz_QQ"),
         ("locale", ""),
     ],
 )
 def test_a_house_refuses_an_unknown_currency_or_locale(setting: str, value: str) -> None:
-    with pytest.raises(ConfigError, match=setting):
+    with pytest.raises(ConfigError, match=setting) as caught:
         HouseConfig(**{setting: value})
+    assert caught.value.code == f"unknown_{setting}"  # a config_error with a code of its own
+    assert caught.value.fields["field"] == setting
+
+
+def test_a_currency_code_is_taken_in_any_case() -> None:
+    assert HouseConfig(currency=" eur ").currency == "EUR"
+    assert HouseConfig(currency="jpy").currency == "JPY"
 
 
 def test_a_house_defaults_to_euros() -> None:

@@ -15,6 +15,7 @@ import typer
 
 from auctionhouse.client.text import install_safe_logging, safe_text
 from auctionhouse.errors import AuctionhouseError
+from auctionhouse.times import local_times
 
 # One line per area; each module defines register(app: typer.Typer) -> None.
 COMMAND_MODULES = [
@@ -110,7 +111,8 @@ def main(argv: list[str] | None = None) -> None:
             raise SystemExit(code)
     except AuctionhouseError as exc:
         # The message may quote a house's answer or a file: shown as text, on one line.
-        print(f"error: {exc.code}: {safe_text(exc.message)}", file=sys.stderr)
+        # Times in it read as the user's local time (the house says them in UTC).
+        print(f"error: {exc.code}: {safe_text(local_times(exc.message))}", file=sys.stderr)
         raise SystemExit(EXIT_ERROR) from None
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

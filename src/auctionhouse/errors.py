@@ -10,6 +10,8 @@ The tree::
     +-- InvalidRequest                   invalid_request     400  malformed input
     |   +-- InvalidRules                 invalid_rules       400  auction rules that cannot work
     |   +-- ConfigError                  config_error        400  a bad setting or config file
+    |   |   +-- UnknownCurrency          unknown_currency    400  not an ISO 4217 currency code
+    |   |   +-- UnknownLocale            unknown_locale      400  a locale Babel does not know
     |   +-- TooLarge                     too_large           413  a request body over the limit
     |   +-- InvalidAmount                invalid_amount      400  money a person typed that is
     |                                                             not an amount of the currency
@@ -115,6 +117,14 @@ class PhotoTooLarge(InvalidPhoto, code="photo_too_large", http_status=413):
 
 class ConfigError(InvalidRequest, code="config_error"):
     """A setting is invalid."""
+
+
+class UnknownCurrency(ConfigError, code="unknown_currency"):
+    """A house currency that is not an ISO 4217 code CLDR knows (``--currency XYZ``)."""
+
+
+class UnknownLocale(ConfigError, code="unknown_locale"):
+    """A house locale Babel does not know (``--locale xx_YY``)."""
 
 
 class TooLarge(InvalidRequest, code="too_large", http_status=413):

@@ -21,7 +21,7 @@ import re
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 
-from auctionhouse.errors import ConfigError, InvalidAmount
+from auctionhouse.errors import InvalidAmount, UnknownCurrency, UnknownLocale
 
 DEFAULT_CURRENCY = "EUR"
 DEFAULT_LOCALE = "en"
@@ -40,26 +40,39 @@ def currency_digits(currency: str) -> int:
 
 
 def check_currency(currency: object) -> str:
-    """``currency`` if it is an ISO 4217 code CLDR knows (``EUR``), else ``ConfigError``."""
+    """``currency`` if it is an ISO 4217 code CLDR knows (``EUR``), else ``UnknownCurrency``
+    (code ``unknown_currency``, a ``config_error``). Callers take ``eur`` as ``EUR`` first."""
     from babel.numbers import is_currency
 
     if not isinstance(currency, str) or not re.fullmatch(r"[A-Z]{3}", currency):
-        raise ConfigError(f"currency must be an ISO 4217 code like EUR or USD, not {currency!r}")
+        raise UnknownCurrency(
+            f"currency must be an ISO 4217 code like EUR or USD, not {currency!r}",
+            field="currency",
+        )
     if not is_currency(currency):
-        raise ConfigError(f"currency {currency!r} is not an ISO 4217 currency")
+        raise UnknownCurrency(
+            f"currency {currency!r} is not an ISO 4217 currency (EUR, USD, GBP, JPY, CHF...)",
+            field="currency",
+        )
     return currency
 
 
 def check_locale(locale: object) -> str:
-    """``locale`` if Babel knows it (``en``, ``de_DE``, ``fr-CH``), else ``ConfigError``."""
+    """``locale`` if Babel knows it (``en``, ``de_DE``, ``fr-CH``), else ``UnknownLocale``
+    (code ``unknown_locale``, a ``config_error``)."""
     from babel import Locale, UnknownLocaleError
 
     if not isinstance(locale, str) or not locale:
-        raise ConfigError(f"locale must be a locale name like en or de_DE, not {locale!r}")
+        raise UnknownLocale(
+            f"locale must be a locale name like en or de_DE, not {locale!r}", field="locale"
+        )
     try:
         Locale.parse(locale.replace("-", "_"))
     except (UnknownLocaleError, ValueError):
-        raise ConfigError(f"locale {locale!r} is not a known locale") from None
+        raise UnknownLocale(
+            f"locale {locale!r} is not a known locale (en, en_US, de_DE, fr_CH, ja_JP...)",
+            field="locale",
+        ) from None
     return locale
 
 

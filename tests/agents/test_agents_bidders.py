@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from agents_helpers import T0, World, bids_by, run, world
 
 from auctionhouse.agents.bidder import Want
@@ -259,5 +260,113 @@ def test_a_sealed_auction_that_opens_later_gets_its_bids_once_open() -> None:
             assert bids_by(w.house, aid, "alice") == []  # not open yet
             await w.rt.advance(2)
             assert bids_by(w.house, aid, "alice") == [VALUES["alice"]]
+
+    run(main())
+
+
+TABLE = [{"below": 10_000, "increment": 500}, {"below": 13_000, "increment": 1_000}]
+TABLE.append({"increment": 2_500})
+
+
+def _planned_as_the_rules_say(house: Any, aid: str) -> None:
+    """Every bid of the auction met the least next bid by its own increments at that moment,
+    and every increment bidder's bid was exactly it (they bid the minimum)."""
+    from auctionhouse.auction import AuctionState, BidPlaced, apply, least_next_bid
+
+    state: AuctionState | None = None
+    for event in house._events[aid]:  # the full log, as the house applied it
+        if isinstance(event, BidPlaced) and state is not None:
+            least = least_next_bid(state.rules, state.price, state.leader is not None)
+            assert event.amount >= least, (event, least)
+            if event.bidder != "bob":  # bob is the proxy bidder; the others bid the minimum
+                assert event.amount == least, (event, least)
+        state = apply(state, event)
+
+
+@pytest.mark.parametrize(
+    "increments",
+    [{"increment_table": TABLE}, {"increment_percent": 8}],
+    ids=["table", "percentage"],
+)
+def test_increment_bidders_plan_with_the_auctions_own_increments(
+    increments: dict[str, Any],
+) -> None:
+    """An increment table or a percentage, not the flat min_increment: the bidders' next bids
+    are the least the rules take, none is refused as too low, and the price ends within one
+    increment (of the rules) above the loser's limit."""
+
+    async def main() -> None:
+        w = world()
+        async with w.rt:
+            rules = {"duration": 60, "min_increment": 100, **increments}
+            seller = await w.seller([Listing("clock", "english", 5_000, rules=rules)])
+            bidders = {
+                "alice": await w.bidder("alice", "market-value", budget=50_000, value=16_000),
+                "bob": await w.bidder("bob", "truthful", budget=50_000, value=12_000),
+                "cat": await w.bidder("cat", "conservative", budget=50_000, value=14_000),
+            }
+            await w.rt.advance(61)
+            (aid,) = seller.auctions
+            result = w.house.view(aid)["result"]
+            assert result["winner"] == "alice"
+            _planned_as_the_rules_say(w.house, aid)
+            for name, agent in bidders.items():
+                assert agent.refusals["bid_too_low"] == 0, (name, agent.refusals)
+            state = w.house.state(aid)
+            second = 12_000  # bob's limit; cat stops at 14,000 x 0.85 = 11,900
+            assert second < result["price"] <= second + state.rules.increment_at(second)
+            assert not w.rt.failures
+
+    run(main())
+
+
+def test_a_view_says_the_least_next_bid_by_the_auctions_increments() -> None:
+    from auctionhouse.agents.market import MarketView
+
+    def view(rules: dict[str, Any]) -> MarketView:
+        raw = {"id": "1", "method": "english", "state": "open", "rules": rules}
+        return MarketView.from_api(raw, seen_at=T0)
+
+    table = view({"starting_price": 5_000, "min_increment": 100, "increment_table": TABLE})
+    assert table.least_next_bid(None, None) == 5_000  # nobody leads: the starting price
+    assert table.least_next_bid(9_999, "bob") == 9_999 + 500
+    assert table.least_next_bid(12_000, "bob") == 12_000 + 1_000
+    assert table.least_next_bid(20_000, "bob") == 20_000 + 2_500
+    percent = view({"starting_price": 5_000, "min_increment": 100, "increment_percent": 8})
+    assert percent.least_next_bid(10_000, "bob") == 10_800
+    assert percent.least_next_bid(1_000, "bob") == 1_100  # the flat 100 is more than 8%
+    flat = view({"starting_price": 5_000, "min_increment": 250})
+    assert flat.least_next_bid(10_000, "bob") == 10_250
+
+
+@pytest.mark.parametrize(
+    ("increments", "least"),
+    [({"increment_table": TABLE}, 9_800 + 500), ({"increment_percent": 8}, 9_800 + 784)],
+    ids=["table", "percentage"],
+)
+def test_an_ack_moves_the_least_next_bid_by_the_auctions_increments(
+    increments: dict[str, Any], least: int
+) -> None:
+    """A bid's ack can say another's proxy maximum answered it (the update follows): until
+    the update comes, the bidder plans with the least next bid by the auction's own rules, not
+    the minimum before its bid nor the flat min_increment."""
+    from auctionhouse.agents.bidder import BidderAgent, Tracked
+    from auctionhouse.agents.bidding import make_strategy
+    from auctionhouse.agents.market import MarketView
+
+    async def main() -> None:
+        w = world()
+        async with w.rt:
+            rules = {"starting_price": 5_000, "duration": 60, "min_increment": 100, **increments}
+            await w.hub.open_account("seller", "agents-test-password")
+            view = w.house.create_auction("seller", "clock", "english", rules)
+            agent = BidderAgent(
+                "alice", w.hub.market("alice"), make_strategy("market-value"), budget=50_000
+            )
+            tracked = Tracked(MarketView.from_api(view, seen_at=T0, me="alice"), 16_000)
+            assert tracked.view.min_next_bid == 5_000
+            agent._apply_ack(tracked, {"leader": "bob", "price": 9_800, "bid_count": 2, "seq": 3})
+            assert (tracked.view.leader, tracked.view.price) == ("bob", 9_800)
+            assert tracked.view.min_next_bid == least
 
     run(main())

@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -322,3 +323,33 @@ def test_logout_ends_the_session(people: dict[str, Cli], tmp_path_factory) -> No
     cli.ok("account", "create", "carol", "--password-stdin", "--no-key", input=PASSWORD)
     assert cli.ok("logout").startswith("logged out carol from ")
     assert "error: " in _error(cli.run("whoami"))
+
+
+def test_refusals_say_times_as_local_times(people: dict[str, Cli]) -> None:
+    """The house says "opens at 2030-... UTC" (and ``opens_at`` in seconds); the CLI shows
+    the reader's local time, here Tokyo's, for a scheduled and for a closed auction."""
+    from zoneinfo import ZoneInfo
+
+    seller, alice = people["seller"], people["alice"]
+    tokyo = Cli(alice.house, Path(alice.env["AUCTIONHOUSE_CONFIG_DIR"]))
+    tokyo.env["TZ"] = "Asia/Tokyo"
+    view = _sell(
+        seller, "--method", "english", "--item", "soon", "--opens-at", "1h", "--start-price", "12.5"
+    )
+    aid = str(view["id"])
+    row = next(
+        line for line in tokyo.ok("list", "--seller", "seller").splitlines() if " soon " in line
+    )
+    assert "€12.50" in row  # no bid yet: the starting price the list sorts by, not "-"
+
+    def local(epoch: object) -> str:
+        moment = dt.datetime.fromtimestamp(float(epoch), tz=ZoneInfo("Asia/Tokyo"))  # type: ignore[arg-type]
+        return moment.strftime("%Y-%m-%d %H:%M:%S JST")
+
+    said = _error(tokyo.run("bid", aid, "5"))
+    assert said == f"error: auction_not_open: auction {aid} opens at {local(view['opens_at'])}"
+    seller.ok("cancel", aid)
+    closed = json.loads(seller.ok("show", aid, "--json"))
+    said = _error(tokyo.run("bid", aid, "5"))
+    at = local(closed["result"]["closed_at"])
+    assert said == f"error: auction_closed: auction {aid} closed at {at} (cancelled)"

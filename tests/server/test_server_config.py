@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -123,3 +124,88 @@ def test_cli_reports_a_bad_value_in_one_line(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert result.stderr.strip() == "error: config_error: min_bidders must be positive"
+
+
+def test_currency_and_locale_from_flags_over_env_over_file(tmp_path: Path) -> None:
+    path = toml(tmp_path, '[house]\ncurrency = "JPY"\nlocale = "ja_JP"\n')
+    env = {"AUCTIONHOUSE_HOUSE_CURRENCY": "usd"}  # as typed: taken as USD
+    config = load_config(config_file=path, env=env)
+    assert (config.house.currency, config.house.locale) == ("USD", "ja_JP")
+    config = load_config(
+        config_file=path, env=env, house_flags={"currency": "CHF", "locale": "de_CH"}
+    )
+    assert (config.house.currency, config.house.locale) == ("CHF", "de_CH")
+    config = load_config(config_file=path, env={}, house_flags={"currency": None})
+    assert config.house.currency == "JPY"  # a flag not given leaves the file's
+
+
+@pytest.mark.parametrize(
+    ("flags", "line"),
+    [
+        (
+            ["--currency", "XYZ"],
+            "error: unknown_currency: currency 'XYZ' is not an ISO 4217 currency"
+            " (EUR, USD, GBP, JPY, CHF...)",
+        ),
+        (
+            ["--currency", "euro"],
+            "error: unknown_currency: currency must be an ISO 4217 code like EUR or USD,"
+            " not 'EURO'",
+        ),
+        (
+            ["--locale", "xx_QQ"],
+            "error: unknown_locale: locale 'xx_QQ' is not a known locale"
+            " (en, en_US, de_DE, fr_CH, ja_JP...)",
+        ),
+    ],
+)
+def test_serve_refuses_an_unknown_currency_or_locale(
+    tmp_path: Path, flags: list[str], line: str
+) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "auctionhouse", "serve", "--db", str(tmp_path / "h.db"), *flags],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == line
+    assert not (tmp_path / "h.db").exists()  # refused before anything was written
+
+
+def test_serve_sells_in_the_currency_and_locale_of_its_flags(tmp_path: Path) -> None:
+    """``serve --currency JPY --locale de_DE``: the house says so, and auctions are in yen."""
+    import httpx
+
+    from serve_process import clean_env, free_port
+
+    port = free_port()
+    log = (tmp_path / "serve.log").open("wb")
+    proc = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "auctionhouse", "serve", "--db", str(tmp_path / "h.db")),
+            *("--port", str(port), "--currency", "JPY", "--locale", "de_DE"),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=clean_env(),
+    )
+    try:
+        url = f"http://127.0.0.1:{port}/api/v1"
+        house = None
+        deadline = time.monotonic() + 60
+        while house is None and proc.poll() is None and time.monotonic() < deadline:
+            try:
+                house = httpx.get(f"{url}/house", timeout=1.0).json()
+            except httpx.HTTPError:
+                time.sleep(0.05)  # polling a starting server, bounded by the deadline
+        assert house is not None, (tmp_path / "serve.log").read_text()[-2000:]
+        assert (house["currency"], house["currency_digits"], house["locale"]) == (
+            "JPY",
+            0,
+            "de_DE",
+        )
+    finally:
+        proc.terminate()
+        proc.wait(30)
+        log.close()

@@ -47,6 +47,7 @@ from auctionhouse.errors import (
     RuleViolation,
 )
 from auctionhouse.money import DEFAULT_CURRENCY
+from auctionhouse.times import local_times
 
 log = logging.getLogger("auctionhouse.agents.bidder")
 T = TypeVar("T")
@@ -345,7 +346,12 @@ class BidderAgent(Agent):
         view = tracked.view
         changes: dict[str, Any] = {"bid_count": ack.get("bid_count", view.bid_count)}
         if "leader" in ack:
-            changes.update(leader=ack.get("leader"), price=ack.get("price"))
+            leader, price = ack.get("leader"), ack.get("price")
+            # The ack is news before the auction's update: the least next bid moves with it,
+            # by the auction's own increments (a table, a percentage), not a flat step.
+            changes.update(
+                leader=leader, price=price, min_next_bid=view.least_next_bid(price, leader)
+            )
         if ack.get("seq", 0) > view.seq:
             changes["seq"] = ack["seq"]
         tracked.view = replace(view, **changes)
@@ -356,7 +362,7 @@ class BidderAgent(Agent):
         self.refusals[exc.code] += 1
         if isinstance(exc, AlreadyBid):
             tracked.my_bids.append(signed.amount)
-        self._report("refused", aid, signed.amount, f"{exc.code}: {exc.message}")
+        self._report("refused", aid, signed.amount, f"{exc.code}: {local_times(exc.message)}")
         minimum = exc.fields.get("minimum")
         if isinstance(exc, BidTooLow) and isinstance(minimum, int):
             # Outbid while the bid was in flight: the event that outbid us is on its way and

@@ -17,8 +17,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
+from auctionhouse.auction import Rules, least_next_bid
 from auctionhouse.errors import AuctionhouseError
 from auctionhouse.money import DEFAULT_CURRENCY, format_amount
+
+_FLAT = Rules()  # the increment of an auction whose rules say nothing: 1 minor unit
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +80,9 @@ class MarketView:
     floor_price: int = 1
     # The ISO 4217 code of every amount above (minor units): for the agent's log lines.
     currency: str = DEFAULT_CURRENCY
+    # English: the auction's increment rules (flat, table or percentage; ``increment_rules``),
+    # for the least next bid after a change the agent learns of first (``least_next_bid``).
+    increments: Rules = _FLAT
 
     @classmethod
     def from_api(cls, view: dict[str, Any], *, seen_at: float, me: str | None = None) -> MarketView:
@@ -119,7 +125,16 @@ class MarketView:
             my_max=you.get("max"),
             floor_price=int(rules.get("floor_price") or 1),
             currency=str(view.get("currency") or DEFAULT_CURRENCY),
+            increments=increment_rules(rules),
         )
+
+    def least_next_bid(self, price: int | None, leader: str | None) -> int | None:
+        """English: the least next bid once ``leader`` leads at ``price`` (None when nobody
+        does: the starting price), by the auction's own increment rules through the rules
+        core (``auction.least_next_bid``); None for other methods."""
+        if self.method != "english":
+            return self.min_next_bid
+        return least_next_bid(self.increments, price or 0, leader is not None)
 
     def mine(self, *, value: int, budget: int) -> MarketView:
         """This view with the bidder's own value and budget left filled in."""
@@ -165,6 +180,20 @@ class MarketView:
 
         drop = self.decrement * (ticks(now) - ticks(self.seen_at))
         return max(self.floor_price, self.price - drop)
+
+
+def increment_rules(rules: dict[str, Any]) -> Rules:
+    """The increment part of an auction's public rules (the API's ``rules``): its starting
+    price, flat ``min_increment``, ``increment_table`` and ``increment_percent``. Rules the
+    house accepted are valid; anything unreadable (a newer house) falls back to the flat one."""
+    wanted = ("starting_price", "min_increment", "increment_table", "increment_percent")
+    try:
+        return Rules.from_dict({k: rules[k] for k in wanted if rules.get(k) is not None})
+    except AuctionhouseError:
+        return Rules(
+            starting_price=int(rules.get("starting_price") or 1),
+            min_increment=int(rules.get("min_increment") or 1),
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,7 +36,16 @@ from auctionhouse.auction.market_events import (
     OrderPlaced,
     Trade,
 )
-from auctionhouse.auction.rules import apply, close_due_at, decide, dutch_price, replay
+from auctionhouse.auction.rules import (
+    apply,
+    close_due_at,
+    decide,
+    dutch_price,
+    least_next_bid,
+    next_change_at,
+    phase_at,
+    replay,
+)
 from auctionhouse.auction.state import AuctionState, BidRecord
 from auctionhouse.auction.types import IncrementBand, Method, Outcome, Phase, Rules, SoftClose
 from auctionhouse.auction.views import public_event, public_view, result_view
@@ -79,6 +88,9 @@ __all__ = [
     "dutch_price",
     "event_from_dict",
     "event_to_dict",
+    "least_next_bid",
+    "next_change_at",
+    "phase_at",
     "public_event",
     "public_view",
     "replay",

@@ -53,6 +53,7 @@ from auctionhouse.auction.market_events import (
     OrderPlaced,
     Trade,
 )
+from auctionhouse.auction.types import utc_time
 from auctionhouse.errors import (
     Conflict,
     Forbidden,
@@ -459,11 +460,20 @@ def _positive_seconds(value: object) -> bool:
     return _seconds(value) and 0 < value < 10**9  # type: ignore[operator]
 
 
+def _market_closed(state: MarketState, due: float | None = None) -> MarketClosedError:
+    """The refusal of an order on a closed market (or one past its ``due`` close): the close
+    time said readably (UTC; faces show it local) and carried in ``closed_at`` (seconds)."""
+    at = state.closed_at if state.closed_at is not None else due
+    if at is None:  # pragma: no cover - a closed market records its close time
+        return MarketClosedError(f"market {state.market_id} is closed")
+    return MarketClosedError(f"market {state.market_id} closed at {utc_time(at)}", closed_at=at)
+
+
 def _check_open(state: MarketState, now: float) -> None:
     if state.closed:
-        raise MarketClosedError(f"market {state.market_id} is closed")
+        raise _market_closed(state)
     if state.closes_at is not None and now >= state.closes_at:
-        raise MarketClosedError(f"market {state.market_id} closed at {state.closes_at:g}")
+        raise _market_closed(state, state.closes_at)
 
 
 def _decide_order(state: MarketState, cmd: PlaceOrder, now: float) -> list[Any]:
@@ -557,7 +567,7 @@ def _decide_cancel(state: MarketState, cmd: CancelOrder, now: float) -> list[Any
     if not isinstance(cmd.order_id, int) or isinstance(cmd.order_id, bool):
         raise InvalidRequest("order_id must be a whole number")
     if state.closed:
-        raise MarketClosedError(f"market {state.market_id} is closed")
+        raise _market_closed(state)
     order = state.orders.get(cmd.order_id)
     if order is None:
         raise NotFound(f"no live order {cmd.order_id} in market {state.market_id}")
@@ -682,7 +692,7 @@ def clearing_price(
 
 def _decide_close(state: MarketState, cmd: CloseMarket, now: float) -> list[Any]:
     if state.closed:
-        raise MarketClosedError(f"market {state.market_id} is closed")
+        raise _market_closed(state)
     if cmd.by != state.owner and not cmd.as_admin:
         raise Forbidden("only the market's owner or an admin may close it")
     if not isinstance(cmd.reason, str) or len(cmd.reason) > MAX_NAME:

@@ -32,7 +32,7 @@ from auctionhouse.auction.events import (
 )
 from auctionhouse.auction.frozen import positional
 from auctionhouse.auction.state import AuctionState, BidRecord
-from auctionhouse.auction.types import Method, Outcome, Phase, check_amount, utc_time
+from auctionhouse.auction.types import Method, Outcome, Phase, Rules, check_amount, utc_time
 from auctionhouse.errors import (
     AlreadyBid,
     AuctionFull,
@@ -145,12 +145,38 @@ def phase_with_due(state: AuctionState, now: float, due: float | None) -> Phase:
     return Phase.OPEN
 
 
+def next_change_at(state: AuctionState, now: float) -> float | None:
+    """When the auction's public face next changes by the clock alone, after ``now`` (house
+    time, seconds): its opening, a Dutch clock step, or its due close; None when only an event
+    can change it (closed, paused, or no timer). Between ``now`` and that time, ``phase_at``,
+    ``dutch_price`` and ``close_due_at`` answer the same (lists keep sort keys by it)."""
+    if state.outcome is not None or state.paused_at is not None:
+        return None
+    soonest = state.opens_at if now < state.opens_at else math.inf
+    due = close_due_at(state)
+    if due is not None and now < due < soonest:
+        soonest = due
+    step = next_dutch_step(state, now)
+    if step is not None and step < soonest:
+        soonest = step
+    return None if soonest == math.inf else soonest
+
+
+def least_next_bid(rules: Rules, price: int, leading: bool) -> int:
+    """English: the least amount the next bid must have (minor units), from public facts: the
+    starting price while nobody leads (``leading`` False), else ``price`` plus the increment at
+    that price (``Rules.increment_at``: the flat ``min_increment``, the increment table's band
+    or the percentage, the greatest). The one answer for the house's views and for agents
+    planning their next bid (docs/core.md "Increments")."""
+    if not leading:
+        return max(1, rules.starting_price)
+    return price + rules.increment_at(price)
+
+
 def min_next_bid(state: AuctionState, now: float) -> int:
     """The least amount a new bid must have (public)."""
     if state.method is Method.ENGLISH:
-        if state.leader is None:
-            return max(1, state.rules.starting_price)
-        return state.price + state.rules.increment_at(state.price)
+        return least_next_bid(state.rules, state.price, state.leader is not None)
     if state.method is Method.DUTCH:
         return dutch_price(state, now)
     return max(1, state.rules.starting_price)
@@ -228,9 +254,23 @@ def _check_photos(photos: object) -> tuple[str, ...]:
     return tuple(photos)
 
 
+def _closed(state: AuctionState, due: float | None = None) -> AuctionClosedError:
+    """The refusal of a command on a closed auction, or one past its ``due`` close: the close
+    time said readably (UTC; faces show it local) and carried in ``closed_at`` (seconds)."""
+    aid = state.auction_id
+    if state.outcome is not None:
+        at = state.closed_at
+        if at is None:  # pragma: no cover - every close records its time
+            return AuctionClosedError(f"auction {aid} is closed ({state.outcome.value})")
+        return AuctionClosedError(
+            f"auction {aid} closed at {utc_time(at)} ({state.outcome.value})", closed_at=at
+        )
+    return AuctionClosedError(f"auction {aid} closed at {utc_time(due or 0.0)}", closed_at=due)
+
+
 def _check_can_bid(state: AuctionState, cmd: PlaceBid, now: float) -> None:
     if state.outcome is not None:
-        raise AuctionClosedError(f"auction {state.auction_id} is closed ({state.outcome.value})")
+        raise _closed(state)
     if state.paused_at is not None:
         raise AuctionPausedError(f"auction {state.auction_id} is paused")
     if now < state.opens_at:
@@ -240,7 +280,7 @@ def _check_can_bid(state: AuctionState, cmd: PlaceBid, now: float) -> None:
         )
     due = close_due_at(state)
     if due is not None and now >= due:
-        raise AuctionClosedError(f"auction {state.auction_id} has passed its close")
+        raise _closed(state, due)
     if not isinstance(cmd.bidder, str) or not cmd.bidder:
         raise InvalidRequest("bidder must be a non-empty string")
     if cmd.bidder == state.seller:
@@ -309,14 +349,14 @@ def _decide_english_bid(state: AuctionState, cmd: PlaceBid, now: float) -> list[
     as_max = cmd.proxy_max is None and rules.every_bid_is_max
 
     if leader is None:
-        minimum = max(1, rules.starting_price)
+        minimum = least_next_bid(rules, state.price, False)
         if amount < minimum:
             raise BidTooLow(f"the starting price is {minimum}", minimum=minimum)
         new_leader, price = cmd.bidder, minimum if as_max else amount
     elif cmd.bidder == leader:
         # A leader never raises the price against itself: its bid (plain or proxy) raises its
         # secret maximum, validated like any bid; the price moves only when someone competes.
-        minimum = state.price + rules.increment_at(state.price)
+        minimum = least_next_bid(rules, state.price, True)
         if amount < minimum:
             raise BidTooLow(f"the next bid must be at least {minimum}", minimum=minimum)
         current_max = state.maxima[leader]
@@ -327,7 +367,7 @@ def _decide_english_bid(state: AuctionState, cmd: PlaceBid, now: float) -> list[
             )
         new_leader, price = leader, state.price
     else:
-        minimum = state.price + rules.increment_at(state.price)
+        minimum = least_next_bid(rules, state.price, True)
         if amount < minimum:
             raise BidTooLow(f"the next bid must be at least {minimum}", minimum=minimum)
         leader_max = state.maxima[leader]
@@ -442,7 +482,7 @@ def outcome_now(state: AuctionState) -> tuple[Outcome, str | None, int | None, i
 
 def _decide_close(state: AuctionState, now: float) -> list[Event]:
     if state.outcome is not None:
-        raise AuctionClosedError(f"auction {state.auction_id} is closed already")
+        raise _closed(state)
     due = close_due_at(state)
     if due is None or now < due:
         raise RuleViolation(f"auction {state.auction_id} is not due to close")
@@ -451,7 +491,7 @@ def _decide_close(state: AuctionState, now: float) -> list[Event]:
 
 def _decide_cancel(state: AuctionState, cmd: CancelAuction, now: float) -> list[Event]:
     if state.outcome is not None:
-        raise AuctionClosedError(f"auction {state.auction_id} is closed already")
+        raise _closed(state)
     if not cmd.as_admin:
         if cmd.by != state.seller:
             raise Forbidden("only the seller or an admin may cancel an auction")
@@ -470,12 +510,12 @@ def _decide_pause(state: AuctionState, cmd: PauseAuction, now: float) -> list[Ev
     if not cmd.as_admin:
         raise Forbidden("only an admin may pause an auction")
     if state.outcome is not None:
-        raise AuctionClosedError(f"auction {state.auction_id} is closed")
+        raise _closed(state)
     if state.paused_at is not None:
         raise RuleViolation(f"auction {state.auction_id} is paused already")
     due = close_due_at(state)
     if due is not None and now >= due:
-        raise AuctionClosedError(f"auction {state.auction_id} has passed its close")
+        raise _closed(state, due)
     return [AuctionPaused(auction_id=state.auction_id, seq=state.seq + 1, at=now, by=cmd.by)]
 
 

@@ -393,8 +393,8 @@ def _bands(value: object) -> tuple[IncrementBand, ...]:
 
 
 def utc_time(epoch: float) -> str:
-    """Epoch seconds as people read them in a message: ``2030-01-31 18:00:00 UTC`` (the
-    core knows no local time zone; faces show local times)."""
+    """Epoch seconds as people read them in a house's message: ``2030-01-31 18:00:00 UTC``
+    (the core knows no local time zone: faces show local times, ``auctionhouse.times``)."""
     try:
         moment = dt.datetime.fromtimestamp(epoch, tz=dt.UTC)
     except (OverflowError, OSError, ValueError):

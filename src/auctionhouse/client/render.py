@@ -15,6 +15,7 @@ from typing import Any
 
 from auctionhouse.client.text import safe_text
 from auctionhouse.money import DEFAULT_CURRENCY, DEFAULT_LOCALE, format_amount
+from auctionhouse.times import local_time
 
 Json = dict[str, Any]
 MAX_BIDS_SHOWN = 10
@@ -60,9 +61,7 @@ def countdown(seconds: float | None) -> str:
 
 def when(epoch: float | None) -> str:
     """Epoch seconds as a local date and time (``2030-01-31 18:00:00 CET``)."""
-    if epoch is None:
-        return "-"
-    return dt.datetime.fromtimestamp(epoch).astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
+    return local_time(epoch)
 
 
 def increment_lines(rules: Json, currency: str) -> list[str]:
@@ -300,6 +299,23 @@ def _table(title: str, *columns: str) -> Any:
     return table
 
 
+def list_price(view: Json) -> str:
+    """The price column of a list, as the page shows it: the price, an open English auction's
+    starting price before its first bid (lists sort by it), ``sealed`` for the secret bids of
+    an open sealed auction."""
+    cur = currency_of(view)
+    price = view.get("price")
+    if price is not None:
+        return money(price, cur)
+    if view.get("result") is None and view.get("state") != "closed":
+        if view.get("method") in ("fpsb", "vickrey"):
+            return "sealed"
+        start = (view.get("rules") or {}).get("starting_price")
+        if view.get("method") == "english" and start is not None:
+            return money(start, cur)  # with 0 bids: where the bidding starts
+    return "-"
+
+
 def auction_table(auctions: list[Json], now: float) -> Any:
 
     table = _table("auctions", "id>", "item", "method", "state", "price>", "bids>")
@@ -319,7 +335,7 @@ def auction_table(auctions: list[Json], now: float) -> Any:
             cell(item.get("name", "") if isinstance(item, dict) else ""),
             cell(view.get("method")),
             cell(view.get("state")),
-            cell(money(view.get("price"), currency_of(view))),
+            cell(list_price(view)),
             cell(view.get("bid_count", 0)),
             timing,
             cell(result_line(view) or ""),

@@ -18,6 +18,7 @@ import typer
 
 from auctionhouse.commands.agents import agent_app
 from auctionhouse.commands.core import console, money
+from auctionhouse.times import local_time as when
 
 HomeOption = Annotated[
     str | None,
@@ -107,7 +108,7 @@ def agent_status(
     out.print(f"agent {record['agent']}: {record['status']}, state {record['state']}")
     out.print(f"  at {record['where']} (hop {record['hop']}), looking for {record['item']!r}")
     if record.get("overdue"):
-        out.print(f"  OVERDUE: last seen at {record['overdue']['last_seen_at']}")
+        out.print(f"  OVERDUE: last seen at {when(record['overdue']['last_seen_at'])}")
     result = record.get("result")
     if result:
         out.print(

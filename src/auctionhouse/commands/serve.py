@@ -54,6 +54,16 @@ def serve(
             " it even when it fails verification.",
         ),
     ] = None,
+    currency: Annotated[
+        str | None,
+        typer.Option(
+            help="The ISO 4217 code every amount is in (EUR, USD, JPY...; default EUR).",
+        ),
+    ] = None,
+    locale: Annotated[
+        str | None,
+        typer.Option(help="The locale amounts are shown in (en, en_US, de_DE, ja_JP...)."),
+    ] = None,
 ) -> None:
     """Run the house: REST + WebSocket API, web page, /metrics. Stops cleanly on SIGTERM.
 
@@ -76,6 +86,7 @@ def serve(
             "read_only": read_only,
         },
         config_file=config,
+        house_flags={"currency": currency, "locale": locale},
     )
     run_server(settings, create_site_app)
 

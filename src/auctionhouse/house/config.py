@@ -64,6 +64,8 @@ class HouseConfig:
     bids_are_maxima: bool = False
 
     def __post_init__(self) -> None:
+        if isinstance(self.currency, str):  # "eur" as typed is EUR
+            object.__setattr__(self, "currency", self.currency.strip().upper())
         check_currency(self.currency)
         check_locale(self.locale)
         warm_up(self.currency, self.locale)  # checks the pair formats, off any event loop

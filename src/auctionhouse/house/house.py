@@ -89,8 +89,7 @@ from auctionhouse.house.accounts import (
 from auctionhouse.house.clock import Clock, SystemClock
 from auctionhouse.house.config import HouseConfig
 from auctionhouse.house.limits import LoginThrottle, RateLimiter
-from auctionhouse.house.listing import Filters
-from auctionhouse.house.listing import find as find_page
+from auctionhouse.house.listing import Filters, ListingIndex
 from auctionhouse.house.markets import MARKET_EVENTS, MarketDesk
 from auctionhouse.house.nonces import Spent, SpentNonces
 from auctionhouse.house.photos import prepare as prepare_photo
@@ -101,9 +100,10 @@ from auctionhouse.ledger.ledger import META_PUBLIC_KEY
 from auctionhouse.ledger.mandate import Mandate, bid_problem, mandate_digest, parse_mandate
 from auctionhouse.ledger.photos import TYPES as PHOTO_TYPES
 from auctionhouse.ledger.photos import PhotoFiles, PhotoStore
-from auctionhouse.ledger.search import ItemText, MemoryIndex, query_terms
+from auctionhouse.ledger.search import ItemText, query_terms
 from auctionhouse.ledger.store import Store
 from auctionhouse.money import format_amount
+from auctionhouse.times import utc_time
 
 Listener = Callable[[Event, AuctionState], None]
 # Built for every (signed) bid decided or replayed: without object.__setattr__ per field.
@@ -188,7 +188,8 @@ class AuctionHouse:
         # Byte-identical resends of spent signed bids, answered as the first time (no strike).
         self.resent_bids = 0
         self._mandates: dict[str, Mandate] = {}  # mobile agents' mandates by digest
-        self._search_index: MemoryIndex | None = None
+        # Sort keys and filter groups of every auction, for lists (built after the replay).
+        self._listing: ListingIndex | None = None
         # Signatures verified ahead, off the loop, for the batch being decided (``verdicts``).
         self._verdicts: dict[str, SignatureCheck] = {}
         self._verify_keys: dict[str, VerifyKey] = {}  # parsed account keys, by their hex
@@ -295,6 +296,7 @@ class AuctionHouse:
         heapq.heapify(self._timers)
         self.markets.after_replay()
         self._index_items()
+        self._listing = ListingIndex.build(self._auctions.values(), self.clock.now())
         self._dirty_since_checkpoint = False
         self.problems = [*self.ledger.problems, *skipped, *account_problems]
         for problem in self.problems:
@@ -396,6 +398,8 @@ class AuctionHouse:
                 self._count_sealed_bids(state)
             if event.winner is not None:
                 self._bidders.setdefault(event.winner, BidderRecord()).wins += 1
+        if self._listing is not None:
+            self._listing.note(event, state)
         if not timers:
             return
         # _timer_due holds close_due_at(state) for every auction that has one, exactly (a bid's
@@ -877,7 +881,11 @@ class AuctionHouse:
             mandate = self._mandates[digest] = parse_mandate(raw)
         now = self.clock.now()
         if now > mandate.return_by:
-            raise MandateExpired("the agent's return-by time has passed: it may not bid")
+            raise MandateExpired(
+                f"the agent's return-by time ({utc_time(mandate.return_by)}) has passed:"
+                " it may not bid",
+                return_by=mandate.return_by,
+            )
         problem = bid_problem(mandate, command.bidder, command.amount, command.proxy_max, now)
         if problem is not None:
             raise OverMandate(f"the bid is outside the agent's mandate: {problem}")
@@ -1240,42 +1248,26 @@ class AuctionHouse:
                 raise InvalidRequest(f"{name} must be a whole number >= 0")
         filters = Filters(state, method, seller, bidder, viewer, query, sort)
         filters.check()
-        auctions = self._auctions
         now = self.clock.now()
         searched = query.strip() if query is not None else ""
-        if (
-            searched
-            and sort == "newest"
-            and self._search_index is None
-            and not any((state, method, seller, bidder))
-        ):  # the search box's own query: the index counts and cuts the page
-            ids, total = self.ledger.search_page(searched, limit, offset)
-            return [public_view(auctions[a], now) for a in ids if a in auctions], total
-        if searched:
-            found = [a for a in self._search(searched) if a in auctions]
-            found.sort(key=self._ordinal.__getitem__, reverse=True)  # newest first
-            newest_first = [auctions[a] for a in found]
-        else:
-            newest_first = list(auctions.values())
-            newest_first.reverse()
-        page, total = find_page(newest_first, filters, now, limit=limit, offset=offset)
-        return [public_view(s, now) for s in page], total
-
-    def _search(self, query: str) -> list[str]:
-        if self._search_index is not None:  # a read-only house: its own index in memory
-            return self._search_index.search(query_terms(query))
-        return self.ledger.search(query)
+        # Words are matched in memory (listing.WordIndex: the same words as the store's
+        # full-text index, by the store contract suite), 50x faster than reading every match
+        # out of the store's index and one answer whatever the sort and filters.
+        terms = query_terms(searched) if searched else None
+        with self._lock:
+            listing = self._listing
+            assert listing is not None, "built when the house opens"
+            page, total = listing.page(filters, now, limit=limit, offset=offset, terms=terms)
+            return [public_view(s, now) for s in page], total
 
     def _index_items(self) -> None:
         """Index the items the store's search index lacks (a ledger written before it had
-        one, a migrated one); a read-only house indexes them in memory instead."""
+        one, a migrated one); a read-only house writes nothing (lists search in memory)."""
+        if self.read_only:
+            return
         items = [
             ItemText(aid, s.item_name, s.item_description) for aid, s in self._auctions.items()
         ]
-        if self.read_only:
-            self._search_index = MemoryIndex()
-            self._search_index.add(items)
-            return
         added = self.ledger.index_missing(items)
         if added:
             log.info("indexed %d items for search", added)

@@ -30,6 +30,7 @@ from typing import Any
 from auctionhouse.errors import InvalidMandate
 from auctionhouse.ledger.encoding import canonical_json
 from auctionhouse.ledger.keys import verify
+from auctionhouse.times import utc_time
 
 MANDATE_VERSION = 1
 MANDATE_CONTEXT = b"auctionhouse-mandate-v1\n"
@@ -239,5 +240,6 @@ def bid_problem(
     if highest > mandate.cap:
         return f"{highest} is above the mandate's cap of {mandate.cap} at one site"
     if at > mandate.return_by:
-        return f"placed at {at:.3f}, after the mandate's return-by {mandate.return_by:.3f}"
+        by = utc_time(mandate.return_by)
+        return f"placed at {utc_time(at)}, after the mandate's return-by {by}"
     return None

@@ -35,6 +35,8 @@ class ItemText(NamedTuple):
 
 def words(text: str) -> list[str]:
     """The words of ``text``, case-folded, accents removed: ``"Café Noir"`` -> cafe, noir."""
+    if text.isascii():  # nothing to decompose, and casefold is lower: 10x faster at start-up
+        return _WORD.findall(text.lower())
     plain = unicodedata.normalize("NFKD", text)
     plain = "".join(c for c in plain if not unicodedata.combining(c))
     return _WORD.findall(plain.casefold())

@@ -70,6 +70,7 @@ from auctionhouse.mobile.travel import (
     unsigned,
 )
 from auctionhouse.server.app import ServerState
+from auctionhouse.times import utc_time
 
 log = logging.getLogger("auctionhouse.mobile")
 BUSY = (429, 503)
@@ -217,7 +218,10 @@ class AgentHost:
                 raise Conflict(f"agent {mandate.agent} is home already")
         else:  # home always takes its agents back, even late; visitors must be in time
             if now > mandate.expires:
-                raise MandateExpired(f"agent {mandate.agent}'s mandate expired")
+                raise MandateExpired(
+                    f"agent {mandate.agent}'s mandate expired at {utc_time(mandate.expires)}",
+                    expires=mandate.expires,
+                )
             if not self.policy.enabled or not self.policy.accepts(mandate.owner_key):
                 raise AgentRefused("this site does not accept visiting agents of this owner")
             if mandate.agent in self.visiting:
@@ -225,7 +229,11 @@ class AgentHost:
             if len(self.visiting) >= self.policy.max_agents:
                 raise QuotaExceeded(f"this site hosts {self.policy.max_agents} agents at once")
             if now > mandate.return_by:
-                raise MandateExpired(f"agent {mandate.agent} is past its return-by: go home")
+                raise MandateExpired(
+                    f"agent {mandate.agent} is past its return-by"
+                    f" ({utc_time(mandate.return_by)}): go home",
+                    return_by=mandate.return_by,
+                )
             if launch:
                 self.records.launch(mandate, now)
         self.hops[mandate.agent] = (hop, mandate.expires)

@@ -38,6 +38,7 @@ from auctionhouse.errors import AuctionhouseError, ConfigError, Conflict, Invali
 from auctionhouse.house import AuctionHouse, HouseConfig
 from auctionhouse.server import classic_protocol as say
 from auctionhouse.server.classic_protocol import AuctionRequest, dollars, parse_bid, parse_request
+from auctionhouse.times import local_times
 
 ADMIN = "classic-admin"
 SELLER_NAME = re.compile(r"classic-seller-([0-9]+)(?:\.[0-9]+)?")  # fullmatch only
@@ -358,7 +359,7 @@ class ClassicServer:
                 description=f"classic auction (seed 003), type {request.kind}",
             )
         except AuctionhouseError as exc:
-            seller.send(f"Server: {exc.message}", say.REQUEST_PROMPT)
+            seller.send(f"Server: {local_times(exc.message)}", say.REQUEST_PROMPT)
             return
         round_.request, round_.auction_id = request, view["id"]
         round_.phase = Phase.WAITING
@@ -375,7 +376,7 @@ class ClassicServer:
         try:
             client.account = self._fresh_account(f"classic-buyer-{round_.number}-{client.number}")
         except AuctionhouseError as exc:
-            client.send(say.CONNECTED, "", f"Server: {exc.message}")
+            client.send(say.CONNECTED, "", f"Server: {local_times(exc.message)}")
             client.hang_up()
             return
         round_.buyers.append(client)
@@ -393,10 +394,10 @@ class ClassicServer:
             amount = parse_bid(line)
             self.house.place_bid(buyer.account, round_.auction_id, amount * say.CENTS)
         except InvalidRequest as exc:
-            buyer.send(f"Server: {exc.message}", say.BID_PROMPT)
+            buyer.send(f"Server: {local_times(exc.message)}", say.BID_PROMPT)
             return
         except AuctionhouseError as exc:
-            buyer.send(f"Server: Bid refused: {exc.message}", say.BID_PROMPT)
+            buyer.send(f"Server: Bid refused: {local_times(exc.message)}", say.BID_PROMPT)
             return
         buyer.bid = amount
         buyer.send(say.BID_RECEIVED)

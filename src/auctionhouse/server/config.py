@@ -276,9 +276,11 @@ def load_config(
     *,
     config_file: Path | str | None = None,
     env: Mapping[str, str] | None = None,
+    house_flags: Mapping[str, Any] | None = None,
 ) -> ServerConfig:
     """flags > environment > TOML file > defaults. ``flags`` holds only values the user gave
-    (None values are ignored). The TOML file: ``config_file``, else ``AUCTIONHOUSE_CONFIG``."""
+    (None values are ignored), ``house_flags`` the same for house settings (``--currency``).
+    The TOML file: ``config_file``, else ``AUCTIONHOUSE_CONFIG``."""
     env = os.environ if env is None else env
     path = config_file if config_file is not None else env.get(ENV_PREFIX + "CONFIG") or None
     server: dict[str, Any] = {}
@@ -296,6 +298,9 @@ def load_config(
         if name not in _SERVER_FIELDS:
             raise ConfigError(f"unknown setting {name!r}")
         server[name] = value
+    for name, value in (house_flags or {}).items():
+        if value is not None:
+            house[name] = value
     try:
         house_config = HouseConfig.from_mapping(house)
         return ServerConfig(**server, house=house_config)

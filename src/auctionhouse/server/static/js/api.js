@@ -1,12 +1,22 @@
 // HTTP to the house (docs/api.md) and the signed-in session.
 
 import { clock } from "./clock.js";
+import { when } from "./format.js";
 
 const SESSION_KEY = "auctionhouse.session";
 
+// The house says a time in its messages in UTC ("opens at 2030-01-31 18:00:00 UTC", with the
+// epoch seconds in a field); people read it as their local time, like every time on the page.
+export function localTimes(text) {
+  return String(text).replace(
+    /\b(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2}) UTC\b/g,
+    (_, y, mo, d, hh, mi, ss) => when(Date.UTC(+y, +mo - 1, +d, +hh, +mi, +ss) / 1000),
+  );
+}
+
 export class ApiError extends Error {
   constructor(status, error) {
-    super(error.message || error.code);
+    super(localTimes(error.message || error.code));
     this.status = status;
     this.code = error.code;
     this.fields = error;
