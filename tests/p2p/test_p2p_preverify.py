@@ -20,7 +20,7 @@ from auctionhouse.house.verifier import BatchVerifier
 from auctionhouse.p2p.codec import decode
 from auctionhouse.p2p.machine import HouseMachine, ReplicaClock
 from auctionhouse.p2p.preverify import Prefetch, bid_check, entry_commands
-from auctionhouse.p2p.service import WRITES, _binder
+from auctionhouse.p2p.service import MARKET_OPS, WRITES, MarketDesk, _binder
 
 
 def machine(tmp_path: Path, name: str, workers: int) -> HouseMachine:
@@ -138,19 +138,25 @@ def test_entries_that_are_not_batches_of_commands_are_ignored() -> None:
     assert entry_commands(b"\x00" + library_pickle.dumps((0, ("x",)))) == []
 
 
-@pytest.mark.parametrize("name", sorted(WRITES))
-def test_captured_writes_bind_their_arguments_like_the_house_method(name: str) -> None:
-    signature = inspect.signature(getattr(AuctionHouse, name))
-    binder = _binder(name)
+@pytest.mark.parametrize(
+    ("cls", "name"),
+    [(AuctionHouse, name) for name in sorted(WRITES)]
+    + [(MarketDesk, name) for name in sorted(MARKET_OPS)],
+)
+def test_captured_writes_bind_their_arguments_like_the_house_method(cls: type, name: str) -> None:
+    signature = inspect.signature(getattr(cls, name))
+    binder = _binder(cls, name)
     params = list(signature.parameters.values())[1:]
     assert [(p.name, p.kind, p.default) for p in params] == [
         (p.name, p.kind, p.default) for p in inspect.signature(binder).parameters.values()
     ]
-    positional = [f"v{i}" for i, p in enumerate(params) if p.default is p.empty]
-    bound = signature.bind(None, *positional)
+    required = [p for p in params if p.default is p.empty]
+    positional = [f"v{i}" for i, p in enumerate(required) if p.kind is not p.KEYWORD_ONLY]
+    keywords = {p.name: f"k_{p.name}" for p in required if p.kind is p.KEYWORD_ONLY}
+    bound = signature.bind(None, *positional, **keywords)
     bound.apply_defaults()
     expected = dict(bound.arguments)
     expected.pop("self")
-    assert binder(*positional) == expected
+    assert binder(*positional, **keywords) == expected
     with pytest.raises(TypeError):
-        binder(*positional, *range(len(params) + 1))
+        binder(*positional, *range(len(params) + 1), **keywords)
