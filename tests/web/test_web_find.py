@@ -35,7 +35,10 @@ def test_sell_with_a_photo_and_find_it_by_search(
     expect(page.locator("#item-name")).to_have_text("Copper kettle")
     photo = page.locator("#photos img").first
     expect(photo).to_be_visible()
-    assert page.evaluate("(img) => img.naturalWidth", photo.element_handle()) == 640
+    # A lazy image is visible before its bytes arrive: wait (bounded) for it to have loaded.
+    page.wait_for_function(
+        "(img) => img.complete && img.naturalWidth === 640", arg=photo.element_handle()
+    )
     seller = house.user("ruth")
     brass = english(seller, "Brass kettle")  # matches "kettle", not "farmhouse"
     english(seller, "Teapot")
