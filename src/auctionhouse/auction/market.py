@@ -811,44 +811,33 @@ def order_view(order: Order) -> dict[str, Any]:
     }
 
 
+# What the public sees of each event kind that is not shown whole: the book is anonymous, so
+# orders go without trader or signature and cancels without who asked.
+_PUBLIC_FIELDS: dict[type, tuple[str, ...]] = {
+    OrderPlaced: ("order_id", "side", "price", "quantity"),
+    OrderCancelled: ("order_id", "reason", "remaining"),
+    Trade: (
+        "trade_id",
+        "buy_order",
+        "sell_order",
+        "buyer",
+        "seller",
+        "price",
+        "quantity",
+        "aggressor",
+    ),
+}
+
+
 def public_market_event(event: MarketEvent) -> dict[str, Any]:
     """A market event as the public sees it: orders without trader or signature (the book is
     anonymous), cancels without who asked, trades and clearings whole."""
-    if type(event) is OrderPlaced:
-        return {
-            "type": "OrderPlaced",
-            "seq": event.seq,
-            "at": event.at,
-            "order_id": event.order_id,
-            "side": event.side,
-            "price": event.price,
-            "quantity": event.quantity,
-        }
-    if type(event) is OrderCancelled:
-        return {
-            "type": "OrderCancelled",
-            "seq": event.seq,
-            "at": event.at,
-            "order_id": event.order_id,
-            "reason": event.reason,
-            "remaining": event.remaining,
-        }
-    if type(event) is Trade:
-        return {
-            "type": "Trade",
-            "seq": event.seq,
-            "at": event.at,
-            "trade_id": event.trade_id,
-            "buy_order": event.buy_order,
-            "sell_order": event.sell_order,
-            "buyer": event.buyer,
-            "seller": event.seller,
-            "price": event.price,
-            "quantity": event.quantity,
-            "aggressor": event.aggressor,
-        }
+    fields = _PUBLIC_FIELDS.get(type(event))
+    if fields is None:
+        fields = tuple(name for name in event.__slots__ if name != "market_id")
+    else:
+        fields = ("seq", "at", *fields)
     data: dict[str, Any] = {"type": type(event).__name__}
-    for name in event.__slots__:
-        if name != "market_id":
-            data[name] = getattr(event, name)
+    for name in fields:
+        data[name] = getattr(event, name)
     return data
