@@ -214,7 +214,31 @@ def _after_close(p: Path) -> None:
     )
 
 
+def _two_in_one(p: Path) -> None:
+    """Two events in one row's body: joined into a page's array they still parse."""
+    (b2, _h2), (b3, _h3) = row(p, "2", 2), row(p, "2", 3)
+    sql(
+        p,
+        ("UPDATE ledger_events SET body = ? WHERE auction_id = '2' AND seq = 2", (b2 + b"," + b3,)),
+    )
+
+
+def _split_across_rows(p: Path) -> None:
+    """A value cut across two rows, the second carrying one more element: a page's array has
+    as many elements as rows, neither row is an event."""
+    sql(
+        p,
+        ("UPDATE ledger_events SET body = ? WHERE auction_id = '2' AND seq = 2", (b'{"x":[1',)),
+        (
+            "UPDATE ledger_events SET body = ? WHERE auction_id = '2' AND seq = 3",
+            (b'2]},{"x":3}',),
+        ),
+    )
+
+
 EVENT_TAMPERING: dict[str, tuple[Callable[[Path], None], str]] = {
+    "two events in one body": (_two_in_one, "auction 2 seq 2"),
+    "a value split across two rows": (_split_across_rows, "auction 2 seq 2"),
     "deleted in the middle": (_delete_middle, "auction 2 seq 3"),
     "deleted at the end": (_delete_last, "auction 2 seq 5"),
     "reordered": (_swap, "auction 2 seq"),

@@ -129,6 +129,30 @@ def decode_page(rows: Sequence[tuple[int, bytes]]) -> list[Event]:
     return out
 
 
+def decode_array(bodies: bytes) -> list[Event | None] | None:
+    """The events of a JSON array of stored bodies (``SQLiteStore.page_arrays``), one orjson
+    parse for the page: each element built as ``decode_page`` builds it, or None where the
+    exact path must decide (``AuctionCreated``, a float in an int field...: the caller decodes
+    that row's own bytes with ``decode_event``). None for the whole page when it is not a JSON
+    array (a row edited to garbage: the caller reads the page row by row and names it)."""
+    try:
+        items = _fast_decode(bodies)
+    except orjson.JSONDecodeError:
+        return None
+    if items.__class__ is not list:
+        return None
+    out: list[Event | None] = []
+    append = out.append
+    builders = _BUILD_BY_NAME
+    for data in items:
+        try:
+            build = builders.get(data.pop("type", None))
+            append(build(data) if build is not None else None)
+        except (KeyError, TypeError, AttributeError):
+            append(None)
+    return out
+
+
 def _decode_exact(body: bytes | str) -> Event:
     try:
         data = _decode(body if isinstance(body, str) else body.decode("utf-8"))

@@ -218,6 +218,22 @@ class SQLiteStore:
             (after_pos, limit),
         )
 
+    def page_arrays(self, after_pos: int, limit: int = PAGE) -> tuple[bytes, bytes] | None:
+        """The page ``page(after_pos, limit)`` would return as two JSON arrays built by SQLite
+        in one row: the positions and the stored bodies, each in the same row order (one
+        aggregate pass), or None past the last event. A restart whose chains are hashed by the
+        chain worker reads pages so (ledger/verify.py): one value per page instead of a tuple,
+        an int and a bytes object per row, and one JSON parse per page. Bodies are joined as
+        they are stored; a page that is not then a valid array of them is read by rows."""
+        found = self._read(
+            "SELECT CAST('[' || group_concat(pos) || ']' AS BLOB),"
+            " CAST('[' || group_concat(body, ',') || ']' AS BLOB)"
+            " FROM (SELECT pos, body FROM ledger_events WHERE pos > ? ORDER BY pos LIMIT ?)",
+            (after_pos, limit),
+        )
+        positions, bodies = found[0]
+        return None if positions is None or bodies is None else (positions, bodies)
+
     def records_for(self, auction_id: str, after_seq: int = 0) -> list[EventRecord]:
         rows = self._read(
             f"SELECT {_RECORD_COLUMNS} FROM ledger_events"
