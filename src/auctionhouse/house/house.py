@@ -480,6 +480,18 @@ class AuctionHouse:
         except Exception as exc:  # disk full, I/O error: memory is now ahead of disk
             self._failed = repr(exc)
             raise LedgerError("the ledger could not record events") from exc
+        self._write_strikes()
+
+    def _write_strikes(self) -> None:
+        """The strikes refusals counted since the last write, in one transaction (one seal
+        per struck account), with the group commit: never on the event loop in the service.
+        A failure keeps them counted for the next commit (the events are durable already)."""
+        if self.read_only:
+            return
+        try:
+            self.accounts.write_strikes()
+        except (AuctionhouseError, sqlite3.Error) as exc:
+            log.error("strikes not written yet (kept for the next commit): %r", exc)
 
     def write(self, events: list[Event]) -> None:
         """Make ``events`` durable, then tell the listeners."""
@@ -975,7 +987,9 @@ class AuctionHouse:
         except SecurityError as exc:
             self.rejections[exc.code] += 1
             if not isinstance(exc, SignatureRequired):
-                self.accounts.add_strike(account.id)
+                self.accounts.add_strike(account.id)  # counted now, written by the commit
+                if self.auto_flush and self._batch_depth == 0:  # the plain sync API: now
+                    self._write_strikes()
             raise
         except AuctionhouseError as exc:
             self.rejections[exc.code] += 1
