@@ -196,10 +196,10 @@ def test_reputation_history_is_the_same_live_and_after_replay(
 def test_a_start_with_the_chain_worker_replays_to_exactly_the_live_state(
     tmp_path: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The path a large ledger takes (issue 14): chains hashed by the chain worker, pages read
-    as one JSON array each (``SQLiteStore.page_arrays``) with the rows only the exact decoder
-    builds (every ``AuctionCreated``) decoded from their own bytes, the replayed heap frozen
-    out of the collector's sight. The state, the event logs and the reputations equal the
+    """The path a large ledger takes (issue 14): chains hashed by the chain worker, which
+    streams the pages it read as one JSON array each, decoded by msgspec into records (every
+    ``AuctionCreated`` among them through its exact constructor), the replayed heap frozen out
+    of the collector's sight. The state, the event logs and the reputations equal the
     live house's."""
     from auctionhouse.house import house as house_module
     from auctionhouse.ledger import chain_worker, store, verify
@@ -217,18 +217,28 @@ def test_a_start_with_the_chain_worker_replays_to_exactly_the_live_state(
     pages: list[int | None] = []  # per page read as arrays: its events (None: read by rows)
     next_events = verify._Pages.next_events
 
-    def counted(self: verify._Pages) -> list[Event] | None:
-        events = next_events(self)
+    def counted(self: verify._Pages, chains: verify._Chains) -> list[Event] | None:
+        events = next_events(self, chains)
         pages.append(None if events is None else len(events))
         return events
 
     monkeypatch.setattr(verify._Pages, "next_events", counted)
+    taken: list[bool] = []  # the worker's heads taken: it streamed every page to its end
+    result = verify._Chains.result
+
+    def recorded(self: verify._Chains, rows: int) -> dict[str, bytes] | None:
+        heads = result(self, rows)
+        taken.append(heads is not None)
+        return heads
+
+    monkeypatch.setattr(verify._Chains, "result", recorded)
     try:
         again = AuctionHouse.open(tmp_path / "h.db", config=CFG, clock=clock)
     finally:
         gc.unfreeze()
     total = sum(len(events) for events in logs.values())
     assert None not in pages and sum(pages) == total  # every page was read as arrays
+    assert taken == [True]
     assert {aid: again.state(aid).snapshot() for aid in again.auction_ids()} == live
     assert {aid: again.events(aid) for aid in again.auction_ids()} == logs
     assert {name: again.reputation(name) for name in people} == people

@@ -205,6 +205,12 @@ class AccountStore:
         self._purged_at = float("-inf")
 
     def close(self) -> None:
+        """Write the strikes not written yet (``write_strikes``), then close."""
+        if not self._read_only:
+            try:
+                self.write_strikes()
+            except (LedgerError, sqlite3.Error):  # the file is failing: nothing more to do
+                pass
         with self._lock:
             self._db.close()
 

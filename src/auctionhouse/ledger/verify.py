@@ -27,6 +27,8 @@ See docs/ledger.md, "Start-up verification", and decision 0010-ledger-startup-ch
 
 from __future__ import annotations
 
+import os
+import select
 import subprocess
 import sys
 import threading
@@ -122,7 +124,7 @@ class Verification:
             while True:
                 if chains is not None:  # no stored bytes needed here: a page in one value
                     try:
-                        decoded = pages.next_events()
+                        decoded = pages.next_events(chains)
                     except LedgerError:
                         decoded = None  # the row path names where it cannot be read
                     if decoded is not None:
@@ -392,10 +394,14 @@ class Verification:
 
 
 class _Chains:
-    """The chain worker (ledger/chain_worker.py) on an SQLite ledger's file."""
+    """The chain worker (ledger/chain_worker.py) on an SQLite ledger's file. It also streams
+    the pages it read (``next_frame``): the replay decodes those instead of reading the file
+    a second time, while ``streaming``."""
 
     def __init__(self, proc: subprocess.Popen[bytes]) -> None:
         self._proc = proc
+        self.streaming = True  # False once the stream broke: the pass reads the file itself
+        self._ended = False  # the empty frame was read: the result follows
 
     @classmethod
     def start(cls, store: Store) -> _Chains | None:
@@ -409,18 +415,70 @@ class _Chains:
             if store.last_pos() < chain_worker.MIN_EVENTS:
                 return None
             proc = subprocess.Popen(
-                [sys.executable, "-P", chain_worker.__file__, str(store.path)],
+                [
+                    sys.executable,
+                    "-P",
+                    chain_worker.__file__,
+                    str(store.path),
+                    "--pages",
+                    str(PAGE),
+                ],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
+                bufsize=0,
             )
         except (LedgerError, OSError):
             return None
         return cls(proc)
 
-    def result(self, rows: int) -> dict[str, bytes] | None:
-        """Each auction's head, if the worker read exactly ``rows`` rows; else None."""
+    def next_frame(self) -> tuple[int, int, int, bytearray] | None:
+        """The next page the worker read: (rows, first pos, last pos, its bodies as one JSON
+        array); rows 0 after the last page. None once the stream broke (the worker failed or
+        was silent for ``RESULT_TIMEOUT``): the pass then reads the file itself."""
+        if not self.streaming:
+            return None
+        head = self._read(chain_worker.FRAME.size)
+        if head is not None:
+            rows, first, last, length = chain_worker.FRAME.unpack(head)
+            if rows == 0:
+                self.streaming, self._ended = False, True
+                return 0, 0, 0, bytearray()
+            bodies = self._read(length)
+            if bodies is not None:
+                return rows, first, last, bodies
+        self.streaming = False
+        return None
+
+    def _read(self, size: int) -> bytearray | None:
+        """Exactly ``size`` bytes of the worker's output, or None (end, error, timeout)."""
+        stdout = self._proc.stdout
+        assert stdout is not None
+        fd = stdout.fileno()
+        out = bytearray(size)
+        view = memoryview(out)
+        got = 0
         try:
+            while got < size:
+                ready, _, _ = select.select([fd], [], [], RESULT_TIMEOUT)
+                if not ready:
+                    return None
+                n = os.readv(fd, [view[got:]])
+                if n == 0:
+                    return None
+                got += n
+        except OSError:
+            return None
+        finally:
+            view.release()
+        return out
+
+    def result(self, rows: int) -> dict[str, bytes] | None:
+        """Each auction's head, if the worker read exactly ``rows`` rows (and every page it
+        streamed was taken); else None."""
+        try:
+            if not self._ended:
+                return None
             out, _ = self._proc.communicate(timeout=RESULT_TIMEOUT)
             if self._proc.returncode != 0:
                 return None
@@ -460,14 +518,28 @@ class _Pages:
             self.after = rows[-1][0]
         return rows
 
-    def next_events(self) -> list[Event] | None:
-        """The next page decoded ([] at the end) from ``SQLiteStore.page_arrays``: for a pass
-        that needs no stored bytes (the chain worker hashes them). None: read this page by rows
-        (``next``) instead, as when the page is not exactly the rows it should be (the
-        positions not rising, the bodies not one array of as many events: an edited row, which
-        the row path names). ``LedgerError`` when it cannot be read."""
+    def next_events(self, chains: _Chains) -> list[Event] | None:
+        """The next page decoded ([] at the end), for a pass that needs no stored bytes (the
+        chain worker hashes them): as the worker streams it (``_Chains.next_frame``), else
+        from ``SQLiteStore.page_arrays``. None: read this page by rows (``next``) instead, as
+        when the page is not exactly the rows it should be (the positions not rising, the
+        bodies not one array of as many events: an edited row, which the row path names).
+        ``LedgerError`` when it cannot be read."""
         if self._done:
             return []
+        frame = chains.next_frame()
+        if frame is not None:
+            count, first, last, bodies = frame
+            if count == 0:
+                self._done = True
+                return []
+            if first > self.after:
+                streamed = decode_array(bodies)
+                if streamed is not None and len(streamed) == count and None not in streamed:
+                    self.after = last
+                    return streamed  # type: ignore[return-value]
+            chains.streaming = False  # this page by rows, then the file from here
+            return None
         arrays = self._store.page_arrays(self.after, PAGE)  # type: ignore[attr-defined]
         if arrays is None:
             self._done = True
