@@ -132,15 +132,12 @@ def decode_page(rows: Sequence[tuple[int, bytes]]) -> list[Event]:
 
 
 def decode_array(bodies: bytes | bytearray) -> list[Event | None] | None:
-    """The events of a JSON array of stored bodies (``SQLiteStore.page_arrays``), in one parse
-    for the page: by msgspec straight into one record per event (``_decode_records``), else by
-    orjson with each element built as ``decode_page`` builds it, or None where the exact path
-    must decide (``AuctionCreated``, a float in an int field...: the caller decodes that row's
-    own bytes with ``decode_event``). None for the whole page when it is not a JSON array (a
-    row edited to garbage: the caller reads the page row by row and names it)."""
-    records = _decode_records(bodies)
-    if records is not None:
-        return records  # type: ignore[return-value]
+    """The events of a JSON array of stored bodies (``SQLiteStore.page_arrays``) when
+    ``decode_records`` cannot take the page, in one orjson parse: each element built as
+    ``decode_page`` builds it, or None where the exact path must decide (a float in an int
+    field...: the caller decodes that row's own bytes with ``decode_event``). None for the
+    whole page when it is not a JSON array (a row edited to garbage: the caller reads the page
+    row by row and names it)."""
     try:
         items = _fast_decode(bodies)
     except orjson.JSONDecodeError:
@@ -159,13 +156,14 @@ def decode_array(bodies: bytes | bytearray) -> list[Event | None] | None:
     return out
 
 
-def _decode_records(bodies: bytes | bytearray) -> list[Event] | None:
-    """A page of stored bodies decoded by msgspec into one typed record per event (a tagged
-    union on ``type``: no dict per event, no key lookups), each then made the event by its
-    class's positional constructor; None when any element is not exactly an event's record
-    (the caller takes the orjson path, which names what is wrong). msgspec reads JSON numbers as
-    the stdlib does (integers exact at any size, floats correctly rounded), so no field needs
-    the int check of the orjson path and the events equal the exact path's."""
+def decode_records(bodies: bytes | bytearray) -> list[Event] | None:
+    """The events of a JSON array of stored bodies (a restart's page), decoded by msgspec into
+    one typed record per event (a tagged union on ``type``: no dict per event, no key
+    lookups), each then made the event by its class's positional constructor; None when any
+    element is not exactly an event's record (the caller takes a path that names it).
+    msgspec reads JSON numbers as the stdlib does (integers exact at any size, floats correctly
+    rounded), so no field needs the int check of the orjson path and the events equal the
+    exact path's."""
     try:
         records = _PAGE_DECODER.decode(bodies)
     except msgspec.DecodeError:  # ValidationError too: an unknown field, type or shape

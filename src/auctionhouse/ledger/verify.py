@@ -42,7 +42,13 @@ from auctionhouse.auction import Event
 from auctionhouse.auction.events import CLOSING_EVENTS
 from auctionhouse.errors import LedgerError, TamperDetected
 from auctionhouse.ledger import chain_worker
-from auctionhouse.ledger.encoding import GENESIS, decode_array, decode_event, decode_page
+from auctionhouse.ledger.encoding import (
+    GENESIS,
+    decode_array,
+    decode_event,
+    decode_page,
+    decode_records,
+)
 from auctionhouse.ledger.keys import verify
 from auctionhouse.ledger.store import PAGE, Store
 
@@ -534,10 +540,10 @@ class _Pages:
                 self._done = True
                 return []
             if first > self.after:
-                streamed = decode_array(bodies)
-                if streamed is not None and len(streamed) == count and None not in streamed:
+                streamed = decode_records(bodies)
+                if streamed is not None and len(streamed) == count:
                     self.after = last
-                    return streamed  # type: ignore[return-value]
+                    return streamed
             chains.streaming = False  # this page by rows, then the file from here
             return None
         arrays = self._store.page_arrays(self.after, PAGE)  # type: ignore[attr-defined]
@@ -548,7 +554,10 @@ class _Pages:
             positions = orjson.loads(arrays[0])
         except orjson.JSONDecodeError:
             return None
-        events = decode_array(arrays[1])
+        events: list[Event | None] | None = decode_records(arrays[1])  # type: ignore[assignment]
+        exact = events is None
+        if exact:
+            events = decode_array(arrays[1])
         if (
             events is None
             or len(events) != len(positions)
@@ -556,7 +565,7 @@ class _Pages:
             or not all(map(lt, positions, positions[1:]))
         ):
             return None
-        if None in events:  # rows only the exact path builds: decoded from their own bytes
+        if exact and None in events:  # rows only the exact path builds: from their own bytes
             rows = self._store.page(self.after, PAGE)
             if [pos for pos, _body in rows] != positions:
                 return None
