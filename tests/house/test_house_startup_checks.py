@@ -305,6 +305,36 @@ def test_an_edit_the_chain_worker_hashes_is_refused_naming_auction_and_seq(
     assert chain_worker_used == [True]  # its heads differ from the signed ones: named here
 
 
+@pytest.fixture
+def stream_cut(monkeypatch: pytest.MonkeyPatch, chain_worker_used: list[bool]) -> list[bool]:
+    """The chain worker's stream of pages breaks after its first page of 16 (a worker that
+    died): the pass reads the rest of the file itself and hashes every chain in its own
+    process (the worker's heads are not taken)."""
+    from auctionhouse.ledger import store, verify
+
+    for module in (store, verify):
+        monkeypatch.setattr(module, "PAGE", 16)
+    next_frame = verify._Chains.next_frame
+
+    def cut(self: verify._Chains) -> tuple[int, int, int, bytearray] | None:
+        frame = next_frame(self)
+        self.streaming = False
+        return frame
+
+    monkeypatch.setattr(verify._Chains, "next_frame", cut)
+    return chain_worker_used
+
+
+def test_a_broken_page_stream_still_replays_and_verifies(db: Path, stream_cut: list[bool]) -> None:
+    house = open_house(db)
+    assert stream_cut == [False]  # hashed here after all
+    assert house.problems == []
+    assert len(house.events("4")) == 81
+    house.close()
+    edit_amount(db, "4", 40, 7)
+    assert "auction 4 seq 40" in refused(db)
+
+
 def test_a_missing_signed_record_is_refused(db: Path) -> None:
     sql(db, ("DELETE FROM ledger_checkpoints WHERE number = 2", ()))
     assert "signed record" in refused(db)
