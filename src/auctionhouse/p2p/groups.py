@@ -55,6 +55,8 @@ from auctionhouse.errors import (
 from auctionhouse.house import AuctionHouse, HouseConfig
 from auctionhouse.house.verifier import BatchVerifier
 from auctionhouse.p2p import ring
+from auctionhouse.p2p.channel import CHANNEL
+from auctionhouse.p2p.channel import serve as serve_channel
 from auctionhouse.p2p.codec import error_result, raise_error
 from auctionhouse.p2p.directory import IDENTITY_OPS, DirectoryMachine
 from auctionhouse.p2p.machine import HouseMachine
@@ -156,6 +158,8 @@ class RingPeer:
         self._all = RingHouse(self)
         self._kept = b""
         self._unreachable: dict[str, float] = {}  # peer -> monotonic time first seen down
+        # The peer's whole app (p2p/run.py): what a member's forwarded request runs on here.
+        self.app: Any = None
         self._pinged = 0.0
 
     # ------------------------------------------------------------------ the faces' view
@@ -210,6 +214,7 @@ class RingPeer:
         host, port = parse_address(cfg.address)
         self.tunnels = Tunnels(self.files, None)
         self.tunnels.on_rpc = self._serve_rpc
+        self.tunnels.channels[CHANNEL] = self._serve_channel
         self.verifier = BatchVerifier(cfg.house.verify_workers)
         await self.tunnels.listen(host, port)
         await self._enter_ring()
@@ -743,6 +748,15 @@ class RingPeer:
         its ``ok`` value or raises its error. Raises OSError/TimeoutError if unreachable."""
         assert self.tunnels is not None
         return await ask_peer(self.tunnels, address, request, timeout)
+
+    async def _serve_channel(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, name: str
+    ) -> None:
+        """A member runs a client's request here (``channel``: forwarding, WebSocket relay)."""
+        if self.app is None:
+            writer.close()
+            return
+        await serve_channel(self.app, reader, writer, name)
 
     async def _serve_rpc(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, name: str

@@ -129,4 +129,5 @@ def _ring_app(settings: Any, config: PeerConfig, api_url: str, join: list[str]) 
         return peer.directory.as_json() | {"auctions": dict(peer.directory.where)}
 
     app.add_middleware(RingForwarder, peer=peer)
+    peer.app = app  # members' forwarded requests run on the whole app (p2p/channel.py)
     return app
