@@ -88,6 +88,9 @@ class PeerConfig:
     write_timeout: float = 5.0  # a write without a majority is refused (no_quorum) after this
     group_size: int = 3  # replicas wanted in the group (3 or 5)
     replace_after: float = 30.0  # a member unreachable this long is removed once replaced
+    # A member that connected and never caught up (a newcomer rebuilding from the snapshot)
+    # may be unreachable this long before it is removed (``--catch-up-grace``).
+    catch_up_grace: float = CATCH_UP_GRACE
     # One group of a ring peer (p2p/groups.py): ``peer_address`` and ``members`` are node names
     # ``GROUP@HOST:PORT``, and the peer's one TLS port (shared ``Tunnels``) serves every group.
     group: str | None = None
@@ -369,7 +372,7 @@ class Peer:
                 # A newcomer that connected and never caught up is rebuilding from the
                 # snapshot, its loop busy for minutes (its connection drops after 60 s of
                 # silence): not dead. Seen: removed mid-rebuild, it could never join.
-                if now - since < CATCH_UP_GRACE:
+                if now - since < self.config.catch_up_grace:
                     continue
             if now - since >= self.config.replace_after:
                 dead.append(node)
@@ -585,6 +588,11 @@ class Peer:
             "refused_pickles": refused[0],
             "pending": self.pending,
             "photos_pending": self.photos.pending(),
+            # Members that connected and never caught up (being sent the state): the leader
+            # gives them ``catch_up_grace`` seconds of silence instead of ``replace_after``.
+            "catching_up": sorted(
+                (self._connected - self._caught_up) & {str(n.address) for n in so.otherNodes}
+            ),
             "photos_fetched": self.photos.fetched,
             **self.prevote.status(),
         }
