@@ -61,6 +61,8 @@ from auctionhouse.p2p.codec import error_result, raise_error
 from auctionhouse.p2p.directory import IDENTITY_OPS, DirectoryMachine
 from auctionhouse.p2p.machine import HouseMachine
 from auctionhouse.p2p.peer import Peer, PeerConfig, RaftTiming
+from auctionhouse.p2p.ring_photos import CHANNEL as PHOTO_CHANNEL
+from auctionhouse.p2p.ring_photos import RingPhotos
 from auctionhouse.p2p.tls import RPC_GROUP, PeerFiles, Tunnels
 
 log = logging.getLogger("auctionhouse.p2p")
@@ -160,6 +162,7 @@ class RingPeer:
         self._unreachable: dict[str, float] = {}  # peer -> monotonic time first seen down
         # The peer's whole app (p2p/run.py): what a member's forwarded request runs on here.
         self.app: Any = None
+        self.photos = RingPhotos(self)
         self._pinged = 0.0
 
     # ------------------------------------------------------------------ the faces' view
@@ -215,6 +218,7 @@ class RingPeer:
         self.tunnels = Tunnels(self.files, None)
         self.tunnels.on_rpc = self._serve_rpc
         self.tunnels.channels[CHANNEL] = self._serve_channel
+        self.tunnels.channels[PHOTO_CHANNEL] = self.photos.serve
         self.verifier = BatchVerifier(cfg.house.verify_workers)
         await self.tunnels.listen(host, port)
         await self._enter_ring()
@@ -644,6 +648,10 @@ class RingPeer:
         if op == "create_auction":
             placed = await self.propose_in(ring.DIRECTORY, "place", {})
             self.directory.where[placed["id"]] = placed["group"]
+            # Photos it names are brought to its group first (p2p/ring_photos.py).
+            await self.photos.into_group(
+                placed["group"], str(args.get("seller_id")), args.get("photos")
+            )
             return await self.propose_in(placed["group"], op, {**args, "auction_id": placed["id"]})
         if op == "tick":
             gid = current_group.get()
@@ -839,6 +847,7 @@ class RingPeer:
             "directory": self.directory.as_json(),
             "groups": groups,
             "forwarded": self.forwarded,
+            "photos_brought": self.photos.brought,
             "refused_connections": self.tunnels.refused if self.tunnels else 0,
         }
 
@@ -931,6 +940,10 @@ class RingHouse:
 
     def outcome(self, auction_id: str) -> Any:
         return self._of(auction_id).outcome(auction_id)
+
+    def photo(self, digest: str, *, thumbnail: bool = False) -> tuple[bytes, str]:
+        """A photo through this peer, whichever group holds it (p2p/ring_photos.py)."""
+        return self._peer.photos.read(digest, thumbnail=thumbnail)
 
     def subscribe(self, listener: Any) -> Any:
         """Hear the events of every group this peer holds now or later."""

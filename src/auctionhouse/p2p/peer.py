@@ -173,10 +173,11 @@ class Peer:
         cfg = self.config
         self.internal_port = _free_port()
         if self._shared_tunnels is not None and cfg.group is not None:
-            # A ring peer's group shares the peer's tunnel; photos are not served there yet
-            # (docs/peers.md, "Not done yet").
+            # A ring peer's group shares the peer's tunnel; its photo requests name
+            # ``photo@GROUP`` after the handshake (photos.photo_request).
             self.tunnels = self._shared_tunnels
             self.tunnels.route_group(cfg.group, ("127.0.0.1", self.internal_port))
+            self.tunnels.channels[f"photo@{cfg.group}"] = self.photos.serve
         else:
             host, port = parse_address(cfg.peer_address)
             self.tunnels = Tunnels(self.files, ("127.0.0.1", self.internal_port))
@@ -613,6 +614,7 @@ class Peer:
             self.syncobj.destroy()
         if self._shared_tunnels is not None:
             self._shared_tunnels.route_group(self.config.group or "", None)
+            self._shared_tunnels.channels.pop(f"photo@{self.config.group}", None)
         elif self.tunnels is not None:
             await asyncio.wait_for(self.tunnels.close(), timeout=5)
         if self.verifier is not None and self.verifier is not self.shared_verifier:
