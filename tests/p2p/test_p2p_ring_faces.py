@@ -19,7 +19,8 @@ import httpx
 import pytest
 import websockets
 from peer_helpers import Bidder, PeerProcess, wait_for
-from test_p2p_groups import RING, Ring
+from test_p2p_groups import RING, Ring, audit, replica
+from test_p2p_photos import jpeg, served, upload
 
 pytestmark = pytest.mark.e2e
 BURST = 20  # requests an address may send at once to one replica (then 0.5 a second)
@@ -31,7 +32,7 @@ class LimitedRing(Ring):
     def start(self) -> LimitedRing:
         try:
             for peer in self.peers:
-                peer.start(self.seeds, replace_after=3.0, extra_args=RING, extra_env=LIMITS)
+                peer.start(self.seeds, replace_after=300.0, extra_args=RING, extra_env=LIMITS)
             for peer in self.peers:
                 peer.wait_up(deadline=90)
             self.wait_settled(len(self.peers))
@@ -118,6 +119,56 @@ def test_relayed_websocket_frames_count_against_the_client(ring: LimitedRing) ->
     assert "rate_limited" in codes and codes[0] == "unauthorized"
     assert asyncio.run(flood("127.0.0.6", 1)) == ["unauthorized"]  # its own bucket
     wait_for("the ring to stay up", lambda: outside.status()["groups"], 5)
+
+
+def test_photos_through_any_peer_and_a_member_that_was_down_fetches_them(
+    ring: LimitedRing,
+) -> None:
+    p = ring.peers
+    ann = Bidder(p[1].url, "ann")
+    digest = upload(p[2], ann, jpeg((200, 40, 40)))  # kept by a group p2 is in
+    # a group member down while an auction of its group names the photo
+    down = p[3]
+    down.kill()
+    body = {"item": {"name": "jug", "photos": [digest]}, "method": "english", "rules": RULES}
+    placed: dict[str, str] = {}
+    for i in range(30):  # until one lands in a group of the peer that is down
+        via = p[i % 3]
+        r = httpx.post(f"{via.url}/api/v1/auctions", json=body, headers=ann.headers, timeout=30)
+        assert r.status_code == 201, r.text
+        assert r.json()["item"]["photos"] == [digest]
+        d = ring.directory(p[0])
+        aid = r.json()["id"]
+        placed[aid] = d["auctions"][aid]
+        if down.address in d["groups"][placed[aid]] and len(set(placed.values())) >= 2:
+            break
+    assert down.address in d["groups"][placed[aid]]
+    for peer in p[:3]:
+        served(peer, digest)  # through any peer, whichever group holds it
+    down.start(ring.seeds, replace_after=300.0, extra_args=RING, extra_env=LIMITS)
+    down.wait_up(deadline=120)
+    ring.wait_settled(4)
+    served(down, digest)
+    # every live member of every group that holds an auction naming the photo keeps the
+    # file (the one that was down fetched it on catch-up) and its ledger passes the audit,
+    # which hashes the photo files again
+    assert sum(peer.status()["photos_brought"] for peer in p) >= 1  # to other groups
+    for gid in set(placed.values()):
+        for address in d["groups"][gid]:
+            peer = ring.by_address(address)
+            files = replica(peer, gid).parent / "house.db.photos"
+            wait_for(
+                f"{peer.name}'s replica of {gid} to hold the photo",
+                lambda f=files: (f / f"{digest}.jpg").is_file(),
+                30,
+            )
+            ring.wait_applied(gid, [ring.by_address(a) for a in d["groups"][gid]])
+            assert audit(replica(peer, gid)), f"{peer.name}'s replica of {gid}"
+    # a photo nobody uploaded is refused, through any peer
+    bad = {"item": {"name": "jug", "photos": ["0" * 64]}, "method": "english", "rules": RULES}
+    r = httpx.post(f"{p[0].url}/api/v1/auctions", json=bad, headers=ann.headers, timeout=30)
+    assert r.status_code == 400 and "was not uploaded" in r.text
+    assert httpx.get(f"{p[1].url}/api/v1/photos/{'0' * 64}", timeout=30).status_code == 404
 
 
 def test_a_websocket_on_a_peer_outside_the_group_watches_and_bids(ring: LimitedRing) -> None:
