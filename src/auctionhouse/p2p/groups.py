@@ -104,7 +104,10 @@ class DirectoryView:
         self.groups: dict[str, list[str]] = {}
         self.where: dict[str, str] = {}
         self.placed_count = 0
+        # The directory's identity commands this peer still needs: seqs ``identity_base + 1``
+        # on (``trim`` drops those every group this peer holds has applied).
         self.identity: list[dict[str, Any]] = []
+        self.identity_base = 0
 
     def merge(self, view: dict[str, Any]) -> None:
         self.version = int(view["version"])
@@ -118,8 +121,29 @@ class DirectoryView:
                 self.where[aid] = gid
             self.placed_count += len(view["placed"])
         for entry in view["identity"]:
-            if entry["seq"] == len(self.identity) + 1:
+            if entry["seq"] == self.identity_count + 1:
                 self.identity.append(entry)
+
+    @property
+    def identity_count(self) -> int:
+        """How many identity commands the directory has numbered, as far as this copy knows."""
+        return self.identity_base + len(self.identity)
+
+    def identity_after(self, seq: int, count: int) -> list[dict[str, Any]] | None:
+        """Up to ``count`` identity commands after number ``seq``; None when some of them
+        were trimmed here (ask the directory)."""
+        if seq < self.identity_base:
+            return None
+        start = seq - self.identity_base
+        return self.identity[start : start + count]
+
+    def trim(self, upto: int) -> None:
+        """Forget the identity commands up to number ``upto`` (every group here applied them:
+        a peer's copy stays as short as its slowest group's lag, not the whole history)."""
+        drop = min(upto, self.identity_count) - self.identity_base
+        if drop > 0:
+            del self.identity[:drop]
+            self.identity_base += drop
 
     @property
     def founded(self) -> bool:
@@ -133,7 +157,8 @@ class DirectoryView:
             "apis": self.apis,
             "groups": self.groups,
             "auctions": len(self.where),
-            "identity_commands": len(self.identity),
+            "identity_commands": self.identity_count,
+            "identity_kept": len(self.identity),
         }
 
 
@@ -406,6 +431,7 @@ class RingPeer:
                     await self.refresh_directory()
                     refreshed = now
                 await self._reconcile()
+                self._trim_identity()
             except Exception:
                 log.exception("ring upkeep failed")
 
@@ -418,12 +444,12 @@ class RingPeer:
         await asyncio.shield(self._refreshing)
 
     async def _refresh(self) -> None:
-        before = len(self.directory.identity)
+        before = self.directory.identity_count
         for _ in range(50):  # pages; bounded
             request = {
                 "t": "directory",
                 "placed_from": self.directory.placed_count,
-                "identity_from": len(self.directory.identity),
+                "identity_from": self.directory.identity_count,
             }
             view = await self._directory_page(request)
             if view is None:
@@ -431,10 +457,10 @@ class RingPeer:
             self.directory.merge(view)
             if (
                 self.directory.placed_count >= view["placed_count"]
-                and len(self.directory.identity) >= view["identity_count"]
+                and self.directory.identity_count >= view["identity_count"]
             ):
                 break
-        if len(self.directory.identity) != before:
+        if self.directory.identity_count != before:
             self._identity_changed.set()
             self._identity_changed = asyncio.Event()
         kept_view = orjson.dumps(self._kept_view())
@@ -615,13 +641,36 @@ class RingPeer:
         log.info("group %s: removing %s, no longer in its plan", gid, change[1])
         so.removeNodeFromCluster(name, callback=done)
 
+    async def _identity_page(self, after: int) -> list[dict[str, Any]]:
+        """Identity commands after number ``after``, asked of the directory (this peer's copy
+        trimmed them); [] when the directory does not answer."""
+        request = {
+            "t": "directory",
+            "placed_from": self.directory.placed_count,
+            "identity_from": after,
+        }
+        view = await self._directory_page(request)
+        return list(view["identity"]) if view is not None else []
+
+    def _trim_identity(self) -> None:
+        """Drop the identity commands every group this peer holds has applied."""
+        applied = [
+            node.machine.identity_seq
+            for gid, node in self.nodes.items()
+            if gid != ring.DIRECTORY and node.syncobj is not None
+        ]
+        if applied:
+            self.directory.trim(min(applied))
+
     async def _pump_identity(self, gid: str, node: Peer) -> None:
         """As group ``gid``'s leader, copy the directory's identity commands into the group,
         in order, each once (the group skips a number it has applied)."""
         try:
             while not self._stopped and node.syncobj is not None and node.syncobj._isLeader():
                 done = node.machine.identity_seq
-                entries = self.directory.identity[done : done + 200]
+                entries = self.directory.identity_after(done, 200)
+                if entries is None:  # trimmed here: the directory has them
+                    entries = await self._identity_page(done)
                 if not entries:
                     changed = self._identity_changed
                     with contextlib.suppress(TimeoutError):
@@ -726,7 +775,7 @@ class RingPeer:
                     return
             return
         while node.machine.identity_seq < seq and time.monotonic() < deadline:
-            if len(self.directory.identity) < seq:
+            if self.directory.identity_count < seq:
                 await self.refresh_directory()
             await asyncio.sleep(0.02)  # the group's leader copies it; bounded by the deadline
 
@@ -740,14 +789,14 @@ class RingPeer:
             return
         await self.refresh_directory()
         deadline = time.monotonic() + self.config.write_timeout
-        await self._wait_group(gid, len(self.directory.identity), deadline)
+        await self._wait_group(gid, self.directory.identity_count, deadline)
 
     async def key_settled(self, gid: str) -> None:
         """Wait (up to ``write_timeout``) until group ``gid`` holds every identity command
         the directory has (a key registered a moment ago through another peer)."""
         await self.refresh_directory()
         deadline = time.monotonic() + self.config.write_timeout
-        await self._wait_group(gid, len(self.directory.identity), deadline)
+        await self._wait_group(gid, self.directory.identity_count, deadline)
 
     # ------------------------------------------------------------------ RPC
 
