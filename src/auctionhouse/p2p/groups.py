@@ -18,9 +18,11 @@ identity commands.
   group in that order (``HouseMachine._identity``). The proposer answers once every group has
   applied it (or after ``write_timeout``: it is durable in the directory and will arrive); a
   bid whose key is not yet in its group waits for the group to catch up.
-- **Any peer serves**: a request about an auction of a group this peer is not in is forwarded
-  (``forward.RingForwarder``) to a member's API; one that it is in runs on that group's house
-  (``current_group``); writes go to the group's leader through Raft.
+- **Any peer serves**: a request about an auction of a group this peer is not in runs on a
+  member over the peer channel (``forward.RingForwarder``, ``channel``: the client's address
+  goes with it); one that it is in runs on that group's house (``current_group``); writes go
+  to the group's leader through Raft. A WebSocket is relayed per group (``wsrelay``), photos
+  are brought to the group of the auction that names them (``ring_photos``).
 - **Membership**: a joining peer asks a member to ``join`` it in the directory; every peer
   then computes the new plan. A peer starts its node of each group it is now in (a group that
   exists already adds it with the library's own ``add`` command, asked by the newcomer); the
@@ -28,7 +30,8 @@ identity commands.
   member of the plan is connected and caught up, one member at a time. A peer out of a group
   stops its node once the group no longer counts it. Auctions stay in their groups.
 - **RPC** (JSON lines over the tunnel, members only): ``directory`` (a page of it), ``propose``
-  (a command for a group this peer is in), ``wait_identity``, ``join``.
+  (a command for a group this peer is in), ``wait_identity``, ``join``. The tunnel's other
+  names: ``asgi`` (``channel``), ``photo`` and ``photo@GID`` (``ring_photos``, ``photos``).
 """
 
 from __future__ import annotations
