@@ -41,9 +41,10 @@ import orjson
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # free_ports
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "p2p"))
-from bench_p2p import Load, pct
 from peer_helpers import wait_for
 from test_p2p_groups import RING, Ring
+
+from bench_p2p import Load, pct
 
 REPLACE_AFTER = 120.0  # a killed peer is started again, not replaced, during the bench
 
@@ -97,7 +98,9 @@ def failover(ring: Ring, load: Load, kills: int) -> dict[str, Any]:
         gid = d["auctions"][auction]
         members = [ring.by_address(a) for a in d["groups"][gid]]
         leader_address = wait_for(
-            f"group {gid}'s leader", lambda: members[0].status()["groups"][gid]["leader"], 30
+            f"group {gid}'s leader",
+            lambda m=members[0], g=gid: m.status()["groups"][g]["leader"],
+            30,
         )
         leader = ring.by_address(leader_address)
         via = next(p for p in ring.peers if p is not leader and p.alive)
