@@ -70,6 +70,7 @@ class Upstream:
         self.last: dict[str, int] = {}  # last event seq relayed, per auction
         self.closed = False
         self.close_code: int | None = None  # the member's close code, if it closed
+        self.reopening = False  # on another member after a break (``_broken``)
 
     async def open(self) -> None:
         """Open the socket on the first member that accepts it. Raises NoQuorum."""
@@ -171,6 +172,14 @@ class Upstream:
                 message = f"group {self.gid}'s member closed the relayed socket ({self.close_code})"
                 await relay.to_client(_error(None, NoQuorum.code, message))
             return
+        self.reopening = True
+        try:
+            await self._reopen()
+        finally:
+            self.reopening = False
+
+    async def _reopen(self) -> None:
+        relay = self.relay
         for attempt in range(REOPEN_TRIES):
             if relay.closed:
                 return
@@ -179,9 +188,10 @@ class Upstream:
             self.close_code = None
             try:
                 await self.open()
-            except NoQuorum:
+                await self._resubscribe()
+            except (NoQuorum, OSError, ConnectionError):
+                self.close()
                 continue
-            await self._resubscribe()
             return
         relay.upstreams.pop(self.gid, None)
         for aid in sorted(self.auctions):
@@ -279,6 +289,8 @@ class SocketRelay:
 
     async def _upstream(self, gid: str) -> Upstream:
         upstream = self.upstreams.get(gid)
+        if upstream is not None and upstream.reopening:  # one socket per group at a time
+            raise NoQuorum(f"the WebSocket to group {gid} is moving to another member; retry")
         if upstream is None or upstream.stream is None:
             upstream = Upstream(self, gid)
             await upstream.open()
