@@ -98,7 +98,9 @@ def test_forwarded_http_requests_count_against_the_client_not_the_peer(ring: Lim
         assert other.get(f"{outside.url}/api/v1/auctions/{aid}").status_code == 200
         # the flood is tied to its source on the member: asked there directly, the same
         # client is in the same (empty) bucket
-        assert flood.get(f"{members[0].url}/api/v1/auctions/{aid}").status_code == 429
+        # (0.5 tokens a second come back meanwhile: a few asks empty the bucket again)
+        direct = [flood.get(f"{members[0].url}/api/v1/auctions/{aid}") for _ in range(5)]
+        assert 429 in [r.status_code for r in direct]
         assert outside.status()["forwarded"] > BURST
 
 
