@@ -974,8 +974,8 @@ class RingHouse:
             raise NotFound(f"no auction {auction_id}")
         members = ", ".join(peer.directory.apis.get(m, m) for m in peer.directory.groups[gid])
         raise NotFound(
-            f"auction {auction_id} is not replicated on this peer: watch it through one of"
-            f" its group's peers ({members})"
+            f"auction {auction_id} is not replicated on this peer (its group's peers:"
+            f" {members}); a WebSocket reaches it through the relay (p2p/wsrelay.py)"
         )
 
     def auction_ids(self) -> list[str]:
