@@ -415,7 +415,7 @@ class AccountStore:
         reputation: at once in memory (``get`` and so the reputation count it), on disk by the
         next ``write_strikes`` (the house calls it in every group commit, house.persist). A
         refusal so costs no transaction, fsync nor seal on the event loop: a flood of refused
-        bids cannot make the loop write (issue 14; decision 0028-i14-strikes-in-the-commit.md).
+        bids cannot make the loop write (issue 14; decision 0028-strikes-in-the-commit.md).
         ``ReadOnly`` in a read-only store."""
         self._writable()
         account = self.get(account_id)
