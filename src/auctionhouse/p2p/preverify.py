@@ -24,6 +24,7 @@ append and the apply: the replica verifies on the loop, and the answer is the sa
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import subprocess
@@ -93,6 +94,8 @@ class Prefetch:
         self._vouched: dict[str, SignatureCheck] = {}  # by signature: checked by our proposer
         self.submitted = 0  # checks sent to the worker (bench/tests)
         self.reused = 0  # checks answered by the proposer's own verdict
+        self.missed = 0  # checks without a verdict when applied (the apply verifies them)
+        self.unseen = 0  # commands applied that were not seen ahead
 
     def vouch(self, check: SignatureCheck) -> None:
         """``check`` was verified on this peer before its command was proposed."""
@@ -100,14 +103,17 @@ class Prefetch:
             self._vouched.clear()
         self._vouched[check.signature] = check
 
-    def added(self, entry: bytes) -> None:
-        """An entry was appended to this replica's Raft log (on the event loop)."""
+    def added(self, entry: bytes) -> asyncio.Future[None] | None:
+        """An entry was appended to this replica's Raft log (on the event loop). Returns the
+        worker batch that the last of its checks went in while it is not answered (the entry's
+        verdicts are all in once it is: batches are answered in order), else None."""
         blobs = entry_commands(entry)
         if not blobs:
-            return
+            return None
         if len(self._ahead) + len(blobs) > MAX_AHEAD:
             self._ahead.clear()  # entries appended and never applied (a new leader cut them)
         house = self._house()
+        last: asyncio.Future[None] | None = None
         for blob in blobs:
             if blob in self._ahead:
                 continue
@@ -119,6 +125,9 @@ class Prefetch:
             self._ahead[blob] = (command, check)
             if check is not None:
                 self._verify(check)
+                if check.valid is None and check.batch is not None:
+                    last = check.batch
+        return last if last is not None and not last.done() else None
 
     def _verify(self, check: SignatureCheck) -> None:
         known = self._vouched.pop(check.signature, None)
@@ -138,7 +147,12 @@ class Prefetch:
     def take(self, blob: bytes) -> tuple[dict[str, Any], SignatureCheck | None] | None:
         """The command decoded ahead for ``blob`` and its bid's check (its ``valid`` is None
         while the worker has not answered), once; None if it was not seen ahead."""
-        return self._ahead.pop(blob, None)
+        ahead = self._ahead.pop(blob, None)
+        if ahead is None:
+            self.unseen += 1
+        elif ahead[1] is not None and ahead[1].valid is None:
+            self.missed += 1
+        return ahead
 
     def clear(self) -> None:
         self._ahead.clear()
