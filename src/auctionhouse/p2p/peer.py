@@ -36,7 +36,7 @@ from auctionhouse.p2p.poller import EpollPoller, install_epoll_poller
 from auctionhouse.p2p.prevote import PreVote
 from auctionhouse.p2p.tls import PeerFiles, Tunnels
 from auctionhouse.p2p.transport import tunnel_transport
-from auctionhouse.p2p.wire import coalesce_appends, install_stored_zlib
+from auctionhouse.p2p.wire import coalesce_appends, install_protocol_4, install_stored_zlib
 
 log = logging.getLogger("auctionhouse.p2p")
 
@@ -175,6 +175,7 @@ class Peer:
         install_restricted_unpickler()
         install_epoll_poller()
         install_stored_zlib()  # p2p/wire.py: the library's per-message costs
+        install_protocol_4()
         cfg = self.config
         self.internal_port = _free_port()
         if self._shared_tunnels is not None and cfg.group is not None:
