@@ -646,6 +646,7 @@ class Peer:
             "ready": bool(so.isReady()),
             "joined": self.joined,
             "verified": self.verified,
+            "audit_findings": self.audit_findings,
             "refused_connections": self.tunnels.refused if self.tunnels else 0,
             "refused_pickles": refused[0],
             "pending": self.pending,
