@@ -49,9 +49,6 @@ REFUSED_PAUSE = 0.05  # s: proposals wait this long after one was refused (no le
 CATCH_UP_GRACE = 900.0  # s a newcomer that never caught up may be silent before removal
 MAX_BATCH_BYTES = 48_000  # one Raft entry's commands: below the library's 64 KiB append chunk
 HOUSE_FILES = ("house.db", "house.db-wal", "house.db-shm")
-# s a committed entry's apply may wait for its signatures' verdicts from the worker (verified
-# ahead from the log append) before the loop verifies what is still missing itself
-VERDICT_WAIT = 0.5
 
 
 def parse_address(text: str) -> tuple[str, int]:
@@ -92,6 +89,9 @@ class PeerConfig:
     write_timeout: float = 5.0  # a write without a majority is refused (no_quorum) after this
     group_size: int = 3  # replicas wanted in the group (3 or 5)
     replace_after: float = 30.0  # a member unreachable this long is removed once replaced
+    # s a committed entry's apply may wait for its signatures' verdicts from the worker
+    # (verified ahead from the log append) before the loop verifies what is missing itself
+    verdict_wait: float = 0.5
     # One group of a ring peer (p2p/groups.py): ``peer_address`` and ``members`` are node names
     # ``GROUP@HOST:PORT``, and the peer's one TLS port (shared ``Tunnels``) serves every group.
     group: str | None = None
@@ -279,7 +279,7 @@ class Peer:
 
     def _awaiting_verdicts(self, loop: asyncio.AbstractEventLoop) -> bool:
         """Is an entry that is committed and not applied yet still waiting (less than
-        ``VERDICT_WAIT``) for its signatures' verdicts from the worker? Then a tick is
+        ``verdict_wait``) for its signatures' verdicts from the worker? Then a tick is
         asked for when they come, and the apply waits; past the wait, the apply verifies
         what is missing itself (the answer is the same, only the work is done twice)."""
         due = self._verdicts_due
@@ -290,7 +290,7 @@ class Peer:
         waiting = False
         keep: deque[tuple[int, asyncio.Future[None], float]] = deque()
         for idx, batch, since in due:
-            if batch.done() or now - since > VERDICT_WAIT:
+            if batch.done() or now - since > self.config.verdict_wait:
                 continue
             keep.append((idx, batch, since))
             if idx <= committed and not waiting:
