@@ -36,7 +36,12 @@ from auctionhouse.p2p.poller import EpollPoller, install_epoll_poller
 from auctionhouse.p2p.prevote import PreVote
 from auctionhouse.p2p.tls import PeerFiles, Tunnels
 from auctionhouse.p2p.transport import tunnel_transport
-from auctionhouse.p2p.wire import coalesce_appends, install_protocol_4, install_stored_zlib
+from auctionhouse.p2p.wire import (
+    coalesce_appends,
+    install_protocol_4,
+    install_stored_zlib,
+    replace_method,
+)
 
 log = logging.getLogger("auctionhouse.p2p")
 
@@ -275,7 +280,7 @@ class Peer:
                 return False  # applied at the tick after the verdicts are in
             return bool(apply_entries())
 
-        self.syncobj._SyncObj__applyLogEntries = apply_verified
+        replace_method(self.syncobj, "_SyncObj__applyLogEntries", apply_verified)
 
     def _awaiting_verdicts(self, loop: asyncio.AbstractEventLoop) -> bool:
         """Is an entry that is committed and not applied yet still waiting (less than

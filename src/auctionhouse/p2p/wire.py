@@ -118,5 +118,14 @@ def coalesce_appends(syncobj: Any) -> None:
             state["wanted"] = False
             send()
 
-    syncobj._SyncObj__sendAppendEntries = send_appends
-    syncobj._checkCommandsToApply = check_commands
+    replace_method(syncobj, "_SyncObj__sendAppendEntries", send_appends)
+    replace_method(syncobj, "_checkCommandsToApply", check_commands)
+
+
+def replace_method(syncobj: Any, name: str, function: Any) -> None:
+    """Set ``function`` on the ``SyncObj`` instance in the place of its method ``name``, and
+    keep it out of the library's snapshot: pysyncobj 0.3.17 pickles every instance attribute
+    not present at the end of its ``__init__`` (``__properies``) as replicated state, and a
+    local function cannot be pickled (the snapshot's forked writer failed, silently)."""
+    setattr(syncobj, name, function)
+    syncobj._SyncObj__properies.add(name)
