@@ -12,6 +12,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -342,6 +343,32 @@ class SQLiteStore:
             if self._search_db is not None:
                 self._search_db.close()
                 self._search_db = None
+
+    @contextmanager
+    def read_snapshot(self) -> Iterator[None]:
+        """Every read inside sees one committed state of the file, whatever a writer commits
+        meanwhile (a read transaction: in WAL mode the writer goes on, unseen). For a read-only
+        store (the audit: its checkpoints, seals and events must be of one moment, or a live
+        house's later events look inserted); raises ``InvalidRequest`` on a writable one, whose
+        connection the house's writes share."""
+        if not self._readonly:
+            raise InvalidRequest("a read snapshot is taken on a read-only store")
+        with self._lock:
+            db = self._open_db()
+            try:
+                db.execute("BEGIN")
+                db.execute("SELECT COUNT(*) FROM sqlite_master").fetchall()  # the snapshot
+            except sqlite3.Error as exc:
+                raise LedgerError(f"cannot read the ledger: {exc}") from exc
+        try:
+            yield
+        finally:
+            with self._lock:
+                if not self._closed:
+                    try:
+                        db.execute("COMMIT")
+                    except sqlite3.Error:
+                        db.execute("ROLLBACK")
 
     def _read(self, sql: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
         with self._lock:
