@@ -13,12 +13,21 @@ from typing import Any
 
 import httpx
 import pytest
-from mobile_helpers import Site, home_again, launch, mandate_for, sites, wait_record
+from mobile_helpers import (
+    Site,
+    document,
+    home_again,
+    launch,
+    mandate_for,
+    refused,
+    sites,
+    wait_record,
+)
 from rogue import RogueSite
 
 from auctionhouse.ledger.mandate import owner_account
 from auctionhouse.mobile.courier import Courier
-from auctionhouse.mobile.travel import RECEIPT_CONTEXT, new_travel, statement_holds
+from auctionhouse.mobile.travel import RECEIPT_CONTEXT, statement_holds
 
 pytestmark = pytest.mark.e2e
 
@@ -33,20 +42,6 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Site]]:
 
 def visiting(site: Site) -> int:
     return int(site.info()["visiting"])
-
-
-def document(mandate: dict[str, Any], hop: int = 1) -> dict[str, Any]:
-    travel = new_travel(tuple(mandate["schedule"]))
-    travel.update(state="MOVING", hop=hop)
-    return {"mandate": mandate, "travel": travel}
-
-
-def refused(answer: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert answer.status_code == status, answer.text
-    body = dict(answer.json())
-    assert body["error"]["code"] == code
-    assert statement_holds(RECEIPT_CONTEXT, body["refusal"])  # signed by the refusing site
-    return body
 
 
 def test_a_tampered_mandate_is_refused_and_nothing_changes(

@@ -130,3 +130,34 @@ def test_a_stopped_instance_gives_its_places_back_at_once(
                 await ws.close()
 
     asyncio.run(scenario())
+
+
+def test_market_sockets_count_in_the_quota_over_every_instance(
+    pair: tuple[LiveServer, LiveServer],
+) -> None:
+    a, b = pair
+    api = Api(httpx.Client(base_url=a.url, timeout=10))
+    api.account("cat-q")
+    token = api.tokens["cat-q"]
+
+    def markets(server: LiveServer) -> str:
+        return server.ws_url.replace("/api/v1/ws", "/api/v1/markets/ws")
+
+    async def scenario() -> None:
+        on_a = [await websockets.connect(markets(a)) for _ in range(2)]
+        on_b = [await websockets.connect(markets(b)) for _ in range(2)]
+        auction_b = await websockets.connect(b.ws_url)
+        try:
+            assert await auth(on_a[0], token) == "auth"
+            assert await auth(on_a[1], token) == "auth"
+            assert await auth(on_b[0], token) == "auth"  # 3 of 3, over both instances
+            assert await auth(on_b[1], token) == "quota_exceeded"
+            assert await auth(auction_b, token) == "quota_exceeded"  # one quota for both kinds
+            await on_a[0].close()  # a market socket's place freed on a is taken on b
+            await auth_once_free(on_b[1], token)
+            assert await auth(auction_b, token) == "quota_exceeded"
+        finally:
+            for ws in [*on_a, *on_b, auction_b]:
+                await ws.close()
+
+    asyncio.run(scenario())

@@ -38,7 +38,9 @@ def create_site_app(config: ServerConfig | None = None, *, clock: Clock | None =
     config = config or ServerConfig()
     app = create_app(config, clock=clock)
     records = HomeRecords(records_path(config))
-    host = AgentHost(app.state.server, config.agents, records)
+    # the hops a site took are kept in the same file (house/visitors.py; on a shared house
+    # in its database, with the visits of every instance: house/shared_visitors.py)
+    host = AgentHost(app.state.server, config.agents, records, hops_path=records_path(config))
     app.state.agents = host
     app.include_router(router)
     inner = app.router.lifespan_context

@@ -38,42 +38,11 @@ class HomeRecords:
                 self._db.execute(
                     "CREATE TABLE IF NOT EXISTS mobile_agents (id TEXT PRIMARY KEY, record TEXT)"
                 )
-                self._db.execute(
-                    "CREATE TABLE IF NOT EXISTS agent_hops"
-                    " (agent TEXT PRIMARY KEY, hop INTEGER NOT NULL, expires REAL NOT NULL)"
-                )
                 for agent, text in self._db.execute("SELECT id, record FROM mobile_agents"):
                     self._records[agent] = json.loads(text)
                     self._owned.setdefault(self._records[agent]["owner_key"], []).append(agent)
             except sqlite3.Error as exc:
                 raise ConfigError(f"cannot open the agents' records {path}: {exc}") from None
-
-    def hops(self, now: float) -> dict[str, tuple[int, float]]:
-        """The last hop on which each agent arrived here (and its mandate's expiry), for the
-        agents whose mandates have not expired: a replay stays refused after a restart."""
-        if self._db is None:
-            return {}
-        with self._lock:
-            self._db.execute("DELETE FROM agent_hops WHERE expires < ?", (now,))
-            rows = self._db.execute("SELECT agent, hop, expires FROM agent_hops").fetchall()
-        return {agent: (hop, expires) for agent, hop, expires in rows}
-
-    def note_hop(self, agent: str, hop: int, expires: float) -> None:
-        """Remember that ``agent`` arrived here on ``hop`` (before the receipt goes out)."""
-        if self._db is not None:
-            with self._lock:
-                self._db.execute(
-                    "INSERT OR REPLACE INTO agent_hops (agent, hop, expires) VALUES (?, ?, ?)",
-                    (agent, hop, expires),
-                )
-
-    def forget_hops(self, agents: list[str]) -> None:
-        if self._db is not None and agents:
-            with self._lock, self._db:
-                self._db.execute("BEGIN")
-                self._db.executemany(
-                    "DELETE FROM agent_hops WHERE agent = ?", [(a,) for a in agents]
-                )
 
     def close(self) -> None:
         if self._db is not None:
