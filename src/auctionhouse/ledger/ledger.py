@@ -84,6 +84,12 @@ class Ledger:
                 "this ledger was signed with another house key "
                 f"({stored_key[:16]}..., this key is {key.public_hex[:16]}...)"
             )
+        stored_format = store.get_meta(META_FORMAT)
+        if stored_format is not None and stored_format != FORMAT:  # never read as format 1
+            raise LedgerError(
+                f"this ledger's format is {stored_format[:16]!r}; this version reads format"
+                f" {FORMAT} (a newer version's ledger, or an edited one)"
+            )
         if stored_key is None and not read_only:
             assert key is not None
             store.set_meta(META_FORMAT, FORMAT)

@@ -388,6 +388,14 @@ class PostgresStore:
         )
         return [(pos, bytes(body)) for pos, body in rows]
 
+    def keyed_page(self, after_pos: int, limit: int = PAGE) -> list[tuple[int, bytes, str, int]]:
+        rows = self._read(
+            "SELECT pos, body, auction_id, seq FROM ledger_events WHERE pos > %s"
+            " ORDER BY pos LIMIT %s",
+            (after_pos, limit),
+        )
+        return [(pos, bytes(body), aid, seq) for pos, body, aid, seq in rows]
+
     def records_after(self, after_pos: int, limit: int = PAGE) -> list[EventRecord]:
         """Up to ``limit`` records with ``pos > after_pos``, in ``pos`` order (catch-up)."""
         rows = self._read(

@@ -218,6 +218,13 @@ class SQLiteStore:
             (after_pos, limit),
         )
 
+    def keyed_page(self, after_pos: int, limit: int = PAGE) -> list[tuple[int, bytes, str, int]]:
+        return self._read(
+            "SELECT pos, body, auction_id, seq FROM ledger_events WHERE pos > ?"
+            " ORDER BY pos LIMIT ?",
+            (after_pos, limit),
+        )
+
     def records_for(self, auction_id: str, after_seq: int = 0) -> list[EventRecord]:
         rows = self._read(
             f"SELECT {_RECORD_COLUMNS} FROM ledger_events"

@@ -96,6 +96,11 @@ class Store(Protocol):
         """Up to ``limit`` ``(pos, body)`` pairs with ``pos > after_pos``, in ``pos`` order."""
         ...
 
+    def keyed_page(self, after_pos: int, limit: int = PAGE) -> list[tuple[int, bytes, str, int]]:
+        """``page`` with each row's stored ``auction_id`` and ``seq`` columns: ``(pos, body,
+        auction_id, seq)`` (the start-up pass checks them against the event, decision 0010)."""
+        ...
+
     def records_for(self, auction_id: str, after_seq: int = 0) -> list[EventRecord]:
         """One auction's records with ``seq > after_seq``, in ``seq`` order."""
         ...
@@ -215,6 +220,12 @@ class MemoryStore:
             self._check_open()
             chunk = self._records[max(after_pos, 0) : max(after_pos, 0) + limit]
             return [(r.pos, r.body) for r in chunk]
+
+    def keyed_page(self, after_pos: int, limit: int = PAGE) -> list[tuple[int, bytes, str, int]]:
+        with self._lock:
+            self._check_open()
+            chunk = self._records[max(after_pos, 0) : max(after_pos, 0) + limit]
+            return [(r.pos, r.body, r.auction_id, r.seq) for r in chunk]
 
     def records_for(self, auction_id: str, after_seq: int = 0) -> list[EventRecord]:
         with self._lock:

@@ -144,6 +144,7 @@ class Verification:
                             lasts[event.auction_id] = event
                 except (LedgerError, TypeError, AttributeError):  # a row edited to garbage
                     out = self._slow_page(rows, [] if chains is not None else out)
+                pages.check(out, self.fail)
                 self.events_read += len(out)
                 yield from out
             if chains is not None:
@@ -256,6 +257,7 @@ class Verification:
                         number == expected
                         and data["number"] == number
                         and data["prev"] == prev
+                        and data.get("at") == record.at  # the stored time is the signed one
                         and isinstance(heads, dict)
                     )
                 except (ValueError, KeyError, TypeError):
@@ -434,17 +436,35 @@ class _Pages:
         self._store = store
         self._done = False
         self.after = 0  # the last position handed out
+        self.keys: list[tuple[str, int]] = []  # the stored (auction_id, seq) of the last page
 
     def next(self) -> list[tuple[int, bytes]]:
-        """The next page ([] at the end); ``LedgerError`` when it cannot be read."""
+        """The next page ([] at the end) as ``(pos, body)`` rows; the rows' stored auction and
+        seq columns are kept for ``check``. ``LedgerError`` when it cannot be read."""
         if self._done:
             return []
-        rows = self._store.page(self.after, PAGE)
-        if len(rows) < PAGE:
+        keyed = self._store.keyed_page(self.after, PAGE)
+        if len(keyed) < PAGE:
             self._done = True
-        if rows:
-            self.after = rows[-1][0]
-        return rows
+        if keyed:
+            self.after = keyed[-1][0]
+        self.keys = [(aid, seq) for _pos, _body, aid, seq in keyed]
+        return [(pos, body) for pos, body, _aid, _seq in keyed]
+
+    def check(self, events: list[Event], fail: Callable[[str], None]) -> None:
+        """Every row of the page is filed under its event's auction and seq: the chains are
+        hashed from the bodies, so a row moved to another auction or seq by its columns (what
+        the API, the catch-up and the audit read by) would not break them (decision 0010)."""
+        if self.keys == [(e.auction_id, e.seq) for e in events]:
+            return
+        if len(events) != len(self.keys):  # a row that cannot be read was named already
+            return
+        for (aid, seq), event in zip(self.keys, events, strict=True):
+            if (aid, seq) != (event.auction_id, event.seq):
+                fail(
+                    f"{where(aid, seq)}: the event filed here is auction {event.auction_id}"
+                    f" seq {event.seq} (edited)"
+                )
 
     def stop(self) -> None:
         self._done = True
