@@ -23,7 +23,6 @@ import argparse
 import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -35,16 +34,15 @@ from typing import Any
 
 import httpx
 
+# The tests' port helper (tests/free_ports.py): outside the ephemeral range, locked per
+# process; a bind-0 pick could be taken by another socket before the server binds it.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from free_ports import free_port
+
 PASSWORD = "correct horse battery"
 FLOOD = Path(__file__).with_name("guess_flood.py")
 PAUSE_SETTLE = 1.5  # seconds for a paused flood's requests in flight to be answered
 ADDRESSES = ["127.0.0.2"] + [f"127.0.0.{10 + i}" for i in range(12)]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def rss_mb(pid: int) -> float:
