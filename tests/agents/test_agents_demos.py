@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+import http_helpers
 from auctionhouse.house import AuctionHouse, HouseConfig
 from auctionhouse.ledger import audit_database
 
@@ -127,8 +128,6 @@ def test_seed_000_demo_smart_bidders_within_budget_on_a_seed_configured_house(
 def test_demo_web_keeps_the_house_up_until_interrupted(tmp_path: Path) -> None:
     import signal
 
-    import httpx
-
     db = tmp_path / "web.db"
     proc = subprocess.Popen(
         [sys.executable, "-m", "auctionhouse", "demo", "--web", "--duration", "1", "--db", str(db)],
@@ -145,7 +144,7 @@ def test_demo_web_keeps_the_house_up_until_interrupted(tmp_path: Path) -> None:
                 url = line.split("stays up at ")[1].split()[0]
                 break
         assert url is not None, proc.stderr.read() if proc.stderr else ""
-        listed = httpx.get(f"{url}/api/v1/auctions", timeout=10).json()
+        listed = http_helpers.get(f"{url}/api/v1/auctions", timeout=10).json()
         assert listed["total"] == 8
         assert all(a["result"] is not None for a in listed["auctions"])
         proc.send_signal(signal.SIGINT)

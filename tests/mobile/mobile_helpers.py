@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 
+import http_helpers
 from auctionhouse.client.keys import BidKey
 from auctionhouse.mobile.owner import build_mandate
 from auctionhouse.mobile.travel import RECEIPT_CONTEXT, new_travel, statement_holds
@@ -66,14 +67,14 @@ class Site:
         return self
 
     def info(self) -> dict[str, Any]:
-        return dict(httpx.get(f"{self.url}/api/v1/agents/site").json())
+        return dict(http_helpers.get(f"{self.url}/api/v1/agents/site").json())
 
     def stop(self) -> None:
         self.proc.stop()
 
     def seller(self, name: str = "seller") -> str:
-        httpx.post(f"{self.url}/api/v1/accounts", json={"name": name, "password": PASSWORD})
-        answer = httpx.post(
+        http_helpers.post(f"{self.url}/api/v1/accounts", json={"name": name, "password": PASSWORD})
+        answer = http_helpers.post(
             f"{self.url}/api/v1/sessions", json={"name": name, "password": PASSWORD}
         )
         self.token = answer.json()["token"]
@@ -82,7 +83,7 @@ class Site:
     def auction(self, item: str, method: str, **rules: Any) -> dict[str, Any]:
         if self.token is None:
             self.seller()
-        answer = httpx.post(
+        answer = http_helpers.post(
             f"{self.url}/api/v1/auctions",
             json={"item": {"name": item}, "method": method, "rules": rules},
             headers={"Authorization": f"Bearer {self.token}"},
@@ -91,7 +92,7 @@ class Site:
         return dict(answer.json())
 
     def view(self, auction_id: str) -> dict[str, Any]:
-        return dict(httpx.get(f"{self.url}/api/v1/auctions/{auction_id}").json())
+        return dict(http_helpers.get(f"{self.url}/api/v1/auctions/{auction_id}").json())
 
 
 def dead_url() -> str:
@@ -134,11 +135,11 @@ def mandate_for(tmp: Path, home: str, schedule: list[str], **fields: Any) -> tup
 
 def launch(home: str, mandate: dict[str, Any]) -> httpx.Response:
     document = {"mandate": mandate, "travel": new_travel(tuple(mandate["schedule"]))}
-    return httpx.post(f"{home}/api/v1/agents", json=document)
+    return http_helpers.post(f"{home}/api/v1/agents", json=document)
 
 
 def record(home: str, agent: str) -> dict[str, Any]:
-    return dict(httpx.get(f"{home}/api/v1/agents/{agent}").json())
+    return dict(http_helpers.get(f"{home}/api/v1/agents/{agent}").json())
 
 
 def wait_record(

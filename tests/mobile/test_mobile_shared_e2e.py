@@ -13,6 +13,7 @@ import httpx
 import pytest
 from mobile_helpers import Site, dead_url, document, mandate_for, refused, start_all
 
+import http_helpers
 import pg_cluster
 
 pytestmark = pytest.mark.e2e
@@ -36,11 +37,13 @@ def pair(tmp_path: Path) -> Iterator[tuple[Site, Site]]:
 
 
 def visiting(site: Site) -> int:
-    return int(httpx.get(f"{site.url}/api/v1/agents/site", timeout=TIMEOUT).json()["visiting"])
+    return int(
+        http_helpers.get(f"{site.url}/api/v1/agents/site", timeout=TIMEOUT).json()["visiting"]
+    )
 
 
 def post(site: Site, doc: dict[str, Any]) -> httpx.Response:
-    return httpx.post(f"{site.url}/api/v1/agents", json=doc, timeout=TIMEOUT)
+    return http_helpers.post(f"{site.url}/api/v1/agents", json=doc, timeout=TIMEOUT)
 
 
 def test_a_hop_taken_by_one_instance_is_a_replay_on_the_other(

@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 from nacl.signing import SigningKey
 
+import http_helpers
 from auctionhouse.house import FakeClock, HouseConfig, bid_message, sign
 from auctionhouse.server.app import create_app
 from auctionhouse.server.config import ServerConfig
@@ -273,7 +274,7 @@ def flood_server(
     """A live server without the per-account and per-address rate limits, and a client."""
     with (
         live_server(tmp, server_settings, **UNTHROTTLED) as server,
-        httpx.Client(base_url=server.url, timeout=30) as client,
+        http_helpers.client(base_url=server.url, timeout=30) as client,
     ):
         yield server, client
 

@@ -11,11 +11,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import websockets
 from server_helpers import Api, LiveServer, write_config, ws_auth, ws_until
 
+import http_helpers
 from auctionhouse.auction import BidPlaced
 from auctionhouse.ledger import HouseKey, Ledger, SQLiteStore, audit_database
 
@@ -76,7 +76,7 @@ def test_kill_9_mid_stream_loses_no_acknowledged_bid(tmp_path: Path) -> None:
     )
     server = LiveServer(db, config).start()
     try:
-        client = httpx.Client(base_url=server.url, timeout=10)
+        client = http_helpers.client(base_url=server.url, timeout=10)
         api = Api(client)
         api.account("seller")
         names = [f"bidder{i}" for i in range(BIDDERS)]
@@ -122,7 +122,7 @@ def test_kill_9_mid_stream_loses_no_acknowledged_bid(tmp_path: Path) -> None:
 
         # Restart on the same file and port; the API shows the same bids.
         server = LiveServer(db, config, port=server.port).start()
-        client = httpx.Client(base_url=server.url, timeout=10)
+        client = http_helpers.client(base_url=server.url, timeout=10)
         api.client = client
         events = {a: api.events(a) for a in auctions}
         by_key = {(a, e["seq"]): e for a, evs in events.items() for e in evs}
@@ -167,7 +167,7 @@ def test_kill_9_mid_stream_loses_no_acknowledged_bid(tmp_path: Path) -> None:
 def test_sigterm_drains_and_stops_cleanly(tmp_path: Path) -> None:
     db = tmp_path / "house.db"
     server = LiveServer(db, write_config(tmp_path / "house.toml")).start()
-    with httpx.Client(base_url=server.url, timeout=10) as client:
+    with http_helpers.client(base_url=server.url, timeout=10) as client:
         api = Api(client)
         api.account("seller")
         api.account("ann")

@@ -11,11 +11,11 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 import websockets
 from server_helpers import Api, LiveServer, write_config
 
+import http_helpers
 import pg_cluster
 
 pytestmark = pytest.mark.e2e
@@ -74,7 +74,7 @@ def test_the_websocket_quota_holds_over_every_instance(
     pair: tuple[LiveServer, LiveServer],
 ) -> None:
     a, b = pair
-    api = Api(httpx.Client(base_url=a.url, timeout=10))
+    api = Api(http_helpers.client(base_url=a.url, timeout=10))
     api.account("ann-q")
     token = api.tokens["ann-q"]
 
@@ -112,7 +112,7 @@ def test_a_stopped_instance_gives_its_places_back_at_once(
     pair: tuple[LiveServer, LiveServer],
 ) -> None:
     a, b = pair
-    api = Api(httpx.Client(base_url=a.url, timeout=10))
+    api = Api(http_helpers.client(base_url=a.url, timeout=10))
     api.account("bob-q")
     token = api.tokens["bob-q"]
 
@@ -136,7 +136,7 @@ def test_market_sockets_count_in_the_quota_over_every_instance(
     pair: tuple[LiveServer, LiveServer],
 ) -> None:
     a, b = pair
-    api = Api(httpx.Client(base_url=a.url, timeout=10))
+    api = Api(http_helpers.client(base_url=a.url, timeout=10))
     api.account("cat-q")
     token = api.tokens["cat-q"]
 

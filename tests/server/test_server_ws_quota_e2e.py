@@ -11,10 +11,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import websockets
 from server_helpers import Api, live_server
+
+import http_helpers
 
 pytestmark = pytest.mark.e2e
 
@@ -45,7 +46,7 @@ async def auth_once_free(ws: Any, token: str) -> None:
 def test_market_and_auction_sockets_share_the_accounts_quota(tmp_path: Path) -> None:
     with (
         live_server(tmp_path, {"ws_connections_per_account": QUOTA}) as server,
-        httpx.Client(base_url=server.url, timeout=30) as client,
+        http_helpers.client(base_url=server.url, timeout=30) as client,
     ):
         api = Api(client)
         api.account("ann")
