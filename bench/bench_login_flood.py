@@ -203,6 +203,9 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         "seconds": seconds,
         "argon2": {"time_cost": args.argon2_time_cost, "memory_kib": args.argon2_memory_kib},
         "flood": json.loads(out),
+        # what honest users got during the flood: every login and bid answered with success
+        # (a refusal raises and fails the bench), counted so a test can say so
+        "honest": {"flooded_logins": len(flooded_logins), "flooded_bids": len(flooded_bids)},
         "login_s": _pair(quiet_logins, flooded_logins),
         "bid_s": _pair(quiet_bids, flooded_bids),
         "rss_mb": {"before": round(rss_before, 1), "peak": round(max(peak), 1)},
