@@ -255,6 +255,24 @@ async def ws_auth(ws: Any, token: str, timeout: float = WS_DEADLINE) -> dict[str
     return message
 
 
+async def ws_auth_answer(ws: Any, token: str, timeout: float = WS_DEADLINE) -> str:
+    """Send ``auth``; the answer's type (``auth``) or its error's code (``quota_exceeded``...)."""
+    await ws.send(json.dumps({"op": "auth", "token": token}))
+    message, _ = await ws_until(ws, lambda m: m["type"] in ("auth", "error"), timeout)
+    return "auth" if message["type"] == "auth" else str(message["error"]["code"])
+
+
+async def ws_auth_once_free(ws: Any, token: str, timeout: float = WS_DEADLINE) -> float:
+    """Authenticate as soon as the account's quota has a free place (bounded by ``timeout``:
+    a closed socket gives its place back asynchronously); the seconds it took."""
+    begin = time.monotonic()
+    while (answer := await ws_auth_answer(ws, token, timeout)) != "auth":
+        assert answer == "quota_exceeded", answer
+        assert time.monotonic() - begin < timeout, "the quota never freed a place"
+        await asyncio.sleep(0.05)
+    return time.monotonic() - begin
+
+
 # ---------------------------------------------------------------------- clients that never read
 
 

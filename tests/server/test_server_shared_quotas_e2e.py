@@ -6,14 +6,12 @@ runs out (``ws_lease_seconds``), with no restart of anything."""
 from __future__ import annotations
 
 import asyncio
-import json
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import websockets
-from server_helpers import Api, LiveServer, write_config
+from server_helpers import Api, LiveServer, write_config, ws_auth_answer, ws_auth_once_free
 
 import http_helpers
 import pg_cluster
@@ -50,24 +48,11 @@ def pair(tmp_path: Any) -> Iterator[tuple[LiveServer, LiveServer]]:
 
 
 async def auth(ws: Any, token: str) -> str:
-    """Authenticate; the answer's type: ``auth``, or the error's code."""
-    await ws.send(json.dumps({"op": "auth", "token": token}))
-    while True:
-        message = json.loads(await asyncio.wait_for(ws.recv(), DEADLINE))
-        if message["type"] == "auth":
-            return "auth"
-        if message["type"] == "error":
-            return str(message["error"]["code"])
+    return await ws_auth_answer(ws, token, DEADLINE)
 
 
 async def auth_once_free(ws: Any, token: str) -> float:
-    """Authenticate as soon as the quota lets it (bounded); the seconds it took."""
-    begin = time.monotonic()
-    while (answer := await auth(ws, token)) != "auth":
-        assert answer == "quota_exceeded", answer
-        assert time.monotonic() - begin < DEADLINE, "the quota never freed a place"
-        await asyncio.sleep(0.05)
-    return time.monotonic() - begin
+    return await ws_auth_once_free(ws, token, DEADLINE)
 
 
 def test_the_websocket_quota_holds_over_every_instance(

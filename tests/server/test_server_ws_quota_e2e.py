@@ -6,14 +6,12 @@ closed socket of either kind gives its place back. (Market sockets were not coun
 from __future__ import annotations
 
 import asyncio
-import json
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 import websockets
-from server_helpers import Api, live_server
+from server_helpers import Api, live_server, ws_auth_answer, ws_auth_once_free
 
 import http_helpers
 
@@ -24,23 +22,11 @@ QUOTA = 2
 
 
 async def auth(ws: Any, token: str) -> str:
-    """Authenticate; the answer's type: ``auth``, or the error's code."""
-    await ws.send(json.dumps({"op": "auth", "token": token, "id": "a"}))
-    while True:
-        message = json.loads(await asyncio.wait_for(ws.recv(), DEADLINE))
-        if message["type"] == "auth":
-            return "auth"
-        if message["type"] == "error":
-            return str(message["error"]["code"])
+    return await ws_auth_answer(ws, token, DEADLINE)
 
 
 async def auth_once_free(ws: Any, token: str) -> None:
-    """Authenticate as soon as a freed place lets it (bounded by DEADLINE)."""
-    end = time.monotonic() + DEADLINE
-    while (answer := await auth(ws, token)) != "auth":
-        assert answer == "quota_exceeded", answer
-        assert time.monotonic() < end, "the closed socket never gave its place back"
-        await asyncio.sleep(0.05)
+    await ws_auth_once_free(ws, token, DEADLINE)
 
 
 def test_market_and_auction_sockets_share_the_accounts_quota(tmp_path: Path) -> None:
