@@ -32,9 +32,10 @@ import fnmatch
 import functools
 import logging
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -74,6 +75,7 @@ from auctionhouse.server.app import ServerState
 from auctionhouse.times import utc_time
 
 log = logging.getLogger("auctionhouse.mobile")
+T = TypeVar("T")
 BUSY = (429, 503)
 MOVE_ATTEMPTS = 5
 MAX_KNOWN = 1024  # sites a site remembers from what agents disclose
@@ -143,6 +145,13 @@ class AgentHost:
 
             return SharedVisitors(url, leases.instance)
         return LocalVisitors(self._hops_path, self.now())
+
+    async def _booked(self, call: Callable[[], T]) -> T:
+        """A call of the visitor book: at once for this process's (memory), on a worker thread
+        for a shared house's (a database round trip)."""
+        if isinstance(self._book, LocalVisitors):
+            return call()
+        return await asyncio.get_running_loop().run_in_executor(None, call)
 
     @property
     def book(self) -> VisitorBook:
@@ -235,9 +244,8 @@ class AgentHost:
         travel["spent"] = max(travel["spent"], spent_in_log(travel["log"]))
         now = self.now()
         hop = travel["hop"]
-        loop = asyncio.get_running_loop()
         book = self.book
-        seen = await loop.run_in_executor(None, book.last_hop, mandate.agent)
+        seen = await self._booked(functools.partial(book.last_hop, mandate.agent))
         if seen is not None and hop <= seen:  # first, as before: a home's retried return
             raise replayed(mandate.agent, seen, hop)  # hears replayed_hop, not home already
         at_home = mandate.home == self.url
@@ -274,7 +282,7 @@ class AgentHost:
             stay=not returning,
             max_agents=self.policy.max_agents,
         )
-        await loop.run_in_executor(None, admit)
+        await self._booked(admit)
         if launch:
             try:
                 self.records.launch(mandate, now)
@@ -381,7 +389,9 @@ class AgentHost:
                 log.exception("agent %s could not be sent home", agent)
         finally:
             self.visiting.pop(agent, None)
-            if self._book is not None:  # a database write on a shared house: off the loop
+            if isinstance(self._book, LocalVisitors):
+                self._book.leave(agent)
+            elif self._book is not None:  # a database write on a shared house: off the loop
                 asyncio.get_running_loop().run_in_executor(None, self._book.leave, agent)
 
     def _money_here(self, visit: Visit) -> int:
