@@ -241,6 +241,7 @@ class Bidder:
 
     def __init__(self, url: str, name: str) -> None:
         self.name = name
+        self.url = url  # the peer it was made through
         self.key = SigningKey.generate()
         self.nonce = 0
         body = {

@@ -127,3 +127,32 @@ def test_identity_commands_are_numbered_by_the_directory_and_applied_once_in_ord
     assert g.identity_seq == 2 and g.house.accounts.get("bob").public_key == key
     with pytest.raises(AuctionhouseError):
         g.house.accounts.get("nobody")
+
+
+def test_a_peers_copy_of_the_identity_log_keeps_only_what_its_groups_lack() -> None:
+    from auctionhouse.p2p.groups import DirectoryView
+
+    view = DirectoryView()
+    entries = [{"seq": i, "op": "logout", "args": {"digest": str(i)}} for i in range(1, 8)]
+    page = {
+        "version": 1,
+        "size": 3,
+        "peers": PEERS[:3],
+        "apis": {},
+        "founders": {},
+        "groups": {},
+        "placed_from": 0,
+        "placed": [],
+    }
+    view.merge(page | {"identity": entries[:4]})
+    view.merge(page | {"identity": entries[5:]})  # a gap: not taken
+    assert view.identity_count == 4
+    view.trim(3)  # every group here has applied 1..3
+    assert view.identity_count == 4 and [e["seq"] for e in view.identity] == [4]
+    assert view.identity_after(3, 10) == [entries[3]]
+    assert view.identity_after(2, 10) is None  # trimmed: the directory is asked
+    view.merge(page | {"identity": entries[4:]})
+    assert view.identity_count == 7 and view.identity_after(5, 1) == [entries[5]]
+    view.trim(99)  # never past what it has
+    assert view.identity_count == 7 and view.identity == []
+    assert view.as_json()["identity_commands"] == 7 and view.as_json()["identity_kept"] == 0

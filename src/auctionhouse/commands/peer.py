@@ -54,6 +54,14 @@ def peer(
             help="Raft log entries between snapshots (a newcomer is sent the latest one).",
         ),
     ] = 20_000,
+    catch_up_grace: Annotated[
+        float,
+        typer.Option(
+            "--catch-up-grace",
+            help="Seconds a member that connected but never caught up (a newcomer being sent"
+            " the state) may be unreachable before the leader removes it.",
+        ),
+    ] = 900.0,
     ring: Annotated[
         bool,
         typer.Option(
@@ -78,6 +86,7 @@ def peer(
         replace_after=replace_after,
         snapshot_every=snapshot_every,
         ring=ring,
+        catch_up_grace=catch_up_grace,
     )
 
 

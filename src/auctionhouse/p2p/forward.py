@@ -4,10 +4,12 @@ replica (``groups.current_group``). Plus ``RingService``: the house service of a
 
 Forwarding is an ASGI middleware (no route changes): it reads the auction id from the path
 ``/api/v1/auctions/{id}...``, asks the directory for the auction's group, and either runs the
-request locally with ``current_group`` set or sends it, headers (the client's session) and body
-unchanged, to the API of the group's members in turn (``httpx``), and relays the answer. A
-request already forwarded once is never forwarded again (``FORWARDED_HEADER``): a member that
-no longer holds the group answers 503 instead of bouncing it on.
+request locally with ``current_group`` set or runs it, headers (the client's session) and body
+unchanged, on the group's members in turn over the peer channel (``channel``: mutually
+authenticated TLS, carrying the client's address, so the member's per-address limits count
+the client), and relays the answer. A request a member sent is never forwarded again (it
+carries ``channel.VIA``): a member that no longer holds the group answers 503 instead of
+bouncing it on. A WebSocket (``/api/v1/ws``) is relayed per auction by ``wsrelay``.
 """
 
 from __future__ import annotations
@@ -16,16 +18,17 @@ import asyncio
 import logging
 import math
 import re
+import ssl
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode
 
-import httpx
 import orjson
 
 from auctionhouse.errors import AuctionhouseError, BadSignature, InvalidRequest, NotFound
 from auctionhouse.p2p import ring
+from auctionhouse.p2p.channel import VIA, ChannelPool, exchange, head_of
 from auctionhouse.p2p.groups import AUCTION_OPS, current_group
 from auctionhouse.p2p.service import ReplicatedService
 
@@ -42,12 +45,8 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 AUCTION_PATH = re.compile(r"^/api/v1/auctions/([^/]+)(?:/|$)")
-FORWARDED_HEADER = "x-auctionhouse-forwarded-by"
-HOP_HEADERS = frozenset(
-    {b"host", b"connection", b"keep-alive", b"transfer-encoding", b"content-length", b"upgrade"}
-)
+WS_PATH = "/api/v1/ws"
 FORWARD_SECONDS = 30.0
-GROUP_HEADER = "x-auctionhouse-group"  # a listing's part: answer from this group's replica
 LISTING_DEPTH = 500  # how deep a merged listing's pages reach (offset + limit)
 
 
@@ -55,17 +54,32 @@ class RingForwarder:
     def __init__(self, app: ASGIApp, peer: RingPeer) -> None:
         self.app = app
         self.peer = peer
-        self._client: httpx.AsyncClient | None = None
+        self._pool: ChannelPool | None = None
+
+    @property
+    def pool(self) -> ChannelPool:
+        if self._pool is None:
+            assert self.peer.tunnels is not None
+            self._pool = ChannelPool(self.peer.tunnels.connect)
+        return self._pool
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        via = scope.get(VIA)  # set only on a request a member sent over the peer channel
+        if scope["type"] == "websocket":
+            if via is None and scope.get("path") == WS_PATH:
+                from auctionhouse.p2p.wsrelay import SocketRelay
+
+                await SocketRelay(self.peer, self.pool, scope).run(self.app, receive, send)
+            else:
+                await self.app(scope, receive, send)
+            return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        asked = dict(scope.get("headers") or []).get(GROUP_HEADER.encode())
-        if asked is not None:  # a part of a listing another peer is merging (``_listing``)
-            await self._in_group(asked.decode("latin-1"), scope, receive, send)
+        if via is not None and via.get("group"):  # a part of a listing a member is merging
+            await self._in_group(str(via["group"]), scope, receive, send)
             return
-        if scope.get("path") == "/api/v1/auctions" and scope.get("method") == "GET":
+        if via is None and scope.get("path") == "/api/v1/auctions" and scope.get("method") == "GET":
             await self._listing(scope, send)
             return
         match = AUCTION_PATH.match(scope.get("path", ""))
@@ -84,8 +98,7 @@ class RingForwarder:
             finally:
                 current_group.reset(token)
             return
-        headers = dict(scope.get("headers") or [])
-        if FORWARDED_HEADER.encode() in headers:
+        if via is not None:  # never forwarded twice: this member no longer holds the group
             await _json(send, 503, "no_quorum", f"this peer is not in group {gid}; retry")
             return
         await self._forward(gid, scope, receive, send)
@@ -149,8 +162,8 @@ class RingForwarder:
         await _raw(send, 200, orjson.dumps(listed))
 
     async def _group_part(self, gid: str, scope: Scope) -> tuple[int, bytes]:
-        """One group's part of a listing: from this peer's replica, or a member's API."""
-        headers = [(k, v) for k, v in scope.get("headers") or [] if k.lower() not in HOP_HEADERS]
+        """One group's part of a listing: from this peer's replica, or a member's (over the
+        peer channel, as the client: its address counts there)."""
         if self.peer.holds(gid):
             captured: dict[str, Any] = {"status": 500, "body": b""}
 
@@ -160,68 +173,49 @@ class RingForwarder:
                 else:
                     captured["body"] += message.get("body", b"")
 
-            inner = dict(scope)
-            inner["headers"] = [*headers, (GROUP_HEADER.encode(), gid.encode())]
-            await self._in_group(gid, inner, _no_body, capture)
+            await self._in_group(gid, scope, _no_body, capture)
             return int(captured["status"]), bytes(captured["body"])
-        if self._client is None:
-            self._client = httpx.AsyncClient(timeout=FORWARD_SECONDS)
-        out = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in headers]
-        out.append((GROUP_HEADER, gid))
-        query = scope["query_string"].decode("latin-1")
+        head = head_of(scope, gid)
         for member in self.peer.directory.groups.get(gid, []):
-            api = self.peer.directory.apis.get(member)
-            if api is None:
-                continue
             try:
-                r = await self._client.get(f"{api}/api/v1/auctions?{query}", headers=out)
-            except httpx.TransportError:
+                start, parts = await asyncio.wait_for(
+                    exchange(self.pool, member, head, b""), FORWARD_SECONDS
+                )
+            except (OSError, TimeoutError, ssl.SSLError, asyncio.IncompleteReadError):
                 continue
-            if r.status_code != 503:
-                return r.status_code, r.content
+            if start["status"] != 503:
+                return int(start["status"]), b"".join(p.get("body", b"") for p in parts)
         return 503, b""
 
     async def _forward(self, gid: str, scope: Scope, receive: Receive, send: Send) -> None:
+        """Run the request on a member of ``gid`` over the peer channel (the client's address
+        goes with it: the member's per-address limits count the client), relay the answer."""
         body = b""
         while True:
             message = await receive()
             body += message.get("body", b"")
             if not message.get("more_body"):
                 break
-        headers = [
-            (k.decode("latin-1"), v.decode("latin-1"))
-            for k, v in scope.get("headers") or []
-            if k.lower() not in HOP_HEADERS
+        head = head_of(scope, None)
+        members = [
+            m for m in self.peer.directory.groups.get(gid, []) if m != self.peer.config.address
         ]
-        headers.append((FORWARDED_HEADER, self.peer.config.address))
-        query = scope.get("query_string", b"").decode("latin-1")
-        path = scope["path"] + (f"?{query}" if query else "")
-        if self._client is None:
-            self._client = httpx.AsyncClient(timeout=FORWARD_SECONDS)
-        members = self.peer.directory.groups.get(gid, [])
         for member in members:
-            api = self.peer.directory.apis.get(member)
-            if api is None:
-                continue
             try:
-                answer = await self._client.request(
-                    scope["method"], api + path, headers=headers, content=body
+                start, parts = await asyncio.wait_for(
+                    exchange(self.pool, member, head, body), FORWARD_SECONDS
                 )
-            except httpx.TransportError as exc:
-                log.info("forwarding to %s (group %s) failed: %s", member, gid, exc)
+            except (OSError, TimeoutError, ssl.SSLError, asyncio.IncompleteReadError) as exc:
+                log.info(
+                    "forwarding to %s (group %s) failed: %s", member, gid, exc or type(exc).__name__
+                )
                 continue
-            if answer.status_code == 503 and member != members[-1]:
+            if start["status"] == 503 and member != members[-1]:
                 continue  # that member is not (or no longer) in the group: try the next
             self.peer.forwarded += 1
-            out = [
-                (k.encode("latin-1"), v.encode("latin-1"))
-                for k, v in answer.headers.multi_items()
-                if k.lower().encode() not in HOP_HEADERS and k.lower() != "content-encoding"
-            ]
-            out.append((b"content-length", str(len(answer.content)).encode()))
-            start = {"type": "http.response.start", "status": answer.status_code}
-            await send(start | {"headers": out})
-            await send({"type": "http.response.body", "body": answer.content})
+            await send(start)
+            for part in parts:
+                await send(part)
             return
         await _json(send, 503, "no_quorum", f"no member of group {gid} answered; retry later")
 

@@ -18,9 +18,11 @@ identity commands.
   group in that order (``HouseMachine._identity``). The proposer answers once every group has
   applied it (or after ``write_timeout``: it is durable in the directory and will arrive); a
   bid whose key is not yet in its group waits for the group to catch up.
-- **Any peer serves**: a request about an auction of a group this peer is not in is forwarded
-  (``forward.RingForwarder``) to a member's API; one that it is in runs on that group's house
-  (``current_group``); writes go to the group's leader through Raft.
+- **Any peer serves**: a request about an auction of a group this peer is not in runs on a
+  member over the peer channel (``forward.RingForwarder``, ``channel``: the client's address
+  goes with it); one that it is in runs on that group's house (``current_group``); writes go
+  to the group's leader through Raft. A WebSocket is relayed per group (``wsrelay``), photos
+  are brought to the group of the auction that names them (``ring_photos``).
 - **Membership**: a joining peer asks a member to ``join`` it in the directory; every peer
   then computes the new plan. A peer starts its node of each group it is now in (a group that
   exists already adds it with the library's own ``add`` command, asked by the newcomer); the
@@ -28,7 +30,8 @@ identity commands.
   member of the plan is connected and caught up, one member at a time. A peer out of a group
   stops its node once the group no longer counts it. Auctions stay in their groups.
 - **RPC** (JSON lines over the tunnel, members only): ``directory`` (a page of it), ``propose``
-  (a command for a group this peer is in), ``wait_identity``, ``join``.
+  (a command for a group this peer is in), ``wait_identity``, ``join``. The tunnel's other
+  names: ``asgi`` (``channel``), ``photo`` and ``photo@GID`` (``ring_photos``, ``photos``).
 """
 
 from __future__ import annotations
@@ -55,10 +58,14 @@ from auctionhouse.errors import (
 from auctionhouse.house import AuctionHouse, HouseConfig
 from auctionhouse.house.verifier import BatchVerifier
 from auctionhouse.p2p import ring
+from auctionhouse.p2p.channel import CHANNEL
+from auctionhouse.p2p.channel import serve as serve_channel
 from auctionhouse.p2p.codec import error_result, raise_error
 from auctionhouse.p2p.directory import IDENTITY_OPS, DirectoryMachine
 from auctionhouse.p2p.machine import HouseMachine
 from auctionhouse.p2p.peer import Peer, PeerConfig, RaftTiming
+from auctionhouse.p2p.ring_photos import CHANNEL as PHOTO_CHANNEL
+from auctionhouse.p2p.ring_photos import RingPhotos
 from auctionhouse.p2p.tls import RPC_GROUP, PeerFiles, Tunnels
 
 log = logging.getLogger("auctionhouse.p2p")
@@ -100,7 +107,10 @@ class DirectoryView:
         self.groups: dict[str, list[str]] = {}
         self.where: dict[str, str] = {}
         self.placed_count = 0
+        # The directory's identity commands this peer still needs: seqs ``identity_base + 1``
+        # on (``trim`` drops those every group this peer holds has applied).
         self.identity: list[dict[str, Any]] = []
+        self.identity_base = 0
 
     def merge(self, view: dict[str, Any]) -> None:
         self.version = int(view["version"])
@@ -114,8 +124,29 @@ class DirectoryView:
                 self.where[aid] = gid
             self.placed_count += len(view["placed"])
         for entry in view["identity"]:
-            if entry["seq"] == len(self.identity) + 1:
+            if entry["seq"] == self.identity_count + 1:
                 self.identity.append(entry)
+
+    @property
+    def identity_count(self) -> int:
+        """How many identity commands the directory has numbered, as far as this copy knows."""
+        return self.identity_base + len(self.identity)
+
+    def identity_after(self, seq: int, count: int) -> list[dict[str, Any]] | None:
+        """Up to ``count`` identity commands after number ``seq``; None when some of them
+        were trimmed here (ask the directory)."""
+        if seq < self.identity_base:
+            return None
+        start = seq - self.identity_base
+        return self.identity[start : start + count]
+
+    def trim(self, upto: int) -> None:
+        """Forget the identity commands up to number ``upto`` (every group here applied them:
+        a peer's copy stays as short as its slowest group's lag, not the whole history)."""
+        drop = min(upto, self.identity_count) - self.identity_base
+        if drop > 0:
+            del self.identity[:drop]
+            self.identity_base += drop
 
     @property
     def founded(self) -> bool:
@@ -129,7 +160,8 @@ class DirectoryView:
             "apis": self.apis,
             "groups": self.groups,
             "auctions": len(self.where),
-            "identity_commands": len(self.identity),
+            "identity_commands": self.identity_count,
+            "identity_kept": len(self.identity),
         }
 
 
@@ -156,6 +188,9 @@ class RingPeer:
         self._all = RingHouse(self)
         self._kept = b""
         self._unreachable: dict[str, float] = {}  # peer -> monotonic time first seen down
+        # The peer's whole app (p2p/run.py): what a member's forwarded request runs on here.
+        self.app: Any = None
+        self.photos = RingPhotos(self)
         self._pinged = 0.0
 
     # ------------------------------------------------------------------ the faces' view
@@ -210,6 +245,8 @@ class RingPeer:
         host, port = parse_address(cfg.address)
         self.tunnels = Tunnels(self.files, None)
         self.tunnels.on_rpc = self._serve_rpc
+        self.tunnels.channels[CHANNEL] = self._serve_channel
+        self.tunnels.channels[PHOTO_CHANNEL] = self.photos.serve
         self.verifier = BatchVerifier(cfg.house.verify_workers)
         await self.tunnels.listen(host, port)
         await self._enter_ring()
@@ -397,6 +434,7 @@ class RingPeer:
                     await self.refresh_directory()
                     refreshed = now
                 await self._reconcile()
+                self._trim_identity()
             except Exception:
                 log.exception("ring upkeep failed")
 
@@ -409,12 +447,12 @@ class RingPeer:
         await asyncio.shield(self._refreshing)
 
     async def _refresh(self) -> None:
-        before = len(self.directory.identity)
+        before = self.directory.identity_count
         for _ in range(50):  # pages; bounded
             request = {
                 "t": "directory",
                 "placed_from": self.directory.placed_count,
-                "identity_from": len(self.directory.identity),
+                "identity_from": self.directory.identity_count,
             }
             view = await self._directory_page(request)
             if view is None:
@@ -422,10 +460,10 @@ class RingPeer:
             self.directory.merge(view)
             if (
                 self.directory.placed_count >= view["placed_count"]
-                and len(self.directory.identity) >= view["identity_count"]
+                and self.directory.identity_count >= view["identity_count"]
             ):
                 break
-        if len(self.directory.identity) != before:
+        if self.directory.identity_count != before:
             self._identity_changed.set()
             self._identity_changed = asyncio.Event()
         kept_view = orjson.dumps(self._kept_view())
@@ -606,13 +644,36 @@ class RingPeer:
         log.info("group %s: removing %s, no longer in its plan", gid, change[1])
         so.removeNodeFromCluster(name, callback=done)
 
+    async def _identity_page(self, after: int) -> list[dict[str, Any]]:
+        """Identity commands after number ``after``, asked of the directory (this peer's copy
+        trimmed them); [] when the directory does not answer."""
+        request = {
+            "t": "directory",
+            "placed_from": self.directory.placed_count,
+            "identity_from": after,
+        }
+        view = await self._directory_page(request)
+        return list(view["identity"]) if view is not None else []
+
+    def _trim_identity(self) -> None:
+        """Drop the identity commands every group this peer holds has applied."""
+        applied = [
+            node.machine.identity_seq
+            for gid, node in self.nodes.items()
+            if gid != ring.DIRECTORY and node.syncobj is not None
+        ]
+        if applied:
+            self.directory.trim(min(applied))
+
     async def _pump_identity(self, gid: str, node: Peer) -> None:
         """As group ``gid``'s leader, copy the directory's identity commands into the group,
         in order, each once (the group skips a number it has applied)."""
         try:
             while not self._stopped and node.syncobj is not None and node.syncobj._isLeader():
                 done = node.machine.identity_seq
-                entries = self.directory.identity[done : done + 200]
+                entries = self.directory.identity_after(done, 200)
+                if entries is None:  # trimmed here: the directory has them
+                    entries = await self._identity_page(done)
                 if not entries:
                     changed = self._identity_changed
                     with contextlib.suppress(TimeoutError):
@@ -639,6 +700,10 @@ class RingPeer:
         if op == "create_auction":
             placed = await self.propose_in(ring.DIRECTORY, "place", {})
             self.directory.where[placed["id"]] = placed["group"]
+            # Photos it names are brought to its group first (p2p/ring_photos.py).
+            await self.photos.into_group(
+                placed["group"], str(args.get("seller_id")), args.get("photos")
+            )
             return await self.propose_in(placed["group"], op, {**args, "auction_id": placed["id"]})
         if op == "tick":
             gid = current_group.get()
@@ -713,7 +778,7 @@ class RingPeer:
                     return
             return
         while node.machine.identity_seq < seq and time.monotonic() < deadline:
-            if len(self.directory.identity) < seq:
+            if self.directory.identity_count < seq:
                 await self.refresh_directory()
             await asyncio.sleep(0.02)  # the group's leader copies it; bounded by the deadline
 
@@ -727,14 +792,14 @@ class RingPeer:
             return
         await self.refresh_directory()
         deadline = time.monotonic() + self.config.write_timeout
-        await self._wait_group(gid, len(self.directory.identity), deadline)
+        await self._wait_group(gid, self.directory.identity_count, deadline)
 
     async def key_settled(self, gid: str) -> None:
         """Wait (up to ``write_timeout``) until group ``gid`` holds every identity command
         the directory has (a key registered a moment ago through another peer)."""
         await self.refresh_directory()
         deadline = time.monotonic() + self.config.write_timeout
-        await self._wait_group(gid, len(self.directory.identity), deadline)
+        await self._wait_group(gid, self.directory.identity_count, deadline)
 
     # ------------------------------------------------------------------ RPC
 
@@ -743,6 +808,15 @@ class RingPeer:
         its ``ok`` value or raises its error. Raises OSError/TimeoutError if unreachable."""
         assert self.tunnels is not None
         return await ask_peer(self.tunnels, address, request, timeout)
+
+    async def _serve_channel(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, name: str
+    ) -> None:
+        """A member runs a client's request here (``channel``: forwarding, WebSocket relay)."""
+        if self.app is None:
+            writer.close()
+            return
+        await serve_channel(self.app, reader, writer, name)
 
     async def _serve_rpc(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, name: str
@@ -825,6 +899,7 @@ class RingPeer:
             "directory": self.directory.as_json(),
             "groups": groups,
             "forwarded": self.forwarded,
+            "photos_brought": self.photos.brought,
             "refused_connections": self.tunnels.refused if self.tunnels else 0,
         }
 
@@ -899,8 +974,8 @@ class RingHouse:
             raise NotFound(f"no auction {auction_id}")
         members = ", ".join(peer.directory.apis.get(m, m) for m in peer.directory.groups[gid])
         raise NotFound(
-            f"auction {auction_id} is not replicated on this peer: watch it through one of"
-            f" its group's peers ({members})"
+            f"auction {auction_id} is not replicated on this peer (its group's peers:"
+            f" {members}); a WebSocket reaches it through the relay (p2p/wsrelay.py)"
         )
 
     def auction_ids(self) -> list[str]:
@@ -917,6 +992,10 @@ class RingHouse:
 
     def outcome(self, auction_id: str) -> Any:
         return self._of(auction_id).outcome(auction_id)
+
+    def photo(self, digest: str, *, thumbnail: bool = False) -> tuple[bytes, str]:
+        """A photo through this peer, whichever group holds it (p2p/ring_photos.py)."""
+        return self._peer.photos.read(digest, thumbnail=thumbnail)
 
     def subscribe(self, listener: Any) -> Any:
         """Hear the events of every group this peer holds now or later."""

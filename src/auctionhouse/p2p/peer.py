@@ -88,6 +88,9 @@ class PeerConfig:
     write_timeout: float = 5.0  # a write without a majority is refused (no_quorum) after this
     group_size: int = 3  # replicas wanted in the group (3 or 5)
     replace_after: float = 30.0  # a member unreachable this long is removed once replaced
+    # A member that connected and never caught up (a newcomer rebuilding from the snapshot)
+    # may be unreachable this long before it is removed (``--catch-up-grace``).
+    catch_up_grace: float = CATCH_UP_GRACE
     # One group of a ring peer (p2p/groups.py): ``peer_address`` and ``members`` are node names
     # ``GROUP@HOST:PORT``, and the peer's one TLS port (shared ``Tunnels``) serves every group.
     group: str | None = None
@@ -170,10 +173,11 @@ class Peer:
         cfg = self.config
         self.internal_port = _free_port()
         if self._shared_tunnels is not None and cfg.group is not None:
-            # A ring peer's group shares the peer's tunnel; photos are not served there yet
-            # (docs/peers.md, "Not done yet").
+            # A ring peer's group shares the peer's tunnel; its photo requests name
+            # ``photo@GROUP`` after the handshake (photos.photo_request).
             self.tunnels = self._shared_tunnels
             self.tunnels.route_group(cfg.group, ("127.0.0.1", self.internal_port))
+            self.tunnels.channels[f"photo@{cfg.group}"] = self.photos.serve
         else:
             host, port = parse_address(cfg.peer_address)
             self.tunnels = Tunnels(self.files, ("127.0.0.1", self.internal_port))
@@ -369,7 +373,7 @@ class Peer:
                 # A newcomer that connected and never caught up is rebuilding from the
                 # snapshot, its loop busy for minutes (its connection drops after 60 s of
                 # silence): not dead. Seen: removed mid-rebuild, it could never join.
-                if now - since < CATCH_UP_GRACE:
+                if now - since < self.config.catch_up_grace:
                     continue
             if now - since >= self.config.replace_after:
                 dead.append(node)
@@ -585,6 +589,11 @@ class Peer:
             "refused_pickles": refused[0],
             "pending": self.pending,
             "photos_pending": self.photos.pending(),
+            # Members that connected and never caught up (being sent the state): the leader
+            # gives them ``catch_up_grace`` seconds of silence instead of ``replace_after``.
+            "catching_up": sorted(
+                (self._connected - self._caught_up) & {str(n.address) for n in so.otherNodes}
+            ),
             "photos_fetched": self.photos.fetched,
             **self.prevote.status(),
         }
@@ -605,6 +614,7 @@ class Peer:
             self.syncobj.destroy()
         if self._shared_tunnels is not None:
             self._shared_tunnels.route_group(self.config.group or "", None)
+            self._shared_tunnels.channels.pop(f"photo@{self.config.group}", None)
         elif self.tunnels is not None:
             await asyncio.wait_for(self.tunnels.close(), timeout=5)
         if self.verifier is not None and self.verifier is not self.shared_verifier:

@@ -108,24 +108,7 @@ class PhotoGroup:
 
     def _request(self, member: str, head: str, body: bytes = b"") -> tuple[list[str], bytes]:
         """One request to ``member``'s peer port: its answer line's words and the bytes after."""
-        host, _, port = member.rpartition(":")
-        with (
-            socket.create_connection((host, int(port)), timeout=CONNECT_SECONDS) as raw,
-            self._client_ctx.wrap_socket(raw, server_hostname=host) as tls,
-        ):
-            tls.settimeout(IO_SECONDS)
-            tls.sendall(MAGIC + head.encode() + b"\n" + body)
-            reader = tls.makefile("rb")
-            words = reader.readline(256).decode("ascii", "replace").split()
-            data = b""
-            if words[:1] == ["OK"] and len(words) >= 3:
-                size = int(words[2])
-                if not 0 <= size <= MAX_PHOTO_BYTES:
-                    raise ValueError(f"a photo of {size} bytes")
-                data = reader.read(size)
-                if len(data) != size:
-                    raise ConnectionError("the photo was cut short")
-            return words, data
+        return photo_request(self._client_ctx, member, head, body)
 
     def spread(self, digest: str, ext: str, data: bytes) -> None:
         """Push a photo this replica holds to the other members until a majority of the
@@ -283,6 +266,41 @@ class PhotoGroup:
                 return b"NO not a photo\n"
             return b"OK\n"
         return b"NO\n"
+
+
+def photo_request(
+    ctx: ssl.SSLContext, member: str, head: str, body: bytes = b""
+) -> tuple[list[str], bytes]:
+    """One photo request to ``member``'s peer port (worker thread): its answer line's words
+    and the bytes after. ``member`` is ``HOST:PORT`` (a one-group peer: the connection opens
+    with ``MAGIC``), ``GID@HOST:PORT`` (a ring peer's group: it names ``photo@GID`` after the
+    handshake, tls.Tunnels.channels) or ``photo@HOST:PORT`` (a ring peer, any of its replicas:
+    p2p/ring_photos.py). Raises OSError, ssl.SSLError, ValueError."""
+    group, at, where = member.rpartition("@")
+    host, _, port = where.rpartition(":")
+    if not at:
+        opener = MAGIC
+    elif group == "photo":
+        opener = b"photo\n"
+    else:
+        opener = f"photo@{group}\n".encode()
+    with (
+        socket.create_connection((host, int(port)), timeout=CONNECT_SECONDS) as raw,
+        ctx.wrap_socket(raw, server_hostname=host) as tls,
+    ):
+        tls.settimeout(IO_SECONDS)
+        tls.sendall(opener + head.encode() + b"\n" + body)
+        reader = tls.makefile("rb")
+        words = reader.readline(256).decode("ascii", "replace").split()
+        data = b""
+        if words[:1] == ["OK"] and len(words) >= 3:
+            size = int(words[2])
+            if not 0 <= size <= MAX_PHOTO_BYTES:
+                raise ValueError(f"a photo of {size} bytes")
+            data = reader.read(size)
+            if len(data) != size:
+                raise ConnectionError("the photo was cut short")
+        return words, data
 
 
 class ReplicaPhotos(PhotoFiles):

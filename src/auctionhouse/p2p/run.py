@@ -24,6 +24,7 @@ def run_peer(
     replace_after: float = 30.0,
     snapshot_every: int = 20_000,
     ring: bool = False,
+    catch_up_grace: float = 900.0,
 ) -> None:
 
     from auctionhouse.server.app import create_app
@@ -52,6 +53,8 @@ def run_peer(
         raise ConfigError("a replica group has 3 or 5 peers")
     if not replace_after > 0:
         raise ConfigError("--replace-after must be a positive number of seconds")
+    if not catch_up_grace >= 0:
+        raise ConfigError("--catch-up-grace must be a number of seconds (0 or more)")
     if snapshot_every < 10:
         raise ConfigError("--snapshot-every must be at least 10 entries")
     members = tuple(sorted({peer_listen, *join}))
@@ -62,6 +65,7 @@ def run_peer(
         house=settings.house,
         group_size=group_size,
         replace_after=replace_after,
+        catch_up_grace=catch_up_grace,
         timing=RaftTiming(compaction_entries=snapshot_every),
     )
     if ring:
@@ -129,4 +133,5 @@ def _ring_app(settings: Any, config: PeerConfig, api_url: str, join: list[str]) 
         return peer.directory.as_json() | {"auctions": dict(peer.directory.where)}
 
     app.add_middleware(RingForwarder, peer=peer)
+    peer.app = app  # members' forwarded requests run on the whole app (p2p/channel.py)
     return app

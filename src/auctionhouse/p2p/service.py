@@ -206,6 +206,9 @@ class ReplicatedService(HouseService):
                     "public_key": public_key,
                 },
             )
+            # The creating address becomes known to this peer's login throttle, as on an
+            # embedded house (``AuctionHouse.create_account``): the throttle is per peer.
+            house.login_throttle.succeeded(public["id"], args["address"], house.clock.now())
             return _account(public)
         if op == "login":
             await loop.run_in_executor(

@@ -239,6 +239,10 @@ class Tunnels:
         # Ring peers: the handler of a connection that named ``RPC_GROUP`` (p2p/groups.py).
         self.on_rpc: Callable[[asyncio.StreamReader, asyncio.StreamWriter, str], Awaitable[None]]
         self.on_rpc = _no_rpc
+        # Ring peers: other named channels (``channel.CHANNEL``, a group's photos ``photo@GID``).
+        self.channels: dict[
+            str, Callable[[asyncio.StreamReader, asyncio.StreamWriter, str], Awaitable[None]]
+        ] = {}
         self._servers: list[asyncio.Server] = []
         self._outbound: dict[str, int] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -288,6 +292,11 @@ class Tunnels:
             if group == RPC_GROUP:
                 self.accepted += 1
                 await self.on_rpc(reader, writer, name)
+                return
+            channel = self.channels.get(group) if group is not None else None
+            if channel is not None:
+                self.accepted += 1
+                await channel(reader, writer, name)
                 return
             internal = self._groups.get(group) if group is not None else None
             if internal is None:
