@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import socket
 import sys
 import tempfile
 import time
@@ -50,6 +49,11 @@ from auctionhouse.mobile.owner import build_mandate
 from auctionhouse.mobile.travel import new_travel
 from auctionhouse.server.config import ServerConfig
 
+# The tests' port helper (tests/free_ports.py): outside the ephemeral range, locked per
+# process; a bind-0 pick could be taken by another socket before the server binds it.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from free_ports import free_port
+
 THESIS = {
     "sites": "about 3 s a site (4 s a site at 18 sites)",
     "dead": "35 s with all 18 sites dead",
@@ -62,12 +66,6 @@ DEADLINE = 300.0
 
 def progress(*parts: Any) -> None:
     print(*parts, file=sys.stderr, flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Site:

@@ -22,12 +22,18 @@ import base64
 import gzip
 import json
 import os
-import socket
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from pysyncobj import SyncObj, SyncObjConf, replicated
 from pysyncobj import pickle as library_pickle
+
+# The tests' port helper (tests/free_ports.py): outside the ephemeral range, locked per
+# process; a bind-0 pick could be taken by another socket before the server binds it.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from free_ports import free_port
 
 
 class Sink(SyncObj):  # type: ignore[misc]
@@ -40,12 +46,6 @@ class Sink(SyncObj):  # type: ignore[misc]
     def put(self, blob: bytes) -> int:
         self.sizes.append(len(blob))
         return len(blob)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def replicate(blob: bytes, deadline: float) -> dict[str, Any]:

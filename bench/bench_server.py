@@ -36,7 +36,6 @@ import json
 import os
 import resource
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -51,6 +50,11 @@ import websockets
 from nacl.signing import SigningKey
 
 from auctionhouse.house import bid_message, sign
+
+# The tests' port helper (tests/free_ports.py): outside the ephemeral range, locked per
+# process; a bind-0 pick could be taken by another socket before the server binds it.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from free_ports import free_port
 
 PASSWORD = "correct horse battery"
 SERVE = [sys.executable, "-m", "auctionhouse", "serve", "--log-level", "warning"]
@@ -69,12 +73,6 @@ def verify_rate(seconds: float = 1.0) -> tuple[float, float]:
             verify_key.verify(message, signature)
         n += 500
     return n / (time.perf_counter() - start), n / (time.thread_time() - cpu)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def raise_fd_limit() -> None:

@@ -37,6 +37,11 @@ import websockets
 
 from auctionhouse.house import AuctionHouse, FakeClock, HouseConfig
 
+# The tests' port helper (tests/free_ports.py): outside the ephemeral range, locked per
+# process; a bind-0 pick could be taken by another socket before the server binds it.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from free_ports import free_port
+
 SERVE = [sys.executable, "-m", "auctionhouse", "serve", "--log-level", "warning"]
 
 
@@ -70,9 +75,7 @@ def rss_bytes(pid: int) -> int:
 
 
 def start(db: Path, config: Path) -> tuple[subprocess.Popen[str], int]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
+    port = free_port()
     proc = subprocess.Popen(
         [*SERVE, "--db", str(db), "--port", str(port), "--config", str(config)],
         stdout=subprocess.PIPE,

@@ -32,3 +32,14 @@ def test_every_bench_starts_outside_pytest(tmp_path: Path) -> None:
         if proc.returncode != 0 or "usage" not in out.lower():
             failed[name] = err[-600:] or out[-600:]
     assert not failed, failed
+
+
+def test_no_bench_picks_its_port_by_binding_port_0() -> None:
+    """A port picked with bind(0) and closed comes from the ephemeral range and may be taken by
+    any socket before the server binds it: benches take tests/free_ports.py's reserved ports."""
+    racy = [
+        bench.name
+        for bench in BENCHES
+        if '.bind(("127.0.0.1", 0))' in bench.read_text() or "def free_port" in bench.read_text()
+    ]
+    assert not racy, racy

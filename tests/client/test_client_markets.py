@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import itertools
 
-import httpx
 import pytest
 
+import http_helpers
 from auctionhouse.client import AsyncClient, Client
 from auctionhouse.client.keys import BidKey
 from auctionhouse.errors import (
@@ -106,7 +106,7 @@ def _bad_signatures(url: str, cat: Client, mid: str) -> None:
     other = BidKey.generate()
     forged = sign(other.signing_key, order_message(mid, cat.account, "buy", 50, 1, 10**15, ts))
     body = {"side": "buy", "price": 50, "quantity": 1, "nonce": 10**15, "ts": ts}
-    answer = httpx.post(
+    answer = http_helpers.post(
         f"{url}/api/v1/markets/{mid}/orders",
         json={**body, "signature": forged},
         headers=headers,
@@ -114,11 +114,11 @@ def _bad_signatures(url: str, cat: Client, mid: str) -> None:
     assert answer.status_code == 401 and answer.json()["error"]["code"] == BadSignature.code
     spent = {**body, "nonce": 1}
     spent["signature"] = cat.key.sign_order(mid, cat.account, "buy", 50, 1, 1, ts)
-    answer = httpx.post(f"{url}/api/v1/markets/{mid}/orders", json=spent, headers=headers)
+    answer = http_helpers.post(f"{url}/api/v1/markets/{mid}/orders", json=spent, headers=headers)
     assert answer.json()["error"]["code"] == ReplayedNonce.code
-    answer = httpx.post(f"{url}/api/v1/markets/{mid}/orders", json=spent)
+    answer = http_helpers.post(f"{url}/api/v1/markets/{mid}/orders", json=spent)
     assert answer.json()["error"]["code"] == Unauthorized.code
-    answer = httpx.post(
+    answer = http_helpers.post(
         f"{url}/api/v1/markets/{mid}/orders", json={**spent, "price": "12"}, headers=headers
     )
     assert answer.json()["error"]["code"] == InvalidRequest.code

@@ -7,9 +7,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import httpx
 import pytest
 
+import http_helpers
 from auctionhouse.client import Client
 from auctionhouse.errors import Unauthorized
 
@@ -21,7 +21,7 @@ NEW_PASSWORD = "another long password"
 
 
 def status_with(house: str, token: str) -> int:
-    r = httpx.get(f"{house}/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+    r = http_helpers.get(f"{house}/api/v1/me", headers={"Authorization": f"Bearer {token}"})
     return r.status_code
 
 

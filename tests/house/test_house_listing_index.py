@@ -20,6 +20,7 @@ from auctionhouse.auction import AuctionState, close_due_at
 from auctionhouse.errors import AuctionhouseError
 from auctionhouse.house import AuctionHouse, FakeClock, HouseConfig, listing
 from auctionhouse.house.listing import METHODS, SORTS, STATES, listed_price
+from auctionhouse.ledger.search import query_terms, words
 
 CFG = HouseConfig.for_tests(
     account_rate=1e12, account_burst=1e12, min_bidders=1, max_concurrent_auctions=10_000
@@ -44,9 +45,15 @@ def _reference(
 ) -> tuple[list[str], int]:
     now = h.clock.now()
     ids = h.auction_ids()[::-1]  # newest first
-    if query:
-        found = set(h.ledger.search(query))
-        ids = [a for a in ids if a in found]
+    if query:  # by hand: every term begins one of the item's words
+        terms = query_terms(query)
+
+        def matches(aid: str) -> bool:
+            s = h.state(aid)
+            known = words(f"{s.item_name} {s.item_description}")
+            return bool(terms) and all(any(w.startswith(t) for w in known) for t in terms)
+
+        ids = [a for a in ids if matches(a)]
     chosen: list[AuctionState] = []
     for aid in ids:
         s = h.state(aid)

@@ -27,9 +27,10 @@ from auctionhouse.errors import (
 )
 from auctionhouse.house import HouseConfig, bid_message, sign
 from auctionhouse.house.clock import FakeClock
-from auctionhouse.house.shared import SharedAuctionHouse, SharedHouseService
+from auctionhouse.house.shared import SharedAccountStore, SharedAuctionHouse, SharedHouseService
 from auctionhouse.house.verifier import place_bid_command
 from auctionhouse.ledger import audit_database
+from auctionhouse.ledger.postgres import LEDGER_LOCK
 
 T0 = 1_000_000.0
 DEADLINE = 10.0
@@ -337,7 +338,8 @@ async def _signatures_verified_ahead_hold_only_for_the_key_of_the_round(
         return place_bid_command("ann", aid, amount, nonce=nonce, ts=now, signature=signature)
 
     assert (await b.call(bid(old, 10, 1)))["accepted"]
-    a.house.register_key("ann", new.verify_key.encode().hex())  # on a; b decides next
+    # on a (a worker thread, as the server does); b decides next
+    await a.run_blocking(lambda h: h.register_key("ann", new.verify_key.encode().hex()))
     with pytest.raises(BadSignature):  # the old key signs nothing any more, on any instance
         await b.call(bid(old, 20, 2))
     assert (await b.call(bid(new, 30, 3)))["accepted"]
@@ -348,6 +350,51 @@ async def _signatures_verified_ahead_hold_only_for_the_key_of_the_round(
 
 def test_signatures_verified_ahead_hold_only_for_the_key_of_the_round(tmp_path: Path) -> None:
     run(tmp_path, _signatures_verified_ahead_hold_only_for_the_key_of_the_round)
+
+
+def _mark_stamp(url: str, account: str) -> int | None:
+    """The stamp of ``account``'s ``changed`` mark in house_shared (None: no mark)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT stamp FROM house_shared WHERE kind = 'changed' AND key = %s", (account,)
+        ).fetchone()
+    return None if row is None else int(row[0])
+
+
+def _waiting_on_a_lock(url: str) -> bool:
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+        ).fetchone()
+    return row is not None and int(row[0]) > 0
+
+
+async def _account_change_marks_are_written_under_the_writer_lock(cluster: Cluster) -> None:
+    """Rounds read ``house_shared`` by stamp: a mark whose stamp was taken outside the writer
+    lock could commit after a round with a higher stamp had been read, and be missed by every
+    instance. So a key change's mark waits for the round under way, and a strike's mark goes
+    out with the round that decided it."""
+    a, _b = [await cluster.add() for _ in range(2)]
+    a.house.create_account("ann", "password123")
+    key = SigningKey.generate().verify_key.encode().hex()
+    with psycopg.connect(cluster.url, autocommit=True) as round_, round_.transaction():
+        round_.execute("SELECT pg_advisory_xact_lock(%s)", (LEDGER_LOCK,))  # a round under way
+        change = asyncio.ensure_future(a.run_blocking(lambda h: h.register_key("ann", key)))
+        await until(lambda: change.done() or _waiting_on_a_lock(cluster.url))
+        assert not change.done(), "the key change's mark did not wait for the writer lock"
+        await asyncio.to_thread(a.house.accounts.add_strike, "ann")  # decided meanwhile
+        assert _mark_stamp(cluster.url, "ann") is None  # no mark written while the lock is held
+        accounts = a.house.accounts
+        assert isinstance(accounts, SharedAccountStore)
+        assert accounts.marks == ["ann"]  # the strike's mark waits for a round (none can run)
+    await asyncio.wait_for(change, DEADLINE)
+    assert _mark_stamp(cluster.url, "ann") is not None
+    await a.call(lambda h: None)  # a round (this one, or one that ran first) pushed it
+    assert accounts.marks == []
+
+
+def test_account_change_marks_are_written_under_the_writer_lock(tmp_path: Path) -> None:
+    run(tmp_path, _account_change_marks_are_written_under_the_writer_lock)
 
 
 async def _a_lost_listener_connection_is_repaired_and_no_event_is_missed(cluster: Cluster) -> None:

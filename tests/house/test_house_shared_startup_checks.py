@@ -18,12 +18,13 @@ import psycopg
 import pytest
 
 import pg_cluster
-from auctionhouse.errors import HouseKeyMissing, TamperDetected
+from auctionhouse.errors import HouseKeyMissing, LedgerError, TamperDetected
 from auctionhouse.house import FakeClock
 from auctionhouse.house.shared import SharedAuctionHouse, migrate_house
+from auctionhouse.ledger import audit_database
 from serve_process import clean_env
 
-from .test_house_startup_checks import CFG, build
+from .test_house_startup_checks import AUDIT_ONLY, CFG, COLUMN_TAMPERING, build
 
 
 @pytest.fixture(scope="module")
@@ -177,3 +178,29 @@ def test_serve_refuses_a_tampered_database_in_one_line(house_db: tuple[str, Path
     assert lines[0].startswith("error: tamper_detected:")
     assert "account 'bob'" in lines[0]
     assert "listening on" not in done.stdout
+
+
+@pytest.mark.parametrize("case", sorted(COLUMN_TAMPERING))
+def test_every_stored_column_of_the_ledger_is_covered(
+    house_db: tuple[str, Path], case: str
+) -> None:
+    url, key = house_db
+    for statement in COLUMN_TAMPERING[case]:
+        sql(url, statement)
+    with pytest.raises(LedgerError) as caught:  # tamper_detected, or a key or format refused
+        open_house(url, key)
+    assert "\n" not in caught.value.message
+    assert not audit_database(url).ok
+
+
+@pytest.mark.parametrize("case", sorted(AUDIT_ONLY))
+def test_a_column_the_start_may_pass_is_named_by_the_audit(
+    house_db: tuple[str, Path], case: str
+) -> None:
+    url, key = house_db
+    for statement in AUDIT_ONLY[case]:
+        sql(url, statement)
+    house = open_house(url, key)
+    house.ledger.close()
+    house.accounts.close()
+    assert not audit_database(url).ok

@@ -20,6 +20,7 @@ import pytest
 from auctionhouse.errors import (
     AuctionhouseError,
     HouseKeyMissing,
+    LedgerError,
     ReadOnly,
     TamperDetected,
 )
@@ -316,7 +317,7 @@ def stream_cut(monkeypatch: pytest.MonkeyPatch, chain_worker_used: list[bool]) -
         monkeypatch.setattr(module, "PAGE", 16)
     next_frame = verify._Chains.next_frame
 
-    def cut(self: verify._Chains) -> tuple[int, int, int, bytearray] | None:
+    def cut(self: verify._Chains) -> tuple[int, int, int, bytearray, bytearray] | None:
         frame = next_frame(self)
         self.streaming = False
         return frame
@@ -371,6 +372,11 @@ def test_an_edited_old_signed_record_breaks_the_link_after_it(db: Path) -> None:
     data["at"] = data["at"] + 1
     new = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
     conn.execute("UPDATE ledger_checkpoints SET payload = ? WHERE number = 3", (new,))
+    conn.close()
+    # its time no longer matches the stored one (named at once); the link after it breaks too
+    assert "signed record 3" in refused(db)
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute("UPDATE ledger_checkpoints SET at = ? WHERE number = 3", (data["at"],))
     conn.close()
     assert "signed record 4" in refused(db)
 
@@ -516,3 +522,129 @@ def test_read_only_without_the_key_file_checks_against_the_recorded_key(db: Path
             house.place_bid("bob", "2", 1_000)
     finally:
         house.close()
+
+
+# Every stored column of the ledger tables, changed by SQL the way a tamperer would (statements
+# that run alike on SQLite and PostgreSQL: tests/house/test_house_shared_startup_checks.py runs
+# them there too). Each must stop the start and be named by the audit, except where noted.
+# (ledger_meta's key column: a renamed public_key row is written again from the key file, the
+# key that checks every signature; it changes nothing that is read.)
+COLUMN_TAMPERING: dict[str, tuple[str, ...]] = {
+    "ledger_events.pos: two rows' positions swapped": (
+        "UPDATE ledger_events SET pos = -pos WHERE auction_id = '2' AND seq IN (2, 3)",
+    ),
+    "ledger_events.auction_id: a row filed under another auction": (
+        "UPDATE ledger_events SET auction_id = '4', seq = 0 WHERE auction_id = '2' AND seq = 3",
+    ),
+    "ledger_events.auction_id: a row filed under a new auction": (
+        "UPDATE ledger_events SET auction_id = '9' WHERE auction_id = '2' AND seq = 3",
+    ),
+    "ledger_events.auction_id: a whole chain renamed": (
+        "UPDATE ledger_events SET auction_id = '9' WHERE auction_id = '2'",
+    ),
+    "ledger_events.seq: a row's seq changed": (
+        "UPDATE ledger_events SET seq = 0 WHERE auction_id = '2' AND seq = 3",
+    ),
+    "ledger_events.seq: two rows' seqs swapped": (
+        "UPDATE ledger_events SET seq = -3 WHERE auction_id = '2' AND seq = 3",
+        "UPDATE ledger_events SET seq = 3 WHERE auction_id = '2' AND seq = 2",
+        "UPDATE ledger_events SET seq = 2 WHERE auction_id = '2' AND seq = -3",
+    ),
+    "ledger_events.body: another event's body": (
+        "UPDATE ledger_events SET body = (SELECT body FROM ledger_events"
+        " WHERE auction_id = '2' AND seq = 2) WHERE auction_id = '2' AND seq = 4",
+    ),
+    "ledger_events.hash: another event's hash": (
+        "UPDATE ledger_events SET hash = (SELECT hash FROM ledger_events"
+        " WHERE auction_id = '2' AND seq = 4) WHERE auction_id = '2' AND seq = 5",
+    ),
+    "ledger_seals.auction_id": ("UPDATE ledger_seals SET auction_id = '9' WHERE auction_id = '1'",),
+    "ledger_seals.seq": ("UPDATE ledger_seals SET seq = seq - 1 WHERE auction_id = '1'",),
+    "ledger_seals.payload": (
+        "UPDATE ledger_seals SET payload = (SELECT payload FROM ledger_checkpoints"
+        " WHERE number = 1) WHERE auction_id = '1'",
+    ),
+    "ledger_seals.signature": (
+        "UPDATE ledger_seals SET signature = (SELECT signature FROM ledger_checkpoints"
+        " WHERE number = 1) WHERE auction_id = '1'",
+    ),
+    "ledger_checkpoints.number": (
+        "UPDATE ledger_checkpoints SET number = number + 1000 WHERE number = 3",
+    ),
+    "ledger_checkpoints.at": ("UPDATE ledger_checkpoints SET at = at + 5 WHERE number = 3",),
+    "ledger_checkpoints.at of the newest": (
+        "UPDATE ledger_checkpoints SET at = at + 5"
+        " WHERE number = (SELECT MAX(number) FROM ledger_checkpoints)",
+    ),
+    "ledger_checkpoints.payload": (
+        "UPDATE ledger_checkpoints SET payload = (SELECT payload FROM ledger_checkpoints"
+        " WHERE number = 4) WHERE number = 3",
+    ),
+    "ledger_checkpoints.signature of the newest": (
+        "UPDATE ledger_checkpoints SET signature = (SELECT signature FROM ledger_checkpoints"
+        " WHERE number = 1) WHERE number = (SELECT MAX(number) FROM ledger_checkpoints)",
+    ),
+    "ledger_meta.value: the format": ("UPDATE ledger_meta SET value = '7' WHERE key = 'format'",),
+    "ledger_meta.value: the house key": (
+        "UPDATE ledger_meta SET value = '00' || substr(value, 3) WHERE key = 'public_key'",
+    ),
+}
+AUDIT_ONLY = {
+    # an old batch record's signature: its payload is chained to the verified newest record,
+    # so nothing it says can be false and the house starts; the audit checks every signature
+    "ledger_checkpoints.signature of an old batch record": (
+        "UPDATE ledger_checkpoints SET signature = (SELECT signature FROM ledger_checkpoints"
+        " WHERE number = 1) WHERE number = 3",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(COLUMN_TAMPERING))
+def test_every_stored_column_of_the_ledger_is_covered(db: Path, case: str) -> None:
+    sql(db, *((statement, ()) for statement in COLUMN_TAMPERING[case]))
+    with pytest.raises(LedgerError) as caught:  # tamper_detected, or a key or format refused
+        open_house(db)
+    assert "\n" not in caught.value.message
+    assert not audit_database(db).ok
+
+
+@pytest.mark.parametrize("case", sorted(AUDIT_ONLY))
+def test_a_column_the_start_may_pass_is_named_by_the_audit(db: Path, case: str) -> None:
+    sql(db, *((statement, ()) for statement in AUDIT_ONLY[case]))
+    open_house(db).close()
+    assert not audit_database(db).ok
+
+
+EVENT_COLUMNS = sorted(case for case in COLUMN_TAMPERING if case.startswith("ledger_events."))
+
+
+@pytest.mark.parametrize("case", EVENT_COLUMNS)
+def test_event_columns_are_checked_in_the_chain_workers_stream(
+    db: Path, case: str, chain_worker_used: list[bool]
+) -> None:
+    """The pages the chain worker streams carry the rows' auction_id and seq columns: a row
+    filed under another auction or seq is refused as on the row path."""
+    sql(db, *((statement, ()) for statement in COLUMN_TAMPERING[case]))
+    with pytest.raises(LedgerError) as caught:
+        open_house(db)
+    assert "\n" not in caught.value.message
+
+
+@pytest.mark.parametrize("case", EVENT_COLUMNS)
+def test_event_columns_are_checked_when_the_stream_breaks(
+    db: Path, case: str, stream_cut: list[bool]
+) -> None:
+    """After the worker's stream breaks the pass reads pages as SQL arrays
+    (``SQLiteStore.page_arrays``), which carry the columns too."""
+    sql(db, *((statement, ()) for statement in COLUMN_TAMPERING[case]))
+    with pytest.raises(LedgerError):
+        open_house(db)
+
+
+def test_a_page_filed_under_another_seq_is_not_taken_from_the_stream(
+    db: Path, chain_worker_used: list[bool]
+) -> None:
+    """A seq column edited so that no chain breaks (the body still says its own seq) is named
+    by the start through the chain worker's stream, with the row's place."""
+    sql(db, ("UPDATE ledger_events SET seq = 0 WHERE auction_id = '2' AND seq = 3", ()))
+    assert "auction 2 seq 0" in refused(db)

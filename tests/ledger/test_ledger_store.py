@@ -54,6 +54,15 @@ def test_page_resumes_after_a_position(store: Store) -> None:
     assert store.page(rest[-1][0]) == []
 
 
+def test_a_keyed_page_is_the_page_with_each_rows_auction_and_seq(store: Store) -> None:
+    store.append([row("a", 1), row("b", 1), row("a", 2)])
+    keyed = store.keyed_page(0, limit=2)
+    assert [(p, b) for p, b, _a, _s in keyed] == store.page(0, limit=2)
+    assert [(a, s) for _p, _b, a, s in keyed] == [("a", 1), ("b", 1)]
+    rest = store.keyed_page(keyed[-1][0])
+    assert [(a, s) for _p, _b, a, s in rest] == [("a", 2)]
+
+
 def test_record_at_reads_one_position_with_its_columns(store: Store) -> None:
     store.append([row("a", 1), row("b", 1), row("a", 2)])
     positions = [pos for pos, _body in store.page(0)]

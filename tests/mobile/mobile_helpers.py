@@ -11,9 +11,10 @@ from typing import Any
 
 import httpx
 
+import http_helpers
 from auctionhouse.client.keys import BidKey
 from auctionhouse.mobile.owner import build_mandate
-from auctionhouse.mobile.travel import new_travel
+from auctionhouse.mobile.travel import RECEIPT_CONTEXT, new_travel, statement_holds
 from serve_process import ServeProcess, free_port
 
 PASSWORD = "mobile-test-password"
@@ -37,32 +38,43 @@ def policy_toml(policy: dict[str, Any]) -> str:
 class Site:
     """A real ``auctionhouse serve`` with an [agents] policy, and a seller account on it."""
 
-    def __init__(self, tmp: Path, name: str, policy: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        tmp: Path,
+        name: str,
+        policy: dict[str, Any] | None = None,
+        *,
+        database_url: str | None = None,
+        key_file: Path | None = None,
+    ) -> None:
+        """``database_url``: an instance of the shared house there (every instance needs the
+        same ``key_file``), its data directory (home's records) in its own directory."""
         self.dir = tmp / name
         self.dir.mkdir(parents=True, exist_ok=True)
         self.config = self.dir / "house.toml"
         self.policy = dict(policy or {})
-        self.db = self.dir / "house.db"
-        self.proc = ServeProcess(
-            self.db, self.dir / "house.log", {"AUCTIONHOUSE_CONFIG": str(self.config)}
-        )
+        self.key_file = key_file
+        self.db: Path | str = database_url or self.dir / "house.db"
+        env = {"AUCTIONHOUSE_CONFIG": str(self.config), "XDG_DATA_HOME": str(self.dir / "data")}
+        self.proc = ServeProcess(self.db, self.dir / "house.log", env)  # type: ignore[arg-type]
         self.url = self.proc.url
         self.token: str | None = None
 
     def start(self) -> Site:
-        self.config.write_text(policy_toml({**FAST_SITE, **self.policy}))
+        top = f'key_file = "{self.key_file}"\n' if self.key_file is not None else ""
+        self.config.write_text(top + policy_toml({**FAST_SITE, **self.policy}))
         self.proc.start()
         return self
 
     def info(self) -> dict[str, Any]:
-        return dict(httpx.get(f"{self.url}/api/v1/agents/site").json())
+        return dict(http_helpers.get(f"{self.url}/api/v1/agents/site").json())
 
     def stop(self) -> None:
         self.proc.stop()
 
     def seller(self, name: str = "seller") -> str:
-        httpx.post(f"{self.url}/api/v1/accounts", json={"name": name, "password": PASSWORD})
-        answer = httpx.post(
+        http_helpers.post(f"{self.url}/api/v1/accounts", json={"name": name, "password": PASSWORD})
+        answer = http_helpers.post(
             f"{self.url}/api/v1/sessions", json={"name": name, "password": PASSWORD}
         )
         self.token = answer.json()["token"]
@@ -71,7 +83,7 @@ class Site:
     def auction(self, item: str, method: str, **rules: Any) -> dict[str, Any]:
         if self.token is None:
             self.seller()
-        answer = httpx.post(
+        answer = http_helpers.post(
             f"{self.url}/api/v1/auctions",
             json={"item": {"name": item}, "method": method, "rules": rules},
             headers={"Authorization": f"Bearer {self.token}"},
@@ -80,7 +92,7 @@ class Site:
         return dict(answer.json())
 
     def view(self, auction_id: str) -> dict[str, Any]:
-        return dict(httpx.get(f"{self.url}/api/v1/auctions/{auction_id}").json())
+        return dict(http_helpers.get(f"{self.url}/api/v1/auctions/{auction_id}").json())
 
 
 def dead_url() -> str:
@@ -123,11 +135,11 @@ def mandate_for(tmp: Path, home: str, schedule: list[str], **fields: Any) -> tup
 
 def launch(home: str, mandate: dict[str, Any]) -> httpx.Response:
     document = {"mandate": mandate, "travel": new_travel(tuple(mandate["schedule"]))}
-    return httpx.post(f"{home}/api/v1/agents", json=document)
+    return http_helpers.post(f"{home}/api/v1/agents", json=document)
 
 
 def record(home: str, agent: str) -> dict[str, Any]:
-    return dict(httpx.get(f"{home}/api/v1/agents/{agent}").json())
+    return dict(http_helpers.get(f"{home}/api/v1/agents/{agent}").json())
 
 
 def wait_record(
@@ -142,6 +154,22 @@ def wait_record(
             return last
         time.sleep(0.05)  # polling a remote record, bounded by the deadline above
     raise AssertionError(f"agent {agent} did not get there in {deadline} s: {last}")
+
+
+def document(mandate: dict[str, Any], hop: int = 1) -> dict[str, Any]:
+    """An agent document as a site sends it on (MOVING, on ``hop``)."""
+    travel = new_travel(tuple(mandate["schedule"]))
+    travel.update(state="MOVING", hop=hop)
+    return {"mandate": mandate, "travel": travel}
+
+
+def refused(answer: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    """The refusal's body, once its status, code and signature are checked."""
+    assert answer.status_code == status, answer.text
+    body = dict(answer.json())
+    assert body["error"]["code"] == code
+    assert statement_holds(RECEIPT_CONTEXT, body["refusal"])  # signed by the refusing site
+    return body
 
 
 def home_again(rec: dict[str, Any]) -> bool:

@@ -11,13 +11,13 @@ import threading
 import time
 from typing import Any
 
-import httpx
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+import http_helpers
 from serve_process import free_port
 
 
@@ -65,7 +65,7 @@ class RogueSite:
                 del log[-2:]  # cut the previous site's last entries
             travel["state"] = "HOME"
             travel["hop"] += 1
-            async with httpx.AsyncClient() as client:
+            async with http_helpers.async_client() as client:
                 home = document["mandate"]["home"]
                 await client.post(f"{home}/api/v1/agents", json=document)
         return JSONResponse({"kind": "receipt", "note": "trust me"}, status_code=201)

@@ -11,14 +11,23 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-from mobile_helpers import Site, home_again, launch, mandate_for, sites, wait_record
+from mobile_helpers import (
+    Site,
+    document,
+    home_again,
+    launch,
+    mandate_for,
+    refused,
+    sites,
+    wait_record,
+)
 from rogue import RogueSite
 
+import http_helpers
 from auctionhouse.ledger.mandate import owner_account
 from auctionhouse.mobile.courier import Courier
-from auctionhouse.mobile.travel import RECEIPT_CONTEXT, new_travel, statement_holds
+from auctionhouse.mobile.travel import RECEIPT_CONTEXT, statement_holds
 
 pytestmark = pytest.mark.e2e
 
@@ -35,20 +44,6 @@ def visiting(site: Site) -> int:
     return int(site.info()["visiting"])
 
 
-def document(mandate: dict[str, Any], hop: int = 1) -> dict[str, Any]:
-    travel = new_travel(tuple(mandate["schedule"]))
-    travel.update(state="MOVING", hop=hop)
-    return {"mandate": mandate, "travel": travel}
-
-
-def refused(answer: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert answer.status_code == status, answer.text
-    body = dict(answer.json())
-    assert body["error"]["code"] == code
-    assert statement_holds(RECEIPT_CONTEXT, body["refusal"])  # signed by the refusing site
-    return body
-
-
 def test_a_tampered_mandate_is_refused_and_nothing_changes(
     world: list[Site], tmp_path: Path
 ) -> None:
@@ -58,11 +53,11 @@ def test_a_tampered_mandate_is_refused_and_nothing_changes(
     forged["site_cap"] = 10_000_000  # a richer agent than its owner signed for
     before = s1.info()
     body = refused(
-        httpx.post(f"{s1.url}/api/v1/agents", json=document(forged)), 403, "invalid_mandate"
+        http_helpers.post(f"{s1.url}/api/v1/agents", json=document(forged)), 403, "invalid_mandate"
     )
     assert body["refusal"]["site_key"] == before["site_key"]
     assert s1.info()["visiting"] == before["visiting"] == 0
-    reputation = httpx.get(
+    reputation = http_helpers.get(
         f"{s1.url}/api/v1/accounts/{owner_account(mandate['owner_key'])}/reputation"
     )
     assert reputation.status_code == 404  # no owner account was made
@@ -72,11 +67,11 @@ def test_a_replayed_hop_is_refused(world: list[Site], tmp_path: Path) -> None:
     home, _, s2 = world
     mandate, _ = mandate_for(tmp_path, home.url, [])
     doc = document(mandate, hop=3)
-    first = httpx.post(f"{s2.url}/api/v1/agents", json=doc)
+    first = http_helpers.post(f"{s2.url}/api/v1/agents", json=doc)
     assert first.status_code == 201 and statement_holds(RECEIPT_CONTEXT, first.json())
-    refused(httpx.post(f"{s2.url}/api/v1/agents", json=doc), 409, "replayed_hop")
+    refused(http_helpers.post(f"{s2.url}/api/v1/agents", json=doc), 409, "replayed_hop")
     older = document(mandate, hop=2)
-    refused(httpx.post(f"{s2.url}/api/v1/agents", json=older), 409, "replayed_hop")
+    refused(http_helpers.post(f"{s2.url}/api/v1/agents", json=older), 409, "replayed_hop")
 
 
 def test_a_replayed_hop_is_refused_after_the_site_restarts(
@@ -86,10 +81,10 @@ def test_a_replayed_hop_is_refused_after_the_site_restarts(
     mandate, _ = mandate_for(tmp_path, home.url, [], item="nothing here")
     doc = document(mandate, hop=3)
     with sites(tmp_path, None) as (site,):  # its own site: the shared ones are not restarted
-        assert httpx.post(f"{site.url}/api/v1/agents", json=doc).status_code == 201
+        assert http_helpers.post(f"{site.url}/api/v1/agents", json=doc).status_code == 201
         site.stop()  # the site remembers the hops it took (DB.agents) across a restart
         site.start()
-        refused(httpx.post(f"{site.url}/api/v1/agents", json=doc), 409, "replayed_hop")
+        refused(http_helpers.post(f"{site.url}/api/v1/agents", json=doc), 409, "replayed_hop")
         assert site.info()["visiting"] == 0
 
 
@@ -98,10 +93,12 @@ def test_an_agent_over_a_sites_quota_is_refused(world: list[Site], tmp_path: Pat
     # The first visitor stays: it waits on a Dutch clock that stays above its value.
     s1.auction("Antique mirror", "dutch", starting_price=30_000, decrement=10, tick_seconds=1)
     staying, _ = mandate_for(tmp_path, home.url, [], item="antique mirror", value=100, return_in=4)
-    assert httpx.post(f"{s1.url}/api/v1/agents", json=document(staying)).status_code == 201
+    assert http_helpers.post(f"{s1.url}/api/v1/agents", json=document(staying)).status_code == 201
     assert visiting(s1) == 1
     second, _ = mandate_for(tmp_path, home.url, [], item="antique mirror")
-    refused(httpx.post(f"{s1.url}/api/v1/agents", json=document(second)), 429, "quota_exceeded")
+    refused(
+        http_helpers.post(f"{s1.url}/api/v1/agents", json=document(second)), 429, "quota_exceeded"
+    )
     assert visiting(s1) == 1
 
 
@@ -115,7 +112,7 @@ def test_a_site_that_edits_or_cuts_the_trip_log_is_flagged_at_home(
         assert launch(home.url, mandate).status_code == 201
         rec = wait_record(home.url, mandate["agent"], home_again, deadline=20)
     assert rec["log"]["ok"] is False
-    trip = httpx.get(f"{home.url}/api/v1/agents/{mandate['agent']}/log").json()
+    trip = http_helpers.get(f"{home.url}/api/v1/agents/{mandate['agent']}/log").json()
     kinds = {p["kind"] for p in trip["problems"]}
     assert kinds == ({"edited"} if mode == "edit" else {"cut"}), trip["problems"]
     if mode == "cut":
@@ -161,7 +158,7 @@ def test_a_move_answered_late_is_not_taken_for_a_dead_site(tmp_path: Path) -> No
 
 def rival_bid(site: Site, auction_id: str, amount: int) -> None:
     token = site.seller("rival")
-    answer = httpx.post(
+    answer = http_helpers.post(
         f"{site.url}/api/v1/auctions/{auction_id}/bids",
         json={"amount": amount},
         headers={"Authorization": f"Bearer {token}"},
@@ -181,7 +178,7 @@ def test_bids_per_agent_count_over_the_whole_visit(world: list[Site], tmp_path: 
         assert launch(home.url, mandate).status_code == 201
         rec = wait_record(home.url, mandate["agent"], home_again)
         assert site.view(second["id"])["state"] != "closed"  # it never bid there
-    trip = httpx.get(f"{home.url}/api/v1/agents/{mandate['agent']}/log").json()
+    trip = http_helpers.get(f"{home.url}/api/v1/agents/{mandate['agent']}/log").json()
     whats = [(e["what"], e["detail"].get("auction")) for e in trip["entries"]]
     assert ("lost", first["id"]) in whats and ("quota_used", second["id"]) in whats, whats
     assert rec["result"] is None and len(rec["bids"]) == 1
@@ -199,7 +196,7 @@ def test_a_visit_ends_when_the_sites_time_per_visit_is_up(
         )
         assert launch(home.url, mandate).status_code == 201
         rec = wait_record(home.url, mandate["agent"], home_again)
-    trip = httpx.get(f"{home.url}/api/v1/agents/{mandate['agent']}/log").json()
+    trip = http_helpers.get(f"{home.url}/api/v1/agents/{mandate['agent']}/log").json()
     at = {e["what"]: e["at"] for e in trip["entries"] if e["site"] == site.url}
     assert "left_open" in at and at["left_open"] - at["registered"] < 5.0
     assert rec["returned_at"] < mandate["return_by"] - 5.0  # it did not wait for return-by
@@ -210,7 +207,7 @@ def test_a_visit_ends_when_the_sites_time_per_visit_is_up(
 
 def deliver_all(site: str, documents: list[dict[str, Any]]) -> tuple[list[Any], Courier]:
     async def go() -> tuple[list[Any], Courier]:
-        async with httpx.AsyncClient(timeout=10) as http:
+        async with http_helpers.async_client(timeout=10) as http:
             courier = Courier(http, lambda context, statement: statement, Counter(), lambda: "")
             answers = await asyncio.gather(*(courier.deliver(site, d) for d in documents))
             return list(answers), courier
@@ -249,7 +246,7 @@ def test_a_site_without_the_batch_route_gets_agents_one_by_one(
 def test_a_progress_batch_must_be_signed_by_its_site(world: list[Site]) -> None:
     home = world[0]
     batch = {"site": "http://x", "messages": [], "site_key": "ab" * 32, "sig": "cd" * 64}
-    answer = httpx.post(f"{home.url}/api/v1/agents/progress", json=batch)
+    answer = http_helpers.post(f"{home.url}/api/v1/agents/progress", json=batch)
     assert answer.status_code == 400 and answer.json()["error"]["code"] == "invalid_request"
 
 
@@ -260,7 +257,7 @@ def test_a_document_with_nan_is_refused(world: list[Site], tmp_path: Path) -> No
     doc = document(mandate)
     doc["travel"]["log"] = [{"n": 0, "detail": {"price": "NAN"}}]
     body = json.dumps(doc).replace('"NAN"', "NaN")
-    answer = httpx.post(
+    answer = http_helpers.post(
         f"{s2.url}/api/v1/agents", content=body, headers={"content-type": "application/json"}
     )
     assert answer.status_code == 400 and answer.json()["error"]["code"] == "invalid_request"

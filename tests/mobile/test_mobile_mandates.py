@@ -382,24 +382,6 @@ def test_homes_record_follows_the_trip_not_the_arrival_order_of_progress_message
     assert "head_n" not in view
 
 
-def test_a_sites_replay_memory_survives_reopening_and_forgets_expired_mandates(
-    tmp_path: Path,
-) -> None:
-    from auctionhouse.mobile.records import HomeRecords
-
-    records = HomeRecords(tmp_path / "site.agents")
-    records.note_hop("agent-one", 3, T0 + 100)
-    records.note_hop("agent-two", 1, T0 + 10)
-    records.note_hop("agent-one", 5, T0 + 100)
-    records.close()
-    again = HomeRecords(tmp_path / "site.agents")
-    assert again.hops(T0) == {"agent-one": (5, T0 + 100), "agent-two": (1, T0 + 10)}
-    assert again.hops(T0 + 50) == {"agent-one": (5, T0 + 100)}  # agent-two's mandate expired
-    again.forget_hops(["agent-one"])
-    assert again.hops(T0) == {}
-    again.close()
-
-
 def test_a_log_entry_that_is_not_canonical_json_is_flagged_not_fatal() -> None:
     key, anchor = HouseKey.generate(), "a" * 64
     log = signed_log(key, anchor, 3)

@@ -13,10 +13,10 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 from mobile_helpers import home_again, launch, mandate_for, sites, wait_record
 
+import http_helpers
 from auctionhouse.commands.demo import evolved_strategies
 from auctionhouse.ledger.mandate import owner_account
 from serve_process import clean_env
@@ -74,7 +74,9 @@ def listed(url: str, count: int, deadline: float = 60.0) -> list[dict[str, objec
     """The site's open auctions, once the seller agent has listed ``count`` (bounded wait)."""
     end = time.monotonic() + deadline
     while time.monotonic() < end:
-        items = httpx.get(f"{url}/api/v1/auctions", params={"state": "open"}).json()["auctions"]
+        items = http_helpers.get(f"{url}/api/v1/auctions", params={"state": "open"}).json()[
+            "auctions"
+        ]
         if len(items) >= count:
             return list(items)
         time.sleep(0.05)  # polling a remote list, bounded by the deadline above
@@ -108,7 +110,7 @@ def test_seller_agents_list_all_four_methods_and_a_visiting_agent_buys(tmp_path:
             mandate, _ = mandate_for(tmp_path, home.url, [a.url, b.url], item="antique*")
             assert launch(home.url, mandate).status_code == 201
             rec = wait_record(home.url, mandate["agent"], home_again, deadline=60)
-            trip = httpx.get(f"{home.url}/api/v1/agents/{mandate['agent']}/log").json()
+            trip = http_helpers.get(f"{home.url}/api/v1/agents/{mandate['agent']}/log").json()
             result = rec["result"]
             assert result and result["site"] == b.url, trip["entries"]
             sold = b.view(result["auction"])

@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from mobile_helpers import (
     Site,
@@ -22,6 +21,7 @@ from mobile_helpers import (
     wait_record,
 )
 
+import http_helpers
 from auctionhouse.auction import BidPlaced
 from auctionhouse.client.keys import BidKey
 from auctionhouse.ledger.audit import audit_database
@@ -94,7 +94,7 @@ def test_a_five_site_trip_skips_a_dead_and_a_refusing_site_wins_and_comes_home(
 
     rec = wait_record(home.url, agent, home_again, deadline=30)
 
-    trip = httpx.get(f"{home.url}/api/v1/agents/{agent}/log").json()
+    trip = http_helpers.get(f"{home.url}/api/v1/agents/{agent}/log").json()
     assert rec["result"] is not None, summary(trip)
     assert rec["result"]["outcome"] == "won"
     assert (rec["result"]["site"], rec["result"]["auction"]) == (s3.url, cheap["id"])
@@ -146,7 +146,7 @@ def test_a_partial_schedule_discovers_the_rest(tmp_path: Path) -> None:
         mandate, _ = mandate_for(tmp_path, home.url, [a.url], item="antique chair")
         assert launch(home.url, mandate).status_code == 201
         rec = wait_record(home.url, mandate["agent"], home_again, deadline=30)
-        trip = httpx.get(f"{home.url}/api/v1/agents/{mandate['agent']}/log").json()
+        trip = http_helpers.get(f"{home.url}/api/v1/agents/{mandate['agent']}/log").json()
     finally:
         for site in (home, a, b, c):
             site.stop()
@@ -169,7 +169,7 @@ def test_an_agent_that_wins_stops_and_goes_home(world: list[Site], tmp_path: Pat
     rec = wait_record(home.url, mandate["agent"], home_again, deadline=20)
     assert rec["result"]["outcome"] == "won"
     assert rec["result"]["auction"] == bargain["id"] and rec["result"]["site"] == s1.url
-    trip = httpx.get(f"{home.url}/api/v1/agents/{mandate['agent']}/log").json()
+    trip = http_helpers.get(f"{home.url}/api/v1/agents/{mandate['agent']}/log").json()
     statuses = {e["site"]: e["status"] for e in trip["travel"]["schedule"]}
     assert statuses[s4.url] == "todo"  # it never went on after winning
     assert trip["entries"][-1]["detail"]["why"] == "won"
@@ -186,7 +186,7 @@ def test_return_by_is_honoured(world: list[Site], tmp_path: Path) -> None:
     assert launch(home.url, mandate).status_code == 201
     rec = wait_record(home.url, mandate["agent"], home_again, deadline=15)
     assert rec["result"] is None
-    trip = httpx.get(f"{home.url}/api/v1/agents/{mandate['agent']}/log").json()
+    trip = http_helpers.get(f"{home.url}/api/v1/agents/{mandate['agent']}/log").json()
     whats = [e["what"] for e in trip["entries"]]
     assert "registered" in whats and "left_open" in whats
     last = trip["entries"][-1]
@@ -222,7 +222,7 @@ def test_the_owner_follows_the_agent_from_the_command_line(
         # Someone else takes the Dutch clock: the agent lost, nothing is left, it goes home.
         token = s1.seller("rival")
         price = s1.view(lamp["id"])["price"]
-        taken = httpx.post(
+        taken = http_helpers.post(
             f"{s1.url}/api/v1/auctions/{lamp['id']}/bids",
             json={"amount": price},
             headers={"Authorization": f"Bearer {token}"},

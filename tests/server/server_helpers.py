@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 from nacl.signing import SigningKey
 
+import http_helpers
 from auctionhouse.house import FakeClock, HouseConfig, bid_message, sign
 from auctionhouse.server.app import create_app
 from auctionhouse.server.config import ServerConfig
@@ -254,6 +255,24 @@ async def ws_auth(ws: Any, token: str, timeout: float = WS_DEADLINE) -> dict[str
     return message
 
 
+async def ws_auth_answer(ws: Any, token: str, timeout: float = WS_DEADLINE) -> str:
+    """Send ``auth``; the answer's type (``auth``) or its error's code (``quota_exceeded``...)."""
+    await ws.send(json.dumps({"op": "auth", "token": token}))
+    message, _ = await ws_until(ws, lambda m: m["type"] in ("auth", "error"), timeout)
+    return "auth" if message["type"] == "auth" else str(message["error"]["code"])
+
+
+async def ws_auth_once_free(ws: Any, token: str, timeout: float = WS_DEADLINE) -> float:
+    """Authenticate as soon as the account's quota has a free place (bounded by ``timeout``:
+    a closed socket gives its place back asynchronously); the seconds it took."""
+    begin = time.monotonic()
+    while (answer := await ws_auth_answer(ws, token, timeout)) != "auth":
+        assert answer == "quota_exceeded", answer
+        assert time.monotonic() - begin < timeout, "the quota never freed a place"
+        await asyncio.sleep(0.05)
+    return time.monotonic() - begin
+
+
 # ---------------------------------------------------------------------- clients that never read
 
 
@@ -273,7 +292,7 @@ def flood_server(
     """A live server without the per-account and per-address rate limits, and a client."""
     with (
         live_server(tmp, server_settings, **UNTHROTTLED) as server,
-        httpx.Client(base_url=server.url, timeout=30) as client,
+        http_helpers.client(base_url=server.url, timeout=30) as client,
     ):
         yield server, client
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+import http_helpers
 from auctionhouse.errors import ConfigError
 from auctionhouse.server.config import ServerConfig, default_db_path, load_config
 
@@ -196,7 +197,7 @@ def test_serve_sells_in_the_currency_and_locale_of_its_flags(tmp_path: Path) -> 
         deadline = time.monotonic() + 60
         while house is None and proc.poll() is None and time.monotonic() < deadline:
             try:
-                house = httpx.get(f"{url}/house", timeout=1.0).json()
+                house = http_helpers.get(f"{url}/house", timeout=1.0).json()
             except httpx.HTTPError:
                 time.sleep(0.05)  # polling a starting server, bounded by the deadline
         assert house is not None, (tmp_path / "serve.log").read_text()[-2000:]

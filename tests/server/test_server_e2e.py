@@ -11,10 +11,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import websockets
 from server_helpers import Api, LiveServer, error_code, live_server, ws_auth, ws_until
+
+import http_helpers
 
 pytestmark = pytest.mark.e2e
 
@@ -27,7 +28,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
 
 @pytest.fixture
 def api(server: LiveServer) -> Iterator[Api]:
-    with httpx.Client(base_url=server.url, timeout=10) as client:
+    with http_helpers.client(base_url=server.url, timeout=10) as client:
         yield Api(client)
 
 
@@ -129,15 +130,13 @@ def test_websocket_bids_watch_and_resume(api: Api, server: LiveServer) -> None:
             assert snapshot["view"]["seq"] == 1 and "server_time" in snapshot
             await ws_until(watcher, lambda m: m["type"] == "subscribed")
 
-            # A bid over the socket: an ack for the bidder, the event pushed to the watcher fast.
-            latencies = []
+            # A bid over the socket: an ack for the bidder, the event pushed to the watcher (how
+            # fast is bench_server.py's figure: a latency on a loaded machine is no behaviour).
             for amount in (10, 20, 30):
-                sent = time.perf_counter()
                 await bidder.send(
                     json.dumps({"op": "bid", "id": amount, "auction": aid, "amount": amount})
                 )
                 event, _ = await ws_until(watcher, lambda m: m["type"] == "event")
-                latencies.append(time.perf_counter() - sent)
                 # Alone, ann's later bids raise her secret maximum: the price stays at 10 and
                 # the public event does not carry the amount (it is her maximum).
                 public = amount if amount == 10 else None
@@ -145,7 +144,6 @@ def test_websocket_bids_watch_and_resume(api: Api, server: LiveServer) -> None:
                 ack, _ = await ws_until(bidder, lambda m: m["type"] in ("ack", "error"))
                 assert ack == {"type": "ack", "id": amount, "ack": ack["ack"]}
                 assert ack["ack"]["seq"] == event["seq"]
-            assert max(latencies) < 0.1, latencies
 
             # Same codes as HTTP.
             await bidder.send(json.dumps({"op": "bid", "id": "low", "auction": aid, "amount": 5}))

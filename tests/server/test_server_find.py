@@ -9,11 +9,12 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 import websockets
 from PIL import Image
 from server_helpers import Api, LiveServer, error_code, live_server, ws_until
+
+import http_helpers
 
 pytestmark = pytest.mark.e2e
 
@@ -26,7 +27,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
 
 @pytest.fixture
 def api(server: LiveServer) -> Iterator[Api]:
-    with httpx.Client(base_url=server.url, timeout=10) as client:
+    with http_helpers.client(base_url=server.url, timeout=10) as client:
         yield Api(client)
 
 

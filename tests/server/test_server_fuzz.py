@@ -14,13 +14,14 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis.generation import GenerationMode
 from server_helpers import PASSWORD, Api, LiveServer, live_server
+
+import http_helpers
 
 pytestmark = pytest.mark.e2e
 
@@ -39,7 +40,7 @@ def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Live
             check=True,
             capture_output=True,
         )
-        with httpx.Client(base_url=server.url, timeout=10) as client:
+        with http_helpers.client(base_url=server.url, timeout=10) as client:
             api = Api(client)
             api.account("fuzzer")
             api.account("seller")

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 from server_helpers import PASSWORD, inprocess_app
 
+import http_helpers
 from auctionhouse.house import FakeClock
 
 T0 = 1_000_000.0
@@ -23,7 +24,9 @@ T0 = 1_000_000.0
 async def running(app: Any) -> AsyncIterator[httpx.AsyncClient]:
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://house") as client:
+        async with http_helpers.async_client(
+            transport=transport, base_url="http://house"
+        ) as client:
             yield client
 
 

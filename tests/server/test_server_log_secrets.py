@@ -23,6 +23,7 @@ import websockets
 from nacl.signing import SigningKey
 from server_helpers import free_port, signed_bid, write_config, ws_auth, ws_until
 
+import http_helpers
 from auctionhouse.server.redact import RedactingFilter, redact_text
 from free_ports import wait_listening
 
@@ -67,7 +68,7 @@ def test_no_secret_reaches_a_log_a_url_a_label_or_an_answer(tmp_path: Path, leve
     key = SigningKey.generate()
     secrets = [PASSWORD, NEW_PASSWORD, WRONG, SHORT, key.encode().hex()]
     try:
-        with httpx.Client(base_url=url, timeout=10) as http:
+        with http_helpers.client(base_url=url, timeout=10) as http:
 
             def call(method: str, path: str, **kw: object) -> httpx.Response:
                 r = http.request(method, path, **kw)  # type: ignore[arg-type]

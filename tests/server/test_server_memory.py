@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import websockets
 from server_helpers import (
@@ -28,6 +27,7 @@ from server_helpers import (
     wait_until,
 )
 
+import http_helpers
 from auctionhouse.client import Client
 
 pytestmark = pytest.mark.e2e
@@ -56,7 +56,7 @@ def tcp_state(sock: socket.socket) -> int:
 
 
 def connections(server: LiveServer) -> float:
-    with httpx.Client(base_url=server.url, timeout=10) as client:
+    with http_helpers.client(base_url=server.url, timeout=10) as client:
         return metric(client, "auctionhouse_websocket_connections")
 
 
@@ -164,7 +164,7 @@ def test_http_events_come_in_pages_and_the_sdk_follows_them(
     house: tuple[LiveServer, str],
 ) -> None:
     server, aid = house
-    with httpx.Client(base_url=server.url, timeout=30) as http:
+    with http_helpers.client(base_url=server.url, timeout=30) as http:
         first = http.get(f"/api/v1/auctions/{aid}/events").json()
         assert len(first["events"]) == 1000 and first["more"] and first["last_seq"] == EVENTS
         tail = http.get(f"/api/v1/auctions/{aid}/events", params={"after": EVENTS - 10}).json()
@@ -191,12 +191,12 @@ def test_an_http_client_that_never_reads_is_cut(house: tuple[LiveServer, str]) -
     finally:
         sock.close()
     # The house still answers everyone else.
-    assert httpx.get(f"{server.url}/api/v1/time", timeout=10).status_code == 200
+    assert http_helpers.get(f"{server.url}/api/v1/time", timeout=10).status_code == 200
 
 
 def test_long_descriptions_are_cut_in_lists(tmp_path: Path, house: tuple[LiveServer, str]) -> None:
     server, aid = house
-    with httpx.Client(base_url=server.url, timeout=10) as http:
+    with http_helpers.client(base_url=server.url, timeout=10) as http:
         listed = http.get("/api/v1/auctions", params={"limit": 500}).json()["auctions"]
         whole = http.get(f"/api/v1/auctions/{aid}").json()
     (row,) = [v for v in listed if v["id"] == aid]
@@ -206,7 +206,7 @@ def test_long_descriptions_are_cut_in_lists(tmp_path: Path, house: tuple[LiveSer
 
 def test_live_events_carry_a_view_without_the_description(house: tuple[LiveServer, str]) -> None:
     server, _ = house
-    with httpx.Client(base_url=server.url, timeout=10) as http:
+    with http_helpers.client(base_url=server.url, timeout=10) as http:
         tokens = {
             name: http.post(
                 "/api/v1/sessions", json={"name": name, "password": "correct horse battery"}

@@ -11,11 +11,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import websockets
 from server_helpers import Api, LiveServer, write_config, ws_auth, ws_until
 
+import http_helpers
 from auctionhouse.auction import BidPlaced
 from auctionhouse.ledger import HouseKey, Ledger, SQLiteStore, audit_database
 
@@ -76,7 +76,7 @@ def test_kill_9_mid_stream_loses_no_acknowledged_bid(tmp_path: Path) -> None:
     )
     server = LiveServer(db, config).start()
     try:
-        client = httpx.Client(base_url=server.url, timeout=10)
+        client = http_helpers.client(base_url=server.url, timeout=10)
         api = Api(client)
         api.account("seller")
         names = [f"bidder{i}" for i in range(BIDDERS)]
@@ -122,7 +122,7 @@ def test_kill_9_mid_stream_loses_no_acknowledged_bid(tmp_path: Path) -> None:
 
         # Restart on the same file and port; the API shows the same bids.
         server = LiveServer(db, config, port=server.port).start()
-        client = httpx.Client(base_url=server.url, timeout=10)
+        client = http_helpers.client(base_url=server.url, timeout=10)
         api.client = client
         events = {a: api.events(a) for a in auctions}
         by_key = {(a, e["seq"]): e for a, evs in events.items() for e in evs}
@@ -150,12 +150,18 @@ def test_kill_9_mid_stream_loses_no_acknowledged_bid(tmp_path: Path) -> None:
         for aid in auctions:
             assert seen[aid] == list(range(1, len(events[aid]) + 2)), aid
 
-        # The Vickrey auction closes at its deadline, not earlier and not much later.
-        assert time.time() < closes_at, "the restart took too long for this check"
-        assert api.view(timed)["result"] is None
-        view = api.wait_for(timed, lambda v: v["result"] is not None, timeout=15)
+        # The Vickrey auction closes at its deadline, never earlier: by its restored timer, on
+        # time, if the house was up then; at the restart, by the rules, if the kill and a slow
+        # restart on a loaded machine outlasted it (both are the house's behaviour; which one
+        # this run sees depends on the real clock, so the test checks the one it saw).
+        view = api.view(timed)
+        if view["result"] is None:
+            assert time.time() < closes_at + 1.0, "a due close was not made"
+            view = api.wait_for(timed, lambda v: v["result"] is not None, timeout=15)
+            assert closes_at <= view["result"]["closed_at"] < closes_at + 1.0
+        else:
+            assert closes_at <= view["result"]["closed_at"] <= time.time()
         assert view["result"]["outcome"] == "sold"
-        assert closes_at <= view["result"]["closed_at"] < closes_at + 1.0
         client.close()
     finally:
         if server.proc is not None and server.proc.poll() is None:
@@ -167,7 +173,7 @@ def test_kill_9_mid_stream_loses_no_acknowledged_bid(tmp_path: Path) -> None:
 def test_sigterm_drains_and_stops_cleanly(tmp_path: Path) -> None:
     db = tmp_path / "house.db"
     server = LiveServer(db, write_config(tmp_path / "house.toml")).start()
-    with httpx.Client(base_url=server.url, timeout=10) as client:
+    with http_helpers.client(base_url=server.url, timeout=10) as client:
         api = Api(client)
         api.account("seller")
         api.account("ann")

@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from secrecy_scenario import METHODS, OTHER, Scenario
 from server_helpers import Api, inprocess_app, live_server, ws_auth
 
+import http_helpers
 from auctionhouse.house import FakeClock
 
 SEALED_HIGH = 7_654_321
@@ -57,7 +58,7 @@ def test_hidden_amounts_are_never_sent_before_close(tmp_path: Path) -> None:
     record = Recorder()
     with (
         live_server(tmp_path) as server,
-        httpx.Client(
+        http_helpers.client(
             base_url=server.url, timeout=10, event_hooks={"response": [record.response]}
         ) as client,
     ):
@@ -257,7 +258,7 @@ def test_no_secret_reaches_another_account_or_anyone_over_http_and_websocket(
     def one(steps: int, data: st.DataObject) -> None:
         with (
             live_server(Path(tempfile.mkdtemp(dir=tmp_path))) as server,
-            httpx.Client(base_url=server.url, timeout=10) as client,
+            http_helpers.client(base_url=server.url, timeout=10) as client,
             contextlib.ExitStack() as sockets,
         ):
             api = Api(client)

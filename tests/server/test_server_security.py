@@ -20,6 +20,8 @@ import websockets
 from nacl.signing import SigningKey
 from server_helpers import Api, LiveServer, error_code, live_server, signed_bid, ws_auth, ws_until
 
+import http_helpers
+
 pytestmark = pytest.mark.e2e
 
 
@@ -31,7 +33,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
 
 @pytest.fixture(scope="module")
 def api(server: LiveServer) -> Iterator[Api]:
-    with httpx.Client(base_url=server.url, timeout=10) as client:
+    with http_helpers.client(base_url=server.url, timeout=10) as client:
         api = Api(client)
         api.account("seller", key=True)
         api.account("ann", key=True)
@@ -225,7 +227,7 @@ def test_floods_get_429_with_retry_after(tmp_path: Path) -> None:
             address_rate=1 / 60,
             address_burst=40.0,
         ) as server,
-        httpx.Client(base_url=server.url, timeout=10) as client,
+        http_helpers.client(base_url=server.url, timeout=10) as client,
     ):
         api = Api(client)
         api.account("seller")

@@ -17,6 +17,7 @@ import uvicorn
 import websockets
 from server_helpers import PASSWORD, free_port, ws_auth, ws_until
 
+import http_helpers
 from auctionhouse.house import FakeClock, HouseConfig
 from auctionhouse.server.app import create_app
 from auctionhouse.server.config import ServerConfig
@@ -45,7 +46,7 @@ async def serving(tmp: Path, clock: FakeClock) -> AsyncIterator[tuple[str, httpx
         await asyncio.sleep(0.02)  # polling uvicorn's flag, bounded by the deadline above
     assert server.started, task.exception() if task.done() else None
     try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+        async with http_helpers.async_client(base_url=f"http://127.0.0.1:{port}") as http:
             yield f"127.0.0.1:{port}", http
     finally:
         server.should_exit = True

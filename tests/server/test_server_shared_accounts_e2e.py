@@ -10,12 +10,12 @@ import json
 import time
 from collections.abc import Iterator
 
-import httpx
 import pytest
 import websockets
 from nacl.signing import SigningKey
 from server_helpers import Api, LiveServer, signed_bid, write_config
 
+import http_helpers
 import pg_cluster
 
 pytestmark = pytest.mark.e2e
@@ -49,7 +49,7 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer,
 
 
 def api(server: LiveServer) -> Api:
-    return Api(httpx.Client(base_url=server.url, timeout=10))
+    return Api(http_helpers.client(base_url=server.url, timeout=10))
 
 
 def test_failed_logins_count_on_every_instance(pair: tuple[LiveServer, LiveServer]) -> None:
@@ -105,7 +105,7 @@ def test_a_logout_on_one_instance_closes_the_sockets_on_the_other(
             return closed.value.rcvd.code
 
     assert asyncio.run(scenario()) == 4003
-    r = httpx.get(f"{pair[1].url}/api/v1/me", headers=a.auth("cat-l"))
+    r = http_helpers.get(f"{pair[1].url}/api/v1/me", headers=a.auth("cat-l"))
     assert r.status_code == 401
 
 

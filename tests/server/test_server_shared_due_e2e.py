@@ -12,11 +12,11 @@ import os
 import time
 from pathlib import Path
 
-import httpx
 import psycopg
 import pytest
 from server_helpers import LiveServer, write_config
 
+import http_helpers
 import pg_cluster
 
 pytestmark = pytest.mark.e2e
@@ -88,7 +88,7 @@ def test_a_job_held_by_a_killed_instance_is_taken_over(tmp_path: Path) -> None:
                 "SELECT count(*) FROM house_shared WHERE kind = 'address' AND key LIKE '10.0.%'"
             )
             assert left.fetchone() == (0,)
-        assert httpx.get(f"{survivor.url}/api/v1/time").status_code == 200  # still serving
+        assert http_helpers.get(f"{survivor.url}/api/v1/time").status_code == 200  # still serving
     finally:
         for server in servers:
             server.stop()

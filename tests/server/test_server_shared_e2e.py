@@ -13,11 +13,11 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import websockets
 from server_helpers import Api, ws_until
 
+import http_helpers
 import pg_cluster
 from auctionhouse.auction import AuctionClosed, BidPlaced
 from auctionhouse.ledger import audit_database
@@ -102,7 +102,7 @@ def test_instances_share_auctions_and_survive_a_kill_9(tmp_path: Path, instances
     for server in servers[1:]:
         server.start()
     try:
-        api = Api(httpx.Client(base_url=servers[0].url, timeout=10))
+        api = Api(http_helpers.client(base_url=servers[0].url, timeout=10))
         api.account("seller")
         bidders = [f"b{i}" for i in range(2 * instances)]
         for name in bidders:

@@ -8,11 +8,11 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-import httpx
 import pytest
 from PIL import Image
 from server_helpers import Api
 
+import http_helpers
 import pg_cluster
 from auctionhouse.ledger import audit_database
 from auctionhouse.ledger.photos import digest_of
@@ -42,8 +42,8 @@ def test_a_photo_uploaded_on_one_instance_is_served_and_audited_on_all(tmp_path:
     one.start()  # the first creates the house key the other loads
     two.start()
     try:
-        api1 = Api(httpx.Client(base_url=one.url, timeout=20))
-        api2 = Api(httpx.Client(base_url=two.url, timeout=20))
+        api1 = Api(http_helpers.client(base_url=one.url, timeout=20))
+        api2 = Api(http_helpers.client(base_url=two.url, timeout=20))
         api1.account("snapper")
         api2.tokens["snapper"] = api1.tokens["snapper"]  # sessions live in the database
         r = api1.client.post(

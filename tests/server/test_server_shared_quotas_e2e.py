@@ -6,16 +6,14 @@ runs out (``ws_lease_seconds``), with no restart of anything."""
 from __future__ import annotations
 
 import asyncio
-import json
-import time
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 import websockets
-from server_helpers import Api, LiveServer, write_config
+from server_helpers import Api, LiveServer, write_config, ws_auth_answer, ws_auth_once_free
 
+import http_helpers
 import pg_cluster
 
 pytestmark = pytest.mark.e2e
@@ -50,31 +48,18 @@ def pair(tmp_path: Any) -> Iterator[tuple[LiveServer, LiveServer]]:
 
 
 async def auth(ws: Any, token: str) -> str:
-    """Authenticate; the answer's type: ``auth``, or the error's code."""
-    await ws.send(json.dumps({"op": "auth", "token": token}))
-    while True:
-        message = json.loads(await asyncio.wait_for(ws.recv(), DEADLINE))
-        if message["type"] == "auth":
-            return "auth"
-        if message["type"] == "error":
-            return str(message["error"]["code"])
+    return await ws_auth_answer(ws, token, DEADLINE)
 
 
 async def auth_once_free(ws: Any, token: str) -> float:
-    """Authenticate as soon as the quota lets it (bounded); the seconds it took."""
-    begin = time.monotonic()
-    while (answer := await auth(ws, token)) != "auth":
-        assert answer == "quota_exceeded", answer
-        assert time.monotonic() - begin < DEADLINE, "the quota never freed a place"
-        await asyncio.sleep(0.05)
-    return time.monotonic() - begin
+    return await ws_auth_once_free(ws, token, DEADLINE)
 
 
 def test_the_websocket_quota_holds_over_every_instance(
     pair: tuple[LiveServer, LiveServer],
 ) -> None:
     a, b = pair
-    api = Api(httpx.Client(base_url=a.url, timeout=10))
+    api = Api(http_helpers.client(base_url=a.url, timeout=10))
     api.account("ann-q")
     token = api.tokens["ann-q"]
 
@@ -112,7 +97,7 @@ def test_a_stopped_instance_gives_its_places_back_at_once(
     pair: tuple[LiveServer, LiveServer],
 ) -> None:
     a, b = pair
-    api = Api(httpx.Client(base_url=a.url, timeout=10))
+    api = Api(http_helpers.client(base_url=a.url, timeout=10))
     api.account("bob-q")
     token = api.tokens["bob-q"]
 
@@ -127,6 +112,37 @@ def test_a_stopped_instance_gives_its_places_back_at_once(
             assert await auth(on_b, token) == "auth"  # no lease to wait for
         finally:
             for ws in [*on_a, on_b]:
+                await ws.close()
+
+    asyncio.run(scenario())
+
+
+def test_market_sockets_count_in_the_quota_over_every_instance(
+    pair: tuple[LiveServer, LiveServer],
+) -> None:
+    a, b = pair
+    api = Api(http_helpers.client(base_url=a.url, timeout=10))
+    api.account("cat-q")
+    token = api.tokens["cat-q"]
+
+    def markets(server: LiveServer) -> str:
+        return server.ws_url.replace("/api/v1/ws", "/api/v1/markets/ws")
+
+    async def scenario() -> None:
+        on_a = [await websockets.connect(markets(a)) for _ in range(2)]
+        on_b = [await websockets.connect(markets(b)) for _ in range(2)]
+        auction_b = await websockets.connect(b.ws_url)
+        try:
+            assert await auth(on_a[0], token) == "auth"
+            assert await auth(on_a[1], token) == "auth"
+            assert await auth(on_b[0], token) == "auth"  # 3 of 3, over both instances
+            assert await auth(on_b[1], token) == "quota_exceeded"
+            assert await auth(auction_b, token) == "quota_exceeded"  # one quota for both kinds
+            await on_a[0].close()  # a market socket's place freed on a is taken on b
+            await auth_once_free(on_b[1], token)
+            assert await auth(auction_b, token) == "quota_exceeded"
+        finally:
+            for ws in [*on_a, *on_b, auction_b]:
                 await ws.close()
 
     asyncio.run(scenario())

@@ -16,6 +16,8 @@ import httpx
 import pytest
 from server_helpers import LiveServer, live_server, wait_until
 
+import http_helpers
+
 pytestmark = pytest.mark.e2e
 
 HEADER_TIMEOUT = 1.0
@@ -154,7 +156,7 @@ def test_connections_are_capped_per_address_and_in_all(server: LiveServer) -> No
     # Closed connections free their places: the house answers again.
     def answers() -> bool:
         try:
-            return httpx.get(f"{server.url}/api/v1/time", timeout=5).status_code == 200
+            return http_helpers.get(f"{server.url}/api/v1/time", timeout=5).status_code == 200
         except httpx.HTTPError:
             return False
 

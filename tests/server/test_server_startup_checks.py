@@ -9,9 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import httpx
 import pytest
 
+import http_helpers
 from auctionhouse.house import AuctionHouse, FakeClock, HouseConfig
 from serve_process import ServeProcess, clean_env, free_port
 
@@ -107,14 +107,14 @@ def test_read_only_serves_a_tampered_ledger_and_refuses_bids(db: Path, tmp_path:
     server.start()
     try:
         api = f"{server.url}/api/v1"
-        view = httpx.get(f"{api}/auctions/1", timeout=10).json()
+        view = http_helpers.get(f"{api}/auctions/1", timeout=10).json()
         assert view["id"] == "1"
-        login = httpx.post(
+        login = http_helpers.post(
             f"{api}/sessions", json={"name": "ann", "password": "correct horse"}, timeout=10
         )
         assert login.status_code == 201, login.text
         token = login.json()["token"]
-        bid = httpx.post(
+        bid = http_helpers.post(
             f"{api}/auctions/1/bids",
             json={"amount": 1_000},
             headers={"Authorization": f"Bearer {token}"},
@@ -122,7 +122,7 @@ def test_read_only_serves_a_tampered_ledger_and_refuses_bids(db: Path, tmp_path:
         )
         assert bid.status_code == 503
         assert bid.json()["error"]["code"] == "read_only"
-        made = httpx.post(
+        made = http_helpers.post(
             f"{api}/accounts", json={"name": "dora", "password": "correct horse"}, timeout=10
         )
         assert made.json()["error"]["code"] == "read_only"

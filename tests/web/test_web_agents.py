@@ -7,11 +7,11 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from playwright.sync_api import Page, expect
 from web_helpers import PASSWORD, House, Pages, screenshot
 
+import http_helpers
 from auctionhouse.client import BidKey, Client
 from auctionhouse.mobile.owner import build_mandate
 from auctionhouse.mobile.travel import new_travel
@@ -49,7 +49,7 @@ def send_agent(home: House, key_file: Path, schedule: list[str], item: str) -> s
     }
     mandate, _ = build_mandate(data, now=time.time())
     document = {"mandate": mandate, "travel": new_travel(tuple(schedule))}
-    answer = httpx.post(f"{home.url}/api/v1/agents", json=document)
+    answer = http_helpers.post(f"{home.url}/api/v1/agents", json=document)
     assert answer.status_code == 201, answer.text
     return str(mandate["agent"])
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import httpx
 import pytest
 from playwright.sync_api import Page, expect
 from web_helpers import House, Pages, english, goto
 
+import http_helpers
 from auctionhouse.server.page import PAGE_CSP
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
@@ -31,7 +31,7 @@ def violations(page: Page) -> list[str]:
 
 
 def test_every_response_carries_the_security_headers(house: House) -> None:
-    with httpx.Client(base_url=house.url) as http:
+    with http_helpers.client(base_url=house.url) as http:
         for path in ("/", "/static/js/main.js", "/static/app.css", "/api/v1/time", "/nowhere"):
             headers = http.get(path).headers
             assert headers["content-security-policy"] == PAGE_CSP, path
@@ -87,7 +87,7 @@ def test_signing_out_revokes_the_token_everywhere(house: House, pages: Pages) ->
     other_tab.goto(house.url + "/")
     expect(other_tab.get_by_test_id("who")).to_have_text("xena")
     expect(other_tab.locator("#connection")).to_have_attribute("data-state", "live")
-    with httpx.Client(base_url=house.url) as http:
+    with http_helpers.client(base_url=house.url) as http:
         auth = {"Authorization": f"Bearer {token}"}
         assert http.get("/api/v1/me", headers=auth).status_code == 200
         page.get_by_role("button", name="Sign out").click()

@@ -100,7 +100,7 @@ from auctionhouse.ledger.ledger import META_PUBLIC_KEY
 from auctionhouse.ledger.mandate import Mandate, bid_problem, mandate_digest, parse_mandate
 from auctionhouse.ledger.photos import TYPES as PHOTO_TYPES
 from auctionhouse.ledger.photos import PhotoFiles, PhotoStore
-from auctionhouse.ledger.search import ItemText, query_terms
+from auctionhouse.ledger.search import query_terms
 from auctionhouse.ledger.store import Store
 from auctionhouse.money import format_amount
 from auctionhouse.times import utc_time
@@ -311,7 +311,6 @@ class AuctionHouse:
                 self._timers.append((due, aid))
         heapq.heapify(self._timers)
         self.markets.after_replay()
-        self._index_items()
         self._listing = ListingIndex.build(self._auctions.values(), self.clock.now())
         self._dirty_since_checkpoint = False
         self.problems = [*self.ledger.problems, *skipped, *account_problems]
@@ -1280,27 +1279,15 @@ class AuctionHouse:
         filters.check()
         now = self.clock.now()
         searched = query.strip() if query is not None else ""
-        # Words are matched in memory (listing.WordIndex: the same words as the store's
-        # full-text index, by the store contract suite), 50x faster than reading every match
-        # out of the store's index and one answer whatever the sort and filters.
+        # Words are matched in memory (listing.WordIndex, ledger/search.py's words), 50x
+        # faster than reading every match out of a store's full-text index (the stores keep
+        # none since nothing read it) and one answer whatever the sort and filters.
         terms = query_terms(searched) if searched else None
         with self._lock:
             listing = self._listing
             assert listing is not None, "built when the house opens"
             page, total = listing.page(filters, now, limit=limit, offset=offset, terms=terms)
             return [public_view(s, now) for s in page], total
-
-    def _index_items(self) -> None:
-        """Index the items the store's search index lacks (a ledger written before it had
-        one, a migrated one); a read-only house writes nothing (lists search in memory)."""
-        if self.read_only:
-            return
-        items = [
-            ItemText(aid, s.item_name, s.item_description) for aid, s in self._auctions.items()
-        ]
-        added = self.ledger.index_missing(items)
-        if added:
-            log.info("indexed %d items for search", added)
 
     def events(
         self, auction_id: str, after: int = 0, limit: int | None = None

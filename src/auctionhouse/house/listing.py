@@ -5,10 +5,10 @@ order ready beside it: for each group of auctions one filter picks (a state and 
 sorted list per sort order (sortedcontainers' ``SortedList``), whose keys are kept up to date
 as events apply and as the clock moves an auction (its opening, a Dutch clock step, a due
 close: ``auction.next_change_at``). A page is then a range read of one list (or a merge of the
-few lists a filter spans), not a sort of every candidate. The words of a search go to the
-ledger store's full-text index (ledger/search.py), which answers with the matching auction
-ids; with another sort, a few matches are sorted by their kept keys, many are found by walking
-the sort order and keeping the matches (docs/decisions/0027-maintained-sort-keys.md).
+few lists a filter spans), not a sort of every candidate. The words of a search are matched in
+memory (``WordIndex``, ledger/search.py's words); with another sort, a few matches are sorted
+by their kept keys, many are found by walking the sort order and keeping the matches
+(docs/decisions/0027-maintained-sort-keys.md).
 """
 
 from __future__ import annotations
@@ -124,9 +124,8 @@ class WordIndex:
     each distinct word's set of auction ordinals, and the sorted vocabulary, so a query term
     (a word prefix, ledger/search.py) is the union of the sets of a range of words, and the
     query the intersection of its terms: set operations in C, whatever the number of matches
-    (the store's full-text index hands matches over one Python row each: 0.2 s for 60,000).
-    The same words as ``MemoryIndex``, which the store contract suite checks agrees with the
-    stores' full-text indexes."""
+    (a store's full-text index handed matches over one Python row each: 0.2 s for 60,000).
+    Its query semantics: tests/house/test_house_search_words.py."""
 
     __slots__ = ("_postings", "_vocabulary")
 

@@ -72,6 +72,7 @@ from auctionhouse.ledger.location import redact
 from auctionhouse.ledger.photos import PhotoFiles
 from auctionhouse.ledger.photos_pg import PostgresPhotos
 from auctionhouse.ledger.postgres import (
+    LEDGER_LOCK,
     PostgresStore,
     checkpoint_of,
     record_of,
@@ -494,28 +495,50 @@ class SharedLoginThrottle(LoginThrottle):
 
 class SharedAccountStore(AccountStore):
     """Accounts and sessions in PostgreSQL, cached per instance; changes are announced so the
-    other instances' caches never serve a stale key, strike count or a logged-out session."""
+    other instances' caches never serve a stale key, strike count or a logged-out session.
+
+    A change also leaves a ``changed`` mark in ``house_shared``, which rounds read by stamp
+    (``stamp > what this instance read``). So a mark is written only under the writer lock,
+    as every other ``house_shared`` row: a stamp taken outside it could commit after a round
+    that took a higher stamp had been read, and be skipped by every instance for good."""
 
     def __init__(self, url: str, **kwargs: Any) -> None:
         self._pg = PostgresConnection(url)
         super().__init__(None, connection=self._pg, **kwargs)
+        # accounts changed while a round decides (a strike): that round pushes their marks
+        self.marks: list[str] = []
+        self._marks_lock = threading.Lock()  # strikes may be written off the event loop
 
     def set_public_key(self, account_id: str, public_key: str) -> Account:
         account = super().set_public_key(account_id, public_key)
-        self._changed(account_id)
+        self._changed(account_id)  # a worker thread, never inside a round
         return account
 
-    def write_strikes(self) -> list[str]:
-        written = super().write_strikes()  # in the round that refused (house.persist)
-        for account_id in written:
-            self._changed(account_id)
-        return written
+    def add_strike(self, account_id: str) -> None:
+        """A strike is decided inside a round (a refused signed bid, on the event loop while
+        the round's writer holds the lock): its mark goes out with that round's rows."""
+        super().add_strike(account_id)
+        with self._marks_lock:
+            self.marks.append(account_id)
+        self._announce(f"account {account_id}")
+
+    def take_marks(self) -> list[SharedRow]:
+        """The ``changed`` rows of the strikes decided since the last round (event loop)."""
+        with self._marks_lock:
+            marks, self.marks = self.marks, []
+        return [("changed", account_id, "") for account_id in dict.fromkeys(marks)]
 
     def _changed(self, account_id: str) -> None:
-        """An account row changed: a ``changed`` row in ``house_shared`` (every round pulls
-        it before deciding, so no instance decides a bid on the old key once the change is
-        committed) and an announcement (caches dropped at once, between rounds too)."""
-        self._pg.execute(_PUSH.replace("%s", "?"), ("changed", account_id, ""))
+        """An account row changed outside a round: a ``changed`` row in ``house_shared``,
+        written in a transaction holding the writer lock (it waits for the round under way;
+        every later round pulls it before deciding, so no instance decides a bid on the old
+        key once this returns), and an announcement (caches dropped at once)."""
+        try:
+            with self._pg.connection() as conn, conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (LEDGER_LOCK,))
+                conn.execute(_PUSH, ("changed", account_id, ""))
+        except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
+            raise LedgerError(f"the account database failed: {exc}") from exc
         self._announce(f"account {account_id}")
 
     def logout(self, token: str) -> Session | None:
@@ -809,6 +832,8 @@ class SharedAuctionHouse(AuctionHouse):
     def take_shared(self) -> list[SharedRow]:
         """What this instance changed since the last round (event loop)."""
         rows: list[SharedRow] = []
+        if isinstance(self.accounts, SharedAccountStore):
+            rows.extend(self.accounts.take_marks())
         if isinstance(self._nonces, _SharedNonces):
             refused, self._nonces.refused = self._nonces.refused, []
             for account, number, spent in refused:

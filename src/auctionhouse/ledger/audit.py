@@ -42,7 +42,7 @@ from auctionhouse.errors import AuctionhouseError, LedgerError, NotFound
 from auctionhouse.ledger.accounts import audit_account_rows
 from auctionhouse.ledger.encoding import GENESIS, canonical_bytes, decode_event, decode_json, link
 from auctionhouse.ledger.keys import load_public_key, verify
-from auctionhouse.ledger.ledger import META_PUBLIC_KEY, payload_digest
+from auctionhouse.ledger.ledger import FORMAT, META_FORMAT, META_PUBLIC_KEY, payload_digest
 from auctionhouse.ledger.location import is_postgres_url
 from auctionhouse.ledger.mandate import (
     ACCOUNT_PREFIX,
@@ -166,6 +166,9 @@ def audit_store(
     stored_key = store.get_meta(META_PUBLIC_KEY)
     if public_hex is not None and stored_key is not None and stored_key != public_hex:
         findings.add(None, None, "key_mismatch", "the database names another house key")
+    stored_format = store.get_meta(META_FORMAT)
+    if stored_format is not None and stored_format != FORMAT:
+        findings.add(None, None, "edited", f"the database names ledger format {stored_format!r}")
     seals = {s.auction_id: s for s in store.seals()}
     if public_hex is None and (seals or store.last_checkpoint() is not None):
         findings.add(None, None, "unverifiable", "no house key: seals and checkpoints unchecked")
@@ -252,6 +255,7 @@ def _check_checkpoints(
                 public_hex is not None
                 and verify(public_hex, payload, record.signature)
                 and data["number"] == number
+                and data.get("at") == record.at  # the stored time column is the signed one
                 and isinstance(heads, dict)
             )
         except (LedgerError, KeyError, TypeError):

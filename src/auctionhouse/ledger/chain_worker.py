@@ -13,10 +13,12 @@ The chain is taken per ``auction_id`` column; an edit of that column or of a bod
 chain, so the heads no longer match the signed ones either way.
 
 With ``--pages N`` it also hands the replay what it read, so that the file is read once: per
-page of N rows a frame (``FRAME``: rows, first and last ``pos``, length) and the page's bodies
-as one JSON array (``[body,body,...]``, the stored bytes as they were hashed), then an empty
-frame, then the JSON object. The replaying process decodes the frames instead of reading the
-file itself; the bytes it decodes are the very bytes hashed here.
+page of N rows a frame (``FRAME``: rows, first and last ``pos``, two lengths), the page's bodies
+as one JSON array (``[body,body,...]``, the stored bytes as they were hashed) and the rows'
+stored ``auction_id`` and ``seq`` columns as one JSON array of two arrays (the replay checks
+each row is filed under its event's auction and seq), then an empty frame, then the JSON
+object. The replaying process decodes the frames instead of reading the file itself; the bytes
+it decodes are the very bytes hashed here.
 """
 
 from __future__ import annotations
@@ -35,8 +37,9 @@ MIN_EVENTS = 50_000
 GENESIS = bytes(32)
 
 
-FRAME = struct.Struct("<Iqqq")
-"""A page's frame: rows, first pos, last pos, length of the JSON array that follows."""
+FRAME = struct.Struct("<Iqqqq")
+"""A page's frame: rows, first pos, last pos, the lengths of the bodies' JSON array and of the
+columns' JSON array that follow it."""
 
 
 def chain_heads(
@@ -50,20 +53,23 @@ def chain_heads(
         heads: dict[str, bytes] = {}
         get = heads.get
         rows = 0
-        cursor = db.execute("SELECT auction_id, body, pos FROM ledger_events ORDER BY pos")
+        cursor = db.execute("SELECT auction_id, body, pos, seq FROM ledger_events ORDER BY pos")
         while True:
             page = cursor.fetchmany(page_rows)
             if not page:
                 break
             rows += len(page)
-            for aid, body, _pos in page:
+            for aid, body, _pos, _seq in page:
                 heads[aid] = sha256(get(aid, GENESIS) + body).digest()
             if out is not None:
                 bodies = b"".join((b"[", b",".join([row[1] for row in page]), b"]"))
-                out.write(FRAME.pack(len(page), page[0][2], page[-1][2], len(bodies)))
+                columns = json.dumps([[row[0] for row in page], [row[3] for row in page]])
+                keys = columns.encode()
+                out.write(FRAME.pack(len(page), page[0][2], page[-1][2], len(bodies), len(keys)))
                 out.write(bodies)
+                out.write(keys)
         if out is not None:
-            out.write(FRAME.pack(0, 0, 0, 0))
+            out.write(FRAME.pack(0, 0, 0, 0, 0))
     finally:
         db.close()
     return {aid: digest.hex() for aid, digest in heads.items()}, rows

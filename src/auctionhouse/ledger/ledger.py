@@ -13,7 +13,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from hashlib import sha256
 
-from auctionhouse.auction import AuctionCreated, Event
+from auctionhouse.auction import Event
 from auctionhouse.auction.events import CLOSING_EVENTS
 from auctionhouse.errors import InvalidRequest, LedgerError, ReadOnly, SequenceConflict
 from auctionhouse.ledger.encoding import (
@@ -25,7 +25,6 @@ from auctionhouse.ledger.encoding import (
     link,
 )
 from auctionhouse.ledger.keys import HouseKey
-from auctionhouse.ledger.search import ItemText, query_terms
 from auctionhouse.ledger.store import PAGE, CheckpointRecord, NewEvent, SealRecord, Store
 from auctionhouse.ledger.verify import Verification
 
@@ -83,6 +82,12 @@ class Ledger:
             raise LedgerError(
                 "this ledger was signed with another house key "
                 f"({stored_key[:16]}..., this key is {key.public_hex[:16]}...)"
+            )
+        stored_format = store.get_meta(META_FORMAT)
+        if stored_format is not None and stored_format != FORMAT:  # never read as format 1
+            raise LedgerError(
+                f"this ledger's format is {stored_format[:16]!r}; this version reads format"
+                f" {FORMAT} (a newer version's ledger, or an edited one)"
             )
         if stored_key is None and not read_only:
             assert key is not None
@@ -156,13 +161,8 @@ class Ledger:
             rows, seals, new_heads = self._prepare(events)
             at = max(event.at for event in events)
             batch = self._signed_record("batch", at, new_heads)
-            items = [
-                ItemText(e.auction_id, e.item_name, e.item_description)
-                for e in events
-                if type(e) is AuctionCreated
-            ]
             try:
-                self._store.append(rows, seals, batch, items)
+                self._store.append(rows, seals, batch)
             except SequenceConflict:
                 self._reload()  # another writer moved a head: later appends see the truth
                 raise
@@ -324,25 +324,6 @@ class Ledger:
         payload = decode_json(seal.payload)
         payload["signature"] = seal.signature
         return dict(payload)
-
-    def search(self, query: str) -> list[str]:
-        """The auctions whose item name or description matches ``query`` (ledger/search.py),
-        through the store's full-text index. Raises ``InvalidRequest`` for a bad query."""
-        return self._store.search_items(query_terms(query))
-
-    def search_page(self, query: str, limit: int, offset: int) -> tuple[list[str], int]:
-        """One page of ``search``, newest first, and how many match (the store counts)."""
-        return self._store.search_page(query_terms(query), limit, offset)
-
-    def index_missing(self, items: Sequence[ItemText]) -> int:
-        """Put in the search index those of ``items`` it lacks (a ledger from before the index,
-        a store copied without it); returns how many. A read-only ledger indexes nothing."""
-        if self.read_only:
-            return 0
-        known = self._store.item_ids()
-        missing = [item for item in items if item.auction_id not in known]
-        self._store.add_items(missing)
-        return len(missing)
 
     def close(self) -> None:
         self._store.close()

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from auctionhouse.errors import InvalidRequest, LedgerError, NotFound, SequenceConflict
-from auctionhouse.ledger.search import ItemText, fts5_query
 from auctionhouse.ledger.store import (
     PAGE,
     CheckpointRecord,
@@ -53,39 +52,6 @@ CREATE TABLE IF NOT EXISTS ledger_meta (
 );
 """
 
-# The search index of items (ledger/search.py): a table of item texts and its FTS5 index (an
-# external-content table kept by a trigger). Items never change, so inserts are all it needs.
-# Queries are words as prefixes, all required: no phrase or NEAR, so the index keeps no
-# positions (detail=none, the smallest and fastest), and indexes the prefixes of 2 to 9
-# letters (a prefix query then reads one doclist instead of merging every longer word's: a
-# common word over 20,000 items 4.8 -> 1.0 ms of CPU).
-SEARCH_SCHEMA = """
-CREATE TABLE IF NOT EXISTS ledger_items (
-    auction_id TEXT PRIMARY KEY,
-    name TEXT NOT NULL,
-    description TEXT NOT NULL
-);
-CREATE VIRTUAL TABLE IF NOT EXISTS ledger_items_fts USING fts5(
-    name, description, content='ledger_items', tokenize='unicode61 remove_diacritics 2',
-    detail='none', prefix='2 3 4 5 6 7 8 9'
-);
-CREATE TRIGGER IF NOT EXISTS ledger_items_indexed AFTER INSERT ON ledger_items BEGIN
-    INSERT INTO ledger_items_fts (rowid, name, description)
-    VALUES (new.rowid, new.name, new.description);
-END;
-"""
-_INSERT_ITEM = "INSERT OR IGNORE INTO ledger_items (auction_id, name, description) VALUES (?, ?, ?)"
-_COUNT = "SELECT count(*) FROM ledger_items_fts WHERE ledger_items_fts MATCH ?"
-_PAGE = (
-    "SELECT i.auction_id FROM ledger_items i WHERE i.rowid IN (SELECT rowid FROM"
-    " ledger_items_fts WHERE ledger_items_fts MATCH ? ORDER BY rowid DESC LIMIT ? OFFSET ?)"
-    " ORDER BY i.rowid DESC"
-)
-_SEARCH = (
-    "SELECT i.auction_id FROM ledger_items_fts f JOIN ledger_items i ON i.rowid = f.rowid"
-    " WHERE ledger_items_fts MATCH ?"
-)
-
 TABLES = ("ledger_events", "ledger_seals", "ledger_checkpoints", "ledger_meta")
 
 _INSERT_EVENT = "INSERT INTO ledger_events (auction_id, seq, body, hash) VALUES (?, ?, ?, ?)"
@@ -105,13 +71,10 @@ class SQLiteStore:
         self._db = _connect(self.path, readonly)
         self._closed = False
         self._readonly = readonly
-        self._search_lock = threading.Lock()
-        self._search_db: sqlite3.Connection | None = None
         if readonly:
             self._require_schema()
         else:
             self._init_schema()
-        self._searchable = not readonly or self._has_table("ledger_items_fts")
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -120,7 +83,6 @@ class SQLiteStore:
         events: Sequence[NewEvent],
         seals: Sequence[SealRecord] = (),
         checkpoint: CheckpointRecord | None = None,
-        items: Sequence[ItemText] = (),
     ) -> None:
         with self._lock:
             db = self._open_db()
@@ -132,8 +94,6 @@ class SQLiteStore:
                         db.executemany(_INSERT_SEAL, seals)
                     if checkpoint is not None:
                         db.execute(_INSERT_CHECKPOINT, checkpoint)
-                    if items:
-                        db.executemany(_INSERT_ITEM, items)
                     db.execute("COMMIT")
                 except BaseException:
                     if db.in_transaction:
@@ -146,55 +106,6 @@ class SQLiteStore:
 
     def add_checkpoint(self, checkpoint: CheckpointRecord) -> None:
         self._write(_INSERT_CHECKPOINT, checkpoint)
-
-    def add_items(self, items: Sequence[ItemText]) -> None:
-        if not items:
-            return
-        with self._lock:
-            db = self._open_db()
-            try:
-                with db:
-                    db.execute("BEGIN IMMEDIATE")
-                    db.executemany(_INSERT_ITEM, items)
-            except sqlite3.Error as exc:
-                raise LedgerError(f"cannot index items: {exc}") from exc
-
-    def item_ids(self) -> set[str]:
-        if not self._searchable:
-            return set()
-        return {row[0] for row in self._read("SELECT auction_id FROM ledger_items", ())}
-
-    def search_items(self, terms: Sequence[str]) -> list[str]:
-        """Through FTS5, on a connection of its own (WAL readers do not wait for the writer's
-        fsync): a search answers while a batch commits."""
-        if not terms or not self._searchable:
-            return []
-        with self._search_lock:
-            self._open_db()  # a closed store refuses
-            try:
-                if self._search_db is None:
-                    self._search_db = _connect(self.path, self._readonly)
-                rows = self._search_db.execute(_SEARCH, (fts5_query(terms),)).fetchall()
-            except sqlite3.Error as exc:
-                raise LedgerError(f"cannot search the items: {exc}") from exc
-        return [row[0] for row in rows]
-
-    def search_page(self, terms: Sequence[str], limit: int, offset: int) -> tuple[list[str], int]:
-        """Counted and cut by FTS5 (rowids are the order items were indexed in)."""
-        if not terms or not self._searchable:
-            return [], 0
-        match = fts5_query(terms)
-        with self._search_lock:
-            self._open_db()
-            try:
-                if self._search_db is None:
-                    self._search_db = _connect(self.path, self._readonly)
-                db = self._search_db
-                total = db.execute(_COUNT, (match,)).fetchone()[0]
-                rows = db.execute(_PAGE, (match, limit, offset)).fetchall()
-            except sqlite3.Error as exc:
-                raise LedgerError(f"cannot search the items: {exc}") from exc
-        return [row[0] for row in rows], int(total)
 
     def set_meta(self, key: str, value: str) -> None:
         self._write("INSERT OR REPLACE INTO ledger_meta (key, value) VALUES (?, ?)", (key, value))
@@ -219,21 +130,36 @@ class SQLiteStore:
             (after_pos, limit),
         )
 
-    def page_arrays(self, after_pos: int, limit: int = PAGE) -> tuple[bytes, bytes] | None:
-        """The page ``page(after_pos, limit)`` would return as two JSON arrays built by SQLite
-        in one row: the positions and the stored bodies, each in the same row order (one
-        aggregate pass), or None past the last event. A restart whose chains are hashed by the
-        chain worker reads pages so (ledger/verify.py): one value per page instead of a tuple,
-        an int and a bytes object per row, and one JSON parse per page. Bodies are joined as
+    def page_arrays(
+        self, after_pos: int, limit: int = PAGE
+    ) -> tuple[bytes, bytes, bytes, bytes] | None:
+        """The page ``page(after_pos, limit)`` would return as four JSON arrays built by SQLite
+        in one row: the positions, the stored bodies, and the rows' ``auction_id`` and ``seq``
+        columns, each in the same row order (one aggregate pass), or None past the last event.
+        A restart whose chains are hashed by the chain worker reads pages so (ledger/verify.py):
+        one value per page instead of a tuple, an int and a bytes object per row, and one JSON
+        parse per page. Bodies are joined as
         they are stored; a page that is not then a valid array of them is read by rows."""
         found = self._read(
             "SELECT CAST('[' || group_concat(pos) || ']' AS BLOB),"
-            " CAST('[' || group_concat(body, ',') || ']' AS BLOB)"
-            " FROM (SELECT pos, body FROM ledger_events WHERE pos > ? ORDER BY pos LIMIT ?)",
+            " CAST('[' || group_concat(body, ',') || ']' AS BLOB),"
+            " CAST(json_group_array(auction_id) AS BLOB),"
+            " CAST(json_group_array(seq) AS BLOB)"
+            " FROM (SELECT pos, body, auction_id, seq FROM ledger_events"
+            " WHERE pos > ? ORDER BY pos LIMIT ?)",
             (after_pos, limit),
         )
-        positions, bodies = found[0]
-        return None if positions is None or bodies is None else (positions, bodies)
+        positions, bodies, auctions, seqs = found[0]
+        if positions is None or bodies is None:
+            return None
+        return positions, bodies, auctions, seqs
+
+    def keyed_page(self, after_pos: int, limit: int = PAGE) -> list[tuple[int, bytes, str, int]]:
+        return self._read(
+            "SELECT pos, body, auction_id, seq FROM ledger_events WHERE pos > ?"
+            " ORDER BY pos LIMIT ?",
+            (after_pos, limit),
+        )
 
     def records_for(self, auction_id: str, after_seq: int = 0) -> list[EventRecord]:
         rows = self._read(
@@ -339,10 +265,6 @@ class SQLiteStore:
             if not self._closed:
                 self._closed = True
                 self._db.close()
-        with self._search_lock:
-            if self._search_db is not None:
-                self._search_db.close()
-                self._search_db = None
 
     @contextmanager
     def read_snapshot(self) -> Iterator[None]:
@@ -391,16 +313,9 @@ class SQLiteStore:
                 raise LedgerError(f"{self.path}: cannot switch the database to WAL ({mode})")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(SCHEMA)
-            self._db.executescript(SEARCH_SCHEMA)
         except sqlite3.DatabaseError as exc:
             self._db.close()
             raise InvalidRequest(f"{self.path}: not a usable SQLite database: {exc}") from exc
-
-    def _has_table(self, name: str) -> bool:
-        found = self._db.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
-        ).fetchone()
-        return found is not None
 
     def _require_schema(self) -> None:
         try:

@@ -15,7 +15,6 @@ from collections.abc import Iterator, Sequence
 from typing import NamedTuple, Protocol
 
 from auctionhouse.errors import LedgerError, SequenceConflict
-from auctionhouse.ledger.search import ItemText, MemoryIndex
 
 
 class EventRecord(NamedTuple):
@@ -62,38 +61,23 @@ class Store(Protocol):
         events: Sequence[NewEvent],
         seals: Sequence[SealRecord] = (),
         checkpoint: CheckpointRecord | None = None,
-        items: Sequence[ItemText] = (),
     ) -> None:
-        """Make ``events``, ``seals`` and ``checkpoint`` durable in one transaction, or nothing,
-        with ``items`` (new auctions' item texts) in the search index.
+        """Make ``events``, ``seals`` and ``checkpoint`` durable in one transaction, or nothing.
 
         A ``(auction_id, seq)``, seal or checkpoint number that exists already raises
         ``SequenceConflict``.
         """
         ...
 
-    def add_items(self, items: Sequence[ItemText]) -> None:
-        """Put ``items`` in the search index (an auction already there is left as it is)."""
-        ...
-
-    def item_ids(self) -> set[str]:
-        """The auctions in the search index."""
-        ...
-
-    def search_items(self, terms: Sequence[str]) -> list[str]:
-        """The auctions whose item matches every one of ``terms`` (``search.query_terms``) as a
-        word prefix, in no particular order; [] for no terms."""
-        ...
-
-    def search_page(self, terms: Sequence[str], limit: int, offset: int) -> tuple[list[str], int]:
-        """One page of ``search_items``, the last indexed first (newest first), and how many
-        match in all: counted and cut by the index itself, whatever the number of matches."""
-        ...
-
     def add_checkpoint(self, checkpoint: CheckpointRecord) -> None: ...
 
     def page(self, after_pos: int, limit: int = PAGE) -> list[tuple[int, bytes]]:
         """Up to ``limit`` ``(pos, body)`` pairs with ``pos > after_pos``, in ``pos`` order."""
+        ...
+
+    def keyed_page(self, after_pos: int, limit: int = PAGE) -> list[tuple[int, bytes, str, int]]:
+        """``page`` with each row's stored ``auction_id`` and ``seq`` columns: ``(pos, body,
+        auction_id, seq)`` (the start-up pass checks them against the event, decision 0010)."""
         ...
 
     def records_for(self, auction_id: str, after_seq: int = 0) -> list[EventRecord]:
@@ -145,7 +129,6 @@ class MemoryStore:
         self._seals: dict[str, SealRecord] = {}
         self._checkpoints: list[CheckpointRecord] = []
         self._meta: dict[str, str] = {}
-        self._items = MemoryIndex()
         self._closed = False
 
     def append(
@@ -153,7 +136,6 @@ class MemoryStore:
         events: Sequence[NewEvent],
         seals: Sequence[SealRecord] = (),
         checkpoint: CheckpointRecord | None = None,
-        items: Sequence[ItemText] = (),
     ) -> None:
         with self._lock:
             self._check_open()
@@ -178,27 +160,6 @@ class MemoryStore:
                 self._seals[seal.auction_id] = seal
             if checkpoint is not None:
                 self._checkpoints.append(checkpoint)
-            self._items.add(items)
-
-    def add_items(self, items: Sequence[ItemText]) -> None:
-        with self._lock:
-            self._check_open()
-            self._items.add(items)
-
-    def item_ids(self) -> set[str]:
-        with self._lock:
-            self._check_open()
-            return self._items.ids()
-
-    def search_items(self, terms: Sequence[str]) -> list[str]:
-        with self._lock:
-            self._check_open()
-            return self._items.search(terms)
-
-    def search_page(self, terms: Sequence[str], limit: int, offset: int) -> tuple[list[str], int]:
-        found = self.search_items(terms)
-        found.reverse()
-        return found[offset : offset + limit], len(found)
 
     def add_checkpoint(self, checkpoint: CheckpointRecord) -> None:
         with self._lock:
@@ -215,6 +176,12 @@ class MemoryStore:
             self._check_open()
             chunk = self._records[max(after_pos, 0) : max(after_pos, 0) + limit]
             return [(r.pos, r.body) for r in chunk]
+
+    def keyed_page(self, after_pos: int, limit: int = PAGE) -> list[tuple[int, bytes, str, int]]:
+        with self._lock:
+            self._check_open()
+            chunk = self._records[max(after_pos, 0) : max(after_pos, 0) + limit]
+            return [(r.pos, r.body, r.auction_id, r.seq) for r in chunk]
 
     def records_for(self, auction_id: str, after_seq: int = 0) -> list[EventRecord]:
         with self._lock:

@@ -34,7 +34,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from hashlib import sha256
-from operator import lt
+from operator import attrgetter, itemgetter, lt
 
 import orjson
 
@@ -166,6 +166,7 @@ class Verification:
                             lasts[event.auction_id] = event
                 except (LedgerError, TypeError, AttributeError):  # a row edited to garbage
                     out = self._slow_page(rows, [] if chains is not None else out)
+                pages.check(out, self.fail)
                 self.events_read += len(out)
                 yield from out
             if chains is not None:
@@ -278,6 +279,7 @@ class Verification:
                         number == expected
                         and data["number"] == number
                         and data["prev"] == prev
+                        and data.get("at") == record.at  # the stored time is the signed one
                         and isinstance(heads, dict)
                     )
                 except (ValueError, KeyError, TypeError):
@@ -438,21 +440,23 @@ class _Chains:
             return None
         return cls(proc)
 
-    def next_frame(self) -> tuple[int, int, int, bytearray] | None:
+    def next_frame(self) -> tuple[int, int, int, bytearray, bytearray] | None:
         """The next page the worker read: (rows, first pos, last pos, its bodies as one JSON
-        array); rows 0 after the last page. None once the stream broke (the worker failed or
-        was silent for ``RESULT_TIMEOUT``): the pass then reads the file itself."""
+        array, its rows' ``[[auction_id, ...], [seq, ...]]`` columns as JSON); rows 0 after
+        the last page. None once the stream broke (the worker failed or was silent for
+        ``RESULT_TIMEOUT``): the pass then reads the file itself."""
         if not self.streaming:
             return None
         head = self._read(chain_worker.FRAME.size)
         if head is not None:
-            rows, first, last, length = chain_worker.FRAME.unpack(head)
+            rows, first, last, length, keys_length = chain_worker.FRAME.unpack(head)
             if rows == 0:
                 self.streaming, self._ended = False, True
-                return 0, 0, 0, bytearray()
+                return 0, 0, 0, bytearray(), bytearray()
             bodies = self._read(length)
-            if bodies is not None:
-                return rows, first, last, bodies
+            keys = self._read(keys_length) if bodies is not None else None
+            if bodies is not None and keys is not None:
+                return rows, first, last, bodies, keys
         self.streaming = False
         return None
 
@@ -503,6 +507,32 @@ class _Chains:
             self._proc.stdout.close()
 
 
+_POS_BODY = itemgetter(0, 1)
+_AUCTION_SEQ = itemgetter(2, 3)
+_EVENT_KEY = attrgetter("auction_id", "seq")
+_EVENT_AUCTION = attrgetter("auction_id")
+_EVENT_SEQ = attrgetter("seq")
+
+
+def _columns(keys: bytes | bytearray) -> tuple[object, object]:
+    """The ``[[auction_id, ...], [seq, ...]]`` columns a worker frame carries; two Nones
+    (never equal to a page's columns) when they are not that."""
+    try:
+        found = orjson.loads(keys)
+    except orjson.JSONDecodeError:
+        return None, None
+    if isinstance(found, list) and len(found) == 2:
+        return found[0], found[1]
+    return None, None
+
+
+def _filed_as(events: list[Event], auctions: object, seqs: object) -> bool:
+    """Whether the rows' stored ``auction_id`` and ``seq`` columns (decoded JSON arrays, in
+    row order) are exactly the events' own: the check ``_Pages.check`` makes on a page read
+    by rows, for a page decoded in one piece (C loops: ~0.1 us an event)."""
+    return auctions == list(map(_EVENT_AUCTION, events)) and seqs == list(map(_EVENT_SEQ, events))
+
+
 class _Pages:
     """The event pages in ``pos`` order, read on the replaying thread. (Reading ahead on a
     second thread was measured: on a loaded 2-core machine the GIL hand-offs cost more wall
@@ -512,17 +542,36 @@ class _Pages:
         self._store = store
         self._done = False
         self.after = 0  # the last position handed out
+        self._keyed: list[tuple[int, bytes, str, int]] = []  # the last page, with its columns
 
     def next(self) -> list[tuple[int, bytes]]:
-        """The next page ([] at the end); ``LedgerError`` when it cannot be read."""
+        """The next page ([] at the end) as ``(pos, body)`` rows; the rows' stored auction and
+        seq columns are kept for ``check``. ``LedgerError`` when it cannot be read."""
         if self._done:
             return []
-        rows = self._store.page(self.after, PAGE)
-        if len(rows) < PAGE:
+        keyed = self._store.keyed_page(self.after, PAGE)
+        if len(keyed) < PAGE:
             self._done = True
-        if rows:
-            self.after = rows[-1][0]
-        return rows
+        if keyed:
+            self.after = keyed[-1][0]
+        self._keyed = keyed
+        return list(map(_POS_BODY, keyed))
+
+    def check(self, events: list[Event], fail: Callable[[str], None]) -> None:
+        """Every row of the page is filed under its event's auction and seq: the chains are
+        hashed from the bodies, so a row moved to another auction or seq by its columns (what
+        the API, the catch-up and the audit read by) would not break them (decision 0010)."""
+        keys = list(map(_AUCTION_SEQ, self._keyed))
+        if keys == list(map(_EVENT_KEY, events)):  # C loops: ~0.1 us an event
+            return
+        if len(events) != len(keys):  # a row that cannot be read was named already
+            return
+        for (aid, seq), event in zip(keys, events, strict=True):
+            if (aid, seq) != (event.auction_id, event.seq):
+                fail(
+                    f"{where(aid, seq)}: the event filed here is auction {event.auction_id}"
+                    f" seq {event.seq} (edited)"
+                )
 
     def next_events(self, chains: _Chains) -> list[Event] | None:
         """The next page decoded ([] at the end), for a pass that needs no stored bytes (the
@@ -535,13 +584,17 @@ class _Pages:
             return []
         frame = chains.next_frame()
         if frame is not None:
-            count, first, last, bodies = frame
+            count, first, last, bodies, keys = frame
             if count == 0:
                 self._done = True
                 return []
             if first > self.after:
                 streamed = decode_records(bodies)
-                if streamed is not None and len(streamed) == count:
+                if (
+                    streamed is not None
+                    and len(streamed) == count
+                    and _filed_as(streamed, *_columns(keys))
+                ):
                     self.after = last
                     return streamed
             chains.streaming = False  # this page by rows, then the file from here
@@ -565,6 +618,10 @@ class _Pages:
             or not all(map(lt, positions, positions[1:]))
         ):
             return None
+        try:
+            auctions, seqs = orjson.loads(arrays[2]), orjson.loads(arrays[3])
+        except orjson.JSONDecodeError:
+            return None
         if exact and None in events:  # rows only the exact path builds: from their own bytes
             rows = self._store.page(self.after, PAGE)
             if [pos for pos, _body in rows] != positions:
@@ -575,6 +632,8 @@ class _Pages:
                         events[i] = decode_event(rows[i][1])
             except LedgerError:
                 return None
+        if not _filed_as(events, auctions, seqs):  # type: ignore[arg-type]
+            return None  # a row filed under another auction or seq: named by the row path
         if len(events) < PAGE:
             self._done = True
         self.after = positions[-1]

@@ -24,8 +24,8 @@ from auctionhouse.server.config import ServerConfig
 
 
 def records_path(config: ServerConfig) -> Path:
-    """Home's records of its agents: ``DB.agents`` beside the house's SQLite file (on a
-    PostgreSQL house, beside the default path: each instance keeps its own records)."""
+    """Home's records of its agents and the hops the site took: ``DB.agents`` beside the
+    house's SQLite file (a shared house keeps both in its database)."""
     path = Path(f"{config.db}.agents")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -37,8 +37,16 @@ def records_path(config: ServerConfig) -> Path:
 def create_site_app(config: ServerConfig | None = None, *, clock: Clock | None = None) -> FastAPI:
     config = config or ServerConfig()
     app = create_app(config, clock=clock)
-    records = HomeRecords(records_path(config))
-    host = AgentHost(app.state.server, config.agents, records)
+    records: HomeRecords
+    if config.database_url is not None:  # every instance's records: one table of the house
+        from auctionhouse.mobile.shared_records import SharedHomeRecords
+
+        records = SharedHomeRecords(config.database_url)
+    else:
+        records = HomeRecords(records_path(config))
+    # the hops a site took are kept in the same file (house/visitors.py; on a shared house
+    # in its database, with the visits of every instance: house/shared_visitors.py)
+    host = AgentHost(app.state.server, config.agents, records, hops_path=records_path(config))
     app.state.agents = host
     app.include_router(router)
     inner = app.router.lifespan_context

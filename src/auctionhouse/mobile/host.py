@@ -29,10 +29,13 @@ from __future__ import annotations
 
 import asyncio
 import fnmatch
+import functools
 import logging
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, TypeVar
 
 import httpx
 
@@ -49,11 +52,10 @@ from auctionhouse.errors import (
     InvalidMandate,
     InvalidRequest,
     MandateExpired,
-    QuotaExceeded,
-    ReplayedHop,
 )
 from auctionhouse.house import AuctionHouse
 from auctionhouse.house.agent_policy import AgentPolicy
+from auctionhouse.house.visitors import LocalVisitors, VisitorBook, replayed
 from auctionhouse.ledger.mandate import Mandate, parse_mandate, site_url
 from auctionhouse.mobile.courier import Courier
 from auctionhouse.mobile.market import MandateMarket
@@ -73,6 +75,7 @@ from auctionhouse.server.app import ServerState
 from auctionhouse.times import utc_time
 
 log = logging.getLogger("auctionhouse.mobile")
+T = TypeVar("T")
 BUSY = (429, 503)
 MOVE_ATTEMPTS = 5
 MAX_KNOWN = 1024  # sites a site remembers from what agents disclose
@@ -94,15 +97,22 @@ class Visit:
 
 class AgentHost:
     def __init__(
-        self, server: ServerState, policy: AgentPolicy, records: HomeRecords | None = None
+        self,
+        server: ServerState,
+        policy: AgentPolicy,
+        records: HomeRecords | None = None,
+        *,
+        hops_path: Path | None = None,
     ) -> None:
         self.server = server
         self.policy = policy
         self.records = records or HomeRecords()
         self.url = site_url(policy.site_url) if policy.site_url else ""
         self.known: dict[str, None] = dict.fromkeys(site_url(p) for p in policy.peers)
-        self.visiting: dict[str, Visit] = {}
-        self.hops: dict[str, tuple[int, float]] = {}  # agent -> (last hop here, its expiry)
+        self.visiting: dict[str, Visit] = {}  # the visits this process runs
+        # Hops and visits of the whole site (every instance of a shared house): house/visitors.py
+        self._hops_path = hops_path
+        self._book: VisitorBook | None = None
         self.counts: Counter[str] = Counter()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._http: httpx.AsyncClient | None = None
@@ -121,8 +131,32 @@ class AgentHost:
         self._http = httpx.AsyncClient(limits=limits, timeout=self.policy.move_timeout)
         self._courier = Courier(self._http, self.sign, self.counts, lambda: self.url)
         self._runtime = Runtime(self.house.clock)
-        self.hops = self.records.hops(self.now())  # a replay stays refused after a restart
+        self._book = await asyncio.get_running_loop().run_in_executor(None, self._open_book)
         self._hub = EmbeddedHouse(self.server.service)
+
+    def _open_book(self) -> VisitorBook:
+        """The shared house's book in its database (its instances' leases keep the visits
+        alive), or this process's (its hops in ``hops_path``: a replay stays refused after a
+        restart)."""
+        leases = self.server.hub.leases
+        url = self.server.config.database_url
+        if url is not None and leases is not None:
+            from auctionhouse.house.shared_visitors import SharedVisitors
+
+            return SharedVisitors(url, leases.instance)
+        return LocalVisitors(self._hops_path, self.now())
+
+    async def _booked(self, call: Callable[[], T]) -> T:
+        """A call of the visitor book: at once for this process's (memory), on a worker thread
+        for a shared house's (a database round trip)."""
+        if isinstance(self._book, LocalVisitors):
+            return call()
+        return await asyncio.get_running_loop().run_in_executor(None, call)
+
+    @property
+    def book(self) -> VisitorBook:
+        assert self._book is not None, "the agent host is not started"
+        return self._book
 
     async def stop(self) -> None:
         for task in list(self._tasks):
@@ -135,6 +169,8 @@ class AgentHost:
             await self._courier.close()
         if self._http is not None:
             await self._http.aclose()
+        if self._book is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self._book.close)
         self.records.close()
 
     @property
@@ -168,7 +204,7 @@ class AgentHost:
             "visit_seconds": p.visit_seconds,
             "max_bids": p.max_bids,
             "max_money": p.max_money,
-            "visiting": len(self.visiting),
+            "visiting": self.book.visiting(),
             "known_sites": list(self.known),
         }
 
@@ -189,12 +225,15 @@ class AgentHost:
         }
         return self.sign(RECEIPT_CONTEXT, statement)
 
-    def arrive(self, body: Any, base_url: str) -> dict[str, Any]:
+    async def arrive(self, body: Any, base_url: str) -> dict[str, Any]:
         """Check an arriving agent and take it in; returns the signed receipt.
 
         Raises ``InvalidRequest`` (malformed), ``InvalidMandate`` (signature, strategy),
         ``MandateExpired``, ``ReplayedHop``, ``AgentRefused`` (policy), ``QuotaExceeded``
-        (visiting agents at once) or ``Conflict`` (the agent is here already); nothing is kept.
+        (visiting agents at once, on every instance of the house) or ``Conflict`` (the agent
+        is here already); nothing is kept. The hop and the visit are checked and recorded in
+        one step of the site's ``VisitorBook`` (a database round trip on a shared house, off
+        the event loop).
         """
         self.url = self.url or site_url(base_url)
         if not isinstance(body, dict) or set(body) != {"mandate", "travel"}:
@@ -205,9 +244,10 @@ class AgentHost:
         travel["spent"] = max(travel["spent"], spent_in_log(travel["log"]))
         now = self.now()
         hop = travel["hop"]
-        seen = self.hops.get(mandate.agent)
-        if seen is not None and hop <= seen[0]:
-            raise ReplayedHop(f"agent {mandate.agent} came here on hop {seen[0]}; this is {hop}")
+        book = self.book
+        seen = await self._booked(functools.partial(book.last_hop, mandate.agent))
+        if seen is not None and hop <= seen:  # first, as before: a home's retried return
+            raise replayed(mandate.agent, seen, hop)  # hears replayed_hop, not home already
         at_home = mandate.home == self.url
         returning = at_home and travel["state"] == "HOME"
         launch = at_home and travel["state"] == "STARTING" and hop == 0 and not travel["log"]
@@ -224,21 +264,31 @@ class AgentHost:
                 )
             if not self.policy.enabled or not self.policy.accepts(mandate.owner_key):
                 raise AgentRefused("this site does not accept visiting agents of this owner")
-            if mandate.agent in self.visiting:
-                raise Conflict(f"agent {mandate.agent} is here already")
-            if len(self.visiting) >= self.policy.max_agents:
-                raise QuotaExceeded(f"this site hosts {self.policy.max_agents} agents at once")
             if now > mandate.return_by:
                 raise MandateExpired(
                     f"agent {mandate.agent} is past its return-by"
                     f" ({utc_time(mandate.return_by)}): go home",
                     return_by=mandate.return_by,
                 )
-            if launch:
+            if launch and mandate.agent in self.records:
+                raise InvalidRequest(f"agent {mandate.agent} was launched already")
+        # replayed_hop, here already (conflict), quota_exceeded: over the whole house
+        admit = functools.partial(
+            book.admit,
+            mandate.agent,
+            hop,
+            mandate.expires,
+            now,
+            stay=not returning,
+            max_agents=self.policy.max_agents,
+        )
+        await self._booked(admit)
+        if launch:
+            try:
                 self.records.launch(mandate, now)
-        self.hops[mandate.agent] = (hop, mandate.expires)
-        self.records.note_hop(mandate.agent, hop, mandate.expires)
-        self._forget_expired(now)
+            except BaseException:
+                self.book.leave(mandate.agent)
+                raise
         receipt = self.sign(
             RECEIPT_CONTEXT,
             {
@@ -259,13 +309,6 @@ class AgentHost:
         self.visiting[mandate.agent] = visit
         self._spawn(self._run(visit))
         return receipt
-
-    def _forget_expired(self, now: float) -> None:
-        if len(self.hops) > 4 * self.policy.max_agents:
-            expired = [a for a, (_, exp) in self.hops.items() if exp < now]
-            for agent in expired:
-                del self.hops[agent]
-            self.records.forget_hops(expired)
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -346,6 +389,10 @@ class AgentHost:
                 log.exception("agent %s could not be sent home", agent)
         finally:
             self.visiting.pop(agent, None)
+            if isinstance(self._book, LocalVisitors):
+                self._book.leave(agent)
+            elif self._book is not None:  # a database write on a shared house: off the loop
+                asyncio.get_running_loop().run_in_executor(None, self._book.leave, agent)
 
     def _money_here(self, visit: Visit) -> int:
         """The most the agent may still commit here: the mandate's cap, what is left of its

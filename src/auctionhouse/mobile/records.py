@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +31,7 @@ class HomeRecords:
         self._checked: dict[str, tuple[int, list[dict[str, Any]]]] = {}
         self._owned: dict[str, list[str]] = {}  # owner key -> its agents, oldest first
         self._lock = threading.Lock()
+        self._changes = threading.RLock()  # a record's read, change and write, one at a time
         self._db: sqlite3.Connection | None = None
         if path is not None:
             try:
@@ -38,42 +41,11 @@ class HomeRecords:
                 self._db.execute(
                     "CREATE TABLE IF NOT EXISTS mobile_agents (id TEXT PRIMARY KEY, record TEXT)"
                 )
-                self._db.execute(
-                    "CREATE TABLE IF NOT EXISTS agent_hops"
-                    " (agent TEXT PRIMARY KEY, hop INTEGER NOT NULL, expires REAL NOT NULL)"
-                )
                 for agent, text in self._db.execute("SELECT id, record FROM mobile_agents"):
                     self._records[agent] = json.loads(text)
                     self._owned.setdefault(self._records[agent]["owner_key"], []).append(agent)
             except sqlite3.Error as exc:
                 raise ConfigError(f"cannot open the agents' records {path}: {exc}") from None
-
-    def hops(self, now: float) -> dict[str, tuple[int, float]]:
-        """The last hop on which each agent arrived here (and its mandate's expiry), for the
-        agents whose mandates have not expired: a replay stays refused after a restart."""
-        if self._db is None:
-            return {}
-        with self._lock:
-            self._db.execute("DELETE FROM agent_hops WHERE expires < ?", (now,))
-            rows = self._db.execute("SELECT agent, hop, expires FROM agent_hops").fetchall()
-        return {agent: (hop, expires) for agent, hop, expires in rows}
-
-    def note_hop(self, agent: str, hop: int, expires: float) -> None:
-        """Remember that ``agent`` arrived here on ``hop`` (before the receipt goes out)."""
-        if self._db is not None:
-            with self._lock:
-                self._db.execute(
-                    "INSERT OR REPLACE INTO agent_hops (agent, hop, expires) VALUES (?, ?, ?)",
-                    (agent, hop, expires),
-                )
-
-    def forget_hops(self, agents: list[str]) -> None:
-        if self._db is not None and agents:
-            with self._lock, self._db:
-                self._db.execute("BEGIN")
-                self._db.executemany(
-                    "DELETE FROM agent_hops WHERE agent = ?", [(a,) for a in agents]
-                )
 
     def close(self) -> None:
         if self._db is not None:
@@ -90,16 +62,52 @@ class HomeRecords:
                     "INSERT OR REPLACE INTO mobile_agents (id, record) VALUES (?, ?)", rows
                 )
 
+    # -- where records are kept (memory and DB.agents here; a shared house's database:
+    # mobile/shared_records.py): one record read, a change of some read and written in one
+    # step, a new one added only if its agent has none, the agents of an owner
+
+    def _get(self, agent: str) -> dict[str, Any] | None:
+        return self._records.get(agent)
+
+    def _known(self, agents: set[str]) -> set[str]:
+        return {a for a in agents if a in self._records}
+
+    @contextmanager
+    def _changing(self, agents: list[str]) -> Iterator[dict[str, dict[str, Any]]]:
+        """The records of ``agents`` (those there are) to change; written when the block
+        ends without an error."""
+        with self._changes:
+            records = {a: self._records[a] for a in agents if a in self._records}
+            yield records
+            self._save(*records.values())
+
+    def _insert(self, record: dict[str, Any]) -> bool:
+        """Add a new record; False if its agent has one already (nothing is changed)."""
+        with self._changes:
+            if record["agent"] in self._records:
+                return False
+            self._records[record["agent"]] = record
+            self._owned.setdefault(record["owner_key"], []).append(record["agent"])
+            self._save(record)
+        return True
+
+    def _agents_of(self, owner_key: str, limit: int) -> list[str]:
+        """The newest ``limit`` agents of ``owner_key``, oldest first."""
+        return self._owned.get(owner_key, [])[-limit:]
+
+    # -- the records
+
     def __contains__(self, agent: str) -> bool:
-        return agent in self._records
+        return self._get(agent) is not None
 
     def is_home(self, agent: str) -> bool:
-        record = self._records.get(agent)
+        record = self._get(agent)
         return record is not None and record["returned_at"] is not None
 
     def launch(self, mandate: Mandate, now: float) -> None:
-        """A new record for an agent leaving home (a relaunch of a known agent is refused)."""
-        if mandate.agent in self._records:
+        """A new record for an agent leaving home (a relaunch of a known agent is refused,
+        on every instance of a shared house at once)."""
+        if mandate.agent in self:
             raise InvalidRequest(f"agent {mandate.agent} was launched already")
         record = {
             "agent": mandate.agent,
@@ -118,13 +126,12 @@ class HomeRecords:
             "returned_at": None,
             "document": None,
         }
-        self._records[mandate.agent] = record
-        self._owned.setdefault(mandate.owner_key, []).append(mandate.agent)
-        self._save(record)
+        if not self._insert(record):
+            raise InvalidRequest(f"agent {mandate.agent} was launched already")
 
     def progress(self, agent: str, message: dict[str, Any]) -> None:
         """A site's signed progress message; a forged or unknown one is refused."""
-        if agent not in self._records:
+        if agent not in self:
             raise NotFound(f"no agent {agent!r} launched from this house")
         if message.get("agent") != agent or not statement_holds(PROGRESS_CONTEXT, message):
             raise InvalidRequest("a progress message must be signed by the site that sends it")
@@ -144,10 +151,12 @@ class HomeRecords:
         if not statement_holds(PROGRESS_CONTEXT, batch):
             raise InvalidRequest("a progress batch must be signed by the site that sends it")
         site, key = batch["site"], batch["site_key"]
+        named = {m["agent"] for m in batch["messages"] if isinstance(m.get("agent"), str)}
+        ours = self._known(named)
         mine = [
             {**m, "site": site, "site_key": key}  # a site speaks for itself only
             for m in batch["messages"]
-            if isinstance(m.get("agent"), str) and m["agent"] in self._records
+            if isinstance(m.get("agent"), str) and m["agent"] in ours
         ]
         self.add_progress(mine)
         return len(mine)
@@ -155,13 +164,14 @@ class HomeRecords:
     def add_progress(self, messages: list[dict[str, Any]]) -> None:
         """Apply checked progress messages (each names its ``site`` and ``site_key``) to their
         agents' records, and write the records changed in one transaction."""
-        changed: dict[str, dict[str, Any]] = {}
-        for message in messages:
-            record = self._records.get(message["agent"])
-            if record is not None and len(record["progress"]) < MAX_PROGRESS:
-                self._apply(record, message)
-                changed[record["agent"]] = record
-        self._save(*changed.values())
+        agents = sorted({m["agent"] for m in messages})
+        if not agents:
+            return
+        with self._changing(agents) as records:
+            for message in messages:
+                record = records.get(message["agent"])
+                if record is not None and len(record["progress"]) < MAX_PROGRESS:
+                    self._apply(record, message)
 
     @staticmethod
     def _apply(record: dict[str, Any], message: dict[str, Any]) -> None:
@@ -188,25 +198,25 @@ class HomeRecords:
 
     def returned(self, mandate: Mandate, document: dict[str, Any], now: float) -> None:
         """The agent is home: keep its final document (its trip log)."""
-        record = self._records.get(mandate.agent)
-        if record is None:
-            raise NotFound(f"no agent {mandate.agent!r} launched from this house")
-        if record["returned_at"] is not None:
-            raise Conflict(f"agent {mandate.agent} is home already: a second return is refused")
-        travel = document["travel"]
-        record.update(
-            state="HOME",
-            where=mandate.home,
-            hop=travel.get("hop"),
-            returned_at=now,
-            document=document,
-            result=travel.get("result"),
-            spent=travel.get("spent", 0),
-        )
-        self._save(record)
+        with self._changing([mandate.agent]) as records:
+            record = records.get(mandate.agent)
+            if record is None:
+                raise NotFound(f"no agent {mandate.agent!r} launched from this house")
+            if record["returned_at"] is not None:
+                raise Conflict(f"agent {mandate.agent} is home already: a second return is refused")
+            travel = document["travel"]
+            record.update(
+                state="HOME",
+                where=mandate.home,
+                hop=travel.get("hop"),
+                returned_at=now,
+                document=document,
+                result=travel.get("result"),
+                spent=travel.get("spent", 0),
+            )
 
     def _record(self, agent: str) -> dict[str, Any]:
-        record = self._records.get(agent)
+        record = self._get(agent)
         if record is None:
             raise NotFound(f"no agent {agent!r} launched from this house")
         return record
@@ -268,8 +278,8 @@ class HomeRecords:
         self, owner_key: str, now: float, grace: float, limit: int = 100
     ) -> list[dict[str, Any]]:
         """The live records of ``owner_key``'s agents, newest first (at most ``limit``)."""
-        agents = self._owned.get(owner_key.lower(), [])
-        return [self.view(agent, now, grace) for agent in reversed(agents[-limit:])]
+        agents = self._agents_of(owner_key.lower(), limit)
+        return [self.view(agent, now, grace) for agent in reversed(agents)]
 
     def log(self, agent: str) -> dict[str, Any]:
         """The trip log as it came home, with what the verification found."""

@@ -21,6 +21,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
 from auctionhouse.errors import AuctionhouseError, InvalidRequest
@@ -54,10 +55,10 @@ async def _json_body(request: Request) -> Any:
         raise InvalidRequest("the sender hung up before the whole document arrived") from None
 
 
-def _arrive(host: AgentHost, body: Any, base_url: str) -> tuple[int, dict[str, Any], Any]:
+async def _arrive(host: AgentHost, body: Any, base_url: str) -> tuple[int, dict[str, Any], Any]:
     """(status, answer, the refusal's error) for one arriving document."""
     try:
-        return 201, host.arrive(body, base_url), None
+        return 201, await host.arrive(body, base_url), None
     except AuctionhouseError as exc:
         host.counts[f"refused_{exc.code}"] += 1
         status, error = error_body(exc)
@@ -69,7 +70,7 @@ def _arrive(host: AgentHost, body: Any, base_url: str) -> tuple[int, dict[str, A
 async def arrive(request: Request) -> Response:
     """An agent document arrives: a signed receipt, or the refusal (signed) with its code."""
     body = await _json_body(request)
-    status, answer, exc = _arrive(host_of(request), body, str(request.base_url))
+    status, answer, exc = await _arrive(host_of(request), body, str(request.base_url))
     headers = retry_after_header(exc) if exc is not None else None
     return JSONResponse(answer, status_code=status, headers=headers)
 
@@ -84,7 +85,7 @@ async def arrive_batch(request: Request) -> dict[str, Any]:
     host, base_url = host_of(request), str(request.base_url)
     results = []
     for document in agents:
-        status, answer, _ = _arrive(host, document, base_url)
+        status, answer, _ = await _arrive(host, document, base_url)
         results.append({"status": status, "body": answer})
     return {"results": results}
 
@@ -98,7 +99,8 @@ async def progress_batch(request: Request) -> dict[str, Any]:
 
 @router.get("/site", tags=["mobile agents"])
 async def site(request: Request) -> dict[str, Any]:
-    return host_of(request).describe(str(request.base_url))
+    host = host_of(request)  # the house-wide count of visitors: a query on a shared house
+    return await run_in_threadpool(host.describe, str(request.base_url))
 
 
 @router.post("/{agent_id}/progress", status_code=202, tags=["mobile agents"])

@@ -74,6 +74,14 @@ def live_view(state: AuctionState, now: float) -> dict[str, Any]:
     return view
 
 
+class AccountSocket(Protocol):
+    """What the per-account quota counts: an auction socket (``Connection``) or a market
+    socket (``market_hub.MarketConnection``), one quota for both."""
+
+    account: str | None
+    closed: bool
+
+
 class Socket(Protocol):
     async def send_text(self, data: str) -> None: ...
 
@@ -414,9 +422,10 @@ class Hub:
         self.connections.add(conn)
         return conn
 
-    async def claim(self, conn: Connection, account_id: str) -> None:
-        """Authenticate ``conn`` as ``account_id`` within the account's connection quota:
-        counted here, and on a shared house over every instance (``QuotaExceeded``)."""
+    async def claim(self, conn: AccountSocket, account_id: str) -> None:
+        """Authenticate ``conn`` (an auction or a market socket: one quota counts both) as
+        ``account_id`` within the account's connection quota: counted here, and on a shared
+        house over every instance (``QuotaExceeded``)."""
         if conn.account == account_id:
             return
         self._check_quota(account_id)
@@ -428,7 +437,7 @@ class Hub:
                 return
         self._take_quota(conn, account_id)
 
-    def authenticate(self, conn: Connection, account_id: str) -> None:
+    def authenticate(self, conn: AccountSocket, account_id: str) -> None:
         """``claim`` counted on this instance only (an embedded house)."""
         if conn.account == account_id:
             return
@@ -441,12 +450,18 @@ class Hub:
                 f"an account may hold {self.per_account} WebSocket connections at once"
             )
 
-    def _take_quota(self, conn: Connection, account_id: str) -> None:
+    def _take_quota(self, conn: AccountSocket, account_id: str) -> None:
         self._release_account(conn)
         conn.account = account_id
         self._accounts[account_id] += 1
 
-    def _release_account(self, conn: Connection) -> None:
+    def release(self, conn: AccountSocket) -> None:
+        """``conn`` ended: its place in its account's quota is free (a market socket; an
+        auction socket's is freed by ``close``)."""
+        conn.closed = True
+        self._release_account(conn)
+
+    def _release_account(self, conn: AccountSocket) -> None:
         if conn.account is not None:
             self._accounts[conn.account] -= 1
             if self._accounts[conn.account] <= 0:

@@ -59,9 +59,10 @@ class MarketConnection:
         self.send_text = send_text
         self.queue: asyncio.Queue[str | None] = asyncio.Queue(maxsize=limit)
         self.markets: set[str] = set()
-        self.account: str | None = None
+        self.account: str | None = None  # counted in the account's WebSocket quota (hub.py)
         self.token: str | None = None
         self.dropped = False
+        self.closed = False
 
     def push(self, text: str) -> None:
         if self.dropped:
@@ -182,7 +183,10 @@ class MarketSession:
             if op == "auth":
                 token = message.get("token")
                 session = house.session(token if isinstance(token, str) else None)
-                self.conn.account, self.conn.token = session.account_id, token
+                # the auction sockets' quota, counted with them (over every instance of a
+                # shared house): quota_exceeded
+                await self.server.hub.claim(self.conn, session.account_id)
+                self.conn.token = token
                 self.reply(request_id, {"type": "auth", "account": session.account_id})
             elif op == "subscribe":
                 for mid in _markets(message.get("markets")):
@@ -356,6 +360,7 @@ async def serve_market_socket(
                 await asyncio.wait_for(asyncio.shield(tasks[0]), hub.send_timeout + 1.0)
     finally:
         hub.connections.discard(conn)
+        server.hub.release(conn)  # its place in the account's quota
         for mid in list(conn.markets):
             hub.unwatch(conn, mid)
         for task in tasks:
