@@ -1,6 +1,6 @@
 """A replica applies a committed signed bid with its signature worker's verdict: it waits for
 the verdict rather than verifying the bid again on its loop while the worker verifies it too
-(decision 0028). Three peers run in this process; the followers' workers are stopped
+(decision 0029). Three peers run in this process; the followers' workers are stopped
 (SIGSTOP) while bids are proposed through the leader, so their verdicts cannot be back when the
 entries commit: the followers must hold their applies until the workers answer."""
 

@@ -1,6 +1,6 @@
 """pysyncobj's message framing as the peers set it (p2p/wire.py): stored zlib blocks that any
 zlib reader reads, and pickle protocol 4 that the restricted unpickler reads without new
-globals (decision 0028)."""
+globals (decision 0029)."""
 
 from __future__ import annotations
 
