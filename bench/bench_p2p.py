@@ -2,9 +2,10 @@
 
 Prints one JSON object:
 
-- ``one_peer`` / ``all_peers``: ``--bidders`` clients, each on one WebSocket and its own English
-  auction, send ``--per-client`` signed bids (signed as sent) with ``--window`` in flight,
-  through one peer or spread over the three: acknowledged bids/s, ack latency p50/p99 (ms), the
+- ``one_peer`` / ``one_follower`` / ``all_peers``: ``--bidders`` clients, each on one WebSocket
+  and its own English auction, send ``--per-client`` signed bids (signed as sent) with
+  ``--window`` in flight, through the leader, through one follower (``--follower 0`` skips it)
+  or spread over the three: acknowledged bids/s, ack latency p50/p99 (ms), the
   peers' CPU per bid and cores used, refusals by code; ``lost``: acknowledged bids missing from
   each replica's own ledger file (goal: >= 2,000/s, 0 lost). ``--http-seconds`` adds the same
   over HTTP (one bid in flight per client).
@@ -212,11 +213,13 @@ class Load:
                         sent[amount] = time.perf_counter()
                         await ws.send(frame(i, amount))
 
+        missed_before = self.missed()
         started = time.monotonic()
         cpu_before, client_before = cpu_seconds(self.cluster.peers), time.process_time()
         own_before = cpu_seconds(self.cluster.peers, workers=False)
         await asyncio.gather(*(client(i) for i in range(len(self.bidders))))
         elapsed = time.monotonic() - started
+        missed = self.missed() - missed_before
         cpu = cpu_seconds(self.cluster.peers) - cpu_before
         own = cpu_seconds(self.cluster.peers, workers=False) - own_before
         client_cpu = time.process_time() - client_before
@@ -237,8 +240,15 @@ class Load:
             "client_cpu_ms_per_bid": round(1000 * client_cpu / max(1, len(latencies)), 3),
             "client_cpu_cores": round(client_cpu / elapsed, 2),
             "seconds": round(elapsed, 2),
+            # Replicas' applies of a signed bid whose verdict was not back from their worker
+            # (verified on the loop: twice in all), over the three replicas' applies.
+            "verified_again_share": round(missed / max(1, 3 * len(latencies)), 3),
             "refused": errors,
         }
+
+    def missed(self) -> int:
+        """Signed bids applied without their worker's verdict, summed over the peers."""
+        return sum(p.status().get("verdicts_missed", 0) for p in self.cluster.alive())
 
     def one_bid(self, peer: PeerProcess) -> bool:
         """One signed bid by the first bidder through ``peer``; whether it was acknowledged."""
@@ -555,6 +565,7 @@ def main() -> None:
         "--per-client", type=int, default=400, help="WebSocket bids per client (0: skip)"
     )
     parser.add_argument("--window", type=int, default=32, help="WebSocket bids in flight each")
+    parser.add_argument("--follower", type=int, default=1, help="1: also bid through a follower")
     parser.add_argument("--http-seconds", type=float, default=0, help="also bid over HTTP")
     parser.add_argument("--kills", type=int, default=10)
     parser.add_argument("--events", type=int, default=100_000)
@@ -592,7 +603,16 @@ def main() -> None:
             out["goal_bids_per_s"] = 2000
             if args.per_client:
                 terms = [p.status()["term"] for p in cluster.peers]
-                out["one_peer"] = asyncio.run(load.run_ws(urls[:1], *ws))
+                # Through the group's leader, then through one follower (its bids forwarded
+                # to the leader), then spread over the three: which peer takes the bids changes
+                # the cost per bid (a follower forwards each entry), so each is measured.
+                leader = cluster.wait_leader()
+                follower = next(p for p in cluster.peers if p is not leader)
+                out["one_peer"] = asyncio.run(load.run_ws([leader.url], *ws))
+                out["one_peer"]["through"] = "leader"
+                if args.follower:
+                    out["one_follower"] = asyncio.run(load.run_ws([follower.url], *ws))
+                    out["one_follower"]["through"] = "follower"
                 out["all_peers"] = asyncio.run(load.run_ws(urls, *ws))
                 # Elections under load (a stalled peer deposing a live leader): the Raft
                 # term's growth, and the pre-vote rounds that started no election.
@@ -602,7 +622,8 @@ def main() -> None:
                     "pre_vote_rounds": sum(v.get("pre_vote_rounds", 0) for v in views),
                     "elections_started": sum(v.get("elections_started", 0) for v in views),
                 }
-                print(json.dumps({k: out[k] for k in ("one_peer", "all_peers")}), file=sys.stderr)
+                stages = ("one_peer", "one_follower", "all_peers")
+                print(json.dumps({k: out[k] for k in stages if k in out}), file=sys.stderr)
             if args.http_seconds:
                 out["one_peer_http"] = asyncio.run(load.run(urls[:1], args.http_seconds))
                 out["all_peers_http"] = asyncio.run(load.run(urls, args.http_seconds))

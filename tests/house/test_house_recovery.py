@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 import random
 from pathlib import Path
 
-from auctionhouse.auction import replay
+import pytest
+
+from auctionhouse.auction import Event, replay
 from auctionhouse.errors import AuctionhouseError
 from auctionhouse.house import AuctionHouse, FakeClock, HouseConfig
 from auctionhouse.ledger import audit_database
@@ -188,3 +191,56 @@ def test_reputation_history_is_the_same_live_and_after_replay(
     again = AuctionHouse.open(tmp_path / "h.db", config=CFG, clock=clock)
     assert again.reputation("ann") == live
     assert again.reputation("bob")["auctions"] == 1
+
+
+def test_a_start_with_the_chain_worker_replays_to_exactly_the_live_state(
+    tmp_path: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The path a large ledger takes (issue 14): chains hashed by the chain worker, which
+    streams the pages it read as one JSON array each, decoded by msgspec into records (every
+    ``AuctionCreated`` among them through its exact constructor), the replayed heap frozen out
+    of the collector's sight. The state, the event logs and the reputations equal the
+    live house's."""
+    from auctionhouse.house import house as house_module
+    from auctionhouse.ledger import chain_worker, store, verify
+
+    h = AuctionHouse.open(tmp_path / "h.db", config=CFG, clock=clock)
+    _populate(h, random.Random(11), clock, 12)
+    live = {aid: h.state(aid).snapshot() for aid in h.auction_ids()}
+    logs = {aid: h.events(aid) for aid in h.auction_ids()}
+    people = {name: h.reputation(name) for name in ("ann", "bob", "cat", "dan")}
+    h.ledger.close()  # no clean shutdown: as after a crash
+    monkeypatch.setattr(chain_worker, "MIN_EVENTS", 0)
+    monkeypatch.setattr(house_module, "FREEZE_AFTER", 0)
+    for module in (store, verify):  # pages of 16 events: the exact rows fall in several
+        monkeypatch.setattr(module, "PAGE", 16)
+    pages: list[int | None] = []  # per page read as arrays: its events (None: read by rows)
+    next_events = verify._Pages.next_events
+
+    def counted(self: verify._Pages, chains: verify._Chains) -> list[Event] | None:
+        events = next_events(self, chains)
+        pages.append(None if events is None else len(events))
+        return events
+
+    monkeypatch.setattr(verify._Pages, "next_events", counted)
+    taken: list[bool] = []  # the worker's heads taken: it streamed every page to its end
+    result = verify._Chains.result
+
+    def recorded(self: verify._Chains, rows: int) -> dict[str, bytes] | None:
+        heads = result(self, rows)
+        taken.append(heads is not None)
+        return heads
+
+    monkeypatch.setattr(verify._Chains, "result", recorded)
+    try:
+        again = AuctionHouse.open(tmp_path / "h.db", config=CFG, clock=clock)
+    finally:
+        gc.unfreeze()
+    total = sum(len(events) for events in logs.values())
+    assert None not in pages and sum(pages) == total  # every page was read as arrays
+    assert taken == [True]
+    assert {aid: again.state(aid).snapshot() for aid in again.auction_ids()} == live
+    assert {aid: again.events(aid) for aid in again.auction_ids()} == logs
+    assert {name: again.reputation(name) for name in people} == people
+    again.close()
+    assert audit_database(tmp_path / "h.db").ok

@@ -214,7 +214,31 @@ def _after_close(p: Path) -> None:
     )
 
 
+def _two_in_one(p: Path) -> None:
+    """Two events in one row's body: joined into a page's array they still parse."""
+    (b2, _h2), (b3, _h3) = row(p, "2", 2), row(p, "2", 3)
+    sql(
+        p,
+        ("UPDATE ledger_events SET body = ? WHERE auction_id = '2' AND seq = 2", (b2 + b"," + b3,)),
+    )
+
+
+def _split_across_rows(p: Path) -> None:
+    """A value cut across two rows, the second carrying one more element: a page's array has
+    as many elements as rows, neither row is an event."""
+    sql(
+        p,
+        ("UPDATE ledger_events SET body = ? WHERE auction_id = '2' AND seq = 2", (b'{"x":[1',)),
+        (
+            "UPDATE ledger_events SET body = ? WHERE auction_id = '2' AND seq = 3",
+            (b'2]},{"x":3}',),
+        ),
+    )
+
+
 EVENT_TAMPERING: dict[str, tuple[Callable[[Path], None], str]] = {
+    "two events in one body": (_two_in_one, "auction 2 seq 2"),
+    "a value split across two rows": (_split_across_rows, "auction 2 seq 2"),
     "deleted in the middle": (_delete_middle, "auction 2 seq 3"),
     "deleted at the end": (_delete_last, "auction 2 seq 5"),
     "reordered": (_swap, "auction 2 seq"),
@@ -279,6 +303,36 @@ def test_an_edit_the_chain_worker_hashes_is_refused_naming_auction_and_seq(
     message = refused(db)
     assert "auction 4 seq 40" in message
     assert chain_worker_used == [True]  # its heads differ from the signed ones: named here
+
+
+@pytest.fixture
+def stream_cut(monkeypatch: pytest.MonkeyPatch, chain_worker_used: list[bool]) -> list[bool]:
+    """The chain worker's stream of pages breaks after its first page of 16 (a worker that
+    died): the pass reads the rest of the file itself and hashes every chain in its own
+    process (the worker's heads are not taken)."""
+    from auctionhouse.ledger import store, verify
+
+    for module in (store, verify):
+        monkeypatch.setattr(module, "PAGE", 16)
+    next_frame = verify._Chains.next_frame
+
+    def cut(self: verify._Chains) -> tuple[int, int, int, bytearray] | None:
+        frame = next_frame(self)
+        self.streaming = False
+        return frame
+
+    monkeypatch.setattr(verify._Chains, "next_frame", cut)
+    return chain_worker_used
+
+
+def test_a_broken_page_stream_still_replays_and_verifies(db: Path, stream_cut: list[bool]) -> None:
+    house = open_house(db)
+    assert stream_cut == [False]  # hashed here after all
+    assert house.problems == []
+    assert len(house.events("4")) == 81
+    house.close()
+    edit_amount(db, "4", 40, 7)
+    assert "auction 4 seq 40" in refused(db)
 
 
 def test_a_missing_signed_record_is_refused(db: Path) -> None:

@@ -6,6 +6,7 @@ import json
 import os
 import stat
 from collections.abc import Iterator
+from dataclasses import replace
 from hashlib import sha256
 from pathlib import Path
 
@@ -28,7 +29,12 @@ from auctionhouse.ledger import (
     decode_event,
     load_public_key,
 )
-from auctionhouse.ledger.encoding import reference_canonical_bytes
+from auctionhouse.ledger.encoding import (
+    _decode_exact,
+    decode_array,
+    decode_records,
+    reference_canonical_bytes,
+)
 from auctionhouse.ledger.keys import verify
 
 BACKENDS = sorted(store_factories(Path()))
@@ -329,6 +335,49 @@ def test_the_fast_encoder_writes_exactly_the_reference_bytes(event: auction.Even
             canonical_bytes(event)
         return
     assert canonical_bytes(event) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(odd_events, min_size=1, max_size=6))
+def test_a_page_decodes_to_exactly_what_each_row_decodes_to(events: list[auction.Event]) -> None:
+    """A restart decodes a page of stored bodies in one call (msgspec records, issue 14):
+    every event equals the exact path's (the stdlib parser and the class's constructor), field
+    types too (an int past 64 bits, a float or a
+    bool where an int belongs); what it cannot build is left to the exact path (None)."""
+    bodies = []
+    for event in events:
+        try:
+            bodies.append(canonical_bytes(event))
+        except InvalidRequest:
+            continue
+    if not bodies:
+        return
+    joined = b"[" + b",".join(bodies) + b"]"
+    page = decode_records(joined)
+    if page is None:  # left to the orjson path, then the exact path for what it cannot build
+        page = decode_array(joined)  # type: ignore[assignment]
+    assert page is not None
+    for got, body in zip(page, bodies, strict=True):
+        if got is not None:
+            assert repr(got) == repr(_decode_exact(body))
+
+
+def test_a_page_of_every_event_type_is_decoded_as_records() -> None:
+    created = english("x", 3, close=True)[0]
+    assert isinstance(created, auction.AuctionCreated)
+    events = [
+        *english("x", 3, close=True),
+        replace(created, auction_id="p", photos=("ab" * 32,)),
+        auction.AuctionPaused("y", 2, T0, "admin"),
+        auction.MarketCreated("m1", 1, T0, "o", "w", "call", 100, 5, 2.5, T0 + 60),
+        auction.Trade("m1", 6, T0, 1, 1, 2, "b", "s", 9, 3, None),
+        auction.MarketClosed("m1", 8, T0, "o", "done"),
+        replace(bid("a", 1, 10), mandate="cd" * 32, mandate_doc="{}"),
+    ]
+    page = b"[" + b",".join(canonical_bytes(e) for e in events) + b"]"
+    assert decode_records(page) == events  # none left to the slower paths
+    assert decode_records(page.replace(b'"seq":1,', b'"seq":1,"extra":1,', 1)) is None
+    assert decode_records(b"[" + canonical_bytes(events[0]) + b",5]") is None
 
 
 def test_sqlite_appends_are_wal_and_synchronous_full(tmp_path: Path) -> None:

@@ -198,10 +198,19 @@ class AccountStore:
         self._hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=1)
         self._token_ttl = token_ttl
         self._cache: dict[str, Account] = {}
+        # Strikes counted and not yet written (add_strike, write_strikes), per account id.
+        self._strikes: dict[str, int] = {}
+        self._strike_lock = threading.Lock()  # taken inside _lock, never the other way round
         self._sessions: dict[str, tuple[str, float]] = {}
         self._purged_at = float("-inf")
 
     def close(self) -> None:
+        """Write the strikes not written yet (``write_strikes``), then close."""
+        if not self._read_only:
+            try:
+                self.write_strikes()
+            except (LedgerError, sqlite3.Error):  # the file is failing: nothing more to do
+                pass
         with self._lock:
             self._db.close()
 
@@ -368,9 +377,11 @@ class AccountStore:
                 "SELECT id, role, public_key, created_at, strikes FROM accounts WHERE id = ?",
                 (account_id,),
             ).fetchone()
-        if row is None:
-            raise NotFound(f"no account {account_id!r}")
-        account = Account(row[0], row[1], row[2], row[3], row[4])
+            if row is None:
+                raise NotFound(f"no account {account_id!r}")
+            with self._strike_lock:  # under _lock: a write_strikes is wholly before or after
+                strikes = row[4] + self._strikes.get(row[0], 0)
+        account = Account(row[0], row[1], row[2], row[3], strikes)
         self._cache[account_id] = account
         return account
 
@@ -400,14 +411,59 @@ class AccountStore:
         return updated
 
     def add_strike(self, account_id: str) -> None:
-        """A security refusal (bad signature, replay, flood) counts against reputation."""
+        """A security refusal (bad signature, replay, stale timestamp) counts against
+        reputation: at once in memory (``get`` and so the reputation count it), on disk by the
+        next ``write_strikes`` (the house calls it in every group commit, house.persist). A
+        refusal so costs no transaction, fsync nor seal on the event loop: a flood of refused
+        bids cannot make the loop write (issue 14; decision 0028-strikes-in-the-commit.md).
+        ``ReadOnly`` in a read-only store."""
+        self._writable()
         account = self.get(account_id)
-        self._change(
-            "UPDATE accounts SET strikes = strikes + 1 WHERE id = ?", (account_id,), account_id
-        )
-        self._cache[account_id] = Account(
-            account.id, account.role, account.public_key, account.created_at, account.strikes + 1
-        )
+        with self._strike_lock:
+            self._strikes[account.id] = self._strikes.get(account.id, 0) + 1
+            self._cache[account.id] = Account(
+                account.id,
+                account.role,
+                account.public_key,
+                account.created_at,
+                account.strikes + 1,
+            )
+
+    def write_strikes(self) -> list[str]:
+        """Write the strikes counted since the last call, in one transaction: per struck
+        account one update and one new seal, however many refusals it had. Returns the
+        accounts written. On failure nothing is written, the strikes stay counted for the next
+        call, and the error (``LedgerError``, ``sqlite3.Error``) is raised."""
+        with self._strike_lock:
+            if not self._strikes:
+                return []
+            pending = dict(self._strikes)
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for account_id, count in pending.items():
+                    self._db.execute(
+                        "UPDATE accounts SET strikes = strikes + ? WHERE id = ?",
+                        (count, account_id),
+                    )
+                    self._reseal(account_id)
+                self._db.execute("COMMIT")
+            except BaseException:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
+            with self._strike_lock:  # still under _lock: get() sees the row or the count
+                for account_id, count in pending.items():
+                    left = self._strikes.pop(account_id) - count
+                    if left:
+                        self._strikes[account_id] = left
+        return list(pending)
+
+    @property
+    def unwritten_strikes(self) -> int:
+        """Strikes counted and not written yet (``write_strikes``)."""
+        with self._strike_lock:
+            return sum(self._strikes.values())
 
     # ------------------------------------------------------------------ sessions
 

@@ -505,9 +505,11 @@ class SharedAccountStore(AccountStore):
         self._changed(account_id)
         return account
 
-    def add_strike(self, account_id: str) -> None:
-        super().add_strike(account_id)
-        self._changed(account_id)
+    def write_strikes(self) -> list[str]:
+        written = super().write_strikes()  # in the round that refused (house.persist)
+        for account_id in written:
+            self._changed(account_id)
+        return written
 
     def _changed(self, account_id: str) -> None:
         """An account row changed: a ``changed`` row in ``house_shared`` (every round pulls

@@ -34,7 +34,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from auctionhouse.auction import AuctionCreated, BidPlaced, Event
 from auctionhouse.auction.events import CLOSING_EVENTS
@@ -54,6 +54,9 @@ from auctionhouse.ledger.mandate import (
 from auctionhouse.ledger.photos import PhotoFiles, PhotoStore
 from auctionhouse.ledger.sqlite import SQLiteStore
 from auctionhouse.ledger.store import CheckpointRecord, EventRecord, SealRecord, Store
+
+if TYPE_CHECKING:
+    from auctionhouse.ledger.postgres import PostgresStore
 
 KEY_FILE = "key file"
 KEY_DATABASE = "database (weaker: a tamperer with the file could replace it)"
@@ -108,7 +111,7 @@ def audit_database(
     (``key_source``).
     """
     url = is_postgres_url(str(db_path))
-    store: Store
+    store: SQLiteStore | PostgresStore
     if url:
         from auctionhouse.ledger.postgres import PostgresStore  # psycopg only when needed
 
@@ -131,9 +134,12 @@ def audit_database(
         else:
             photos = PhotoFiles.beside(db_path)
         try:
-            report = audit_store(
-                store, public, auction_id=auction_id, key_source=source, photos=photos
-            )
+            # One moment of the ledger: a live house appends while the audit reads, and
+            # events committed after the signed records were read would look inserted.
+            with store.read_snapshot():
+                report = audit_store(
+                    store, public, auction_id=auction_id, key_source=source, photos=photos
+                )
         finally:
             if url:
                 photos.close()  # type: ignore[union-attr]

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import fields, is_dataclass
+from dataclasses import MISSING, fields, is_dataclass
+from functools import reduce
 from hashlib import sha256
-from operator import attrgetter
+from operator import attrgetter, or_
 from typing import Any
 
+import msgspec
 import orjson
 
 from auctionhouse.auction import EVENT_TYPES, AuctionCreated, Event, Rules, event_to_dict
@@ -129,6 +131,69 @@ def decode_page(rows: Sequence[tuple[int, bytes]]) -> list[Event]:
     return out
 
 
+def decode_array(bodies: bytes | bytearray) -> list[Event | None] | None:
+    """The events of a JSON array of stored bodies (``SQLiteStore.page_arrays``) when
+    ``decode_records`` cannot take the page, in one orjson parse: each element built as
+    ``decode_page`` builds it, or None where the exact path must decide (a float in an int
+    field...: the caller decodes that row's own bytes with ``decode_event``). None for the
+    whole page when it is not a JSON array (a row edited to garbage: the caller reads the page
+    row by row and names it)."""
+    try:
+        items = _fast_decode(bodies)
+    except orjson.JSONDecodeError:
+        return None
+    if items.__class__ is not list:
+        return None
+    out: list[Event | None] = []
+    append = out.append
+    builders = _BUILD_BY_NAME
+    for data in items:
+        try:
+            build = builders.get(data.pop("type", None))
+            append(build(data) if build is not None else None)
+        except (KeyError, TypeError, AttributeError):
+            append(None)
+    return out
+
+
+def decode_records(bodies: bytes | bytearray) -> list[Event] | None:
+    """The events of a JSON array of stored bodies (a restart's page), decoded by msgspec into
+    one typed record per event (a tagged union on ``type``: no dict per event, no key
+    lookups), each then made the event by its class's positional constructor; None when any
+    element is not exactly an event's record (the caller takes a path that names it).
+    msgspec reads JSON numbers as the stdlib does (integers exact at any size, floats correctly
+    rounded), so no field needs the int check of the orjson path and the events equal the
+    exact path's."""
+    try:
+        records = _PAGE_DECODER.decode(bodies)
+    except msgspec.DecodeError:  # ValidationError too: an unknown field, type or shape
+        return None
+    out: list[Event] = []
+    append = out.append
+    news = _NEW_BY_RECORD
+    try:
+        for record in records:
+            new = news.get(record.__class__)
+            if new is not None:
+                append(new(*_astuple(record)))
+            elif record.__class__ is _CREATED_RECORD:
+                append(_created(record))
+            else:
+                return None
+    except (ValueError, KeyError, TypeError, AttributeError, InvalidRequest):
+        return None
+    return out
+
+
+def _created(record: Any) -> Event:
+    """An ``AuctionCreated`` from its record, as ``_decode_exact`` builds it."""
+    data = {name: getattr(record, name) for name in record.__struct_fields__}
+    data["rules"] = Rules.from_dict(data["rules"])
+    if isinstance(data.get("photos"), list):
+        data["photos"] = tuple(data["photos"])
+    return AuctionCreated(**data)
+
+
 def _decode_exact(body: bytes | str) -> Event:
     try:
         data = _decode(body if isinstance(body, str) else body.decode("utf-8"))
@@ -218,3 +283,25 @@ _ENCODE: dict[type[Any], tuple[tuple[str, ...], _Getter, str, _Getter | None]] =
     ]
     if len(names) > 1  # attrgetter of one name returns a bare value, not a tuple
 }
+
+
+def _record_type(cls: type[Any]) -> type[msgspec.Struct]:
+    """The msgspec record of an event class: its fields in order (any JSON value; defaults as
+    the class's), tagged by ``type`` = the class's name, refusing unknown fields."""
+    spec: list[Any] = [
+        (f.name, Any) if f.default is MISSING else (f.name, Any, f.default) for f in fields(cls)
+    ]
+    return msgspec.defstruct(
+        f"{cls.__name__}Record",
+        spec,
+        tag=cls.__name__,
+        tag_field="type",
+        forbid_unknown_fields=True,
+    )
+
+
+_RECORDS = {cls: _record_type(cls) for cls in EVENT_TYPES.values() if is_dataclass(cls)}
+_NEW_BY_RECORD = {_RECORDS[cls]: _FAST[cls][2] for cls in _FAST}
+_CREATED_RECORD = _RECORDS[AuctionCreated]
+_PAGE_DECODER = msgspec.json.Decoder(list[reduce(or_, _RECORDS.values())])  # type: ignore[misc]
+_astuple = msgspec.structs.astuple

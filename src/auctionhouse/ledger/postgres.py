@@ -144,6 +144,7 @@ class PostgresStore:
         self.url = url
         self._lock = threading.RLock()
         self._db = connect(url, readonly=readonly)
+        self._readonly = readonly
         self._closed = False
         self._in_lock = False
         self._pending: list[Later] = []
@@ -524,6 +525,26 @@ class PostgresStore:
             if not self._closed:
                 self._closed = True
                 self._db.close()
+
+    @contextlib.contextmanager
+    def read_snapshot(self) -> Iterator[None]:
+        """Every read inside sees one committed state of the database, whatever writers commit
+        meanwhile (a ``REPEATABLE READ READ ONLY`` transaction: the audit's checkpoints, seals
+        and pages of events are of one moment). For a read-only store only (``InvalidRequest``
+        otherwise: a writable one's connection carries the house's writes)."""
+        if not self._readonly:
+            raise InvalidRequest("a read snapshot is taken on a read-only store")
+        with self._lock:
+            db = self._open_db()
+            try:
+                db.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            except psycopg.Error as exc:
+                raise LedgerError(f"cannot read the ledger: {exc}") from exc
+            try:
+                yield
+            finally:
+                with contextlib.suppress(psycopg.Error):
+                    db.execute("COMMIT")
 
     def _read(self, sql: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
         with self._lock:

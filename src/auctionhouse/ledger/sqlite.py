@@ -12,6 +12,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -218,6 +219,22 @@ class SQLiteStore:
             (after_pos, limit),
         )
 
+    def page_arrays(self, after_pos: int, limit: int = PAGE) -> tuple[bytes, bytes] | None:
+        """The page ``page(after_pos, limit)`` would return as two JSON arrays built by SQLite
+        in one row: the positions and the stored bodies, each in the same row order (one
+        aggregate pass), or None past the last event. A restart whose chains are hashed by the
+        chain worker reads pages so (ledger/verify.py): one value per page instead of a tuple,
+        an int and a bytes object per row, and one JSON parse per page. Bodies are joined as
+        they are stored; a page that is not then a valid array of them is read by rows."""
+        found = self._read(
+            "SELECT CAST('[' || group_concat(pos) || ']' AS BLOB),"
+            " CAST('[' || group_concat(body, ',') || ']' AS BLOB)"
+            " FROM (SELECT pos, body FROM ledger_events WHERE pos > ? ORDER BY pos LIMIT ?)",
+            (after_pos, limit),
+        )
+        positions, bodies = found[0]
+        return None if positions is None or bodies is None else (positions, bodies)
+
     def records_for(self, auction_id: str, after_seq: int = 0) -> list[EventRecord]:
         rows = self._read(
             f"SELECT {_RECORD_COLUMNS} FROM ledger_events"
@@ -326,6 +343,32 @@ class SQLiteStore:
             if self._search_db is not None:
                 self._search_db.close()
                 self._search_db = None
+
+    @contextmanager
+    def read_snapshot(self) -> Iterator[None]:
+        """Every read inside sees one committed state of the file, whatever a writer commits
+        meanwhile (a read transaction: in WAL mode the writer goes on, unseen). For a read-only
+        store (the audit: its checkpoints, seals and events must be of one moment, or a live
+        house's later events look inserted); raises ``InvalidRequest`` on a writable one, whose
+        connection the house's writes share."""
+        if not self._readonly:
+            raise InvalidRequest("a read snapshot is taken on a read-only store")
+        with self._lock:
+            db = self._open_db()
+            try:
+                db.execute("BEGIN")
+                db.execute("SELECT COUNT(*) FROM sqlite_master").fetchall()  # the snapshot
+            except sqlite3.Error as exc:
+                raise LedgerError(f"cannot read the ledger: {exc}") from exc
+        try:
+            yield
+        finally:
+            with self._lock:
+                if not self._closed:
+                    try:
+                        db.execute("COMMIT")
+                    except sqlite3.Error:
+                        db.execute("ROLLBACK")
 
     def _read(self, sql: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
         with self._lock:

@@ -27,11 +27,14 @@ See docs/ledger.md, "Start-up verification", and decision 0010-ledger-startup-ch
 
 from __future__ import annotations
 
+import os
+import select
 import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator
 from hashlib import sha256
+from operator import lt
 
 import orjson
 
@@ -39,7 +42,13 @@ from auctionhouse.auction import Event
 from auctionhouse.auction.events import CLOSING_EVENTS
 from auctionhouse.errors import LedgerError, TamperDetected
 from auctionhouse.ledger import chain_worker
-from auctionhouse.ledger.encoding import GENESIS, decode_event, decode_page
+from auctionhouse.ledger.encoding import (
+    GENESIS,
+    decode_array,
+    decode_event,
+    decode_page,
+    decode_records,
+)
 from auctionhouse.ledger.keys import verify
 from auctionhouse.ledger.store import PAGE, Store
 
@@ -119,6 +128,19 @@ class Verification:
             lasts = self.lasts
             get = hashes.get
             while True:
+                if chains is not None:  # no stored bytes needed here: a page in one value
+                    try:
+                        decoded = pages.next_events(chains)
+                    except LedgerError:
+                        decoded = None  # the row path names where it cannot be read
+                    if decoded is not None:
+                        if not decoded:
+                            break
+                        for event in decoded:
+                            lasts[event.auction_id] = event
+                        self.events_read += len(decoded)
+                        yield from decoded
+                        continue
                 try:
                     rows = pages.next()
                 except LedgerError as exc:  # "database disk image is malformed", I/O errors
@@ -378,10 +400,14 @@ class Verification:
 
 
 class _Chains:
-    """The chain worker (ledger/chain_worker.py) on an SQLite ledger's file."""
+    """The chain worker (ledger/chain_worker.py) on an SQLite ledger's file. It also streams
+    the pages it read (``next_frame``): the replay decodes those instead of reading the file
+    a second time, while ``streaming``."""
 
     def __init__(self, proc: subprocess.Popen[bytes]) -> None:
         self._proc = proc
+        self.streaming = True  # False once the stream broke: the pass reads the file itself
+        self._ended = False  # the empty frame was read: the result follows
 
     @classmethod
     def start(cls, store: Store) -> _Chains | None:
@@ -395,18 +421,70 @@ class _Chains:
             if store.last_pos() < chain_worker.MIN_EVENTS:
                 return None
             proc = subprocess.Popen(
-                [sys.executable, "-P", chain_worker.__file__, str(store.path)],
+                [
+                    sys.executable,
+                    "-P",
+                    chain_worker.__file__,
+                    str(store.path),
+                    "--pages",
+                    str(PAGE),
+                ],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
+                bufsize=0,
             )
         except (LedgerError, OSError):
             return None
         return cls(proc)
 
-    def result(self, rows: int) -> dict[str, bytes] | None:
-        """Each auction's head, if the worker read exactly ``rows`` rows; else None."""
+    def next_frame(self) -> tuple[int, int, int, bytearray] | None:
+        """The next page the worker read: (rows, first pos, last pos, its bodies as one JSON
+        array); rows 0 after the last page. None once the stream broke (the worker failed or
+        was silent for ``RESULT_TIMEOUT``): the pass then reads the file itself."""
+        if not self.streaming:
+            return None
+        head = self._read(chain_worker.FRAME.size)
+        if head is not None:
+            rows, first, last, length = chain_worker.FRAME.unpack(head)
+            if rows == 0:
+                self.streaming, self._ended = False, True
+                return 0, 0, 0, bytearray()
+            bodies = self._read(length)
+            if bodies is not None:
+                return rows, first, last, bodies
+        self.streaming = False
+        return None
+
+    def _read(self, size: int) -> bytearray | None:
+        """Exactly ``size`` bytes of the worker's output, or None (end, error, timeout)."""
+        stdout = self._proc.stdout
+        assert stdout is not None
+        fd = stdout.fileno()
+        out = bytearray(size)
+        view = memoryview(out)
+        got = 0
         try:
+            while got < size:
+                ready, _, _ = select.select([fd], [], [], RESULT_TIMEOUT)
+                if not ready:
+                    return None
+                n = os.readv(fd, [view[got:]])
+                if n == 0:
+                    return None
+                got += n
+        except OSError:
+            return None
+        finally:
+            view.release()
+        return out
+
+    def result(self, rows: int) -> dict[str, bytes] | None:
+        """Each auction's head, if the worker read exactly ``rows`` rows (and every page it
+        streamed was taken); else None."""
+        try:
+            if not self._ended:
+                return None
             out, _ = self._proc.communicate(timeout=RESULT_TIMEOUT)
             if self._proc.returncode != 0:
                 return None
@@ -445,6 +523,62 @@ class _Pages:
         if rows:
             self.after = rows[-1][0]
         return rows
+
+    def next_events(self, chains: _Chains) -> list[Event] | None:
+        """The next page decoded ([] at the end), for a pass that needs no stored bytes (the
+        chain worker hashes them): as the worker streams it (``_Chains.next_frame``), else
+        from ``SQLiteStore.page_arrays``. None: read this page by rows (``next``) instead, as
+        when the page is not exactly the rows it should be (the positions not rising, the
+        bodies not one array of as many events: an edited row, which the row path names).
+        ``LedgerError`` when it cannot be read."""
+        if self._done:
+            return []
+        frame = chains.next_frame()
+        if frame is not None:
+            count, first, last, bodies = frame
+            if count == 0:
+                self._done = True
+                return []
+            if first > self.after:
+                streamed = decode_records(bodies)
+                if streamed is not None and len(streamed) == count:
+                    self.after = last
+                    return streamed
+            chains.streaming = False  # this page by rows, then the file from here
+            return None
+        arrays = self._store.page_arrays(self.after, PAGE)  # type: ignore[attr-defined]
+        if arrays is None:
+            self._done = True
+            return []
+        try:
+            positions = orjson.loads(arrays[0])
+        except orjson.JSONDecodeError:
+            return None
+        events: list[Event | None] | None = decode_records(arrays[1])  # type: ignore[assignment]
+        exact = events is None
+        if exact:
+            events = decode_array(arrays[1])
+        if (
+            events is None
+            or len(events) != len(positions)
+            or positions[0] <= self.after
+            or not all(map(lt, positions, positions[1:]))
+        ):
+            return None
+        if exact and None in events:  # rows only the exact path builds: from their own bytes
+            rows = self._store.page(self.after, PAGE)
+            if [pos for pos, _body in rows] != positions:
+                return None
+            try:
+                for i, event in enumerate(events):
+                    if event is None:
+                        events[i] = decode_event(rows[i][1])
+            except LedgerError:
+                return None
+        if len(events) < PAGE:
+            self._done = True
+        self.after = positions[-1]
+        return events  # type: ignore[return-value]
 
     def stop(self) -> None:
         self._done = True

@@ -13,8 +13,8 @@ the loop that also runs Raft and the API. Here it is moved to the house's batche
   commands are decoded once and each signed bid's check is sent to the worker. The entry
   commits one round trip later, so its verdicts are usually in when it is applied.
 - **A rebuild from a snapshot** (a restart, a newcomer; ``verify_in_order``): the whole list of
-  commands is checked ahead in chunks on a worker process of its own while the replica applies
-  the chunk before (two cores at work instead of one).
+  commands is checked ahead in chunks, dealt to worker processes of its own (one a core), while
+  the replica applies the chunks before (every core at work instead of one).
 
 A verdict is only a cache of a pure function: the house trusts it only for the exact public key,
 signed bytes and signature it was computed for (``AuctionHouse.verdicts``) and verifies anything
@@ -24,8 +24,10 @@ append and the apply: the replica verifies on the loop, and the answer is the sa
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
+import os
 import subprocess
 import sys
 import threading
@@ -46,6 +48,7 @@ log = logging.getLogger("auctionhouse.p2p")
 REGULAR = 0  # pysyncobj 0.3.17 _COMMAND_TYPE.REGULAR: the first byte of a replicated call
 MAX_AHEAD = 50_000  # commands decoded ahead and not applied yet (a cache: cleared past this)
 CHUNK = 2_000  # checks per hand-off in a rebuild
+MAX_REBUILD_WORKERS = 4  # signature workers of a rebuild (one a core)
 
 
 def bid_check(house: AuctionHouse, args: dict[str, Any]) -> SignatureCheck | None:
@@ -93,6 +96,8 @@ class Prefetch:
         self._vouched: dict[str, SignatureCheck] = {}  # by signature: checked by our proposer
         self.submitted = 0  # checks sent to the worker (bench/tests)
         self.reused = 0  # checks answered by the proposer's own verdict
+        self.missed = 0  # checks without a verdict when applied (the apply verifies them)
+        self.unseen = 0  # commands applied that were not seen ahead
 
     def vouch(self, check: SignatureCheck) -> None:
         """``check`` was verified on this peer before its command was proposed."""
@@ -100,14 +105,17 @@ class Prefetch:
             self._vouched.clear()
         self._vouched[check.signature] = check
 
-    def added(self, entry: bytes) -> None:
-        """An entry was appended to this replica's Raft log (on the event loop)."""
+    def added(self, entry: bytes) -> asyncio.Future[None] | None:
+        """An entry was appended to this replica's Raft log (on the event loop). Returns the
+        worker batch that the last of its checks went in while it is not answered (the entry's
+        verdicts are all in once it is: batches are answered in order), else None."""
         blobs = entry_commands(entry)
         if not blobs:
-            return
+            return None
         if len(self._ahead) + len(blobs) > MAX_AHEAD:
             self._ahead.clear()  # entries appended and never applied (a new leader cut them)
         house = self._house()
+        last: asyncio.Future[None] | None = None
         for blob in blobs:
             if blob in self._ahead:
                 continue
@@ -119,6 +127,9 @@ class Prefetch:
             self._ahead[blob] = (command, check)
             if check is not None:
                 self._verify(check)
+                if check.valid is None and check.batch is not None:
+                    last = check.batch
+        return last if last is not None and not last.done() else None
 
     def _verify(self, check: SignatureCheck) -> None:
         known = self._vouched.pop(check.signature, None)
@@ -138,7 +149,12 @@ class Prefetch:
     def take(self, blob: bytes) -> tuple[dict[str, Any], SignatureCheck | None] | None:
         """The command decoded ahead for ``blob`` and its bid's check (its ``valid`` is None
         while the worker has not answered), once; None if it was not seen ahead."""
-        return self._ahead.pop(blob, None)
+        ahead = self._ahead.pop(blob, None)
+        if ahead is None:
+            self.unseen += 1
+        elif ahead[1] is not None and ahead[1].valid is None:
+            self.missed += 1
+        return ahead
 
     def clear(self) -> None:
         self._ahead.clear()
@@ -148,7 +164,12 @@ def verify_in_order(
     blobs: list[bytes], workers: int
 ) -> Iterator[tuple[bytes, dict[str, Any] | None, SignatureCheck | None]]:
     """For a rebuild: yield each blob with its decoded command (None: not a command) and its
-    bid's check, verified ahead on a worker process (``workers`` 0: none; ``valid`` stays None).
+    bid's check, verified ahead on worker processes (``workers`` 0: none; ``valid`` stays None).
+
+    Verifying was the rebuild's critical path (the applying thread waited on one worker), so
+    the chunks are dealt round-robin to ``rebuild_workers(workers)`` processes, one a core: a
+    rebuild happens before the peer serves, and both cores of a 2-core machine verify while
+    this thread applies.
 
     The account keys are followed through the commands themselves (an ``account`` command's
     key, a ``register_key``), since the house being rebuilt has none yet; a check made with a
@@ -166,29 +187,47 @@ def verify_in_order(
         if check is not None:
             checks.append(check)
         decoded.append((blob, command, check))
-    proc = _start_worker() if workers > 0 and checks else None
-    if proc is None:
+    chunks = [checks[i : i + CHUNK] for i in range(0, len(checks), CHUNK)]
+    wanted = min(rebuild_workers(workers), len(chunks))
+    procs = [proc for proc in (_start_worker() for _ in range(wanted)) if proc is not None]
+    if not procs:
         yield from decoded
         return
-    chunks = [checks[i : i + CHUNK] for i in range(0, len(checks), CHUNK)]
-    writer = threading.Thread(target=_feed, args=(proc, chunks), name="rebuild-verify", daemon=True)
-    writer.start()
+    feeders = [
+        threading.Thread(
+            target=_feed, args=(proc, chunks[k :: len(procs)]), name="rebuild-verify", daemon=True
+        )
+        for k, proc in enumerate(procs)
+    ]
+    for feeder in feeders:
+        feeder.start()
     try:
-        read = 0  # chunks whose verdicts are in
+        read = 0  # chunks whose verdicts are in (chunk i is worker i % len(procs)'s)
         for item in decoded:
-            if item[2] is not None and item[2] is chunks[min(read, len(chunks) - 1)][0]:
+            if read < len(chunks) and item[2] is not None and item[2] is chunks[read][0]:
                 # The first check of the next chunk: its verdicts are needed from here on.
-                if read < len(chunks) and not _read_verdicts(proc, chunks[read]):
-                    read = len(chunks)  # the worker failed: the house verifies the rest
-                read += 1
+                if _read_verdicts(procs[read % len(procs)], chunks[read]):
+                    read += 1
+                else:
+                    read = len(chunks)  # a worker failed: the house verifies the rest
             yield item
     finally:
-        if proc.stdout is not None:
-            with contextlib.suppress(OSError):
-                proc.stdout.close()
-        proc.kill()
-        proc.wait()
-        writer.join(timeout=5)
+        for proc in procs:
+            if proc.stdout is not None:
+                with contextlib.suppress(OSError):
+                    proc.stdout.close()
+            proc.kill()
+            proc.wait()
+        for feeder in feeders:
+            feeder.join(timeout=5)
+
+
+def rebuild_workers(workers: int) -> int:
+    """Worker processes a rebuild verifies on: one a core (at most ``MAX_REBUILD_WORKERS``)
+    when ``workers`` (the house's ``verify_workers``) is at least 1, else none."""
+    if workers <= 0:
+        return 0
+    return max(workers, min(os.cpu_count() or 1, MAX_REBUILD_WORKERS))
 
 
 def _follow(keys: dict[str, str | None], op: str, args: dict[str, Any]) -> SignatureCheck | None:

@@ -29,7 +29,7 @@ from auctionhouse.house.accounts import normalize_name, token_digest
 from auctionhouse.house.markets import MarketDesk
 from auctionhouse.house.service import HouseService
 from auctionhouse.house.signing import bid_message, mismatch, parse_public_key, verify
-from auctionhouse.house.verifier import BatchVerifier
+from auctionhouse.house.verifier import SETTLE_TIMEOUT
 from auctionhouse.p2p.machine import MARKET_OPS
 from auctionhouse.p2p.preverify import bid_check
 
@@ -136,6 +136,13 @@ def _binder(cls: type, name: str) -> Callable[..., dict[str, Any]]:
     return namespace["bind"]  # type: ignore[no-any-return]
 
 
+def _give_up(batch: asyncio.Future[None]) -> None:
+    """A worker batch unanswered past its deadline: its waiters go on without verdicts (the
+    verifier's own answer later finds it done and leaves it)."""
+    if not batch.done():
+        batch.set_result(None)
+
+
 def _account(public: dict[str, Any]) -> Account:
     return Account(public["id"], public["role"], public["public_key"], public["created_at"])
 
@@ -145,6 +152,7 @@ class ReplicatedService(HouseService):
         super().__init__(lambda: peer.machine.house)
         self.peer = peer
         self._ticker: asyncio.Task[None] | None = None
+        self._bounded: set[asyncio.Future[None]] = set()  # worker batches with a deadline
 
     @property
     def house(self) -> AuctionHouse:
@@ -271,13 +279,31 @@ class ReplicatedService(HouseService):
             self._check_signature(house, args)
             return
         verifier.submit(check)
-        await BatchVerifier.settle([check])
+        batch = check.batch
+        if batch is not None and not batch.done():
+            self._bound(batch)
+            await batch  # shared by the bids of one hand-off: no waiter, no timer per bid
         if check.valid is None:
             self._check_signature(house, args)
             return
         if not check.valid:
             raise mismatch()
         self.peer.machine.prefetch.vouch(check)
+
+    def _bound(self, batch: asyncio.Future[None]) -> None:
+        """Give up on a worker batch after ``SETTLE_TIMEOUT`` (one timer per batch: its bids,
+        and the applies waiting for it, then verify on the loop). ``asyncio.wait`` with a
+        timeout for each bid made a waiter and a timer per bid: 5% of a proposer's loop."""
+        if batch in self._bounded:
+            return
+        self._bounded.add(batch)
+        handle = asyncio.get_running_loop().call_later(SETTLE_TIMEOUT, _give_up, batch)
+
+        def settled(done: asyncio.Future[None]) -> None:
+            handle.cancel()
+            self._bounded.discard(done)
+
+        batch.add_done_callback(settled)
 
     @staticmethod
     def _check_market_signature(house: AuctionHouse, op: str, args: dict[str, Any]) -> None:
