@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pysyncobj import FAIL_REASON, SyncObj, SyncObjConf
+from pysyncobj import FAIL_REASON, SyncObj, SyncObjConf, SyncObjException
 
 from auctionhouse.errors import ConfigError, LedgerError, NoQuorum, Overloaded
 from auctionhouse.house import AuctionHouse, HouseConfig
@@ -53,6 +53,7 @@ EARLY_ELECTION = 0.15  # s: a follower that lost its leader's connection elects 
 REFUSED_PAUSE = 0.05  # s: proposals wait this long after one was refused (no leader yet)
 CATCH_UP_GRACE = 900.0  # s a newcomer that never caught up may be silent before removal
 MAX_BATCH_BYTES = 48_000  # one Raft entry's commands: below the library's 64 KiB append chunk
+BIND_ATTEMPTS = 5  # loopback ports tried for the library's server before a start fails
 HOUSE_FILES = ("house.db", "house.db-wal", "house.db-shm")
 
 
@@ -137,6 +138,7 @@ class Peer:
         self._swept_term = 0
         self._send_soon = False
         self.internal_port = 0
+        self._port_hold: socket.socket | None = None  # holds internal_port until bound
         self._down_since: dict[str, float] = {}
         self._connected: set[str] = set()  # members seen connected while this peer led
         self._caught_up: set[str] = set()  # ... and seen holding the whole committed log
@@ -185,7 +187,7 @@ class Peer:
         install_stored_zlib()  # p2p/wire.py: the library's per-message costs
         install_protocol_4()
         cfg = self.config
-        self.internal_port = _free_port()
+        self._hold_internal_port()  # until the library's server has bound it (below)
         if self._shared_tunnels is not None and cfg.group is not None:
             # A ring peer's group shares the peer's tunnel; its photo requests name
             # ``photo@GROUP`` after the handshake (photos.photo_request).
@@ -201,9 +203,53 @@ class Peer:
         partners = [m for m in cfg.members if m != cfg.peer_address]
         for member in partners:
             await self.tunnels.outbound(member)
+        try:
+            await self._start_library(partners)
+        finally:
+            self._release_internal_port()
+        assert self.syncobj is not None
+        self.prevote.syncobj = self.syncobj
+        coalesce_appends(self.syncobj)
+        self._prefetch_on_append()
+        poller = self.syncobj._poller
+        loop = asyncio.get_running_loop()
+        if isinstance(poller, EpollPoller):
+            self._poller_fd = poller.fileno()
+            loop.add_reader(self._poller_fd, self._step)
+        self._schedule_tick()
+        self._spawn(self._membership(), "peer-membership")
+        log.info("peer %s started; members %s", cfg.peer_address, ", ".join(cfg.members))
+
+    async def _start_library(self, partners: list[str]) -> None:
+        """The group's pysyncobj node, its server bound to ``internal_port`` (held by
+        ``_hold_internal_port`` until then). Raises ConfigError if no port could be bound."""
+        cfg = self.config
         self._machine = self.machine_factory(self._open_house)
+        partners = await self._discover(partners)
+        for _ in range(BIND_ATTEMPTS):
+            try:
+                self.syncobj = SyncObj(
+                    cfg.peer_address,
+                    partners,
+                    self._library_conf(),
+                    consumers=[self._machine],
+                    transportClass=tunnel_transport(
+                        self._route, self._leader_lost, intercept=self.prevote.on_message
+                    ),
+                )
+                return
+            except SyncObjException as exc:
+                # Its port was taken after all (by a bind naming it, with SO_REUSEADDR): the
+                # library tried once, as told. Another port; the failed object's files closed.
+                log.warning("the library could not bind 127.0.0.1:%d (%s)", self.internal_port, exc)
+                _close_failed(self._machine)
+                self._hold_internal_port()
+        raise ConfigError(f"no loopback port for the Raft library after {BIND_ATTEMPTS} tries")
+
+    def _library_conf(self) -> SyncObjConf:
+        cfg = self.config
         t = cfg.timing
-        conf = SyncObjConf(
+        return SyncObjConf(
             autoTick=False,
             password=self.files.password(),
             bindAddress=f"127.0.0.1:{self.internal_port}",
@@ -227,28 +273,40 @@ class Peer:
             # Without a leader a command fails at once instead of waiting in the library's
             # queue: one that waited could commit after its client was told "refused".
             commandsWaitLeader=False,
+            # One bind attempt: with the default (0: for ever) the constructor retries a port
+            # another socket holds in a busy loop, on the event loop (a peer that stopped
+            # answering, its log silent, right after it started another group's node).
+            maxBindRetries=1,
         )
-        partners = await self._discover(partners)
-        self.syncobj = SyncObj(
-            cfg.peer_address,
-            partners,
-            conf,
-            consumers=[self._machine],
-            transportClass=tunnel_transport(
-                self._route, self._leader_lost, intercept=self.prevote.on_message
-            ),
-        )
-        self.prevote.syncobj = self.syncobj
-        coalesce_appends(self.syncobj)
-        self._prefetch_on_append()
-        poller = self.syncobj._poller
-        loop = asyncio.get_running_loop()
-        if isinstance(poller, EpollPoller):
-            self._poller_fd = poller.fileno()
-            loop.add_reader(self._poller_fd, self._step)
-        self._schedule_tick()
-        self._spawn(self._membership(), "peer-membership")
-        log.info("peer %s started; members %s", cfg.peer_address, ", ".join(cfg.members))
+
+    def _hold_internal_port(self) -> None:
+        """Pick the library's loopback port and hold it until its server binds it, and send
+        this peer's tunnels (or its group's, on a ring peer) there.
+
+        Picking a free port and binding it seconds later (after the tunnels and the
+        members' status) let another socket of the machine take it meanwhile: a tunnel's
+        own port, a connection's, another process's. The port is held by a bound socket
+        with SO_REUSEADDR that does not listen: the kernel gives it to no other bind(0)
+        or outgoing connection, and the library's server (SO_REUSEADDR too) still binds
+        and listens on it."""
+        self._release_internal_port()
+        hold = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        hold.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        hold.bind(("127.0.0.1", 0))
+        self._port_hold = hold
+        self.internal_port = int(hold.getsockname()[1])
+        internal = ("127.0.0.1", self.internal_port)
+        if self.tunnels is None:
+            return
+        if self._shared_tunnels is not None and self.config.group is not None:
+            self.tunnels.route_group(self.config.group, internal)
+        else:
+            self.tunnels.route_internal(internal)
+
+    def _release_internal_port(self) -> None:
+        if self._port_hold is not None:
+            self._port_hold.close()
+            self._port_hold = None
 
     def _prefetch_on_append(self) -> None:
         """Decode each entry, and send its signed bids to the signature worker, as soon as it
@@ -675,6 +733,7 @@ class Peer:
 
     async def stop(self) -> None:
         self._stopped = True
+        self._release_internal_port()
         self.photos.stop()
         for task in list(self._background):
             task.cancel()
@@ -698,7 +757,15 @@ class Peer:
             self._machine.house.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def _close_failed(machine: HouseMachine) -> None:
+    """Close what a SyncObj whose constructor raised had opened (its journal's file, its
+    poller, its unbound server). pysyncobj 0.3.17 gives the object to its consumers first
+    (``_syncObj``), the only reference to it left."""
+    failed = getattr(machine, "_syncObj", None)
+    if failed is None:
+        return
+    with contextlib.suppress(Exception):
+        failed._doDestroy()
+    with contextlib.suppress(Exception):
+        failed._poller.close()
+    machine._syncObj = None

@@ -368,6 +368,10 @@ class Tunnels:
     def outbound_port(self, address: str) -> int | None:
         return self._outbound.get(address)
 
+    def route_internal(self, internal: tuple[str, int]) -> None:
+        """Send a one-group peer's tunnels to ``internal`` (the library's port, picked again)."""
+        self._internal = internal
+
     def route_group(self, group: str, internal: tuple[str, int] | None) -> None:
         """Send the tunnels that name ``group`` to ``internal`` (``None``: no longer held)."""
         if internal is None:
