@@ -172,6 +172,10 @@ def test_photos_through_any_peer_and_a_member_that_was_down_fetches_them(
     r = httpx.post(f"{p[0].url}/api/v1/auctions", json=bad, headers=ann.headers, timeout=30)
     assert r.status_code == 400 and "was not uploaded" in r.text
     assert httpx.get(f"{p[1].url}/api/v1/photos/{'0' * 64}", timeout=30).status_code == 404
+    # markets have no group on a ring yet: refused with a stable code, nothing replicated
+    market = {"name": "tin"}
+    r = httpx.post(f"{p[0].url}/api/v1/markets", json=market, headers=ann.headers, timeout=30)
+    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_request", r.text
 
 
 def test_a_websocket_on_a_peer_outside_the_group_watches_and_bids(ring: LimitedRing) -> None:

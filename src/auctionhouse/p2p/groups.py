@@ -51,6 +51,7 @@ import orjson
 from auctionhouse.errors import (
     AuctionhouseError,
     ConfigError,
+    InvalidRequest,
     LedgerError,
     NoQuorum,
     NotFound,
@@ -62,7 +63,7 @@ from auctionhouse.p2p.channel import CHANNEL
 from auctionhouse.p2p.channel import serve as serve_channel
 from auctionhouse.p2p.codec import error_result, raise_error
 from auctionhouse.p2p.directory import IDENTITY_OPS, DirectoryMachine
-from auctionhouse.p2p.machine import HouseMachine
+from auctionhouse.p2p.machine import MARKET_OPS, HouseMachine
 from auctionhouse.p2p.peer import Peer, PeerConfig, RaftTiming
 from auctionhouse.p2p.ring_photos import CHANNEL as PHOTO_CHANNEL
 from auctionhouse.p2p.ring_photos import RingPhotos
@@ -710,6 +711,11 @@ class RingPeer:
             if gid is None:
                 raise LedgerError("a close is proposed for one group")
             return await self.propose_in(gid, op, args)
+        if op in MARKET_OPS:  # a market has no group on a ring yet (docs/peers.md)
+            raise InvalidRequest(
+                "double-auction markets are not replicated on a ring peer yet:"
+                " run them on peers started without --ring"
+            )
         if op in AUCTION_OPS:
             gid = await self.group_of(str(args["auction_id"]))
             if op == "place_bid":
