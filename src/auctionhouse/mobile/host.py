@@ -93,6 +93,9 @@ class Visit:
     committed: int = 0  # money won or left leading here during this visit (its max_money)
     told: asyncio.Future[bool] | None = None  # the last progress message sent home
     done: asyncio.Event = field(default_factory=asyncio.Event)
+    # Its bidding was ended by return-by: a timer may fire a moment before the house clock
+    # reads return-by, and the agent must then still go home for that reason.
+    return_due: bool = False
 
 
 class AgentHost:
@@ -497,7 +500,7 @@ class AgentHost:
             result = travel["result"]
             if result is not None and result.get("outcome") == "won":
                 return await self._go_home(visit, "won")
-            if now >= mandate.return_by:
+            if now >= mandate.return_by or visit.return_due:
                 return await self._go_home(visit, "return-by")
             target = travel["target"]
             if target is not None:
@@ -696,6 +699,7 @@ class AgentHost:
                     await asyncio.wait_for(finished.wait(), timeout=wait)
                 except TimeoutError:
                     pass
+            visit.return_due = not finished.is_set() and mandate.return_by <= visit.deadline
         finally:
             self._runtime.stop(address)
             self._hub.unwatch([auction_id], on_update)
