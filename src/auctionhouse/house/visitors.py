@@ -67,6 +67,20 @@ def here_already(agent: str) -> Conflict:
     return Conflict(f"agent {agent} is here already")
 
 
+def side_database(path: Path, schema: str, what: str) -> sqlite3.Connection:
+    """A small SQLite file beside the ledger (WAL, synchronous=NORMAL, autocommit, usable from
+    any thread) with ``schema`` (one CREATE TABLE IF NOT EXISTS) run on it; ``ConfigError``
+    naming ``what`` and ``path`` when it cannot be opened."""
+    try:
+        db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute(schema)
+    except sqlite3.Error as exc:
+        raise ConfigError(f"cannot open {what} {path}: {exc}") from None
+    return db
+
+
 class LocalVisitors:
     """The book of a site that is one process; ``path``: the SQLite file that keeps its hops
     across restarts (None: memory only). Thread-safe."""
@@ -78,21 +92,21 @@ class LocalVisitors:
         self._admitted = 0
         self._db: sqlite3.Connection | None = None
         if path is not None:
+            what = "the agents' hop records"
+            self._db = side_database(
+                path,
+                "CREATE TABLE IF NOT EXISTS agent_hops"
+                " (agent TEXT PRIMARY KEY, hop INTEGER NOT NULL, expires REAL NOT NULL)",
+                what,
+            )
             try:
-                self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-                self._db.execute("PRAGMA journal_mode=WAL")
-                self._db.execute("PRAGMA synchronous=NORMAL")
-                self._db.execute(
-                    "CREATE TABLE IF NOT EXISTS agent_hops"
-                    " (agent TEXT PRIMARY KEY, hop INTEGER NOT NULL, expires REAL NOT NULL)"
-                )
                 self._db.execute("DELETE FROM agent_hops WHERE expires < ?", (now,))
                 for agent, hop, expires in self._db.execute(
                     "SELECT agent, hop, expires FROM agent_hops"
                 ):
                     self._hops[agent] = (int(hop), float(expires))
             except sqlite3.Error as exc:
-                raise ConfigError(f"cannot open the agents' hop records {path}: {exc}") from None
+                raise ConfigError(f"cannot open {what} {path}: {exc}") from None
 
     def last_hop(self, agent: str) -> int | None:
         seen = self._hops.get(agent)

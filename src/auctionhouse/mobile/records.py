@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from auctionhouse.errors import ConfigError, Conflict, InvalidRequest, NotFound
+from auctionhouse.house.visitors import side_database
 from auctionhouse.ledger.mandate import Mandate
 from auctionhouse.mobile.travel import PROGRESS_CONTEXT, STATES, statement_holds, verify_log
 
@@ -34,13 +35,12 @@ class HomeRecords:
         self._changes = threading.RLock()  # a record's read, change and write, one at a time
         self._db: sqlite3.Connection | None = None
         if path is not None:
+            self._db = side_database(
+                path,
+                "CREATE TABLE IF NOT EXISTS mobile_agents (id TEXT PRIMARY KEY, record TEXT)",
+                "the agents' records",
+            )
             try:
-                self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-                self._db.execute("PRAGMA journal_mode=WAL")
-                self._db.execute("PRAGMA synchronous=NORMAL")
-                self._db.execute(
-                    "CREATE TABLE IF NOT EXISTS mobile_agents (id TEXT PRIMARY KEY, record TEXT)"
-                )
                 for agent, text in self._db.execute("SELECT id, record FROM mobile_agents"):
                     self._records[agent] = json.loads(text)
                     self._owned.setdefault(self._records[agent]["owner_key"], []).append(agent)
